@@ -1,0 +1,117 @@
+"""The Store contract that every store (TinyDB, PostgreSQL) fulfils.
+
+Every method is synchronous and safe to call from several threads and several processes.
+A state change of a case is one compare-and-set on its version: ``save_case`` writes the
+new record, its events and its outbox items together, or raises ``VersionConflict`` and
+writes nothing. The contract test suite in ``tests/store/`` runs against every store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from triagebot.models import Case, CaseEvent, CaseState, MessageRef, NewCase, OutboxItem
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Cases, their events, mention dedupe, source cursors, the outbox and message refs."""
+
+    # --- cases -------------------------------------------------------------------------
+    def next_case_ids(self, count: int) -> list[str]:
+        """Reserve ``count`` fresh, never reused case ids (short decimal strings: "1", "2", ...)."""
+        ...
+
+    def add_cases(self, new: Sequence[NewCase]) -> list[bool]:
+        """Store new cases atomically, all or nothing, each with its events and outbox items.
+
+        Dedupe is by ``case.mention.id``: an entry whose mention is already stored (or that
+        repeats an earlier entry of the same batch) is skipped and gets ``False``; the others
+        get ``True``.
+        """
+        ...
+
+    def has_mention(self, mention_id: str) -> bool:
+        """True if a case for this mention id exists."""
+        ...
+
+    def get_case(self, case_id: str) -> Case:
+        """The stored case; raises ``CaseNotFound``."""
+        ...
+
+    def save_case(
+        self,
+        case: Case,
+        expected_version: int,
+        events: Sequence[CaseEvent] = (),
+        outbox: Sequence[OutboxItem] = (),
+    ) -> None:
+        """Compare-and-set: replace the case whose stored version is ``expected_version``.
+
+        ``case.version`` must be ``expected_version + 1``. Raises ``VersionConflict`` (nothing
+        written) when the stored version differs, ``CaseNotFound`` when there is no such case.
+        """
+        ...
+
+    def list_cases(
+        self,
+        *,
+        states: Iterable[CaseState] | None = None,
+        department: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Case]:
+        """Cases filtered by state, department and ``since <= ingested_at < until``.
+
+        Newest ``ingested_at`` first; ``limit`` keeps the first n.
+        """
+        ...
+
+    def events(self, case_id: str) -> list[CaseEvent]:
+        """The append-only audit trail of one case, oldest first."""
+        ...
+
+    # --- source cursors ------------------------------------------------------------------
+    def get_cursor(self, source: str) -> str | None: ...
+
+    def set_cursor(self, source: str, cursor: str | None) -> None: ...
+
+    # --- outbox ---------------------------------------------------------------------------
+    def lease_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Take up to ``limit`` items due at ``now`` (oldest first) and hide them for ``lease``.
+
+        Two callers never get the same item within the lease; an item whose worker died comes
+        back when the lease runs out.
+        """
+        ...
+
+    def complete_outbox(self, item_id: str) -> None:
+        """Remove a delivered item."""
+        ...
+
+    def retry_outbox(self, item: OutboxItem) -> None:
+        """Store the item's new attempts, next_attempt_at, last_error and done surfaces."""
+        ...
+
+    def pending_outbox(self) -> int:
+        """How many items wait for delivery."""
+        ...
+
+    # --- message refs ---------------------------------------------------------------------
+    def set_message_ref(self, case_id: str, ref: MessageRef) -> None:
+        """Remember where ``ref.surface`` shows the case (one ref per case and surface)."""
+        ...
+
+    def message_refs(self, case_id: str) -> dict[str, MessageRef]:
+        """Surface name -> ref for the case."""
+        ...
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Bring the schema up to date; returns what was done (empty when nothing)."""
+        ...
+
+    def close(self) -> None: ...
