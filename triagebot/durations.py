@@ -63,7 +63,7 @@ def parse_span(text: str) -> Span:
 
 
 def format_seconds(seconds: float) -> str:
-    """Short human form: ``45s``, ``12m``, ``3h 05m``, ``2d 04h``."""
+    """Short human form: ``45s``, ``12m``, ``3h 05m``, ``2d 04h``, ``7d``."""
     total = round(seconds)
     sign = "-" if total < 0 else ""
     total = abs(total)
@@ -74,6 +74,6 @@ def format_seconds(seconds: float) -> str:
         return f"{sign}{minutes}m"
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{sign}{hours}h {minutes:02d}m"
+        return f"{sign}{hours}h" + (f" {minutes:02d}m" if minutes else "")
     days, hours = divmod(hours, 24)
-    return f"{sign}{days}d {hours:02d}h"
+    return f"{sign}{days}d" + (f" {hours:02d}h" if hours else "")

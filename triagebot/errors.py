@@ -9,7 +9,8 @@
     ├── IllegalTransition    the command makes no sense in the case's state
     │   └── AlreadyClaimed   someone else holds the case
     ├── NotAllowed           the actor may not do this to this case
-    └── SourceError          a mention source failed (translated from HTTP errors)
+    ├── SourceError          a mention source failed (translated from HTTP errors)
+    └── DeliveryError        a surface failed to post or update (retried with backoff)
 
 Errors that a user can fix carry a one-line message meant to be shown as it is.
 """
@@ -59,3 +60,11 @@ class NotAllowed(TriagebotError):
 
 class SourceError(TriagebotError):
     """A mention source failed; the message says which and why."""
+
+
+class DeliveryError(TriagebotError):
+    """A surface could not show a change; ``retry_after`` (seconds) when the surface said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,106 @@
+"""The ``triagebot`` command: argument parsing and the one place errors become exit codes.
+
+Exit status: 0 success; 1 a refused action (already claimed, not allowed, no such case);
+2 bad configuration, rules, input or arguments (one clear line per problem, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from triagebot import __version__
+from triagebot.cli_commands import COMMANDS
+from triagebot.errors import ConfigError, InputError, TriagebotError
+from triagebot.models import CaseState
+
+LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+
+
+def _case_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str) -> None:
+    parser = sub.add_parser(name, help=help)
+    parser.add_argument("case_id", help="case number, as shown by `triagebot cases`")
+    if name == "reassign":
+        parser.add_argument("department", help="department id to hand the case to")
+    parser.add_argument("--by", required=True, metavar="WHO", help="who is acting")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triagebot",
+        description="Route public brand mentions to the department that owns them, with SLA clocks.",
+    )
+    parser.add_argument("--version", action="version", version=f"triagebot {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="replay sample mentions on the console, no credentials needed")
+    demo.add_argument("--pace", type=float, default=1.5, help="seconds between sample mentions")
+    demo.add_argument("--no-staff", action="store_true", help="do not simulate staff claiming cases")
+    demo.add_argument("--until-done", action="store_true", help="exit when every sample is handled")
+    demo.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+
+    sub.add_parser("serve", help="run the web server and scheduler (what the Procfile runs)")
+
+    ingest = sub.add_parser("ingest", help="ingest mentions from a JSON-lines file")
+    ingest.add_argument("file", help="one mention per line (see README)")
+
+    triage = sub.add_parser("triage", help="show where texts would be routed (nothing stored)")
+    triage.add_argument("texts", nargs="*", help="texts; without any, JSON lines from stdin")
+    triage.add_argument("--json", action="store_true", help="JSON lines out (the default for stdin)")
+
+    cases = sub.add_parser("cases", help="list cases")
+    cases.add_argument("--state", choices=[s.value for s in CaseState] + ["active", "all"], default="active")
+    cases.add_argument("--department", help="only this department")
+    cases.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    cases.add_argument("--json", action="store_true", help="JSON lines out")
+
+    show = sub.add_parser("show", help="one case with its history")
+    show.add_argument("case_id")
+    show.add_argument("--json", action="store_true")
+
+    _case_command(sub, "claim", "claim a case")
+    _case_command(sub, "unclaim", "give a claimed case back to the queue")
+    _case_command(sub, "resolve", "resolve a case")
+    _case_command(sub, "reopen", "reopen a resolved case")
+    _case_command(sub, "reassign", "hand a case to another department")
+    _case_command(sub, "spam", "mark a case as spam")
+
+    sla = sub.add_parser("sla", help="SLA summary")
+    sla.add_argument("view", nargs="?", choices=["summary"], default="summary")
+    sla.add_argument("--since", default="7d", help="period to report, e.g. 24h, 7d, 30d (default 7d)")
+    sla.add_argument("--department", help="only this department")
+    sla.add_argument("--json", action="store_true", help="JSON out")
+
+    sub.add_parser("migrate", help="bring the store's schema up to date (release phase)")
+    return parser
+
+
+def _exit_code(exc: TriagebotError) -> int:
+    """2 for what the user must fix in files or arguments, 1 for a refused or failed action."""
+    return 2 if isinstance(exc, ConfigError | InputError) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.INFO if args.verbose or args.command in {"serve", "demo"} else logging.WARNING
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    command: Callable[[argparse.Namespace], int] = COMMANDS[args.command]
+    try:
+        return command(args)
+    except TriagebotError as exc:
+        lines = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+        for line in lines:
+            print(f"triagebot: {line}", file=sys.stderr)
+        return _exit_code(exc)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,315 @@
+"""The bodies of the ``triagebot`` subcommands; ``cli.py`` parses and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from aiohttp import web
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from triagebot.actions import execute
+from triagebot.config import Settings, load_settings
+from triagebot.console import ConsoleSurface, safe_text
+from triagebot.demo import DemoOptions, DemoReplay
+from triagebot.durations import format_seconds, parse_duration
+from triagebot.errors import ConfigError, InputError
+from triagebot.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
+from triagebot.mention_io import mention_from_json, read_mentions
+from triagebot.models import ACTIVE_STATES, Case, CaseState, Mention
+from triagebot.pipeline import IngestResult
+from triagebot.report import print_summary, summary_for
+from triagebot.runtime import Runtime, build_router
+from triagebot.server import create_app, run
+
+log = logging.getLogger(__name__)
+
+INGEST_BATCH = 500
+
+
+def _settings(*, fallback: bool = True) -> Settings:
+    settings = load_settings(fallback_to_example=fallback)
+    if fallback and settings.config_file.name == "triagebot.example.toml":
+        log.info("no triagebot.toml here: using the example configuration %s", settings.config_file)
+    return settings
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings()
+    runtime = Runtime.build(settings, [ConsoleSurface()])
+    replay = DemoReplay(runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed))
+    port = settings.env.port
+    console = _out()
+    console.print(
+        f"[bold]triagebot demo[/] · {settings.config.brand.name} · store {settings.env.db_path}\n"
+        f"health: http://127.0.0.1:{port}/healthz · from another terminal try: "
+        "[bold]triagebot cases[/], [bold]triagebot claim ID --by you[/], [bold]triagebot sla[/]\n"
+        "Ctrl-C stops.\n"
+    )
+
+    async def start_replay(app: web.Application) -> None:
+        app["demo_task"] = asyncio.ensure_future(replay.run())
+
+    app = create_app(runtime, extra_startup=start_replay)
+    try:
+        asyncio.run(_serve_until(app, port, replay, args.until_done))
+    except KeyboardInterrupt:
+        console.print("\nstopped.")
+    return 0
+
+
+async def _serve_until(app: web.Application, port: int, replay: DemoReplay, until_done: bool) -> None:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        try:
+            await site.start()
+        except OSError as exc:
+            message = f"environment: PORT: cannot listen on {port} ({exc.strerror}); set another PORT"
+            raise ConfigError(message) from None
+        if not until_done:
+            await asyncio.Event().wait()
+        await replay.done.wait()
+        store = replay.runtime.store
+        for _ in range(100):  # let the delivery job show the last changes
+            if await asyncio.to_thread(store.pending_outbox) == 0:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(fallback=False)
+    runtime = Runtime.build(settings, [ConsoleSurface()])
+    log.info("serving on port %d (store %s)", settings.env.port, settings.env.db_path)
+    run(create_app(runtime), settings.env.port)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    runtime = Runtime.build(_settings(fallback=False))
+    try:
+        done = runtime.store.migrate()
+    finally:
+        runtime.close()
+    print("\n".join(done) if done else "store is up to date")
+    return 0
+
+
+# --- mentions -------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    mentions = read_mentions(Path(args.file))  # the whole file is checked before storing
+    runtime = Runtime.build(_settings())
+    total = IngestResult()
+    try:
+        progress = Progress(disable=not sys.stderr.isatty(), transient=True, console=Console(stderr=True))
+        with progress as bar:
+            task = bar.add_task("ingesting", total=len(mentions))
+            for start in range(0, len(mentions), INGEST_BATCH):
+                chunk = mentions[start : start + INGEST_BATCH]
+                total.merge(runtime.pipeline.ingest(chunk, runtime.clock()))
+                bar.advance(task, len(chunk))
+    finally:
+        runtime.close()
+    print(
+        f"{len(mentions)} mentions: {len(total.new)} new cases ({total.spam} spam), "
+        f"{total.duplicates} already known, {total.ignored} ignored (own accounts or excluded)"
+    )
+    return 0
+
+
+def _stdin_mentions() -> Iterator[Mention]:
+    for number, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("each line must be a JSON object")
+            data = {"id": f"stdin:{number}", "source": "stdin", "url": "https://example.invalid/", **data}
+            data.setdefault("created_at", "1970-01-01T00:00:00+00:00")
+            yield mention_from_json(data)
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise InputError(f"stdin:{number}: {exc}") from None
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    settings = _settings()
+    router = build_router(settings)
+    if args.texts:
+        base = {"source": "cli", "url": "https://example.invalid/", "created_at": "1970-01-01T00:00:00"}
+        mentions: Iterator[Mention] = (
+            mention_from_json({**base, "id": f"cli:{i}", "text": text})
+            for i, text in enumerate(args.texts)
+        )
+    else:
+        mentions = _stdin_mentions()
+    for mention in mentions:
+        print(json.dumps(router.route(mention).to_dict(), ensure_ascii=False), flush=True)
+    return 0
+
+
+# --- cases ----------------------------------------------------------------------------
+
+
+def _states(choice: str) -> set[CaseState] | None:
+    if choice == "all":
+        return None
+    if choice == "active":
+        return set(ACTIVE_STATES)
+    return {CaseState(choice)}
+
+
+def _case_row(case: Case) -> list[str]:
+    owner = case.claimed_by or ""
+    return [
+        f"#{case.id}",
+        case.state.value,
+        case.priority.value,
+        case.department,
+        owner,
+        case.mention.source,
+        safe_text(case.mention.text, 70),
+    ]
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    runtime = Runtime.build(_settings())
+    try:
+        found = runtime.store.list_cases(
+            states=_states(args.state), department=args.department, limit=args.limit
+        )
+    finally:
+        runtime.close()
+    if args.json:
+        for case in found:
+            print(json.dumps(case.to_dict(), ensure_ascii=False))
+        return 0
+    table = Table("case", "state", "prio", "department", "owner", "source", "text", box=None)
+    for case in found:
+        table.add_row(*(escape(cell) for cell in _case_row(case)))
+    console = _out()
+    console.print(table if found else f"no {args.state} cases")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    runtime = Runtime.build(_settings())
+    try:
+        case = runtime.store.get_case(args.case_id.lstrip("#"))
+        events = runtime.store.events(case.id)
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps({"case": case.to_dict(), "events": [e.to_dict() for e in events]}))
+        return 0
+    console = _out()
+    fields = Table(box=None, show_header=False)
+    for label, value in _case_fields(case):
+        fields.add_row(f"[bold]{label}[/]", escape(value))
+    console.print(fields)
+    history = Table("when (UTC)", "action", "by", "via", "change", box=None)
+    for event in events:
+        change = ", ".join(
+            f"{key}: {event.before.get(key)} → {value}"
+            for key, value in event.after.items()
+            if event.before.get(key) != value
+        )
+        history.add_row(f"{event.at:%Y-%m-%d %H:%M}", event.action, escape(event.actor), event.surface, escape(change))
+    console.print(history)
+    return 0
+
+
+def _case_fields(case: Case) -> list[tuple[str, str]]:
+    m = case.mention
+    return [
+        ("case", f"#{case.id} {case.state} {case.priority} {case.department}"),
+        ("author", f"@{safe_text(m.author.handle, 60)} on {m.source}"),
+        ("text", safe_text(m.text, 2000)),
+        ("link", safe_text(m.url, 300)),
+        ("claim due", f"{case.claim_due:%Y-%m-%d %H:%M} UTC"),
+        ("resolve due", f"{case.resolve_due:%Y-%m-%d %H:%M} UTC"),
+        ("owner", case.claimed_by or "-"),
+    ]
+
+
+def _act(args: argparse.Namespace, build: Callable[[str, str], Command]) -> int:
+    runtime = Runtime.build(_settings())
+    try:
+        command = build(args.case_id.lstrip("#"), args.by)
+        outcome = execute(runtime.store, runtime.policy, command, runtime.clock())
+    finally:
+        runtime.close()
+    case = outcome.case
+    owner = f", {case.claimed_by}" if case.claimed_by else ""
+    print(f"#{case.id} is now {case.state} ({case.department}{owner})")
+    return 0
+
+
+def _simple(kind: type[Command]) -> Callable[[argparse.Namespace], int]:
+    return lambda args: _act(args, lambda case_id, by: kind(case_id, by, "cli"))
+
+
+def cmd_reassign(args: argparse.Namespace) -> int:
+    return _act(args, lambda case_id, by: Reassign(case_id, by, "cli", department=args.department))
+
+
+# --- reports --------------------------------------------------------------------------
+
+
+def cmd_sla(args: argparse.Namespace) -> int:
+    try:
+        period = parse_duration(args.since)
+    except ValueError as exc:
+        raise InputError(f"--since: {exc}") from None
+    settings = _settings()
+    if args.department and args.department not in settings.departments:
+        known = ", ".join(settings.departments)
+        raise InputError(f"--department: no department {args.department!r} (known: {known})")
+    runtime = Runtime.build(settings)
+    try:
+        summary = summary_for(runtime, period, args.department)
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False))
+    else:
+        print_summary(_out(), summary, f"last {format_seconds(period.total_seconds())}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": cmd_demo,
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "ingest": cmd_ingest,
+    "triage": cmd_triage,
+    "cases": cmd_cases,
+    "show": cmd_show,
+    "claim": _simple(Claim),
+    "unclaim": _simple(Unclaim),
+    "resolve": _simple(Resolve),
+    "reopen": _simple(Reopen),
+    "spam": _simple(MarkSpam),
+    "reassign": cmd_reassign,
+    "sla": cmd_sla,
+}

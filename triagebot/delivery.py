@@ -1,0 +1,134 @@
+"""The outbox worker: shows new cases and changes on every surface, with retries.
+
+Items are leased from the store, so a worker that dies gives its items back when the lease
+ends. A post is never repeated on a surface that already has a message ref for the case, and
+an item remembers which surfaces it has served, so a retry after a partial failure only redoes
+the surfaces that failed. Backoff is exponential with jitter, or what the surface asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from triagebot.actions import execute
+from triagebot.errors import CaseNotFound, DeliveryError, IllegalTransition
+from triagebot.lifecycle import SYSTEM_ACTOR, LifecyclePolicy, Publish
+from triagebot.models import Case, CaseState, OutboxItem, OutboxKind
+from triagebot.store.base import Store
+from triagebot.surfaces import Surface
+
+log = logging.getLogger(__name__)
+
+_BASE_DELAY = 5.0
+_MAX_DELAY = 900.0
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """Delay before the next attempt: the surface's Retry-After, else 5 s doubling to 15 min."""
+    if retry_after is not None:
+        return timedelta(seconds=max(1.0, retry_after) + random.uniform(0, 1))
+    delay = min(_MAX_DELAY, _BASE_DELAY * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+class DeliveryWorker:
+    """Drains the outbox onto the surfaces."""
+
+    def __init__(
+        self,
+        store: Store,
+        surfaces: Sequence[Surface],
+        policy: LifecyclePolicy,
+        clock: Callable[[], datetime],
+        *,
+        batch: int = 50,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.store = store
+        self.surfaces = list(surfaces)
+        self.policy = policy
+        self.clock = clock
+        self.batch = batch
+        self.lease = lease
+
+    async def flush(self) -> int:
+        """Deliver what is due; returns how many items were completed."""
+        items = await asyncio.to_thread(self.store.lease_outbox, self.clock(), self.batch, self.lease)
+        completed = 0
+        for item in items:
+            if await self._deliver(item):
+                completed += 1
+        return completed
+
+    async def drain(self, max_rounds: int = 20) -> None:
+        """Flush until nothing due is left (for the CLI and tests)."""
+        for _ in range(max_rounds):
+            if await self.flush() == 0:
+                return
+
+    async def _deliver(self, item: OutboxItem) -> bool:
+        try:
+            case = await asyncio.to_thread(self.store.get_case, item.case_id)
+        except CaseNotFound:
+            log.warning("outbox item %s names unknown case %s; dropped", item.id, item.case_id)
+            await asyncio.to_thread(self.store.complete_outbox, item.id)
+            return True
+        done = list(item.done)
+        errors: list[DeliveryError] = []
+        for surface in self.surfaces:
+            if surface.name in done or not surface.shows(case):
+                continue
+            try:
+                await self._on_surface(surface, item, case)
+            except DeliveryError as exc:
+                log.warning("delivery of %s case=%s to %s failed: %s", item.kind, case.id, surface.name, exc)
+                errors.append(exc)
+            except Exception as exc:
+                # A bug or an unexpected SDK error in one surface must not stop the others.
+                log.exception("delivery of %s case=%s to %s crashed", item.kind, case.id, surface.name)
+                errors.append(DeliveryError(f"{type(exc).__name__}: {exc}"))
+            else:
+                done.append(surface.name)
+        if errors:
+            retry_after = max((e.retry_after or 0.0 for e in errors), default=0.0) or None
+            attempts = item.attempts + 1
+            retry = replace(
+                item,
+                attempts=attempts,
+                done=tuple(done),
+                last_error=str(errors[0])[:500],
+                next_attempt_at=self.clock() + backoff(attempts, retry_after),
+            )
+            await asyncio.to_thread(self.store.retry_outbox, retry)
+            return False
+        if item.kind is OutboxKind.POST and case.state is CaseState.NEW:
+            await asyncio.to_thread(self._publish, case)
+        await asyncio.to_thread(self.store.complete_outbox, item.id)
+        return True
+
+    async def _on_surface(self, surface: Surface, item: OutboxItem, case: Case) -> None:
+        refs = await asyncio.to_thread(self.store.message_refs, case.id)
+        ref = refs.get(surface.name)
+        if item.kind is OutboxKind.POST:
+            if ref is None:
+                ref = await surface.post(case)
+                await asyncio.to_thread(self.store.set_message_ref, case.id, ref)
+            return
+        if ref is None:
+            # Not shown there yet; the pending post renders the current state.
+            return
+        if item.kind is OutboxKind.UPDATE:
+            await surface.update(case, ref)
+        elif item.text:
+            await surface.reply(case, ref, item.text)
+
+    def _publish(self, case: Case) -> None:
+        try:
+            execute(self.store, self.policy, Publish(case.id, SYSTEM_ACTOR, "delivery"), self.clock())
+        except IllegalTransition:
+            pass  # claimed or closed before it was shown: nothing to publish

@@ -1,0 +1,143 @@
+"""Ingest: mention -> relevance -> dedupe -> triage -> case + SLA clocks -> outbox.
+
+A batch is stored in one atomic step, so a crash never leaves a case without its
+outbox item (it would never be posted) nor an outbox item without its case. Running the
+same batch twice stores nothing the second time: dedupe is by mention id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from triagebot.actions import outbox_item
+from triagebot.config import BrandConfig, Settings
+from triagebot.lifecycle import SYSTEM_ACTOR
+from triagebot.models import (
+    Assignment,
+    Case,
+    CaseEvent,
+    CaseState,
+    Mention,
+    NewCase,
+    OutboxKind,
+    Routing,
+)
+from triagebot.sla import due_times
+from triagebot.store.base import Store
+from triagebot.triage import Router, normalise
+
+
+@dataclass
+class IngestResult:
+    """What happened to each mention of a batch."""
+
+    new: list[Case] = field(default_factory=list)
+    duplicates: int = 0
+    ignored: int = 0
+
+    @property
+    def spam(self) -> int:
+        return sum(1 for c in self.new if c.state is CaseState.SPAM)
+
+    def merge(self, other: IngestResult) -> None:
+        self.new.extend(other.new)
+        self.duplicates += other.duplicates
+        self.ignored += other.ignored
+
+
+def _handle(value: str) -> str:
+    return normalise(value).lstrip("@")
+
+
+class BrandFilter:
+    """Drops the brand's own posts and posts about excluded look-alikes."""
+
+    def __init__(self, brand: BrandConfig) -> None:
+        self._handles = {_handle(h) for h in brand.handles}
+        self._exclude = [normalise(e) for e in brand.exclude]
+        self._keywords = [normalise(k) for k in brand.keywords]
+
+    def is_relevant(self, mention: Mention) -> bool:
+        if _handle(mention.author.handle) in self._handles:
+            return False
+        text = normalise(mention.text)
+        if not any(phrase in text for phrase in self._exclude):
+            return True
+        # An excluded phrase ("northwind airlines") only disqualifies a post that
+        # does not also mention the brand some other way.
+        for phrase in self._exclude:
+            text = text.replace(phrase, " ")
+        return any(keyword in text for keyword in self._keywords)
+
+
+class Pipeline:
+    """Turns mentions into stored cases; the delivery worker takes it from the outbox."""
+
+    def __init__(self, store: Store, settings: Settings, router: Router) -> None:
+        self.store = store
+        self.settings = settings
+        self.router = router
+        self.brand = BrandFilter(settings.config.brand)
+
+    def ingest(self, mentions: Iterable[Mention], now: datetime) -> IngestResult:
+        result = IngestResult()
+        fresh: list[Mention] = []
+        seen: set[str] = set()
+        for mention in mentions:
+            if not self.brand.is_relevant(mention):
+                result.ignored += 1
+            elif mention.id in seen or self.store.has_mention(mention.id):
+                result.duplicates += 1
+            else:
+                seen.add(mention.id)
+                fresh.append(mention)
+        if not fresh:
+            return result
+        ids = self.store.next_case_ids(len(fresh))
+        batch = [self._new_case(case_id, m, now) for case_id, m in zip(ids, fresh, strict=True)]
+        for entry, stored in zip(batch, self.store.add_cases(batch), strict=True):
+            if stored:
+                result.new.append(entry.case)
+            else:
+                result.duplicates += 1
+        return result
+
+    def route(self, mention: Mention) -> Routing:
+        return self.router.route(mention)
+
+    def _new_case(self, case_id: str, mention: Mention, now: datetime) -> NewCase:
+        routing = self.route(mention)
+        department = routing.department
+        policy = self.settings.sla_policy(routing.priority, department)
+        claim_due, resolve_due = due_times(policy, self.settings.calendar_for(department), now)
+        state = CaseState.SPAM if routing.spam else CaseState.NEW
+        case = Case(
+            id=case_id,
+            mention=mention,
+            department=department,
+            priority=routing.priority,
+            state=state,
+            ingested_at=now,
+            claim_due=claim_due,
+            resolve_due=resolve_due,
+            cc=routing.cc,
+            rules=routing.rules,
+            updated_at=now,
+            resolved_at=now if routing.spam else None,
+            resolved_by=SYSTEM_ACTOR if routing.spam else None,
+            assignments=(Assignment(department, now, now if routing.spam else None),),
+        )
+        event = CaseEvent(
+            case_id=case_id,
+            action="ingest",
+            actor=SYSTEM_ACTOR,
+            surface="pipeline",
+            at=now,
+            version=case.version,
+            after={"state": state.value, "department": department, "priority": routing.priority.value},
+            note="; ".join(routing.rules) or None,
+        )
+        outbox = () if routing.spam else (outbox_item(case_id, OutboxKind.POST, now),)
+        return NewCase(case, (event,), outbox)

@@ -1,0 +1,64 @@
+"""Wiring: settings -> store, router, pipeline, delivery worker and surfaces, built once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from triagebot.actions import SettingsPolicy
+from triagebot.config import Settings
+from triagebot.delivery import DeliveryWorker
+from triagebot.pipeline import Pipeline
+from triagebot.store import open_store
+from triagebot.store.base import Store
+from triagebot.surfaces import Surface
+from triagebot.triage import Router
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_router(settings: Settings) -> Router:
+    return Router.load(settings.rules_dir, settings.departments, settings.config.sla.default_priority)
+
+
+@dataclass
+class Runtime:
+    """Everything a command or the server needs, built from the settings."""
+
+    settings: Settings
+    store: Store
+    router: Router
+    surfaces: list[Surface] = field(default_factory=list)
+    clock: Callable[[], datetime] = utcnow
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        surfaces: Sequence[Surface] = (),
+        clock: Callable[[], datetime] = utcnow,
+        store: Store | None = None,
+    ) -> Runtime:
+        router = build_router(settings)
+        database_url = settings.env.database_url
+        opened = store or open_store(
+            settings.env.db_path, database_url.get_secret_value() if database_url else None
+        )
+        return cls(settings, opened, router, list(surfaces), clock)
+
+    @property
+    def policy(self) -> SettingsPolicy:
+        return SettingsPolicy(self.settings)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.store, self.settings, self.router)
+
+    def delivery(self) -> DeliveryWorker:
+        return DeliveryWorker(self.store, self.surfaces, self.policy, self.clock)
+
+    def close(self) -> None:
+        self.store.close()
