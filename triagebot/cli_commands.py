@@ -29,6 +29,7 @@ from triagebot.pipeline import IngestResult
 from triagebot.report import print_summary, summary_for
 from triagebot.runtime import Runtime, build_router
 from triagebot.server import create_app, run
+from triagebot.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +105,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    runtime = Runtime.build(_settings(fallback=False))
+    env = _settings(fallback=False).env
+    store = open_store(env.db_path, env.database_url.get_secret_value() if env.database_url else None)
     try:
-        done = runtime.store.migrate()
+        done = store.migrate()
     finally:
-        runtime.close()
+        store.close()
     print("\n".join(done) if done else "store is up to date")
     return 0
 

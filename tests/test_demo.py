@@ -1,0 +1,96 @@
+"""`triagebot demo` end to end: samples flow through the real pipeline; other commands share the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.cli_helpers import run_cli
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_demo(tmp_path: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGEBOT_", "SLACK_", "MICROSOFT_"))}
+    env.update({"PORT": str(port), "TRIAGEBOT_DB": str(tmp_path / "data" / "triagebot.json")})
+    return subprocess.Popen(
+        [sys.executable, "-m", "triagebot", "demo", "--seed", "7", *extra],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_health(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                return dict(json.load(response))
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("demo did not answer /healthz")
+
+
+def test_demo_runs_every_sample_through_the_pipeline(tmp_path: Path) -> None:
+    port = free_port()
+    proc = start_demo(tmp_path, port, "--pace", "0.05", "--until-done")
+    health = wait_for_health(port, proc)
+    assert health["status"] == "ok"
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "#1 " in out and "↳ claimed by" in out
+    # Hostile text is shown inert: no terminal escape sequence reaches the console.
+    assert "\x1b[2J" not in out
+
+    cases = [json.loads(line) for line in run_cli(["cases", "--state", "all", "--json", "--limit", "500"], tmp_path).stdout.splitlines()]
+    assert len(cases) == 40  # 42 samples less the brand's own post and the airline look-alike
+    states = {c["state"] for c in cases}
+    assert "spam" in states and "resolved" in states
+    assert {c["department"] for c in cases} >= {"billing", "shipping", "customer_service", "hr", "pr"}
+
+    # A second run finds every sample already stored and posts nothing twice.
+    rerun = start_demo(tmp_path, port, "--pace", "0.01", "--until-done", "--no-staff")
+    out2, err2 = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err2
+    assert "#1 " not in out2 and "already in the store" in err2
+
+
+def test_demo_store_is_shared_with_other_commands_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    proc = start_demo(tmp_path, port, "--pace", "0.2", "--no-staff")
+    try:
+        wait_for_health(port, proc)
+        deadline = time.monotonic() + 30
+        listed: list[str] = []
+        while time.monotonic() < deadline and not listed:
+            result = run_cli(["cases", "--json"], tmp_path)
+            listed = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+            time.sleep(0.2)
+        assert listed, "no case appeared"
+        case_id = listed[-1]
+        claim = run_cli(["claim", case_id, "--by", "you"], tmp_path)
+        assert claim.returncode == 0, claim.stderr
+        assert run_cli(["claim", case_id, "--by", "ana"], tmp_path).returncode == 1
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # the demo's delivery job shows the change
+            if int(str(wait_for_health(port, proc)["pending_outbox"])) == 0:
+                break
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert f"#{case_id} ↳ claimed by you" in out
