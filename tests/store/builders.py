@@ -1,0 +1,128 @@
+"""Small builders of Mention, Case, CaseEvent, OutboxItem and NewCase records for tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from triagebot.models import (
+    Author,
+    Case,
+    CaseEvent,
+    CaseState,
+    Mention,
+    MessageRef,
+    NewCase,
+    OutboxItem,
+    OutboxKind,
+    Priority,
+)
+
+#: A fixed moment the builders' default times are relative to.
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+def make_mention(
+    mention_id: str = "x:1",
+    *,
+    text: str = "My parcel never arrived and nobody answers the phone",
+    created_at: datetime = T0,
+    handle: str = "jo",
+    raw: dict[str, Any] | None = None,
+) -> Mention:
+    source, _, external = mention_id.partition(":")
+    return Mention(
+        id=mention_id,
+        source=source or "x",
+        kind="post",
+        url=f"https://example.com/{source}/{external or mention_id}",
+        author=Author(handle=handle, name=handle.title(), followers=120),
+        text=text,
+        created_at=created_at,
+        lang="en",
+        raw=raw if raw is not None else {"likes": 3},
+    )
+
+
+def make_case(
+    case_id: str,
+    *,
+    mention_id: str | None = None,
+    state: CaseState = CaseState.NEW,
+    ingested_at: datetime = T0,
+    department: str = "support",
+    priority: Priority = Priority.P2,
+    version: int = 1,
+    claimed_by: str | None = None,
+    text: str | None = None,
+) -> Case:
+    mention = make_mention(mention_id or f"x:{case_id}", created_at=ingested_at)
+    return Case(
+        id=case_id,
+        mention=mention if text is None else replace(mention, text=text),
+        department=department,
+        priority=priority,
+        state=state,
+        ingested_at=ingested_at,
+        claim_due=ingested_at + timedelta(hours=1),
+        resolve_due=ingested_at + timedelta(days=1),
+        version=version,
+        claimed_by=claimed_by,
+        updated_at=ingested_at,
+    )
+
+
+def make_event(
+    case: Case,
+    action: str = "created",
+    *,
+    actor: str = "system",
+    surface: str = "test",
+    at: datetime | None = None,
+    note: str | None = None,
+) -> CaseEvent:
+    return CaseEvent(
+        case_id=case.id,
+        action=action,
+        actor=actor,
+        surface=surface,
+        at=at or case.updated_at or T0,
+        version=case.version,
+        after={"state": case.state.value},
+        note=note,
+    )
+
+
+def make_outbox(
+    item_id: str,
+    case_id: str,
+    *,
+    kind: OutboxKind = OutboxKind.POST,
+    created_at: datetime = T0,
+    text: str | None = None,
+) -> OutboxItem:
+    return OutboxItem(id=item_id, case_id=case_id, kind=kind, created_at=created_at, text=text)
+
+
+def make_new(case_id: str, **case_args: Any) -> NewCase:
+    """A NewCase with a ``created`` event and a POST outbox item named ``post-<id>``."""
+    case = make_case(case_id, **case_args)
+    return NewCase(case, (make_event(case),), (make_outbox(f"post-{case_id}", case_id),))
+
+
+def moved(case: Case, state: CaseState, *, actor: str = "ana", at: datetime | None = None) -> Case:
+    """The next version of ``case`` in ``state`` (claimed_by/resolved_by set as fitting)."""
+    when = at or (case.updated_at or T0) + timedelta(minutes=1)
+    changes: dict[str, Any] = {"state": state, "version": case.version + 1, "updated_at": when}
+    if state is CaseState.CLAIMED:
+        changes |= {"claimed_by": actor, "claimed_at": when}
+    if state in (CaseState.RESOLVED, CaseState.SPAM):
+        changes |= {"resolved_by": actor, "resolved_at": when}
+    if state in (CaseState.NEW, CaseState.OPEN):
+        changes |= {"claimed_by": None, "claimed_at": None, "resolved_by": None}
+    return replace(case, **changes)
+
+
+def make_ref(surface: str = "slack", message_id: str = "1700000000.000100") -> MessageRef:
+    return MessageRef(surface=surface, channel="C0SUPPORT", message_id=message_id, extra={})

@@ -1,0 +1,86 @@
+"""Several processes write one TinyDB store at the same moment."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.store import _workers
+from tests.store.builders import make_new
+from triagebot.models import CaseState
+from triagebot.store.tinydb_store import TinyDBStore
+
+pytestmark = pytest.mark.slow
+
+WORKERS = 3
+ROUNDS = 30
+TIMEOUT = 60
+
+
+def test_exactly_one_claim_wins(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "triagebot.json"
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new(str(n)) for n in range(1, ROUNDS + 1)])
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(WORKERS, timeout=TIMEOUT)
+    results = ctx.Queue()
+    tasks = [ctx.Queue() for _ in range(WORKERS)]
+    procs = [
+        ctx.Process(target=_workers.claimer, args=(str(path), f"w{n}", barrier, tasks[n], results))
+        for n in range(WORKERS)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        winners = {}
+        for n in range(1, ROUNDS + 1):
+            for queue in tasks:
+                queue.put(str(n))
+            outcome = [results.get(timeout=TIMEOUT) for _ in range(WORKERS)]
+            assert sorted(r[2] for r in outcome) == ["lost"] * (WORKERS - 1) + ["won"]
+            winners[str(n)] = next(r[1] for r in outcome if r[2] == "won")
+    finally:
+        for queue in tasks:
+            queue.put(None)
+        for proc in procs:
+            proc.join(TIMEOUT)
+    assert all(proc.exitcode == 0 for proc in procs)
+
+    json.loads(path.read_text())
+    with TinyDBStore(path) as store:
+        for case_id, winner in winners.items():
+            case = store.get_case(case_id)
+            assert (case.state, case.claimed_by, case.version) == (CaseState.CLAIMED, winner, 2)
+            assert [e.actor for e in store.events(case_id)] == ["system", winner]
+        assert store.pending_outbox() == 2 * ROUNDS  # one post and one winning claim each
+
+
+def test_concurrent_adds_dedupe_and_never_reuse_ids(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "triagebot.json"
+    mentions = [f"x:{n}" for n in range(40)]
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(WORKERS, timeout=TIMEOUT)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=_workers.adder, args=(str(path), f"w{n}", barrier, mentions, results))
+        for n in range(WORKERS)
+    ]
+    for proc in procs:
+        proc.start()
+    outcome = [results.get(timeout=TIMEOUT) for _ in range(WORKERS * len(mentions))]
+    for proc in procs:
+        proc.join(TIMEOUT)
+    assert all(proc.exitcode == 0 for proc in procs)
+
+    case_ids = [r[1] for r in outcome]
+    assert len(set(case_ids)) == len(case_ids)
+    added = Counter(r[2] for r in outcome if r[3] == "True")
+    assert added == Counter(mentions)
+    with TinyDBStore(path) as store:
+        stored = store.list_cases()
+        assert sorted(c.mention.id for c in stored) == sorted(mentions)
+        assert {c.id for c in stored} == {r[1] for r in outcome if r[3] == "True"}

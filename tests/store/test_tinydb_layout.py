@@ -1,0 +1,346 @@
+"""The TinyDB store's files: root contents, history segments, garbage and damaged files."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tinydb import TinyDB
+
+from tests.store.builders import T0, make_case, make_mention, make_new, make_ref, moved
+from triagebot.errors import StoreError
+from triagebot.models import CaseState, NewCase
+from triagebot.store import TinyDBStore, open_store
+from triagebot.store._root import FORMAT
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "triagebot.json"
+
+
+def root(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def meta(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = root(path)["meta"]["1"]
+    return data
+
+
+def root_case_ids(path: Path) -> set[str]:
+    return {doc["id"] for doc in root(path).get("cases", {}).values()}
+
+
+def history_files(path: Path) -> dict[str, int]:
+    """File name -> mtime_ns of everything in the history directory."""
+    directory = path.with_name("triagebot.history")
+    return {p.name: p.stat().st_mtime_ns for p in directory.iterdir()} if directory.exists() else {}
+
+
+def segment_ids(path: Path) -> list[list[str]]:
+    directory = path.with_name("triagebot.history")
+    return [
+        [doc["id"] for doc in json.loads((directory / s["file"]).read_text())["cases"].values()]
+        for s in meta(path)["segments"]
+    ]
+
+
+def close_case(store: TinyDBStore, case_id: str, state: CaseState = CaseState.RESOLVED) -> None:
+    case = store.get_case(case_id)
+    store.save_case(moved(case, state), case.version)
+
+
+def test_open_store_factory(path: Path) -> None:
+    store = open_store(path)
+    assert isinstance(store, TinyDBStore)
+    store.close()
+    with pytest.raises(StoreError, match="postgres"):
+        open_store(path, "postgresql://localhost/triagebot")
+
+
+def test_missing_file_is_an_empty_store(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        assert store.list_cases() == []
+        assert not path.exists()  # reading writes nothing
+        assert store.migrate() == []
+    assert meta(path)["format"] == FORMAT
+
+
+def test_root_is_a_tinydb_file(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1")])
+        store.set_cursor("x", "42")
+    with TinyDB(path) as db:
+        assert [d["id"] for d in db.table("cases").all()] == ["1"]
+        assert db.table("cursors").all() == [{"source": "x", "cursor": "42"}]
+        assert db.table("meta").get(doc_id=1)["format"] == FORMAT
+
+
+def test_active_case_embeds_events_and_refs(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1")])
+        store.set_message_ref("1", make_ref("slack"))
+    (doc,) = root(path)["cases"].values()
+    assert [e["action"] for e in doc["events"]] == ["created"]
+    assert doc["refs"]["slack"]["channel"] == "C0SUPPORT"
+    assert [d["id"] for d in root(path)["outbox"].values()] == ["post-1"]
+
+
+def test_closing_moves_the_case_to_a_segment(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1"), make_new("2")])
+        store.set_message_ref("1", make_ref())
+        close_case(store, "1")
+        assert root_case_ids(path) == {"2"}
+        (segment,) = meta(path)["segments"]
+        assert segment["count"] == 1
+        assert segment["min_ingested_at"] == segment["max_ingested_at"] == T0.isoformat()
+        assert segment_ids(path) == [["1"]]
+        index = json.loads(
+            path.with_name("triagebot.history").joinpath(segment["index"]).read_text()
+        )
+        assert index == {"segment": segment["file"], "cases": {"1": "x:1"}}
+        assert store.message_refs("1") == {"slack": make_ref()}
+
+
+def test_reopening_moves_the_case_back(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1"), make_new("2")])
+        close_case(store, "1")
+        close_case(store, "2")
+        case = store.get_case("1")
+        store.save_case(moved(case, CaseState.OPEN), case.version)
+        assert root_case_ids(path) == {"1"}
+        assert segment_ids(path) == [["2"]]
+        (doc,) = root(path)["cases"].values()
+        assert [e["action"] for e in doc["events"]] == ["created"]
+        assert doc["state"] == "open"
+
+
+def test_a_claim_does_not_touch_history(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=2) as store:
+        store.add_cases([make_new(str(n)) for n in range(1, 6)])
+        for n in "123":
+            close_case(store, n)
+        before = history_files(path)
+        time.sleep(0.01)
+        case = store.get_case("4")
+        store.save_case(moved(case, CaseState.CLAIMED), case.version)
+        store.set_message_ref("4", make_ref())
+        store.set_cursor("x", "1")
+        assert history_files(path) == before
+
+
+def test_segments_roll_over_at_capacity(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=3) as store:
+        store.add_cases([make_new(str(n)) for n in range(1, 8)])
+        for n in range(1, 8):
+            close_case(store, str(n))
+        assert segment_ids(path) == [["1", "2", "3"], ["4", "5", "6"], ["7"]]
+        assert [s["count"] for s in meta(path)["segments"]] == [3, 3, 1]
+        assert len({s["file"] for s in meta(path)["segments"]}) == 3
+        assert all(store.get_case(str(n)).state is CaseState.RESOLVED for n in range(1, 8))
+
+
+def test_a_batch_of_spam_fills_several_segments(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=2) as store:
+        store.add_cases([make_new(str(n), state=CaseState.SPAM) for n in range(1, 6)])
+        assert segment_ids(path) == [["1", "2"], ["3", "4"], ["5"]]
+        assert root_case_ids(path) == set()
+
+
+def test_a_reopen_emptying_a_segment_drops_it(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=1) as store:
+        store.add_cases([make_new("1"), make_new("2")])
+        close_case(store, "1")
+        close_case(store, "2")
+        case = store.get_case("1")
+        store.save_case(moved(case, CaseState.OPEN), case.version)
+        assert segment_ids(path) == [["2"]]
+
+
+def test_segment_ranges_use_ingested_at(path: Path) -> None:
+    early, late = T0, T0 + timedelta(days=30)
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1", ingested_at=late), make_new("2", ingested_at=early)])
+        close_case(store, "1")
+        close_case(store, "2")
+    (segment,) = meta(path)["segments"]
+    assert (segment["min_ingested_at"], segment["max_ingested_at"]) == (
+        early.isoformat(),
+        late.isoformat(),
+    )
+
+
+def test_list_opens_only_overlapping_segments(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=2) as store:
+        new = [make_new(str(n), ingested_at=T0 + timedelta(days=n)) for n in range(1, 7)]
+        store.add_cases(new)
+        for n in range(1, 7):
+            close_case(store, str(n))
+    old = meta(path)["segments"][0]["file"]
+    path.with_name("triagebot.history").joinpath(old).write_text("damaged")
+    with TinyDBStore(path) as store:
+        recent = store.list_cases(since=T0 + timedelta(days=3))
+        assert [c.id for c in recent] == ["6", "5", "4", "3"]
+        assert [c.id for c in store.list_cases(limit=2)] == ["6", "5"]
+        with pytest.raises(StoreError, match=old):
+            store.list_cases()
+
+
+def test_replaced_files_are_collected_after_the_grace_period(path: Path) -> None:
+    with TinyDBStore(path, gc_grace=300) as store:
+        store.add_cases([make_new("1"), make_new("2"), make_new("3")])
+        close_case(store, "1")
+        first = set(history_files(path))
+        close_case(store, "2")
+        assert first <= set(history_files(path))  # kept for readers of the old root
+        assert {g["file"] for g in meta(path)["garbage"]} == first
+    with TinyDBStore(path, gc_grace=0) as store:
+        close_case(store, "3")
+        live = {n for s in meta(path)["segments"] for n in (s["file"], s["index"])}
+        assert set(history_files(path)) == live
+        assert meta(path)["garbage"] == []
+
+
+def test_orphans_are_ignored_then_removed(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1"), make_new("2")])
+        close_case(store, "1")
+    history = path.with_name("triagebot.history")
+    orphans = [
+        history / "seg-000001-deadbeef.json",
+        history / "seg-000001-deadbeef.idx.json",
+        history / ".seg-000009-cafe.json.tmp-1234",
+        path.with_name(".triagebot.json.tmp-abcd1234"),
+    ]
+    for orphan in orphans:
+        orphan.write_text('{"cases": {"1": {"id": "1"')  # a crash cut it short
+    with TinyDBStore(path) as store:
+        assert store.get_case("1").state is CaseState.RESOLVED
+        assert [c.id for c in store.list_cases()] == ["2", "1"]
+        close_case(store, "2")
+        assert all(o.exists() for o in orphans)  # too young to be collected
+    with TinyDBStore(path, gc_grace=0) as store:
+        store.set_cursor("x", "1")
+        assert not any(o.exists() for o in orphans)
+        assert [c.id for c in store.list_cases()] == ["2", "1"]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ('{"cases": {"1": {"id": "1", "sta', "not valid JSON"),
+        ("[1, 2]", "not a triagebot store"),
+        ('{"cases": [1]}', "malformed"),
+        ('{"meta": {"1": {"segments": "x"}}}', "meta document is malformed"),
+        (b'{"a": "\xff"}', "UTF-8"),
+    ],
+)
+def test_damaged_root_names_the_file(path: Path, content: str | bytes, problem: str) -> None:
+    path.parent.mkdir(parents=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(StoreError) as caught:
+        TinyDBStore(path)
+    assert str(path) in str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_damage_appearing_later_is_reported(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1")])
+        path.write_text("{")
+        with pytest.raises(StoreError, match="not valid JSON"):
+            store.get_case("1")
+
+
+def test_newer_format_is_refused(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"meta": {"1": {"format": FORMAT + 1}}}))
+    with pytest.raises(StoreError, match="newer triagebot"):
+        TinyDBStore(path)
+
+
+def test_damaged_segment_names_the_file(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1")])
+        close_case(store, "1")
+    segment = meta(path)["segments"][0]["file"]
+    path.with_name("triagebot.history").joinpath(segment).write_text('{"cases": ')
+    with TinyDBStore(path) as store, pytest.raises(StoreError, match=segment):
+        store.get_case("1")
+
+
+def test_two_instances_never_read_stale_data(path: Path) -> None:
+    one, two = TinyDBStore(path, segment_capacity=2), TinyDBStore(path, segment_capacity=2)
+    try:
+        one.add_cases([make_new(str(n)) for n in range(1, 5)])
+        assert two.get_case("4").state is CaseState.NEW
+        close_case(two, "1")
+        close_case(one, "2")
+        close_case(two, "3")
+        assert [c.state for c in one.list_cases(states=[CaseState.RESOLVED])] == 3 * [
+            CaseState.RESOLVED
+        ]
+        case = one.get_case("1")
+        one.save_case(moved(case, CaseState.OPEN), case.version)
+        assert two.get_case("1").state is CaseState.OPEN
+        assert two.add_cases([make_new("9", mention_id="x:3")]) == [False]
+        for _ in range(20):  # same-size rewrites in quick succession
+            one.set_cursor("x", "a")
+            assert two.get_cursor("x") == "a"
+            two.set_cursor("x", "b")
+            assert one.get_cursor("x") == "b"
+    finally:
+        one.close()
+        two.close()
+
+
+def test_segment_cache_is_bounded(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=2, cache_segments=2) as store:
+        store.add_cases([make_new(str(n), state=CaseState.RESOLVED) for n in range(1, 21)])
+    with TinyDBStore(path, cache_segments=2) as store:
+        for n in range(1, 21):
+            assert store.get_case(str(n)).id == str(n)
+        assert len(store._history._cache) <= 2
+        store.list_cases()
+        assert len(store._history._cache) <= 2
+
+
+def test_strings_that_are_not_valid_unicode_round_trip(path: Path) -> None:
+    text = "lone surrogate \ud800 and emoji 😀"
+    case = replace(make_case("1"), mention=make_mention("x:1", text=text))
+    with TinyDBStore(path) as store:
+        store.add_cases([NewCase(case)])
+    with TinyDBStore(path) as store:
+        assert store.get_case("1").mention.text == text
+
+
+def test_closed_store_refuses_work(path: Path) -> None:
+    store = TinyDBStore(path)
+    store.close()
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.get_case("1")
+
+
+def test_no_temporary_files_are_left(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1")])
+        close_case(store, "1")
+    assert sorted(os.listdir(path.parent)) == [
+        "triagebot.history",
+        "triagebot.json",
+        "triagebot.json.lock",
+    ]

@@ -1,0 +1,297 @@
+"""History segments of the TinyDB store: immutable files that hold the closed cases.
+
+A segment (``seg-000042-1a2b3c4d.json``, TinyDB layout: ``{"cases": {"1": doc, ...}}``) holds
+up to a few hundred resolved or spam cases, each with its events and message refs, and has a
+companion index (``seg-000042-1a2b3c4d.idx.json``: case id -> mention id). Segments are never
+changed in place: a change writes a new file under a new name and the root file, which lists
+the live segments, is the commit point. ``History`` is one process's view of them (an LRU of
+parsed segments and the case/mention index, loaded lazily); ``HistoryTx`` collects the changes
+of one write transaction and turns them into new files when it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from triagebot.errors import StoreError
+from triagebot.models import JSON, iso, parse_iso
+from triagebot.store._atomic import dump_json, read_json
+
+log = logging.getLogger(__name__)
+
+SEGMENT_PREFIX = "seg-"
+INDEX_SUFFIX = ".idx.json"
+
+#: A segment in memory: case id -> case document, in file order. Treated as immutable.
+Segment = dict[str, JSON]
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """One live segment as the root's meta lists it."""
+
+    seq: int
+    file: str
+    index: str
+    count: int
+    min_ingested_at: datetime
+    max_ingested_at: datetime
+
+    def to_dict(self) -> JSON:
+        return {
+            "seq": self.seq,
+            "file": self.file,
+            "index": self.index,
+            "count": self.count,
+            "min_ingested_at": iso(self.min_ingested_at),
+            "max_ingested_at": iso(self.max_ingested_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SegmentInfo:
+        low, high = parse_iso(data["min_ingested_at"]), parse_iso(data["max_ingested_at"])
+        if low is None or high is None:
+            raise ValueError("segment without an ingested_at range")
+        return cls(
+            int(data["seq"]), str(data["file"]), str(data["index"]), int(data["count"]), low, high
+        )
+
+    def overlaps(self, since: datetime | None, until: datetime | None) -> bool:
+        """Whether some case of the segment may have ``since <= ingested_at < until``."""
+        return (since is None or self.max_ingested_at >= since) and (
+            until is None or self.min_ingested_at < until
+        )
+
+
+def new_names(seq: int) -> tuple[str, str]:
+    """Fresh, unique file names (segment, index) for a version of segment ``seq``."""
+    stem = f"{SEGMENT_PREFIX}{seq:06d}-{uuid.uuid4().hex[:8]}"
+    return stem + ".json", stem + INDEX_SUFFIX
+
+
+def encode_segment(cases: Segment) -> bytes:
+    return dump_json({"cases": {str(n): doc for n, doc in enumerate(cases.values(), 1)}})
+
+
+def encode_index(file: str, cases: Segment) -> bytes:
+    return dump_json(
+        {"segment": file, "cases": {cid: d["mention"]["id"] for cid, d in cases.items()}}
+    )
+
+
+class History:
+    """This process's view of the history directory: segment LRU and the lazily loaded index."""
+
+    def __init__(self, directory: Path, cache_size: int) -> None:
+        self.directory = directory
+        self._cache_size = max(1, cache_size)
+        self._cache: OrderedDict[str, Segment] = OrderedDict()
+        self._loaded: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._case_file: dict[str, str] = {}
+        self._mention_file: dict[str, str] = {}
+        self.segments: list[SegmentInfo] = []
+        self._by_file: dict[str, SegmentInfo] = {}
+
+    # --- index ---------------------------------------------------------------------------
+    def sync(self, segments: Sequence[SegmentInfo]) -> None:
+        """Take the segment list of the current root; forget files it no longer lists."""
+        self.segments = list(segments)
+        self._by_file = {info.file: info for info in segments}
+        for file in [f for f in self._loaded if f not in self._by_file]:
+            self._forget(file)
+        for file in [f for f in self._cache if f not in self._by_file]:
+            del self._cache[file]
+
+    def _forget(self, file: str) -> None:
+        case_ids, mention_ids = self._loaded.pop(file)
+        for cid in case_ids:
+            if self._case_file.get(cid) == file:
+                del self._case_file[cid]
+        for mid in mention_ids:
+            if self._mention_file.get(mid) == file:
+                del self._mention_file[mid]
+
+    def _learn(self, file: str, pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+        if file in self._loaded:
+            self._forget(file)
+        case_ids: list[str] = []
+        mention_ids: list[str] = []
+        for cid, mid in pairs:
+            case_ids.append(cid)
+            mention_ids.append(mid)
+            self._case_file[cid] = file
+            self._mention_file[mid] = file
+        self._loaded[file] = (tuple(case_ids), tuple(mention_ids))
+        return self._loaded[file][0]
+
+    def _load_index(self, info: SegmentInfo) -> tuple[str, ...]:
+        path = self.directory / info.index
+        data = read_json(path)
+        try:
+            pairs = [(str(cid), str(mid)) for cid, mid in data["cases"].items()]
+        except (KeyError, TypeError, AttributeError):
+            raise StoreError(f"{path}: not a history index (no 'cases' object)") from None
+        return self._learn(info.file, pairs)
+
+    def _all_loaded(self) -> bool:
+        return len(self._loaded) == len(self.segments)  # only live files stay loaded
+
+    def load_all(self) -> None:
+        """Load the index of every live segment not loaded yet."""
+        if not self._all_loaded():
+            for info in self.segments:
+                if info.file not in self._loaded:
+                    self._load_index(info)
+
+    def locate(self, case_id: str) -> SegmentInfo | None:
+        """The live segment that holds ``case_id``, loading indexes newest first as needed."""
+        file = self._case_file.get(case_id)
+        if file is not None:
+            return self._by_file[file]
+        if not self._all_loaded():
+            for info in reversed(self.segments):
+                if info.file not in self._loaded and case_id in self._load_index(info):
+                    return info
+        return None
+
+    def has_mention(self, mention_id: str) -> bool:
+        self.load_all()
+        return mention_id in self._mention_file
+
+    # --- segments ------------------------------------------------------------------------
+    def segment(self, info: SegmentInfo, keep: bool = True) -> Segment:
+        """The parsed segment; ``keep`` puts it into the LRU (scans pass False)."""
+        cached = self._cache.get(info.file)
+        if cached is not None:
+            self._cache.move_to_end(info.file)
+            return cached
+        path = self.directory / info.file
+        data = read_json(path)
+        try:
+            cases: Segment = {doc["id"]: doc for doc in data["cases"].values()}
+        except (KeyError, TypeError, AttributeError):
+            raise StoreError(f"{path}: not a history segment (malformed 'cases')") from None
+        if keep:
+            self._put(info.file, cases)
+        if info.file not in self._loaded:
+            self._learn(info.file, ((cid, doc["mention"]["id"]) for cid, doc in cases.items()))
+        return cases
+
+    def _put(self, file: str, cases: Segment) -> None:
+        self._cache[file] = cases
+        self._cache.move_to_end(file)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def install(self, file: str, cases: Segment) -> None:
+        """Remember a segment this process has just committed."""
+        self._put(file, cases)
+        self._learn(file, ((cid, doc["mention"]["id"]) for cid, doc in cases.items()))
+
+
+@dataclass
+class HistoryChanges:
+    """What a ``HistoryTx`` produced: files to write, the new segment list, files to drop."""
+
+    files: list[tuple[str, bytes]]
+    segments: list[SegmentInfo]
+    installs: list[tuple[str, Segment]]
+    replaced: list[str]
+
+
+class HistoryTx:
+    """The history side of one write transaction, applied by ``finish`` at commit."""
+
+    def __init__(self, history: History, next_seq: int, capacity: int) -> None:
+        self._history = history
+        self._by_seq = {info.seq: info for info in history.segments}
+        self._order = [info.seq for info in history.segments]
+        self.next_seq = next_seq
+        self._capacity = max(1, capacity)
+        self._contents: dict[int, Segment] = {}
+        self._moved: dict[str, int | None] = {}
+
+    @property
+    def changed(self) -> bool:
+        return bool(self._contents)
+
+    def has_mention(self, mention_id: str) -> bool:
+        """Whether the committed history knows the mention (cases never leave the store)."""
+        return self._history.has_mention(mention_id)
+
+    def _locate(self, case_id: str) -> int | None:
+        if case_id in self._moved:
+            return self._moved[case_id]
+        info = self._history.locate(case_id)
+        return None if info is None else info.seq
+
+    def _content(self, seq: int) -> Segment:
+        content = self._contents.get(seq)
+        if content is None:
+            content = dict(self._history.segment(self._by_seq[seq]))
+            self._contents[seq] = content
+        return content
+
+    def get(self, case_id: str) -> JSON | None:
+        seq = self._locate(case_id)
+        return None if seq is None else self._content(seq).get(case_id)
+
+    def put(self, doc: JSON) -> None:
+        """Store a closed case: replace it where it is, or add it to the newest open segment."""
+        case_id = doc["id"]
+        seq = self._locate(case_id)
+        if seq is None:
+            seq = self._target()
+        self._content(seq)[case_id] = doc
+        self._moved[case_id] = seq
+
+    def remove(self, case_id: str) -> None:
+        seq = self._locate(case_id)
+        if seq is not None:
+            self._content(seq).pop(case_id, None)
+            self._moved[case_id] = None
+
+    def _count(self, seq: int) -> int:
+        content = self._contents.get(seq)
+        return len(content) if content is not None else self._by_seq[seq].count
+
+    def _target(self) -> int:
+        if self._order and self._count(self._order[-1]) < self._capacity:
+            return self._order[-1]
+        seq = self.next_seq
+        self.next_seq += 1
+        self._order.append(seq)
+        self._contents[seq] = {}
+        return seq
+
+    def finish(self) -> HistoryChanges:
+        """New files for every changed segment and the segment list that references them."""
+        changes = HistoryChanges([], [], [], [])
+        for seq in self._order:
+            old = self._by_seq.get(seq)
+            content = self._contents.get(seq)
+            if content is None:
+                if old is not None:
+                    changes.segments.append(old)
+                continue
+            if old is not None:
+                changes.replaced += [old.file, old.index]
+            if not content:
+                continue
+            file, index = new_names(seq)
+            times = [parse_iso(doc["ingested_at"]) for doc in content.values()]
+            known = [t for t in times if t is not None]
+            changes.files += [(file, encode_segment(content)), (index, encode_index(file, content))]
+            changes.segments.append(
+                SegmentInfo(seq, file, index, len(content), min(known), max(known))
+            )
+            changes.installs.append((file, content))
+        log.debug("history commit: %d files written", len(changes.files))
+        return changes

@@ -1,0 +1,283 @@
+"""The embedded store: TinyDB files with atomic commits, history segments and file locking.
+
+The root file (``data/triagebot.json``) holds the active cases with their events and message
+refs, the outbox, source cursors and a meta document; closed cases live in immutable history
+segments under ``data/triagebot.history/`` (see ``_history``). Every write is one transaction
+(see ``_engine``): under a thread lock and an ``flock`` on ``triagebot.json.lock`` it reloads
+the root if another process replaced it, applies the change through a fresh ``TinyDB``, writes
+new segment files and replaces the root atomically. Readers take no file lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from tinydb.table import Document
+
+from triagebot.errors import CaseNotFound, VersionConflict
+from triagebot.models import (
+    JSON,
+    Case,
+    CaseEvent,
+    CaseState,
+    MessageRef,
+    NewCase,
+    OutboxItem,
+    iso,
+    parse_iso,
+    utc,
+)
+from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
+from triagebot.store._root import META_ID
+
+_CLOSED = frozenset(s.value for s in CaseState) - ACTIVE
+
+
+def _id_rank(case_id: str) -> tuple[int, int, str]:
+    return (0, int(case_id), "") if case_id.isdecimal() else (1, 0, case_id)
+
+
+class TinyDBStore(Engine):
+    """The ``Store`` kept in TinyDB files at ``path`` (see the module docstring for the layout).
+
+    ``segment_capacity`` is the number of closed cases per history segment, ``cache_segments``
+    how many parsed segments stay in memory, ``gc_grace`` how many seconds an unreferenced file
+    is kept for readers that may still use it.
+    """
+
+    # --- cases ---------------------------------------------------------------------------
+    def next_case_ids(self, count: int) -> list[str]:
+        """Reserve ``count`` fresh case ids from the counter in meta."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        if count == 0:
+            return []
+        with self._transaction() as tx:
+            first = int(tx.meta["next_case"])
+            tx.meta["next_case"] = first + count
+            tx.meta_changed = True
+        return [str(n) for n in range(first, first + count)]
+
+    def add_cases(self, new: Sequence[NewCase]) -> list[bool]:
+        """Store new cases in one transaction; duplicates of known mentions get ``False``."""
+        if not new:
+            return []
+        prepared = plain(
+            [
+                (
+                    nc.case.to_dict() | {"events": [e.to_dict() for e in nc.events], "refs": {}},
+                    [item.to_dict() for item in nc.outbox],
+                )
+                for nc in new
+            ]
+        )
+        with self._transaction() as tx:
+            known = {doc["mention"]["id"] for doc in tx.cases}
+            root_ids = {doc["id"] for doc in tx.cases}
+            next_case = int(tx.meta["next_case"])
+            result: list[bool] = []
+            active: list[JSON] = []
+            outbox: list[JSON] = []
+            for doc, items in prepared:
+                mention_id, case_id = doc["mention"]["id"], doc["id"]
+                if mention_id in known or tx.history.has_mention(mention_id):
+                    result.append(False)
+                    continue
+                if case_id in root_ids or tx.history.get(case_id) is not None:
+                    raise ValueError(f"case id {case_id} is already stored")
+                known.add(mention_id)
+                root_ids.add(case_id)
+                result.append(True)
+                if doc["state"] in ACTIVE:
+                    active.append(doc)
+                else:
+                    tx.history.put(doc)
+                outbox += items
+                if case_id.isdecimal() and int(case_id) >= next_case:
+                    next_case = int(case_id) + 1
+            if active:
+                tx.cases.insert_multiple(active)
+            if outbox:
+                tx.outbox.insert_multiple(outbox)
+            if next_case != tx.meta["next_case"]:
+                tx.meta["next_case"] = next_case
+                tx.meta_changed = True
+        return result
+
+    def has_mention(self, mention_id: str) -> bool:
+        def run() -> bool:
+            if any(doc["mention"]["id"] == mention_id for doc in self._view()[0]):
+                return True
+            return self._history.has_mention(mention_id)
+
+        return self._read(run)
+
+    def get_case(self, case_id: str) -> Case:
+        doc = self._read(lambda: self._doc(case_id))
+        if doc is None:
+            raise CaseNotFound(f"no case {case_id}")
+        return self._case(doc)
+
+    def save_case(
+        self,
+        case: Case,
+        expected_version: int,
+        events: Sequence[CaseEvent] = (),
+        outbox: Sequence[OutboxItem] = (),
+    ) -> None:
+        """Compare-and-set on ``version``; moves the case between root and history as needed."""
+        if case.version != expected_version + 1:
+            raise ValueError(
+                f"case {case.id}: version {case.version} must be expected_version + 1 "
+                f"({expected_version + 1})"
+            )
+        doc, new_events, items = plain(
+            (case.to_dict(), [e.to_dict() for e in events], [i.to_dict() for i in outbox])
+        )
+        with self._transaction() as tx:
+            old, current = tx.find(case.id)
+            if current["version"] != expected_version:
+                raise VersionConflict(
+                    f"case {case.id} is at version {current['version']}, "
+                    f"not {expected_version}: it changed meanwhile"
+                )
+            doc["events"] = [*current.get("events", []), *new_events]
+            doc["refs"] = current.get("refs", {})
+            tx.store(old, doc)
+            if items:
+                tx.outbox.insert_multiple(items)
+
+    def list_cases(
+        self,
+        *,
+        states: Iterable[CaseState] | None = None,
+        department: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Case]:
+        """Filtered cases, newest ``ingested_at`` first; history segments are opened only
+        when their ingested range overlaps ``[since, until)``."""
+        wanted = None if states is None else {CaseState(s).value for s in states}
+        low = None if since is None else utc(since)
+        high = None if until is None else utc(until)
+        if limit is not None and limit <= 0:
+            return []
+
+        def match(doc: JSON) -> datetime | None:
+            if wanted is not None and doc["state"] not in wanted:
+                return None
+            if department is not None and doc["department"] != department:
+                return None
+            at = parse_iso(doc["ingested_at"])
+            if at is None or (low is not None and at < low) or (high is not None and at >= high):
+                return None
+            return at
+
+        def run() -> list[tuple[datetime, JSON]]:
+            found: list[tuple[datetime, JSON]] = [
+                (at, doc) for doc in self._view()[0] if (at := match(doc)) is not None
+            ]
+            if wanted is not None and not wanted & _CLOSED:
+                return found
+            segments = [info for info in self._segments if info.overlaps(low, high)]
+            segments.sort(key=lambda info: info.max_ingested_at, reverse=True)
+            for info in segments:
+                if limit is not None and len(found) >= limit:
+                    found.sort(key=lambda f: f[0], reverse=True)
+                    del found[limit:]
+                    if info.max_ingested_at < found[-1][0]:
+                        break
+                for doc in self._history.segment(info, keep=False).values():
+                    at = match(doc)
+                    if at is not None:
+                        found.append((at, doc))
+            return found
+
+        found = self._read(run)
+        found.sort(key=lambda f: (f[0], _id_rank(f[1]["id"])), reverse=True)
+        return [self._case(doc) for _, doc in found[:limit]]
+
+    def events(self, case_id: str) -> list[CaseEvent]:
+        """The case's events, oldest first; empty for an unknown case."""
+        doc = self._read(lambda: self._doc(case_id))
+        return [] if doc is None else [CaseEvent.from_dict(e) for e in doc.get("events", [])]
+
+    # --- source cursors ------------------------------------------------------------------
+    def get_cursor(self, source: str) -> str | None:
+        doc = self._read(lambda: find_doc(self._view()[2], "source", source))
+        return None if doc is None else cast(str | None, doc["cursor"])
+
+    def set_cursor(self, source: str, cursor: str | None) -> None:
+        with self._transaction() as tx:
+            doc = find_doc(tx.cursors, "source", source)
+            if doc is not None and cursor is None:
+                tx.cursors.remove(doc_ids=[doc.doc_id])
+            elif doc is not None and doc["cursor"] != cursor:
+                tx.cursors.update({"cursor": cursor}, doc_ids=[doc.doc_id])
+            elif doc is None and cursor is not None:
+                tx.cursors.insert({"source": source, "cursor": cursor})
+
+    # --- outbox --------------------------------------------------------------------------
+    def lease_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Due items, oldest first, hidden until ``now + lease``; writes only if any is due."""
+        if limit <= 0:
+            return []
+        now = utc(now)
+        with self._transaction() as tx:
+            due: list[tuple[datetime, int, Document]] = []
+            for doc in tx.outbox:
+                at = parse_iso(doc["next_attempt_at"])
+                if at is None or at <= now:
+                    due.append((parse_iso(doc["created_at"]) or now, doc.doc_id, doc))
+            due.sort(key=lambda d: (d[0], d[1]))
+            taken = [doc for _, _, doc in due[:limit]]
+            hidden_until = iso(now + lease)
+            if taken:
+                tx.outbox.update(
+                    {"next_attempt_at": hidden_until}, doc_ids=[d.doc_id for d in taken]
+                )
+        return [OutboxItem.from_dict(d | {"next_attempt_at": hidden_until}) for d in taken]
+
+    def complete_outbox(self, item_id: str) -> None:
+        with self._transaction() as tx:
+            doc = find_doc(tx.outbox, "id", item_id)
+            if doc is not None:
+                tx.outbox.remove(doc_ids=[doc.doc_id])
+
+    def retry_outbox(self, item: OutboxItem) -> None:
+        fields = item.to_dict()
+        with self._transaction() as tx:
+            doc = find_doc(tx.outbox, "id", item.id)
+            if doc is not None:
+                tx.outbox.update(
+                    {k: fields[k] for k in ("attempts", "next_attempt_at", "last_error", "done")},
+                    doc_ids=[doc.doc_id],
+                )
+
+    def pending_outbox(self) -> int:
+        return self._read(lambda: len(self._view()[1]))
+
+    # --- message refs --------------------------------------------------------------------
+    def set_message_ref(self, case_id: str, ref: MessageRef) -> None:
+        value = plain(ref.to_dict())
+        with self._transaction() as tx:
+            old, current = tx.find(case_id)
+            refs: dict[str, Any] = current.get("refs", {})
+            if refs.get(ref.surface) != value:
+                tx.store(old, current | {"refs": refs | {ref.surface: value}})
+
+    def message_refs(self, case_id: str) -> dict[str, MessageRef]:
+        doc = self._read(lambda: self._doc(case_id))
+        refs: dict[str, Any] = {} if doc is None else doc.get("refs", {})
+        return {surface: MessageRef.from_dict(r) for surface, r in refs.items()}
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Nothing to migrate for TinyDB; makes sure the file exists and records its format."""
+        with self._transaction() as tx:
+            if not self.path.exists() or tx.meta_table.get(doc_id=META_ID) is None:
+                tx.meta_changed = True
+        return []
