@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.store import _workers
-from tests.store.builders import make_new
+from tests.store.builders import make_new, moved
+from triagebot.errors import VersionConflict
 from triagebot.models import CaseState
 from triagebot.store.tinydb_store import TinyDBStore
 
@@ -84,3 +86,42 @@ def test_concurrent_adds_dedupe_and_never_reuse_ids(tmp_path: Path) -> None:
         stored = store.list_cases()
         assert sorted(c.mention.id for c in stored) == sorted(mentions)
         assert {c.id for c in stored} == {r[1] for r in outcome if r[3] == "True"}
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-instance", "instance-per-thread"])
+def test_threads_claim_each_case_once(tmp_path: Path, shared: bool) -> None:
+    path = tmp_path / "data" / "triagebot.json"
+    first = TinyDBStore(path, segment_capacity=3)
+    first.add_cases([make_new(str(n)) for n in range(1, 21)])
+    stores = [first if shared else TinyDBStore(path, segment_capacity=3) for _ in range(4)]
+    wins: list[tuple[str, str]] = []
+    barrier = threading.Barrier(len(stores))
+
+    def work(store: TinyDBStore, name: str) -> None:
+        barrier.wait()
+        for n in range(1, 21):
+            case = store.get_case(str(n))
+            if case.state is not CaseState.NEW:
+                continue
+            state = CaseState.RESOLVED if n % 2 else CaseState.CLAIMED
+            try:
+                store.save_case(moved(case, state, actor=name), case.version)
+            except VersionConflict:
+                continue
+            wins.append((str(n), name))
+            (case_id,) = store.next_case_ids(1)
+            store.add_cases([make_new(case_id, mention_id=f"t:{case_id}")])
+
+    threads = [threading.Thread(target=work, args=(s, f"t{i}")) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert sorted(int(n) for n, _ in wins) == list(range(1, 21))
+    with TinyDBStore(path) as store:
+        for case_id, name in wins:
+            case = store.get_case(case_id)
+            assert (case.version, case.claimed_by or case.resolved_by) == (2, name)
+        assert len(store.list_cases()) == 40
+    for store in {id(s): s for s in stores}.values():
+        store.close()

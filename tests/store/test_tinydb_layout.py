@@ -344,3 +344,29 @@ def test_no_temporary_files_are_left(path: Path) -> None:
         "triagebot.json",
         "triagebot.json.lock",
     ]
+
+
+def test_lookup_opens_only_the_index_that_can_hold_the_id(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=2) as store:
+        store.add_cases([make_new(str(n), state=CaseState.RESOLVED) for n in range(1, 7)])
+    segments = meta(path)["segments"]
+    assert [(s["min_id"], s["max_id"]) for s in segments] == [(1, 2), (3, 4), (5, 6)]
+    for segment in segments[1:]:
+        path.with_name("triagebot.history").joinpath(segment["index"]).write_text("damaged")
+    with TinyDBStore(path) as store:
+        assert store.get_case("2").id == "2"
+        with pytest.raises(StoreError, match="not valid JSON"):
+            store.get_case("5")
+
+
+def test_ids_that_are_not_numbers(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=2) as store:
+        store.add_cases([make_new(i, state=CaseState.SPAM) for i in ("a", "7", "b")])
+        assert [(s["min_id"], s["max_id"]) for s in meta(path)["segments"]] == [
+            (None, None),
+            (None, None),
+        ]
+    with TinyDBStore(path) as store:
+        assert [store.get_case(i).id for i in ("b", "7", "a")] == ["b", "7", "a"]
+        assert store.has_mention("x:b")
+        assert store.next_case_ids(1) == ["8"]

@@ -108,7 +108,7 @@ class Tx:
         else:
             if old is not None:
                 self.cases.remove(doc_ids=[old.doc_id])
-            self.history.put(doc)
+            self.history.put(doc, new=old is not None)
 
 
 class Engine:

@@ -43,6 +43,9 @@ class SegmentInfo:
     count: int
     min_ingested_at: datetime
     max_ingested_at: datetime
+    #: Range of the case ids when all are decimal (else None): lets a lookup skip segments.
+    min_id: int | None = None
+    max_id: int | None = None
 
     def to_dict(self) -> JSON:
         return {
@@ -52,6 +55,8 @@ class SegmentInfo:
             "count": self.count,
             "min_ingested_at": iso(self.min_ingested_at),
             "max_ingested_at": iso(self.max_ingested_at),
+            "min_id": self.min_id,
+            "max_id": self.max_id,
         }
 
     @classmethod
@@ -59,8 +64,17 @@ class SegmentInfo:
         low, high = parse_iso(data["min_ingested_at"]), parse_iso(data["max_ingested_at"])
         if low is None or high is None:
             raise ValueError("segment without an ingested_at range")
+        ids = (data.get("min_id"), data.get("max_id"))
+        low_id, high_id = (None, None) if None in ids else (int(ids[0]), int(ids[1]))
         return cls(
-            int(data["seq"]), str(data["file"]), str(data["index"]), int(data["count"]), low, high
+            int(data["seq"]),
+            str(data["file"]),
+            str(data["index"]),
+            int(data["count"]),
+            low,
+            high,
+            low_id,
+            high_id,
         )
 
     def overlaps(self, since: datetime | None, until: datetime | None) -> bool:
@@ -68,6 +82,12 @@ class SegmentInfo:
         return (since is None or self.max_ingested_at >= since) and (
             until is None or self.min_ingested_at < until
         )
+
+    def may_hold(self, case_id: str) -> bool:
+        """False when the id range rules ``case_id`` out."""
+        if self.min_id is None or self.max_id is None:
+            return True
+        return case_id.isdecimal() and self.min_id <= int(case_id) <= self.max_id
 
 
 def new_names(seq: int) -> tuple[str, str]:
@@ -157,7 +177,11 @@ class History:
             return self._by_file[file]
         if not self._all_loaded():
             for info in reversed(self.segments):
-                if info.file not in self._loaded and case_id in self._load_index(info):
+                if (
+                    info.file not in self._loaded
+                    and info.may_hold(case_id)
+                    and case_id in self._load_index(info)
+                ):
                     return info
         return None
 
@@ -243,10 +267,13 @@ class HistoryTx:
         seq = self._locate(case_id)
         return None if seq is None else self._content(seq).get(case_id)
 
-    def put(self, doc: JSON) -> None:
-        """Store a closed case: replace it where it is, or add it to the newest open segment."""
+    def put(self, doc: JSON, *, new: bool = False) -> None:
+        """Store a closed case: replace it where it is, or add it to the newest open segment.
+
+        ``new`` says the case is known not to be in history (it comes from the root).
+        """
         case_id = doc["id"]
-        seq = self._locate(case_id)
+        seq = None if new else self._locate(case_id)
         if seq is None:
             seq = self._target()
         self._content(seq)[case_id] = doc
@@ -288,9 +315,11 @@ class HistoryTx:
             file, index = new_names(seq)
             times = [parse_iso(doc["ingested_at"]) for doc in content.values()]
             known = [t for t in times if t is not None]
+            numbers = [int(cid) for cid in content if cid.isdecimal()]
+            ids = (min(numbers), max(numbers)) if len(numbers) == len(content) else (None, None)
             changes.files += [(file, encode_segment(content)), (index, encode_index(file, content))]
             changes.segments.append(
-                SegmentInfo(seq, file, index, len(content), min(known), max(known))
+                SegmentInfo(seq, file, index, len(content), min(known), max(known), *ids)
             )
             changes.installs.append((file, content))
         log.debug("history commit: %d files written", len(changes.files))

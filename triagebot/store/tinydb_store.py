@@ -93,7 +93,7 @@ class TinyDBStore(Engine):
                 if doc["state"] in ACTIVE:
                     active.append(doc)
                 else:
-                    tx.history.put(doc)
+                    tx.history.put(doc, new=True)
                 outbox += items
                 if case_id.isdecimal() and int(case_id) >= next_case:
                     next_case = int(case_id) + 1
@@ -176,10 +176,18 @@ class TinyDBStore(Engine):
                 return None
             return at
 
-        def run() -> list[tuple[datetime, JSON]]:
-            found: list[tuple[datetime, JSON]] = [
-                (at, doc) for doc in self._view()[0] if (at := match(doc)) is not None
-            ]
+        eager = limit is None  # convert at once, so that parsed segments can be freed
+
+        def run() -> list[tuple[datetime, str, Case | JSON]]:
+            found: list[tuple[datetime, str, Case | JSON]] = []
+
+            def scan(docs: Iterable[JSON]) -> None:
+                for doc in docs:
+                    at = match(doc)
+                    if at is not None:
+                        found.append((at, doc["id"], self._case(doc) if eager else doc))
+
+            scan(self._view()[0])
             if wanted is not None and not wanted & _CLOSED:
                 return found
             segments = [info for info in self._segments if info.overlaps(low, high)]
@@ -190,15 +198,12 @@ class TinyDBStore(Engine):
                     del found[limit:]
                     if info.max_ingested_at < found[-1][0]:
                         break
-                for doc in self._history.segment(info, keep=False).values():
-                    at = match(doc)
-                    if at is not None:
-                        found.append((at, doc))
+                scan(self._history.segment(info, keep=False).values())
             return found
 
         found = self._read(run)
-        found.sort(key=lambda f: (f[0], _id_rank(f[1]["id"])), reverse=True)
-        return [self._case(doc) for _, doc in found[:limit]]
+        found.sort(key=lambda f: (f[0], _id_rank(f[1])), reverse=True)
+        return [c if isinstance(c, Case) else self._case(c) for _, _, c in found[:limit]]
 
     def events(self, case_id: str) -> list[CaseEvent]:
         """The case's events, oldest first; empty for an unknown case."""
