@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -144,6 +144,12 @@ class SourceConfig(BaseModel):
     query: str | None = None
     interval: Duration = timedelta(minutes=1)
     enabled: bool = True
+    backfill: Duration = timedelta(hours=1)  # how far back the very first poll imports
+
+    def credential_variables(self) -> list[str]:
+        """Names of the environment variables this source's ``*_env`` keys point at."""
+        extra = self.model_extra or {}
+        return [str(v) for k, v in extra.items() if k.endswith("_env") and isinstance(v, str) and v]
 
     @field_validator("name")
     @classmethod
@@ -285,6 +291,9 @@ class Settings:
     env: Environment
     config_file: Path
     rules_dir: Path
+    #: Source credentials (variable name -> value) for the names in SOURCE_CREDENTIALS and
+    #: the sources' ``*_env`` keys, read once with the rest of the environment.
+    source_env: Mapping[str, SecretStr] = field(default_factory=dict)
 
     @cached_property
     def departments(self) -> dict[str, DepartmentConfig]:
@@ -342,7 +351,27 @@ def load_settings(
     config_file = path or find_config_file(env, fallback_to_example=fallback_to_example)
     config = parse_config_file(config_file)
     rules_dir = env.rules_path or _rules_dir_beside(config_file)
-    return Settings(config=config, env=env, config_file=config_file, rules_dir=rules_dir)
+    source_env = _source_env(config, os.environ if environ is None else environ)
+    return Settings(
+        config=config, env=env, config_file=config_file, rules_dir=rules_dir, source_env=source_env
+    )
+
+
+#: Credential variables the source adapters read when a source names none of its own.
+SOURCE_CREDENTIALS = (
+    "X_BEARER_TOKEN",
+    "MASTODON_ACCESS_TOKEN",
+    "BLUESKY_HANDLE",
+    "BLUESKY_APP_PASSWORD",
+    "STACKEXCHANGE_KEY",
+)
+
+
+def _source_env(config: FileConfig, environ: Mapping[str, str]) -> dict[str, SecretStr]:
+    names = set(SOURCE_CREDENTIALS)
+    for source in config.sources:
+        names.update(source.credential_variables())
+    return {n: SecretStr(v.strip()) for n in sorted(names) if (v := environ.get(n, "")).strip()}
 
 
 def _rules_dir_beside(config_file: Path) -> Path:

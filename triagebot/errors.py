@@ -10,6 +10,7 @@
     │   └── AlreadyClaimed   someone else holds the case
     ├── NotAllowed           the actor may not do this to this case
     ├── SourceError          a mention source failed (translated from HTTP errors)
+    │   └── MissingCredentials  a source needs an environment variable that is not set
     └── DeliveryError        a surface failed to post or update (retried with backoff)
 
 Errors that a user can fix carry a one-line message meant to be shown as it is.
@@ -59,7 +60,20 @@ class NotAllowed(TriagebotError):
 
 
 class SourceError(TriagebotError):
-    """A mention source failed; the message says which and why."""
+    """A mention source failed; ``retry_after`` (seconds) when the source said how long to wait."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MissingCredentials(SourceError):
+    """A source cannot run without credentials; ``variables`` names what to set."""
+
+    def __init__(self, source: str, variables: list[str]) -> None:
+        names = " and ".join(variables)
+        super().__init__(f"source {source!r} needs credentials: set {names}")
+        self.variables = list(variables)
 
 
 class DeliveryError(TriagebotError):

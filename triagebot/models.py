@@ -176,6 +176,7 @@ class Case:
     resolved_at: datetime | None = None
     updated_at: datetime | None = None
     assignments: tuple[Assignment, ...] = ()
+    also_on: tuple[str, ...] = ()  # URLs where the same post was seen too (cross-posts)
 
     @property
     def is_active(self) -> bool:
@@ -201,6 +202,7 @@ class Case:
             "resolved_at": iso(self.resolved_at),
             "updated_at": iso(self.updated_at),
             "assignments": [a.to_dict() for a in self.assignments],
+            "also_on": list(self.also_on),
         }
 
     @classmethod
@@ -224,6 +226,7 @@ class Case:
             resolved_at=parse_iso(data.get("resolved_at")),
             updated_at=parse_iso(data.get("updated_at")),
             assignments=tuple(Assignment.from_dict(a) for a in data.get("assignments") or ()),
+            also_on=tuple(data.get("also_on") or ()),
         )
 
 
