@@ -13,6 +13,7 @@ from datetime import datetime
 
 from triagebot.actions import outbox_item
 from triagebot.config import BrandConfig, Settings
+from triagebot.crosspost import CrossPosts
 from triagebot.lifecycle import SYSTEM_ACTOR
 from triagebot.models import (
     Assignment,
@@ -36,6 +37,7 @@ class IngestResult:
     new: list[Case] = field(default_factory=list)
     duplicates: int = 0
     ignored: int = 0
+    also_seen: list[Case] = field(default_factory=list)  # existing cases that got a cross-post
 
     @property
     def spam(self) -> int:
@@ -45,6 +47,7 @@ class IngestResult:
         self.new.extend(other.new)
         self.duplicates += other.duplicates
         self.ignored += other.ignored
+        self.also_seen.extend(other.also_seen)
 
 
 def _handle(value: str) -> str:
@@ -80,6 +83,7 @@ class Pipeline:
         self.settings = settings
         self.router = router
         self.brand = BrandFilter(settings.config.brand)
+        self.crossposts = CrossPosts(store)
 
     def ingest(self, mentions: Iterable[Mention], now: datetime) -> IngestResult:
         result = IngestResult()
@@ -95,13 +99,17 @@ class Pipeline:
                 fresh.append(mention)
         if not fresh:
             return result
-        ids = self.store.next_case_ids(len(fresh))
-        batch = [self._new_case(case_id, m, now) for case_id, m in zip(ids, fresh, strict=True)]
-        for entry, stored in zip(batch, self.store.add_cases(batch), strict=True):
+        plan = self.crossposts.plan(fresh, now)  # one complaint seen twice is one case
+        result.duplicates += plan.duplicates
+        fresh = plan.fresh
+        ids = self.store.next_case_ids(len(fresh)) if fresh else []
+        batch = [plan.apply(self._new_case(i, m, now)) for i, m in zip(ids, fresh, strict=True)]
+        for entry, stored in zip(batch, self.store.add_cases(batch) if batch else [], strict=True):
             if stored:
                 result.new.append(entry.case)
             else:
                 result.duplicates += 1
+        result.also_seen = self.crossposts.record(plan, now)
         return result
 
     def route(self, mention: Mention) -> Routing:
