@@ -1,0 +1,244 @@
+"""What every source adapter shares: options, credentials, cursors, watermarks, Mention building.
+
+A cursor is a small JSON object the adapter writes and the core stores as a string. Sources
+without a since-id keep a ``Watermark``: the newest publication time seen and the ids seen
+within an overlap before it, so items that are indexed late or share a second are neither
+missed nor repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from triagebot.config import BrandConfig, SourceConfig
+from triagebot.errors import ConfigError, MissingCredentials
+from triagebot.models import Author, Mention
+from triagebot.sources import PollResult, minimal_keywords
+from triagebot.urls import safe_http_url
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+SEEN_LIMIT = 1000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_cursor(text: str | None, source: str) -> dict[str, Any]:
+    """The adapter's cursor object; an unreadable cursor starts afresh (logged)."""
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        log.warning("source %s: unreadable cursor, starting afresh", source)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def dump_cursor(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass
+class Watermark:
+    """Newest publication time seen, and the ids seen near it (epoch seconds)."""
+
+    newest: float | None = None
+    seen: dict[str, float] = field(default_factory=dict)
+    overlap: float = 300.0
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any], overlap: float) -> Watermark:
+        newest = data.get("newest")
+        seen = data.get("seen")
+        return cls(
+            newest=float(newest) if isinstance(newest, int | float) else None,
+            seen={str(k): float(v) for k, v in seen.items()} if isinstance(seen, dict) else {},
+            overlap=overlap,
+        )
+
+    @property
+    def since(self) -> float | None:
+        """Where the next request should start (inclusive)."""
+        return None if self.newest is None else self.newest - self.overlap
+
+    def is_new(self, item_id: str, at: float) -> bool:
+        if item_id in self.seen:
+            return False
+        return self.since is None or at >= self.since
+
+    def is_past(self, at: float) -> bool:
+        """True when an item this old is behind the watermark (stop paging)."""
+        return self.since is not None and at < self.since
+
+    def add(self, item_id: str, at: float) -> None:
+        self.seen[item_id] = at
+        if self.newest is None or at > self.newest:
+            self.newest = at
+
+    def dump(self) -> dict[str, Any]:
+        if self.newest is not None:
+            floor = self.newest - self.overlap
+            kept = sorted(((t, i) for i, t in self.seen.items() if t >= floor), reverse=True)
+            self.seen = {i: t for t, i in kept[:SEEN_LIMIT]}
+        return {"newest": self.newest, "seen": self.seen}
+
+
+class Walk:
+    """One poll's walk over pages, newest first: which items are new, when to stop paging.
+
+    Items are judged against the watermark as it was before the poll and recorded in a
+    copy, so the walk's own items never make later pages look old.
+    """
+
+    def __init__(self, mark: Watermark, floor: datetime) -> None:
+        self.old = mark
+        self.floor = floor.timestamp() if mark.newest is None else None
+        self.mark = Watermark(mark.newest, dict(mark.seen), mark.overlap)
+        self.ids: set[str] = set()
+        self.reached_known = False
+
+    def take(self, item_id: str, at: float) -> bool:
+        """True if the item is new; an item behind the watermark ends the walk."""
+        if self.old.is_past(at) or (self.floor is not None and at < self.floor):
+            self.reached_known = True
+            return False
+        if item_id in self.ids or not self.old.is_new(item_id, at):
+            return False
+        self.ids.add(item_id)
+        self.mark.add(item_id, at)
+        return True
+
+    def note_truncated(self, source: str, pages: int) -> None:
+        if not self.reached_known:
+            log.warning(
+                "source %s: still new items after %d pages; older ones wait for max_pages "
+                "to grow or the interval to shrink",
+                source,
+                pages,
+            )
+
+
+class BaseSource:
+    """Options common to every adapter, read from the ``[[sources]]`` block."""
+
+    kind: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    default_page_size: ClassVar[int] = 50
+
+    def __init__(
+        self,
+        config: SourceConfig,
+        brand: BrandConfig,
+        env: Mapping[str, str],
+        clock: Clock = utcnow,
+    ) -> None:
+        self.config = config
+        self.brand = brand
+        self.env = env
+        self.clock = clock
+        self.extra: dict[str, Any] = dict(config.model_extra or {})
+        self.base_url = (config.base_url or self.default_base_url).rstrip("/")
+        self.query = (config.query or "").strip() or self.default_query()
+        self.page_size = self.int_option("page_size", self.default_page_size)
+        self.max_pages = self.int_option("max_pages", 5)
+        self.overlap = float(self.int_option("overlap_seconds", 300))
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def default_query(self) -> str:
+        return " ".join(minimal_keywords(self.brand)[:1])
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        """Fetch what is new since ``cursor``; each adapter implements it."""
+        raise NotImplementedError
+
+    # --- options ------------------------------------------------------------------------
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.extra.get(key, default)
+
+    def text_option(self, key: str, default: str | None = None) -> str | None:
+        value = self.extra.get(key, default)
+        if value is not None and not isinstance(value, str):
+            raise self.bad_option(key, "must be text")
+        return value
+
+    def int_option(self, key: str, default: int) -> int:
+        value = self.extra.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise self.bad_option(key, "must be a whole number above zero")
+        return value
+
+    def bad_option(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"sources ({self.name}).{key}: {message}")
+
+    def credential(self, key: str, default_var: str, *, required: bool = True) -> str | None:
+        """The value of the environment variable named by option ``key`` (or ``default_var``)."""
+        variable = self.text_option(key, default_var) or default_var
+        value = self.env.get(variable, "").strip()
+        if not value and required:
+            raise MissingCredentials(self.name, [variable])
+        return value or None
+
+    # --- building mentions ----------------------------------------------------------------
+    def floor(self) -> datetime:
+        """The oldest publication time the first poll imports."""
+        return self.clock() - self.config.backfill
+
+    def mention(
+        self,
+        external_id: str,
+        *,
+        url: object,
+        fallback_url: str,
+        handle: str | None,
+        text: str,
+        created_at: datetime,
+        name: str | None = None,
+        followers: object = None,
+        lang: str | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> Mention:
+        """A Mention with a safe absolute link and a namespaced id."""
+        link = safe_http_url(url) or safe_http_url(fallback_url) or self.base_url
+        return Mention(
+            id=f"{self.name}:{external_id}",
+            source=self.name,
+            kind=self.kind,
+            url=link,
+            author=Author(
+                handle=(handle or "").strip() or "unknown",
+                name=(name or "").strip() or None,
+                followers=followers if isinstance(followers, int) and followers >= 0 else None,
+            ),
+            text=text,
+            created_at=created_at,
+            lang=lang,
+            raw=dict(raw or {}),
+        )
+
+
+def epoch(at: datetime) -> float:
+    return at.timestamp()
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: object) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]

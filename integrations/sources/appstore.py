@@ -1,0 +1,97 @@
+"""Apple App Store customer reviews: the public JSON feed, newest first, per storefront.
+
+``app_id`` names the app, ``country`` the storefront (default ``us``). The feed has at most
+ten pages and no cursor: each poll reads from page 1 until it reaches reviews behind the
+watermark (the newest review time seen, with the ids near it). Every value is wrapped as
+``{"label": ...}``; ``entry`` is an object, not a list, when there is one review, and is absent
+when there are none. Reviews have no page of their own, so the link is the app's review page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from integrations.sources._base import (
+    BaseSource,
+    Walk,
+    Watermark,
+    as_dict,
+    as_list,
+    dump_cursor,
+    load_cursor,
+)
+from integrations.sources._http import get, json_body
+from integrations.sources._text import join, parse_time, tidy
+from triagebot.errors import SourceError
+from triagebot.models import Mention
+from triagebot.sources import PollResult
+
+LAST_PAGE = 10
+
+
+def label(value: object) -> str:
+    """The text of a ``{"label": ...}`` wrapper (or of a list of them: the first)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    text = as_dict(value).get("label")
+    return text if isinstance(text, str) else ""
+
+
+class AppStoreSource(BaseSource):
+    kind = "appstore"
+    default_base_url = "https://itunes.apple.com"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        app_id = self.option("app_id")
+        if not isinstance(app_id, str | int) or not str(app_id).isdigit():
+            raise self.bad_option("app_id", "the app's numeric App Store id is required")
+        self.app_id = str(app_id)
+        self.country = (self.text_option("country", "us") or "us").lower()
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)
+        walk = Walk(mark, self.floor())
+        mentions: list[Mention] = []
+        for page in range(1, min(self.max_pages, LAST_PAGE) + 1):
+            url = (
+                f"{self.base_url}/{self.country}/rss/customerreviews/page={page}"
+                f"/id={self.app_id}/sortBy=mostRecent/json"
+            )
+            now = self.clock()
+            body = as_dict(json_body(await get(http, self.name, url, now=now), self.name))
+            if "feed" not in body:
+                raise SourceError(f"{self.name}: unexpected answer (no feed)")
+            entries = as_list(as_dict(body.get("feed")).get("entry"))
+            reviews = [e for e in map(as_dict, entries) if "im:rating" in e]
+            for review in reviews:
+                mention = self._take(walk, review, now)
+                if mention is not None:
+                    mentions.append(mention)
+            if not reviews or walk.reached_known:
+                break
+        return PollResult(mentions, dump_cursor(walk.mark.dump()))
+
+    def _take(self, walk: Walk, review: dict[str, Any], now: datetime) -> Mention | None:
+        review_id = label(review.get("id"))
+        created = parse_time(label(review.get("updated")), now)
+        if not review_id or not walk.take(review_id, created.timestamp()):
+            return None
+        author = label(as_dict(review.get("author")).get("name"))
+        rating = label(review.get("im:rating"))
+        title = tidy(label(review.get("title")))
+        stars = f"{rating}★ " if rating.isdigit() else ""
+        page = f"https://apps.apple.com/{self.country}/app/id{self.app_id}?see-all=reviews"
+        return self.mention(
+            review_id,
+            url=f"{page}#review-{review_id}",
+            fallback_url=page,
+            handle=author,
+            name=author,
+            text=join(f"{stars}{title}".strip(), tidy(label(review.get("content"))), sep="\n"),
+            created_at=created,
+            raw=review,
+        )

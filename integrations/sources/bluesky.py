@@ -1,0 +1,153 @@
+"""Bluesky: ``app.bsky.feed.searchPosts`` with ``sort=latest``, as a logged-in account.
+
+Anonymous search was switched off, so the adapter opens a session
+(``com.atproto.server.createSession`` with a handle and an app password from the environment)
+and sends its access token; an expired token is renewed once per poll. Paging follows
+``cursor`` (none means the end) until posts behind the watermark; later polls also send
+``since``. The watermark uses ``indexedAt`` (server time): ``createdAt`` is set by the client
+and can be wrong. A post is identified by its ``at://`` uri. Reset headers are epochs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from integrations.sources._base import (
+    BaseSource,
+    Walk,
+    Watermark,
+    as_dict,
+    as_list,
+    dump_cursor,
+    load_cursor,
+)
+from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
+from integrations.sources._text import language, parse_time, tidy
+from triagebot.errors import MissingCredentials, SourceError
+from triagebot.models import Mention
+from triagebot.sources import PollResult
+
+LIMIT = RateLimit("ratelimit-remaining", "ratelimit-reset", ResetStyle.EPOCH)
+SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+SESSION = "/xrpc/com.atproto.server.createSession"
+
+
+class BlueskySource(BaseSource):
+    kind = "bluesky"
+    default_base_url = "https://bsky.social"
+    default_page_size = 100
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        missing = []
+        for key, default in (
+            ("handle_env", "BLUESKY_HANDLE"),
+            ("app_password_env", "BLUESKY_APP_PASSWORD"),
+        ):
+            variable = self.text_option(key, default) or default
+            if not self.env.get(variable, "").strip():
+                missing.append(variable)
+        if missing:
+            raise MissingCredentials(self.name, missing)
+        self.handle = self.credential("handle_env", "BLUESKY_HANDLE") or ""
+        self.password = self.credential("app_password_env", "BLUESKY_APP_PASSWORD") or ""
+        self._token: str | None = None
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)
+        walk = Walk(mark, self.floor())
+        mentions: list[Mention] = []
+        page_cursor: str | None = None
+        wait: float | None = None
+        for _ in range(self.max_pages):
+            body, wait = await self._search(http, mark, page_cursor)
+            for post in as_list(body.get("posts")):
+                mention = self._take(walk, as_dict(post))
+                if mention is not None:
+                    mentions.append(mention)
+            page_cursor = body.get("cursor") if isinstance(body.get("cursor"), str) else None
+            if walk.reached_known or not page_cursor or wait:
+                break
+        else:
+            walk.note_truncated(self.name, self.max_pages)
+        return PollResult(mentions, dump_cursor(walk.mark.dump()), wait)
+
+    async def _search(
+        self, http: httpx.AsyncClient, mark: Watermark, page_cursor: str | None
+    ) -> tuple[dict[str, Any], float | None]:
+        params: dict[str, Any] = {"q": self.query, "sort": "latest", "limit": self.page_size}
+        if page_cursor:
+            params["cursor"] = page_cursor
+        if mark.since is not None:
+            since = datetime.fromtimestamp(mark.since, UTC)
+            params["since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        for attempt in (1, 2):
+            token = await self._session(http)
+            now = self.clock()
+            response = await get(
+                http,
+                self.name,
+                f"{self.base_url}{SEARCH}",
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+                limit=LIMIT,
+                now=now,
+                ok=(200, 400, 401),
+            )
+            body = as_dict(json_body(response, self.name))
+            if response.status_code == 200:
+                return body, pause_for(response, LIMIT, now)
+            self._token = None
+            if attempt == 2 or body.get("error") not in ("ExpiredToken", "InvalidToken"):
+                raise SourceError(
+                    f"{self.name}: search refused: {body.get('error') or response.status_code}"
+                )
+        raise AssertionError("unreachable")
+
+    async def _session(self, http: httpx.AsyncClient) -> str:
+        if self._token:
+            return self._token
+        response = await get(
+            http,
+            self.name,
+            f"{self.base_url}{SESSION}",
+            body={"identifier": self.handle, "password": self.password},
+            now=self.clock(),
+            ok=(200, 400, 401),
+        )
+        body = as_dict(json_body(response, self.name))
+        token = body.get("accessJwt")
+        if response.status_code != 200 or not isinstance(token, str):
+            raise SourceError(
+                f"{self.name}: login refused ({body.get('error') or response.status_code}); "
+                "check BLUESKY_HANDLE and BLUESKY_APP_PASSWORD"
+            )
+        self._token = token
+        return token
+
+    def _take(self, walk: Walk, post: dict[str, Any]) -> Mention | None:
+        uri = str(post.get("uri") or "")
+        record = as_dict(post.get("record"))
+        now = self.clock()
+        created = parse_time(record.get("createdAt"), now)
+        indexed = parse_time(post.get("indexedAt"), created)
+        if not uri or not walk.take(uri, indexed.timestamp()):
+            return None
+        author = as_dict(post.get("author"))
+        handle = str(author.get("handle") or "")
+        rkey = uri.rsplit("/", 1)[-1]
+        langs = as_list(record.get("langs"))
+        return self.mention(
+            uri,
+            url=f"https://bsky.app/profile/{handle or author.get('did')}/post/{rkey}",
+            fallback_url=f"https://bsky.app/profile/{author.get('did')}",
+            handle=handle,
+            name=tidy(str(author.get("displayName") or "")),
+            text=tidy(str(record.get("text") or "")),
+            created_at=created,
+            lang=language(langs[0]) if langs else None,
+            raw=post,
+        )

@@ -1,0 +1,143 @@
+"""Mastodon: hashtag timelines (public) and status search (``/api/v2/search``, user token).
+
+Status full-text search returns nothing without a user token, so it runs only when the token
+variable is set (``search = true`` makes the token required); hashtag timelines need none.
+Each stream keeps the newest status id it has seen and asks for ``min_id`` (ids are strings
+ordered by length, then text; never numbers). The first poll walks back through ``max_id``
+until the backfill window. A post is identified by its ``uri``, the same on every instance, so
+a status found by search and by a hashtag is one mention; a boost stands for its original.
+The rate-limit reset header is an ISO 8601 time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from integrations.sources._base import BaseSource, as_dict, dump_cursor, load_cursor
+from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
+from integrations.sources._text import html_to_text, join, language, parse_time, tidy
+from triagebot.errors import SourceError
+from triagebot.models import Mention
+from triagebot.sources import PollResult, minimal_keywords
+
+LIMIT = RateLimit("x-ratelimit-remaining", "x-ratelimit-reset", ResetStyle.ISO)
+
+
+def id_order(status_id: str) -> tuple[int, str]:
+    """Mastodon ids sort by length, then lexically."""
+    return (len(status_id), status_id)
+
+
+class MastodonSource(BaseSource):
+    kind = "mastodon"
+    default_base_url = "https://mastodon.social"
+    default_page_size = 40
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        wants_search = self.option("search")
+        self.token = self.credential(
+            "access_token_env", "MASTODON_ACCESS_TOKEN", required=wants_search is True
+        )
+        self.search = self.token is not None and wants_search is not False
+        tags = self.option("hashtags")
+        if tags is None:
+            tags = [w.replace(" ", "") for w in minimal_keywords(self.brand)]
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip("#") for t in tags):
+            raise self.bad_option("hashtags", "must be a list of hashtags")
+        self.hashtags = [t.strip().lstrip("#").lower() for t in tags]
+        self.instance = urlsplit(self.base_url).hostname or ""
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        state = load_cursor(cursor, self.name)
+        seen: set[str] = set()
+        mentions: list[Mention] = []
+        pause: float | None = None
+        streams = [f"tag:{t}" for t in self.hashtags] + (["search"] if self.search else [])
+        for stream in streams:
+            newest = state.get(stream) if isinstance(state.get(stream), str) else None
+            statuses, newest, wait = await self._stream(http, stream, newest)
+            state[stream] = newest
+            pause = max(pause or 0.0, wait or 0.0) or None
+            for status in statuses:
+                mention = self._mention(status, seen)
+                if mention is not None:
+                    mentions.append(mention)
+        return PollResult(mentions, dump_cursor(state), pause)
+
+    async def _stream(
+        self, http: httpx.AsyncClient, stream: str, newest: str | None
+    ) -> tuple[list[dict[str, Any]], str | None, float | None]:
+        found: list[dict[str, Any]] = []
+        floor = self.floor()
+        bound: dict[str, str] = {"min_id": newest} if newest else {}
+        wait: float | None = None
+        for _ in range(self.max_pages):
+            page, wait = await self._page(http, stream, bound)
+            if not page:
+                break
+            found.extend(page)
+            ids = sorted((str(s.get("id")) for s in page), key=id_order)
+            if newest is not None:  # walking forward: ask for what is newer still
+                bound = {"min_id": ids[-1]}
+            else:  # first poll: walk back until the backfill window
+                oldest = min(parse_time(s.get("created_at"), self.clock()) for s in page)
+                if oldest < floor:
+                    break
+                bound = {"max_id": ids[0]}
+            if wait:
+                break
+        ids = [str(s.get("id")) for s in found] + ([newest] if newest else [])
+        return found, max(ids, key=id_order) if ids else None, wait
+
+    async def _page(
+        self, http: httpx.AsyncClient, stream: str, bound: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], float | None]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        params: dict[str, Any] = {"limit": self.page_size, **bound}
+        if stream == "search":
+            url = f"{self.base_url}/api/v2/search"
+            params = {"q": self.query, "type": "statuses", **params}
+        else:
+            url = f"{self.base_url}/api/v1/timelines/tag/{stream.removeprefix('tag:')}"
+        now = self.clock()
+        response = await get(
+            http, self.name, url, params=params, headers=headers, limit=LIMIT, now=now
+        )
+        body = json_body(response, self.name)
+        items = as_dict(body).get("statuses") if stream == "search" else body
+        if not isinstance(items, list):
+            raise SourceError(f"{self.name}: unexpected answer from {stream}")
+        statuses = [s for s in items if isinstance(s, dict) and isinstance(s.get("id"), str)]
+        return statuses, pause_for(response, LIMIT, now)
+
+    def _mention(self, status: dict[str, Any], seen: set[str]) -> Mention | None:
+        original = as_dict(status.get("reblog")) or status
+        uri = str(original.get("uri") or original.get("url") or "")
+        if not uri or uri in seen:
+            return None
+        seen.add(uri)
+        account = as_dict(original.get("account"))
+        acct = str(account.get("acct") or account.get("username") or "")
+        if acct and "@" not in acct and self.instance:
+            acct = f"{acct}@{self.instance}"
+        text = join(
+            tidy(str(original.get("spoiler_text") or "")), html_to_text(original.get("content"))
+        )
+        now: datetime = self.clock()
+        return self.mention(
+            uri,
+            url=original.get("url"),
+            fallback_url=uri,
+            handle=acct,
+            name=tidy(str(account.get("display_name") or "")),
+            followers=account.get("followers_count"),
+            text=text,
+            created_at=parse_time(original.get("created_at"), now),
+            lang=language(original.get("language")),
+            raw=status,
+        )

@@ -1,0 +1,158 @@
+"""Reddit: the search listing (``/search.json``, ``sort=new``) and, optionally, the newest
+comments of the brand's own subreddits (the API has no comment search).
+
+Anonymous ``.json`` works with a descriptive User-Agent; ``raw_json=1`` keeps ``<``, ``>`` and
+``&`` unescaped, so titles and bodies are plain text as they are. Paging walks ``after`` until
+it reaches posts behind the watermark (the newest time seen, with the names seen near it); the
+same post on two pages is reported once. The rate-limit reset header counts *seconds*, and a
+throttled anonymous call can come back as HTTP 200 with the 429 body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from integrations.sources._base import (
+    BaseSource,
+    Walk,
+    Watermark,
+    as_dict,
+    as_list,
+    dump_cursor,
+    load_cursor,
+)
+from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
+from integrations.sources._text import join, parse_time, tidy
+from triagebot.errors import SourceError
+from triagebot.models import Mention
+from triagebot.sources import PollResult, minimal_keywords
+
+LIMIT = RateLimit("x-ratelimit-remaining", "x-ratelimit-reset", ResetStyle.SECONDS)
+_GONE = {"[deleted]", "[removed]"}
+_PERIODS = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 31 * 86400))
+
+
+class RedditSource(BaseSource):
+    kind = "reddit"
+    default_base_url = "https://www.reddit.com"
+    default_page_size = 100
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.site = (self.text_option("site_url", "https://www.reddit.com") or "").rstrip("/")
+        subs = self.option("comments_subreddits", [])
+        if not isinstance(subs, list) or not all(isinstance(s, str) and s for s in subs):
+            raise self.bad_option("comments_subreddits", "must be a list of subreddit names")
+        self.comment_subs = [s.removeprefix("r/") for s in subs]
+        self.subreddit = self.text_option("subreddit")
+
+    def default_query(self) -> str:
+        words = minimal_keywords(self.brand)
+        return " OR ".join(f'"{w}"' if " " in w else w for w in words)
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        state = load_cursor(cursor, self.name)
+        mentions: list[Mention] = []
+        pause: float | None = None
+        streams = [("search", self._search_url())]
+        streams += [
+            (f"comments:{s}", f"{self.base_url}/r/{s}/comments.json") for s in self.comment_subs
+        ]
+        for key, url in streams:
+            mark = Watermark.load(as_dict(state.get(key)), self.overlap)
+            found, mark, wait = await self._walk(http, url, key == "search", mark)
+            mentions.extend(found)
+            state[key] = mark.dump()
+            pause = max(pause or 0.0, wait or 0.0) or None
+        return PollResult(mentions, dump_cursor(state), pause)
+
+    def _search_url(self) -> str:
+        if self.subreddit:
+            return f"{self.base_url}/r/{self.subreddit}/search.json"
+        return f"{self.base_url}/search.json"
+
+    def _params(
+        self, search: bool, mark: Watermark, after: str | None, count: int
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": self.page_size, "raw_json": 1}
+        if search:
+            params = {
+                "q": self.query,
+                "sort": "new",
+                "t": self._period(mark),
+                "type": "link",
+                **params,
+            }
+            if self.subreddit:
+                params["restrict_sr"] = 1
+        if after:
+            params.update(after=after, count=count)
+        return params
+
+    def _period(self, mark: Watermark) -> str:
+        now = self.clock().timestamp()
+        oldest = mark.since if mark.since is not None else self.floor().timestamp()
+        for name, seconds in _PERIODS:
+            if now - oldest <= seconds:
+                return name
+        return "year"
+
+    async def _walk(
+        self, http: httpx.AsyncClient, url: str, search: bool, mark: Watermark
+    ) -> tuple[list[Mention], Watermark, float | None]:
+        walk = Walk(mark, self.floor())
+        mentions: list[Mention] = []
+        after: str | None = None
+        wait: float | None = None
+        for page in range(1, self.max_pages + 1):
+            now = self.clock()
+            params = self._params(search, mark, after, (page - 1) * self.page_size)
+            response = await get(http, self.name, url, params=params, limit=LIMIT, now=now)
+            data = self._listing(json_body(response, self.name), response)
+            wait = pause_for(response, LIMIT, now)
+            for child in as_list(data.get("children")):
+                item = as_dict(as_dict(child).get("data"))
+                name = str(item.get("name") or "")
+                at = item.get("created_utc")
+                if not name or not isinstance(at, int | float) or not walk.take(name, float(at)):
+                    continue
+                mentions.append(self._mention(item, name, now))
+            after = data.get("after") if isinstance(data.get("after"), str) else None
+            if walk.reached_known or not after or wait:
+                break
+        else:
+            walk.note_truncated(self.name, self.max_pages)
+        return mentions, walk.mark, wait
+
+    def _listing(self, body: Any, response: httpx.Response) -> dict[str, Any]:
+        body = as_dict(body)
+        if body.get("error") == 429 or body.get("message") == "Too Many Requests":
+            wait = pause_for(response, LIMIT, self.clock()) or 60.0
+            raise SourceError(f"{self.name}: rate limited (429 in a 200 answer)", retry_after=wait)
+        if body.get("kind") != "Listing":
+            raise SourceError(f"{self.name}: unexpected answer (no Listing)")
+        return as_dict(body.get("data"))
+
+    def _mention(self, item: dict[str, Any], name: str, now: Any) -> Mention:
+        author = str(item.get("author") or "")
+        if name.startswith("t1_"):
+            text = _clean(item.get("body"))
+        else:
+            text = join(_clean(item.get("title")), _clean(item.get("selftext")))
+        permalink = str(item.get("permalink") or "")
+        return self.mention(
+            name,
+            url=f"{self.site}{permalink}" if permalink.startswith("/") else None,
+            fallback_url=f"{self.site}/comments/{name.partition('_')[2]}",
+            handle=None if author in _GONE else author,
+            text=text,
+            created_at=parse_time(item.get("created_utc"), now),
+            raw=item,
+        )
+
+
+def _clean(value: object) -> str:
+    text = tidy(value) if isinstance(value, str) else ""
+    return "" if text in _GONE else text

@@ -1,0 +1,124 @@
+"""Stack Exchange: ``/2.3/search/advanced`` on one site, newest questions first.
+
+``site`` names the site (``outdoors``); ``key_env`` optionally names a variable with an app
+key (a larger daily quota). Each poll asks from ``fromdate`` = the watermark minus an overlap
+and walks ``page`` while ``has_more``. Stack Exchange asks for pauses inside *successful*
+answers (``backoff``: wait that many seconds before calling the method again) and reports
+every error as HTTP 400 with ``error_name`` (``throttle_violation`` says how long to wait in
+its message); a spent daily quota waits until the next UTC day. Titles and names are
+HTML-encoded, bodies are HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from integrations.sources._base import (
+    BaseSource,
+    Walk,
+    Watermark,
+    as_dict,
+    as_list,
+    dump_cursor,
+    load_cursor,
+)
+from integrations.sources._http import get, json_body
+from integrations.sources._text import html_to_text, join, parse_time, unescape
+from triagebot.errors import SourceError
+from triagebot.models import Mention
+from triagebot.sources import PollResult
+
+_WAIT = re.compile(r"available in (\d+) seconds")
+
+
+class StackExchangeSource(BaseSource):
+    kind = "stackexchange"
+    default_base_url = "https://api.stackexchange.com"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        site = self.text_option("site")
+        if not site:
+            raise self.bad_option("site", "the Stack Exchange site is required (e.g. outdoors)")
+        self.site = site
+        self.key = self.credential("key_env", "STACKEXCHANGE_KEY", required=False)
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)
+        walk = Walk(mark, self.floor())
+        start = mark.since if mark.since is not None else self.floor().timestamp()
+        mentions: list[Mention] = []
+        wait: float | None = None
+        for page in range(1, self.max_pages + 1):
+            now = self.clock()
+            body = await self._page(http, int(start), page, now)
+            for item in as_list(body.get("items")):
+                mention = self._take(walk, as_dict(item), now)
+                if mention is not None:
+                    mentions.append(mention)
+            wait = self._pause(body, now)
+            if walk.reached_known or body.get("has_more") is not True or wait:
+                break
+        else:
+            walk.note_truncated(self.name, self.max_pages)
+        return PollResult(mentions, dump_cursor(walk.mark.dump()), wait)
+
+    async def _page(
+        self, http: httpx.AsyncClient, start: int, page: int, now: datetime
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "order": "desc",
+            "sort": "creation",
+            "q": self.query,
+            "site": self.site,
+            "filter": "withbody",
+            "pagesize": self.page_size,
+            "page": page,
+            "fromdate": start,
+        }
+        if self.key:
+            params["key"] = self.key
+        url = f"{self.base_url}/2.3/search/advanced"
+        response = await get(http, self.name, url, params=params, now=now, ok=(200, 400))
+        body = as_dict(json_body(response, self.name))
+        if response.status_code == 400 or "error_id" in body:
+            name = body.get("error_name") or "error"
+            message = str(body.get("error_message") or "")
+            match = _WAIT.search(message)
+            wait = float(match.group(1)) if match else self._pause(body, now)
+            raise SourceError(f"{self.name}: {name}: {message[:160]}", retry_after=wait)
+        return body
+
+    def _pause(self, body: dict[str, Any], now: datetime) -> float | None:
+        backoff = body.get("backoff")
+        if isinstance(backoff, int | float) and backoff > 0:
+            return float(backoff)
+        if body.get("quota_remaining") == 0:
+            tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+            return (tomorrow - now).total_seconds()
+        return None
+
+    def _take(self, walk: Walk, item: dict[str, Any], now: datetime) -> Mention | None:
+        question_id = item.get("question_id")
+        at = item.get("creation_date")
+        if not isinstance(question_id, int) or not isinstance(at, int | float):
+            return None
+        if not walk.take(str(question_id), float(at)):
+            return None
+        owner = as_dict(item.get("owner"))
+        name = unescape(str(owner.get("display_name") or ""))
+        user_id = owner.get("user_id")
+        return self.mention(
+            str(question_id),
+            url=item.get("link"),
+            fallback_url=f"https://{self.site}.stackexchange.com/q/{question_id}",
+            handle=name or (str(user_id) if isinstance(user_id, int) else None),
+            name=name,
+            text=join(unescape(item.get("title")), html_to_text(item.get("body"))),
+            created_at=parse_time(at, now),
+            raw=item,
+        )

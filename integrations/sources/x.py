@@ -1,0 +1,138 @@
+"""X (Twitter) API v2 recent search, with an app bearer token.
+
+Polling sends ``since_id`` = the first page's ``meta.newest_id`` of the previous poll, and
+moves it only after the last page was read. Authors come from the ``author_id`` expansion
+(``includes.users``: handle, name, followers); a missing author (suspended, protected) leaves
+the handle unknown. ``text`` is HTML-escaped and decoded once; ``note_tweet.text`` holds the
+full text of long posts. An edit has a new id but lists every version in
+``edit_history_tweet_ids``: the first one is the mention's id, so an edit is not a second
+mention. The rate-limit reset header is a Unix epoch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from integrations.sources._base import (
+    BaseSource,
+    Walk,
+    Watermark,
+    as_dict,
+    as_list,
+    dump_cursor,
+    load_cursor,
+)
+from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
+from integrations.sources._text import language, parse_time, unescape
+from triagebot.models import Mention
+from triagebot.sources import PollResult, brand_handles, minimal_keywords
+
+LIMIT = RateLimit("x-rate-limit-remaining", "x-rate-limit-reset", ResetStyle.EPOCH)
+FIELDS = {
+    "tweet.fields": "created_at,author_id,public_metrics,lang,note_tweet",
+    "expansions": "author_id",
+    "user.fields": "username,name,public_metrics",
+}
+
+
+class XSource(BaseSource):
+    kind = "x"
+    default_base_url = "https://api.x.com"
+    default_page_size = 100
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.token = self.credential("bearer_token_env", "X_BEARER_TOKEN")
+        if not 10 <= self.page_size <= 100:
+            raise self.bad_option("page_size", "must be between 10 and 100 for X")
+
+    def default_query(self) -> str:
+        terms = [f'"{w}"' if " " in w else w for w in minimal_keywords(self.brand)]
+        terms += [f"@{h}" for h in brand_handles(self.brand)[:3]]
+        return f"({' OR '.join(terms)}) -is:retweet"
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        state = load_cursor(cursor, self.name)
+        since_id = state.get("since_id") if isinstance(state.get("since_id"), str) else None
+        walk = Walk(Watermark(), self.floor()) if since_id is None else None
+        mentions: list[Mention] = []
+        seen: set[str] = set()
+        newest: str | None = None
+        token: str | None = None
+        wait: float | None = None
+        for _ in range(self.max_pages):
+            body, wait = await self._page(http, since_id, token)
+            meta = as_dict(body.get("meta"))
+            newest = newest or (
+                meta.get("newest_id") if isinstance(meta.get("newest_id"), str) else None
+            )
+            users = {
+                str(u.get("id")): u for u in as_list(as_dict(body.get("includes")).get("users"))
+            }
+            for tweet in as_list(body.get("data")):
+                mention = self._mention(as_dict(tweet), users, seen, walk)
+                if mention is not None:
+                    mentions.append(mention)
+            token = meta.get("next_token") if isinstance(meta.get("next_token"), str) else None
+            if not token or wait or (walk is not None and walk.reached_known):
+                break
+        else:
+            if walk is not None:
+                walk.note_truncated(self.name, self.max_pages)
+        state["since_id"] = max(
+            [i for i in (since_id, newest) if i], key=lambda i: (len(i), i), default=None
+        )
+        return PollResult(mentions, dump_cursor(state), wait)
+
+    async def _page(
+        self, http: httpx.AsyncClient, since_id: str | None, token: str | None
+    ) -> tuple[dict[str, Any], float | None]:
+        params: dict[str, Any] = {"query": self.query, "max_results": self.page_size, **FIELDS}
+        if since_id:
+            params["since_id"] = since_id
+        if token:
+            params["next_token"] = token
+        now = self.clock()
+        response = await get(
+            http,
+            self.name,
+            f"{self.base_url}/2/tweets/search/recent",
+            params=params,
+            headers={"Authorization": f"Bearer {self.token}"},
+            limit=LIMIT,
+            now=now,
+        )
+        return as_dict(json_body(response, self.name)), pause_for(response, LIMIT, now)
+
+    def _mention(
+        self, tweet: dict[str, Any], users: dict[str, Any], seen: set[str], walk: Walk | None
+    ) -> Mention | None:
+        tweet_id = str(tweet.get("id") or "")
+        history = [str(i) for i in as_list(tweet.get("edit_history_tweet_ids"))] or [tweet_id]
+        first = history[0]
+        now: datetime = self.clock()
+        created = parse_time(tweet.get("created_at"), now)
+        if not tweet_id or first in seen:
+            return None
+        if walk is not None and not walk.take(first, created.timestamp()):
+            return None
+        seen.add(first)
+        user = as_dict(users.get(str(tweet.get("author_id"))))
+        username = str(user.get("username") or "")
+        note = as_dict(tweet.get("note_tweet")).get("text")
+        text = unescape(note if isinstance(note, str) and note else str(tweet.get("text") or ""))
+        return self.mention(
+            first,
+            url=f"https://x.com/{username or 'i'}/status/{tweet_id}",
+            fallback_url=f"https://x.com/i/status/{tweet_id}",
+            handle=username,
+            name=str(user.get("name") or ""),
+            followers=as_dict(user.get("public_metrics")).get("followers_count"),
+            text=text,
+            created_at=created,
+            lang=language(tweet.get("lang")),
+            raw=tweet,
+        )
