@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     sla.add_argument("--department", help="only this department")
     sla.add_argument("--json", action="store_true", help="JSON out")
 
+    poll = sub.add_parser("poll", help="fetch mentions from the configured sources and ingest them")
+    poll.add_argument("--once", action="store_true", help="poll each source once and exit")
+    poll.add_argument("--source", metavar="NAME", help="only this source")
+    sources = sub.add_parser("sources", help="each source's state: last success, errors, lag")
+    sources.add_argument("--json", action="store_true", help="JSON lines out")
+
     sub.add_parser("migrate", help="bring the store's schema up to date (release phase)")
     return parser
 

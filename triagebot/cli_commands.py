@@ -17,6 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from triagebot.actions import execute
+from triagebot.cli_sources import build_poller, cmd_poll, cmd_sources
 from triagebot.config import Settings, load_settings
 from triagebot.console import ConsoleSurface, safe_text
 from triagebot.demo import DemoOptions, DemoReplay
@@ -100,7 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(fallback=False)
     runtime = Runtime.build(settings, [ConsoleSurface()])
     log.info("serving on port %d (store %s)", settings.env.port, settings.env.db_path)
-    run(create_app(runtime), settings.env.port)
+    run(create_app(runtime, poller=build_poller(runtime)), settings.env.port)
     return 0
 
 
@@ -314,4 +315,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "spam": _simple(MarkSpam),
     "reassign": cmd_reassign,
     "sla": cmd_sla,
+    "poll": cmd_poll,
+    "sources": cmd_sources,
 }

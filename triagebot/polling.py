@@ -67,6 +67,7 @@ class Poller:
         clock: Callable[[], datetime] = utcnow,
         poll_timeout: float = 60.0,
         rng: random.Random | None = None,
+        on_outcome: Callable[[PollOutcome], None] | None = None,
     ) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self.store = store
@@ -76,6 +77,7 @@ class Poller:
         self.poll_timeout = poll_timeout
         self.rng = rng or random.Random()
         self.state = {spec.name: SourceState.initial(spec) for spec in specs}
+        self.on_outcome = on_outcome  # e.g. print each run (``triagebot poll``)
         self._scheduler: AsyncIOScheduler | None = None
 
     # --- scheduling -------------------------------------------------------------------
@@ -137,6 +139,8 @@ class Poller:
         else:
             self._succeeded(name, outcome)
         await asyncio.to_thread(self._save_status, name)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
         return outcome
 
     async def _poll_and_ingest(self, name: str) -> PollOutcome:
@@ -217,6 +221,10 @@ class Poller:
             self.store.set_cursor(status_key(name), text)
         except Exception:  # the status is informative only; never fail a poll for it
             log.exception("could not save the status of source %s", name)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client the sources share."""
+        await self.http.aclose()
 
     def states(self) -> list[SourceState]:
         self.note_next_runs()

@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from triagebot import __version__
 from triagebot.models import ACTIVE_STATES
+from triagebot.polling import Poller
 from triagebot.runtime import Runtime
 from triagebot.scheduler import add_interval_job, create_scheduler
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+POLLER = web.AppKey("poller", Poller)
 SHUTDOWN_TIMEOUT = 20.0  # below Heroku's 30 s between SIGTERM and SIGKILL
 OUTBOX_EVERY = timedelta(seconds=2)
 
@@ -40,26 +42,35 @@ async def healthz(request: web.Request) -> web.Response:
             "version": __version__,
             "active_cases": len(active),
             "pending_outbox": pending,
+            "sources": poller.health() if (poller := request.app.get(POLLER)) else [],
         }
     )
 
 
-def create_app(runtime: Runtime, *, extra_startup: StartupHook | None = None) -> web.Application:
-    """The web application with the scheduler wired to its lifecycle."""
+def create_app(
+    runtime: Runtime, *, extra_startup: StartupHook | None = None, poller: Poller | None = None
+) -> web.Application:
+    """The web application with the scheduler (and the source poller, if any) wired to it."""
     app = web.Application()
     app[RUNTIME] = runtime
     app[SCHEDULER] = create_scheduler()
+    if poller is not None:
+        app[POLLER] = poller
     app.router.add_get("/healthz", healthz)
 
     async def start_scheduler(app: web.Application) -> None:
         worker = runtime.delivery()
         add_interval_job(app[SCHEDULER], "outbox", worker.flush, OUTBOX_EVERY)
+        if poller is not None:
+            poller.schedule(app[SCHEDULER])
         if extra_startup is not None:
             await extra_startup(app)
         app[SCHEDULER].start()
 
     async def stop_scheduler(app: web.Application) -> None:
         app[SCHEDULER].shutdown(wait=False)
+        if poller is not None:
+            await poller.aclose()
         runtime.close()
 
     app.on_startup.append(start_scheduler)
