@@ -53,6 +53,11 @@ def html_to_text(markup: str | None) -> str:
         return tidy(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
     for element in root.xpath(_HIDDEN):
         element.drop_tree()
+    for node in root.iter():  # inscriptis unescapes text again: keep "&lt;" typed by a person
+        if node.text:
+            node.text = node.text.replace("&", "&amp;")
+        if node.tail:
+            node.tail = node.tail.replace("&", "&amp;")
     return tidy(Inscriptis(root, _CONFIG).get_text())
 
 

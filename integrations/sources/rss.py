@@ -106,7 +106,7 @@ class RssSource(BaseSource):
                 "id": entry.get("id"),
                 "link": entry.get("link"),
                 "title": entry.get("title"),
-                "published": entry.get("published") or entry.get("updated"),
+                "published": dict.get(entry, "published") or dict.get(entry, "updated"),
                 "author": entry.get("author"),
             },
         )
@@ -157,11 +157,12 @@ def entry_author(entry: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def entry_time(entry: Mapping[str, Any], now: datetime) -> datetime:
+    # dict.get: feedparser's own lookup maps updated* to published* with a warning
     for key in ("published_parsed", "updated_parsed"):
-        parsed = entry.get(key)
+        parsed = dict.get(entry, key)
         if isinstance(parsed, time.struct_time):
             try:
                 return parse_time(datetime(*parsed[:6], tzinfo=UTC), now)
             except ValueError:
                 continue
-    return parse_time(entry.get("published") or entry.get("updated"), now)
+    return parse_time(dict.get(entry, "published") or dict.get(entry, "updated"), now)
