@@ -23,7 +23,14 @@ from integrations.sources._base import (
     dump_cursor,
     load_cursor,
 )
-from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
+from integrations.sources._http import (
+    RateLimit,
+    ResetStyle,
+    get,
+    json_body,
+    pause_for,
+    reset_seconds,
+)
 from integrations.sources._text import join, parse_time, tidy
 from triagebot.errors import SourceError
 from triagebot.models import Mention
@@ -129,7 +136,8 @@ class RedditSource(BaseSource):
     def _listing(self, body: Any, response: httpx.Response) -> dict[str, Any]:
         body = as_dict(body)
         if body.get("error") == 429 or body.get("message") == "Too Many Requests":
-            wait = pause_for(response, LIMIT, self.clock()) or 60.0
+            reset = response.headers.get(LIMIT.reset)
+            wait = reset_seconds(reset, LIMIT.style, self.clock()) or 60.0
             raise SourceError(f"{self.name}: rate limited (429 in a 200 answer)", retry_after=wait)
         if body.get("kind") != "Listing":
             raise SourceError(f"{self.name}: unexpected answer (no Listing)")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,7 +83,7 @@ class RssSource(BaseSource):
         return PollResult(mentions, dump_cursor(new_state))
 
     def _mention(
-        self, entry: Mapping[str, Any], key: str, site: str, lang: str | None, now: datetime
+        self, entry: dict[str, Any], key: str, site: str, lang: str | None, now: datetime
     ) -> Mention:
         link = unwrap_redirect(str(entry.get("link") or ""))
         url = safe_http_url(link)
@@ -112,7 +111,7 @@ class RssSource(BaseSource):
         )
 
 
-def entry_key(entry: Mapping[str, Any]) -> str:
+def entry_key(entry: dict[str, Any]) -> str:
     """guid/id, else the link, else a hash of title and date."""
     for key in ("id", "link"):
         value = entry.get(key)
@@ -122,7 +121,7 @@ def entry_key(entry: Mapping[str, Any]) -> str:
     return "sha1-" + hashlib.sha1(basis).hexdigest()[:20]
 
 
-def field_text(entry: Mapping[str, Any], key: str) -> str:
+def field_text(entry: dict[str, Any], key: str) -> str:
     """A text construct as plain text: HTML types are stripped, plain text only tidied."""
     value = entry.get(key)
     if not isinstance(value, str):
@@ -133,7 +132,7 @@ def field_text(entry: Mapping[str, Any], key: str) -> str:
     return html_to_text(value)
 
 
-def content_text(entry: Mapping[str, Any]) -> str:
+def content_text(entry: dict[str, Any]) -> str:
     for item in entry.get("content") or ():
         value = item.get("value")
         if isinstance(value, str) and value.strip():
@@ -143,7 +142,7 @@ def content_text(entry: Mapping[str, Any]) -> str:
     return field_text(entry, "summary")
 
 
-def entry_author(entry: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def entry_author(entry: dict[str, Any]) -> tuple[str | None, str | None]:
     """(handle, name): Discourse packs ``@handle Full Name``; RSS ``author`` is ``email (Name)``."""
     detail = entry.get("author_detail") or {}
     raw = " ".join(str(entry.get("author") or detail.get("name") or "").split())
@@ -156,7 +155,7 @@ def entry_author(entry: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return (raw or None), (raw or None)
 
 
-def entry_time(entry: Mapping[str, Any], now: datetime) -> datetime:
+def entry_time(entry: dict[str, Any], now: datetime) -> datetime:
     # dict.get: feedparser's own lookup maps updated* to published* with a warning
     for key in ("published_parsed", "updated_parsed"):
         parsed = dict.get(entry, key)

@@ -54,7 +54,7 @@ def make_source(settings: Settings, server: FakeServer, clock: Clock) -> MakeSou
         options.setdefault("name", kind)
         options.setdefault("base_url", server.url)
         options.setdefault("backfill", "2d")
-        config = SourceConfig(type=kind, **options)
+        config = SourceConfig.model_validate({"type": kind, **options})
         return ADAPTERS[kind](config, settings.config.brand, env or {}, clock)
 
     return make

@@ -56,8 +56,10 @@ def fixture_reply(folder: str, name: str, **override: object) -> Reply:
     return reply
 
 
-def json_reply(data: object, status: int = 200, **headers: str) -> Reply:
-    return Reply(json.dumps(data).encode(), status, {"content-type": "application/json", **headers})
+def json_reply(data: object, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(
+        json.dumps(data).encode(), status, {"content-type": "application/json", **(headers or {})}
+    )
 
 
 class FakeServer:

@@ -36,7 +36,9 @@ async def test_google_alerts_keep_the_real_url_and_decode_html_once(
     )
     assert first.author.handle == "trailgazette.example"
     assert first.text.startswith("Down-bag complaints pile up for Northwind Outfitters as")
-    assert "<b>" not in first.text and "&nbsp;" not in first.text and "&amp;" not in first.text
+    assert "<b>" not in first.text
+    assert "&nbsp;" not in first.text
+    assert "&amp;" not in first.text
     assert first.created_at == POLL1.replace(hour=15, minute=41, second=9)
 
 
@@ -65,7 +67,8 @@ async def test_conditional_get_with_etag(
     first = await source.poll(http, None)
     assert json.loads(first.cursor or "{}")["etag"] == '"v1"'
     second = await source.poll(http, first.cursor)
-    assert list(second.mentions) == [] and second.cursor == first.cursor
+    assert list(second.mentions) == []
+    assert second.cursor == first.cursor
     assert server.seen(ALERTS)[-1].headers["If-None-Match"] == '"v1"'
 
 
@@ -74,10 +77,17 @@ async def test_forum_rss_splits_creator_and_review_rss_reads_the_author_name(
 ) -> None:
     server.add("/posts.rss", feed("forum_rss", "posts_poll2.rss", RSS))
     server.add("/reviews.rss", feed("review_rss", "reviews_poll1.rss", RSS))
-    forum = await make_source("rss", name="forum", base_url=server.url + "/posts.rss").poll(http, None)
+    forum = await make_source("rss", name="forum", base_url=server.url + "/posts.rss").poll(
+        http, None
+    )
     support = next(m for m in forum.mentions if m.id.endswith("91859"))
-    assert (support.author.handle, support.author.name) == ("northwind_support", "Northwind Outfitters Support")
-    reviews = await make_source("rss", name="gj", base_url=server.url + "/reviews.rss").poll(http, None)
+    assert (support.author.handle, support.author.name) == (
+        "northwind_support",
+        "Northwind Outfitters Support",
+    )
+    reviews = await make_source("rss", name="gj", base_url=server.url + "/reviews.rss").poll(
+        http, None
+    )
     first = reviews.mentions[0]
     assert first.author.handle == "Chris Albright"
     assert first.lang == "en-us"
@@ -85,13 +95,18 @@ async def test_forum_rss_splits_creator_and_review_rss_reads_the_author_name(
     assert first.created_at.isoformat() == "2025-03-14T13:15:00+00:00"
 
 
-async def test_hard_alerts_feed(server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource) -> None:
+async def test_hard_alerts_feed(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
     server.add("/hard.xml", fixture_reply("hard", "alerts_hard.xml", headers=ATOM))
-    result = await make_source("rss", name="alerts", base_url=server.url + "/hard.xml").poll(http, None)
+    result = await make_source("rss", name="alerts", base_url=server.url + "/hard.xml").poll(
+        http, None
+    )
     evil, encoded, japanese = result.mentions
     assert not evil.url.startswith("javascript")  # the redirect to javascript: is not followed
     assert evil.url.startswith("https://www.google.com/")
-    assert "alert(1)" not in evil.text and "Free Northwind jackets" in evil.text
+    assert "alert(1)" not in evil.text
+    assert "Free Northwind jackets" in evil.text
     assert encoded.url == "https://blog.example/northwind-review?utm_source=alerts&id=7"
     assert encoded.created_at == POLL1  # unreadable date: the fetch time
     assert "Northwind &lt;3 fans & friends" in encoded.text  # decoded exactly once
@@ -103,11 +118,20 @@ async def test_hard_alerts_feed(server: FakeServer, http: httpx.AsyncClient, mak
     assert japanese.author.handle == "news.example.jp"
 
 
-async def test_hard_forum_feed(server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource) -> None:
+async def test_hard_forum_feed(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
     server.add("/hard.rss", fixture_reply("hard", "forum_hard.rss", headers=RSS))
-    result = await make_source("rss", name="forum", base_url=server.url + "/hard.rss").poll(http, None)
+    result = await make_source("rss", name="forum", base_url=server.url + "/hard.rss").poll(
+        http, None
+    )
     by_id = {m.id.removeprefix("forum:"): m for m in result.mentions}
-    assert sorted(by_id) == ["trailtalk-post-1", "trailtalk-post-2", "trailtalk-post-3", "trailtalk-post-4"]
+    assert sorted(by_id) == [
+        "trailtalk-post-1",
+        "trailtalk-post-2",
+        "trailtalk-post-3",
+        "trailtalk-post-4",
+    ]
     assert by_id["trailtalk-post-1"].created_at.isoformat() == "2025-03-13T15:00:00+00:00"  # PDT
     assert by_id["trailtalk-post-2"].url == server.url + "/t/new/2/1"  # made absolute
     assert by_id["trailtalk-post-2"].text.endswith("🙏")
