@@ -97,12 +97,13 @@ class Poller:
                 jitter=min(every * 0.1, 30.0),
                 id=job_id(name),
                 replace_existing=True,
-                next_run_time=self.clock(),
+                next_run_time=datetime.now(UTC),  # the scheduler runs on real time
             )
 
     def _reschedule(self, name: str, at: datetime) -> None:
         if self._scheduler is None:
             return
+        at = datetime.now(UTC) + (at - self.clock())  # the scheduler runs on real time
         job = self._scheduler.get_job(job_id(name))
         if job is not None and (job.next_run_time is None or job.next_run_time < at):
             job.modify(next_run_time=at)

@@ -1,0 +1,240 @@
+"""The poller over real adapters, a loopback server and a TinyDB store file.
+
+A restart in the middle of a run loses nothing and repeats nothing; a hanging source does not
+delay the others; a source without credentials is reported and never polled; failures back
+off (the source's own wait when it gave one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from integrations.sources import ADAPTERS, build_specs
+from tests.sources.conftest import Clock
+from tests.sources.server import FakeServer, Reply, fixture_reply
+from triagebot.config import Settings, SourceConfig
+from triagebot.errors import MissingCredentials
+from triagebot.models import Mention
+from triagebot.pipeline import IngestResult
+from triagebot.polling import Poller, job_id
+from triagebot.runtime import Runtime
+from triagebot.scheduler import create_scheduler
+from triagebot.source_state import load_state, status_key
+from triagebot.sources import SourceSpec
+from triagebot.store.base import Store
+
+ALERTS = "/alerts"
+ATOM = {"content-type": "application/atom+xml"}
+
+
+class Crash(Exception):
+    """Stands for the process dying between two store writes."""
+
+
+class CrashingStore:
+    """A store whose next ``set_cursor`` of a source cursor dies (the status key is spared)."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def set_cursor(self, source: str, cursor: str | None) -> None:
+        if "#" not in source:
+            raise Crash(source)
+        self.inner.set_cursor(source, cursor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: Clock) -> Iterator[Runtime]:
+    rt = Runtime.build(settings, clock=clock)
+    yield rt
+    rt.close()
+
+
+def spec(
+    settings: Settings, clock: Clock, env: dict[str, str] | None = None, **block: Any
+) -> SourceSpec:
+    block.setdefault("backfill", "2d")
+    config = SourceConfig.model_validate(block)
+    try:
+        return SourceSpec(
+            config, ADAPTERS[config.type](config, settings.config.brand, env or {}, clock)
+        )
+    except MissingCredentials as exc:
+        return SourceSpec(config, problem=str(exc), missing=tuple(exc.variables))
+
+
+def poller(runtime: Runtime, specs: list[SourceSpec], http: httpx.AsyncClient, **kw: Any) -> Poller:
+    return Poller(specs, runtime.store, runtime.pipeline.ingest, http, clock=runtime.clock, **kw)
+
+
+async def test_restart_between_ingest_and_cursor_loses_nothing_and_repeats_nothing(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    server.add(ALERTS, fixture_reply("google_alerts", "feed_poll1.xml", headers=ATOM), times=2)
+    server.add(ALERTS, fixture_reply("google_alerts", "feed_poll2.xml", headers=ATOM))
+    alerts = spec(settings, clock, name="alerts", type="rss", base_url=server.url + ALERTS)
+    crashing = Poller(
+        [alerts], CrashingStore(runtime.store), runtime.pipeline.ingest, http, clock=clock
+    )
+    outcome = await crashing.run("alerts")
+    assert outcome.error is not None
+    assert "Crash" in outcome.error
+    assert runtime.store.get_cursor("alerts") is None  # the cursor never moved
+    stored = {c.mention.id for c in runtime.store.list_cases()}
+    assert len(stored) == 6  # ... but the mentions were stored before it
+
+    restarted = poller(runtime, [alerts], http)  # a new process: same store, no memory
+    again = await restarted.run("alerts")
+    assert again.error is None
+    assert again.fetched == 6
+    assert again.result.new == []
+    assert again.result.duplicates == 6
+    later = await restarted.run("alerts")
+    assert len(later.result.new) == 4
+    ids = [c.mention.id for c in runtime.store.list_cases()]
+    assert len(ids) == len(set(ids)) == 10
+
+
+async def test_a_crash_inside_ingest_stores_nothing_and_the_next_run_stores_all(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    server.add(ALERTS, fixture_reply("google_alerts", "feed_poll1.xml", headers=ATOM))
+    alerts = spec(settings, clock, name="alerts", type="rss", base_url=server.url + ALERTS)
+
+    def dying_ingest(mentions: list[Mention], now: Any) -> IngestResult:
+        raise Crash("power cut")
+
+    first = Poller([alerts], runtime.store, dying_ingest, http, clock=clock)
+    assert (await first.run("alerts")).error is not None
+    assert runtime.store.list_cases() == []
+    assert runtime.store.get_cursor("alerts") is None
+    second = await poller(runtime, [alerts], http).run("alerts")
+    assert len(second.result.new) == 6
+
+
+async def test_first_run_imports_only_the_backfill_window(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    server.add(ALERTS, fixture_reply("google_alerts", "feed_poll1.xml", headers=ATOM))
+    alerts = spec(
+        settings, clock, name="alerts", type="rss", base_url=server.url + ALERTS, backfill="4h"
+    )
+    outcome = await poller(runtime, [alerts], http).run("alerts")
+    assert outcome.fetched == 6
+    assert outcome.too_old == 4
+    assert len(outcome.result.new) == 2
+
+
+async def test_a_hanging_source_does_not_delay_the_others(
+    server: FakeServer, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    server.add("/slow", Reply(b"<feed/>", 200, ATOM, delay=3.0))
+    server.add(ALERTS, fixture_reply("google_alerts", "feed_poll1.xml", headers=ATOM))
+    slow = spec(
+        settings, clock, name="slow", type="rss", base_url=server.url + "/slow", interval="10s"
+    )
+    fast = spec(
+        settings, clock, name="fast", type="rss", base_url=server.url + ALERTS, interval="10s"
+    )
+    finished: list[str] = []
+    async with httpx.AsyncClient(timeout=30) as http:
+        polls = poller(
+            runtime,
+            [slow, fast],
+            http,
+            poll_timeout=1.0,
+            on_outcome=lambda o: finished.append(o.source),
+        )
+        scheduler = create_scheduler()
+        polls.schedule(scheduler)
+        scheduler.start()
+        try:
+            for _ in range(100):
+                if len(finished) == 2:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            scheduler.shutdown(wait=False)
+    assert finished == ["fast", "slow"]
+    assert polls.state["fast"].last_success is not None
+    assert polls.state["slow"].last_error == "no answer within 1 s"
+    assert len(runtime.store.list_cases()) == 6
+
+
+async def test_a_source_without_credentials_is_reported_not_polled(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    x = spec(settings, clock, name="x", type="x", base_url=server.url)
+    assert x.missing == ("X_BEARER_TOKEN",)
+    polls = poller(runtime, [x], http)
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    polls.schedule(scheduler)
+    assert scheduler.get_job(job_id("x")) is None
+    outcome = await polls.run("x")
+    assert outcome.skipped
+    assert "X_BEARER_TOKEN" in outcome.skipped
+    assert server.requests == []
+    health = polls.health()[0]
+    assert health["status"] == "off"
+    assert health["missing"] == ["X_BEARER_TOKEN"]
+
+
+async def test_failures_back_off_honouring_the_sources_wait(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    server.add("/api/v1/search_by_date", Reply(b"{}", 429, {"retry-after": "120"}), times=1)
+    server.add("/api/v1/search_by_date", Reply(b"oops", 502), times=2)
+    hn = spec(settings, clock, name="hn", type="hackernews", base_url=server.url, interval="1m")
+    polls = poller(runtime, [hn], http)
+    await polls.run("hn")
+    state = polls.state["hn"]
+    assert state.backoff_until == clock.now + timedelta(seconds=120)
+    skipped = await polls.run("hn")
+    assert skipped.skipped
+    assert len(server.requests) == 1
+    delays = []
+    for _ in range(2):
+        clock.now = state.backoff_until
+        await polls.run("hn")
+        delays.append((state.backoff_until - clock.now).total_seconds())
+    assert 48 <= delays[0] <= 144
+    assert 96 <= delays[1] <= 288
+    assert state.consecutive_failures == 3
+    assert "HTTP 502" in (state.last_error or "")
+    saved = load_state(runtime.store.get_cursor(status_key("hn")))
+    assert saved is not None
+    assert saved.consecutive_failures == 3
+
+
+async def test_lag_and_status_are_recorded(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    server.add(ALERTS, fixture_reply("google_alerts", "feed_poll1.xml", headers=ATOM))
+    alerts = spec(settings, clock, name="alerts", type="rss", base_url=server.url + ALERTS)
+    polls = poller(runtime, [alerts], http)
+    await polls.run("alerts")
+    state = polls.state["alerts"]
+    assert state.status == "ok"
+    assert state.last_new == 6
+    assert state.typical_lag is not None
+    assert state.typical_lag > 3600
+    saved = json.loads(runtime.store.get_cursor(status_key("alerts")) or "{}")
+    assert saved["typical_lag_seconds"] == state.typical_lag
+
+
+def test_build_specs_reports_missing_credentials(settings: Settings) -> None:
+    specs = {s.name: s for s in build_specs(settings)}
+    assert specs["x"].problem is not None
+    assert "X_BEARER_TOKEN" in specs["x"].problem
+    assert specs["reddit"].source is not None
