@@ -1,27 +1,26 @@
-"""A keyword router: rules/*.yaml compiled once into one regular expression per department.
+"""The router: rules/*.yaml compiled once (see ``matcher``), then ``route(mention) -> Routing``.
 
-Rule files (see rules/README.md) are small YAML maps. A department file names its
-``department`` and ``keywords``; ``priority`` maps P1/P3 to terms that raise or lower urgency;
-``spam`` lists terms that mark noise. Terms match case-insensitively on whole words, with
-simple English endings (parcel, parcels; refund, refunded, refunding).
+Each department's score is the sum of the weights of its rules that fired. The highest
+score is the primary department (ties: the bigger single rule, then the earlier hit in the
+text); others that reach ``cc_share`` of it are copied (at most ``max_cc``). Spam rules score
+the same way: a post is spam when its spam score reaches ``spam_threshold`` and beats every
+department. Priority rules apply when they name no department or the primary one; the most
+urgent wins, else the configured default. A post no rule claims goes to the fallback.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from triagebot.errors import ConfigError
-from triagebot.models import FALLBACK_DEPARTMENT, Mention, Priority, Routing
+from triagebot.matcher import CompiledRules, Match
+from triagebot.models import Mention, Priority, Routing
+from triagebot.rules_spec import Options, RuleSet, RuleSpec, parse_rules
 
-_MAX_CC = 2
-_ENDINGS = r"(?:s|es|ed|d|ing)?"
+_URGENCY = {Priority.P1: 0, Priority.P2: 1, Priority.P3: 2}
 
 
 def normalise(text: str) -> str:
@@ -29,115 +28,108 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def _pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
-    words = sorted({normalise(t).strip() for t in terms if t and t.strip()}, key=len, reverse=True)
-    if not words:
-        return None
-    alternatives = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
-    return re.compile(rf"(?<!\w)(?:{alternatives}){_ENDINGS}(?!\w)")
+@dataclass(frozen=True)
+class Explanation:
+    """Why a mention was routed as it was: rules fired (with words), scores, rules held back."""
+
+    routing: Routing
+    scores: dict[str, float]
+    spam_score: float
+    fired: list[tuple[RuleSpec, list[str]]]
+    blocked: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            **self.routing.to_dict(),
+            "scores": self.scores,
+            "spam_score": self.spam_score,
+            "matches": [
+                {
+                    "rule": rule.id,
+                    "department": rule.department,
+                    "priority": rule.priority.value if rule.priority else None,
+                    "spam": rule.spam,
+                    "weight": rule.weight,
+                    "words": words,
+                }
+                for rule, words in self.fired
+            ],
+            "not_fired": self.blocked,
+        }
 
 
-@dataclass
-class _DepartmentRule:
-    department: str
-    source: str
-    pattern: re.Pattern[str]
-
-
-@dataclass
 class Router:
     """Routes mentions with compiled rules; build it with ``Router.load``."""
 
-    departments: list[_DepartmentRule] = field(default_factory=list)
-    priority: dict[Priority, re.Pattern[str]] = field(default_factory=dict)
-    spam: re.Pattern[str] | None = None
-    default_priority: Priority = Priority.P2
+    def __init__(self, ruleset: RuleSet, default_priority: Priority = Priority.P2) -> None:
+        self.ruleset = ruleset
+        self.options: Options = ruleset.options
+        self.default_priority = default_priority
+        self.compiled = CompiledRules(ruleset.rules)
 
     @classmethod
     def load(
-        cls, rules_dir: Path, known_departments: Iterable[str], default_priority: Priority = Priority.P2
+        cls,
+        rules_dir: Path,
+        known_departments: Iterable[str],
+        default_priority: Priority = Priority.P2,
     ) -> Router:
-        known = set(known_departments)
-        router = cls(default_priority=default_priority)
-        if not rules_dir.is_dir():
-            raise ConfigError(f"{rules_dir}: rules folder not found (set TRIAGEBOT_RULES)")
-        priority_terms: dict[Priority, list[str]] = {}
-        spam_terms: list[str] = []
-        for path in sorted(rules_dir.glob("*.y*ml")):
-            data = _read_yaml(path)
-            router._add_department(path, data, known)
-            for level, terms in _mapping(path, data, "priority").items():
-                try:
-                    prio = Priority(str(level))
-                except ValueError:
-                    raise ConfigError(f"{path}: priority.{level}: must be P1, P2 or P3") from None
-                priority_terms.setdefault(prio, []).extend(_terms(path, f"priority.{level}", terms))
-            spam_terms.extend(_terms(path, "spam", data.get("spam", [])))
-        for prio, terms in priority_terms.items():
-            if (compiled := _pattern(terms)) is not None:
-                router.priority[prio] = compiled
-        router.spam = _pattern(spam_terms)
-        return router
+        """Read and compile every rules file; ConfigError lists each problem as file:line."""
+        ruleset, problems = parse_rules(rules_dir, known_departments)
+        if problems:
+            raise ConfigError([f"{p.where}: {p.message}" for p in problems])
+        return cls(ruleset, default_priority)
 
-    def _add_department(self, path: Path, data: Mapping[str, Any], known: set[str]) -> None:
-        if "department" not in data:
-            return
-        department = str(data["department"])
-        if department not in known:
-            raise ConfigError(
-                f"{path}: department: unknown department {department!r} "
-                f"(known: {', '.join(sorted(known))})"
-            )
-        pattern = _pattern(_terms(path, "keywords", data.get("keywords", [])))
-        if pattern is None:
-            raise ConfigError(f"{path}: keywords: a department rule needs at least one keyword")
-        self.departments.append(_DepartmentRule(department, path.name, pattern))
+    @property
+    def files(self) -> list[Path]:
+        return list(self.ruleset.files)
 
     def route(self, mention: Mention) -> Routing:
-        text = normalise(mention.text)
-        matched: list[str] = []
-        if self.spam is not None and (hit := self.spam.search(text)):
-            return Routing(FALLBACK_DEPARTMENT, Priority.P3, spam=True, rules=(f"spam:{hit.group(0)}",))
-        scores: dict[str, int] = {}
-        for rule in self.departments:
-            hits = [m.group(0) for m in rule.pattern.finditer(text)]
-            if hits:
-                scores[rule.department] = scores.get(rule.department, 0) + len(hits)
-                matched.append(f"{rule.source}:{', '.join(dict.fromkeys(hits))}")
-        ranked = sorted(scores, key=lambda d: -scores[d])
-        department = ranked[0] if ranked else FALLBACK_DEPARTMENT
-        priority = self.default_priority
-        for level in (Priority.P1, Priority.P3):
-            pattern = self.priority.get(level)
-            if pattern is not None and (hit := pattern.search(text)):
-                priority = level
-                matched.append(f"priority {level}:{hit.group(0)}")
-                break
-        return Routing(department, priority, cc=tuple(ranked[1 : 1 + _MAX_CC]), rules=tuple(matched))
+        return self._decide(self.compiled.match(mention))[0]
 
+    def explain(self, mention: Mention) -> Explanation:
+        match = self.compiled.match(mention, explain=True)
+        routing, scores, spam_score = self._decide(match)
+        fired = [(rule, match.words.get(rule.id, [])) for rule in match.fired]
+        return Explanation(routing, scores, spam_score, fired, match.blocked)
 
-def _read_yaml(path: Path) -> Mapping[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a rules file must be a mapping of fields")
-    return data
+    def _decide(self, match: Match) -> tuple[Routing, dict[str, float], float]:
+        scores: dict[str, float] = {}
+        biggest: dict[str, float] = {}
+        first: dict[str, float] = {}
+        spam_score = 0.0
+        for rule in match.fired:
+            if rule.spam:
+                spam_score += rule.weight
+            elif rule.department is not None:
+                dept = rule.department
+                scores[dept] = scores.get(dept, 0.0) + rule.weight
+                biggest[dept] = max(biggest.get(dept, 0.0), rule.weight)
+                first[dept] = min(first.get(dept, 2.0), match.first_at.get(rule.id, 1.0))
+        ranked = sorted(scores, key=lambda d: (-scores[d], -biggest[d], first[d], d))
+        top = scores[ranked[0]] if ranked else 0.0
+        opts = self.options
+        if spam_score >= opts.spam_threshold and spam_score > top:
+            spam_rules = tuple(r.id for r in match.fired if r.spam)
+            return (
+                Routing(opts.fallback, Priority.P3, spam=True, rules=spam_rules),
+                scores,
+                spam_score,
+            )
+        primary = ranked[0] if ranked else opts.fallback
+        cc = tuple(d for d in ranked[1:] if scores[d] >= opts.cc_share * top)[: opts.max_cc]
+        priority, priority_rules = self._priority(match.fired, primary)
+        used = tuple(r.id for r in match.fired if r.department is not None and not r.spam)
+        rules = used + tuple(r for r in priority_rules if r not in used)
+        return Routing(primary, priority, cc=cc, rules=rules), scores, spam_score
 
-
-def _mapping(path: Path, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: {key}: must be a mapping like {{P1: [lawsuit]}}")
-    return value
-
-
-def _terms(path: Path, key: str, value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(t, str | int) for t in value):
-        raise ConfigError(f"{path}: {key}: must be a list of words or phrases")
-    return [str(t) for t in value]
+    def _priority(self, fired: list[RuleSpec], primary: str) -> tuple[Priority, tuple[str, ...]]:
+        chosen: Priority | None = None
+        applied: list[str] = []
+        for rule in fired:
+            if rule.priority is None or rule.spam or rule.department not in (None, primary):
+                continue
+            applied.append(rule.id)
+            if chosen is None or _URGENCY[rule.priority] < _URGENCY[chosen]:
+                chosen = rule.priority
+        return chosen or self.default_priority, tuple(applied)

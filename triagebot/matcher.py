@@ -1,0 +1,233 @@
+"""Rules compiled once into one Aho-Corasick automaton: one scan per post, whatever the rule count.
+
+The scanned string is the post's folded text, then its stems joined by ``SEP``, then (only
+when some term is written ``=exact``) its words joined by ``EXACT_SEP``. Every term is a
+pattern ``SEP stem SEP stem SEP``, so it can only match whole words of the stem stream. A
+regular expression is tried only when the post contains its longest literal (found by the
+same automaton), so thousands of rules cost a single pass plus the few rules the post
+touches. Rules are then checked in dependency order: ``unless`` terms, ``with`` terms and
+``when`` conditions (source, language, followers, other rules).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
+
+from triagebot.models import Mention
+from triagebot.rules_spec import EXACT_SEP, SEP, Conditions, RuleSpec, Term, evaluation_order
+from triagebot.textnorm import fold, stems, tokens
+
+_sre: Any = importlib.import_module("re._parser")
+POSITIVE, WITH, UNLESS, LITERAL = 0, 1, 2, 3
+MIN_LITERAL = 3
+
+
+def required_literal(pattern: re.Pattern[str]) -> str | None:
+    """The longest run of plain characters every match must contain (3+ chars), if any."""
+    try:
+        parsed = _sre.parse(pattern.pattern, pattern.flags)
+    except (re.error, RecursionError):
+        return None
+    best, run = "", []
+    for op, arg in [*list(parsed), (None, None)]:
+        if op == _sre.LITERAL:
+            run.append(chr(arg))
+            continue
+        if len(run) > len(best):
+            best = "".join(run)
+        run = []
+    folded = fold(best)
+    return folded if len(folded) >= MIN_LITERAL and folded == best.casefold() else None
+
+
+@dataclass
+class Scan:
+    """What one post touched: per rule, the terms and regex hits found, and where."""
+
+    found: dict[int, list[str]] = field(default_factory=dict)
+    first_at: dict[int, float] = field(default_factory=dict)
+    with_ok: set[int] = field(default_factory=set)
+    blocked: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The rules that fired for a post, with the words that made them fire."""
+
+    fired: list[RuleSpec]
+    words: dict[str, list[str]]
+    first_at: dict[str, float]
+    blocked: dict[str, str]
+
+
+class CompiledRules:
+    """The automaton and the per-rule tables; immutable once built."""
+
+    def __init__(self, rules: Iterable[RuleSpec]) -> None:
+        self.rules = evaluation_order(list(rules))
+        index = {rule.id: i for i, rule in enumerate(self.rules)}
+        self.requires = [
+            tuple(index[r] for r in rule.when.matched if r in index) for rule in self.rules
+        ]
+        self.forbids = [
+            tuple(index[r] for r in rule.when.not_matched if r in index) for rule in self.rules
+        ]
+        self.always = frozenset(i for i, rule in enumerate(self.rules) if not rule.has_matchers)
+        self.regexes: list[tuple[int, int, re.Pattern[str]]] = []
+        self.unfiltered: list[int] = []  # regexes without a literal: tried on every post
+        self.has_exact = False
+        table: dict[str, list[tuple[int, int, int]]] = {}
+        for i, rule in enumerate(self.rules):
+            self._add_terms(table, i, POSITIVE, rule.terms)
+            self._add_terms(table, i, WITH, rule.with_terms)
+            self._add_terms(table, i, UNLESS, rule.unless)
+            for role, patterns in ((POSITIVE, rule.regexes), (UNLESS, rule.unless_regexes)):
+                for pattern in patterns:
+                    self._add_regex(table, i, role, pattern.regex)
+        self.automaton: Any = ahocorasick.Automaton()
+        for key, entries in table.items():
+            self.automaton.add_word(key, tuple(entries))
+        if table:
+            self.automaton.make_automaton()
+        self.size = len(table)
+
+    def _add_terms(
+        self,
+        table: dict[str, list[tuple[int, int, int]]],
+        i: int,
+        role: int,
+        terms: tuple[Term, ...],
+    ) -> None:
+        for n, term in enumerate(terms):
+            sep = EXACT_SEP if term.exact else SEP
+            self.has_exact = self.has_exact or term.exact
+            table.setdefault(f"{sep}{term.key}{sep}", []).append((i, role, n))
+
+    def _add_regex(
+        self,
+        table: dict[str, list[tuple[int, int, int]]],
+        i: int,
+        role: int,
+        regex: re.Pattern[str],
+    ) -> None:
+        number = len(self.regexes)
+        self.regexes.append((i, role, regex))
+        literal = required_literal(regex)
+        if literal is None:
+            self.unfiltered.append(number)
+        else:
+            table.setdefault(literal, []).append((i, LITERAL, number))
+
+    # --- scanning -----------------------------------------------------------------------
+
+    def scan(self, folded: str, words: list[str], *, explain: bool = False) -> Scan:
+        stemmed = SEP + SEP.join(stems(words)) + SEP
+        haystack = folded + stemmed
+        start, width = len(folded), max(len(stemmed), 1)
+        if self.has_exact:
+            haystack += EXACT_SEP + EXACT_SEP.join(words) + EXACT_SEP
+        scan = Scan()
+        seps = [n for n, ch in enumerate(haystack) if ch == SEP] if explain else []
+        regex_todo: list[int] = list(self.unfiltered)
+        for end, entries in self.automaton.iter(haystack) if self.size else ():
+            for rule_i, role, item in entries:
+                if role == LITERAL:
+                    regex_todo.append(item)
+                elif role == POSITIVE:
+                    term = self.rules[rule_i].terms[item]
+                    said = _words_at(term, end, seps, words) if seps else term.text
+                    self._found(scan, rule_i, (end - start) / width, said)
+                elif role == WITH:
+                    scan.with_ok.add(rule_i)
+                else:
+                    scan.blocked.setdefault(rule_i, self.rules[rule_i].unless[item].text)
+        for number in dict.fromkeys(regex_todo):
+            rule_i, role, regex = self.regexes[number]
+            hit = regex.search(folded)
+            if hit is None:
+                continue
+            if role == POSITIVE:
+                self._found(scan, rule_i, hit.start() / max(len(folded), 1), hit.group(0))
+            else:
+                scan.blocked.setdefault(rule_i, hit.group(0))
+        return scan
+
+    @staticmethod
+    def _found(scan: Scan, rule_i: int, at: float, words: str) -> None:
+        scan.found.setdefault(rule_i, []).append(words)
+        if at < scan.first_at.get(rule_i, 2.0):
+            scan.first_at[rule_i] = at
+
+    # --- deciding -----------------------------------------------------------------------
+
+    def match(self, mention: Mention, *, explain: bool = False) -> Match:
+        folded = fold(mention.text)
+        scan = self.scan(folded, tokens(folded), explain=explain)
+        fired_i: set[int] = set()
+        fired: list[RuleSpec] = []
+        blocked: dict[str, str] = {}
+        for rule_i in sorted(scan.found.keys() | self.always):
+            rule = self.rules[rule_i]
+            reason = self._refusal(rule_i, rule, scan, mention, fired_i)
+            if reason is None:
+                fired_i.add(rule_i)
+                fired.append(rule)
+            elif explain:
+                blocked[rule.id] = reason
+        words = {self.rules[i].id: list(dict.fromkeys(scan.found.get(i, ()))) for i in fired_i}
+        first = {self.rules[i].id: scan.first_at.get(i, 1.0) for i in fired_i}
+        return Match(fired, words, first, blocked)
+
+    def _refusal(
+        self, rule_i: int, rule: RuleSpec, scan: Scan, mention: Mention, fired: set[int]
+    ) -> str | None:
+        """None if the rule fires, else why not (for --explain)."""
+        if rule_i in scan.blocked:
+            return f"unless {scan.blocked[rule_i]!r}"
+        if rule.with_terms and rule_i not in scan.with_ok:
+            return "none of its `with` terms"
+        if not conditions_hold(rule.when, mention):
+            return "its `when` conditions"
+        if not all(r in fired for r in self.requires[rule_i]):
+            return "when.matched: " + ", ".join(rule.when.matched)
+        if any(r in fired for r in self.forbids[rule_i]):
+            return "when.not_matched: " + ", ".join(rule.when.not_matched)
+        return None
+
+
+def _words_at(term: Term, end: int, seps: list[int], words: list[str]) -> str:
+    """The post's own words for a term hit ending at ``end`` (for --explain)."""
+    if term.exact:
+        return term.text
+    last = bisect_left(seps, end) - 1  # separators before the closing one, minus the leading one
+    count = term.key.count(SEP) + 1
+    return " ".join(words[max(last - count + 1, 0) : last + 1])
+
+
+def conditions_hold(when: Conditions, mention: Mention) -> bool:
+    """Source, language and follower conditions (rule conditions are checked by the caller)."""
+    if (
+        when.sources is not None
+        and not {mention.source.lower(), mention.kind.lower()} & when.sources
+    ):
+        return False
+    if when.langs is not None:
+        lang = (mention.lang or "").lower()
+        if lang not in when.langs and lang.split("-")[0] not in when.langs:
+            return False
+    if when.min_followers is not None or when.max_followers is not None:
+        followers = mention.author.followers
+        if followers is None:
+            return False
+        if when.min_followers is not None and followers < when.min_followers:
+            return False
+        if when.max_followers is not None and followers >= when.max_followers:
+            return False
+    return True
