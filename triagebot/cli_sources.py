@@ -181,6 +181,8 @@ def _print_table(rows: list[SourceState], now: datetime) -> None:
     )
     for state in rows:
         error = state.problem or state.last_error or ""
+        if state.missing:
+            error = "set " + " and ".join(state.missing)
         if state.consecutive_failures:
             error = f"{state.consecutive_failures}x: {error}"
         next_run = state.backoff_until or state.next_run
