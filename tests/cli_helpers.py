@@ -17,7 +17,11 @@ def run_cli(
     stdin: str | None = None,
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGEBOT_", "SLACK_", "MICROSOFT_"))}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TRIAGEBOT_", "SLACK_", "MICROSOFT_"))
+    }
     environ.pop("DATABASE_URL", None)
     environ.pop("DYNO", None)
     environ["TRIAGEBOT_DB"] = str(cwd / "data" / "triagebot.json")

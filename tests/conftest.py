@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,16 +17,13 @@ ENV_NAMES = ("DATABASE_URL", "DYNO", "PORT")
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's triagebot, Slack, Teams or database settings."""
-    import os
-
     for name in list(os.environ):
         if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
             if name == "TRIAGEBOT_TEST_DATABASE_URL":
                 continue
             monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture

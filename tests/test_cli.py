@@ -11,7 +11,9 @@ from tests.cli_helpers import run_cli
 
 
 def write_jsonl(path: Path, rows: list[object]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" if not isinstance(r, str) else r + "\n" for r in rows))
+    path.write_text(
+        "".join(json.dumps(r) + "\n" if not isinstance(r, str) else r + "\n" for r in rows)
+    )
     return path
 
 
@@ -43,7 +45,10 @@ def all_cases(cwd: Path) -> list[dict[str, object]]:
 
 
 def test_ingest_then_ingest_again(tmp_path: Path) -> None:
-    file = write_jsonl(tmp_path / "in.jsonl", [row(1, "northwind charged me twice"), row(2, "northwind parcel lost")])
+    file = write_jsonl(
+        tmp_path / "in.jsonl",
+        [row(1, "northwind charged me twice"), row(2, "northwind parcel lost")],
+    )
     first = run_cli(["ingest", str(file)], tmp_path)
     assert first.returncode == 0, first.stderr
     assert "2 new cases" in first.stdout
@@ -58,11 +63,16 @@ def test_ingest_then_ingest_again(tmp_path: Path) -> None:
         ("{not json", "in.jsonl:3: invalid JSON"),
         (json.dumps({**row(9, "northwind"), "url": "javascript:alert(1)"}), "in.jsonl:3: url:"),
         (json.dumps({**row(9, "northwind"), "created_at": "yesterday"}), "in.jsonl:3: created_at:"),
-        (json.dumps({k: v for k, v in row(9, "northwind").items() if k != "id"}), "in.jsonl:3: id: is required"),
+        (
+            json.dumps({k: v for k, v in row(9, "northwind").items() if k != "id"}),
+            "in.jsonl:3: id: is required",
+        ),
     ],
 )
 def test_a_malformed_line_stores_nothing(tmp_path: Path, bad: str, message: str) -> None:
-    file = write_jsonl(tmp_path / "in.jsonl", [row(1, "northwind refund"), row(2, "northwind refund"), bad])
+    file = write_jsonl(
+        tmp_path / "in.jsonl", [row(1, "northwind refund"), row(2, "northwind refund"), bad]
+    )
     result = run_cli(["ingest", str(file)], tmp_path)
     assert_one_clear_line(result, message)
     assert all_cases(tmp_path) == []
@@ -99,7 +109,7 @@ def test_negative_duration(tmp_path: Path) -> None:
 
 
 def test_bad_since_argument(tmp_path: Path) -> None:
-    assert_one_clear_line(run_cli(["sla", "--since", "-3d"], tmp_path), "--since")
+    assert_one_clear_line(run_cli(["sla", "--since=-3d"], tmp_path), "--since")
 
 
 def test_claim_resolve_and_refusals(tmp_path: Path) -> None:
@@ -122,7 +132,9 @@ def test_claim_resolve_and_refusals(tmp_path: Path) -> None:
 
 
 def test_sla_json_and_table(tmp_path: Path) -> None:
-    file = write_jsonl(tmp_path / "in.jsonl", [row(1, "northwind charged me twice"), row(2, "northwind parcel")])
+    file = write_jsonl(
+        tmp_path / "in.jsonl", [row(1, "northwind charged me twice"), row(2, "northwind parcel")]
+    )
     run_cli(["ingest", str(file)], tmp_path)
     run_cli(["resolve", "1", "--by", "ana"], tmp_path)
     result = run_cli(["sla", "--json", "--since", "30d"], tmp_path)
@@ -140,7 +152,7 @@ def test_triage_from_arguments_and_stdin(tmp_path: Path) -> None:
     lines = '{"text": "my parcel never arrived"}\n{"text": "FREE90 promo code", "source": "x"}\n'
     piped = run_cli(["triage"], tmp_path, stdin=lines)
     out = [json.loads(line) for line in piped.stdout.splitlines()]
-    assert [o["department"] for o in out][0] == "shipping"
+    assert out[0]["department"] == "shipping"
     assert out[1]["spam"] is True
     assert set(out[0]) >= {"department", "cc", "priority", "spam", "rules"}
     bad = run_cli(["triage"], tmp_path, stdin='{"text": "ok"}\n[1, 2]\n')

@@ -66,7 +66,10 @@ def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ('timezone = "Mars/Olympus"', "departments[0] (support).timezone: unknown time zone 'Mars/Olympus'"),
+        (
+            'timezone = "Mars/Olympus"',
+            "departments[0] (support).timezone: unknown time zone 'Mars/Olympus'",
+        ),
         ('hours = "Mon-Fri 17:00-09:00"', "departments[0] (support).hours"),
         ('holidays = "XX"', "departments[0] (support).holidays"),
         ('id2 = "x"', "departments[0] (support).id2: unknown field"),
@@ -80,13 +83,25 @@ def test_bad_department_fields(tmp_path: Path, extra: str, expected: str) -> Non
 @pytest.mark.parametrize(
     ("section", "expected"),
     [
-        ('[sla.P1]\nclaim_within = "-5m"\nresolve_within = "1h"', "sla.P1.claim_within: '-5m' is not a duration"),
-        ('[sla.P1]\nclaim_within = "0m"\nresolve_within = "1h"', "sla.P1.claim_within: must be more than zero"),
+        (
+            '[sla.P1]\nclaim_within = "-5m"\nresolve_within = "1h"',
+            "sla.P1.claim_within: '-5m' is not a duration",
+        ),
+        (
+            '[sla.P1]\nclaim_within = "0m"\nresolve_within = "1h"',
+            "sla.P1.claim_within: must be more than zero",
+        ),
         ('[sla.P1]\nclaim_within = "15m"', "sla.P1.resolve_within: is required"),
         ("[sla]\nreminder_at = 1.5", "sla.reminder_at"),
         ('[[sources]]\nname = "r"\ntype = "myspace"', "sources[0] (r).type"),
-        ('[[sources]]\nname = "r"\ntype = "reddit"\ninterval = "1s"', "sources[0] (r).interval: must be at least 10s"),
-        ('[[sources]]\nname = "r"\ntype = "rss"\nbase_url = "file:///etc/passwd"', "sources[0] (r).base_url"),
+        (
+            '[[sources]]\nname = "r"\ntype = "reddit"\ninterval = "1s"',
+            "sources[0] (r).interval: must be at least 10s",
+        ),
+        (
+            '[[sources]]\nname = "r"\ntype = "rss"\nbase_url = "file:///etc/passwd"',
+            "sources[0] (r).base_url",
+        ),
     ],
 )
 def test_bad_sla_and_sources(tmp_path: Path, section: str, expected: str) -> None:
@@ -95,7 +110,9 @@ def test_bad_sla_and_sources(tmp_path: Path, section: str, expected: str) -> Non
 
 
 def test_every_problem_is_reported_each_on_one_line(tmp_path: Path) -> None:
-    text = '[brand]\nname = ""\n\n[[departments]]\nid = "Bad Id"\n\n[[departments]]\nid = "Bad Id"\n'
+    text = (
+        '[brand]\nname = ""\n\n[[departments]]\nid = "Bad Id"\n\n[[departments]]\nid = "Bad Id"\n'
+    )
     lines = problems(tmp_path, text)
     assert len(lines) >= 3
     assert all("\n" not in line and line.startswith(str(tmp_path)) for line in lines)
@@ -109,7 +126,9 @@ def test_duplicate_department_ids(tmp_path: Path) -> None:
 
 
 def test_environment_is_read_once_with_secrets_hidden() -> None:
-    env = Environment.read({"SLACK_BOT_TOKEN": "xoxb-secret", "PORT": "8080", "TRIAGEBOT_DB": "/tmp/x.json"})
+    env = Environment.read(
+        {"SLACK_BOT_TOKEN": "xoxb-secret", "PORT": "8080", "TRIAGEBOT_DB": "/tmp/x.json"}
+    )
     assert env.port == 8080
     assert env.slack_bot_token is not None and "xoxb-secret" not in repr(env)
     assert env.db_path == Path("/tmp/x.json")
@@ -118,4 +137,3 @@ def test_environment_is_read_once_with_secrets_hidden() -> None:
 def test_bad_port_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="PORT: 'eighty' is not a TCP port"):
         Environment.read({"PORT": "eighty"})
-

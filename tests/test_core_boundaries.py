@@ -26,5 +26,7 @@ def test_core_imports_no_platform_modules() -> None:
         + "".join(f"import {name}\n" for name in CORE_MODULES)
         + f"print(sorted(m for m in {FORBIDDEN!r} if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

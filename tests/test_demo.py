@@ -1,4 +1,4 @@
-"""`triagebot demo` end to end: samples flow through the real pipeline; other commands share the store."""
+"""`triagebot demo` end to end: samples flow through the pipeline, commands share the store."""
 
 from __future__ import annotations
 
@@ -22,15 +22,25 @@ def free_port() -> int:
 
 
 def start_demo(tmp_path: Path, port: int, *extra: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGEBOT_", "SLACK_", "MICROSOFT_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TRIAGEBOT_", "SLACK_", "MICROSOFT_"))
+    }
     env.update({"PORT": str(port), "TRIAGEBOT_DB": str(tmp_path / "data" / "triagebot.json")})
     return subprocess.Popen(
         [sys.executable, "-m", "triagebot", "demo", "--seed", "7", *extra],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
-def wait_for_health(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> dict[str, object]:
+def wait_for_health(
+    port: int, proc: subprocess.Popen[str], timeout: float = 30
+) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -54,11 +64,22 @@ def test_demo_runs_every_sample_through_the_pipeline(tmp_path: Path) -> None:
     # Hostile text is shown inert: no terminal escape sequence reaches the console.
     assert "\x1b[2J" not in out
 
-    cases = [json.loads(line) for line in run_cli(["cases", "--state", "all", "--json", "--limit", "500"], tmp_path).stdout.splitlines()]
+    cases = [
+        json.loads(line)
+        for line in run_cli(
+            ["cases", "--state", "all", "--json", "--limit", "500"], tmp_path
+        ).stdout.splitlines()
+    ]
     assert len(cases) == 40  # 42 samples less the brand's own post and the airline look-alike
     states = {c["state"] for c in cases}
     assert "spam" in states and "resolved" in states
-    assert {c["department"] for c in cases} >= {"billing", "shipping", "customer_service", "hr", "pr"}
+    assert {c["department"] for c in cases} >= {
+        "billing",
+        "shipping",
+        "customer_service",
+        "hr",
+        "pr",
+    }
 
     # A second run finds every sample already stored and posts nothing twice.
     rerun = start_demo(tmp_path, port, "--pace", "0.01", "--until-done", "--no-staff")

@@ -33,7 +33,9 @@ class Policy:
     def department_exists(self, department: str) -> bool:
         return department in {"support", "shipping", "triage"}
 
-    def due_times(self, priority: Priority, department: str, start: datetime) -> tuple[datetime, datetime]:
+    def due_times(
+        self, priority: Priority, department: str, start: datetime
+    ) -> tuple[datetime, datetime]:
         hours = 2 if department == "shipping" else 1
         return start + timedelta(hours=hours), start + timedelta(hours=8 * hours)
 
@@ -43,12 +45,23 @@ POLICY = Policy()
 
 def make_case(state: CaseState = CaseState.OPEN, **changes: object) -> Case:
     mention = Mention(
-        id="x:1", source="x", kind="x", url="https://x.example/1", author=Author("sam"),
-        text="where is my parcel", created_at=T0 - timedelta(minutes=5),
+        id="x:1",
+        source="x",
+        kind="x",
+        url="https://x.example/1",
+        author=Author("sam"),
+        text="where is my parcel",
+        created_at=T0 - timedelta(minutes=5),
     )
     case = Case(
-        id="7", mention=mention, department="support", priority=Priority.P2, state=state,
-        ingested_at=T0, claim_due=T0 + timedelta(hours=1), resolve_due=T0 + timedelta(hours=8),
+        id="7",
+        mention=mention,
+        department="support",
+        priority=Priority.P2,
+        state=state,
+        ingested_at=T0,
+        claim_due=T0 + timedelta(hours=1),
+        resolve_due=T0 + timedelta(hours=8),
         assignments=(Assignment("support", T0),),
     )
     return replace(case, **changes)  # type: ignore[arg-type]
@@ -104,7 +117,9 @@ def test_resolving_an_open_case_counts_as_claimed_by_the_resolver() -> None:
     assert after.claimed_by == "ben" and after.first_claimed_at == after.resolved_at
 
 
-@pytest.mark.parametrize("cmd", [Unclaim("7", "maria"), Resolve("7", "maria"), MarkSpam("7", "maria")])
+@pytest.mark.parametrize(
+    "cmd", [Unclaim("7", "maria"), Resolve("7", "maria"), MarkSpam("7", "maria")]
+)
 def test_manager_may_act_on_someone_elses_case(cmd: Command) -> None:
     assert run(claimed("ana"), cmd).version == 2
 
@@ -155,8 +170,15 @@ def test_claiming_your_own_case_again_says_so() -> None:
         run(claimed("ana"), Claim("7", "ana"))
 
 
-@pytest.mark.parametrize("cmd", [Unclaim("7", "ben"), Resolve("7", "ben"), MarkSpam("7", "ben"),
-                                 Reassign("7", "ben", department="shipping")])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        Unclaim("7", "ben"),
+        Resolve("7", "ben"),
+        MarkSpam("7", "ben"),
+        Reassign("7", "ben", department="shipping"),
+    ],
+)
 def test_only_holder_or_manager_may_touch_a_claimed_case(cmd: Command) -> None:
     with pytest.raises(NotAllowed, match="claimed by ana: only they or a manager"):
         run(claimed("ana"), cmd)
@@ -179,7 +201,9 @@ def test_only_holder_or_manager_may_touch_a_claimed_case(cmd: Command) -> None:
     ],
 )
 def test_moves_that_make_no_sense_in_a_state(state: CaseState, cmd: Command) -> None:
-    case = make_case(state, claimed_by="ana" if state is CaseState.CLAIMED else None, resolved_at=T0)
+    case = make_case(
+        state, claimed_by="ana" if state is CaseState.CLAIMED else None, resolved_at=T0
+    )
     with pytest.raises(IllegalTransition):
         run(case, cmd)
 

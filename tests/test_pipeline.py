@@ -29,8 +29,12 @@ class Clock:
 
 def mention(n: int, text: str, handle: str = "sam", **extra: object) -> Mention:
     return Mention(
-        id=f"x:{n}", source="x", kind="x", url=f"https://x.example/{handle}/status/{n}",
-        author=Author(handle, followers=10), text=text,
+        id=f"x:{n}",
+        source="x",
+        kind="x",
+        url=f"https://x.example/{handle}/status/{n}",
+        author=Author(handle, followers=10),
+        text=text,
         created_at=datetime(2026, 11, 17, 14, 50, tzinfo=UTC),
         **extra,  # type: ignore[arg-type]
     )
@@ -43,7 +47,9 @@ def clock(now: datetime) -> Clock:
 
 @pytest.fixture
 def runtime(settings: Settings, clock: Clock) -> Iterator[Runtime]:
-    rt = Runtime.build(settings, [RecordingSurface("slack"), RecordingSurface("teams")], clock=clock)
+    rt = Runtime.build(
+        settings, [RecordingSurface("slack"), RecordingSurface("teams")], clock=clock
+    )
     yield rt
     rt.close()
 
@@ -56,7 +62,11 @@ def surface(runtime: Runtime, name: str) -> RecordingSurface:
 
 def test_ingest_creates_cases_with_due_times_and_outbox(runtime: Runtime, now: datetime) -> None:
     result = runtime.pipeline.ingest(
-        [mention(1, "Northwind double charged my card"), mention(2, "northwind parcel never arrived")], now
+        [
+            mention(1, "Northwind double charged my card"),
+            mention(2, "northwind parcel never arrived"),
+        ],
+        now,
     )
     assert [c.state for c in result.new] == [CaseState.NEW, CaseState.NEW]
     assert [c.department for c in result.new] == ["billing", "shipping"]
@@ -96,7 +106,9 @@ def test_spam_is_stored_counted_and_never_posted(runtime: Runtime, now: datetime
     assert runtime.store.pending_outbox() == 0
 
 
-async def test_delivery_posts_everywhere_then_opens_the_case(runtime: Runtime, now: datetime) -> None:
+async def test_delivery_posts_everywhere_then_opens_the_case(
+    runtime: Runtime, now: datetime
+) -> None:
     [case] = runtime.pipeline.ingest([mention(1, "northwind where is my parcel")], now).new
     await runtime.delivery().drain()
     assert [c.id for c in surface(runtime, "slack").posts] == [case.id]
@@ -106,7 +118,9 @@ async def test_delivery_posts_everywhere_then_opens_the_case(runtime: Runtime, n
     assert runtime.store.pending_outbox() == 0
 
 
-async def test_a_change_updates_every_surface_and_leaves_a_note(runtime: Runtime, now: datetime) -> None:
+async def test_a_change_updates_every_surface_and_leaves_a_note(
+    runtime: Runtime, now: datetime
+) -> None:
     [case] = runtime.pipeline.ingest([mention(1, "northwind where is my parcel")], now).new
     worker = runtime.delivery()
     await worker.drain()
@@ -117,7 +131,9 @@ async def test_a_change_updates_every_surface_and_leaves_a_note(runtime: Runtime
         assert surface(runtime, name).replies == [(case.id, "claimed by ana")]
 
 
-async def test_a_failing_surface_is_retried_alone(runtime: Runtime, clock: Clock, now: datetime) -> None:
+async def test_a_failing_surface_is_retried_alone(
+    runtime: Runtime, clock: Clock, now: datetime
+) -> None:
     teams = surface(runtime, "teams")
     teams.fail_next = 1
     teams.retry_after = 30
@@ -139,7 +155,9 @@ async def test_a_failing_surface_is_retried_alone(runtime: Runtime, clock: Clock
     assert runtime.store.get_case(case.id).state is CaseState.OPEN
 
 
-async def test_surfaces_only_show_their_departments(settings: Settings, clock: Clock, now: datetime) -> None:
+async def test_surfaces_only_show_their_departments(
+    settings: Settings, clock: Clock, now: datetime
+) -> None:
     only_hr = RecordingSurface("teams", departments={"hr"})
     runtime = Runtime.build(settings, [only_hr], clock=clock)
     try:
@@ -155,7 +173,12 @@ def test_two_claims_one_winner(runtime: Runtime, now: datetime) -> None:
     [case] = runtime.pipeline.ingest([mention(1, "northwind where is my parcel")], now).new
     execute(runtime.store, runtime.policy, Claim(case.id, "ana", "slack"), now)
     with pytest.raises(AlreadyClaimed, match="already claimed by ana"):
-        execute(runtime.store, runtime.policy, Claim(case.id, "ben", "teams"), now + timedelta(minutes=2))
+        execute(
+            runtime.store,
+            runtime.policy,
+            Claim(case.id, "ben", "teams"),
+            now + timedelta(minutes=2),
+        )
     resolved = execute(runtime.store, runtime.policy, Resolve(case.id, "ana", "cli"), now).case
     assert resolved.state is CaseState.RESOLVED
     assert [e.action for e in runtime.store.events(case.id)] == ["ingest", "claim", "resolve"]

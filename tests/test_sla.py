@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -335,14 +334,3 @@ def test_to_dict_is_json_ready_and_rounded() -> None:
         "by_source",
         "by_priority",
     }
-
-
-def test_summarize_ten_thousand_cases_is_fast() -> None:
-    base = sample_cases()
-    cases = [
-        replace(base[i % len(base)], id=str(i), ingested_at=base[i % len(base)].ingested_at + i * M)
-        for i in range(10_000)
-    ]
-    started = time.perf_counter()
-    summarize(cases, CALENDARS.__getitem__, NOW, SINCE - timedelta(days=30), UNTIL + 30 * H * 24)
-    assert time.perf_counter() - started < 2.0  # typically well under 0.1 s

@@ -38,7 +38,9 @@ class SettingsPolicy:
     def department_exists(self, department: str) -> bool:
         return department in self._settings.departments
 
-    def due_times(self, priority: Priority, department: str, start: datetime) -> tuple[datetime, datetime]:
+    def due_times(
+        self, priority: Priority, department: str, start: datetime
+    ) -> tuple[datetime, datetime]:
         policy = self._settings.sla_policy(priority, department)
         return due_times(policy, self._settings.calendar_for(department), start)
 
@@ -49,7 +51,9 @@ class Outcome:
     event: CaseEvent
 
 
-def outbox_item(case_id: str, kind: OutboxKind, now: datetime, text: str | None = None) -> OutboxItem:
+def outbox_item(
+    case_id: str, kind: OutboxKind, now: datetime, text: str | None = None
+) -> OutboxItem:
     return OutboxItem(id=uuid.uuid4().hex, case_id=case_id, kind=kind, created_at=now, text=text)
 
 
@@ -84,5 +88,3 @@ def execute(store: Store, policy: LifecyclePolicy, command: Command, now: dateti
             continue
         return Outcome(changed, event)
     raise VersionConflict(f"case #{command.case_id} keeps changing; try again")
-
-

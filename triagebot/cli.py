@@ -19,7 +19,9 @@ from triagebot.models import CaseState
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 
-def _case_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str) -> None:
+def _case_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+) -> None:
     parser = sub.add_parser(name, help=help)
     parser.add_argument("case_id", help="case number, as shown by `triagebot cases`")
     if name == "reassign":
@@ -30,15 +32,19 @@ def _case_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triagebot",
-        description="Route public brand mentions to the department that owns them, with SLA clocks.",
+        description="Route public brand mentions to the department that owns them.",
     )
     parser.add_argument("--version", action="version", version=f"triagebot {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="replay sample mentions on the console, no credentials needed")
+    demo = sub.add_parser(
+        "demo", help="replay sample mentions on the console, no credentials needed"
+    )
     demo.add_argument("--pace", type=float, default=1.5, help="seconds between sample mentions")
-    demo.add_argument("--no-staff", action="store_true", help="do not simulate staff claiming cases")
+    demo.add_argument(
+        "--no-staff", action="store_true", help="do not simulate staff claiming cases"
+    )
     demo.add_argument("--until-done", action="store_true", help="exit when every sample is handled")
     demo.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -49,10 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     triage = sub.add_parser("triage", help="show where texts would be routed (nothing stored)")
     triage.add_argument("texts", nargs="*", help="texts; without any, JSON lines from stdin")
-    triage.add_argument("--json", action="store_true", help="JSON lines out (the default for stdin)")
+    triage.add_argument(
+        "--json", action="store_true", help="JSON lines out (the default for stdin)"
+    )
 
     cases = sub.add_parser("cases", help="list cases")
-    cases.add_argument("--state", choices=[s.value for s in CaseState] + ["active", "all"], default="active")
+    cases.add_argument(
+        "--state", choices=[s.value for s in CaseState] + ["active", "all"], default="active"
+    )
     cases.add_argument("--department", help="only this department")
     cases.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     cases.add_argument("--json", action="store_true", help="JSON lines out")
@@ -70,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sla = sub.add_parser("sla", help="SLA summary")
     sla.add_argument("view", nargs="?", choices=["summary"], default="summary")
-    sla.add_argument("--since", default="7d", help="period to report, e.g. 24h, 7d, 30d (default 7d)")
+    sla.add_argument(
+        "--since", default="7d", help="period to report, e.g. 24h, 7d, 30d (default 7d)"
+    )
     sla.add_argument("--department", help="only this department")
     sla.add_argument("--json", action="store_true", help="JSON out")
 

@@ -45,7 +45,9 @@ def _settings(*, fallback: bool = True) -> Settings:
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # Piped output is read by programs and people alike: do not cut wide tables to 80 columns.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 # --- running ----------------------------------------------------------------------------
@@ -54,7 +56,9 @@ def _out() -> Console:
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
     runtime = Runtime.build(settings, [ConsoleSurface()])
-    replay = DemoReplay(runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed))
+    replay = DemoReplay(
+        runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed)
+    )
     port = settings.env.port
     console = _out()
     console.print(
@@ -75,7 +79,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve_until(app: web.Application, port: int, replay: DemoReplay, until_done: bool) -> None:
+async def _serve_until(
+    app: web.Application, port: int, replay: DemoReplay, until_done: bool
+) -> None:
     runner = web.AppRunner(app)
     await runner.setup()
     try:
@@ -83,7 +89,9 @@ async def _serve_until(app: web.Application, port: int, replay: DemoReplay, unti
         try:
             await site.start()
         except OSError as exc:
-            message = f"environment: PORT: cannot listen on {port} ({exc.strerror}); set another PORT"
+            message = (
+                f"environment: PORT: cannot listen on {port} ({exc.strerror}); set another PORT"
+            )
             raise ConfigError(message) from None
         if not until_done:
             await asyncio.Event().wait()
@@ -107,7 +115,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     env = _settings(fallback=False).env
-    store = open_store(env.db_path, env.database_url.get_secret_value() if env.database_url else None)
+    store = open_store(
+        env.db_path, env.database_url.get_secret_value() if env.database_url else None
+    )
     try:
         done = store.migrate()
     finally:
@@ -124,7 +134,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     runtime = Runtime.build(_settings())
     total = IngestResult()
     try:
-        progress = Progress(disable=not sys.stderr.isatty(), transient=True, console=Console(stderr=True))
+        progress = Progress(
+            disable=not sys.stderr.isatty(), transient=True, console=Console(stderr=True)
+        )
         with progress as bar:
             task = bar.add_task("ingesting", total=len(mentions))
             for start in range(0, len(mentions), INGEST_BATCH):
@@ -148,7 +160,12 @@ def _stdin_mentions() -> Iterator[Mention]:
             data = json.loads(line)
             if not isinstance(data, dict):
                 raise ValueError("each line must be a JSON object")
-            data = {"id": f"stdin:{number}", "source": "stdin", "url": "https://example.invalid/", **data}
+            data = {
+                "id": f"stdin:{number}",
+                "source": "stdin",
+                "url": "https://example.invalid/",
+                **data,
+            }
             data.setdefault("created_at", "1970-01-01T00:00:00+00:00")
             yield mention_from_json(data)
         except (ValueError, json.JSONDecodeError) as exc:
@@ -159,7 +176,11 @@ def cmd_triage(args: argparse.Namespace) -> int:
     settings = _settings()
     router = build_router(settings)
     if args.texts:
-        base = {"source": "cli", "url": "https://example.invalid/", "created_at": "1970-01-01T00:00:00"}
+        base = {
+            "source": "cli",
+            "url": "https://example.invalid/",
+            "created_at": "1970-01-01T00:00:00",
+        }
         mentions: Iterator[Mention] = (
             mention_from_json({**base, "id": f"cli:{i}", "text": text})
             for i, text in enumerate(args.texts)
@@ -237,7 +258,13 @@ def cmd_show(args: argparse.Namespace) -> int:
             for key, value in event.after.items()
             if event.before.get(key) != value
         )
-        history.add_row(f"{event.at:%Y-%m-%d %H:%M}", event.action, escape(event.actor), event.surface, escape(change))
+        history.add_row(
+            f"{event.at:%Y-%m-%d %H:%M}",
+            event.action,
+            escape(event.actor),
+            event.surface,
+            escape(change),
+        )
     console.print(history)
     return 0
 

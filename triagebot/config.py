@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,7 +35,16 @@ from triagebot.models import FALLBACK_DEPARTMENT, Priority
 from triagebot.paths import packaged_path
 from triagebot.sla import SlaPolicy
 
-SOURCE_TYPES = ("rss", "reddit", "hackernews", "mastodon", "bluesky", "x", "appstore", "stackexchange")
+SOURCE_TYPES = (
+    "rss",
+    "reddit",
+    "hackernews",
+    "mastodon",
+    "bluesky",
+    "x",
+    "appstore",
+    "stackexchange",
+)
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
@@ -68,18 +78,33 @@ class BrandConfig(_Strict):
     exclude: list[str] = []
 
 
+def _check_timezone(value: str | None) -> str | None:
+    if value is not None:
+        BusinessCalendar(value, "24/7")
+    return value
+
+
+def _check_hours(value: str | None) -> str | None:
+    if value is not None:
+        WeeklyHours.parse(value)
+    return value
+
+
+def _check_holidays(value: str | None) -> str | None:
+    if value is not None:
+        BusinessCalendar("UTC", "24/7", value)
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_check_timezone)]
+Hours = Annotated[str, AfterValidator(_check_hours)]
+Holidays = Annotated[str, AfterValidator(_check_holidays)]
+
+
 class CalendarConfig(_Strict):
-    timezone: str = "UTC"
-    hours: str = "Mon-Fri 09:00-17:00"
-    holidays: str | None = None
-
-    @model_validator(mode="after")
-    def _calendar_is_valid(self) -> CalendarConfig:
-        self.build()
-        return self
-
-    def build(self) -> BusinessCalendar:
-        return BusinessCalendar(self.timezone, WeeklyHours.parse(self.hours), self.holidays)
+    timezone: TimeZone = "UTC"
+    hours: Hours = "Mon-Fri 09:00-17:00"
+    holidays: Holidays | None = None
 
 
 class PolicyConfig(_Strict):
@@ -93,9 +118,9 @@ class DepartmentConfig(_Strict):
     name: str = ""
     slack_channel: str | None = None
     teams_channel: str | None = None
-    timezone: str | None = None
-    hours: str | None = None
-    holidays: str | None = None
+    timezone: TimeZone | None = None
+    hours: Hours | None = None
+    holidays: Holidays | None = None
     sla: dict[Priority, PolicyConfig] = {}
 
     @field_validator("id")
@@ -114,7 +139,9 @@ class DepartmentConfig(_Strict):
 
 
 _DEFAULT_POLICIES = {
-    Priority.P1: PolicyConfig(claim_within=Span(seconds=900), resolve_within=Span(seconds=4 * 3600)),
+    Priority.P1: PolicyConfig(
+        claim_within=Span(seconds=900), resolve_within=Span(seconds=4 * 3600)
+    ),
     Priority.P2: PolicyConfig(claim_within=Span(seconds=3600), resolve_within=Span(days=1)),
     Priority.P3: PolicyConfig(claim_within=Span(seconds=4 * 3600), resolve_within=Span(days=3)),
 }
@@ -139,7 +166,9 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str
-    type: Literal["rss", "reddit", "hackernews", "mastodon", "bluesky", "x", "appstore", "stackexchange"]
+    type: Literal[
+        "rss", "reddit", "hackernews", "mastodon", "bluesky", "x", "appstore", "stackexchange"
+    ]
     base_url: str | None = None
     query: str | None = None
     interval: Duration = timedelta(minutes=1)
@@ -155,7 +184,9 @@ class SourceConfig(BaseModel):
     @classmethod
     def _name_is_slug(cls, value: str) -> str:
         if not _ID.match(value):
-            raise ValueError(f"{value!r} is not a valid source name (lower-case letters, digits, - or _)")
+            raise ValueError(
+                f"{value!r} is not a valid source name (lower-case letters, digits, - or _)"
+            )
         return value
 
     @field_validator("interval")
@@ -200,14 +231,9 @@ class FileConfig(_Strict):
     managers: ManagersConfig = ManagersConfig()
 
     @model_validator(mode="after")
-    def _unique_and_calendars(self) -> FileConfig:
+    def _unique_names(self) -> FileConfig:
         problems = _duplicates("departments", [d.id for d in self.departments])
         problems += _duplicates("sources", [s.name for s in self.sources])
-        for i, dept in enumerate(self.departments):
-            try:
-                _department_calendar(self.calendar, dept)
-            except ValueError as exc:
-                problems.append(f"departments[{i}] ({dept.id}): {exc}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -298,7 +324,9 @@ class Settings:
     @cached_property
     def departments(self) -> dict[str, DepartmentConfig]:
         result = {d.id: d for d in self.config.departments}
-        result.setdefault(FALLBACK_DEPARTMENT, DepartmentConfig(id=FALLBACK_DEPARTMENT, name="Triage"))
+        result.setdefault(
+            FALLBACK_DEPARTMENT, DepartmentConfig(id=FALLBACK_DEPARTMENT, name="Triage")
+        )
         return result
 
     @cached_property

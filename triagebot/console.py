@@ -36,7 +36,9 @@ class ConsoleSurface:
     name = "console"
 
     def __init__(self, stream: TextIO | None = None, *, color: bool | None = None) -> None:
-        self._console = Console(file=stream, highlight=False, no_color=color is False, soft_wrap=True)
+        self._console = Console(
+            file=stream, highlight=False, no_color=color is False, soft_wrap=True
+        )
 
     def shows(self, case: Case) -> bool:
         return True
@@ -47,7 +49,8 @@ class ConsoleSurface:
         style = _PRIORITY_STYLE[case.priority]
         cc = f" cc {', '.join(case.cc)}" if case.cc else ""
         self._console.print(
-            f"[bold]#{case.id}[/] [{style}]{case.priority}[/] [cyan]{escape(case.department)}[/]{cc}"
+            f"[bold]#{case.id}[/] [{style}]{case.priority}[/] "
+            f"[cyan]{escape(case.department)}[/]{escape(cc)}"
             f"  {escape(m.source)} · @{escape(safe_text(m.author.handle, 60))}{followers}"
         )
         self._console.print(f"    {escape(safe_text(m.text))}")

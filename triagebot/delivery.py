@@ -9,6 +9,7 @@ the surfaces that failed. Backoff is exponential with jitter, or what the surfac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -58,7 +59,9 @@ class DeliveryWorker:
 
     async def flush(self) -> int:
         """Deliver what is due; returns how many items were completed."""
-        items = await asyncio.to_thread(self.store.lease_outbox, self.clock(), self.batch, self.lease)
+        items = await asyncio.to_thread(
+            self.store.lease_outbox, self.clock(), self.batch, self.lease
+        )
         completed = 0
         for item in items:
             if await self._deliver(item):
@@ -86,11 +89,15 @@ class DeliveryWorker:
             try:
                 await self._on_surface(surface, item, case)
             except DeliveryError as exc:
-                log.warning("delivery of %s case=%s to %s failed: %s", item.kind, case.id, surface.name, exc)
+                log.warning(
+                    "delivery of %s case=%s to %s failed: %s", item.kind, case.id, surface.name, exc
+                )
                 errors.append(exc)
             except Exception as exc:
                 # A bug or an unexpected SDK error in one surface must not stop the others.
-                log.exception("delivery of %s case=%s to %s crashed", item.kind, case.id, surface.name)
+                log.exception(
+                    "delivery of %s case=%s to %s crashed", item.kind, case.id, surface.name
+                )
                 errors.append(DeliveryError(f"{type(exc).__name__}: {exc}"))
             else:
                 done.append(surface.name)
@@ -128,7 +135,7 @@ class DeliveryWorker:
             await surface.reply(case, ref, item.text)
 
     def _publish(self, case: Case) -> None:
-        try:
-            execute(self.store, self.policy, Publish(case.id, SYSTEM_ACTOR, "delivery"), self.clock())
-        except IllegalTransition:
-            pass  # claimed or closed before it was shown: nothing to publish
+        publish = Publish(case.id, SYSTEM_ACTOR, "delivery")
+        # Claimed or closed before it was shown: nothing to publish.
+        with contextlib.suppress(IllegalTransition):
+            execute(self.store, self.policy, publish, self.clock())

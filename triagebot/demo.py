@@ -104,7 +104,9 @@ class DemoReplay:
     async def _act(self, command: Claim | Resolve) -> bool:
         runtime = self.runtime
         try:
-            await asyncio.to_thread(execute, runtime.store, runtime.policy, command, runtime.clock())
+            await asyncio.to_thread(
+                execute, runtime.store, runtime.policy, command, runtime.clock()
+            )
         except TriagebotError as exc:
             # Somebody in another terminal got there first: that is the point of the demo.
             log.info("demo staff %s: %s", command.actor, exc)

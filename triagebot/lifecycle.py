@@ -33,8 +33,9 @@ class LifecyclePolicy(Protocol):
 
     def department_exists(self, department: str) -> bool: ...
 
-    def due_times(self, priority: Priority, department: str, start: datetime) -> tuple[datetime, datetime]:
-        ...
+    def due_times(
+        self, priority: Priority, department: str, start: datetime
+    ) -> tuple[datetime, datetime]: ...
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,10 @@ _TRACKED = ("state", "department", "claimed_by", "priority")
 
 
 def _snapshot(case: Case) -> JSON:
-    return {name: str(getattr(case, name)) if getattr(case, name) is not None else None for name in _TRACKED}
+    return {
+        name: str(getattr(case, name)) if getattr(case, name) is not None else None
+        for name in _TRACKED
+    }
 
 
 def _ago(now: datetime, then: datetime | None) -> str:
@@ -100,7 +104,9 @@ def _ago(now: datetime, then: datetime | None) -> str:
     return f" {format_seconds(max(0.0, (now - then).total_seconds()))} ago"
 
 
-def _require_holder_or_manager(case: Case, cmd: Command, policy: LifecyclePolicy, what: str) -> None:
+def _require_holder_or_manager(
+    case: Case, cmd: Command, policy: LifecyclePolicy, what: str
+) -> None:
     if case.claimed_by not in (None, cmd.actor) and not policy.is_manager(cmd.actor, cmd.surface):
         raise NotAllowed(
             f"case #{case.id} is claimed by {case.claimed_by}: only they or a manager may {what} it"
@@ -126,7 +132,9 @@ def _transition(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime
     if isinstance(cmd, Claim):
         if state is CaseState.CLAIMED:
             who = "you" if case.claimed_by == cmd.actor else case.claimed_by
-            raise AlreadyClaimed(f"case #{case.id} is already claimed by {who}{_ago(now, case.claimed_at)}")
+            raise AlreadyClaimed(
+                f"case #{case.id} is already claimed by {who}{_ago(now, case.claimed_at)}"
+            )
         if state not in (CaseState.NEW, CaseState.OPEN):
             raise IllegalTransition(f"case #{case.id} is {state}: reopen it before claiming")
         return replace(
@@ -143,7 +151,9 @@ def _transition(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime
         return replace(case, state=CaseState.OPEN, claimed_by=None, claimed_at=None)
     if isinstance(cmd, Resolve):
         if state not in (CaseState.NEW, CaseState.OPEN, CaseState.CLAIMED):
-            raise IllegalTransition(f"case #{case.id} is already {state}{_ago(now, case.resolved_at)}")
+            raise IllegalTransition(
+                f"case #{case.id} is already {state}{_ago(now, case.resolved_at)}"
+            )
         _require_holder_or_manager(case, cmd, policy, "resolve")
         return replace(
             case,
@@ -180,7 +190,8 @@ def _reopen(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime) ->
     if case.state is CaseState.RESOLVED and now - closed_at > policy.reopen_within:
         window = format_seconds(policy.reopen_within.total_seconds())
         raise NotAllowed(
-            f"case #{case.id} was resolved{_ago(now, closed_at)}; cases can be reopened within {window}"
+            f"case #{case.id} was resolved{_ago(now, closed_at)}; "
+            f"cases can be reopened within {window}"
         )
     reopened = replace(
         case,
@@ -218,7 +229,9 @@ def _reassign(case: Case, cmd: Reassign, policy: LifecyclePolicy, now: datetime)
     return replace(moved, assignments=(*moved.assignments, Assignment(cmd.department, now)))
 
 
-def apply(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime) -> tuple[Case, CaseEvent]:
+def apply(
+    case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime
+) -> tuple[Case, CaseEvent]:
     """Check ``cmd`` against ``case`` and return the changed case and the event recording it."""
     changed = _transition(case, cmd, policy, now)
     changed = replace(changed, version=case.version + 1, updated_at=now)

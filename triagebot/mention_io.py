@@ -44,7 +44,9 @@ def _author(value: Any) -> Author:
     if followers is not None and (not isinstance(followers, int) or followers < 0):
         raise ValueError("author.followers: must be a whole number >= 0")
     name = value.get("name")
-    return Author(handle=str(handle), name=str(name) if name is not None else None, followers=followers)
+    return Author(
+        handle=str(handle), name=str(name) if name is not None else None, followers=followers
+    )
 
 
 def check_url(url: str) -> str:

@@ -339,7 +339,9 @@ class MessageRef:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageRef:
-        return cls(data["surface"], data["channel"], data["message_id"], dict(data.get("extra") or {}))
+        return cls(
+            data["surface"], data["channel"], data["message_id"], dict(data.get("extra") or {})
+        )
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,11 @@ class Pipeline:
             surface="pipeline",
             at=now,
             version=case.version,
-            after={"state": state.value, "department": department, "priority": routing.priority.value},
+            after={
+                "state": state.value,
+                "department": department,
+                "priority": routing.priority.value,
+            },
             note="; ".join(routing.rules) or None,
         )
         outbox = () if routing.spam else (outbox_item(case_id, OutboxKind.POST, now),)

@@ -21,7 +21,9 @@ def utcnow() -> datetime:
 
 
 def build_router(settings: Settings) -> Router:
-    return Router.load(settings.rules_dir, settings.departments, settings.config.sla.default_priority)
+    return Router.load(
+        settings.rules_dir, settings.departments, settings.config.sla.default_priority
+    )
 
 
 @dataclass

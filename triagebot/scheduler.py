@@ -43,5 +43,10 @@ def add_interval_job(
     if run_now:
         kwargs["next_run_time"] = datetime.now(UTC)
     scheduler.add_job(
-        guarded, "interval", seconds=every.total_seconds(), id=job_id, replace_existing=True, **kwargs
+        guarded,
+        "interval",
+        seconds=every.total_seconds(),
+        id=job_id,
+        replace_existing=True,
+        **kwargs,
     )

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from triagebot.errors import StoreError
 from triagebot.store.base import Store
-from triagebot.store.tinydb_store import TinyDBStore
 
-__all__ = ["DEFAULT_DB_PATH", "Store", "TinyDBStore", "open_store"]
+__all__ = ["DEFAULT_DB_PATH", "Store", "open_store"]
 
 #: Where the embedded store lives when no path is configured.
 DEFAULT_DB_PATH = Path("data") / "triagebot.json"
@@ -26,4 +25,7 @@ def open_store(db_path: Path | None = None, database_url: str | None = None) -> 
             "with a triagebot version that supports database_url; this one only has the "
             "embedded store (leave database_url unset to use it)"
         )
+    # Imported here so that the core, which imports this package, never loads tinydb.
+    from triagebot.store.tinydb_store import TinyDBStore  # noqa: PLC0415
+
     return TinyDBStore(db_path if db_path is not None else DEFAULT_DB_PATH)
