@@ -138,3 +138,23 @@ def test_also_on_survives_the_store_round_trip(runtime: Runtime, now: datetime) 
     data.pop("also_on")
     assert Case.from_dict(data).also_on == ()
     assert OutboxKind.UPDATE.value == "update"
+
+
+def test_one_link_for_many_posts_of_one_source_keeps_them_apart(
+    runtime: Runtime, now: datetime
+) -> None:
+    page = "https://apps.apple.com/us/app/id1?see-all=reviews"
+    reviews = [
+        mention("appstore", str(n), f"{page}#review-{n}", f"reviewer{n}", f"{COMPLAINT} ({n})")
+        for n in range(3)
+    ]
+    assert len(runtime.pipeline.ingest(reviews, now).new) == 3
+
+
+def test_a_publisher_domain_is_not_an_author(runtime: Runtime, now: datetime) -> None:
+    assert author_key("blog.example") == ""
+    posts = [
+        mention("alerts", str(n), f"https://blog.example/p/{n}", "blog.example", COMPLAINT)
+        for n in range(2)
+    ]
+    assert len(runtime.pipeline.ingest(posts, now).new) == 2

@@ -48,6 +48,8 @@ def author_key(handle: str) -> str:
     """A handle reduced for comparing across platforms (case, ``@``, domains, separators)."""
     text = unicodedata.normalize("NFKC", handle).casefold().strip().lstrip("@")
     text = _HANDLE_SUFFIX.sub("", text)
+    if "." in text:  # a domain stands in for the author (news sites, feeds): not a person
+        return ""
     text = re.sub(r"[^0-9a-z]", "", text)
     return "" if text in _UNKNOWN_AUTHORS else text
 
@@ -71,6 +73,7 @@ class _Entry:
 
     case_id: str | None  # None for a mention of this batch that becomes a new case
     mention_id: str
+    source: str
     author: str
     text: str
     urls: set[str]
@@ -173,25 +176,30 @@ class CrossPosts:
 
 
 class _Index:
-    """Recent cases by canonical link and by author."""
+    """Recent cases by canonical link and by author.
+
+    A link only joins posts of different sources: within one source the post's id is its
+    identity, and some sources give many posts one link (every App Store review of an app).
+    """
 
     def __init__(self) -> None:
-        self.by_url: dict[str, _Entry] = {}
+        self.by_url: dict[str, list[_Entry]] = {}
         self.by_author: dict[str, list[_Entry]] = {}
 
     def add(self, entry: _Entry) -> None:
         for url in entry.urls:
-            self.by_url.setdefault(url, entry)
+            self.by_url.setdefault(url, []).append(entry)
         if entry.author and entry.active:
             self.by_author.setdefault(entry.author, []).append(entry)
 
     def add_url(self, entry: _Entry, url: str) -> None:
         entry.urls.add(url)
-        self.by_url.setdefault(url, entry)
+        self.by_url.setdefault(url, []).append(entry)
 
     def find(self, mention: Mention, url: str) -> _Entry | None:
-        if (entry := self.by_url.get(url)) is not None:
-            return entry
+        for entry in self.by_url.get(url, ()):
+            if entry.source != mention.source:
+                return entry
         author = author_key(mention.author.handle)
         if not author:
             return None
@@ -206,6 +214,7 @@ def _entry_of(case: Case) -> _Entry:
     return _Entry(
         case_id=case.id,
         mention_id=case.mention.id,
+        source=case.mention.source,
         author=author_key(case.mention.author.handle),
         text=text_key(case.mention.text),
         urls={canonical_url(u) for u in (case.mention.url, *case.also_on)},
@@ -217,6 +226,7 @@ def _new_entry(mention: Mention, url: str) -> _Entry:
     return _Entry(
         case_id=None,
         mention_id=mention.id,
+        source=mention.source,
         author=author_key(mention.author.handle),
         text=text_key(mention.text),
         urls={url},
