@@ -131,8 +131,11 @@ class CompiledRules:
         stemmed = SEP + SEP.join(stems(words)) + SEP
         haystack = folded + stemmed
         start, width = len(folded), max(len(stemmed), 1)
+        exact_start, exact_width = len(haystack), 1
         if self.has_exact:
-            haystack += EXACT_SEP + EXACT_SEP.join(words) + EXACT_SEP
+            exact = EXACT_SEP + EXACT_SEP.join(words) + EXACT_SEP
+            haystack += exact
+            exact_width = len(exact)
         scan = Scan()
         seps = [n for n, ch in enumerate(haystack) if ch == SEP] if explain else []
         regex_todo: list[int] = list(self.unfiltered)
@@ -143,7 +146,12 @@ class CompiledRules:
                 elif role == POSITIVE:
                     term = self.rules[rule_i].terms[item]
                     said = _words_at(term, end, seps, words) if seps else term.text
-                    self._found(scan, rule_i, (end - start) / width, said)
+                    at = (
+                        (end - start) / width
+                        if end < exact_start
+                        else (end - exact_start) / exact_width
+                    )
+                    self._found(scan, rule_i, at, said)
                 elif role == WITH:
                     scan.with_ok.add(rule_i)
                 else:

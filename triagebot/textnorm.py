@@ -3,7 +3,8 @@
 Both sides go through the same steps, so a term matches whatever the post's spelling:
 NFKC (fancy Unicode letters become plain ones), case folding, accents removed ("envío" is
 "envio"), apostrophes dropped ("didn't" is "didnt"), words split on anything that is not a
-letter or digit (so "double-charged" is "double charged"), emoji kept as tokens of their own,
+letter or digit (so "double-charged" is "double charged"), letters repeated for emphasis counted once
+("pleaseeee" is "please"), emoji kept as tokens of their own,
 and simple inflections reduced to one stem ("refund", "Refunds", "REFUNDED" are all "refund";
 "ship", "shipped", "shipping" are all "ship").
 """
@@ -33,13 +34,23 @@ _EMOJI = "\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55\u2764"
 TOKEN = re.compile(rf"[^\W_]+|[{_EMOJI}]")
 _DOUBLE_OK = frozenset("lsz")
 _VOWELS = frozenset("aeiouy")
+_KEEP = frozenset(
+    "news series species always perhaps its this was has does yes bus gas lens bias chaos "
+    "canvas atlas alias christmas ups gps ios sms dns aws thanks glasses jeans pants shorts "
+    "goods".split()
+)
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")
 _CACHE_LIMIT = 200_000
 _stems: dict[str, str] = {}
 
 
 def fold(text: str) -> str:
-    """Case-folded, accent-free NFKC text; control characters become spaces."""
-    return unicodedata.normalize("NFKC", text).casefold().translate(_FOLD_TABLE)
+    """Case-folded, accent-free NFKC text; control characters become spaces.
+
+    A letter repeated three times or more counts once ("pleaseeee" is "please").
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD_TABLE)
+    return _REPEATS.sub(r"\1", folded)
 
 
 def tokens(folded: str) -> list[str]:
@@ -73,7 +84,7 @@ def stem(word: str) -> str:
     if found is not None:
         return found
     result = word
-    if len(word) > 3 and word.isalpha():
+    if len(word) > 3 and word.isalpha() and word not in _KEEP:
         result = _strip_suffix(word)
         if len(result) > 3 and result.endswith("e"):
             result = result[:-1]
