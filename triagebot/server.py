@@ -17,7 +17,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from triagebot import __version__
 from triagebot.models import ACTIVE_STATES
 from triagebot.polling import Poller
-from triagebot.runtime import Runtime
+from triagebot.rules_reload import RELOAD_EVERY, RulesWatcher
+from triagebot.runtime import Runtime, build_router
 from triagebot.scheduler import add_interval_job, create_scheduler
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ def create_app(
     async def start_scheduler(app: web.Application) -> None:
         worker = runtime.delivery()
         add_interval_job(app[SCHEDULER], "outbox", worker.flush, OUTBOX_EVERY)
+        rules = RulesWatcher(
+            runtime.router, runtime.settings.rules_dir, lambda: build_router(runtime.settings)
+        )
+        add_interval_job(app[SCHEDULER], "rules-reload", rules.run, RELOAD_EVERY, run_now=False)
         if poller is not None:
             poller.schedule(app[SCHEDULER])
         if extra_startup is not None:

@@ -58,14 +58,39 @@ class Explanation:
         }
 
 
+@dataclass(frozen=True)
+class _Active:
+    ruleset: RuleSet
+    compiled: CompiledRules
+
+
 class Router:
-    """Routes mentions with compiled rules; build it with ``Router.load``."""
+    """Routes mentions with compiled rules; build it with ``Router.load``.
+
+    ``replace_rules`` swaps in the rules of another router in one step, so every holder of
+    this router (pipelines, the poller) routes with the new rules from the next mention on.
+    """
 
     def __init__(self, ruleset: RuleSet, default_priority: Priority = Priority.P2) -> None:
-        self.ruleset = ruleset
-        self.options: Options = ruleset.options
+        self._active = _Active(ruleset, CompiledRules(ruleset.rules))
         self.default_priority = default_priority
-        self.compiled = CompiledRules(ruleset.rules)
+
+    @property
+    def ruleset(self) -> RuleSet:
+        return self._active.ruleset
+
+    @property
+    def compiled(self) -> CompiledRules:
+        return self._active.compiled
+
+    @property
+    def options(self) -> Options:
+        return self._active.ruleset.options
+
+    def replace_rules(self, other: Router) -> None:
+        """Route with ``other``'s rules from now on."""
+        self._active = other._active
+        self.default_priority = other.default_priority
 
     @classmethod
     def load(
@@ -85,15 +110,17 @@ class Router:
         return list(self.ruleset.files)
 
     def route(self, mention: Mention) -> Routing:
-        return self._decide(self.compiled.match(mention))[0]
+        active = self._active
+        return self._decide(active.compiled.match(mention), active.ruleset.options)[0]
 
     def explain(self, mention: Mention) -> Explanation:
-        match = self.compiled.match(mention, explain=True)
-        routing, scores, spam_score = self._decide(match)
+        active = self._active
+        match = active.compiled.match(mention, explain=True)
+        routing, scores, spam_score = self._decide(match, active.ruleset.options)
         fired = [(rule, match.words.get(rule.id, [])) for rule in match.fired]
         return Explanation(routing, scores, spam_score, fired, match.blocked)
 
-    def _decide(self, match: Match) -> tuple[Routing, dict[str, float], float]:
+    def _decide(self, match: Match, opts: Options) -> tuple[Routing, dict[str, float], float]:
         scores: dict[str, float] = {}
         biggest: dict[str, float] = {}
         first: dict[str, float] = {}
@@ -108,7 +135,6 @@ class Router:
                 first[dept] = min(first.get(dept, 2.0), match.first_at.get(rule.id, 1.0))
         ranked = sorted(scores, key=lambda d: (-scores[d], -biggest[d], first[d], d))
         top = scores[ranked[0]] if ranked else 0.0
-        opts = self.options
         if spam_score >= opts.spam_threshold and spam_score > top:
             spam_rules = tuple(r.id for r in match.fired if r.spam)
             return (
