@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from triagebot import __version__
 from triagebot.cli_commands import COMMANDS
+from triagebot.cli_rules import add_rules_parser
 from triagebot.errors import ConfigError, InputError, TriagebotError
 from triagebot.models import CaseState
 
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_argument(
         "--json", action="store_true", help="JSON lines out (the default for stdin)"
     )
+    triage.add_argument(
+        "--explain", action="store_true", help="show the words and rules behind each routing"
+    )
 
     cases = sub.add_parser("cases", help="list cases")
     cases.add_argument(
@@ -93,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true", help="JSON lines out")
 
     sub.add_parser("migrate", help="bring the store's schema up to date (release phase)")
+    add_rules_parser(sub)
     return parser
 
 

@@ -17,6 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from triagebot.actions import execute
+from triagebot.cli_rules import cmd_rules, print_explanation
 from triagebot.cli_sources import build_poller, cmd_poll, cmd_sources
 from triagebot.config import Settings, load_settings
 from triagebot.console import ConsoleSurface, safe_text
@@ -188,6 +189,10 @@ def cmd_triage(args: argparse.Namespace) -> int:
     else:
         mentions = _stdin_mentions()
     for mention in mentions:
+        if args.explain:
+            as_json = args.json or not args.texts
+            print_explanation(router.explain(mention), mention.text, as_json=as_json)
+            continue
         print(json.dumps(router.route(mention).to_dict(), ensure_ascii=False), flush=True)
     return 0
 
@@ -342,6 +347,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "spam": _simple(MarkSpam),
     "reassign": cmd_reassign,
     "sla": cmd_sla,
+    "rules": cmd_rules,
     "poll": cmd_poll,
     "sources": cmd_sources,
 }
