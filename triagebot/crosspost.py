@@ -5,7 +5,8 @@ of a Reddit thread, a mobile link, a link with tracking parameters), or when the
 (handles compared loosely: ``@hikes_with_mo``, ``hikes-with-mo.bsky.social``) wrote nearly
 the same text (a cross-post on X and Reddit). A match against a recent active case adds the
 new link to the case's ``also_on`` (compare-and-set, an ``also_seen`` event and an UPDATE for
-the surfaces) instead of creating a case; a link already listed is a plain duplicate.
+the surfaces) instead of creating a case; a link already listed is a plain duplicate. Only
+active cases are compared (closed ones live in the store's history and are not read here).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from triagebot.actions import outbox_item
 from triagebot.errors import CaseNotFound, VersionConflict
@@ -54,6 +56,7 @@ def author_key(handle: str) -> str:
     return "" if text in _UNKNOWN_AUTHORS else text
 
 
+@lru_cache(maxsize=8192)
 def text_key(text: str) -> str:
     """Text reduced for comparing: no links, mentions, hashtags, punctuation or case."""
     flat = _NOISE.sub(" ", unicodedata.normalize("NFKC", text).casefold())
@@ -75,9 +78,13 @@ class _Entry:
     mention_id: str
     source: str
     author: str
-    text: str
+    raw_text: str
     urls: set[str]
     active: bool
+
+    @property
+    def text(self) -> str:
+        return text_key(self.raw_text)
 
 
 @dataclass
@@ -107,7 +114,7 @@ class CrossPosts:
     def plan(self, mentions: Sequence[Mention], now: datetime) -> CrossPostPlan:
         plan = CrossPostPlan()
         index = _Index()
-        for case in self.store.list_cases(since=now - self.window):
+        for case in self.store.list_cases(states=ACTIVE_STATES, since=now - self.window):
             index.add(_entry_of(case))
         for mention in mentions:
             url = canonical_url(mention.url)
@@ -216,7 +223,7 @@ def _entry_of(case: Case) -> _Entry:
         mention_id=case.mention.id,
         source=case.mention.source,
         author=author_key(case.mention.author.handle),
-        text=text_key(case.mention.text),
+        raw_text=case.mention.text,
         urls={canonical_url(u) for u in (case.mention.url, *case.also_on)},
         active=case.state in ACTIVE_STATES,
     )
@@ -228,7 +235,7 @@ def _new_entry(mention: Mention, url: str) -> _Entry:
         mention_id=mention.id,
         source=mention.source,
         author=author_key(mention.author.handle),
-        text=text_key(mention.text),
+        raw_text=mention.text,
         urls={url},
         active=True,
     )

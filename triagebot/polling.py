@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 Ingest = Callable[[list[Mention], datetime], IngestResult]
 MAX_BACKOFF = timedelta(hours=1)
 MAX_RETRY_AFTER = timedelta(days=1)
+STATUS_EVERY = timedelta(seconds=30)  # successes are saved in batches; failures at once
 
 
 def utcnow() -> datetime:
@@ -79,6 +80,7 @@ class Poller:
         self.state = {spec.name: SourceState.initial(spec) for spec in specs}
         self.on_outcome = on_outcome  # e.g. print each run (``triagebot poll``)
         self._scheduler: AsyncIOScheduler | None = None
+        self._dirty: set[str] = set()  # sources whose saved status is out of date
 
     # --- scheduling -------------------------------------------------------------------
     def schedule(self, scheduler: AsyncIOScheduler) -> None:
@@ -99,6 +101,14 @@ class Poller:
                 replace_existing=True,
                 next_run_time=datetime.now(UTC),  # the scheduler runs on real time
             )
+        scheduler.add_job(
+            asyncio.to_thread,
+            "interval",
+            args=[self.save_statuses],
+            seconds=STATUS_EVERY.total_seconds(),
+            id="poll:status",
+            replace_existing=True,
+        )
 
     def _reschedule(self, name: str, at: datetime) -> None:
         if self._scheduler is None:
@@ -128,6 +138,8 @@ class Poller:
         if state.backoff_until is not None and now < state.backoff_until:
             return PollOutcome(name, skipped=f"backing off until {state.backoff_until:%H:%M:%S}")
         state.last_attempt = now
+        status_before = state.status
+        self._dirty.add(name)
         try:
             outcome = await self._poll_and_ingest(name)
         except SourceError as exc:
@@ -139,7 +151,8 @@ class Poller:
             outcome = self._failed(name, f"internal error: {type(exc).__name__}: {exc}", None)
         else:
             self._succeeded(name, outcome)
-        await asyncio.to_thread(self._save_status, name)
+        if outcome.error is not None or state.status != status_before:
+            await asyncio.to_thread(self.save_statuses)  # failures show at once
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         return outcome
@@ -216,15 +229,19 @@ class Poller:
             state.backoff_reason = why
         self._reschedule(name, until)
 
-    def _save_status(self, name: str) -> None:
-        try:
-            text = json.dumps(self.state[name].to_dict())
-            self.store.set_cursor(status_key(name), text)
-        except Exception:  # the status is informative only; never fail a poll for it
-            log.exception("could not save the status of source %s", name)
+    def save_statuses(self) -> None:
+        """Save the status of every source that changed (for ``triagebot sources``)."""
+        while self._dirty:
+            name = self._dirty.pop()
+            try:
+                text = json.dumps(self.state[name].to_dict())
+                self.store.set_cursor(status_key(name), text)
+            except Exception:  # the status is informative only; never fail a poll for it
+                log.exception("could not save the status of source %s", name)
 
     async def aclose(self) -> None:
-        """Close the HTTP client the sources share."""
+        """Save what is left of the sources' status and close their HTTP client."""
+        await asyncio.to_thread(self.save_statuses)
         await self.http.aclose()
 
     def states(self) -> list[SourceState]:
@@ -240,5 +257,7 @@ def job_id(name: str) -> str:
 
 
 async def poll_all(poller: Poller, names: Iterable[str]) -> list[PollOutcome]:
-    """Run the given sources once, concurrently (``triagebot poll --once``)."""
-    return list(await asyncio.gather(*(poller.run(name) for name in names)))
+    """Run the given sources once, concurrently, and save their status."""
+    outcomes = list(await asyncio.gather(*(poller.run(name) for name in names)))
+    await asyncio.to_thread(poller.save_statuses)
+    return outcomes

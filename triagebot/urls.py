@@ -10,6 +10,7 @@ for showing: links shown to people keep what the source gave.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _HOST_PREFIXES = ("www.", "m.", "mobile.", "old.", "new.", "np.", "amp.")
@@ -56,6 +57,7 @@ def unwrap_redirect(url: str) -> str:
     return target if target and safe_http_url(target) else url
 
 
+@lru_cache(maxsize=8192)
 def canonical_url(url: str) -> str:
     """A comparison key for ``url``: the same post through different links gives one key."""
     target = unwrap_redirect(url.strip())

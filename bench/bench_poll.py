@@ -1,0 +1,262 @@
+"""Benchmark of one poll cycle: eight sources, 100 new posts each, parsed to stored cases.
+
+Run ``python -m bench.bench_poll`` (``--write`` also puts the results into the "Polling"
+section of ``docs/benchmarks.md``). The sources' answers are generated in memory and served
+through ``httpx.MockTransport``, so no time is network time: everything measured is what
+triagebot itself spends.
+
+* Store path: the real ``Poller`` over the eight adapters into the TinyDB store (fsync on),
+  which already holds 300 active cases; one cycle = every source polled once (parse, cursor
+  dedupe, brand filter, dedupe by id, cross-post check, triage, atomic store write, cursor and
+  status saved). Repeated on fresh stores; median and worst cycle reported.
+* Memory: the parse/dedupe/triage path (adapters with their cursors, brand filter, an id
+  dedupe window, cross-post keys, routing) over many cycles without the store, with the
+  number of live Python objects and the process RSS compared early and late.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import platform
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import poll_payloads
+from integrations.sources import build_specs
+from triagebot.config import load_settings
+from triagebot.crosspost import author_key, text_key
+from triagebot.models import Author, Mention
+from triagebot.pipeline import BrandFilter
+from triagebot.polling import Poller, poll_all
+from triagebot.runtime import Runtime, build_router
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+PER_SOURCE = 100
+SECRETS = {"X_BEARER_TOKEN": "b", "BLUESKY_HANDLE": "h", "BLUESKY_APP_PASSWORD": "p"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.cycle = 0
+
+    def __call__(self) -> datetime:
+        return poll_payloads.START + poll_payloads.CYCLE * self.cycle + poll_payloads.CYCLE / 10
+
+
+def _config(folder: Path) -> Path:
+    example = (ROOT / "triagebot.example.toml").read_text(encoding="utf-8")
+    head, _, tail = example.partition("[[sources]]")
+    tail = "[escalation]" + tail.split("[escalation]", 1)[1]
+    path = folder / "triagebot.toml"
+    path.write_text(head + poll_payloads.sources_toml("https://bench.invalid") + "\n" + tail)
+    return path
+
+
+def _settings(folder: Path) -> Any:
+    env = {"TRIAGEBOT_DB": str(folder / "data" / "triagebot.json"), **SECRETS}
+    env["TRIAGEBOT_RULES"] = str(ROOT / "rules")
+    return load_settings(_config(folder), env)
+
+
+def _seed(runtime: Runtime, count: int) -> None:
+    """``count`` active cases from earlier days, as a busy brand has."""
+    at = poll_payloads.START
+    seed = [
+        Mention(
+            f"seed:{n}",
+            "seed",
+            "x",
+            f"https://seed.example/{n}",
+            Author(f"seed_{n}"),
+            f"Northwind order NW-{n} question number {n}",
+            at,
+        )
+        for n in range(count)
+    ]
+    runtime.pipeline.ingest(seed, at)
+
+
+async def _store_cycle(folder: Path) -> dict[str, float]:
+    settings = _settings(folder)
+    clock = Clock()
+    runtime = Runtime.build(settings, clock=clock)
+    _seed(runtime, 300)
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(poll_payloads.handler(lambda: clock.cycle, PER_SOURCE))
+    )
+    poller = Poller(
+        build_specs(settings, clock), runtime.store, runtime.pipeline.ingest, http, clock=clock
+    )
+    names = list(poller.specs)
+    started = time.perf_counter()
+    outcomes = await poll_all(poller, names)
+    elapsed = time.perf_counter() - started
+    new = sum(len(o.result.new) for o in outcomes)
+    errors = [o.error for o in outcomes if o.error]
+    await poller.aclose()
+    runtime.close()
+    if errors or new != 8 * PER_SOURCE:
+        raise SystemExit(f"unexpected cycle: {new} new cases, errors {errors}")
+    return {"seconds": elapsed, "new": new}
+
+
+def store_path(repeats: int) -> dict[str, Any]:
+    times = []
+    for _ in range(repeats):
+        folder = Path(tempfile.mkdtemp(prefix="bench-poll-"))
+        try:
+            times.append(asyncio.run(_store_cycle(folder))["seconds"])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return {"median": statistics.median(times), "max": max(times), "repeats": repeats}
+
+
+async def _parse_cycles(cycles: int, checkpoints: set[int]) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-poll-mem-"))
+    settings = _settings(folder)
+    clock = Clock()
+    router = build_router(settings)
+    brand = BrandFilter(settings.config.brand)
+    specs = build_specs(settings, clock)
+    cursors: dict[str, str | None] = {s.name: None for s in specs}
+    recent: deque[str] = deque(maxlen=20_000)  # the dedupe window a store index would give
+    known: set[str] = set()
+    samples: dict[int, tuple[float, float]] = {}
+    handler = poll_payloads.handler(lambda: clock.cycle, PER_SOURCE)
+    started = time.perf_counter()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        for cycle in range(1, cycles + 1):
+            clock.cycle = cycle
+            for spec in specs:
+                assert spec.source is not None
+                result = await spec.source.poll(http, cursors[spec.name])
+                cursors[spec.name] = result.cursor
+                for mention in result.mentions:
+                    if not brand.is_relevant(mention) or mention.id in known:
+                        continue
+                    if len(recent) == recent.maxlen:
+                        known.discard(recent[0])
+                    recent.append(mention.id)
+                    known.add(mention.id)
+                    author_key(mention.author.handle), text_key(mention.text)
+                    router.route(mention)
+            if cycle in checkpoints:
+                gc.collect()
+                samples[cycle] = (len(gc.get_objects()) / 1000, _rss_mb())
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"cycles": cycles, "seconds": time.perf_counter() - started, "samples": samples}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory_path(cycles: int) -> dict[str, Any]:
+    checkpoints = {min(cycles, c) for c in (100, cycles // 10, cycles // 2, cycles)}
+    return asyncio.run(_parse_cycles(cycles, checkpoints))
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{platform.platform()}, {cpu}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}"
+    )
+
+
+def section(store: dict[str, Any], memory: dict[str, Any]) -> str:
+    samples = memory["samples"]
+    marks = sorted(samples)
+    heap = " · ".join(f"cycle {c:,}: {samples[c][0]:.0f}k" for c in marks)
+    rss = " · ".join(f"cycle {c:,}: {samples[c][1]:.0f} MB" for c in marks)
+    per_cycle = memory["seconds"] / memory["cycles"]
+    met = "met" if store["max"] <= 1.0 else "NOT met"
+    return "\n".join(
+        [
+            "## Polling",
+            "",
+            "`python -m bench.bench_poll --write`. Eight sources (Google Alerts Atom, Reddit, "
+            "Hacker News, Mastodon, Bluesky, X, App Store, Stack Exchange), 100 new posts each "
+            "per cycle, in each API's own shape (escaped HTML, entities, emoji), served from "
+            "memory through `httpx.MockTransport`: no time below is network time.",
+            "",
+            f"Machine: {_machine()}.",
+            "",
+            "| Measure | Result | Target |",
+            "| --- | --- | --- |",
+            f"| one cycle through the real `Poller` into the TinyDB store (fsync) holding 300 "
+            f"active cases: 8 sources polled concurrently, 800 posts parsed, deduplicated (cursor, "
+            f"mention id, cross-post check), triaged, stored as 800 cases with outbox items, "
+            f"cursors and source status saved; {store['repeats']} fresh stores | median "
+            f"{store['median']:.2f} s · worst {store['max']:.2f} s | "
+            f"≤ 1 s beyond network time ({met}) |",
+            f"| parse/dedupe/triage path without the store (adapters with their cursors, brand "
+            f"filter, a 20,000-id dedupe window, cross-post keys, routing), {memory['cycles']:,} "
+            f"cycles x 800 posts | {per_cycle * 1000:.0f} ms per cycle | |",
+            f"| live Python objects (after a collection) over those cycles | {heap} | flat |",
+            f"| process RSS over those cycles | {rss} | flat |",
+            "",
+            "The store path was measured over single cycles on fresh stores: repeated cycles on "
+            "one store keep every new case active (nobody claims or resolves them here), so the "
+            "store's "
+            "root file would grow by 800 active cases a cycle, which is not what a brand sees.",
+            "",
+        ]
+    )
+
+
+def write_doc(text: str) -> None:
+    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    lines = doc.splitlines()
+    if "## Polling" in lines:
+        start = lines.index("## Polling")
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        lines[start:end] = text.rstrip("\n").splitlines() + ([""] if end < len(lines) else [])
+        merged = "\n".join(lines)
+    else:
+        merged = doc.rstrip("\n") + "\n\n" + text
+    DOC.write_text(merged.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=10_000, help="memory-check cycles")
+    parser.add_argument("--repeats", type=int, default=10, help="store-path cycles")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    store = store_path(args.repeats)
+    print(f"store path: median {store['median']:.3f} s, worst {store['max']:.3f} s", flush=True)
+    memory = memory_path(args.cycles)
+    print(f"memory path: {memory['seconds']:.0f} s, samples {memory['samples']}", flush=True)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    text = section(store, memory)
+    print(text)
+    if args.write:
+        write_doc(text)
+
+
+if __name__ == "__main__":
+    main()
