@@ -110,10 +110,9 @@ def _print_backtest(console: Console, result: Backtest, period: timedelta) -> No
         table.add_row(escape(dept), *map(str, row))
     console.print(table)
     rules = Table("rule", "cases", "moved", "fixed", "broken", box=None)
-    for rule_id, tally in sorted(result.rules.items(), key=lambda kv: (-kv[1].moved, kv[0])):
-        rules.add_row(
-            escape(rule_id), *map(str, (tally.cases, tally.moved, tally.fixed, tally.broken))
-        )
+    for rule_id, counts in sorted(result.rules.items(), key=lambda kv: (-kv[1].moved, kv[0])):
+        numbers = (counts.cases, counts.moved, counts.fixed, counts.broken)
+        rules.add_row(escape(rule_id), *map(str, numbers))
     console.print(rules)
 
 
@@ -143,8 +142,6 @@ def print_explanation(explanation: Explanation, text: str, *, as_json: bool) -> 
         if rule.priority is not None:
             outcome = f"{outcome} {rule.priority}".strip()
         said = ", ".join(repr(w) for w in words) or "(conditions only)"
-        console.print(
-            f"  {escape(rule.id)} [{escape(outcome)}, weight {rule.weight:g}]: {escape(said)}"
-        )
+        console.print("  " + escape(f"{rule.id} [{outcome}, weight {rule.weight:g}]: {said}"))
     for rule_id, reason in explanation.blocked.items():
         console.print(f"  [dim]{escape(rule_id)} did not fire: {escape(reason)}[/]")

@@ -187,7 +187,7 @@ class CompiledRules:
             if reason is None:
                 fired_i.add(rule_i)
                 fired.append(rule)
-            elif explain:
+            elif explain and (rule_i in scan.found or rule_i in scan.blocked):
                 blocked[rule.id] = reason
         words = {self.rules[i].id: list(dict.fromkeys(scan.found.get(i, ()))) for i in fired_i}
         first = {self.rules[i].id: scan.first_at.get(i, 1.0) for i in fired_i}

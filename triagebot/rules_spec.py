@@ -25,7 +25,8 @@ RULE_KEYS = frozenset(
     | {"terms", "with", "regex", "unless", "unless_regex", "when"}
 )
 WHEN_KEYS = frozenset({"source", "lang", "followers", "matched", "not_matched"})
-OPTION_KEYS = frozenset({"fallback", "cc_share", "max_cc", "spam_threshold"})
+OPTION_KEYS = frozenset({"fallback", "cc_share", "cc_min", "max_cc", "spam_threshold"})
+_NUMBER_OPTIONS = frozenset({"cc_share", "cc_min", "spam_threshold"})
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FOLLOWERS = re.compile(r"^\s*(>=|>|<=|<)?\s*(\d[\d_,]*)\s*$")
 
@@ -95,6 +96,7 @@ class Options:
 
     fallback: str = FALLBACK_DEPARTMENT
     cc_share: float = 0.5
+    cc_min: float = 2.0
     max_cc: int = 2
     spam_threshold: float = 1.0
 
@@ -356,12 +358,12 @@ def _options(path: Path, data: LineDict, known: set[str], problems: list[RuleFil
             problems.append(
                 RuleFileError(path, line, "options.max_cc: must be a whole number >= 0")
             )
-        elif key in {"cc_share", "spam_threshold"} and (
+        elif key in _NUMBER_OPTIONS and (
             isinstance(value, bool) or not isinstance(value, int | float) or value < 0
         ):
             problems.append(RuleFileError(path, line, f"options.{key}: must be a number >= 0"))
         else:
-            values[key] = float(value) if key in {"cc_share", "spam_threshold"} else value
+            values[key] = float(value) if key in _NUMBER_OPTIONS else value
     return Options(**values)
 
 

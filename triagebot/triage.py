@@ -2,9 +2,9 @@
 
 Each department's score is the sum of the weights of its rules that fired. The highest
 score is the primary department (ties: the bigger single rule, then the earlier hit in the
-text); others that reach ``cc_share`` of it are copied (at most ``max_cc``). Spam rules score
-the same way: a post is spam when its spam score reaches ``spam_threshold`` and beats every
-department. Priority rules apply when they name no department or the primary one; the most
+text); others that reach ``cc_share`` of it and at least ``cc_min`` are copied (at most
+``max_cc``). Spam rules score the same way: a post is spam when its spam score reaches
+``spam_threshold`` and beats every department. Priority rules apply when they name no department or the primary one; the most
 urgent wins, else the configured default. A post no rule claims goes to the fallback.
 """
 
@@ -143,7 +143,8 @@ class Router:
                 spam_score,
             )
         primary = ranked[0] if ranked else opts.fallback
-        cc = tuple(d for d in ranked[1:] if scores[d] >= opts.cc_share * top)[: opts.max_cc]
+        floor = max(opts.cc_share * top, opts.cc_min)
+        cc = tuple(d for d in ranked[1:] if scores[d] >= floor)[: opts.max_cc]
         priority, priority_rules = self._priority(match.fired, primary)
         used = tuple(r.id for r in match.fired if r.department is not None and not r.spam)
         rules = used + tuple(r for r in priority_rules if r not in used)
