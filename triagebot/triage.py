@@ -4,8 +4,9 @@ Each department's score is the sum of the weights of its rules that fired. The h
 score is the primary department (ties: the bigger single rule, then the earlier hit in the
 text); others that reach ``cc_share`` of it and at least ``cc_min`` are copied (at most
 ``max_cc``). Spam rules score the same way: a post is spam when its spam score reaches
-``spam_threshold`` and beats every department. Priority rules apply when they name no department or the primary one; the most
-urgent wins, else the configured default. A post no rule claims goes to the fallback.
+``spam_threshold`` and beats every department. Priority rules apply when they name no
+department or the primary one; the most urgent wins, else the configured default. A post
+no rule claims goes to the fallback.
 """
 
 from __future__ import annotations
