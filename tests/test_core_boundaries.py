@@ -16,8 +16,24 @@ CORE_MODULES = [
     "triagebot.pipeline",
     "triagebot.delivery",
     "triagebot.console",
+    "triagebot.sources",
+    "triagebot.source_state",
+    "triagebot.polling",
+    "triagebot.crosspost",
+    "triagebot.urls",
+    "triagebot.cli_sources",
 ]
-FORBIDDEN = ["slack_bolt", "slack_sdk", "botbuilder", "tinydb", "psycopg", "httpx", "feedparser"]
+FORBIDDEN = [
+    "slack_bolt",
+    "slack_sdk",
+    "botbuilder",
+    "tinydb",
+    "psycopg",
+    "httpx",
+    "feedparser",
+    "inscriptis",
+    "lxml",
+]
 
 
 def test_core_imports_no_platform_modules() -> None:
