@@ -146,7 +146,10 @@ class _FileReader:
                     data.lines[key], f"{key}: unknown field (known: {', '.join(sorted(FILE_KEYS))})"
                 )
         default_dept = self.department(data, "department") if "department" in data else None
-        raw_rules = data.get("rules", LineList())
+        raw_rules = data.get("rules")
+        if raw_rules is None:
+            raw_rules = LineList()
+            raw_rules.lines = []
         if not isinstance(raw_rules, LineList):
             self.problem(data.lines.get("rules"), "rules: must be a list of rules")
             return [], data.get("options")
