@@ -48,8 +48,9 @@ WORK = ROOT / "bench" / ".work"
 DOC = ROOT / "docs" / "benchmarks.md"
 #: Bump when the generated data changes, so cached data sets are rebuilt.
 GENERATOR_VERSION = 3
-#: The data set's "now": the end of the generated year.
-END = datetime(2025, 12, 31, 18, 0, tzinfo=UTC)
+#: The data set's "now": the end of the generated year, today at midnight UTC, so that
+#: commands looking back from the real clock (``triagebot sla --since 30d``) find the last month.
+END = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 DEPARTMENTS = ["support", "billing", "shipping", "returns", "sales", "press", "careers", "triage"]
 SOURCES = ["x", "reddit", "trustpilot", "news", "instagram"]
 _VOCABULARY = (
@@ -404,11 +405,12 @@ def report(info: dict[str, Any], r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_doc(section: str) -> None:
+def write_doc(section: str, heading: str = "## Store") -> None:
+    """Replace the section under ``heading`` of docs/benchmarks.md (append it if missing)."""
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     lines = text.splitlines()
     try:
-        start = lines.index("## Store")
+        start = lines.index(heading)
     except ValueError:
         merged = text.rstrip("\n") + "\n\n" + section
     else:
@@ -423,7 +425,7 @@ def write_doc(section: str) -> None:
 
 def dataset(count: int, active: int, regenerate: bool) -> tuple[Path, dict[str, Any]]:
     """The cached data set (generated in a child process if missing) and facts about it."""
-    folder = WORK / f"store-{count}-f{FORMAT}-g{GENERATOR_VERSION}"
+    folder = WORK / f"store-{count}-f{FORMAT}-g{GENERATOR_VERSION}-{END:%Y%m%d}"
     info_file = folder / "info.json"
     if regenerate or not info_file.exists():
         shutil.rmtree(folder, ignore_errors=True)

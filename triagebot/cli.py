@@ -7,17 +7,34 @@ Exit status: 0 success; 1 a refused action (already claimed, not allowed, no suc
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from triagebot import __version__
-from triagebot.cli_commands import COMMANDS
 from triagebot.cli_rules import add_rules_parser
 from triagebot.errors import ConfigError, InputError, TriagebotError
 from triagebot.models import CaseState
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+
+#: Modules holding the subcommands outside triagebot.cli_commands, imported only when run,
+#: so quick commands do not load the web server, the scheduler or the sources.
+COMMAND_MODULES = {
+    "demo": "triagebot.cli_run",
+    "serve": "triagebot.cli_run",
+    "migrate": "triagebot.cli_run",
+    "poll": "triagebot.cli_sources",
+    "sources": "triagebot.cli_sources",
+}
+
+
+def load_command(name: str) -> Callable[[argparse.Namespace], int]:
+    """The function that runs subcommand ``name``."""
+    module = importlib.import_module(COMMAND_MODULES.get(name, "triagebot.cli_commands"))
+    command: Callable[[argparse.Namespace], int] = module.COMMANDS[name]
+    return command
 
 
 def _case_command(
@@ -111,9 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.INFO if args.verbose or args.command in {"serve", "demo"} else logging.WARNING
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
-    command: Callable[[argparse.Namespace], int] = COMMANDS[args.command]
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
-        return command(args)
+        return load_command(args.command)(args)
     except TriagebotError as exc:
         lines = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
         for line in lines:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from aiohttp import web
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
@@ -18,113 +16,33 @@ from rich.table import Table
 
 from triagebot.actions import execute
 from triagebot.cli_rules import cmd_rules, print_explanation
-from triagebot.cli_sources import build_poller, cmd_poll, cmd_sources
 from triagebot.config import Settings, load_settings
-from triagebot.console import ConsoleSurface, safe_text
-from triagebot.demo import DemoOptions, DemoReplay
+from triagebot.console import safe_text
 from triagebot.durations import format_seconds, parse_duration
-from triagebot.errors import ConfigError, InputError
+from triagebot.errors import InputError
 from triagebot.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
 from triagebot.mention_io import mention_from_json, read_mentions
 from triagebot.models import ACTIVE_STATES, Case, CaseState, Mention
 from triagebot.pipeline import IngestResult
 from triagebot.report import print_summary, summary_for
 from triagebot.runtime import Runtime, build_router
-from triagebot.server import create_app, run
-from triagebot.store import open_store
 
 log = logging.getLogger(__name__)
 
 INGEST_BATCH = 500
 
 
-def _settings(*, fallback: bool = True) -> Settings:
+def settings_for_command(*, fallback: bool = True) -> Settings:
     settings = load_settings(fallback_to_example=fallback)
     if fallback and settings.config_file.name == "triagebot.example.toml":
         log.info("no triagebot.toml here: using the example configuration %s", settings.config_file)
     return settings
 
 
-def _out() -> Console:
+def output_console() -> Console:
     # Piped output is read by programs and people alike: do not cut wide tables to 80 columns.
     width = None if sys.stdout.isatty() else 200
     return Console(highlight=False, soft_wrap=True, width=width)
-
-
-# --- running ----------------------------------------------------------------------------
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    settings = _settings()
-    runtime = Runtime.build(settings, [ConsoleSurface()])
-    replay = DemoReplay(
-        runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed)
-    )
-    port = settings.env.port
-    console = _out()
-    console.print(
-        f"[bold]triagebot demo[/] · {settings.config.brand.name} · store {settings.env.db_path}\n"
-        f"health: http://127.0.0.1:{port}/healthz · from another terminal try: "
-        "[bold]triagebot cases[/], [bold]triagebot claim ID --by you[/], [bold]triagebot sla[/]\n"
-        "Ctrl-C stops.\n"
-    )
-
-    async def start_replay(app: web.Application) -> None:
-        app["demo_task"] = asyncio.ensure_future(replay.run())
-
-    app = create_app(runtime, extra_startup=start_replay)
-    try:
-        asyncio.run(_serve_until(app, port, replay, args.until_done))
-    except KeyboardInterrupt:
-        console.print("\nstopped.")
-    return 0
-
-
-async def _serve_until(
-    app: web.Application, port: int, replay: DemoReplay, until_done: bool
-) -> None:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", port)
-        try:
-            await site.start()
-        except OSError as exc:
-            message = (
-                f"environment: PORT: cannot listen on {port} ({exc.strerror}); set another PORT"
-            )
-            raise ConfigError(message) from None
-        if not until_done:
-            await asyncio.Event().wait()
-        await replay.done.wait()
-        store = replay.runtime.store
-        for _ in range(100):  # let the delivery job show the last changes
-            if await asyncio.to_thread(store.pending_outbox) == 0:
-                break
-            await asyncio.sleep(0.2)
-    finally:
-        await runner.cleanup()
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings(fallback=False)
-    runtime = Runtime.build(settings, [ConsoleSurface()])
-    log.info("serving on port %d (store %s)", settings.env.port, settings.env.db_path)
-    run(create_app(runtime, poller=build_poller(runtime)), settings.env.port)
-    return 0
-
-
-def cmd_migrate(args: argparse.Namespace) -> int:
-    env = _settings(fallback=False).env
-    store = open_store(
-        env.db_path, env.database_url.get_secret_value() if env.database_url else None
-    )
-    try:
-        done = store.migrate()
-    finally:
-        store.close()
-    print("\n".join(done) if done else "store is up to date")
-    return 0
 
 
 # --- mentions -------------------------------------------------------------------------
@@ -132,7 +50,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     mentions = read_mentions(Path(args.file))  # the whole file is checked before storing
-    runtime = Runtime.build(_settings())
+    runtime = Runtime.build(settings_for_command())
     total = IngestResult()
     try:
         progress = Progress(
@@ -174,7 +92,7 @@ def _stdin_mentions() -> Iterator[Mention]:
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = settings_for_command()
     router = build_router(settings)
     if args.texts:
         base = {
@@ -222,7 +140,7 @@ def _case_row(case: Case) -> list[str]:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
-    runtime = Runtime.build(_settings())
+    runtime = Runtime.build(settings_for_command(), routing=False)
     try:
         found = runtime.store.list_cases(
             states=_states(args.state), department=args.department, limit=args.limit
@@ -236,13 +154,13 @@ def cmd_cases(args: argparse.Namespace) -> int:
     table = Table("case", "state", "prio", "department", "owner", "source", "text", box=None)
     for case in found:
         table.add_row(*(escape(cell) for cell in _case_row(case)))
-    console = _out()
+    console = output_console()
     console.print(table if found else f"no {args.state} cases")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    runtime = Runtime.build(_settings())
+    runtime = Runtime.build(settings_for_command(), routing=False)
     try:
         case = runtime.store.get_case(args.case_id.lstrip("#"))
         events = runtime.store.events(case.id)
@@ -251,7 +169,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"case": case.to_dict(), "events": [e.to_dict() for e in events]}))
         return 0
-    console = _out()
+    console = output_console()
     fields = Table(box=None, show_header=False)
     for label, value in _case_fields(case):
         fields.add_row(f"[bold]{label}[/]", escape(value))
@@ -288,7 +206,7 @@ def _case_fields(case: Case) -> list[tuple[str, str]]:
 
 
 def _act(args: argparse.Namespace, build: Callable[[str, str], Command]) -> int:
-    runtime = Runtime.build(_settings())
+    runtime = Runtime.build(settings_for_command(), routing=False)
     try:
         command = build(args.case_id.lstrip("#"), args.by)
         outcome = execute(runtime.store, runtime.policy, command, runtime.clock())
@@ -316,11 +234,11 @@ def cmd_sla(args: argparse.Namespace) -> int:
         period = parse_duration(args.since)
     except ValueError as exc:
         raise InputError(f"--since: {exc}") from None
-    settings = _settings()
+    settings = settings_for_command()
     if args.department and args.department not in settings.departments:
         known = ", ".join(settings.departments)
         raise InputError(f"--department: no department {args.department!r} (known: {known})")
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings, routing=False)
     try:
         summary = summary_for(runtime, period, args.department)
     finally:
@@ -328,14 +246,11 @@ def cmd_sla(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))
     else:
-        print_summary(_out(), summary, f"last {format_seconds(period.total_seconds())}")
+        print_summary(output_console(), summary, f"last {format_seconds(period.total_seconds())}")
     return 0
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "demo": cmd_demo,
-    "serve": cmd_serve,
-    "migrate": cmd_migrate,
     "ingest": cmd_ingest,
     "triage": cmd_triage,
     "cases": cmd_cases,
@@ -348,6 +263,4 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reassign": cmd_reassign,
     "sla": cmd_sla,
     "rules": cmd_rules,
-    "poll": cmd_poll,
-    "sources": cmd_sources,
 }

@@ -197,3 +197,6 @@ def _print_table(rows: list[SourceState], now: datetime) -> None:
             escape(safe_text(error, 80)),
         )
     Console(highlight=False, soft_wrap=True).print(table)
+
+
+COMMANDS = {"poll": cmd_poll, "sources": cmd_sources}

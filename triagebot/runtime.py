@@ -32,9 +32,9 @@ class Runtime:
 
     settings: Settings
     store: Store
-    router: Router
     surfaces: list[Surface] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
+    _router: Router | None = None
 
     @classmethod
     def build(
@@ -43,13 +43,25 @@ class Runtime:
         surfaces: Sequence[Surface] = (),
         clock: Callable[[], datetime] = utcnow,
         store: Store | None = None,
+        *,
+        routing: bool = True,
     ) -> Runtime:
-        router = build_router(settings)
+        """Open the store; compile the rules now unless ``routing`` is False (then on first use).
+
+        Commands that never route (cases, claim, sla) skip the rules and start faster.
+        """
+        router = build_router(settings) if routing else None
         database_url = settings.env.database_url
         opened = store or open_store(
             settings.env.db_path, database_url.get_secret_value() if database_url else None
         )
-        return cls(settings, opened, router, list(surfaces), clock)
+        return cls(settings, opened, list(surfaces), clock, router)
+
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            self._router = build_router(self.settings)
+        return self._router
 
     @property
     def policy(self) -> SettingsPolicy:

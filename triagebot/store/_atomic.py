@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from triagebot.errors import StoreError
 
 #: Prefix of temporary files; a crash can leave them behind and garbage collection removes them.
@@ -83,6 +85,10 @@ def replace_file(path: Path, data: bytes) -> int:
 
 def parse_json(data: bytes, path: Path) -> Any:
     """Decode JSON bytes read from ``path``; errors name the file and the position."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass  # orjson refuses lone surrogates, which json writes escaped: let json decide
     try:
         return json.loads(data)
     except json.JSONDecodeError as exc:

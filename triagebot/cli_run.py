@@ -1,0 +1,105 @@
+"""The long-running commands: ``demo`` and ``serve``, and ``migrate`` (the release phase).
+
+Kept apart from the quick commands so that ``triagebot claim`` does not pay for importing
+the web server, the scheduler and the sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from triagebot.cli_commands import output_console, settings_for_command
+from triagebot.cli_sources import build_poller
+from triagebot.console import ConsoleSurface
+from triagebot.demo import DemoOptions, DemoReplay
+from triagebot.errors import ConfigError
+from triagebot.runtime import Runtime
+from triagebot.server import create_app, run
+from triagebot.store import open_store
+
+log = logging.getLogger(__name__)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = settings_for_command()
+    runtime = Runtime.build(settings, [ConsoleSurface()])
+    replay = DemoReplay(
+        runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed)
+    )
+    port = settings.env.port
+    console = output_console()
+    console.print(
+        f"[bold]triagebot demo[/] · {settings.config.brand.name} · store {settings.env.db_path}\n"
+        f"health: http://127.0.0.1:{port}/healthz · from another terminal try: "
+        "[bold]triagebot cases[/], [bold]triagebot claim ID --by you[/], [bold]triagebot sla[/]\n"
+        "Ctrl-C stops.\n"
+    )
+
+    async def start_replay(app: web.Application) -> None:
+        app["demo_task"] = asyncio.ensure_future(replay.run())
+
+    app = create_app(runtime, extra_startup=start_replay)
+    try:
+        asyncio.run(_serve_until(app, port, replay, args.until_done))
+    except KeyboardInterrupt:
+        console.print("\nstopped.")
+    return 0
+
+
+async def _serve_until(
+    app: web.Application, port: int, replay: DemoReplay, until_done: bool
+) -> None:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        try:
+            await site.start()
+        except OSError as exc:
+            message = (
+                f"environment: PORT: cannot listen on {port} ({exc.strerror}); set another PORT"
+            )
+            raise ConfigError(message) from None
+        if not until_done:
+            await asyncio.Event().wait()
+        await replay.done.wait()
+        store = replay.runtime.store
+        for _ in range(100):  # let the delivery job show the last changes
+            if await asyncio.to_thread(store.pending_outbox) == 0:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = settings_for_command(fallback=False)
+    runtime = Runtime.build(settings, [ConsoleSurface()])
+    log.info("serving on port %d (store %s)", settings.env.port, settings.env.db_path)
+    run(create_app(runtime, poller=build_poller(runtime)), settings.env.port)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    env = settings_for_command(fallback=False).env
+    store = open_store(
+        env.db_path, env.database_url.get_secret_value() if env.database_url else None
+    )
+    try:
+        done = store.migrate()
+    finally:
+        store.close()
+    print("\n".join(done) if done else "store is up to date")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": cmd_demo,
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+}
