@@ -23,7 +23,7 @@ from integrations.sources.rss import RssSource
 from integrations.sources.stackexchange import StackExchangeSource
 from integrations.sources.x import XSource
 from triagebot.config import Settings, SourceConfig
-from triagebot.errors import MissingCredentials
+from triagebot.errors import ConfigError, MissingCredentials
 from triagebot.sources import SourceSpec
 
 __all__ = ["ADAPTERS", "build_source", "build_specs", "open_http"]
@@ -59,6 +59,10 @@ def build_specs(settings: Settings, clock: Callable[[], datetime] = utcnow) -> l
             specs.append(SourceSpec(config, build_source(config, settings, clock)))
         except MissingCredentials as exc:
             specs.append(SourceSpec(config, problem=str(exc), missing=tuple(exc.variables)))
+        except ConfigError as exc:  # a bad adapter option: name the file too
+            raise ConfigError(
+                [f"{settings.config_file}: {line}" for line in exc.problems]
+            ) from None
     return specs
 
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,8 +21,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from integrations.sources import ADAPTERS, build_specs
 from tests.sources.conftest import Clock
 from tests.sources.server import FakeServer, Reply, fixture_reply
-from triagebot.config import Settings, SourceConfig
-from triagebot.errors import MissingCredentials
+from triagebot.config import Settings, SourceConfig, load_settings
+from triagebot.errors import ConfigError, MissingCredentials
 from triagebot.models import Mention
 from triagebot.pipeline import IngestResult
 from triagebot.polling import Poller, job_id
@@ -238,3 +239,27 @@ def test_build_specs_reports_missing_credentials(settings: Settings) -> None:
     assert specs["x"].problem is not None
     assert "X_BEARER_TOKEN" in specs["x"].problem
     assert specs["reddit"].source is not None
+
+
+async def test_the_brands_own_posts_are_ignored(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    rss = {"content-type": "application/rss+xml"}
+    server.add("/posts.rss", fixture_reply("forum_rss", "posts_poll2.rss", headers=rss))
+    forum = spec(settings, clock, name="forum", type="rss", base_url=server.url + "/posts.rss")
+    outcome = await poller(runtime, [forum], http).run("forum")
+    assert outcome.result.ignored == 1  # @northwind_support, one of the brand's handles
+    assert all(c.mention.author.handle != "northwind_support" for c in outcome.result.new)
+
+
+def test_a_bad_adapter_option_names_the_file_and_field(tmp_path: Path) -> None:
+    config = tmp_path / "triagebot.toml"
+    example = Path(__file__).resolve().parents[2] / "triagebot.example.toml"
+    head = example.read_text(encoding="utf-8").split("[[sources]]")[0]
+    config.write_text(head + '[[sources]]\nname = "se"\ntype = "stackexchange"\n', encoding="utf-8")
+    settings = load_settings(config, {})
+    with pytest.raises(ConfigError) as caught:
+        build_specs(settings)
+    assert caught.value.problems == [
+        f"{config}: sources (se).site: the Stack Exchange site is required (e.g. outdoors)"
+    ]
