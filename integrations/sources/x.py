@@ -6,7 +6,9 @@ moves it only after the last page was read. Authors come from the ``author_id`` 
 the handle unknown. ``text`` is HTML-escaped and decoded once; ``note_tweet.text`` holds the
 full text of long posts. An edit has a new id but lists every version in
 ``edit_history_tweet_ids``: the first one is the mention's id, so an edit is not a second
-mention. The rate-limit reset header is a Unix epoch.
+mention. When ``max_pages`` (or a rate limit) stops a walk early, the cursor keeps the
+``next_token`` and the next poll finishes the walk before ``since_id`` moves. The rate-limit
+reset header is a Unix epoch.
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ class XSource(BaseSource):
         walk = Walk(Watermark(), self.floor()) if since_id is None else None
         mentions: list[Mention] = []
         seen: set[str] = set()
-        newest: str | None = None
-        token: str | None = None
+        resume = as_dict(state.get("resume"))  # pages left over from the previous poll
+        newest = resume.get("newest_id") if isinstance(resume.get("newest_id"), str) else None
+        token = resume.get("next_token") if isinstance(resume.get("next_token"), str) else None
         wait: float | None = None
         for _ in range(self.max_pages):
             body, wait = await self._page(http, since_id, token)
@@ -79,12 +82,13 @@ class XSource(BaseSource):
             token = meta.get("next_token") if isinstance(meta.get("next_token"), str) else None
             if not token or wait or (walk is not None and walk.reached_known):
                 break
+        if token and not (walk is not None and walk.reached_known):
+            state["resume"] = {"next_token": token, "newest_id": newest}  # finish them next time
         else:
-            if walk is not None:
-                walk.note_truncated(self.name, self.max_pages)
-        state["since_id"] = max(
-            [i for i in (since_id, newest) if i], key=lambda i: (len(i), i), default=None
-        )
+            state.pop("resume", None)
+            state["since_id"] = max(
+                [i for i in (since_id, newest) if i], key=lambda i: (len(i), i), default=None
+            )
         return PollResult(mentions, dump_cursor(state), wait)
 
     async def _page(

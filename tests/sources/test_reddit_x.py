@@ -184,3 +184,21 @@ def test_x_without_a_token_names_the_variable(make_source: MakeSource) -> None:
     with pytest.raises(MissingCredentials) as caught:
         make_source("x", bearer_token_env="MY_X_TOKEN")
     assert caught.value.variables == ["MY_X_TOKEN"]
+
+
+async def test_x_finishes_a_long_walk_on_the_next_poll(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    token = "b26v89c19zqg8o3frr3hpmh0kz6aau5m0ytnf5x3kbgal"
+    server.add(RECENT, fixture_reply("x", "recent_page1.json"))
+    server.add(RECENT, fixture_reply("x", "recent_page2.json"), next_token=token)
+    source = make_source("x", env=X_ENV, max_pages=1)
+    first = await source.poll(http, None)
+    assert len(first.mentions) == 8
+    assert json.loads(first.cursor or "{}") == {
+        "resume": {"next_token": token, "newest_id": "1900572635953812027"}
+    }
+    second = await source.poll(http, first.cursor)
+    assert {m.id for m in second.mentions} >= {"x:1900276312570364562"}  # X12, the oldest
+    assert server.seen(RECENT)[-1].query["next_token"] == token
+    assert json.loads(second.cursor or "{}") == {"since_id": "1900572635953812027"}
