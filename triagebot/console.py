@@ -64,6 +64,11 @@ class ConsoleSurface:
     async def update(self, case: Case, ref: MessageRef) -> None:
         """Nothing to re-render on a terminal: every change also leaves a note, printed by reply."""
 
+    async def escalate(self, case: Case, ref: MessageRef | None, text: str) -> None:
+        self._console.print(
+            f"[bold red]escalation[/] [bold]#{case.id}[/] {escape(safe_text(text, 300))}"
+        )
+
     async def reply(self, case: Case, ref: MessageRef, text: str) -> None:
         style = "green" if case.state is CaseState.RESOLVED else "magenta"
         self._console.print(f"[bold]#{case.id}[/] [{style}]↳ {escape(safe_text(text, 200))}[/]")

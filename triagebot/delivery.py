@@ -121,6 +121,9 @@ class DeliveryWorker:
     async def _on_surface(self, surface: Surface, item: OutboxItem, case: Case) -> None:
         refs = await asyncio.to_thread(self.store.message_refs, case.id)
         ref = refs.get(surface.name)
+        if item.kind is OutboxKind.ESCALATE:
+            await surface.escalate(case, ref, item.text or "")
+            return
         if item.kind is OutboxKind.POST:
             if ref is None:
                 ref = await surface.post(case)

@@ -278,6 +278,7 @@ class OutboxKind(StrEnum):
     POST = "post"  # show a new case on every surface
     UPDATE = "update"  # re-render the case where it is shown
     REPLY = "reply"  # a thread note under the case's message
+    ESCALATE = "escalate"  # a post about the case in the escalation channel
 
 
 @dataclass(frozen=True)

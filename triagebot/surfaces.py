@@ -31,3 +31,7 @@ class Surface(Protocol):
     async def reply(self, case: Case, ref: MessageRef, text: str) -> None:
         """Add a short note under the case's message (thread reply)."""
         ...
+
+    async def escalate(self, case: Case, ref: MessageRef | None, text: str) -> None:
+        """Post ``text`` about the case to the escalation channel (``ref``: where it is shown)."""
+        ...

@@ -17,6 +17,7 @@ class RecordingSurface:
     posts: list[Case] = field(default_factory=list)
     updates: list[Case] = field(default_factory=list)
     replies: list[tuple[str, str]] = field(default_factory=list)
+    escalations: list[tuple[str, str]] = field(default_factory=list)
     fail_next: int = 0
     retry_after: float | None = None
 
@@ -40,3 +41,7 @@ class RecordingSurface:
     async def reply(self, case: Case, ref: MessageRef, text: str) -> None:
         self._maybe_fail()
         self.replies.append((case.id, text))
+
+    async def escalate(self, case: Case, ref: MessageRef | None, text: str) -> None:
+        self._maybe_fail()
+        self.escalations.append((case.id, text))
