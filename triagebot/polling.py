@@ -231,6 +231,7 @@ class Poller:
 
     def save_statuses(self) -> None:
         """Save the status of every source that changed (for ``triagebot sources``)."""
+        self.note_next_runs()
         while self._dirty:
             name = self._dirty.pop()
             try:
