@@ -82,7 +82,7 @@ def _own_reason(rule: RuleSpec, sources: set[str]) -> str | None:
     if when.langs is not None and not any(_LANG.match(code) for code in when.langs):
         return f"when.lang: {sorted(when.langs)} are not language codes (like en, es, pt-br)"
     low, high = when.min_followers, when.max_followers
-    if low is not None and high is not None and low >= high:
+    if (high is not None and high <= 0) or (low is not None and high is not None and low >= high):
         return "when.followers: no follower count is in that range"
     return None
 

@@ -176,6 +176,7 @@ class _FileReader:
         if not isinstance(item, LineDict):
             self.problem(line, "each rule must be a mapping with a name")
             return None
+        before = len(self.problems)
         for key in item:
             if key not in RULE_KEYS:
                 self.problem(
@@ -189,7 +190,6 @@ class _FileReader:
                 "name: each rule needs a name (letters, digits, _ or -)",
             )
             return None
-        before = len(self.problems)
         spec = RuleSpec(
             id=f"{self.path.stem}.{name}",
             path=self.path,
@@ -207,6 +207,8 @@ class _FileReader:
             unless_regexes=self.patterns(item, "unless_regex"),
             when=self.conditions(item),
         )
+        if len(self.problems) > before:
+            return None
         self.check_shape(spec, item)
         return spec if len(self.problems) == before else None
 
