@@ -27,17 +27,17 @@ def test_a_term_claimed_by_two_departments_with_equal_weight(tmp_path: Path) -> 
     found = problems(
         tmp_path,
         {
-            "billing.yaml": "department: billing\nrules:\n  - name: money\n    terms: [refund, card]\n",
+            "billing.yaml": "department: billing\nrules:\n  - {name: money, terms: [refund, card]}",
             "shipping.yaml": "department: shipping\nrules:\n  - name: returns\n    terms:\n"
             "      - parcel\n      - Refunds\n",
-            "sales.yaml": "department: sales\nrules:\n  - {name: cards, weight: 2, terms: [card]}\n",
+            "sales.yaml": "department: sales\nrules:\n  - {name: cards, weight: 2, terms: [card]}",
         },
     )
     assert len(found) == 1
     assert found[0].startswith(
         "shipping.yaml:6: shipping.returns: term 'Refunds' is also claimed by"
     )
-    assert "billing (billing.money, billing.yaml:4)" in found[0]
+    assert "billing (billing.money, billing.yaml:3)" in found[0]
 
 
 def test_rules_that_can_never_fire(tmp_path: Path) -> None:
