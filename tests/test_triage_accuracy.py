@@ -1,0 +1,25 @@
+"""The default rules on the labelled posts: the thresholds docs/triage.md reports against."""
+
+from __future__ import annotations
+
+from bench.triage_accuracy import default_router, evaluate, load_posts
+from triagebot.models import FALLBACK_DEPARTMENT
+
+DEPARTMENTS = {"customer_service", "sales", "shipping", "billing", "hr", "pr", "product"}
+
+
+def test_the_labelled_set_is_big_and_covers_every_department() -> None:
+    posts = load_posts()
+    assert len(posts) >= 400
+    labels = {p["department"] for p in posts if not p["spam"]}
+    assert labels >= DEPARTMENTS and labels <= DEPARTMENTS | {FALLBACK_DEPARTMENT}
+    assert {p.get("lang") for p in posts} >= {"es", "de", "fr", "pt"}
+    assert sum(p["spam"] for p in posts) >= 30
+
+
+def test_default_rules_reach_the_thresholds() -> None:
+    report = evaluate(default_router(), load_posts())
+    assert report.accuracy >= 0.85, report.misses
+    assert report.spam_precision >= 0.95
+    for department in DEPARTMENTS:
+        assert report.correct[department] / report.total[department] >= 0.75, department
