@@ -96,7 +96,14 @@ def _check_holidays(value: str | None) -> str | None:
     return value
 
 
+def _check_clock_time(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
+        raise ValueError(f"{value!r} is not a time of day: write HH:MM, e.g. '08:30'")
+    return value
+
+
 TimeZone = Annotated[str, AfterValidator(_check_timezone)]
+ClockTime = Annotated[str, AfterValidator(_check_clock_time)]
 Hours = Annotated[str, AfterValidator(_check_hours)]
 Holidays = Annotated[str, AfterValidator(_check_holidays)]
 
@@ -122,6 +129,13 @@ class DepartmentConfig(_Strict):
     hours: Hours | None = None
     holidays: Holidays | None = None
     sla: dict[Priority, PolicyConfig] = {}
+    # SLA watcher and digest (each falls back to the [sla] value when unset).
+    manager: str | None = None  # named in breach posts (a --by name or a Slack/Teams user id)
+    oncall_slack_group: str | None = None  # Slack user group id mentioned at the reminder
+    oncall_teams: str | None = None  # Teams tag or user id mentioned at the reminder
+    note_at: float | None = Field(default=None, gt=0, lt=1)
+    idle_release: Duration | None = None
+    digest_at: ClockTime | None = None
 
     @field_validator("id")
     @classmethod
@@ -151,6 +165,9 @@ class SlaConfig(_Strict):
     reminder_at: float = Field(default=0.75, gt=0, lt=1)
     reopen_within: Duration = timedelta(days=7)
     default_priority: Priority = Priority.P2
+    note_at: float = Field(default=0.5, gt=0, lt=1)  # note to the claimer at this fraction
+    idle_release: Duration | None = None  # release a claim idle this long (business time)
+    digest_at: ClockTime | None = None  # local time of the daily digest; None: no digest
     P1: PolicyConfig = _DEFAULT_POLICIES[Priority.P1]
     P2: PolicyConfig = _DEFAULT_POLICIES[Priority.P2]
     P3: PolicyConfig = _DEFAULT_POLICIES[Priority.P3]
@@ -213,6 +230,8 @@ class ManagersConfig(_Strict):
     names: list[str] = []  # people acting from the CLI or the board
     slack: list[str] = []
     teams: list[str] = []
+    slack_channel: str | None = None  # the daily digest (default: the escalation channel)
+    teams_channel: str | None = None
 
     def includes(self, actor: str, surface: str) -> bool:
         by_surface = {"slack": self.slack, "teams": self.teams}

@@ -179,6 +179,8 @@ class Case:
     updated_at: datetime | None = None
     assignments: tuple[Assignment, ...] = ()
     also_on: tuple[str, ...] = ()  # URLs where the same post was seen too (cross-posts)
+    #: SLA steps already sent for this case ("<department>:<target>:<level>"), see watcher.py.
+    sla_marks: tuple[str, ...] = ()
 
     @property
     def is_active(self) -> bool:
@@ -205,6 +207,7 @@ class Case:
             "updated_at": iso(self.updated_at),
             "assignments": [a.to_dict() for a in self.assignments],
             "also_on": list(self.also_on),
+            "sla_marks": list(self.sla_marks),
         }
 
     @classmethod
@@ -229,6 +232,7 @@ class Case:
             updated_at=parse_iso(data.get("updated_at")),
             assignments=tuple(Assignment.from_dict(a) for a in data.get("assignments") or ()),
             also_on=tuple(data.get("also_on") or ()),
+            sla_marks=tuple(data.get("sla_marks") or ()),
         )
 
 
