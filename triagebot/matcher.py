@@ -29,22 +29,47 @@ POSITIVE, WITH, UNLESS, LITERAL = 0, 1, 2, 3
 MIN_LITERAL = 3
 
 
-def required_literal(pattern: re.Pattern[str]) -> str | None:
-    """The longest run of plain characters every match must contain (3+ chars), if any."""
+def _literal(chars: list[int]) -> str | None:
+    text = "".join(map(chr, chars))
+    folded = fold(text)
+    return folded if len(folded) >= MIN_LITERAL and folded == text.casefold() else None
+
+
+def _leading(items: list[tuple[Any, Any]]) -> list[int]:
+    run = []
+    for op, arg in items:
+        if op != _sre.LITERAL:
+            break
+        run.append(arg)
+    return run
+
+
+def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    """Literals of which every match contains at least one (3+ characters each), if known.
+
+    The longest run of plain characters at the top level, else the alternatives of the
+    first top-level group whose every branch starts with such a run.
+    """
     try:
-        parsed = _sre.parse(pattern.pattern, pattern.flags)
+        items = list(_sre.parse(pattern.pattern, pattern.flags))
     except (re.error, RecursionError):
         return None
-    best, run = "", []
-    for op, arg in [*list(parsed), (None, None)]:
+    best: list[int] = []
+    run: list[int] = []
+    for op, arg in [*items, (None, None)]:
         if op == _sre.LITERAL:
-            run.append(chr(arg))
+            run.append(arg)
             continue
-        if len(run) > len(best):
-            best = "".join(run)
-        run = []
-    folded = fold(best)
-    return folded if len(folded) >= MIN_LITERAL and folded == best.casefold() else None
+        best, run = (run if len(run) > len(best) else best), []
+    if (literal := _literal(best)) is not None:
+        return (literal,)
+    for item in items:
+        op, arg = item[1][3][0] if item[0] == _sre.SUBPATTERN and len(item[1][3]) == 1 else item
+        if op == _sre.BRANCH:
+            found = [_literal(_leading(list(alt))) for alt in arg[1]]
+            if all(found):
+                return tuple(f for f in found if f)
+    return None
 
 
 @dataclass
@@ -80,6 +105,7 @@ class CompiledRules:
             tuple(index[r] for r in rule.when.not_matched if r in index) for rule in self.rules
         ]
         self.always = frozenset(i for i, rule in enumerate(self.rules) if not rule.has_matchers)
+        self.plain = [not rule.with_terms and _unconditional(rule.when) for rule in self.rules]
         self.regexes: list[tuple[int, int, re.Pattern[str]]] = []
         self.unfiltered: list[int] = []  # regexes without a literal: tried on every post
         self.has_exact = False
@@ -119,10 +145,10 @@ class CompiledRules:
     ) -> None:
         number = len(self.regexes)
         self.regexes.append((i, role, regex))
-        literal = required_literal(regex)
-        if literal is None:
+        literals = required_literals(regex)
+        if literals is None:
             self.unfiltered.append(number)
-        else:
+        for literal in literals or ():
             table.setdefault(literal, []).append((i, LITERAL, number))
 
     # --- scanning -----------------------------------------------------------------------
@@ -137,21 +163,23 @@ class CompiledRules:
             haystack += exact
             exact_width = len(exact)
         scan = Scan()
+        first_at, found = scan.first_at, scan.found
         seps = [n for n, ch in enumerate(haystack) if ch == SEP] if explain else []
         regex_todo: list[int] = list(self.unfiltered)
         for end, entries in self.automaton.iter(haystack) if self.size else ():
             for rule_i, role, item in entries:
-                if role == LITERAL:
+                if role == POSITIVE:
+                    if rule_i not in first_at:
+                        first_at[rule_i] = (
+                            (end - start) / width
+                            if end < exact_start
+                            else (end - exact_start) / exact_width
+                        )
+                    if explain:
+                        term = self.rules[rule_i].terms[item]
+                        found.setdefault(rule_i, []).append(_words_at(term, end, seps, words))
+                elif role == LITERAL:
                     regex_todo.append(item)
-                elif role == POSITIVE:
-                    term = self.rules[rule_i].terms[item]
-                    said = _words_at(term, end, seps, words) if seps else term.text
-                    at = (
-                        (end - start) / width
-                        if end < exact_start
-                        else (end - exact_start) / exact_width
-                    )
-                    self._found(scan, rule_i, at, said)
                 elif role == WITH:
                     scan.with_ok.add(rule_i)
                 else:
@@ -162,35 +190,38 @@ class CompiledRules:
             if hit is None:
                 continue
             if role == POSITIVE:
-                self._found(scan, rule_i, hit.start() / max(len(folded), 1), hit.group(0))
+                at = hit.start() / max(len(folded), 1)
+                first_at[rule_i] = min(at, first_at.get(rule_i, 2.0))
+                found.setdefault(rule_i, []).append(hit.group(0))
             else:
                 scan.blocked.setdefault(rule_i, hit.group(0))
         return scan
-
-    @staticmethod
-    def _found(scan: Scan, rule_i: int, at: float, words: str) -> None:
-        scan.found.setdefault(rule_i, []).append(words)
-        if at < scan.first_at.get(rule_i, 2.0):
-            scan.first_at[rule_i] = at
 
     # --- deciding -----------------------------------------------------------------------
 
     def match(self, mention: Mention, *, explain: bool = False) -> Match:
         folded = fold(mention.text)
         scan = self.scan(folded, tokens(folded), explain=explain)
+        rules, plain, blocked_by = self.rules, self.plain, scan.blocked
         fired_i: set[int] = set()
         fired: list[RuleSpec] = []
+        first: dict[str, float] = {}
         blocked: dict[str, str] = {}
-        for rule_i in sorted(scan.found.keys() | self.always):
-            rule = self.rules[rule_i]
-            reason = self._refusal(rule_i, rule, scan, mention, fired_i)
+        for rule_i in sorted(scan.first_at.keys() | self.always):
+            rule = rules[rule_i]
+            if plain[rule_i] and rule_i not in blocked_by:
+                reason = None
+            else:
+                reason = self._refusal(rule_i, rule, scan, mention, fired_i)
             if reason is None:
                 fired_i.add(rule_i)
                 fired.append(rule)
-            elif explain and (rule_i in scan.found or rule_i in scan.blocked):
+                first[rule.id] = scan.first_at.get(rule_i, 1.0)
+            elif explain and (rule_i in scan.first_at or rule_i in blocked_by):
                 blocked[rule.id] = reason
-        words = {self.rules[i].id: list(dict.fromkeys(scan.found.get(i, ()))) for i in fired_i}
-        first = {self.rules[i].id: scan.first_at.get(i, 1.0) for i in fired_i}
+        words = {}
+        if explain:
+            words = {rules[i].id: list(dict.fromkeys(scan.found.get(i, ()))) for i in fired_i}
         return Match(fired, words, first, blocked)
 
     def _refusal(
@@ -208,6 +239,17 @@ class CompiledRules:
         if any(r in fired for r in self.forbids[rule_i]):
             return "when.not_matched: " + ", ".join(rule.when.not_matched)
         return None
+
+
+def _unconditional(when: Conditions) -> bool:
+    return (
+        when.sources is None
+        and when.langs is None
+        and when.min_followers is None
+        and when.max_followers is None
+        and not when.matched
+        and not when.not_matched
+    )
 
 
 def _words_at(term: Term, end: int, seps: list[int], words: list[str]) -> str:

@@ -40,20 +40,27 @@ _KEEP = frozenset(_KEEP_WORDS.split())  # words that look inflected but are not
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")
 _CACHE_LIMIT = 200_000
 _stems: dict[str, str] = {}
+_plains: dict[str, str] = {}
 
 
 def fold(text: str) -> str:
-    """Case-folded, accent-free NFKC text; control characters become spaces.
+    """Case-folded, accent-free NFKC text; control characters become spaces."""
+    return unicodedata.normalize("NFKC", text).casefold().translate(_FOLD_TABLE)
 
-    A letter repeated three times or more counts once ("pleaseeee" is "please").
-    """
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD_TABLE)
-    return _REPEATS.sub(r"\1", folded)
+
+def _plain(word: str) -> str:
+    found = _REPEATS.sub(r"\1", word)
+    if len(_plains) >= _CACHE_LIMIT:
+        _plains.clear()
+    _plains[word] = found
+    return found
 
 
 def tokens(folded: str) -> list[str]:
-    """The words and emoji of already folded text, in order."""
-    return TOKEN.findall(folded)
+    """The words and emoji of already folded text, in order; a letter repeated three times
+    or more counts once ("pleaseeee" is "please")."""
+    get = _plains.get
+    return [get(w) or _plain(w) for w in TOKEN.findall(folded)]
 
 
 def _strip_suffix(word: str) -> str:

@@ -126,14 +126,19 @@ class Router:
         biggest: dict[str, float] = {}
         first: dict[str, float] = {}
         spam_score = 0.0
+        first_at = match.first_at
         for rule in match.fired:
+            dept, weight = rule.department, rule.weight
             if rule.spam:
-                spam_score += rule.weight
-            elif rule.department is not None:
-                dept = rule.department
-                scores[dept] = scores.get(dept, 0.0) + rule.weight
-                biggest[dept] = max(biggest.get(dept, 0.0), rule.weight)
-                first[dept] = min(first.get(dept, 2.0), match.first_at.get(rule.id, 1.0))
+                spam_score += weight
+            elif dept is not None:
+                if dept in scores:
+                    scores[dept] += weight
+                    biggest[dept] = max(biggest[dept], weight)
+                    first[dept] = min(first[dept], first_at.get(rule.id, 1.0))
+                else:
+                    scores[dept], biggest[dept] = weight, weight
+                    first[dept] = first_at.get(rule.id, 1.0)
         ranked = sorted(scores, key=lambda d: (-scores[d], -biggest[d], first[d], d))
         top = scores[ranked[0]] if ranked else 0.0
         if spam_score >= opts.spam_threshold and spam_score > top:
