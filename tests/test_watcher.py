@@ -11,10 +11,11 @@ import pytest
 from triagebot.actions import execute
 from triagebot.config import Settings
 from triagebot.lifecycle import Claim, Reassign
+from triagebot.mentions import plain_mentions, render_mentions
 from triagebot.models import CaseState, OutboxItem, OutboxKind
 from triagebot.store import open_store
 from triagebot.store.base import Store
-from triagebot.watcher import SlaWatcher, plain_mentions, render_mentions
+from triagebot.watcher import SlaWatcher
 
 from .sla_helpers import make_case, ny, store_cases
 

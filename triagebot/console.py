@@ -13,6 +13,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
+from triagebot.mentions import plain_mentions
 from triagebot.models import Case, CaseState, MessageRef, Priority
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -66,9 +67,19 @@ class ConsoleSurface:
 
     async def escalate(self, case: Case, ref: MessageRef | None, text: str) -> None:
         self._console.print(
-            f"[bold red]escalation[/] [bold]#{case.id}[/] {escape(safe_text(text, 300))}"
+            f"[bold red]escalation[/] [bold]#{case.id}[/] "
+            f"{escape(safe_text(plain_mentions(text), 300))}"
         )
 
     async def reply(self, case: Case, ref: MessageRef, text: str) -> None:
         style = "green" if case.state is CaseState.RESOLVED else "magenta"
-        self._console.print(f"[bold]#{case.id}[/] [{style}]↳ {escape(safe_text(text, 200))}[/]")
+        self._console.print(
+            f"[bold]#{case.id}[/] [{style}]↳ {escape(safe_text(plain_mentions(text), 200))}[/]"
+        )
+
+    async def digest(self, department: str, text: str) -> None:
+        """Print the daily SLA digest (see triagebot.digest)."""
+        lines = [escape(safe_text(line, 200)) for line in text.splitlines()]
+        self._console.print(f"[bold blue]digest[/] [cyan]{escape(department)}[/]")
+        for line in lines:
+            self._console.print(f"    {line}")

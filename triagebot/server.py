@@ -15,6 +15,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from triagebot import __version__
+from triagebot.digest import register_sla_jobs
 from triagebot.models import ACTIVE_STATES
 from triagebot.polling import Poller
 from triagebot.rules_reload import RELOAD_EVERY, RulesWatcher
@@ -68,6 +69,7 @@ def create_app(
         add_interval_job(app[SCHEDULER], "rules-reload", rules.run, RELOAD_EVERY, run_now=False)
         if poller is not None:
             poller.schedule(app[SCHEDULER])
+        register_sla_jobs(runtime, app[SCHEDULER])  # SLA watcher and daily digests
         if extra_startup is not None:
             await extra_startup(app)
         app[SCHEDULER].start()

@@ -14,14 +14,13 @@ Reassignment starts the ladder again for the new department (its marks are its o
 unclaiming does not restart the claim target, which is met by the first claim; closed cases are
 not watched, and a reopened case keeps the marks it had. A claim with no change for
 ``idle_release`` of business time goes back to the queue with a note. Mentions in the texts are
-tokens a surface renders its own way: ``{@user:ID}`` and ``{@oncall:DEPARTMENT}``.
+tokens a surface renders its own way (``triagebot.mentions``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from triagebot.config import DepartmentConfig, Settings
 from triagebot.durations import format_seconds
 from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.lifecycle import SYSTEM_ACTOR, Unclaim, apply
+from triagebot.mentions import mention_oncall, mention_user
 from triagebot.models import ACTIVE_STATES, Case, CaseEvent, CaseState, OutboxItem, OutboxKind
 from triagebot.sla import progress
 from triagebot.store.base import Store
@@ -40,33 +40,10 @@ log = logging.getLogger(__name__)
 
 SURFACE = "watcher"
 STEPS = ("note", "remind", "breach")
-_MENTION = re.compile(r"\{@(user|oncall):([^{}\s]{1,80})\}")
 _MAX_ATTEMPTS = 3
 #: A department counts as open this long after it closes, so a target due at the close (a
 #: common due time: business time ends there) is still escalated the same day.
 CLOSING_GRACE = timedelta(minutes=5)
-
-
-def mention_user(who: str) -> str:
-    """A mention of a person (a --by name or a Slack/Teams user id) inside a note's text."""
-    return f"{{@user:{who}}}"
-
-
-def mention_oncall(department: str) -> str:
-    """A mention of the department's on-call group inside a note's text."""
-    return f"{{@oncall:{department}}}"
-
-
-def render_mentions(text: str, render: Callable[[str, str], str]) -> str:
-    """Replace each mention token with ``render(kind, value)`` (kind: "user" or "oncall")."""
-    return _MENTION.sub(lambda m: render(m.group(1), m.group(2)), text)
-
-
-def plain_mentions(text: str) -> str:
-    """Mentions as plain text: ``@ana``, ``@on-call:shipping`` (for the console and logs)."""
-    return render_mentions(
-        text, lambda kind, value: f"@{value}" if kind == "user" else f"@on-call:{value}"
-    )
 
 
 def _local(calendar: BusinessCalendar, at: datetime) -> str:
