@@ -1,4 +1,4 @@
-"""Accuracy of the default rules on the labelled posts in tests/data/triage_posts.jsonl.
+"""Accuracy of the default rules on the labelled posts in tests/data/triage_*.jsonl.
 
 Run ``python -m bench.triage_accuracy`` for a Markdown report (``--write`` puts it into
 docs/triage.md between the accuracy markers; ``--misses`` lists the posts routed wrongly).
@@ -23,6 +23,8 @@ from triagebot.triage import Router
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTS = ROOT / "tests" / "data" / "triage_posts.jsonl"
+HELDOUT = ROOT / "tests" / "data" / "triage_heldout.jsonl"
+SETS = {"tuning set": POSTS, "held-out set": HELDOUT}
 RULES = ROOT / "rules"
 DOC = ROOT / "docs" / "triage.md"
 DEPARTMENTS = ("customer_service", "sales", "shipping", "billing", "hr", "pr", "product")
@@ -109,9 +111,14 @@ def evaluate(router: Router, posts: list[dict[str, Any]]) -> Report:
     return report
 
 
-def markdown(report: Report, posts: int) -> str:
+def all_posts() -> list[dict[str, Any]]:
+    return [post for path in SETS.values() for post in load_posts(path)]
+
+
+def markdown(report: Report, posts: int, parts: dict[str, Report] | None = None) -> str:
     lines = [
-        f"Labelled posts: {posts} (`tests/data/triage_posts.jsonl`), default rules in `rules/`.",
+        f"Labelled posts: {posts} (`tests/data/triage_posts.jsonl` and "
+        "`tests/data/triage_heldout.jsonl`), default rules in `rules/`.",
         "",
         "| Department | Posts | Correct | Top-1 accuracy |",
         "| --- | ---: | ---: | ---: |",
@@ -133,6 +140,15 @@ def markdown(report: Report, posts: int) -> str:
         f"Priority (P1/P2/P3) matches the label on {report.priority_accuracy:.1%} of "
         f"{report.priority_total} non-spam posts.",
     ]
+    if parts:
+        lines += [
+            "",
+            "| Set | Non-spam posts | Top-1 accuracy | Spam precision |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for name, part in parts.items():
+            count = sum(part.total.values())
+            lines.append(f"| {name} | {count} | {part.accuracy:.1%} | {part.spam_precision:.1%} |")
     return "\n".join(lines)
 
 
@@ -147,9 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="update docs/triage.md")
     parser.add_argument("--misses", action="store_true", help="list the posts routed wrongly")
     args = parser.parse_args(argv)
-    posts = load_posts()
-    report = evaluate(default_router(), posts)
-    text = markdown(report, len(posts))
+    router = default_router()
+    posts = all_posts()
+    report = evaluate(router, posts)
+    parts = {name: evaluate(router, load_posts(path)) for name, path in SETS.items()}
+    text = markdown(report, len(posts), parts)
     print(text)
     if args.misses:
         print("\n".join(["", "Misses:", *report.misses]))
