@@ -17,10 +17,10 @@ from triagebot.cli_commands import output_console, settings_for_command
 from triagebot.cli_sources import build_poller
 from triagebot.console import ConsoleSurface
 from triagebot.demo import DemoOptions, DemoReplay
+from triagebot.deploy import log_to_stdout, open_configured_store, store_label
 from triagebot.errors import ConfigError
 from triagebot.runtime import Runtime
 from triagebot.server import create_app, run
-from triagebot.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +78,22 @@ async def _serve_until(
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    log_to_stdout(logging.getLogger().level)
     settings = settings_for_command(fallback=False)
     runtime = Runtime.build(settings, [ConsoleSurface()])
-    log.info("serving on port %d (store %s)", settings.env.port, settings.env.db_path)
+    log.info(
+        "event=serve_started port=%d store=%s dyno=%s",
+        settings.env.port,
+        store_label(settings.env),
+        settings.env.dyno or "-",
+    )
     run(create_app(runtime, poller=build_poller(runtime)), settings.env.port)
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     env = settings_for_command(fallback=False).env
-    store = open_store(
-        env.db_path, env.database_url.get_secret_value() if env.database_url else None
-    )
+    store = open_configured_store(env, migrating=True)
     try:
         done = store.migrate()
     finally:

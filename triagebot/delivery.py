@@ -56,17 +56,46 @@ class DeliveryWorker:
         self.clock = clock
         self.batch = batch
         self.lease = lease
+        self.stopping = False
+        self._busy = 0
+
+    def stop(self) -> None:
+        """Lease nothing more; a flush in progress finishes its current item and gives the
+        items it has not started back to the outbox (due at once, for another process)."""
+        self.stopping = True
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the flush in progress; True if none is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._busy and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        return not self._busy
 
     async def flush(self) -> int:
         """Deliver what is due; returns how many items were completed."""
-        items = await asyncio.to_thread(
-            self.store.lease_outbox, self.clock(), self.batch, self.lease
-        )
-        completed = 0
+        if self.stopping:
+            return 0
+        self._busy += 1
+        try:
+            items = await asyncio.to_thread(
+                self.store.lease_outbox, self.clock(), self.batch, self.lease
+            )
+            completed = 0
+            for n, item in enumerate(items):
+                if self.stopping:
+                    await asyncio.to_thread(self._release, items[n:])
+                    break
+                if await self._deliver(item):
+                    completed += 1
+            return completed
+        finally:
+            self._busy -= 1
+
+    def _release(self, items: Sequence[OutboxItem]) -> None:
         for item in items:
-            if await self._deliver(item):
-                completed += 1
-        return completed
+            self.store.retry_outbox(replace(item, next_attempt_at=None))
+        log.info("event=outbox_released items=%d", len(items))
 
     async def drain(self, max_rounds: int = 20) -> None:
         """Flush until nothing due is left (for the CLI and tests)."""

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from triagebot.actions import SettingsPolicy
 from triagebot.config import Settings
 from triagebot.delivery import DeliveryWorker
+from triagebot.deploy import open_configured_store
 from triagebot.pipeline import Pipeline
-from triagebot.store import open_store
 from triagebot.store.base import Store
 from triagebot.surfaces import Surface
 from triagebot.triage import Router
@@ -51,10 +51,7 @@ class Runtime:
         Commands that never route (cases, claim, sla) skip the rules and start faster.
         """
         router = build_router(settings) if routing else None
-        database_url = settings.env.database_url
-        opened = store or open_store(
-            settings.env.db_path, database_url.get_secret_value() if database_url else None
-        )
+        opened = store or open_configured_store(settings.env)
         return cls(settings, opened, list(surfaces), clock, router)
 
     @property

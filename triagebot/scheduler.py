@@ -12,15 +12,34 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from triagebot.leadership import LeaderGatedExecutor, Leadership
 
 log = logging.getLogger(__name__)
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 
-def create_scheduler() -> AsyncIOScheduler:
-    return AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
+#: Executor of jobs that every process runs (rules reload); the default one runs only on the
+#: leader when the scheduler is given a leadership lock (see ``triagebot.leadership``).
+EVERY_PROCESS = "every-process"
+
+
+def create_scheduler(leadership: Leadership | None = None) -> AsyncIOScheduler:
+    executors = {"default": AsyncIOExecutor(), EVERY_PROCESS: AsyncIOExecutor()}
+    if leadership is not None:
+        executors["default"] = LeaderGatedExecutor(leadership)
+    return AsyncIOScheduler(job_defaults=JOB_DEFAULTS, executors=executors, timezone="UTC")
+
+
+def run_leader_jobs_now(scheduler: AsyncIOScheduler) -> None:
+    """Make every leader-only job due at once (a process that just became leader)."""
+    now = datetime.now(UTC)
+    for job in scheduler.get_jobs():
+        if job.executor == "default":
+            job.modify(next_run_time=now)
 
 
 def add_interval_job(
@@ -30,6 +49,7 @@ def add_interval_job(
     every: timedelta,
     *,
     run_now: bool = True,
+    executor: str = "default",
 ) -> None:
     """Run ``func`` every ``every``; errors are logged, never stop the job."""
 
@@ -48,5 +68,6 @@ def add_interval_job(
         seconds=every.total_seconds(),
         id=job_id,
         replace_existing=True,
+        executor=executor,
         **kwargs,
     )

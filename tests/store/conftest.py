@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.store.pg_helpers import throwaway_schema
 from triagebot.store.base import Store
 from triagebot.store.tinydb_store import TinyDBStore
 
@@ -21,16 +22,29 @@ def _tinydb(tmp_path: Path) -> Iterator[Opener]:
     yield lambda: TinyDBStore(path, segment_capacity=4)
 
 
+@contextmanager
+def _postgres(tmp_path: Path) -> Iterator[Opener]:
+    """A throwaway schema on TRIAGEBOT_TEST_DATABASE_URL (skipped when it is unset)."""
+    from triagebot.store.postgres import PostgresStore  # noqa: PLC0415
+
+    with throwaway_schema() as (url, schema):
+        yield lambda: PostgresStore(url, schema=schema, pool_size=4)
+
+
 #: Store implementations under test: name -> context manager giving an opener for a fresh,
-#: empty store. A PostgreSQL entry belongs here: a context manager that creates a throwaway
-#: schema on TRIAGEBOT_TEST_DATABASE_URL, yields an opener and drops the schema afterwards
-#: (its param marked ``pytest.mark.postgres`` and skipped when the variable is unset).
+#: empty store.
 BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Opener]]] = {
     "tinydb": _tinydb,
+    "postgres": _postgres,
 }
 
 
-@pytest.fixture(params=list(BACKENDS))
+@pytest.fixture(
+    params=[
+        pytest.param(name, marks=[pytest.mark.postgres] if name == "postgres" else [])
+        for name in BACKENDS
+    ]
+)
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     """Opener of a fresh store of each implementation; all opened stores are closed after."""
     opened: list[Store] = []

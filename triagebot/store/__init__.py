@@ -1,6 +1,7 @@
 """Case storage: the ``Store`` contract and ``open_store``, which picks the implementation.
 
-Without a database URL the store is the embedded TinyDB store in a file (by default
+With a database URL (Heroku's ``DATABASE_URL``) the store is PostgreSQL (``postgres``, needs
+the ``postgres`` extra). Without one it is the embedded TinyDB store in a file (by default
 ``data/triagebot.json``, with closed cases under ``data/triagebot.history/``).
 """
 
@@ -17,14 +18,28 @@ __all__ = ["DEFAULT_DB_PATH", "Store", "open_store"]
 DEFAULT_DB_PATH = Path("data") / "triagebot.json"
 
 
-def open_store(db_path: Path | None = None, database_url: str | None = None) -> Store:
-    """Open the store: PostgreSQL if ``database_url`` is given, else TinyDB at ``db_path``."""
+def open_store(
+    db_path: Path | None = None,
+    database_url: str | None = None,
+    *,
+    dyno: str | None = None,
+    migrating: bool = False,
+) -> Store:
+    """Open the store: PostgreSQL if ``database_url`` is given, else TinyDB at ``db_path``.
+
+    ``dyno`` (Heroku's DYNO) makes PostgreSQL require TLS; ``migrating`` opens a PostgreSQL
+    schema that is older than the code (only ``triagebot migrate`` does).
+    """
     if database_url:
-        raise StoreError(
-            "PostgreSQL support: install the 'postgres' extra (pip install 'triagebot[postgres]') "
-            "with a triagebot version that supports database_url; this one only has the "
-            "embedded store (leave database_url unset to use it)"
-        )
+        try:
+            # Imported here so that the core never loads psycopg unless PostgreSQL is used.
+            from triagebot.store.postgres import PostgresStore  # noqa: PLC0415
+        except ImportError as exc:
+            raise StoreError(
+                f"DATABASE_URL is set but PostgreSQL support is not installed ({exc.name} is "
+                "missing): pip install 'triagebot[postgres]'"
+            ) from None
+        return PostgresStore(database_url, dyno=dyno, check_schema=not migrating)
     # Imported here so that the core, which imports this package, never loads tinydb.
     from triagebot.store.tinydb_store import TinyDBStore  # noqa: PLC0415
 

@@ -1,0 +1,147 @@
+"""PostgreSQL schema: versioned migrations, the version check, and connection settings.
+
+Migrations are numbered SQL scripts applied in order inside one transaction under an advisory
+lock, each recorded in ``schema_migrations``; ``triagebot migrate`` (Heroku's release phase)
+applies them. The store itself never changes the schema: opened against an older schema it
+refuses with a message that says to run ``triagebot migrate``, so that a web dyno of a new
+release never races the release phase or an old dyno still serving requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import conninfo
+
+from triagebot.errors import StoreError
+
+#: (version, description, SQL). Append new migrations; never edit an applied one.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "cases, events, outbox, message refs, cursors",
+        """
+CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL);
+INSERT INTO counters VALUES ('next_case', 1);
+
+CREATE TABLE cases (
+    id text PRIMARY KEY,
+    id_num bigint,
+    mention_id text NOT NULL UNIQUE,
+    state text NOT NULL,
+    department text NOT NULL,
+    ingested_at timestamptz NOT NULL,
+    version integer NOT NULL,
+    doc jsonb NOT NULL
+);
+CREATE INDEX cases_ingested ON cases (ingested_at DESC, id_num DESC);
+CREATE INDEX cases_state ON cases (state, ingested_at DESC);
+CREATE INDEX cases_department ON cases (department, ingested_at DESC);
+
+CREATE TABLE events (
+    seq bigserial PRIMARY KEY,
+    case_id text NOT NULL REFERENCES cases (id),
+    doc jsonb NOT NULL
+);
+CREATE INDEX events_case ON events (case_id, seq);
+CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'events are append-only';
+END $$;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION events_append_only();
+
+CREATE TABLE outbox (
+    id text PRIMARY KEY,
+    seq bigserial NOT NULL,
+    case_id text NOT NULL,
+    created_at timestamptz NOT NULL,
+    next_attempt_at timestamptz NOT NULL,
+    doc jsonb NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at);
+CREATE INDEX outbox_order ON outbox (created_at, seq);
+
+CREATE TABLE message_refs (
+    case_id text NOT NULL REFERENCES cases (id),
+    surface text NOT NULL,
+    doc jsonb NOT NULL,
+    PRIMARY KEY (case_id, surface)
+);
+
+CREATE TABLE cursors (source text PRIMARY KEY, cursor text NOT NULL);
+""",
+    ),
+]
+
+LATEST = MIGRATIONS[-1][0]
+_MIGRATE_LOCK = "triagebot:migrate"
+
+
+def connection_kwargs(url: str, *, dyno: str | None = None, schema: str | None = None) -> str:
+    """A libpq conninfo string for ``url`` as Heroku sets it (``postgres://`` is accepted).
+
+    On a dyno TLS is required (``sslmode=require``) unless the URL chooses a mode itself;
+    ``schema`` sets the search path (the tests use a throwaway schema per test).
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    try:
+        params = conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise StoreError("DATABASE_URL is not a valid PostgreSQL URL") from None
+    extra: dict[str, Any] = {"application_name": "triagebot"}
+    if dyno and "sslmode" not in params:
+        extra["sslmode"] = "require"
+    if schema:
+        extra["options"] = f"-c search_path={schema}"
+    return conninfo.make_conninfo(url, **extra)
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The highest applied migration; 0 on an empty database."""
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_schema(conn: psycopg.Connection[Any]) -> None:
+    """Raise ``StoreError`` unless the schema is exactly what this code expects."""
+    version = schema_version(conn)
+    conn.rollback()
+    if version < LATEST:
+        raise StoreError(
+            f"the PostgreSQL schema is at version {version}, this triagebot needs {LATEST}: "
+            "run `triagebot migrate` (Heroku runs it in the release phase)"
+        )
+    if version > LATEST:
+        raise StoreError(
+            f"the PostgreSQL schema is at version {version}, newer than this triagebot "
+            f"knows ({LATEST}): upgrade triagebot"
+        )
+
+
+def migrate(conn: psycopg.Connection[Any]) -> list[str]:
+    """Apply the missing migrations in one transaction; what was done, one line each."""
+    done: list[str] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_MIGRATE_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version integer PRIMARY KEY, description text NOT NULL, "
+            "applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        current = schema_version(conn)
+        for version, description, script in MIGRATIONS:
+            if version <= current:
+                continue
+            conn.execute(script)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
+                (version, description),
+            )
+            done.append(f"applied migration {version}: {description}")
+    return done

@@ -1,0 +1,377 @@
+"""The PostgreSQL store: psycopg 3 with a connection pool, shared by any number of processes.
+
+A case is one row: its JSON document (``jsonb``) plus the indexed columns ``list_cases``
+filters on (state, department, ingested_at) and ``version``. Every state change is one
+conditional ``UPDATE … WHERE id = … AND version = …`` (no row: ``VersionConflict``), written
+with its events and outbox items in one transaction. Dedupe is the unique key on
+``mention_id``; events are append-only (a trigger refuses updates and deletes); outbox items
+are leased with ``SELECT … FOR UPDATE SKIP LOCKED``. The schema comes from ``_pg_schema``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.types.json import set_json_loads
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from triagebot.errors import CaseNotFound, StoreError, VersionConflict
+from triagebot.models import (
+    JSON,
+    Case,
+    CaseEvent,
+    CaseState,
+    MessageRef,
+    NewCase,
+    OutboxItem,
+    iso,
+    utc,
+)
+from triagebot.store import _pg_schema
+from triagebot.store._pg_leader import PgLeadership
+
+log = logging.getLogger(__name__)
+
+_NEVER = "-infinity"  # next_attempt_at of an item due at once
+
+
+def _dumps(value: Any) -> str:
+    """JSON text for a jsonb column; NUL (which jsonb cannot hold) becomes U+FFFD."""
+    return orjson.dumps(value).decode().replace("\\u0000", "\\ufffd")
+
+
+def _id_num(case_id: str) -> int | None:
+    return int(case_id) if case_id.isdecimal() and len(case_id) < 19 else None
+
+
+def _case_row(case: Case) -> tuple[Any, ...]:
+    doc = case.to_dict()
+    return (
+        case.id,
+        _id_num(case.id),
+        case.mention.id,
+        case.state.value,
+        case.department,
+        utc(case.ingested_at),
+        case.version,
+        doc,
+    )
+
+
+def _outbox_row(item: OutboxItem) -> JSON:
+    doc = item.to_dict()
+    return {"id": item.id, "case_id": item.case_id, "doc": doc}
+
+
+class PostgresStore:
+    """The ``Store`` in the PostgreSQL database at ``url`` (``postgres://`` or a conninfo).
+
+    ``dyno`` (Heroku's DYNO) turns on ``sslmode=require`` unless the URL sets a mode;
+    ``schema`` selects a schema through the search path; ``pool_size`` bounds the pool.
+    The schema must be migrated (``triagebot migrate``), else ``StoreError``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        dyno: str | None = None,
+        schema: str | None = None,
+        pool_size: int = 8,
+        connect_timeout: float = 15.0,
+        check_schema: bool = True,
+    ) -> None:
+        self._conninfo = _pg_schema.connection_kwargs(url, dyno=dyno, schema=schema)
+        try:
+            with psycopg.connect(self._conninfo, connect_timeout=int(connect_timeout)) as conn:
+                if check_schema:
+                    _pg_schema.check_schema(conn)
+        except psycopg.OperationalError as exc:
+            reason = " ".join(line.strip() for line in str(exc).splitlines()) or "no reason given"
+            raise StoreError(f"cannot connect to PostgreSQL (DATABASE_URL): {reason}") from None
+        self._pool = ConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=pool_size,
+            configure=self._configure,
+            check=ConnectionPool.check_connection,
+            open=False,
+            name="triagebot",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except PoolTimeout:
+            self._pool.close()
+            raise StoreError(
+                "cannot connect to PostgreSQL (DATABASE_URL) within "
+                f"{connect_timeout:g} s: is the server up and the URL right?"
+            ) from None
+
+    @staticmethod
+    def _configure(conn: psycopg.Connection[Any]) -> None:
+        set_json_loads(orjson.loads, conn)
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection inside one transaction (committed on success)."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except PoolTimeout:
+            raise StoreError(
+                "no PostgreSQL connection available (pool exhausted or server down)"
+            ) from None
+
+    def _one(self, query: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        with self._tx() as conn:
+            return conn.execute(query, params).fetchone()
+
+    # --- cases ---------------------------------------------------------------------------
+    def next_case_ids(self, count: int) -> list[str]:
+        if count < 0:
+            raise ValueError("count must not be negative")
+        if count == 0:
+            return []
+        row = self._one(
+            "UPDATE counters SET value = value + %s WHERE name = 'next_case' RETURNING value",
+            (count,),
+        )
+        assert row is not None
+        end = int(row[0])
+        return [str(n) for n in range(end - count, end)]
+
+    def add_cases(self, new: Sequence[NewCase]) -> list[bool]:
+        """Insert the cases with ``ON CONFLICT (mention_id) DO NOTHING``, in one transaction."""
+        if not new:
+            return []
+        first: dict[str, int] = {}
+        for n, nc in enumerate(new):
+            first.setdefault(nc.case.mention.id, n)
+        keep = [new[n] for n in sorted(first.values())]
+        cases = _dumps([_case_row(nc.case) for nc in keep])  # fails before touching the db
+        top = max((num for nc in keep if (num := _id_num(nc.case.id)) is not None), default=0)
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE counters SET value = %s WHERE name = 'next_case' AND value <= %s",
+                (top + 1, top),
+            )
+            try:
+                rows = conn.execute(
+                    "INSERT INTO cases (id, id_num, mention_id, state, department, ingested_at,"
+                    " version, doc) SELECT r->>0, (r->>1)::bigint, r->>2, r->>3, r->>4,"
+                    " (r->>5)::timestamptz, (r->>6)::int, r->7"
+                    " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(r, n) ORDER BY n"
+                    " ON CONFLICT (mention_id) DO NOTHING RETURNING id",
+                    (cases,),
+                ).fetchall()
+            except psycopg.errors.UniqueViolation as exc:
+                raise ValueError(f"a case id of this batch is already stored: {exc}") from None
+            added = {r[0] for r in rows}
+            stored = [nc for nc in keep if nc.case.id in added]
+            self._append(conn, [e for nc in stored for e in nc.events])
+            self._enqueue(conn, [i for nc in stored for i in nc.outbox])
+        return [n == first[nc.case.mention.id] and nc.case.id in added for n, nc in enumerate(new)]
+
+    @staticmethod
+    def _append(conn: psycopg.Connection[Any], events: Sequence[CaseEvent]) -> None:
+        if events:
+            conn.execute(
+                "INSERT INTO events (case_id, doc) SELECT e->>'case_id', e"
+                " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n",
+                (_dumps([e.to_dict() for e in events]),),
+            )
+
+    @staticmethod
+    def _enqueue(conn: psycopg.Connection[Any], items: Sequence[OutboxItem]) -> None:
+        if items:
+            conn.execute(
+                "INSERT INTO outbox (id, case_id, created_at, next_attempt_at, doc)"
+                " SELECT o->>'id', o->>'case_id', (o->>'created_at')::timestamptz,"
+                " coalesce((o->>'next_attempt_at')::timestamptz, '-infinity'), o"
+                " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(o, n) ORDER BY n",
+                (_dumps([i.to_dict() for i in items]),),
+            )
+
+    def has_mention(self, mention_id: str) -> bool:
+        return self._one("SELECT 1 FROM cases WHERE mention_id = %s", (mention_id,)) is not None
+
+    def get_case(self, case_id: str) -> Case:
+        row = self._one("SELECT doc FROM cases WHERE id = %s", (case_id,))
+        if row is None:
+            raise CaseNotFound(f"no case {case_id}")
+        return Case.from_dict(row[0])
+
+    def save_case(
+        self,
+        case: Case,
+        expected_version: int,
+        events: Sequence[CaseEvent] = (),
+        outbox: Sequence[OutboxItem] = (),
+    ) -> None:
+        """One conditional UPDATE on ``version``, with the events and outbox items."""
+        if case.version != expected_version + 1:
+            raise ValueError(
+                f"case {case.id}: version {case.version} must be expected_version + 1 "
+                f"({expected_version + 1})"
+            )
+        row = _case_row(case)
+        doc = _dumps(row[7])
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE cases SET state = %s, department = %s, ingested_at = %s, version = %s,"
+                " doc = %s::jsonb WHERE id = %s AND version = %s",
+                (row[3], row[4], row[5], case.version, doc, case.id, expected_version),
+            )
+            if cur.rowcount == 0:
+                found = conn.execute("SELECT version FROM cases WHERE id = %s", (case.id,))
+                current = found.fetchone()
+                if current is None:
+                    raise CaseNotFound(f"no case {case.id}")
+                raise VersionConflict(
+                    f"case {case.id} is at version {current[0]}, "
+                    f"not {expected_version}: it changed meanwhile"
+                )
+            self._append(conn, events)
+            self._enqueue(conn, outbox)
+
+    def list_cases(
+        self,
+        *,
+        states: Iterable[CaseState] | None = None,
+        department: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Case]:
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            wanted = sorted({CaseState(s).value for s in states})
+            if not wanted:
+                return []
+            where.append("state = ANY(%s)")
+            params.append(wanted)
+        if department is not None:
+            where.append("department = %s")
+            params.append(department)
+        if since is not None:
+            where.append("ingested_at >= %s")
+            params.append(utc(since))
+        if until is not None:
+            where.append("ingested_at < %s")
+            params.append(utc(until))
+        if limit is not None and limit <= 0:
+            return []
+        query = "SELECT doc FROM cases"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY ingested_at DESC, id_num DESC NULLS FIRST, id DESC"
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(limit)
+        with self._tx() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [Case.from_dict(r[0]) for r in rows]
+
+    def events(self, case_id: str) -> list[CaseEvent]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT doc FROM events WHERE case_id = %s ORDER BY seq", (case_id,)
+            ).fetchall()
+        return [CaseEvent.from_dict(r[0]) for r in rows]
+
+    # --- source cursors ------------------------------------------------------------------
+    def get_cursor(self, source: str) -> str | None:
+        row = self._one("SELECT cursor FROM cursors WHERE source = %s", (source,))
+        return None if row is None else str(row[0])
+
+    def set_cursor(self, source: str, cursor: str | None) -> None:
+        with self._tx() as conn:
+            if cursor is None:
+                conn.execute("DELETE FROM cursors WHERE source = %s", (source,))
+            else:
+                conn.execute(
+                    "INSERT INTO cursors (source, cursor) VALUES (%s, %s)"
+                    " ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor",
+                    (source, cursor),
+                )
+
+    # --- outbox --------------------------------------------------------------------------
+    def lease_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Due items, oldest first, taken with ``FOR UPDATE SKIP LOCKED`` and hidden."""
+        if limit <= 0:
+            return []
+        now = utc(now)
+        until = now + lease
+        with self._tx() as conn:
+            rows = conn.execute(
+                "WITH due AS (SELECT id FROM outbox WHERE next_attempt_at <= %s"
+                " ORDER BY created_at, seq LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " UPDATE outbox o SET next_attempt_at = %s FROM due WHERE o.id = due.id"
+                " RETURNING o.doc, o.created_at, o.seq",
+                (now, limit, until),
+            ).fetchall()
+        rows.sort(key=lambda r: (r[1], r[2]))
+        return [OutboxItem.from_dict(r[0] | {"next_attempt_at": iso(until)}) for r in rows]
+
+    def complete_outbox(self, item_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM outbox WHERE id = %s", (item_id,))
+
+    def retry_outbox(self, item: OutboxItem) -> None:
+        fields = item.to_dict()
+        change = {k: fields[k] for k in ("attempts", "next_attempt_at", "last_error", "done")}
+        at = item.next_attempt_at
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE outbox SET doc = doc || %s::jsonb, next_attempt_at = %s WHERE id = %s",
+                (_dumps(change), _NEVER if at is None else utc(at), item.id),
+            )
+
+    def pending_outbox(self) -> int:
+        row = self._one("SELECT count(*) FROM outbox")
+        return int(row[0]) if row else 0
+
+    # --- message refs --------------------------------------------------------------------
+    def set_message_ref(self, case_id: str, ref: MessageRef) -> None:
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO message_refs (case_id, surface, doc) VALUES (%s, %s, %s::jsonb)"
+                    " ON CONFLICT (case_id, surface) DO UPDATE SET doc = EXCLUDED.doc",
+                    (case_id, ref.surface, _dumps(ref.to_dict())),
+                )
+        except psycopg.errors.ForeignKeyViolation:
+            raise CaseNotFound(f"no case {case_id}") from None
+
+    def message_refs(self, case_id: str) -> dict[str, MessageRef]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT surface, doc FROM message_refs WHERE case_id = %s", (case_id,)
+            ).fetchall()
+        return {surface: MessageRef.from_dict(doc) for surface, doc in rows}
+
+    # --- lifecycle and leadership --------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply the missing schema migrations (``triagebot migrate``)."""
+        with self._pool.connection() as conn:
+            return _pg_schema.migrate(conn)
+
+    def leadership(self, name: str = "scheduler") -> PgLeadership:
+        """A session advisory lock on a dedicated direct connection (see ``_pg_leader``)."""
+        return PgLeadership(self._conninfo, name)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
