@@ -232,6 +232,7 @@ class ManagersConfig(_Strict):
     teams: list[str] = []
     slack_channel: str | None = None  # the daily digest (default: the escalation channel)
     teams_channel: str | None = None
+    sla_command_managers_only: bool = False  # Slack's /sla answers only the managers above
 
     def includes(self, actor: str, surface: str) -> bool:
         by_surface = {"slack": self.slack, "teams": self.teams}

@@ -11,7 +11,8 @@
     ├── NotAllowed           the actor may not do this to this case
     ├── SourceError          a mention source failed (translated from HTTP errors)
     │   └── MissingCredentials  a source needs an environment variable that is not set
-    └── DeliveryError        a surface failed to post or update (retried with backoff)
+    └── DeliveryError        a surface failed to post or update (retried with backoff,
+                             unless permanent)
 
 Errors that a user can fix carry a one-line message meant to be shown as it is.
 """
@@ -77,8 +78,15 @@ class MissingCredentials(SourceError):
 
 
 class DeliveryError(TriagebotError):
-    """A surface could not show a change; ``retry_after`` (seconds) when the surface said."""
+    """A surface could not show a change; ``retry_after`` (seconds) when the surface said.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    ``permanent`` errors (a channel that does not exist, a revoked token) are not retried:
+    retrying cannot help until someone fixes the configuration.
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, permanent: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.permanent = permanent

@@ -1,0 +1,131 @@
+"""Wiring: the Web API client, the Bolt app with its listeners, the surface, the HTTP route.
+
+``build_slack(runtime)`` makes everything from the settings (nothing happens at import);
+``mount(web_app, slack)`` adds ``POST /slack/events`` (events, interactivity and slash commands
+on one URL) to the one aiohttp application, or starts Socket Mode when ``SLACK_APP_TOKEN`` is
+set. The client points at ``SLACK_API_URL`` when given (tests use a fake Slack) and retries a
+429 after its Retry-After, which Slack's client does not do by default.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from integrations.slack.handlers import ClickHandler, SlackDeps, action_listener
+from integrations.slack.lanes import ChannelLanes
+from integrations.slack.payload import ActionId
+from integrations.slack.sla_command import SlaCommand
+from integrations.slack.surface import SlackSurface, SlackTargets
+from triagebot.config import Settings
+from triagebot.errors import ConfigError
+from triagebot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+SLACK_APP = web.AppKey("slack_app", AsyncApp)
+
+
+@dataclass
+class SlackIntegration:
+    """The pieces built for one workspace."""
+
+    bolt: AsyncApp
+    surface: SlackSurface
+    client: AsyncWebClient
+    app_token: str | None = None
+
+
+def is_configured(settings: Settings) -> bool:
+    """True when both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set."""
+    return bool(settings.env.slack_bot_token and settings.env.slack_signing_secret)
+
+
+def slack_targets(settings: Settings) -> SlackTargets:
+    """Department channels, names, on-call groups and the escalation channel from the config."""
+    departments = settings.departments
+    return SlackTargets(
+        channels={d: c.slack_channel for d, c in departments.items() if c.slack_channel},
+        departments={d: c.display_name for d, c in departments.items()},
+        escalation=settings.config.escalation.slack_channel,
+        oncall={d: c.oncall_slack_group for d, c in departments.items() if c.oncall_slack_group},
+    )
+
+
+def web_client(token: str, base_url: str | None = None, max_retries: int = 3) -> AsyncWebClient:
+    """A Web API client that also waits out and retries 429 answers."""
+    handlers: list[Any] = [
+        AsyncConnectionErrorRetryHandler(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+    ]
+    kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
+    return AsyncWebClient(token=token, retry_handlers=handlers, timeout=15, **kwargs)
+
+
+def register_listeners(bolt: AsyncApp, deps: SlackDeps) -> None:
+    """Every button and select of the case message, and ``/sla``."""
+    clicks = ClickHandler(deps)
+    for action_id in ActionId:
+        bolt.action(action_id.value)(action_listener(clicks, action_id))
+    bolt.command("/sla")(SlaCommand(deps).__call__)
+
+
+def build_slack(
+    runtime: Runtime, *, lanes: ChannelLanes | None = None, client: AsyncWebClient | None = None
+) -> SlackIntegration:
+    """The Slack app and surface for ``runtime``; raises ``ConfigError`` when not configured."""
+    env = runtime.settings.env
+    if env.slack_bot_token is None or env.slack_signing_secret is None:
+        raise ConfigError("environment: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must both be set")
+    client = client or web_client(env.slack_bot_token.get_secret_value(), env.slack_api_url)
+    surface = SlackSurface(client, slack_targets(runtime.settings), runtime.clock, lanes=lanes)
+    bolt = AsyncApp(
+        client=client,
+        signing_secret=env.slack_signing_secret.get_secret_value(),
+        process_before_response=False,
+    )
+    register_listeners(bolt, SlackDeps(runtime, surface))
+    app_token = env.slack_app_token.get_secret_value() if env.slack_app_token else None
+    return SlackIntegration(bolt, surface, client, app_token)
+
+
+def mount(web_app: web.Application, slack: SlackIntegration) -> None:
+    """Serve Slack on ``web_app``: ``POST /slack/events``, plus Socket Mode if it has a token."""
+    web_app[SLACK_APP] = slack.bolt
+    bolt = slack.bolt
+
+    async def events(request: web.Request) -> web.Response:
+        # The raw body goes to Bolt untouched: it checks the signature over those bytes.
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    web_app.router.add_post(EVENTS_PATH, events)
+    if slack.app_token:
+        _socket_mode(web_app, bolt, slack.app_token)
+
+
+def _socket_mode(web_app: web.Application, bolt: AsyncApp, app_token: str) -> None:
+    # Imported only when used: Socket Mode pulls in the websocket client.
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler  # noqa: PLC0415
+
+    handler = AsyncSocketModeHandler(bolt, app_token)
+
+    async def connect(_: web.Application) -> None:
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("slack: connected in Socket Mode")
+
+    async def close(_: web.Application) -> None:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+    web_app.on_startup.append(connect)
+    web_app.on_cleanup.append(close)

@@ -1,0 +1,179 @@
+"""Clicks -> core commands: ack first, then run the command through ``actions.execute``.
+
+A click never edits a record itself: its payload names the case (and the version it was
+rendered from), the clicker's Slack user id is the actor, and the core decides. After a change
+the message is updated at once from the stored case (the outbox updates it again, which is
+harmless: ``chat.update`` is idempotent, and nothing is ever posted twice). Known refusals
+("already claimed by …") go back to the clicker as an ephemeral message; anything unexpected
+is logged with an id that the ephemeral message quotes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from integrations.slack import mrkdwn
+from integrations.slack.payload import ActionId, BadPayload, CasePayload, parse_option, parse_value
+from integrations.slack.surface import SURFACE, SlackSurface
+from triagebot.actions import execute
+from triagebot.errors import DeliveryError, TriagebotError
+from triagebot.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
+from triagebot.models import Case
+from triagebot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+_COMMANDS: dict[ActionId, type[Command]] = {
+    ActionId.CLAIM: Claim,
+    ActionId.UNCLAIM: Unclaim,
+    ActionId.RESOLVE: Resolve,
+    ActionId.REOPEN: Reopen,
+    ActionId.SPAM: MarkSpam,
+}
+#: Clicks that must not act on a case that changed since the message was drawn: a stale
+#: Resolve or Spam would close something its clicker has not seen. A stale Claim is fine
+#: (the core answers "already claimed by …" when it is).
+_NEEDS_FRESH = {ActionId.UNCLAIM, ActionId.RESOLVE, ActionId.REOPEN, ActionId.SPAM,
+                ActionId.REASSIGN}  # fmt: skip
+_VERB = {
+    ActionId.UNCLAIM: "unclaim",
+    ActionId.RESOLVE: "resolve",
+    ActionId.REOPEN: "reopen",
+    ActionId.SPAM: "mark as spam",
+    ActionId.REASSIGN: "reassign",
+}
+
+Listener = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Click:
+    """One click, read from Bolt's body: who, where, which action, which case."""
+
+    action: ActionId
+    user: str
+    channel: str | None
+    payload: CasePayload
+    department: str = ""
+
+
+@dataclass
+class SlackDeps:
+    """What the listeners need: the runtime (store, policy, clock) and the Slack surface."""
+
+    runtime: Runtime
+    surface: SlackSurface
+
+
+def read_click(action_id: ActionId, body: dict[str, Any], action: dict[str, Any]) -> Click:
+    """The click in ``body``; raises ``BadPayload`` for a value triagebot did not write."""
+    user = str((body.get("user") or {}).get("id") or "")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    if action_id is ActionId.REASSIGN:
+        payload, department = parse_option((action.get("selected_option") or {}).get("value"))
+        return Click(action_id, user, channel, payload, department)
+    return Click(action_id, user, channel, parse_value(action.get("value")))
+
+
+def build_command(click: Click) -> Command:
+    if click.action is ActionId.REASSIGN:
+        return Reassign(click.payload.case_id, click.user, SURFACE, department=click.department)
+    return _COMMANDS[click.action](click.payload.case_id, click.user, SURFACE)
+
+
+class ClickHandler:
+    """Applies clicks through the core and answers the clicker."""
+
+    def __init__(self, deps: SlackDeps) -> None:
+        self.deps = deps
+
+    async def handle(
+        self, action_id: ActionId, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        """Everything after the ack: parse, check freshness, execute, update, answer."""
+        try:
+            click = read_click(action_id, body, action)
+        except BadPayload as exc:
+            await self._tell(body, str(exc))
+            return
+        try:
+            case = await self._apply(click)
+        except TriagebotError as exc:
+            await self._tell(body, mrkdwn.mention_users(mrkdwn.escape(str(exc))))
+            return
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("click %s on case %s failed (error id %s)", click.action,
+                          click.payload.case_id, error_id)  # fmt: skip
+            await self._tell(
+                body, f"Something went wrong; nothing was changed (error id {error_id})."
+            )
+            return
+        if case is not None:
+            await self._refresh(case)
+
+    async def _apply(self, click: Click) -> Case | None:
+        runtime = self.deps.runtime
+        if click.action in _NEEDS_FRESH:
+            current = await asyncio.to_thread(runtime.store.get_case, click.payload.case_id)
+            if current.version != click.payload.version:
+                await self._refresh(current)
+                raise StaleClick(
+                    f"case #{current.id} changed after this message was drawn; it now shows the "
+                    f"case as it is: {_VERB[click.action]} it again if you still mean to"
+                )
+        command = build_command(click)
+        outcome = await asyncio.to_thread(
+            execute, runtime.store, runtime.policy, command, runtime.clock()
+        )
+        log.info("case %s: %s by %s from slack", outcome.case.id, command.action, click.user)
+        return outcome.case
+
+    async def _refresh(self, case: Case) -> None:
+        """Re-render the case's Slack message now (the outbox will do it again, harmlessly)."""
+        refs = await asyncio.to_thread(self.deps.runtime.store.message_refs, case.id)
+        ref = refs.get(SURFACE)
+        if ref is None:
+            return
+        try:
+            await self.deps.surface.update(case, ref)
+        except DeliveryError as exc:
+            log.warning("immediate update of case %s failed (the outbox retries): %s", case.id, exc)
+
+    async def _tell(self, body: dict[str, Any], text: str) -> None:
+        """An ephemeral answer to the clicker, in the channel they clicked in."""
+        user = (body.get("user") or {}).get("id")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        if not user or not channel:
+            log.info("cannot answer a click without user and channel: %s", text)
+            return
+        try:
+            await self.deps.surface.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except Exception as exc:
+            log.warning("ephemeral answer to %s in %s failed: %s", user, channel, exc)
+
+
+class StaleClick(TriagebotError):
+    """The click was made on an older drawing of the case than the stored one."""
+
+
+def action_listener(handler: ClickHandler, action_id: ActionId) -> Listener:
+    """A Bolt listener for one action id: ack at once, then hand over to the handler."""
+
+    async def listener(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await handler.handle(action_id, body, action)
+
+    listener.__name__ = f"on_{action_id.name.lower()}"
+    return listener

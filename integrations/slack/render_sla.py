@@ -1,0 +1,137 @@
+"""SLA answers for ``/sla`` as Block Kit, pure: a summary table, breached cases, one person.
+
+Department names come from the configuration and person ids from clicks; both are escaped
+anyway. Tables are preformatted text inside one section each, cut to Slack's limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
+
+from integrations.slack import mrkdwn
+from integrations.slack.render import md
+from triagebot.durations import format_seconds
+from triagebot.models import Case
+from triagebot.sla import GroupStats, Summary, TargetStats
+
+SECTION_LIMIT = 2_900
+MAX_LISTED = 25
+
+
+def _time(value: float | None) -> str:
+    return "-" if value is None else format_seconds(value)
+
+
+def _share(target: TargetStats) -> str:
+    return "-" if target.within_sla is None else f"{target.within_sla:.0%}"
+
+
+def _row(name: str, stats: GroupStats) -> str:
+    waiting = stats.by_state["new"] + stats.by_state["open"]
+    return (
+        f"{name[:18]:<18} {stats.count:>5} {waiting:>4} {stats.by_state['claimed']:>4} "
+        f"{stats.by_state['resolved']:>5} {_time(stats.claim.median_business):>8} "
+        f"{_share(stats.claim):>5} {_time(stats.resolve.median_business):>8} "
+        f"{_share(stats.resolve):>5} {stats.claim.breaches + stats.resolve.breaches:>4}"
+    )
+
+
+_HEAD = (
+    f"{'department':<18} {'cases':>5} {'wait':>4} {'held':>4} {'done':>5} "
+    f"{'claim':>8} {'in':>5} {'resolve':>8} {'in':>5} {'late':>4}"
+)
+
+
+def period_label(period: timedelta) -> str:
+    days = period.total_seconds() / 86_400
+    return f"last {days:g} days" if days >= 1 else f"last {format_seconds(period.total_seconds())}"
+
+
+def summary_blocks(summary: Summary, names: Mapping[str, str], title: str) -> list[Block]:
+    """The summary per department with a total line, medians in business time."""
+    heading = md(
+        f"*SLA · {mrkdwn.one_line(title, 100)}* "
+        f"({mrkdwn.date_token(summary.since, '{date_short}')} to "
+        f"{mrkdwn.date_token(summary.until, '{date_short}')})"
+    )
+    if summary.total.count == 0:
+        return [SectionBlock(text=md(f"{heading.text}\nNo cases in this period."))]
+    rows = [_HEAD]
+    for dept, stats in summary.by_department.items():
+        rows.append(_row(mrkdwn.clean(names.get(dept, dept)), stats))
+    if len(summary.by_department) > 1:
+        rows.append(_row("all", summary.total))
+    table = mrkdwn.escape_cut("\n".join(rows), SECTION_LIMIT - 10)[0]
+    return [
+        SectionBlock(text=heading),
+        SectionBlock(text=md(f"```{table}```")),
+        ContextBlock(
+            elements=[
+                md(
+                    "wait: not claimed yet · held: claimed · claim/resolve: median business "
+                    "time · in: share within SLA · late: breaches"
+                )
+            ]
+        ),
+    ]
+
+
+def overdue(case: Case, now: datetime) -> tuple[str, datetime] | None:
+    """Which running target of an active case is past due ("claim" or "resolve"), and when."""
+    if not case.is_active:
+        return None
+    if case.first_claimed_at is None and now > case.claim_due:
+        return "claim", case.claim_due
+    if now > case.resolve_due:
+        return "resolve", case.resolve_due
+    return None
+
+
+def breached_blocks(cases: Sequence[Case], names: Mapping[str, str], now: datetime) -> list[Block]:
+    """Active cases past a due time, most overdue first."""
+    if not cases:
+        return [SectionBlock(text=md("*SLA · breached now*\nNo active case is overdue."))]
+    lines = []
+    for case in list(cases)[:MAX_LISTED]:
+        target, due = overdue(case, now) or ("resolve", case.resolve_due)
+        holder = f" · held by {mrkdwn.person(case.claimed_by)}" if case.claimed_by else ""
+        dept = mrkdwn.one_line(names.get(case.department, case.department), 60)
+        lines.append(
+            f"• #{mrkdwn.one_line(case.id, 40)} {case.priority} *{dept}* · {target} overdue "
+            f"since {mrkdwn.date_token(due)}{holder} · _{mrkdwn.one_line(case.mention.text, 80)}_"
+        )
+    more = len(cases) - MAX_LISTED
+    text = f"*SLA · breached now: {len(cases)} case(s)*\n" + "\n".join(lines)
+    if more > 0:
+        text += f"\n…and {more} more"
+    return [SectionBlock(text=md(text[:SECTION_LIMIT]))]
+
+
+def person_blocks(
+    user: str, stats: GroupStats | None, holding: Sequence[Case], title: str
+) -> list[Block]:
+    """One person's figures and the cases they hold now."""
+    head = f"*SLA · {mrkdwn.person(user)} · {mrkdwn.one_line(title, 100)}*"
+    if stats is None:
+        figures = "No case claimed in this period."
+    else:
+        figures = (
+            f"{stats.count} case(s) · {stats.by_state['resolved']} resolved · claim median "
+            f"{_time(stats.claim.median_business)} ({_share(stats.claim)} in SLA) · resolve "
+            f"median {_time(stats.resolve.median_business)} ({_share(stats.resolve)} in SLA)"
+        )
+    lines = [
+        f"• #{mrkdwn.one_line(c.id, 40)} {c.priority} · resolve by "
+        f"{mrkdwn.date_token(c.resolve_due)} · _{mrkdwn.one_line(c.mention.text, 80)}_"
+        for c in list(holding)[:MAX_LISTED]
+    ]
+    held = "\n*Holding now:*\n" + "\n".join(lines) if lines else "\nHolding no case now."
+    return [SectionBlock(text=md(f"{head}\n{figures}{held}"[:SECTION_LIMIT]))]
+
+
+def text_blocks(text: str) -> list[Block]:
+    """A plain answer (help, errors); ``text`` is triagebot's own mrkdwn."""
+    return [SectionBlock(text=md(text[:SECTION_LIMIT]))]

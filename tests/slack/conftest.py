@@ -1,0 +1,206 @@
+"""A Slack world for tests: the fake Slack, the real aiohttp app with Slack mounted, a store.
+
+Requests to ``/slack/events`` are signed the way Slack signs them; the clock is fixed and
+moved by hand; delivery is driven by ``world.deliver()`` (the scheduler's own flush may run
+too: outbox leases keep the two apart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from slack_sdk.signature import SignatureVerifier
+
+from integrations.slack.app import SlackIntegration, build_slack, mount
+from integrations.slack.lanes import ChannelLanes
+from integrations.slack.payload import ActionId, CasePayload, option_value
+from integrations.slack.surface import SURFACE
+from tests.conftest import EXAMPLE_CONFIG
+from tests.fakes.slack import TOKEN, FakeSlack
+from triagebot.config import load_settings
+from triagebot.models import Author, Case, Mention, MessageRef
+from triagebot.runtime import Runtime
+from triagebot.server import create_app
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+CHANNELS = {"C0SUPPORT", "C0SALES", "C0SHIPPING", "C0BILLING", "C0PRESS", "C0PRODUCT",
+            "C0TRIAGE", "C0ESCALATE", "C0MANAGERS"}  # fmt: skip
+
+
+def signed(body: str, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Headers Slack sends with ``body``: timestamp and v0 signature."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def block_action(
+    action_id: str,
+    value: str | None,
+    *,
+    user: str,
+    channel: str,
+    message_ts: str,
+    response_url: str,
+    selected: str | None = None,
+) -> str:
+    """The form body of a block_actions request (as in Bolt's own tests)."""
+    action: dict[str, Any] = {"action_id": action_id, "block_id": "case-actions",
+                              "action_ts": f"{time.time():.6f}"}  # fmt: skip
+    if selected is None:
+        action.update(type="button", value=value)
+    else:
+        action.update(type="static_select", selected_option={"value": selected})
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "api_app_id": "A0TEST",
+        "token": "legacy",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
+        "channel": {"id": channel, "name": channel.lower()},
+        "message": {"type": "message", "ts": message_ts},
+        "response_url": response_url,
+        "trigger_id": "111.222.333",
+        "actions": [action],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def slash(text: str, *, user: str, channel: str, response_url: str) -> str:
+    """The form body of a ``/sla`` request."""
+    return urlencode({"token": "legacy", "team_id": "T0TEST", "team_domain": "test",
+                      "channel_id": channel, "channel_name": "x", "user_id": user,
+                      "user_name": user.lower(), "command": "/sla", "text": text,
+                      "api_app_id": "A0TEST", "response_url": response_url,
+                      "trigger_id": "111.222.333"})  # fmt: skip
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class SlackWorld:
+    fake: FakeSlack
+    runtime: Runtime
+    slack: SlackIntegration
+    client: TestClient[Any, Any]
+    clock: Clock
+    _n: int = 0
+    answers: list[dict[str, Any]] = field(default_factory=list)
+
+    def mention(self, text: str, **changes: Any) -> Mention:
+        self._n += 1
+        base: dict[str, Any] = {
+            "id": f"x:{self._n}",
+            "source": "x",
+            "kind": "post",
+            "url": f"https://x.example/status/{self._n}",
+            "author": Author("sam_customer", "Sam", 1234),
+            "text": text,
+            "created_at": self.clock.now - timedelta(minutes=2),
+        }
+        base.update(changes)
+        return Mention(**base)
+
+    async def ingest(self, text: str, **changes: Any) -> Case:
+        mention = self.mention(text, **changes)
+        result = await asyncio.to_thread(self.runtime.pipeline.ingest, [mention], self.clock.now)
+        assert len(result.new) == 1, result
+        return result.new[0]
+
+    async def deliver(self) -> None:
+        await self.runtime.delivery().drain()
+        for _ in range(100):
+            if await asyncio.to_thread(self.runtime.store.pending_outbox) == 0:
+                return
+            await asyncio.sleep(0.05)
+            await self.runtime.delivery().drain()
+
+    def ref(self, case_id: str) -> MessageRef:
+        return self.runtime.store.message_refs(case_id)[SURFACE]
+
+    def case(self, case_id: str) -> Case:
+        return self.runtime.store.get_case(case_id)
+
+    async def post(self, body: str, headers: dict[str, str] | None = None) -> Any:
+        response = await self.client.post(
+            "/slack/events", data=body, headers=headers or signed(body)
+        )
+        text = await response.text()
+        return response.status, (json.loads(text) if text.startswith("{") else text)
+
+    async def click(
+        self, action: ActionId, case_id: str, user: str, *, version: int | None = None,
+        department: str | None = None,
+    ) -> Any:  # fmt: skip
+        ref = self.ref(case_id)
+        ver = self.case(case_id).version if version is None else version
+        value = CasePayload(case_id, ver).to_value()
+        selected = option_value(case_id, ver, department) if department else None
+        body = block_action(action.value, value, user=user, channel=ref.channel,
+                            message_ts=ref.message_id, response_url=self.fake.response_url(),
+                            selected=selected)  # fmt: skip
+        return await self.post(body)
+
+    async def sla(self, text: str, user: str = "U0ANA") -> Any:
+        body = slash(text, user=user, channel="C0SUPPORT", response_url=self.fake.response_url())
+        return await self.post(body)
+
+    async def until(self, predicate: Any, timeout: float = 5.0) -> None:
+        """Wait for work Bolt goes on with after the ack."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out waiting"
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def world(tmp_path: Path, now: datetime) -> AsyncIterator[SlackWorld]:
+    fake = FakeSlack(channels=set(CHANNELS))
+    await fake.start()
+    env = {
+        "TRIAGEBOT_DB": str(tmp_path / "db" / "triagebot.json"),
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.api_url,
+    }
+    settings = load_settings(EXAMPLE_CONFIG, env)
+    clock = Clock(now)
+    runtime = Runtime.build(settings, [], clock=clock)
+    slack = build_slack(runtime, lanes=ChannelLanes(0.0))
+    runtime.surfaces.append(slack.surface)
+    app = create_app(runtime)
+    mount(app, slack)
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        yield SlackWorld(fake, runtime, slack, client, clock)
+    finally:
+        await client.close()
+        await fake.stop()
