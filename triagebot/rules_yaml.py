@@ -67,6 +67,10 @@ def _convert(path: Path, node: yaml.Node) -> Any:
     return _SCALARS.construct_object(node, deep=True)
 
 
+#: libyaml's parser when PyYAML was built with it (several times faster), else pure Python.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: Path) -> Any:
     """The document of ``path`` with line numbers; raises RuleFileError."""
     try:
@@ -76,7 +80,7 @@ def load_yaml(path: Path) -> Any:
     except OSError as exc:
         raise RuleFileError(path, None, f"cannot read: {exc.strerror}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -30,7 +30,7 @@ from triagebot.models import (
     utc,
 )
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
-from triagebot.store._root import META_ID
+from triagebot.store._root import CASES, META_ID
 
 _CLOSED = frozenset(s.value for s in CaseState) - ACTIVE
 
@@ -108,7 +108,10 @@ class TinyDBStore(Engine):
 
     def has_mention(self, mention_id: str) -> bool:
         def run() -> bool:
-            if any(doc["mention"]["id"] == mention_id for doc in self._view()[0]):
+            # The raw root documents, not TinyDB's Document wrappers: this runs once per
+            # mention of every ingested batch.
+            active = self._root.get(CASES, {}).values()
+            if any(doc["mention"]["id"] == mention_id for doc in active):
                 return True
             return self._history.has_mention(mention_id)
 
