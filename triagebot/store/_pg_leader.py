@@ -80,6 +80,12 @@ class PgLeadership:
     def release(self) -> None:
         """Give up leadership (closing the session frees the lock)."""
         with self._lock:
+            if self._held and self._conn is not None and not self._conn.closed:
+                with contextlib.suppress(psycopg.Error):
+                    self._conn.execute(
+                        "SELECT pg_advisory_unlock(hashtext(current_schema() || %s))",
+                        (self._key,),
+                    )
             self._held = False
             self._drop()
 
