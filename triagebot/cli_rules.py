@@ -143,5 +143,8 @@ def print_explanation(explanation: Explanation, text: str, *, as_json: bool) -> 
             outcome = f"{outcome} {rule.priority}".strip()
         said = ", ".join(repr(w) for w in words) or "(conditions only)"
         console.print("  " + escape(f"{rule.id} [{outcome}, weight {rule.weight:g}]: {said}"))
+    if explanation.guess is not None:
+        guess = explanation.guess
+        console.print(f"  classifier: {escape(guess.department)} ({guess.probability:.0%})")
     for rule_id, reason in explanation.blocked.items():
         console.print(f"  [dim]{escape(rule_id)} did not fire: {escape(reason)}[/]")

@@ -25,8 +25,18 @@ RULE_KEYS = frozenset(
     | {"terms", "with", "regex", "unless", "unless_regex", "when"}
 )
 WHEN_KEYS = frozenset({"source", "lang", "followers", "matched", "not_matched"})
-OPTION_KEYS = frozenset({"fallback", "cc_share", "cc_min", "max_cc", "spam_threshold"})
-_NUMBER_OPTIONS = frozenset({"cc_share", "cc_min", "spam_threshold"})
+OPTION_KEYS = frozenset(
+    {
+        "fallback",
+        "cc_share",
+        "cc_min",
+        "max_cc",
+        "spam_threshold",
+        "classifier",
+        "classifier_routes_at",
+    }
+)
+_NUMBER_OPTIONS = frozenset({"cc_share", "cc_min", "spam_threshold", "classifier_routes_at"})
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FOLLOWERS = re.compile(r"^\s*(>=|>|<=|<)?\s*(\d[\d_,]*)\s*$")
 
@@ -99,6 +109,8 @@ class Options:
     cc_min: float = 2.0
     max_cc: int = 2
     spam_threshold: float = 1.0
+    classifier: str | None = None  # examples file in the rules folder
+    classifier_routes_at: float = 1.1  # above 1: the classifier only suggests
 
 
 @dataclass
@@ -356,6 +368,10 @@ def _options(path: Path, data: LineDict, known: set[str], problems: list[RuleFil
         elif key == "fallback" and value not in known:
             problems.append(
                 RuleFileError(path, line, f"options.fallback: unknown department {value!r}")
+            )
+        elif key == "classifier" and (not isinstance(value, str) or "/" in value or "\\" in value):
+            problems.append(
+                RuleFileError(path, line, "options.classifier: a file name in this folder")
             )
         elif key == "max_cc" and (
             not isinstance(value, int) or isinstance(value, bool) or value < 0

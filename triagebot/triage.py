@@ -20,6 +20,8 @@ from triagebot.errors import ConfigError
 from triagebot.matcher import CompiledRules, Match
 from triagebot.models import Mention, Priority, Routing
 from triagebot.rules_spec import Options, RuleSet, RuleSpec, parse_rules
+from triagebot.rules_yaml import RuleFileError
+from triagebot.suggest import Classifier, Guess
 
 _URGENCY = {Priority.P1: 0, Priority.P2: 1, Priority.P3: 2}
 
@@ -38,6 +40,7 @@ class Explanation:
     spam_score: float
     fired: list[tuple[RuleSpec, list[str]]]
     blocked: dict[str, str] = field(default_factory=dict)
+    guess: Guess | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,6 +59,14 @@ class Explanation:
                 for rule, words in self.fired
             ],
             "not_fired": self.blocked,
+            "classifier": (
+                {
+                    "department": self.guess.department,
+                    "probability": round(self.guess.probability, 3),
+                }
+                if self.guess
+                else None
+            ),
         }
 
 
@@ -63,6 +74,7 @@ class Explanation:
 class _Active:
     ruleset: RuleSet
     compiled: CompiledRules
+    classifier: Classifier | None = None
 
 
 class Router:
@@ -72,8 +84,13 @@ class Router:
     this router (pipelines, the poller) routes with the new rules from the next mention on.
     """
 
-    def __init__(self, ruleset: RuleSet, default_priority: Priority = Priority.P2) -> None:
-        self._active = _Active(ruleset, CompiledRules(ruleset.rules))
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        default_priority: Priority = Priority.P2,
+        classifier: Classifier | None = None,
+    ) -> None:
+        self._active = _Active(ruleset, CompiledRules(ruleset.rules), classifier)
         self.default_priority = default_priority
 
     @property
@@ -83,6 +100,10 @@ class Router:
     @property
     def compiled(self) -> CompiledRules:
         return self._active.compiled
+
+    @property
+    def classifier(self) -> Classifier | None:
+        return self._active.classifier
 
     @property
     def options(self) -> Options:
@@ -101,10 +122,17 @@ class Router:
         default_priority: Priority = Priority.P2,
     ) -> Router:
         """Read and compile every rules file; ConfigError lists each problem as file:line."""
-        ruleset, problems = parse_rules(rules_dir, known_departments)
+        known = list(known_departments)
+        ruleset, problems = parse_rules(rules_dir, known)
+        classifier = None
+        if not problems and ruleset.options.classifier:
+            try:
+                classifier = Classifier.from_file(rules_dir / ruleset.options.classifier, known)
+            except RuleFileError as exc:
+                problems.append(exc)
         if problems:
             raise ConfigError([f"{p.where}: {p.message}" for p in problems])
-        return cls(ruleset, default_priority)
+        return cls(ruleset, default_priority, classifier)
 
     @property
     def files(self) -> list[Path]:
@@ -112,16 +140,20 @@ class Router:
 
     def route(self, mention: Mention) -> Routing:
         active = self._active
-        return self._decide(active.compiled.match(mention), active.ruleset.options)[0]
+        return self._decide(active, active.compiled.match(mention), mention)[0]
 
     def explain(self, mention: Mention) -> Explanation:
         active = self._active
         match = active.compiled.match(mention, explain=True)
-        routing, scores, spam_score = self._decide(match, active.ruleset.options)
+        routing, scores, spam_score = self._decide(active, match, mention)
         fired = [(rule, match.words.get(rule.id, [])) for rule in match.fired]
-        return Explanation(routing, scores, spam_score, fired, match.blocked)
+        guess = active.classifier.guess(mention.text) if active.classifier else None
+        return Explanation(routing, scores, spam_score, fired, match.blocked, guess)
 
-    def _decide(self, match: Match, opts: Options) -> tuple[Routing, dict[str, float], float]:
+    def _decide(
+        self, active: _Active, match: Match, mention: Mention
+    ) -> tuple[Routing, dict[str, float], float]:
+        opts = active.ruleset.options
         scores: dict[str, float] = {}
         biggest: dict[str, float] = {}
         first: dict[str, float] = {}
@@ -149,11 +181,14 @@ class Router:
                 spam_score,
             )
         primary = ranked[0] if ranked else opts.fallback
+        guessed: tuple[str, ...] = ()
+        if not ranked and active.classifier is not None:
+            primary, guessed = _ask(active.classifier, mention.text, opts)
         floor = max(opts.cc_share * top, opts.cc_min)
         cc = tuple(d for d in ranked[1:] if scores[d] >= floor)[: opts.max_cc]
         priority, priority_rules = self._priority(match.fired, primary)
         used = tuple(r.id for r in match.fired if r.department is not None and not r.spam)
-        rules = used + tuple(r for r in priority_rules if r not in used)
+        rules = used + tuple(r for r in priority_rules if r not in used) + guessed
         return Routing(primary, priority, cc=cc, rules=rules), scores, spam_score
 
     def _priority(self, fired: list[RuleSpec], primary: str) -> tuple[Priority, tuple[str, ...]]:
@@ -166,3 +201,13 @@ class Router:
             if chosen is None or _URGENCY[rule.priority] < _URGENCY[chosen]:
                 chosen = rule.priority
         return chosen or self.default_priority, tuple(applied)
+
+
+def _ask(classifier: Classifier, text: str, opts: Options) -> tuple[str, tuple[str, ...]]:
+    """The classifier's department if it is sure enough, else the fallback and a suggestion."""
+    guess = classifier.guess(text)
+    if guess is None:
+        return opts.fallback, ()
+    if guess.probability >= opts.classifier_routes_at:
+        return guess.department, (f"classifier:{guess.department}",)
+    return opts.fallback, (f"suggest:{guess.department}",)
