@@ -5,7 +5,7 @@ expressions, unknown rule names, circular conditions) it finds terms claimed by 
 departments with the same weight (the winner would depend on word order) and rules that
 can never fire: every term cancelled by the rule's own ``unless``, conditions that exclude
 each other, unknown sources or malformed language codes, or a rule that needs one that
-never fires.
+never fires; and a classifier examples file that cannot be read.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from triagebot.config import SOURCE_TYPES
 from triagebot.rules_spec import SEP, RuleSet, RuleSpec, Term, parse_rules
 from triagebot.rules_yaml import RuleFileError
+from triagebot.suggest import Classifier
 
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$")
 
@@ -25,7 +26,13 @@ def check_rules(
     rules_dir: Path, known_departments: Iterable[str], known_sources: Iterable[str] = ()
 ) -> list[RuleFileError]:
     """All problems, in file and line order; an empty list means the rules are fine."""
-    ruleset, problems = parse_rules(rules_dir, known_departments)
+    known = list(known_departments)
+    ruleset, problems = parse_rules(rules_dir, known)
+    if ruleset.options.classifier:
+        try:
+            Classifier.from_file(rules_dir / ruleset.options.classifier, known)
+        except RuleFileError as exc:
+            problems.append(exc)
     problems += ambiguous_terms(ruleset)
     problems += dead_rules(ruleset, set(known_sources) | set(SOURCE_TYPES))
     return sorted(problems, key=lambda p: (str(p.path), p.line or 0, p.message))

@@ -24,9 +24,9 @@ Snapshot = tuple[tuple[str, int, int], ...]
 
 
 def snapshot(rules_dir: Path) -> Snapshot:
-    """Name, modification time and size of every rules file (empty if the folder is gone)."""
+    """Name, modification time and size of every rules and examples file (empty if none)."""
     try:
-        paths = sorted(p for p in rules_dir.iterdir() if p.suffix in {".yaml", ".yml"})
+        paths = sorted(p for p in rules_dir.iterdir() if p.suffix in {".yaml", ".yml", ".jsonl"})
     except OSError:
         return ()
     found = []
