@@ -174,7 +174,7 @@ def format_age(now: datetime, at: datetime | None) -> str:
 def format_span(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    if seconds < 90:
+    if seconds < 60:
         return f"{seconds:.0f}s"
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f}m"
