@@ -103,7 +103,7 @@ def run() -> dict[str, float]:
     default, load_default = timed_load(RULES)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for path in RULES.glob("*.yaml"):
+        for path in [*RULES.glob("*.yaml"), *RULES.glob("*.jsonl")]:
             shutil.copy(path, folder / path.name)
         generated_rules(folder)
         large, load_large = timed_load(folder)
@@ -151,15 +151,21 @@ def section(r: dict[str, float]) -> str:
     )
 
 
-def write_section(text: str, doc: Path = DOC) -> None:
-    content = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
+def replace_section(content: str, text: str) -> str:
+    """``content`` with its "## Triage" section replaced by ``text`` (or ``text`` appended)."""
     start = content.find("## Triage")
     if start < 0:
-        content = content.rstrip("\n") + "\n\n" + text
-    else:
-        end = content.find("\n## ", start + 1)
-        content = content[:start] + text + (content[end + 1 :] if end >= 0 else "")
-    doc.write_text(content.rstrip("\n") + "\n", encoding="utf-8")
+        return content.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    end = content.find("\n## ", start + 1)
+    rest = content[end + 1 :] if end >= 0 else ""
+    return (content[:start] + text.rstrip("\n") + "\n" + ("\n" + rest if rest else "")).rstrip(
+        "\n"
+    ) + "\n"
+
+
+def write_section(text: str, doc: Path = DOC) -> None:
+    content = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
+    doc.write_text(replace_section(content, text), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
