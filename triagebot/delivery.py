@@ -3,7 +3,9 @@
 Items are leased from the store, so a worker that dies gives its items back when the lease
 ends. A post is never repeated on a surface that already has a message ref for the case, and
 an item remembers which surfaces it has served, so a retry after a partial failure only redoes
-the surfaces that failed. Backoff is exponential with jitter, or what the surface asked for.
+the surfaces that failed. Backoff is exponential with jitter, or what the surface asked for;
+a permanent failure (a channel that does not exist) is logged and not retried. Items of
+different cases are delivered concurrently, those of one case in order.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -25,6 +28,7 @@ from triagebot.surfaces import Surface
 
 log = logging.getLogger(__name__)
 
+_POLL = 0.5  # seconds between leases while a flush has items in flight
 _BASE_DELAY = 5.0
 _MAX_DELAY = 900.0
 
@@ -73,24 +77,64 @@ class DeliveryWorker:
         return not self._busy
 
     async def flush(self) -> int:
-        """Deliver what is due; returns how many items were completed."""
+        """Deliver what is due; returns how many items were completed.
+
+        Items of different cases go out concurrently, at most ``batch`` at a time, so a surface
+        pacing one channel does not hold up the others; the items of one case keep their
+        order. More items are leased as room frees up, until nothing is due.
+        """
         if self.stopping:
             return 0
         self._busy += 1
         try:
-            items = await asyncio.to_thread(
-                self.store.lease_outbox, self.clock(), self.batch, self.lease
-            )
-            completed = 0
-            for n, item in enumerate(items):
-                if self.stopping:
-                    await asyncio.to_thread(self._release, items[n:])
-                    break
-                if await self._deliver(item):
-                    completed += 1
-            return completed
+            return await self._flush()
         finally:
             self._busy -= 1
+
+    async def _flush(self) -> int:
+        running: dict[asyncio.Task[bool], OutboxItem] = {}
+        latest: dict[str, asyncio.Task[bool]] = {}  # the last task of each case
+        loop = asyncio.get_running_loop()
+        completed, leased_at = 0, -1e9
+        while True:
+            room = self.batch - len(running)
+            due = not running or room >= self._refill or loop.time() - leased_at >= _POLL
+            if not self.stopping and room > 0 and due:
+                leased_at = loop.time()
+                items = await asyncio.to_thread(
+                    self.store.lease_outbox, self.clock(), room, self.lease
+                )
+                taken = {item.id for item in running.values()}
+                for item in (i for i in items if i.id not in taken):
+                    task = asyncio.ensure_future(self._after(latest.get(item.case_id), item))
+                    running[task] = item
+                    latest[item.case_id] = task
+            if not running:
+                return completed
+            done, _ = await asyncio.wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)
+            for task in done:
+                item = running.pop(task)
+                if latest.get(item.case_id) is task:
+                    del latest[item.case_id]
+                completed += int(task.result())
+
+    @property
+    def _refill(self) -> int:
+        return max(1, self.batch // 5)
+
+    async def _after(self, previous: asyncio.Task[bool] | None, item: OutboxItem) -> bool:
+        """Deliver ``item`` once the case's previous item is done (unless stopping)."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        if self.stopping:
+            await asyncio.to_thread(self._release, [item])
+            return False
+        try:
+            return await self._deliver(item)
+        except Exception:
+            # The store failed; the item's lease runs out and it is delivered again later.
+            log.exception("delivery of outbox item %s crashed", item.id)
+            return False
 
     def _release(self, items: Sequence[OutboxItem]) -> None:
         for item in items:
@@ -118,6 +162,14 @@ class DeliveryWorker:
             try:
                 await self._on_surface(surface, item, case)
             except DeliveryError as exc:
+                if exc.permanent:
+                    # Retrying cannot help (no such channel, revoked token): say so, move on.
+                    log.error(
+                        "delivery of %s case=%s to %s failed, not retried: %s",
+                        item.kind, case.id, surface.name, exc,
+                    )  # fmt: skip
+                    done.append(surface.name)
+                    continue
                 log.warning(
                     "delivery of %s case=%s to %s failed: %s", item.kind, case.id, surface.name, exc
                 )

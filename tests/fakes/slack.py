@@ -10,7 +10,6 @@ Retry-After, and serves ``response_url`` endpoints. It runs on the test's event 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import math
 import threading
@@ -63,7 +62,7 @@ class FakeSlack:
     rejected: int = 0  # answers with 429
     url: str = ""
     _last_post: dict[str, float] = field(default_factory=dict)
-    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _last_ts: int = 0
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop | None = None
 
@@ -201,7 +200,7 @@ class FakeSlack:
                 self.rejected += 1
                 return 429, {"ok": False, "error": "ratelimited", "retry_after": math.ceil(wait)}
         self._last_post[channel] = now
-        ts = f"{1_700_000_000 + next(self._ts)}.{next(self._ts):06d}"
+        ts = self._next_ts()
         message = {"type": "message", "ts": ts, "user": BOT_USER, "bot_id": BOT_ID,
                    "text": args.get("text") or "", "blocks": args.get("blocks") or []}  # fmt: skip
         for key in ("metadata", "thread_ts", "unfurl_links", "unfurl_media", "link_names"):
@@ -209,6 +208,12 @@ class FakeSlack:
                 message[key] = args[key]
         self.messages.setdefault(channel, []).append(message)
         return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _next_ts(self) -> str:
+        """A message ts like Slack's: wall-clock seconds with six digits, always increasing."""
+        micros = max(int(time.time() * 1e6), self._last_ts + 1)
+        self._last_ts = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _chat_update(self, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         channel, ts = str(args["channel"]), str(args["ts"])

@@ -121,7 +121,7 @@ class SlackWorld:
             "source": "x",
             "kind": "post",
             "url": f"https://x.example/status/{self._n}",
-            "author": Author("sam_customer", "Sam", 1234),
+            "author": Author(f"customer_{self._n}", "Sam", 1234),
             "text": text,
             "created_at": self.clock.now - timedelta(minutes=2),
         }
