@@ -23,7 +23,7 @@ from triagebot.console import safe_text
 from triagebot.durations import parse_duration
 from triagebot.errors import ConfigError, InputError
 from triagebot.rules_check import check_rules
-from triagebot.rules_spec import rule_files
+from triagebot.rules_parse import rule_files
 from triagebot.runtime import Runtime
 from triagebot.triage import Explanation
 

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from triagebot.config import SOURCE_TYPES
-from triagebot.rules_spec import SEP, RuleSet, RuleSpec, Term, parse_rules
+from triagebot.rules_parse import parse_rules
+from triagebot.rules_spec import SEP, RuleSet, RuleSpec, Term
 from triagebot.rules_yaml import RuleFileError
 from triagebot.suggest import Classifier
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from triagebot.errors import ConfigError
 from triagebot.matcher import CompiledRules, Match
 from triagebot.models import Mention, Priority, Routing
-from triagebot.rules_spec import Options, RuleSet, RuleSpec, parse_rules
+from triagebot.rules_parse import parse_rules
+from triagebot.rules_spec import Options, RuleSet, RuleSpec
 from triagebot.rules_yaml import RuleFileError
 from triagebot.suggest import Classifier, Guess
 
