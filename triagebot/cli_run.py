@@ -44,6 +44,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         app["demo_task"] = asyncio.ensure_future(replay.run())
 
     app = create_app(runtime, extra_startup=start_replay)
+    add_slack(runtime, app)
     try:
         asyncio.run(_serve_until(app, port, replay, args.until_done))
     except KeyboardInterrupt:
@@ -87,8 +88,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         store_label(settings.env),
         settings.env.dyno or "-",
     )
-    run(create_app(runtime, poller=build_poller(runtime)), settings.env.port)
+    app = create_app(runtime, poller=build_poller(runtime))
+    add_slack(runtime, app)
+    run(app, settings.env.port)
     return 0
+
+
+def add_slack(runtime: Runtime, app: web.Application) -> None:
+    """Show cases in Slack and serve POST /slack/events when the Slack secrets are set."""
+    env = runtime.settings.env
+    if env.slack_bot_token is None and env.slack_signing_secret is None:
+        return
+    if env.slack_bot_token is None or env.slack_signing_secret is None:
+        missing = "SLACK_BOT_TOKEN" if env.slack_bot_token is None else "SLACK_SIGNING_SECRET"
+        raise ConfigError(f"environment: {missing}: must be set too to use Slack")
+    # Imported only when Slack is configured: Bolt and the SDK are not part of the core.
+    from integrations.slack.app import build_slack, mount  # noqa: PLC0415
+
+    slack = build_slack(runtime)
+    runtime.surfaces.append(slack.surface)
+    mount(app, slack)
+    log.info("event=slack_enabled channels=%d", len(slack.surface.targets.channels))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -1,0 +1,64 @@
+"""Wiring: Slack joins `serve` and `demo` only when both secrets are set; the events URL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from integrations.slack.app import slack_targets
+from tests.conftest import EXAMPLE_CONFIG
+from tests.slack.conftest import SlackWorld, signed
+from triagebot.cli_run import add_slack
+from triagebot.config import load_settings
+from triagebot.errors import ConfigError
+from triagebot.runtime import Runtime
+from triagebot.server import create_app
+
+
+def runtime_with(tmp_path: Path, **env: str) -> Runtime:
+    settings = load_settings(EXAMPLE_CONFIG, {"TRIAGEBOT_DB": str(tmp_path / "t.json"), **env})
+    return Runtime.build(settings, [], routing=False)
+
+
+def test_no_secrets_no_slack(tmp_path: Path) -> None:
+    runtime = runtime_with(tmp_path)
+    app = create_app(runtime)
+    add_slack(runtime, app)
+    assert runtime.surfaces == []
+    assert "/slack/events" not in {r.resource.canonical for r in app.router.routes() if r.resource}
+    runtime.close()
+
+
+def test_one_secret_alone_is_a_config_error(tmp_path: Path) -> None:
+    runtime = runtime_with(tmp_path, SLACK_BOT_TOKEN="xoxb-1")
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        add_slack(runtime, create_app(runtime))
+    runtime.close()
+
+
+def test_both_secrets_add_the_surface_and_the_route(tmp_path: Path) -> None:
+    runtime = runtime_with(tmp_path, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s")
+    app = create_app(runtime)
+    add_slack(runtime, app)
+    assert [s.name for s in runtime.surfaces] == ["slack"]
+    assert "/slack/events" in {r.resource.canonical for r in app.router.routes() if r.resource}
+    runtime.close()
+
+
+def test_targets_come_from_the_config(tmp_path: Path) -> None:
+    targets = slack_targets(runtime_with(tmp_path).settings)
+    assert targets.channels["shipping"] == "C0SHIPPING"
+    assert "hr" not in targets.channels  # HR lives in Teams
+    assert targets.escalation == "C0ESCALATE"
+    assert targets.oncall == {"shipping": "S0SHIPONCALL"}
+    assert targets.departments["billing"] == "Billing & Refunds"
+
+
+async def test_the_events_url_answers_slacks_challenge(world: SlackWorld) -> None:
+    body = json.dumps({"type": "url_verification", "challenge": "c0ffee", "token": "x"})
+    headers = {**signed(body), "Content-Type": "application/json"}
+    status, answer = await world.post(body, headers)
+    assert status == 200
+    assert answer in ({"challenge": "c0ffee"}, "c0ffee")
