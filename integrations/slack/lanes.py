@@ -33,14 +33,18 @@ class ChannelLanes:
 
     @asynccontextmanager
     async def turn(self, channel: str) -> AsyncIterator[None]:
-        """Wait for the channel's next slot; the slot after it starts when this one is taken."""
+        """Wait for the channel's next slot; the next one opens ``interval`` after this one's
+        request is answered (so requests can never arrive closer together than ``interval``,
+        however their network times vary)."""
         lane = self._lanes.setdefault(channel, _Lane())
         async with lane.lock:
             wait = lane.next_at - self._monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            lane.next_at = self._monotonic() + self.interval
-            yield
+            try:
+                yield
+            finally:
+                lane.next_at = max(lane.next_at, self._monotonic() + self.interval)
 
     def hold(self, channel: str, seconds: float) -> None:
         """Slack said to wait (429 Retry-After): keep the channel quiet for ``seconds``."""

@@ -119,7 +119,7 @@ class SlackSurface:
                 )
             except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
                 self._note_uncertain(case, exc)
-                raise translate(exc, "chat.postMessage", channel) from exc
+                raise self._failed(exc, "chat.postMessage", channel) from exc
         self._uncertain.discard(case.id)
         return MessageRef(SURFACE, str(response["channel"]), str(response["ts"]))
 
@@ -182,7 +182,14 @@ class SlackSurface:
                     link_names=False,
                 )
             except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
-                raise translate(exc, "chat.postMessage", channel) from exc
+                raise self._failed(exc, "chat.postMessage", channel) from exc
+
+    def _failed(self, exc: Exception, method: str, channel: str) -> DeliveryError:
+        """Translate; a 429 that outlasted the client's retries also quiets the channel."""
+        error = translate(exc, method, channel)
+        if error.retry_after is not None:
+            self.lanes.hold(channel, error.retry_after)
+        return error
 
     def _note_uncertain(self, case: Case, exc: Exception) -> None:
         """Remember a post that may have reached Slack even though no answer said so."""

@@ -146,3 +146,23 @@ async def test_a_deleted_message_is_not_updated_forever(world: SlackWorld) -> No
     with pytest.raises(DeliveryError, match="message_not_found") as caught:
         await world.slack.surface.update(case, MessageRef("slack", ref.channel, ref.message_id))
     assert caught.value.permanent
+
+
+async def test_lanes_space_one_channel_and_leave_others_free() -> None:
+    lanes = ChannelLanes(0.2)
+    loop = asyncio.get_running_loop()
+    started: dict[str, list[float]] = {}
+
+    async def send(channel: str) -> None:
+        async with lanes.turn(channel):
+            started.setdefault(channel, []).append(loop.time())
+
+    began = loop.time()
+    await asyncio.gather(*(send(c) for c in ["A", "A", "A", "B", "B"]))
+    a, b = started["A"], started["B"]
+    assert a[1] - a[0] >= 0.2 and a[2] - a[1] >= 0.2
+    assert b[0] - began < 0.05  # B did not wait for A
+    last_b = b[-1]
+    lanes.hold("B", 0.5)
+    await send("B")
+    assert started["B"][-1] - last_b >= 0.5
