@@ -255,7 +255,7 @@ def _unconditional(when: Conditions) -> bool:
 def _words_at(term: Term, end: int, seps: list[int], words: list[str]) -> str:
     """The post's own words for a term hit ending at ``end`` (for --explain)."""
     if term.exact:
-        return term.text
+        return term.text.removeprefix("=")
     last = bisect_left(seps, end) - 1  # separators before the closing one, minus the leading one
     count = term.key.count(SEP) + 1
     return " ".join(words[max(last - count + 1, 0) : last + 1])
