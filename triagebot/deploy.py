@@ -64,3 +64,6 @@ def log_to_stdout(level: int = logging.INFO) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Request lines can carry API keys in query strings: never log them.
+    for noisy in ("httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
