@@ -25,8 +25,10 @@ COMMAND_MODULES = {
     "demo": "triagebot.cli_run",
     "serve": "triagebot.cli_run",
     "migrate": "triagebot.cli_run",
+    "migrate-store": "triagebot.cli_transfer",
     "poll": "triagebot.cli_sources",
     "sources": "triagebot.cli_sources",
+    "sla": "triagebot.cli_sla",
 }
 
 
@@ -99,13 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     _case_command(sub, "reassign", "hand a case to another department")
     _case_command(sub, "spam", "mark a case as spam")
 
-    sla = sub.add_parser("sla", help="SLA summary")
-    sla.add_argument("view", nargs="?", choices=["summary"], default="summary")
+    sla = sub.add_parser("sla", help="SLA summary, per-case export (CSV/JSON lines) or chart (PNG)")
+    sla.add_argument("view", nargs="?", choices=["summary", "export", "chart"], default="summary")
     sla.add_argument(
         "--since", default="7d", help="period to report, e.g. 24h, 7d, 30d (default 7d)"
     )
     sla.add_argument("--department", help="only this department")
     sla.add_argument("--json", action="store_true", help="JSON out")
+    sla.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="export format")
+    sla.add_argument(
+        "-o", "--output", metavar="FILE", help="export: file (default stdout); chart: PNG file"
+    )
 
     poll = sub.add_parser("poll", help="fetch mentions from the configured sources and ingest them")
     poll.add_argument("--once", action="store_true", help="poll each source once and exit")
@@ -114,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true", help="JSON lines out")
 
     sub.add_parser("migrate", help="bring the store's schema up to date (release phase)")
+    move = sub.add_parser(
+        "migrate-store", help="copy an embedded store's whole history into PostgreSQL"
+    )
+    move.add_argument("--from", dest="source", required=True, metavar="PATH", help="TinyDB file")
+    move.add_argument(
+        "--to", dest="target", metavar="URL", help="PostgreSQL URL (default: DATABASE_URL)"
+    )
     add_rules_parser(sub)
     return parser
 

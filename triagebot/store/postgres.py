@@ -357,6 +357,43 @@ class PostgresStore:
             ).fetchall()
         return {surface: MessageRef.from_dict(doc) for surface, doc in rows}
 
+    # --- bulk import (migrate-store) ----------------------------------------------------
+    def put_message_refs(self, refs: Sequence[tuple[str, MessageRef]]) -> None:
+        """Store many (case id, ref) pairs in one transaction."""
+        if not refs:
+            return
+        rows = _dumps(
+            [{"c": case_id, "s": ref.surface, "d": ref.to_dict()} for case_id, ref in refs]
+        )
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO message_refs (case_id, surface, doc)"
+                " SELECT r->>'c', r->>'s', r->'d' FROM jsonb_array_elements(%s::jsonb) AS t(r)"
+                " ON CONFLICT (case_id, surface) DO UPDATE SET doc = EXCLUDED.doc",
+                (rows,),
+            )
+
+    def put_outbox(self, items: Sequence[OutboxItem]) -> None:
+        """Queue items as they are, in this order, in one transaction."""
+        with self._tx() as conn:
+            self._enqueue(conn, items)
+
+    def reserve_case_ids(self, next_id: int) -> None:
+        """Make sure no case id below ``next_id`` is ever handed out."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE counters SET value = greatest(value, %s) WHERE name = 'next_case'",
+                (next_id,),
+            )
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table: cases, events, message_refs, outbox, cursors."""
+        tables = ("cases", "events", "message_refs", "outbox", "cursors")
+        query = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+        row = self._one(query)
+        assert row is not None
+        return dict(zip(tables, map(int, row), strict=True))
+
     # --- lifecycle and leadership --------------------------------------------------------
     def migrate(self) -> list[str]:
         """Apply the missing schema migrations (``triagebot migrate``)."""
