@@ -59,3 +59,23 @@ def test_bad_examples_name_the_line(tmp_path: Path) -> None:
         ConfigError, match=r"examples.jsonl:6: department: unknown department 'legal'"
     ):
         router_for(tmp_path, {"pr.yaml": RULES, "options.yaml": options})
+
+
+def test_with_weak_evidence_the_classifier_picks_among_the_matches(tmp_path: Path) -> None:
+    examples_file(tmp_path, EXAMPLES)
+    rules = """
+        rules:
+          - {name: money, department: billing, weight: 2, terms: [lost]}
+          - {name: parcels, department: shipping, weight: 2, terms: [courier]}
+    """
+    options = "options: {classifier: examples.jsonl, classifier_routes_at: 0.5, "
+    weak = router_for(
+        tmp_path, {"r.yaml": rules, "o.yaml": options + "classifier_decides_below: 2}"}
+    )
+    routing = weak.route(post("lost card, the courier said"))  # billing wins ties by word order
+    assert routing.department == "shipping" and routing.rules[-1] == "classifier:shipping"
+    assert routing.cc == ("billing",)
+    strong = router_for(
+        tmp_path, {"r.yaml": rules, "o.yaml": options + "classifier_decides_below: 1}"}
+    )
+    assert strong.route(post("lost card, the courier said")).department == "billing"

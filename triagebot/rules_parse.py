@@ -30,7 +30,9 @@ from triagebot.rules_spec import (
 )
 from triagebot.rules_yaml import LineDict, LineList, RuleFileError, load_yaml
 
-_NUMBER_OPTIONS = frozenset({"cc_share", "cc_min", "spam_threshold", "classifier_routes_at"})
+_NUMBER_OPTIONS = frozenset(
+    {"cc_share", "cc_min", "spam_threshold", "classifier_routes_at", "classifier_decides_below"}
+)
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FOLLOWERS = re.compile(r"^\s*(>=|>|<=|<)?\s*(\d[\d_,]*)\s*$")
 

@@ -31,6 +31,7 @@ OPTION_KEYS = frozenset(
         "spam_threshold",
         "classifier",
         "classifier_routes_at",
+        "classifier_decides_below",
     }
 )
 
@@ -105,6 +106,7 @@ class Options:
     spam_threshold: float = 1.0
     classifier: str | None = None  # examples file in the rules folder
     classifier_routes_at: float = 1.1  # above 1: the classifier only suggests
+    classifier_decides_below: float = 0.0  # weak rule evidence: the classifier picks among matches
 
 
 @dataclass

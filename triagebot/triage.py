@@ -6,7 +6,9 @@ text); others that reach ``cc_share`` of it and at least ``cc_min`` are copied (
 ``max_cc``). Spam rules score the same way: a post is spam when its spam score reaches
 ``spam_threshold`` and beats every department. Priority rules apply when they name no
 department or the primary one; the most urgent wins, else the configured default. A post
-no rule claims goes to the fallback.
+no rule claims goes to the fallback, unless the classifier (``suggest``) is sure enough of a
+department; when the rules found several departments but none scored above
+``classifier_decides_below``, a sure classifier picks among them.
 """
 
 from __future__ import annotations
@@ -183,8 +185,15 @@ class Router:
             )
         primary = ranked[0] if ranked else opts.fallback
         guessed: tuple[str, ...] = ()
-        if not ranked and active.classifier is not None:
+        if active.classifier is not None and not ranked:
             primary, guessed = _ask(active.classifier, mention.text, opts)
+        elif (
+            active.classifier is not None
+            and len(ranked) > 1
+            and top <= opts.classifier_decides_below
+        ):
+            ranked, guessed = _pick(active.classifier, mention.text, opts, ranked)
+            primary = ranked[0]
         floor = max(opts.cc_share * top, opts.cc_min)
         cc = tuple(d for d in ranked[1:] if scores[d] >= floor)[: opts.max_cc]
         priority, priority_rules = self._priority(match.fired, primary)
@@ -212,3 +221,16 @@ def _ask(classifier: Classifier, text: str, opts: Options) -> tuple[str, tuple[s
     if guess.probability >= opts.classifier_routes_at:
         return guess.department, (f"classifier:{guess.department}",)
     return opts.fallback, (f"suggest:{guess.department}",)
+
+
+def _pick(
+    classifier: Classifier, text: str, opts: Options, ranked: list[str]
+) -> tuple[list[str], tuple[str, ...]]:
+    """With weak rule evidence, the classifier's choice among the departments the rules found."""
+    guess = classifier.guess(text)
+    if guess is None or guess.department not in ranked[1:]:
+        return ranked, ()
+    if guess.probability < opts.classifier_routes_at:
+        return ranked, ()
+    others = [d for d in ranked if d != guess.department]
+    return [guess.department, *others], (f"classifier:{guess.department}",)
