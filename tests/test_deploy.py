@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from tests.conftest import EXAMPLE_CONFIG
 from triagebot.config import Environment
 from triagebot.deploy import OneLineFormatter, check_durable, store_label
 from triagebot.errors import ConfigError
+from triagebot.leadership import leadership_for
 
 
 def test_dyno_without_database_url_is_refused_with_the_reason() -> None:
@@ -56,3 +58,30 @@ def test_log_lines_are_one_line_key_value() -> None:
     assert line.startswith("at=")
     assert ' level=error logger=triagebot.x msg="job poll failed exc=Traceback' in line
     assert '\\"thing\\"' in line
+
+
+def test_heroku_files_describe_the_app() -> None:
+    root = EXAMPLE_CONFIG.parent
+    app = json.loads((root / "app.json").read_text(encoding="utf-8"))
+    assert any("heroku-postgresql" in str(addon) for addon in app["addons"])
+    assert app["formation"]["web"]["quantity"] >= 1
+    assert all(spec["description"].strip() for spec in app["env"].values())
+    read = {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "MICROSOFT_APP_ID",
+        "MICROSOFT_APP_PASSWORD",
+        "TRIAGEBOT_ALLOW_EPHEMERAL",
+        "TRIAGEBOT_RUN_JOBS",
+    }
+    assert read <= set(app["env"])
+    assert (root / ".python-version").read_text().strip() == "3.11"
+    procfile = (root / "Procfile").read_text()
+    assert "web: triagebot serve" in procfile and "release: triagebot migrate" in procfile
+
+
+def test_run_jobs_off_means_never_leader() -> None:
+    assert not Environment.read({"TRIAGEBOT_RUN_JOBS": "0"}).run_jobs
+    assert Environment.read({}).run_jobs
+    assert not leadership_for(object(), run_jobs=False).check()
+    assert leadership_for(object()).check()  # no lock in the store: the one process leads

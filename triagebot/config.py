@@ -286,6 +286,8 @@ class Environment:
     port: int = 3000
     dyno: str | None = None
     allow_ephemeral: bool = False
+    #: False (TRIAGEBOT_RUN_JOBS=0) keeps this process out of the scheduled jobs for good.
+    run_jobs: bool = True
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
@@ -317,6 +319,7 @@ class Environment:
             port=int(port_text),
             dyno=text("DYNO"),
             allow_ephemeral=text("TRIAGEBOT_ALLOW_EPHEMERAL") in {"1", "true", "yes"},
+            run_jobs=text("TRIAGEBOT_RUN_JOBS") not in {"0", "false", "no"},
             slack_bot_token=secret("SLACK_BOT_TOKEN"),
             slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
             slack_app_token=secret("SLACK_APP_TOKEN"),

@@ -51,8 +51,23 @@ class AlwaysLeader:
         return None
 
 
-def leadership_for(store: object) -> Leadership:
-    """The store's leadership lock if it has one (PostgreSQL), else ``AlwaysLeader``."""
+class NeverLeader:
+    """A process told not to run the scheduled jobs (``TRIAGEBOT_RUN_JOBS=0``)."""
+
+    held = False
+
+    def check(self) -> bool:
+        return False
+
+    def release(self) -> None:
+        return None
+
+
+def leadership_for(store: object, *, run_jobs: bool = True) -> Leadership:
+    """The store's leadership lock if it has one (PostgreSQL), else ``AlwaysLeader``;
+    ``NeverLeader`` when this process must not run the jobs."""
+    if not run_jobs:
+        return NeverLeader()
     factory: Callable[[], Leadership] | None = getattr(store, "leadership", None)
     return factory() if factory is not None else AlwaysLeader()
 

@@ -17,8 +17,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from triagebot import __version__
 from triagebot.delivery import DeliveryWorker
-from triagebot.leadership import Leadership, keep_leadership, leadership_for
 from triagebot.digest import register_sla_jobs
+from triagebot.leadership import Leadership, keep_leadership, leadership_for
 from triagebot.models import ACTIVE_STATES
 from triagebot.polling import Poller
 from triagebot.rules_reload import RELOAD_EVERY, RulesWatcher
@@ -67,7 +67,7 @@ def create_app(
     """The web application with the scheduler (and the source poller, if any) wired to it."""
     app = web.Application()
     app[RUNTIME] = runtime
-    app[LEADERSHIP] = leadership_for(runtime.store)
+    app[LEADERSHIP] = leadership_for(runtime.store, run_jobs=runtime.settings.env.run_jobs)
     app[SCHEDULER] = create_scheduler(app[LEADERSHIP])
     if poller is not None:
         app[POLLER] = poller
