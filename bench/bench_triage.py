@@ -122,9 +122,18 @@ def run() -> dict[str, float]:
     }
 
 
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def section(r: dict[str, float]) -> str:
-    cpu = platform.processor() or platform.machine()
-    machine = f"{platform.platform()}, {cpu}, Python {platform.python_version()}"
+    machine = f"{platform.platform()}, {_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     met = "met" if r["rate_default"] >= 20_000 else "NOT met"
     met_large = "met" if r["slowdown"] < 3 else "NOT met"
     return "\n".join(

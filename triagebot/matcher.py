@@ -78,6 +78,7 @@ class Scan:
 
     found: dict[int, list[str]] = field(default_factory=dict)
     first_at: dict[int, float] = field(default_factory=dict)
+    stems: list[str] = field(default_factory=list)
     with_ok: set[int] = field(default_factory=set)
     blocked: dict[int, str] = field(default_factory=dict)
 
@@ -90,6 +91,7 @@ class Match:
     words: dict[str, list[str]]
     first_at: dict[str, float]
     blocked: dict[str, str]
+    stems: list[str] = field(default_factory=list)  # the post's stems, for the classifier
 
 
 class CompiledRules:
@@ -154,7 +156,8 @@ class CompiledRules:
     # --- scanning -----------------------------------------------------------------------
 
     def scan(self, folded: str, words: list[str], *, explain: bool = False) -> Scan:
-        stemmed = SEP + SEP.join(stems(words)) + SEP
+        scan = Scan(stems=stems(words))
+        stemmed = SEP + SEP.join(scan.stems) + SEP
         haystack = folded + stemmed
         start, width = len(folded), max(len(stemmed), 1)
         exact_start, exact_width = len(haystack), 1
@@ -162,7 +165,6 @@ class CompiledRules:
             exact = EXACT_SEP + EXACT_SEP.join(words) + EXACT_SEP
             haystack += exact
             exact_width = len(exact)
-        scan = Scan()
         first_at, found = scan.first_at, scan.found
         seps = [n for n, ch in enumerate(haystack) if ch == SEP] if explain else []
         regex_todo: list[int] = list(self.unfiltered)
@@ -222,7 +224,7 @@ class CompiledRules:
         words = {}
         if explain:
             words = {rules[i].id: list(dict.fromkeys(scan.found.get(i, ()))) for i in fired_i}
-        return Match(fired, words, first, blocked)
+        return Match(fired, words, first, blocked, scan.stems)
 
     def _refusal(
         self, rule_i: int, rule: RuleSpec, scan: Scan, mention: Mention, fired: set[int]

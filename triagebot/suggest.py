@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import pairwise, repeat
 from pathlib import Path
 
 from triagebot.rules_yaml import RuleFileError
@@ -25,7 +25,10 @@ SMOOTHING = 0.5
 
 def features(text: str) -> list[str]:
     """Stems and neighbouring pairs of stems."""
-    words = stems(tokens(fold(text)))
+    return stem_features(stems(tokens(fold(text))))
+
+
+def stem_features(words: list[str]) -> list[str]:
     return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
@@ -47,6 +50,7 @@ class Classifier:
         self.priors = priors
         self.weights = weights
         self.unseen = unseen
+        self.vocabulary = frozenset(f for w in weights.values() for f in w)
 
     @classmethod
     def train(cls, examples: Iterable[tuple[str, str]]) -> Classifier:
@@ -99,11 +103,16 @@ class Classifier:
 
     def guess(self, text: str) -> Guess | None:
         """The likeliest department and its probability, or None for a post with no known word."""
-        found = features(text)
-        if not any(f in w for w in self.weights.values() for f in found):
+        return self.guess_stems(stems(tokens(fold(text))))
+
+    def guess_stems(self, words: list[str]) -> Guess | None:
+        """``guess`` for a post already reduced to stems."""
+        found = stem_features(words)
+        if not any(map(self.vocabulary.__contains__, found)):
             return None
+        count = len(found)
         scores = {
-            d: prior + sum(self.weights[d].get(f, self.unseen[d]) for f in found)
+            d: prior + sum(map(self.weights[d].get, found, repeat(self.unseen[d], count)))
             for d, prior in self.priors.items()
         }
         best = max(scores, key=lambda d: scores[d])

@@ -186,13 +186,13 @@ class Router:
         primary = ranked[0] if ranked else opts.fallback
         guessed: tuple[str, ...] = ()
         if active.classifier is not None and not ranked:
-            primary, guessed = _ask(active.classifier, mention.text, opts)
+            primary, guessed = _ask(active.classifier, match.stems, opts)
         elif (
             active.classifier is not None
             and len(ranked) > 1
             and top <= opts.classifier_decides_below
         ):
-            ranked, guessed = _pick(active.classifier, mention.text, opts, ranked)
+            ranked, guessed = _pick(active.classifier, match.stems, opts, ranked)
             primary = ranked[0]
         floor = max(opts.cc_share * top, opts.cc_min)
         cc = tuple(d for d in ranked[1:] if scores[d] >= floor)[: opts.max_cc]
@@ -213,9 +213,9 @@ class Router:
         return chosen or self.default_priority, tuple(applied)
 
 
-def _ask(classifier: Classifier, text: str, opts: Options) -> tuple[str, tuple[str, ...]]:
+def _ask(classifier: Classifier, words: list[str], opts: Options) -> tuple[str, tuple[str, ...]]:
     """The classifier's department if it is sure enough, else the fallback and a suggestion."""
-    guess = classifier.guess(text)
+    guess = classifier.guess_stems(words)
     if guess is None:
         return opts.fallback, ()
     if guess.probability >= opts.classifier_routes_at:
@@ -224,10 +224,10 @@ def _ask(classifier: Classifier, text: str, opts: Options) -> tuple[str, tuple[s
 
 
 def _pick(
-    classifier: Classifier, text: str, opts: Options, ranked: list[str]
+    classifier: Classifier, words: list[str], opts: Options, ranked: list[str]
 ) -> tuple[list[str], tuple[str, ...]]:
     """With weak rule evidence, the classifier's choice among the departments the rules found."""
-    guess = classifier.guess(text)
+    guess = classifier.guess_stems(words)
     if guess is None or guess.department not in ranked[1:]:
         return ranked, ()
     if guess.probability < opts.classifier_routes_at:
