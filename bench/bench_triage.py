@@ -133,7 +133,8 @@ def _cpu() -> str:
 
 
 def section(r: dict[str, float]) -> str:
-    machine = f"{platform.platform()}, {_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    python = platform.python_version()
+    machine = f"{platform.platform()}, {_cpu()}, {os.cpu_count()} cores, Python {python}"
     met = "met" if r["rate_default"] >= 20_000 else "NOT met"
     met_large = "met" if r["slowdown"] < 3 else "NOT met"
     return "\n".join(
