@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from triagebot.actions import SettingsPolicy, outbox_item
 from triagebot.calendar import BusinessCalendar
@@ -33,7 +34,6 @@ from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.lifecycle import SYSTEM_ACTOR, Unclaim, apply
 from triagebot.mentions import mention_oncall, mention_user
 from triagebot.models import ACTIVE_STATES, Case, CaseEvent, CaseState, OutboxItem, OutboxKind
-from triagebot.sla import progress
 from triagebot.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -96,15 +96,17 @@ class SlaWatcher:
 
     def run_once(self, now: datetime) -> int:
         """Check every active case; returns how many cases were changed."""
-        open_now: dict[str, bool] = {}
-        changed = 0
+        groups: dict[str, list[Case]] = {}
         for case in self.store.list_cases(states=ACTIVE_STATES):
-            dept = self._dept(case.department)
-            is_open = open_now.get(dept.config.id)
-            if is_open is None:
-                is_open = open_now[dept.config.id] = self.is_working(dept.calendar, now)
-            if is_open and self.plan(case, now) is not None and self._save(case.id, now):
-                changed += 1
+            groups.setdefault(self._dept(case.department).config.id, []).append(case)
+        changed = 0
+        for dept_id, cases in groups.items():
+            dept = self._departments[dept_id]
+            if not self.is_working(dept.calendar, now):
+                continue
+            for case, clocks in zip(cases, _measure(dept, cases, now), strict=True):
+                if self.plan(case, now, clocks) is not None and self._save(case.id, now):
+                    changed += 1
         return changed
 
     @staticmethod
@@ -135,17 +137,19 @@ class SlaWatcher:
         return False
 
     # --- the ladder ------------------------------------------------------------------------
-    def plan(self, case: Case, now: datetime) -> Plan | None:
+    def plan(self, case: Case, now: datetime, clocks: _Clocks | None = None) -> Plan | None:
         """The steps due for ``case`` at ``now`` (None: nothing to do). Pure: nothing is saved."""
         if case.state not in ACTIVE_STATES:
             return None
         dept = self._dept(case.department)
+        if clocks is None:
+            [clocks] = _measure(dept, [case], now)
         steps: list[tuple[str, str]] = []
         marks = list(case.sla_marks)
         if case.first_claimed_at is None:
-            steps += self._climb(case, dept, now, ("claim", case.claim_due), marks)
-        steps += self._climb(case, dept, now, ("resolve", case.resolve_due), marks)
-        released = self._release(case, dept, now)
+            steps += self._climb(case, dept, now, ("claim", case.claim_due, clocks.claim), marks)
+        steps += self._climb(case, dept, now, ("resolve", case.resolve_due, clocks.resolve), marks)
+        released = self._release(case, dept, now, clocks.idle)
         if not steps and released is None:
             return None
         base = released[0] if released else case
@@ -182,15 +186,14 @@ class SlaWatcher:
         case: Case,
         dept: _Department,
         now: datetime,
-        target: tuple[str, datetime],
+        target: tuple[str, datetime, float],
         marks: list[str],
     ) -> list[tuple[str, str]]:
         """The highest step reached, if not sent yet, as [(mark, text)]; marks every step passed."""
-        name, due = target
+        name, due, used = target
         prefix = f"{dept.config.id}:{name}:"
         if prefix + "breach" in marks:
             return []
-        used = progress(dept.calendar, case.ingested_at, due, now)
         thresholds = (dept.note_at, self._reminder_at(case), 1.0)
         reached = [step for step, at in zip(STEPS, thresholds, strict=True) if used >= at]
         if not reached or prefix + reached[-1] in marks:
@@ -198,7 +201,7 @@ class SlaWatcher:
         for step in reached:
             if prefix + step not in marks:
                 marks.append(prefix + step)
-        return [(prefix + reached[-1], self._text(case, dept, now, target, reached[-1]))]
+        return [(prefix + reached[-1], self._text(case, dept, now, (name, due), reached[-1]))]
 
     def _text(
         self, case: Case, dept: _Department, now: datetime, target: tuple[str, datetime], step: str
@@ -224,19 +227,54 @@ class SlaWatcher:
         return f"nobody holds this case yet: {name} due in {left} ({when})"
 
     def _release(
-        self, case: Case, dept: _Department, now: datetime
+        self, case: Case, dept: _Department, now: datetime, idle: float
     ) -> tuple[Case, CaseEvent, str] | None:
         """Give an idle claim back to the queue: (changed case, unclaim event, note)."""
         if dept.idle_release is None or case.state is not CaseState.CLAIMED:
             return None
-        last = max(t for t in (case.claimed_at, case.updated_at, case.ingested_at) if t)
-        idle = dept.calendar.elapsed(last, now)
-        if idle < dept.idle_release:
+        if idle < dept.idle_release.total_seconds():
             return None
         changed, event = apply(case, Unclaim(case.id, SYSTEM_ACTOR, SURFACE), self.policy, now)
         holder = mention_user(case.claimed_by) if case.claimed_by else "its holder"
         span = format_seconds(dept.idle_release.total_seconds())
         return changed, event, f"released back to the queue: no change from {holder} for {span}"
+
+
+class _Clocks(NamedTuple):
+    """Progress of a case's targets (1.0: due) and business seconds since its last change."""
+
+    claim: float
+    resolve: float
+    idle: float
+
+
+def _share(start: float, due: float, now: float) -> float:
+    total = due - start
+    if total <= 0:  # the same rule as sla.progress
+        return 1.0 if now >= due else 0.0
+    return max(0.0, now - start) / total
+
+
+def _last_change(case: Case) -> datetime:
+    return max(t for t in (case.claimed_at, case.updated_at, case.ingested_at) if t)
+
+
+def _measure(dept: _Department, cases: list[Case], now: datetime) -> list[_Clocks]:
+    """The clocks of many cases of one department with one calendar lookup per instant."""
+    instants = [now]
+    for case in cases:
+        instants += (case.ingested_at, case.claim_due, case.resolve_due, _last_change(case))
+    offsets = dept.calendar.offsets(instants)
+    at = offsets[0]
+    result = []
+    for i in range(1, len(offsets), 4):
+        start, claim_due, resolve_due, last = offsets[i : i + 4]
+        result.append(
+            _Clocks(
+                _share(start, claim_due, at), _share(start, resolve_due, at), max(0.0, at - last)
+            )
+        )
+    return result
 
 
 def watch_every() -> timedelta:

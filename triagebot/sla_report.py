@@ -1,0 +1,182 @@
+"""Manager reporting beside the SLA summary: period comparison and the worst open cases.
+
+``compare`` summarises the period and the one of the same length before it (this week against
+last week with the default ``--since 7d``); ``worst_open`` ranks the active cases by how much of
+their running target they have used, in business time (over 100%: breached). Both print as
+tables for the terminal and give JSON-ready data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from triagebot.calendar import BusinessCalendar
+from triagebot.console import safe_text
+from triagebot.durations import format_seconds
+from triagebot.models import ACTIVE_STATES, Case
+from triagebot.runtime import Runtime
+from triagebot.sla import GroupStats, Summary, progress, summarize
+
+WORST = 5
+
+
+def compare(
+    runtime: Runtime, period: timedelta, department: str | None = None
+) -> tuple[Summary, Summary]:
+    """(this period, the period of the same length before it), both ending at the clock."""
+    now = runtime.clock()
+    end = now + timedelta(seconds=1)
+    since, before = now - period, now - 2 * period
+    cases = runtime.store.list_cases(since=before, until=end, department=department)
+    calendar_for = runtime.settings.calendar_for
+    return (
+        summarize(cases, calendar_for, now, since, end),
+        summarize(cases, calendar_for, now, before, since),
+    )
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """An active case and the share of its running target used (business time)."""
+
+    case: Case
+    target: str  # "claim" or "resolve"
+    used: float
+    due: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case.id,
+            "department": self.case.department,
+            "priority": self.case.priority.value,
+            "state": self.case.state.value,
+            "claimed_by": self.case.claimed_by,
+            "target": self.target,
+            "used": round(self.used, 4),
+            "due": self.due.isoformat(),
+            "url": self.case.mention.url,
+        }
+
+
+def _running(case: Case, calendar: BusinessCalendar, now: datetime) -> OpenCase:
+    if case.first_claimed_at is None:
+        used = progress(calendar, case.ingested_at, case.claim_due, now)
+        claim = OpenCase(case, "claim", used, case.claim_due)
+    else:
+        claim = None
+    used = progress(calendar, case.ingested_at, case.resolve_due, now)
+    resolve = OpenCase(case, "resolve", used, case.resolve_due)
+    return claim if claim is not None and claim.used >= resolve.used else resolve
+
+
+def worst_open(
+    cases: Iterable[Case],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    count: int = WORST,
+) -> list[OpenCase]:
+    """The ``count`` active cases that used the largest share of a running target."""
+    ranked = [
+        _running(case, calendar_for(case.department), now)
+        for case in cases
+        if case.state in ACTIVE_STATES
+    ]
+    ranked.sort(key=lambda item: (-item.used, item.due, item.case.id))
+    return ranked[:count]
+
+
+# --- terminal -------------------------------------------------------------------------------
+def _time(value: float | None) -> str:
+    return "-" if value is None else format_seconds(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _change(now: float | None, then: float | None, kind: str) -> str:
+    if now is None or then is None:
+        return "-"
+    if kind == "pct":
+        return f"{(now - then) * 100:+.0f} pts"
+    delta = now - then
+    if kind == "time":
+        return ("+" if delta >= 0 else "-") + format_seconds(abs(delta))
+    return f"{delta:+.0f}"
+
+
+def _metrics(stats: GroupStats) -> list[tuple[str, float | None, str]]:
+    return [
+        ("cases", float(stats.count), "count"),
+        ("claim median", stats.claim.median_business, "time"),
+        ("claim p90", stats.claim.p90_business, "time"),
+        ("claim in SLA", stats.claim.within_sla, "pct"),
+        ("resolve median", stats.resolve.median_business, "time"),
+        ("resolve p90", stats.resolve.p90_business, "time"),
+        ("resolve in SLA", stats.resolve.within_sla, "pct"),
+        ("breaches", float(stats.claim.breaches + stats.resolve.breaches), "count"),
+        ("source lag median", stats.source_lag_median, "time"),
+    ]
+
+
+def _show(value: float | None, kind: str) -> str:
+    if kind == "time":
+        return _time(value)
+    if kind == "pct":
+        return _pct(value)
+    return "-" if value is None else f"{value:.0f}"
+
+
+def comparison_table(current: Summary, previous: Summary) -> Table:
+    table = Table(
+        "measure", "this period", "period before", "change",
+        title="this period against the one before (business time; source lag is wall time)",
+        box=None, title_justify="left",
+    )  # fmt: skip
+    before = {name: value for name, value, _ in _metrics(previous.total)}
+    for name, value, kind in _metrics(current.total):
+        table.add_row(
+            name, _show(value, kind), _show(before[name], kind), _change(value, before[name], kind)
+        )
+    return table
+
+
+def worst_table(rows: list[OpenCase], now: datetime) -> Table:
+    table = Table(
+        "case", "department", "priority", "state", "held by", "target", "used", "due", "link",
+        title=f"the {WORST} worst open cases", box=None, title_justify="left",
+    )  # fmt: skip
+    for row in rows:
+        case = row.case
+        late = now - row.due
+        due = (
+            f"{format_seconds(late.total_seconds())} ago"
+            if late > timedelta(0)
+            else "in " + (format_seconds(-late.total_seconds()))
+        )
+        table.add_row(
+            f"#{case.id}", escape(case.department), case.priority.value, case.state.value,
+            escape(case.claimed_by or "-"), row.target, f"{row.used:.0%}", due,
+            escape(safe_text(case.mention.url, 120)),
+        )  # fmt: skip
+    return table
+
+
+def print_extras(
+    console: Console, current: Summary, previous: Summary, worst: list[OpenCase], now: datetime
+) -> None:
+    """The comparison and the worst open cases, after the summary tables."""
+    console.print()
+    console.print(comparison_table(current, previous))
+    console.print()
+    if worst:
+        console.print(worst_table(worst, now))
+    else:
+        console.print("no open cases")
