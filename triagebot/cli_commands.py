@@ -199,6 +199,7 @@ def _case_fields(case: Case) -> list[tuple[str, str]]:
         ("author", f"@{safe_text(m.author.handle, 60)} on {m.source}"),
         ("text", safe_text(m.text, 2000)),
         ("link", safe_text(m.url, 300)),
+        *(("also on", safe_text(url, 300)) for url in case.also_on),
         ("claim due", f"{case.claim_due:%Y-%m-%d %H:%M} UTC"),
         ("resolve due", f"{case.resolve_due:%Y-%m-%d %H:%M} UTC"),
         ("owner", case.claimed_by or "-"),
