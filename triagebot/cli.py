@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "demo": "triagebot.cli_run",
     "serve": "triagebot.cli_run",
     "migrate": "triagebot.cli_run",
+    "migrate-store": "triagebot.cli_transfer",
     "poll": "triagebot.cli_sources",
     "sources": "triagebot.cli_sources",
     "sla": "triagebot.cli_sla",
@@ -119,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true", help="JSON lines out")
 
     sub.add_parser("migrate", help="bring the store's schema up to date (release phase)")
+    move = sub.add_parser(
+        "migrate-store", help="copy an embedded store's whole history into PostgreSQL"
+    )
+    move.add_argument("--from", dest="source", required=True, metavar="PATH", help="TinyDB file")
+    move.add_argument(
+        "--to", dest="target", metavar="URL", help="PostgreSQL URL (default: DATABASE_URL)"
+    )
     add_rules_parser(sub)
     return parser
 
