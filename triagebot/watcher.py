@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from triagebot.actions import SettingsPolicy, outbox_item
@@ -89,6 +89,9 @@ class SlaWatcher:
         self.policy = _SystemPolicy(settings)
         self._departments = {d: _Department(settings, c) for d, c in settings.departments.items()}
         self._reminder: dict[tuple[str, str], float] = {}
+        #: case id -> (version, instant before which nothing can be due): a pass skips the
+        #: cases that have not changed and are not due yet without any calendar arithmetic.
+        self._quiet: dict[str, tuple[int, datetime]] = {}
 
     async def run(self) -> int:
         """One pass in a worker thread (the scheduler's job)."""
@@ -97,7 +100,12 @@ class SlaWatcher:
     def run_once(self, now: datetime) -> int:
         """Check every active case; returns how many cases were changed."""
         groups: dict[str, list[Case]] = {}
+        quiet, self._quiet = self._quiet, {}
         for case in self.store.list_cases(states=ACTIVE_STATES):
+            known = quiet.get(case.id)
+            if known is not None and known[0] == case.version and now < known[1]:
+                self._quiet[case.id] = known
+                continue
             groups.setdefault(self._dept(case.department).config.id, []).append(case)
         changed = 0
         for dept_id, cases in groups.items():
@@ -105,9 +113,29 @@ class SlaWatcher:
             if not self.is_working(dept.calendar, now):
                 continue
             for case, clocks in zip(cases, _measure(dept, cases, now), strict=True):
-                if self.plan(case, now, clocks) is not None and self._save(case.id, now):
+                if self.plan(case, now, clocks) is None:
+                    self._quiet[case.id] = (case.version, self._wake(case, dept, clocks))
+                elif self._save(case.id, now):
                     changed += 1
         return changed
+
+    def _wake(self, case: Case, dept: _Department, clocks: _Clocks) -> datetime:
+        """The earliest instant a step or the idle release could be due (wall clock)."""
+        wakes = [datetime.max.replace(tzinfo=UTC)]
+        thresholds = (dept.note_at, self._reminder_at(case), 1.0)
+        running = [("resolve", clocks.resolve, clocks.resolve_total)]
+        if case.first_claimed_at is None:
+            running.append(("claim", clocks.claim, clocks.claim_total))
+        for name, used, total in running:
+            if f"{dept.config.id}:{name}:breach" in case.sla_marks:
+                continue
+            upcoming = [at for at in thresholds if at > used]
+            if upcoming and total > 0:
+                amount = timedelta(seconds=min(upcoming) * total)
+                wakes.append(dept.calendar.add(case.ingested_at, amount))
+        if dept.idle_release is not None and case.state is CaseState.CLAIMED:
+            wakes.append(dept.calendar.add(_last_change(case), dept.idle_release))
+        return min(wakes)
 
     @staticmethod
     def is_working(calendar: BusinessCalendar, now: datetime) -> bool:
@@ -241,11 +269,14 @@ class SlaWatcher:
 
 
 class _Clocks(NamedTuple):
-    """Progress of a case's targets (1.0: due) and business seconds since its last change."""
+    """Progress of a case's targets (1.0: due), business seconds since its last change, and
+    the business seconds from ingest to each due time."""
 
     claim: float
     resolve: float
     idle: float
+    claim_total: float
+    resolve_total: float
 
 
 def _share(start: float, due: float, now: float) -> float:
@@ -256,7 +287,9 @@ def _share(start: float, due: float, now: float) -> float:
 
 
 def _last_change(case: Case) -> datetime:
-    return max(t for t in (case.claimed_at, case.updated_at, case.ingested_at) if t)
+    """When the case last changed: every lifecycle change sets ``updated_at``."""
+    last = case.updated_at or case.ingested_at
+    return case.claimed_at if case.claimed_at is not None and case.claimed_at > last else last
 
 
 def _measure(dept: _Department, cases: list[Case], now: datetime) -> list[_Clocks]:
@@ -271,7 +304,11 @@ def _measure(dept: _Department, cases: list[Case], now: datetime) -> list[_Clock
         start, claim_due, resolve_due, last = offsets[i : i + 4]
         result.append(
             _Clocks(
-                _share(start, claim_due, at), _share(start, resolve_due, at), max(0.0, at - last)
+                _share(start, claim_due, at),
+                _share(start, resolve_due, at),
+                max(0.0, at - last),
+                claim_due - start,
+                resolve_due - start,
             )
         )
     return result
