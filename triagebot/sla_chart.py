@@ -136,18 +136,23 @@ def _shares_panel(ax: Axes, title: str, groups: dict[str, TargetShare]) -> None:
     medians = [100 * (s.median or 0.0) for s in groups.values()]
     p90s = [100 * (s.p90 or 0.0) for s in groups.values()]
     rows = list(range(len(names)))
-    ax.barh([r + 0.2 for r in rows], medians, height=0.4, color=BLUE, label="median")
-    ax.barh([r - 0.2 for r in rows], p90s, height=0.4, color=ORANGE, label="90th percentile")
+    for offset, values, colour, label in (
+        (0.2, medians, BLUE, "median"),
+        (-0.2, p90s, ORANGE, "90th percentile"),
+    ):
+        bars = ax.barh([r + offset for r in rows], values, height=0.4, color=colour, label=label)
+        ax.bar_label(bars, fmt="%.0f%%", padding=2, fontsize=8)
     ax.axvline(100, color=BLACK, linestyle="--", linewidth=1.5, label="SLA target (100%)")
     ax.set_yticks(rows, names)
     ax.invert_yaxis()
     ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
     ax.set_xlabel("% of the SLA target used (business time)")
-    ax.set_xlim(0, max([120.0, *p90s, *medians]) * 1.05)
-    if not names:
+    ax.set_xlim(0, max([120.0, *p90s, *medians]) * 1.15)
+    if names:
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    else:
         ax.text(0.5, 0.5, "no cases in this period", ha="center", va="center",
                 transform=ax.transAxes)  # fmt: skip
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
 
 
@@ -163,10 +168,13 @@ def _breaches_panel(ax: Axes, breaches: dict[date, tuple[int, int]]) -> None:
     ax.set_title("Breaches per day (by due date, UTC)", loc="left", fontsize=11,
                  fontweight="bold")  # fmt: skip
     ax.set_ylabel("breached targets")
-    if not any(claims) and not any(resolves):
+    ax.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
+    if any(claims) or any(resolves):
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+    else:
+        ax.set_ylim(0, 1)
         ax.text(0.5, 0.5, "no breaches in this period", ha="center", va="center",
                 transform=ax.transAxes)  # fmt: skip
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     ax.tick_params(axis="x", labelrotation=30)
 
