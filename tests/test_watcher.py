@@ -18,6 +18,7 @@ from triagebot.store.base import Store
 from triagebot.watcher import SlaWatcher
 
 from .sla_helpers import make_case, ny, store_cases
+from .store.pg_helpers import needs_postgres, throwaway_schema
 
 
 class Clock:
@@ -205,3 +206,22 @@ def test_render_mentions_lets_a_surface_choose_its_markup() -> None:
     text = "reminder: claim due in 5m — {@oncall:shipping} {@user:U123}"
     rendered = render_mentions(text, lambda kind, value: f"<{kind}={value}>")
     assert rendered == "reminder: claim due in 5m — <oncall=shipping> <user=U123>"
+
+
+@needs_postgres
+def test_steps_are_sent_once_on_postgres_across_a_restart_and_a_race(settings: Settings) -> None:
+    from triagebot.store.postgres import PostgresStore  # noqa: PLC0415
+
+    with throwaway_schema() as (url, schema):
+        with PostgresStore(url, schema=schema) as one, PostgresStore(url, schema=schema) as two:
+            store_cases(one, [make_case(settings, str(n), ny(17, 10)) for n in range(1, 4)])
+            stale = [two.get_case(str(n)) for n in range(1, 4)]
+            assert SlaWatcher(one, settings, Clock(ny(17, 10))).run_once(ny(17, 10, 31)) == 3
+            racer = SlaWatcher(two, settings, Clock(ny(17, 10)))
+            assert all(racer.plan(case, ny(17, 10, 31)) for case in stale)
+            assert racer.run_once(ny(17, 10, 31)) == 0
+            assert len(drain(one, ny(17, 10, 31))) == 3
+        with PostgresStore(url, schema=schema) as again:
+            watcher = SlaWatcher(again, settings, Clock(ny(17, 10)))
+            assert sent(again, watcher, ny(17, 10, 40)) == []
+            assert again.get_case("1").sla_marks == ("billing:claim:note",)
