@@ -19,7 +19,7 @@ from triagebot.models import Case, CaseState, Priority
 from triagebot.runtime import Runtime
 from triagebot.sla_chart import build_figure, chart_data, render_chart
 from triagebot.sla_export import COLUMNS, export_rows, read_export, write_export
-from triagebot.sla_report import compare, worst_open
+from triagebot.sla_report import report, worst_open
 
 from .cli_helpers import run_cli
 from .conftest import EXAMPLE_CONFIG
@@ -70,11 +70,18 @@ def test_this_period_is_compared_with_the_one_before(runtime: Runtime) -> None:
             make_case(s, "4", ny(1, 10)),  # older than both
         ],
     )
-    current, previous = compare(runtime, timedelta(days=7))
+    weekly = report(runtime, timedelta(days=7))
+    assert weekly.summary is weekly.current
+    current, previous = weekly.current, weekly.previous
     assert current.total.count == 1 and previous.total.count == 2
     assert current.total.claim.median_business == 600
     assert previous.total.claim.breaches == 1
     assert previous.total.claim.within_sla == 0.5
+    monthly = report(runtime, timedelta(days=30))  # the last week against the week before
+    assert monthly.summary.total.count == 4 and monthly.current.total.count == 1
+    assert monthly.previous.total.count == 2
+    daily = report(runtime, timedelta(days=1))  # a shorter period against the one before
+    assert daily.current.total.count == 0 and daily.previous.total.count == 1
 
 
 def test_worst_open_cases_rank_by_share_of_target_used(settings: Settings) -> None:
@@ -207,10 +214,11 @@ def test_cli_summary_compares_periods_and_lists_worst_open(cli_store: Path) -> N
     result = run_cli(["sla", "--json"], cli_store)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["total"]["count"] == 1 and data["previous"]["total"]["count"] == 1
+    assert data["total"]["count"] == 1
+    assert data["comparison"]["previous"]["total"]["count"] == 1
     assert [w["case_id"] for w in data["worst_open"]] == ["2"]
     table = run_cli(["sla", "summary"], cli_store)
-    assert "this period against the one before" in table.stdout
+    assert "the last 7d against the 7d before" in table.stdout
     assert "worst open cases" in table.stdout and "#2" in table.stdout
 
 

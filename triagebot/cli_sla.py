@@ -17,7 +17,7 @@ from triagebot.models import ACTIVE_STATES
 from triagebot.report import print_summary
 from triagebot.runtime import Runtime
 from triagebot.sla_export import export_rows, write_export
-from triagebot.sla_report import compare, print_extras, worst_open
+from triagebot.sla_report import print_extras, report, worst_open
 
 DEFAULT_CHART = "sla-chart.png"
 
@@ -36,20 +36,23 @@ def _check_department(settings: Settings, department: str | None) -> None:
 
 
 def _summary(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> int:
-    current, previous = compare(runtime, period, args.department)
+    result = report(runtime, period, args.department)
     active = runtime.store.list_cases(states=ACTIVE_STATES, department=args.department)
     now = runtime.clock()
     worst = worst_open(active, runtime.settings.calendar_for, now)
     if args.json:
-        data = current.to_dict() | {
-            "previous": previous.to_dict(),
+        data = result.summary.to_dict() | {
+            "comparison": {
+                "current": result.current.to_dict(),
+                "previous": result.previous.to_dict(),
+            },
             "worst_open": [item.to_dict() for item in worst],
         }
         print(json.dumps(data, ensure_ascii=False))
         return 0
     console = output_console()
-    print_summary(console, current, f"last {format_seconds(period.total_seconds())}")
-    print_extras(console, current, previous, worst, now)
+    print_summary(console, result.summary, f"last {format_seconds(period.total_seconds())}")
+    print_extras(console, result.current, result.previous, worst, now)
     return 0
 
 

@@ -1,9 +1,9 @@
 """Manager reporting beside the SLA summary: period comparison and the worst open cases.
 
-``compare`` summarises the period and the one of the same length before it (this week against
-last week with the default ``--since 7d``); ``worst_open`` ranks the active cases by how much of
-their running target they have used, in business time (over 100%: breached). Both print as
-tables for the terminal and give JSON-ready data.
+``report`` summarises the period asked for and compares its last week (or the whole period,
+when shorter) with the week before, reading the store once for all three; ``worst_open`` ranks
+the active cases by how much of their running target they have used, in business time (over
+100%: breached). Both print as tables for the terminal and give JSON-ready data.
 """
 
 from __future__ import annotations
@@ -25,21 +25,34 @@ from triagebot.runtime import Runtime
 from triagebot.sla import GroupStats, Summary, progress, summarize
 
 WORST = 5
+#: The comparison window: this week against last week (or a shorter period against the one
+#: before it).
+WEEK = timedelta(days=7)
 
 
-def compare(
-    runtime: Runtime, period: timedelta, department: str | None = None
-) -> tuple[Summary, Summary]:
-    """(this period, the period of the same length before it), both ending at the clock."""
+@dataclass(frozen=True)
+class Report:
+    """The period's summary, and its last window against the window before."""
+
+    summary: Summary
+    current: Summary
+    previous: Summary
+
+
+def report(runtime: Runtime, period: timedelta, department: str | None = None) -> Report:
+    """Summaries ending at the clock; one read of the store covers all three."""
     now = runtime.clock()
     end = now + timedelta(seconds=1)
-    since, before = now - period, now - 2 * period
-    cases = runtime.store.list_cases(since=before, until=end, department=department)
+    window = min(period, WEEK)
+    earliest = now - max(period, 2 * window)
+    cases = runtime.store.list_cases(since=earliest, until=end, department=department)
     calendar_for = runtime.settings.calendar_for
-    return (
-        summarize(cases, calendar_for, now, since, end),
-        summarize(cases, calendar_for, now, before, since),
+    summary = summarize(cases, calendar_for, now, now - period, end)
+    current = (
+        summary if window == period else summarize(cases, calendar_for, now, now - window, end)
     )
+    previous = summarize(cases, calendar_for, now, now - 2 * window, now - window)
+    return Report(summary, current, previous)
 
 
 @dataclass(frozen=True)
@@ -135,9 +148,11 @@ def _show(value: float | None, kind: str) -> str:
 
 
 def comparison_table(current: Summary, previous: Summary) -> Table:
+    length = format_seconds((current.until - current.since).total_seconds())
     table = Table(
-        "measure", "this period", "period before", "change",
-        title="this period against the one before (business time; source lag is wall time)",
+        "measure", f"last {length}", f"{length} before", "change",
+        title=f"the last {length} against the {length} before (business time; source lag is "
+        "wall time)",
         box=None, title_justify="left",
     )  # fmt: skip
     before = {name: value for name, value, _ in _metrics(previous.total)}
