@@ -10,7 +10,13 @@ import pytest
 
 from triagebot.config import Settings
 from triagebot.console import ConsoleSurface
-from triagebot.digest import digest_text, digest_trigger, register_sla_jobs, send_digest
+from triagebot.digest import (
+    digest_text,
+    digest_trigger,
+    register_sla_jobs,
+    run_digest,
+    send_digest,
+)
 from triagebot.models import CaseState
 from triagebot.runtime import Runtime
 from triagebot.scheduler import create_scheduler
@@ -135,3 +141,26 @@ def test_jobs_are_registered_for_the_watcher_and_each_digest(runtime: Runtime) -
     ids = {job.id for job in scheduler.get_jobs()}
     assert "sla-watch" in ids
     assert {f"sla-digest-{d}" for d in runtime.settings.departments} <= ids
+
+
+async def test_the_digest_job_sends_once_a_day_at_its_time(settings: Settings) -> None:
+    clock = [ny(17, 8, 30)]
+    runtime = Runtime.build(settings, routing=False, clock=lambda: clock[0])
+    recorder = DigestRecorder()
+    runtime.surfaces = [recorder]  # type: ignore[list-item]
+    try:
+        assert await run_digest(runtime, "billing") is True
+        clock[0] = ny(17, 8, 31)  # a second process taking over the jobs runs them at once
+        assert await run_digest(runtime, "billing") is False
+        clock[0] = ny(17, 12)  # not digest time
+        assert await run_digest(runtime, "billing") is False
+        clock[0] = ny(18, 8, 32)
+        assert await run_digest(runtime, "billing") is True
+        assert len(recorder.digests) == 2
+    finally:
+        runtime.close()
+    reopened = Runtime.build(settings, routing=False, clock=lambda: ny(18, 8, 35))
+    try:  # a restart the same morning does not send it again
+        assert await run_digest(reopened, "billing") is False
+    finally:
+        reopened.close()

@@ -5,7 +5,10 @@ at 08:30 across daylight-saving changes) a short summary of yesterday and the la
 goes to the managers' channel. A digest belongs to no case, so it does not go through the
 outbox: it is handed straight to every surface that has the optional ``digest`` method
 (``DigestSurface``); a surface that fails is logged and skipped, and the digest is not retried.
-``register_sla_jobs`` adds the watcher's interval job and one digest job per department.
+``register_sla_jobs`` adds the watcher's interval job and one digest job per department. A run
+of the digest job sends only within ``DIGEST_WINDOW`` of the digest time and only once per local
+day (the day is kept in the store under the cursor ``digest:<department>``), so a process that
+becomes the scheduler's leader and runs its jobs at once, or a restart, sends no second digest.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from triagebot.sla import GroupStats, TargetStats, summarize
 from triagebot.watcher import SlaWatcher, watch_every
 
 log = logging.getLogger(__name__)
+
+DIGEST_WINDOW = timedelta(minutes=10)
 
 
 @runtime_checkable
@@ -122,6 +127,26 @@ async def send_digest(runtime: Runtime, department: str) -> int:
     return sent
 
 
+async def run_digest(runtime: Runtime, department: str) -> bool:
+    """The digest job: send if it is digest time and today's digest was not sent yet."""
+    at = digest_time(runtime.settings, department)
+    if at is None:
+        return False
+    zone = runtime.settings.calendar_for(department).tz
+    local = runtime.clock().astimezone(zone)
+    scheduled = datetime.combine(local.date(), at, tzinfo=zone)
+    if not scheduled <= local < scheduled + DIGEST_WINDOW:
+        log.info("digest for %s skipped: not its time (%s)", department, local.isoformat())
+        return False
+    key, today = f"digest:{department}", local.date().isoformat()
+    if await asyncio.to_thread(runtime.store.get_cursor, key) == today:
+        return False
+    # Recorded before sending: a crash in between loses that day's digest, never doubles it.
+    await asyncio.to_thread(runtime.store.set_cursor, key, today)
+    await send_digest(runtime, department)
+    return True
+
+
 def register_sla_jobs(runtime: Runtime, scheduler: AsyncIOScheduler) -> SlaWatcher:
     """Add the watcher's interval job and each department's digest job to ``scheduler``."""
     watcher = SlaWatcher(runtime.store, runtime.settings, runtime.clock)
@@ -133,7 +158,7 @@ def register_sla_jobs(runtime: Runtime, scheduler: AsyncIOScheduler) -> SlaWatch
 
         async def job(department: str = department) -> None:
             try:
-                await send_digest(runtime, department)
+                await run_digest(runtime, department)
             except Exception:
                 log.exception("digest for %s failed", department)
 
