@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -10,9 +11,11 @@ import pytest
 
 from triagebot.actions import execute
 from triagebot.config import Settings
+from triagebot.console import ConsoleSurface
+from triagebot.delivery import DeliveryWorker
 from triagebot.lifecycle import Claim, Reassign
 from triagebot.mentions import plain_mentions, render_mentions
-from triagebot.models import CaseState, OutboxItem, OutboxKind
+from triagebot.models import CaseState, MessageRef, OutboxItem, OutboxKind
 from triagebot.store import open_store
 from triagebot.store.base import Store
 from triagebot.watcher import SlaWatcher
@@ -225,3 +228,22 @@ def test_steps_are_sent_once_on_postgres_across_a_restart_and_a_race(settings: S
             watcher = SlaWatcher(again, settings, Clock(ny(17, 10)))
             assert sent(again, watcher, ny(17, 10, 40)) == []
             assert again.get_case("1").sla_marks == ("billing:claim:note",)
+
+
+async def test_console_shows_the_steps_with_plain_mentions(
+    settings: Settings, store: Store
+) -> None:
+    out = io.StringIO()
+    console = ConsoleSurface(out, color=False)
+    store_cases(store, [make_case(settings, "1", ny(17, 9), department="shipping")])
+    store.set_message_ref("1", MessageRef("console", "console", "1"))
+    watcher = SlaWatcher(store, settings, Clock(ny(17, 9)))
+    watcher.run_once(ny(17, 9, 46))  # shipping's claim reminder mentions its on-call group
+    watcher.run_once(ny(17, 10, 1))  # breach: escalated naming the manager
+    worker = DeliveryWorker(store, [console], watcher.policy, Clock(ny(17, 10, 1)))
+    await worker.drain()
+    printed = out.getvalue()
+    assert "#1 ↳ reminder: claim due in 14m of business time" in printed
+    assert "— @on-call:shipping" in printed
+    assert "escalation #1 SLA breach: case #1 (Shipping, P2)" in printed
+    assert "manager: @maria" in printed and "{@" not in printed
