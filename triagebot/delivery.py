@@ -62,6 +62,7 @@ class DeliveryWorker:
         self.lease = lease
         self.stopping = False
         self._busy = 0
+        self._inflight: set[asyncio.Task[bool]] = set()
 
     def stop(self) -> None:
         """Lease nothing more; a flush in progress finishes its current item and gives the
@@ -74,6 +75,11 @@ class DeliveryWorker:
         deadline = loop.time() + timeout
         while self._busy and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        if self._busy:
+            # Items still waiting (a paced channel) or in flight are given up: their leases run
+            # out and another process delivers them; nothing keeps running after shutdown.
+            for task in list(self._inflight):
+                task.cancel()
         return not self._busy
 
     async def flush(self) -> int:
@@ -96,27 +102,33 @@ class DeliveryWorker:
         latest: dict[str, asyncio.Task[bool]] = {}  # the last task of each case
         loop = asyncio.get_running_loop()
         completed, leased_at = 0, -1e9
-        while True:
-            room = self.batch - len(running)
-            due = not running or room >= self._refill or loop.time() - leased_at >= _POLL
-            if not self.stopping and room > 0 and due:
-                leased_at = loop.time()
-                items = await asyncio.to_thread(
-                    self.store.lease_outbox, self.clock(), room, self.lease
-                )
-                taken = {item.id for item in running.values()}
-                for item in (i for i in items if i.id not in taken):
-                    task = asyncio.ensure_future(self._after(latest.get(item.case_id), item))
-                    running[task] = item
-                    latest[item.case_id] = task
-            if not running:
-                return completed
-            done, _ = await asyncio.wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)
-            for task in done:
-                item = running.pop(task)
-                if latest.get(item.case_id) is task:
-                    del latest[item.case_id]
-                completed += int(task.result())
+        try:
+            while True:
+                room = self.batch - len(running)
+                due = not running or room >= self._refill or loop.time() - leased_at >= _POLL
+                if not self.stopping and room > 0 and due:
+                    leased_at = loop.time()
+                    items = await asyncio.to_thread(
+                        self.store.lease_outbox, self.clock(), room, self.lease
+                    )
+                    taken = {item.id for item in running.values()}
+                    for item in (i for i in items if i.id not in taken):
+                        task = asyncio.ensure_future(self._after(latest.get(item.case_id), item))
+                        running[task] = item
+                        latest[item.case_id] = task
+                        self._inflight.add(task)
+                        task.add_done_callback(self._inflight.discard)
+                if not running:
+                    return completed
+                done, _ = await asyncio.wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)
+                for task in done:
+                    item = running.pop(task)
+                    if latest.get(item.case_id) is task:
+                        del latest[item.case_id]
+                    completed += 0 if task.cancelled() else int(task.result())
+        finally:
+            for task in running:  # the flush itself was cancelled: so is its work
+                task.cancel()
 
     @property
     def _refill(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.say.async_say import AsyncSay
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -74,11 +75,23 @@ def web_client(token: str, base_url: str | None = None, max_retries: int = 3) ->
 
 
 def register_listeners(bolt: AsyncApp, deps: SlackDeps) -> None:
-    """Every button and select of the case message, and ``/sla``."""
+    """Every button and select of the case message, ``/sla`` and mentions of the bot."""
     clicks = ClickHandler(deps)
     for action_id in ActionId:
         bolt.action(action_id.value)(action_listener(clicks, action_id))
     bolt.command("/sla")(SlaCommand(deps).__call__)
+    bolt.event("app_mention")(on_mention)
+
+
+MENTION_HELP = (
+    "I post public posts about the brand in each department's channel, with Claim and Resolve "
+    "buttons and SLA due times. `/sla help` shows what the SLA command can tell you."
+)
+
+
+async def on_mention(event: dict[str, Any], say: AsyncSay) -> None:
+    """``@triagebot`` in a channel: a short note, in the thread of the mention."""
+    await say(text=MENTION_HELP, thread_ts=event.get("thread_ts") or event.get("ts"))
 
 
 def build_slack(

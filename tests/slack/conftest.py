@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from slack_sdk.signature import SignatureVerifier
 
 from integrations.slack.app import SlackIntegration, build_slack, mount
 from integrations.slack.lanes import ChannelLanes
@@ -27,73 +25,14 @@ from integrations.slack.payload import ActionId, CasePayload, option_value
 from integrations.slack.surface import SURFACE
 from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.slack import TOKEN, FakeSlack
+from tests.fakes.slack_requests import SECRET, block_action, signed, slash
 from triagebot.config import load_settings
 from triagebot.models import Author, Case, Mention, MessageRef
 from triagebot.runtime import Runtime
 from triagebot.server import create_app
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNELS = {"C0SUPPORT", "C0SALES", "C0SHIPPING", "C0BILLING", "C0PRESS", "C0PRODUCT",
             "C0TRIAGE", "C0ESCALATE", "C0MANAGERS"}  # fmt: skip
-
-
-def signed(body: str, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
-    """Headers Slack sends with ``body``: timestamp and v0 signature."""
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
-    assert signature is not None
-    return {
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature,
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def block_action(
-    action_id: str,
-    value: str | None,
-    *,
-    user: str,
-    channel: str,
-    message_ts: str,
-    response_url: str,
-    selected: str | None = None,
-) -> str:
-    """The form body of a block_actions request (as in Bolt's own tests)."""
-    action: dict[str, Any] = {"action_id": action_id, "block_id": "case-actions",
-                              "action_ts": f"{time.time():.6f}"}  # fmt: skip
-    if selected is None:
-        action.update(type="button", value=value)
-    else:
-        action.update(type="static_select", selected_option={"value": selected})
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "api_app_id": "A0TEST",
-        "token": "legacy",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "container": {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": channel,
-            "is_ephemeral": False,
-        },
-        "channel": {"id": channel, "name": channel.lower()},
-        "message": {"type": "message", "ts": message_ts},
-        "response_url": response_url,
-        "trigger_id": "111.222.333",
-        "actions": [action],
-    }
-    return urlencode({"payload": json.dumps(payload)})
-
-
-def slash(text: str, *, user: str, channel: str, response_url: str) -> str:
-    """The form body of a ``/sla`` request."""
-    return urlencode({"token": "legacy", "team_id": "T0TEST", "team_domain": "test",
-                      "channel_id": channel, "channel_name": "x", "user_id": user,
-                      "user_name": user.lower(), "command": "/sla", "text": text,
-                      "api_app_id": "A0TEST", "response_url": response_url,
-                      "trigger_id": "111.222.333"})  # fmt: skip
 
 
 @dataclass

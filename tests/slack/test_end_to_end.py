@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from integrations.slack.payload import ActionId
-from tests.slack.conftest import SlackWorld, block_action, signed
+from tests.fakes.slack_requests import block_action, signed
+from tests.slack.conftest import SlackWorld
 from triagebot.actions import execute
 from triagebot.lifecycle import Claim
 from triagebot.models import CaseState, MessageRef

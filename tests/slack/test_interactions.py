@@ -9,7 +9,8 @@ import pytest
 
 from integrations.slack import sla_command
 from integrations.slack.payload import ActionId
-from tests.slack.conftest import SlackWorld, block_action
+from tests.fakes.slack_requests import block_action
+from tests.slack.conftest import SlackWorld
 from triagebot.models import CaseState
 
 

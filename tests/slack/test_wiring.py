@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from integrations.slack.app import slack_targets
-from tests.conftest import EXAMPLE_CONFIG
-from tests.slack.conftest import SlackWorld, signed
+from tests.conftest import EXAMPLE_CONFIG, ROOT
+from tests.fakes.slack_requests import signed
+from tests.slack.conftest import SlackWorld
 from triagebot.cli_run import add_slack
 from triagebot.config import load_settings
 from triagebot.errors import ConfigError
@@ -62,3 +64,30 @@ async def test_the_events_url_answers_slacks_challenge(world: SlackWorld) -> Non
     status, answer = await world.post(body, headers)
     assert status == 200
     assert answer in ({"challenge": "c0ffee"}, "c0ffee")
+
+
+async def test_a_mention_of_the_bot_gets_a_short_help(world: SlackWorld) -> None:
+    ts = "1700000000.000100"
+    event = {"type": "app_mention", "user": "U0ANA", "text": "<@UBOT0001> hi", "ts": ts,
+             "channel": "C0SUPPORT", "event_ts": ts}  # fmt: skip
+    body = json.dumps({"token": "x", "team_id": "T0TEST", "api_app_id": "A0TEST",
+                       "event": event, "type": "event_callback", "event_id": "Ev1",
+                       "event_time": 1700000000, "authorizations": []})  # fmt: skip
+    status, _ = await world.post(body, {**signed(body), "Content-Type": "application/json"})
+    assert status == 200
+    await world.until(lambda: world.fake.messages.get("C0SUPPORT"))
+    [note] = world.fake.messages["C0SUPPORT"]
+    assert note["thread_ts"] == ts and "/sla help" in note["text"]
+
+
+def test_the_manifest_names_the_events_url_scopes_and_sla() -> None:
+    manifest = yaml.safe_load((ROOT / "integrations" / "slack" / "manifest.yaml").read_text())
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"chat:write", "chat:write.public", "commands", "channels:history"} <= scopes
+    [command] = manifest["features"]["slash_commands"]
+    settings = manifest["settings"]
+    urls = {command["url"], settings["interactivity"]["request_url"],
+            settings["event_subscriptions"]["request_url"]}  # fmt: skip
+    assert command["command"] == "/sla"
+    assert {u.rsplit("/", 2)[-2:] == ["slack", "events"] for u in urls} == {True}
+    assert settings["interactivity"]["is_enabled"] is True
