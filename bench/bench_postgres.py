@@ -1,0 +1,331 @@
+"""Benchmark of the PostgreSQL store holding a year of a busy brand (100,000 cases by default).
+
+Run ``python -m bench.bench_postgres`` with ``TRIAGEBOT_BENCH_DATABASE_URL`` (or
+``TRIAGEBOT_TEST_DATABASE_URL``) set; ``--write`` puts the results into the "PostgreSQL"
+section of ``docs/benchmarks.md``, ``--cases 1000000`` sizes the data set. The data set is
+generated once through the store's API into its own schema (``bench_<cases>_g<version>``) and
+kept; the measurements add a few thousand cases to it. Measured: a claim (get_case + conditional
+UPDATE with one event and one outbox item), add_cases of 1,000 mentions, the whole ingest
+pipeline (brand filter, triage, dedupe, store) on 1,000 mentions, the SLA summary of the last
+30 days in the process, and ``triagebot sla --since 30d`` as a whole command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from bench.bench_cli import _config, _env
+from bench.bench_store import (
+    DEPARTMENTS,
+    END,
+    ROOT,
+    WORK,
+    _event,
+    _lifecycle,
+    _machine,
+    _mention,
+    _p99,
+    _percentiles,
+    _ref,
+    _step,
+    write_doc,
+)
+from triagebot.config import load_settings
+from triagebot.models import (
+    Assignment,
+    Author,
+    Case,
+    CaseState,
+    Mention,
+    NewCase,
+    OutboxItem,
+    OutboxKind,
+    Priority,
+)
+from triagebot.report import summary_for
+from triagebot.runtime import Runtime
+from triagebot.store._pg_schema import LATEST
+from triagebot.store.postgres import PostgresStore
+
+GENERATOR_VERSION = 1
+CHUNK = 2_000
+TARGETS = {"claim_p99_ms": 20.0, "sla_s": 0.5, "ingest_per_s": 2_000.0}
+
+
+def _url() -> str:
+    url = os.environ.get("TRIAGEBOT_BENCH_DATABASE_URL") or os.environ.get(
+        "TRIAGEBOT_TEST_DATABASE_URL"
+    )
+    if not url:
+        sys.exit("set TRIAGEBOT_BENCH_DATABASE_URL=postgresql://USER@HOST:5432/DB")
+    return url
+
+
+# --- data set ---------------------------------------------------------------------------------
+def _chunk(rng: random.Random, first: int, count: int, start: datetime, span: float) -> list[Case]:
+    """``count`` cases with ids from ``first``, ingested over ``span`` seconds from ``start``."""
+    cases = []
+    for n, offset in enumerate(sorted(rng.uniform(0, span) for _ in range(count)), first):
+        at = start + timedelta(seconds=offset)
+        department = rng.choice(DEPARTMENTS)
+        cases.append(
+            Case(
+                id=str(n),
+                mention=_mention(rng, n, at),
+                department=department,
+                priority=rng.choice(list(Priority)),
+                state=CaseState.NEW,
+                ingested_at=at,
+                claim_due=at + timedelta(hours=1),
+                resolve_due=at + timedelta(days=1),
+                rules=(f"{department}.keywords",),
+                updated_at=at,
+                assignments=(Assignment(department, at),),
+            )
+        )
+    return cases
+
+
+def generate(store: PostgresStore, count: int, active: int) -> dict[str, Any]:
+    """Fill the store with a year of cases, oldest first; the newest ``active`` stay open."""
+    rng = random.Random(20251231)
+    started = time.perf_counter()
+    first_at = END - timedelta(days=365)
+    chunks = max(1, count // CHUNK)
+    span = 365 * 86_400 / chunks
+    made = 0
+    for k in range(chunks):
+        size = count // chunks + (1 if k < count % chunks else 0)
+        cases = _chunk(rng, made + 1, size, first_at + timedelta(seconds=k * span), span)
+        batch = []
+        for case in cases:
+            n = int(case.id)
+            if n > count - active:
+                final = rng.choice([CaseState.NEW, CaseState.OPEN, CaseState.CLAIMED])
+            else:
+                final = CaseState.SPAM if rng.random() < 0.15 else CaseState.RESOLVED
+            steps = _lifecycle(rng, case, final)
+            batch.append(NewCase(steps[-1][0], tuple(e for _, e in steps)))
+        store.add_cases(batch)
+        store.put_message_refs([(nc.case.id, _ref(nc.case)) for nc in batch])
+        made += size
+        if k % 50 == 0:
+            print(f"  {made:,} cases", file=sys.stderr)
+    store.reserve_case_ids(count + 1)
+    return {"cases": count, "active": active, "generation_s": time.perf_counter() - started}
+
+
+def dataset(url: str, count: int, active: int, regenerate: bool) -> tuple[str, dict[str, Any]]:
+    """The schema holding the data set (generated if missing) and facts about it."""
+    schema = f"bench_{count}_g{GENERATOR_VERSION}_f{LATEST}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        if regenerate:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        exists = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
+            " AND table_name = 'bench_info'",
+            (schema,),
+        ).fetchone()
+        if exists:
+            row = conn.execute(f"SELECT generation_s FROM {schema}.bench_info").fetchone()
+            assert row is not None
+            return schema, {"cases": count, "active": active, "generation_s": row[0]}
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    print(f"generating {count:,} cases in schema {schema} ...", file=sys.stderr)
+    with PostgresStore(url, schema=schema, check_schema=False) as store:
+        store.migrate()
+        info = generate(store, count, active)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"VACUUM ANALYZE {schema}.cases")
+        conn.execute(f"CREATE TABLE {schema}.bench_info (generation_s float)")
+        conn.execute(f"INSERT INTO {schema}.bench_info VALUES (%s)", (info["generation_s"],))
+    return schema, info
+
+
+# --- measurements ------------------------------------------------------------------------------
+def _claim(store: PostgresStore, case_id: str, actor: str, n: int) -> float:
+    started = time.perf_counter()
+    case = store.get_case(case_id)
+    nxt = _step(case, CaseState.CLAIMED, actor, END)
+    event = _event(nxt, "claimed", actor, case.state.value)
+    store.save_case(
+        nxt, case.version, [event], [OutboxItem(f"c-{n}", case.id, OutboxKind.UPDATE, END)]
+    )
+    return time.perf_counter() - started
+
+
+def _new(store: PostgresStore, rng: random.Random, tag: str) -> list[NewCase]:
+    ids = store.next_case_ids(1_000)
+    batch = []
+    for n, case_id in enumerate(ids):
+        template = _chunk(rng, 0, 1, END, 1)[0]
+        mention = replace(_mention(rng, n, END), id=f"bench-{tag}:{n}")
+        case = replace(template, id=case_id, mention=mention, ingested_at=END)
+        post = OutboxItem(f"post-{case_id}", case_id, OutboxKind.POST, END)
+        batch.append(NewCase(case, (_event(case, "created", "triagebot", ""),), (post,)))
+    return batch
+
+
+def _mentions(tag: str, count: int) -> list[Mention]:
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    return [
+        Mention(
+            id=f"bench-{tag}-p:{n}",
+            source="bench",
+            kind="post",
+            url=f"https://example.com/posts/{tag}/{n}",
+            author=Author(f"user{n}", followers=n),
+            text=f"my order {n} arrived broken and the parcel was late, refund please",
+            created_at=now,
+        )
+        for n in range(count)
+    ]
+
+
+def measure(url: str, schema: str) -> dict[str, Any]:
+    tag = f"{time.time_ns():x}"
+    rng = random.Random(7)
+    r: dict[str, Any] = {}
+    database_url = f"{url}?options=-csearch_path%3D{schema}"
+    config = _config(WORK)
+    settings = load_settings(config, {"DATABASE_URL": database_url})
+    with PostgresStore(url, schema=schema) as store:
+        active = [c.id for c in store.list_cases(states=[CaseState.NEW, CaseState.OPEN])]
+        claims = [_claim(store, active[n % len(active)], f"agent{n}", n) for n in range(500)]
+        r["claim"], r["claim_p99"] = _percentiles(claims), _p99(claims)
+        batch = _new(store, rng, tag)
+        started = time.perf_counter()
+        assert all(store.add_cases(batch))
+        r["add"] = time.perf_counter() - started
+        runtime = Runtime.build(settings, store=store)
+        mentions = _mentions(tag, 1_000)
+        started = time.perf_counter()
+        result = runtime.pipeline.ingest(mentions, datetime.now(UTC))
+        r["ingest"] = time.perf_counter() - started
+        r["ingested"] = len(result.new)
+        sla = []
+        for _ in range(3):
+            started = time.perf_counter()
+            summary = summary_for(runtime, timedelta(days=30))
+            sla.append(time.perf_counter() - started)
+        r["sla"], r["sla_cases"] = statistics.median(sla), summary.total.count
+        started = time.perf_counter()
+        r["list_count"] = len(store.list_cases(since=END - timedelta(days=30)))
+        r["list"] = time.perf_counter() - started
+        r["pending"] = store.pending_outbox()
+        started = time.perf_counter()
+        leased = store.lease_outbox(END + timedelta(days=1), 50, timedelta(minutes=2))
+        r["lease"], r["leased"] = time.perf_counter() - started, len(leased)
+    env = _env(config, WORK / "unused.json", DATABASE_URL=database_url)
+    command = [sys.executable, "-m", "triagebot", "sla", "--since", "30d"]
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run(command, env=env, check=True, capture_output=True, cwd=ROOT)
+        runs.append(time.perf_counter() - started)
+    r["sla_cli"] = statistics.median(runs)
+    return r
+
+
+# --- report ------------------------------------------------------------------------------------
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report(info: dict[str, Any], r: dict[str, Any], server: str) -> str:
+    per_s = 1_000 / r["ingest"]
+    rows = [
+        (
+            "claim: get_case + save_case (one conditional UPDATE, 1 event, 1 outbox item, "
+            "one transaction), 500 claims cycling over the active cases",
+            r["claim"],
+            f"p99 ≤ 20 ms ({_verdict(r['claim_p99'] * 1000 <= TARGETS['claim_p99_ms'])})",
+        ),
+        ("add_cases: 1,000 new cases in one batch", f"{r['add']:.2f} s", ""),
+        (
+            "ingest: Pipeline.ingest of 1,000 mentions (brand filter, triage, dedupe, store)",
+            f"{r['ingest']:.2f} s ({per_s:,.0f} mentions/s)",
+            f"≥ 2,000/s ({_verdict(per_s >= TARGETS['ingest_per_s'])})",
+        ),
+        (
+            f"SLA summary of the last 30 days in the process ({r['sla_cases']:,} cases)",
+            _ms(r["sla"]),
+            f"≤ 500 ms ({_verdict(r['sla'] <= TARGETS['sla_s'])})",
+        ),
+        (
+            f"list_cases(since=30 days ago): {r['list_count']:,} cases",
+            _ms(r["list"]),
+            "",
+        ),
+        (
+            f"lease_outbox: 50 of {r['pending']:,} pending items (FOR UPDATE SKIP LOCKED)",
+            _ms(r["lease"]),
+            "",
+        ),
+        (
+            "`triagebot sla --since 30d`: whole command (interpreter start, imports, connect)",
+            f"{r['sla_cli']:.2f} s",
+            "",
+        ),
+    ]
+    return "\n".join(
+        [
+            "## PostgreSQL",
+            "",
+            "`TRIAGEBOT_BENCH_DATABASE_URL=postgresql://… python -m bench.bench_postgres --write` "
+            f"(PostgreSQL store; server: {server}, on the same machine).",
+            "",
+            f"Data set: {info['cases']:,} cases ingested over 365 days, {info['active']} active, "
+            "the rest resolved or spam; mentions of ~300 characters; 1-4 events and one message "
+            f"ref per case. Generated through the store's API in {info['generation_s']:.0f} s "
+            f"(add_cases in batches of {CHUNK:,}).",
+            "",
+            f"Machine: {_machine()}.",
+            "",
+            "| Measure | Result | Target |",
+            "| --- | --- | --- |",
+            *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--active", type=int, default=300)
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--regenerate", action="store_true", help="rebuild the data set")
+    args = parser.parse_args(argv)
+    url = _url()
+    WORK.mkdir(parents=True, exist_ok=True)
+    schema, info = dataset(url, args.cases, args.active, args.regenerate)
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    server = f"PostgreSQL {row[0].split()[0] if row else '?'}"
+    section = report(info, measure(url, schema), server)
+    print(section)
+    if args.write:
+        write_doc(section, "## PostgreSQL")
+        print("wrote the PostgreSQL section of docs/benchmarks.md", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
