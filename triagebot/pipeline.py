@@ -89,10 +89,18 @@ class Pipeline:
         result = IngestResult()
         fresh: list[Mention] = []
         seen: set[str] = set()
+        mentions = list(mentions)
+        # A store that can answer for a whole batch at once (PostgreSQL) saves a round trip each.
+        known_mentions = getattr(self.store, "known_mentions", None)
+        known: set[str] | None = (
+            None if known_mentions is None else known_mentions([m.id for m in mentions])
+        )
         for mention in mentions:
             if not self.brand.is_relevant(mention):
                 result.ignored += 1
-            elif mention.id in seen or self.store.has_mention(mention.id):
+            elif mention.id in seen or (
+                mention.id in known if known is not None else self.store.has_mention(mention.id)
+            ):
                 result.duplicates += 1
             else:
                 seen.add(mention.id)

@@ -236,3 +236,10 @@ def test_a_store_without_a_database_is_refused_fast() -> None:
     with pytest.raises(StoreError):
         PostgresStore("postgresql://127.0.0.1:1/none")
     assert time.monotonic() - started < 10
+
+
+def test_known_mentions_answers_for_a_batch() -> None:
+    with throwaway_schema() as (url, schema), PostgresStore(url, schema=schema) as store:
+        store.add_cases([make_new("1", mention_id="x:a"), make_new("2", mention_id="x:b")])
+        assert store.known_mentions(["x:a", "x:c", "x:b"]) == {"x:a", "x:b"}
+        assert store.known_mentions([]) == set()

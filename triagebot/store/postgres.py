@@ -201,6 +201,16 @@ class PostgresStore:
     def has_mention(self, mention_id: str) -> bool:
         return self._one("SELECT 1 FROM cases WHERE mention_id = %s", (mention_id,)) is not None
 
+    def known_mentions(self, mention_ids: Sequence[str]) -> set[str]:
+        """Which of these mention ids already have a case (one query for a whole batch)."""
+        if not mention_ids:
+            return set()
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT mention_id FROM cases WHERE mention_id = ANY(%s)", (list(mention_ids),)
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def get_case(self, case_id: str) -> Case:
         row = self._one("SELECT doc FROM cases WHERE id = %s", (case_id,))
         if row is None:
