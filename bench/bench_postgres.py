@@ -155,13 +155,13 @@ def dataset(url: str, count: int, active: int, regenerate: bool) -> tuple[str, d
 
 
 # --- measurements ------------------------------------------------------------------------------
-def _claim(store: PostgresStore, case_id: str, actor: str, n: int) -> float:
+def _claim(store: PostgresStore, case_id: str, actor: str, item_id: str) -> float:
     started = time.perf_counter()
     case = store.get_case(case_id)
     nxt = _step(case, CaseState.CLAIMED, actor, END)
     event = _event(nxt, "claimed", actor, case.state.value)
     store.save_case(
-        nxt, case.version, [event], [OutboxItem(f"c-{n}", case.id, OutboxKind.UPDATE, END)]
+        nxt, case.version, [event], [OutboxItem(item_id, case.id, OutboxKind.UPDATE, END)]
     )
     return time.perf_counter() - started
 
@@ -203,7 +203,9 @@ def measure(url: str, schema: str) -> dict[str, Any]:
     settings = load_settings(config, {"DATABASE_URL": database_url})
     with PostgresStore(url, schema=schema) as store:
         active = [c.id for c in store.list_cases(states=[CaseState.NEW, CaseState.OPEN])]
-        claims = [_claim(store, active[n % len(active)], f"agent{n}", n) for n in range(500)]
+        claims = [
+            _claim(store, active[n % len(active)], f"agent{n}", f"c-{tag}-{n}") for n in range(500)
+        ]
         r["claim"], r["claim_p99"] = _percentiles(claims), _p99(claims)
         batch = _new(store, rng, tag)
         started = time.perf_counter()
