@@ -134,6 +134,7 @@ def measure(data: Path) -> dict[str, float]:
     ready, rss = _serve_rss(config, db)
     shutil.rmtree(run, ignore_errors=True)
     return {
+        "load": os.getloadavg()[0],
         "sla_median": statistics.median(sla),
         "sla_max": max(sla),
         "sla_json_median": statistics.median(sla_json),
@@ -179,7 +180,8 @@ def report(r: dict[str, float]) -> str:
             "`python -m bench.bench_cli --write`: whole processes (interpreter start included) "
             "against a copy of the Store data set (100,000 cases over the past year).",
             "",
-            f"Machine: {_machine()}.",
+            f"Machine: {_machine()}; load average {r['load']:.1f} when measured "
+            "(other work on a 2-core machine slows whole-process timings).",
             "",
             "| Measure | Result | Target |",
             "| --- | --- | --- |",
