@@ -20,20 +20,20 @@ import argparse
 import asyncio
 import gc
 import os
-import platform
 import resource
 import shutil
 import statistics
 import tempfile
 import time
 from collections import deque
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench import poll_payloads
+from bench.bench_store import _machine
 from integrations.sources import build_specs
 from triagebot.config import load_settings
 from triagebot.crosspost import author_key, text_key
@@ -168,21 +168,6 @@ def _rss_mb() -> float:
 def memory_path(cycles: int) -> dict[str, Any]:
     checkpoints = {min(cycles, c) for c in (100, cycles // 10, cycles // 2, cycles)}
     return asyncio.run(_parse_cycles(cycles, checkpoints))
-
-
-def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.platform()}, {cpu}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}"
-    )
 
 
 def section(store: dict[str, Any], memory: dict[str, Any]) -> str:

@@ -18,13 +18,11 @@ from triagebot.actions import execute
 from triagebot.cli_rules import cmd_rules, print_explanation
 from triagebot.config import Settings, load_settings
 from triagebot.console import safe_text
-from triagebot.durations import format_seconds, parse_duration
 from triagebot.errors import InputError
 from triagebot.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
 from triagebot.mention_io import mention_from_json, read_mentions
 from triagebot.models import ACTIVE_STATES, Case, CaseState, Mention
 from triagebot.pipeline import IngestResult
-from triagebot.report import print_summary, summary_for
 from triagebot.runtime import Runtime, build_router
 
 log = logging.getLogger(__name__)
@@ -227,30 +225,6 @@ def cmd_reassign(args: argparse.Namespace) -> int:
     return _act(args, lambda case_id, by: Reassign(case_id, by, "cli", department=args.department))
 
 
-# --- reports --------------------------------------------------------------------------
-
-
-def cmd_sla(args: argparse.Namespace) -> int:
-    try:
-        period = parse_duration(args.since)
-    except ValueError as exc:
-        raise InputError(f"--since: {exc}") from None
-    settings = settings_for_command()
-    if args.department and args.department not in settings.departments:
-        known = ", ".join(settings.departments)
-        raise InputError(f"--department: no department {args.department!r} (known: {known})")
-    runtime = Runtime.build(settings, routing=False)
-    try:
-        summary = summary_for(runtime, period, args.department)
-    finally:
-        runtime.close()
-    if args.json:
-        print(json.dumps(summary.to_dict(), ensure_ascii=False))
-    else:
-        print_summary(output_console(), summary, f"last {format_seconds(period.total_seconds())}")
-    return 0
-
-
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ingest": cmd_ingest,
     "triage": cmd_triage,
@@ -262,6 +236,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reopen": _simple(Reopen),
     "spam": _simple(MarkSpam),
     "reassign": cmd_reassign,
-    "sla": cmd_sla,
     "rules": cmd_rules,
 }
