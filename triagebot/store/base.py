@@ -15,6 +15,15 @@ from typing import Protocol, runtime_checkable
 from triagebot.models import Case, CaseEvent, CaseState, MessageRef, NewCase, OutboxItem
 
 
+def check_next_version(case: Case, expected_version: int) -> None:
+    """``save_case``'s precondition: the new record is exactly one version ahead."""
+    if case.version != expected_version + 1:
+        raise ValueError(
+            f"case {case.id}: version {case.version} must be expected_version + 1 "
+            f"({expected_version + 1})"
+        )
+
+
 @runtime_checkable
 class Store(Protocol):
     """Cases, their events, mention dedupe, source cursors, the outbox and message refs."""

@@ -35,6 +35,7 @@ from triagebot.models import (
 )
 from triagebot.store import _pg_schema
 from triagebot.store._pg_leader import PgLeadership
+from triagebot.store.base import check_next_version
 
 log = logging.getLogger(__name__)
 
@@ -225,11 +226,7 @@ class PostgresStore:
         outbox: Sequence[OutboxItem] = (),
     ) -> None:
         """One conditional UPDATE on ``version``, with the events and outbox items."""
-        if case.version != expected_version + 1:
-            raise ValueError(
-                f"case {case.id}: version {case.version} must be expected_version + 1 "
-                f"({expected_version + 1})"
-            )
+        check_next_version(case, expected_version)
         row = _case_row(case)
         doc = _dumps(row[7])
         with self._tx() as conn:

@@ -31,6 +31,7 @@ from triagebot.models import (
 )
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
 from triagebot.store._root import CASES, META_ID
+from triagebot.store.base import check_next_version
 
 _CLOSED = frozenset(s.value for s in CaseState) - ACTIVE
 
@@ -131,11 +132,7 @@ class TinyDBStore(Engine):
         outbox: Sequence[OutboxItem] = (),
     ) -> None:
         """Compare-and-set on ``version``; moves the case between root and history as needed."""
-        if case.version != expected_version + 1:
-            raise ValueError(
-                f"case {case.id}: version {case.version} must be expected_version + 1 "
-                f"({expected_version + 1})"
-            )
+        check_next_version(case, expected_version)
         doc, new_events, items = plain(
             (case.to_dict(), [e.to_dict() for e in events], [i.to_dict() for i in outbox])
         )
