@@ -26,7 +26,15 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+PLAYGROUND := tests/teams/playground
+
+# Microsoft 365 Agents Playground (Teams end-to-end tests); skipped with a message without npm.
+$(PLAYGROUND)/node_modules/.installed: $(PLAYGROUND)/package.json $(PLAYGROUND)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(PLAYGROUND) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the Teams playground tests will be skipped"; fi
+
+test: lint $(PLAYGROUND)/node_modules/.installed
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-dev

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "triagebot.example.toml"
 ENV_PREFIXES = ("TRIAGEBOT_", "SLACK_", "MICROSOFT_")
 ENV_NAMES = ("DATABASE_URL", "DYNO", "PORT")
+KEPT_NAMES = ("TRIAGEBOT_TEST_DATABASE_URL", "TRIAGEBOT_REQUIRE_E2E")
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +22,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's triagebot, Slack, Teams or database settings."""
     for name in list(os.environ):
         if name.startswith(ENV_PREFIXES) or name in ENV_NAMES:
-            if name == "TRIAGEBOT_TEST_DATABASE_URL":
+            if name in KEPT_NAMES:
                 continue
             monkeypatch.delenv(name)
 
