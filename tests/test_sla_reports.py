@@ -122,6 +122,18 @@ def test_export_round_trip(settings: Settings) -> None:
     assert tuple(header) == COLUMNS
 
 
+def test_export_csv_cells_never_run_as_formulas(settings: Settings) -> None:
+    names = ['=HYPERLINK("https://evil.example","x")', "+1", "-2", "@SUM(A1)", "'=quoted", "\tx"]
+    cases = [
+        replace(make_case(settings, str(n), ny(17, 9)), claimed_by=name)
+        for n, name in enumerate(names, start=1)
+    ]
+    rows = list(export_rows(cases, settings.calendar_for, NOW))
+    cells = [line["claimed_by"] for line in csv.DictReader(io.StringIO(_csv(rows)))]
+    assert cells == ["'" + name for name in names]
+    assert read_export(io.StringIO(_csv(rows)), "csv") == rows
+
+
 def _csv(rows: list[dict[str, object]]) -> str:
     out = io.StringIO()
     write_export(rows, "csv", out)

@@ -4,6 +4,11 @@ Timestamps are ISO 8601 in UTC; durations are seconds (0.1 s), business time of 
 department unless the column says ``wall``; ``claim_met``/``resolve_met`` are true, false or
 empty while undecided. CSV writes empty cells for missing values and JSON lines writes null;
 ``read_export`` reads either back into the same typed rows (the round trip is tested).
+
+Text cells hold strangers' input (post URLs, ids, staff display names), so a CSV text cell that
+a spreadsheet would run as a formula (starting with ``= + - @``, a tab or a carriage return) is
+written with a leading apostrophe; so is one that starts with an apostrophe, so that reading
+back strips exactly one and the round trip stays exact.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ COLUMNS = (
 )  # fmt: skip
 
 Row = dict[str, Any]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def _seconds(value: float | None) -> float | None:
@@ -114,13 +120,19 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
 
 
 def _typed(raw: dict[str, str]) -> Row:
     row: Row = {}
     for name in COLUMNS:
-        text = raw.get(name, "")
+        text = _uncell(raw.get(name, ""))
         if name in DURATIONS:
             row[name] = float(text) if text else None
         elif name in FLAGS:
