@@ -29,6 +29,7 @@ COMMAND_MODULES = {
     "poll": "triagebot.cli_sources",
     "sources": "triagebot.cli_sources",
     "sla": "triagebot.cli_sla",
+    "teams": "integrations.teams.cli",
 }
 
 
@@ -128,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", dest="target", metavar="URL", help="PostgreSQL URL (default: DATABASE_URL)"
     )
     add_rules_parser(sub)
+    # The teams subcommands live with the Teams package (no botbuilder is imported for them).
+    from integrations.teams.cli import add_teams_parser  # noqa: PLC0415
+
+    add_teams_parser(sub)
     return parser
 
 

@@ -347,6 +347,32 @@ def test_cursors(store: Store) -> None:
     assert store.get_cursor("rss") == "etag-1"
 
 
+# --- places ------------------------------------------------------------------------------------
+def test_places_are_remembered_per_surface_and_replaced_by_id(store: Store) -> None:
+    assert store.places("teams") == {}
+    general = {"kind": "channel", "name": "General", "reference": {"serviceUrl": "http://x/"}}
+    store.remember_place("teams", "19:general", general)
+    store.remember_place("teams", "19:ship", {"kind": "channel", "name": "Shipping"})
+    store.remember_place("slack", "C1", {"name": "support"})
+    renamed = general | {"name": "Allgemein", "seen_at": "2026-11-23T18:00:00+00:00"}
+    store.remember_place("teams", "19:general", renamed)
+    assert store.places("teams") == {
+        "19:general": renamed,
+        "19:ship": {"kind": "channel", "name": "Shipping"},
+    }
+    assert store.places("slack") == {"C1": {"name": "support"}}
+    assert store.places("board") == {}
+
+
+def test_places_survive_reopen(open_store: Opener) -> None:
+    first = open_store()
+    first.remember_place("teams", "19:a", {"nested": {"list": [1, "two", None]}, "ok": True})
+    first.close()
+    assert open_store().places("teams") == {
+        "19:a": {"nested": {"list": [1, "two", None]}, "ok": True}
+    }
+
+
 # --- durability and sharing --------------------------------------------------------------------
 def test_data_survives_reopen(open_store: Opener) -> None:
     first = open_store()

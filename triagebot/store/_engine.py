@@ -44,6 +44,7 @@ from triagebot.store._root import (
     META,
     META_ID,
     OUTBOX,
+    PLACES,
     RootStorage,
     Tables,
     decode_root,
@@ -79,6 +80,7 @@ class Tx:
         db = open_db(self.storage)
         self.cases, self.outbox, self.cursors = db.table(CASES), db.table(OUTBOX), db.table(CURSORS)
         self.meta_table = db.table(META)
+        self.places = db.table(PLACES)
         self.meta = dict(meta)
         self.meta_changed = False
         self.history = history

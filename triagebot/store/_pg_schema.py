@@ -73,6 +73,18 @@ CREATE TABLE message_refs (
 CREATE TABLE cursors (source text PRIMARY KEY, cursor text NOT NULL);
 """,
     ),
+    (
+        2,
+        "places a surface can post to",
+        """
+CREATE TABLE places (
+    surface text NOT NULL,
+    id text NOT NULL,
+    doc jsonb NOT NULL,
+    PRIMARY KEY (surface, id)
+);
+""",
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

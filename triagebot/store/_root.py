@@ -25,6 +25,7 @@ from triagebot.store._history import SegmentInfo
 FORMAT = 1
 
 CASES, OUTBOX, CURSORS, META = "cases", "outbox", "cursors", "meta"
+PLACES = "places"
 META_ID = 1
 
 Tables = dict[str, dict[str, Any]]

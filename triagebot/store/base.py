@@ -8,9 +8,9 @@ writes nothing. The contract test suite in ``tests/store/`` runs against every s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from triagebot.models import Case, CaseEvent, CaseState, MessageRef, NewCase, OutboxItem
 
@@ -26,7 +26,7 @@ def check_next_version(case: Case, expected_version: int) -> None:
 
 @runtime_checkable
 class Store(Protocol):
-    """Cases, their events, mention dedupe, source cursors, the outbox and message refs."""
+    """Cases, their events, mention dedupe, source cursors, the outbox, message refs, places."""
 
     # --- cases -------------------------------------------------------------------------
     def next_case_ids(self, count: int) -> list[str]:
@@ -116,6 +116,19 @@ class Store(Protocol):
 
     def message_refs(self, case_id: str) -> dict[str, MessageRef]:
         """Surface name -> ref for the case."""
+        ...
+
+    # --- places -------------------------------------------------------------------------
+    def remember_place(self, surface: str, place_id: str, data: Mapping[str, Any]) -> None:
+        """Remember (or replace) where ``surface`` can post: a channel, chat or team, by id.
+
+        ``data`` is a JSON object owned by the surface (e.g. Teams keeps the conversation
+        reference needed to post there after a restart).
+        """
+        ...
+
+    def places(self, surface: str) -> dict[str, dict[str, Any]]:
+        """Place id -> data for every place ``surface`` remembered."""
         ...
 
     # --- lifecycle ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ are leased with ``SELECT … FOR UPDATE SKIP LOCKED``. The schema comes from ``_
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -308,6 +308,22 @@ class PostgresStore:
                     " ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor",
                     (source, cursor),
                 )
+
+    # --- places --------------------------------------------------------------------------
+    def remember_place(self, surface: str, place_id: str, data: Mapping[str, Any]) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO places (surface, id, doc) VALUES (%s, %s, %s::jsonb)"
+                " ON CONFLICT (surface, id) DO UPDATE SET doc = EXCLUDED.doc",
+                (surface, place_id, _dumps(dict(data))),
+            )
+
+    def places(self, surface: str) -> dict[str, dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT id, doc FROM places WHERE surface = %s ORDER BY id", (surface,)
+            ).fetchall()
+        return {str(r[0]): dict(r[1]) for r in rows}
 
     # --- outbox --------------------------------------------------------------------------
     def lease_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:

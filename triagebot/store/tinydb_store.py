@@ -10,10 +10,11 @@ new segment files and replaces the root atomically. Readers take no file lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from tinydb import Query
 from tinydb.table import Document
 
 from triagebot.errors import CaseNotFound, VersionConflict
@@ -30,7 +31,7 @@ from triagebot.models import (
     utc,
 )
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
-from triagebot.store._root import CASES, META_ID
+from triagebot.store._root import CASES, META_ID, PLACES
 from triagebot.store.base import check_next_version
 
 _CLOSED = frozenset(s.value for s in CaseState) - ACTIVE
@@ -278,6 +279,23 @@ class TinyDBStore(Engine):
         doc = self._read(lambda: self._doc(case_id))
         refs: dict[str, Any] = {} if doc is None else doc.get("refs", {})
         return {surface: MessageRef.from_dict(r) for surface, r in refs.items()}
+
+    # --- places --------------------------------------------------------------------------
+    def remember_place(self, surface: str, place_id: str, data: Mapping[str, Any]) -> None:
+        value = plain(dict(data))
+        with self._transaction() as tx:
+            doc = tx.places.get((Query().surface == surface) & (Query().id == place_id))
+            if doc is None:
+                tx.places.insert({"surface": surface, "id": place_id, "data": value})
+            elif doc["data"] != value:
+                tx.places.update({"data": value}, doc_ids=[doc.doc_id])
+
+    def places(self, surface: str) -> dict[str, dict[str, Any]]:
+        def run() -> dict[str, dict[str, Any]]:
+            docs = self._root.get(PLACES, {}).values()
+            return {d["id"]: plain(d["data"]) for d in docs if d.get("surface") == surface}
+
+        return self._read(run)
 
     # --- lifecycle -----------------------------------------------------------------------
     def migrate(self) -> list[str]:
