@@ -7,7 +7,7 @@ anyway. Tables are preformatted text inside one section each, cut to Slack's lim
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
@@ -16,6 +16,7 @@ from integrations.slack.render import md
 from triagebot.durations import format_seconds
 from triagebot.models import Case
 from triagebot.sla import GroupStats, Summary, TargetStats
+from triagebot.sla_query import overdue
 
 SECTION_LIMIT = 2_900
 MAX_LISTED = 25
@@ -45,11 +46,6 @@ _HEAD = (
 )
 
 
-def period_label(period: timedelta) -> str:
-    days = period.total_seconds() / 86_400
-    return f"last {days:g} days" if days >= 1 else f"last {format_seconds(period.total_seconds())}"
-
-
 def summary_blocks(summary: Summary, names: Mapping[str, str], title: str) -> list[Block]:
     """The summary per department with a total line, medians in business time."""
     heading = md(
@@ -77,17 +73,6 @@ def summary_blocks(summary: Summary, names: Mapping[str, str], title: str) -> li
             ]
         ),
     ]
-
-
-def overdue(case: Case, now: datetime) -> tuple[str, datetime] | None:
-    """Which running target of an active case is past due ("claim" or "resolve"), and when."""
-    if not case.is_active:
-        return None
-    if case.first_claimed_at is None and now > case.claim_due:
-        return "claim", case.claim_due
-    if now > case.resolve_due:
-        return "resolve", case.resolve_due
-    return None
 
 
 def breached_blocks(cases: Sequence[Case], names: Mapping[str, str], now: datetime) -> list[Block]:
