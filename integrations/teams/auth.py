@@ -143,16 +143,28 @@ def create_adapter(env: Environment, *, endpoints: AuthEndpoints | None = None) 
     return CloudAdapter(_Authentication(config, credentials_factory=factory))
 
 
-class _Authentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
-    """Token errors from PyJWT (expired, bad signature, garbage) become 401, not 500.
+def _bearer(auth_header: str | None) -> str | None:
+    """``None`` for no header (``CloudAdapter`` passes ``""``); only ``Bearer <token>`` else."""
+    header = (auth_header or "").strip()
+    if not header:
+        return None
+    parts = header.split(" ")
+    if len(parts) != 2 or parts[0] != "Bearer" or not parts[1]:
+        raise PermissionError("Authorization is not a Bearer token")
+    return header
 
-    botbuilder maps only ``PermissionError`` to 401 (``CloudAdapter.process``); PyJWT's own
-    errors would otherwise escape as a 500.
+
+class _Authentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
+    """Every refusal is a ``PermissionError``, which ``CloudAdapter.process`` answers with 401.
+
+    botbuilder 4.17.1 lets PyJWT's errors (expired, bad signature, not a JWT) escape as a 500,
+    and its configurable path checks ``auth_header is None`` where ``CloudAdapter`` passes
+    ``""`` for a missing header, which ends in an ``AttributeError`` (500) as well.
     """
 
     async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
         try:
-            return await super().authenticate_request(activity, auth_header)
+            return await super().authenticate_request(activity, _bearer(auth_header))
         except jwt.PyJWTError as exc:
             raise PermissionError(f"invalid token: {exc}") from exc
 
