@@ -141,8 +141,8 @@ class FakeMicrosoft:
         if self.token_delay:
             await asyncio.sleep(self.token_delay)
         if self.token_status != 200:
-            body = {"error": "invalid_client", "error_description": "AADSTS7000215: bad secret"}
-            return web.json_response(body, status=self.token_status)
+            error = {"error": "invalid_client", "error_description": "AADSTS7000215: bad secret"}
+            return web.json_response(error, status=self.token_status)
         number = len(self.token_requests)
         body: dict[str, Any] = {
             "token_type": "Bearer",
