@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
+from integrations.teams.cli_package import add_package_parser, cmd_package
 from integrations.teams.places import SURFACE, Place, find_channel, load_places
 from triagebot.config import Settings, load_settings
 
@@ -104,6 +105,7 @@ def _print(places: list[Place], routes: dict[str, tuple[str, Place | None]], now
 #: Subcommand name -> (add its parser, run it). Add new ``teams`` subcommands here.
 SUBCOMMANDS: dict[str, tuple[Register, Runner]] = {
     "channels": (_add_channels, cmd_channels),
+    "package": (add_package_parser, cmd_package),
 }
 
 
