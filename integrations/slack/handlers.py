@@ -19,36 +19,17 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from integrations.common import clicks
 from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, BadPayload, CasePayload, parse_option, parse_value
 from integrations.slack.surface import SURFACE, SlackSurface
 from triagebot.actions import execute
 from triagebot.errors import DeliveryError, TriagebotError
-from triagebot.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
+from triagebot.lifecycle import Command
 from triagebot.models import Case
 from triagebot.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-_COMMANDS: dict[ActionId, type[Command]] = {
-    ActionId.CLAIM: Claim,
-    ActionId.UNCLAIM: Unclaim,
-    ActionId.RESOLVE: Resolve,
-    ActionId.REOPEN: Reopen,
-    ActionId.SPAM: MarkSpam,
-}
-#: Clicks that must not act on a case that changed since the message was drawn: a stale
-#: Resolve or Spam would close something its clicker has not seen. A stale Claim is fine
-#: (the core answers "already claimed by …" when it is).
-_NEEDS_FRESH = {ActionId.UNCLAIM, ActionId.RESOLVE, ActionId.REOPEN, ActionId.SPAM,
-                ActionId.REASSIGN}  # fmt: skip
-_VERB = {
-    ActionId.UNCLAIM: "unclaim",
-    ActionId.RESOLVE: "resolve",
-    ActionId.REOPEN: "reopen",
-    ActionId.SPAM: "mark as spam",
-    ActionId.REASSIGN: "reassign",
-}
 
 Listener = Callable[..., Awaitable[None]]
 
@@ -85,9 +66,7 @@ def read_click(action_id: ActionId, body: dict[str, Any], action: dict[str, Any]
 
 
 def build_command(click: Click) -> Command:
-    if click.action is ActionId.REASSIGN:
-        return Reassign(click.payload.case_id, click.user, SURFACE, department=click.department)
-    return _COMMANDS[click.action](click.payload.case_id, click.user, SURFACE)
+    return clicks.build_command(click.action, click.payload, click.user, SURFACE, click.department)
 
 
 class ClickHandler:
@@ -123,14 +102,11 @@ class ClickHandler:
 
     async def _apply(self, click: Click) -> Case | None:
         runtime = self.deps.runtime
-        if click.action in _NEEDS_FRESH:
+        if click.action in clicks.NEEDS_FRESH:
             current = await asyncio.to_thread(runtime.store.get_case, click.payload.case_id)
             if current.version != click.payload.version:
                 await self._refresh(current)
-                raise StaleClick(
-                    f"case #{current.id} changed after this message was drawn; it now shows the "
-                    f"case as it is: {_VERB[click.action]} it again if you still mean to"
-                )
+                clicks.check_fresh(click.action, click.payload, current)
         command = build_command(click)
         outcome = await asyncio.to_thread(
             execute, runtime.store, runtime.policy, command, runtime.clock()
@@ -162,10 +138,6 @@ class ClickHandler:
             await self.deps.surface.client.chat_postEphemeral(channel=channel, user=user, text=text)
         except Exception as exc:
             log.warning("ephemeral answer to %s in %s failed: %s", user, channel, exc)
-
-
-class StaleClick(TriagebotError):
-    """The click was made on an older drawing of the case than the stored one."""
 
 
 def action_listener(handler: ClickHandler, action_id: ActionId) -> Listener:
