@@ -45,6 +45,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     app = create_app(runtime, extra_startup=start_replay)
     add_slack(runtime, app)
+    add_teams(runtime, app)
     try:
         asyncio.run(_serve_until(app, port, replay, args.until_done))
     except KeyboardInterrupt:
@@ -90,6 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     app = create_app(runtime, poller=build_poller(runtime))
     add_slack(runtime, app)
+    add_teams(runtime, app)
     run(app, settings.env.port)
     return 0
 
@@ -109,6 +111,18 @@ def add_slack(runtime: Runtime, app: web.Application) -> None:
     runtime.surfaces.append(slack.surface)
     mount(app, slack)
     log.info("event=slack_enabled channels=%d", len(slack.surface.targets.channels))
+
+
+def add_teams(runtime: Runtime, app: web.Application) -> None:
+    """Show cases in Teams and serve POST /api/messages when MICROSOFT_APP_ID or
+    TRIAGEBOT_TEAMS=1 (local mode, for Microsoft 365 Agents Playground) is set."""
+    env = runtime.settings.env
+    if not (env.microsoft_app_id or env.teams_local):
+        return
+    # Imported only when Teams is on: botbuilder is not part of the core.
+    from integrations.teams.app import add_teams as mount_teams  # noqa: PLC0415
+
+    mount_teams(runtime, app)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

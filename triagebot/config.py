@@ -295,6 +295,8 @@ class Environment:
     microsoft_app_id: str | None = None
     microsoft_app_password: SecretStr | None = None
     microsoft_app_tenant_id: str | None = None
+    #: TRIAGEBOT_TEAMS=1: serve Teams without MICROSOFT_APP_ID (local mode, for the playground).
+    teams_local: bool = False
     config_path: Path | None = None
     rules_path: Path | None = None
 
@@ -327,6 +329,7 @@ class Environment:
             microsoft_app_id=text("MICROSOFT_APP_ID"),
             microsoft_app_password=secret("MICROSOFT_APP_PASSWORD"),
             microsoft_app_tenant_id=text("MICROSOFT_APP_TENANT_ID"),
+            teams_local=text("TRIAGEBOT_TEAMS") in {"1", "true", "yes"},
             config_path=Path(p) if (p := text("TRIAGEBOT_CONFIG")) else None,
             rules_path=Path(p) if (p := text("TRIAGEBOT_RULES")) else None,
         )
