@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from integrations.board.app import add_board, board_options
 from triagebot.cli_commands import output_console, settings_for_command
 from triagebot.cli_sources import build_poller
 from triagebot.console import ConsoleSurface
@@ -33,8 +34,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     port = settings.env.port
     console = output_console()
+    board = board_options(settings.env, demo=True)
+    address = f"http://127.0.0.1:{port}/" if board else "off (TRIAGEBOT_BOARD=off)"
     console.print(
         f"[bold]triagebot demo[/] · {settings.config.brand.name} · store {settings.env.db_path}\n"
+        f"board: [bold]{address}[/] (open it in a browser: every queue, claim and resolve)\n"
         f"health: http://127.0.0.1:{port}/healthz · from another terminal try: "
         "[bold]triagebot cases[/], [bold]triagebot claim ID --by you[/], [bold]triagebot sla[/]\n"
         "Ctrl-C stops.\n"
@@ -46,6 +50,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     app = create_app(runtime, extra_startup=start_replay)
     add_slack(runtime, app)
     add_teams(runtime, app)
+    add_board(runtime, app, board)
     try:
         asyncio.run(_serve_until(app, port, replay, args.until_done))
     except KeyboardInterrupt:
@@ -92,6 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(runtime, poller=build_poller(runtime))
     add_slack(runtime, app)
     add_teams(runtime, app)
+    add_board(runtime, app, board_options(settings.env, demo=False))
     run(app, settings.env.port)
     return 0
 

@@ -299,6 +299,11 @@ class Environment:
     teams_local: bool = False
     config_path: Path | None = None
     rules_path: Path | None = None
+    #: The web board (integrations/board): users as name -> password hash, buttons, signing key.
+    board_users: Mapping[str, str] = field(default_factory=dict)
+    board_write: bool = False
+    board_secret: SecretStr | None = None
+    board_off: bool = False
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -332,7 +337,36 @@ class Environment:
             teams_local=text("TRIAGEBOT_TEAMS") in {"1", "true", "yes"},
             config_path=Path(p) if (p := text("TRIAGEBOT_CONFIG")) else None,
             rules_path=Path(p) if (p := text("TRIAGEBOT_RULES")) else None,
+            board_users=_board_users(text("TRIAGEBOT_BOARD_USERS")),
+            board_write=_flag("TRIAGEBOT_BOARD_WRITE", text("TRIAGEBOT_BOARD_WRITE")),
+            board_secret=secret("TRIAGEBOT_BOARD_SECRET"),
+            board_off=text("TRIAGEBOT_BOARD") in {"0", "off", "false", "no"},
         )
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if value is None or value.lower() in {"0", "false", "no", "off"}:
+        return False
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    raise ConfigError(f"environment: {name}: {value!r} is not one of 1, true, yes, 0, false, no")
+
+
+def _board_users(value: str | None) -> dict[str, str]:
+    """``name:hash,name:hash`` (hashes from ``triagebot board hash-password``)."""
+    users: dict[str, str] = {}
+    for entry in (value or "").split(","):
+        name, _, hashed = entry.strip().partition(":")
+        if not entry.strip():
+            continue
+        if not _ID.match(name) or not hashed.startswith("scrypt$"):
+            raise ConfigError(
+                f"environment: TRIAGEBOT_BOARD_USERS: {name or entry.strip()[:20]!r}: write "
+                "name:hash pairs separated by commas, names in lower case, hashes from "
+                "`triagebot board hash-password`"
+            )
+        users[name] = hashed
+    return users
 
 
 @dataclass(frozen=True)

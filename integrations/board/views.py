@@ -1,0 +1,187 @@
+"""What the board shows, computed from cases (pure: no HTML here, the templates escape).
+
+``Filters`` come from the query string so links are shareable; ``columns`` groups the cases by
+department, most urgent first; ``clock`` gives each SLA target its due time, the time at which
+its reminder is due and its state (ok, nearing, breached) for the countdown in the browser.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from triagebot.config import Settings
+from triagebot.console import safe_text
+from triagebot.durations import format_seconds
+from triagebot.models import ACTIVE_STATES, Case, CaseState
+from triagebot.sla import progress
+from triagebot.urls import safe_http_url
+
+MAX_TEXT = 600
+PER_COLUMN = 200  # cards drawn per department; the rest are counted
+STATES = ("active", "open", "claimed", "resolved", "spam")
+_STATE_SETS = {
+    "active": ACTIVE_STATES,
+    "open": frozenset({CaseState.NEW, CaseState.OPEN}),
+    "claimed": frozenset({CaseState.CLAIMED}),
+    "resolved": frozenset({CaseState.RESOLVED}),
+    "spam": frozenset({CaseState.SPAM}),
+}
+_LINK = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Filters:
+    department: str = ""
+    state: str = "active"
+    source: str = ""
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str], settings: Settings) -> Filters:
+        """Unknown values fall back to "all" rather than failing."""
+        department = query.get("department", "")
+        state = query.get("state", "active")
+        return cls(
+            department if department in settings.departments else "",
+            state if state in STATES else "active",
+            query.get("source", "")[:80],
+        )
+
+    @property
+    def states(self) -> frozenset[CaseState]:
+        return _STATE_SETS[self.state]
+
+    def query(self) -> str:
+        """The query string giving these filters ("" for the defaults)."""
+        pairs = {"department": self.department, "state": self.state, "source": self.source}
+        kept = {k: v for k, v in pairs.items() if v and not (k == "state" and v == "active")}
+        return urlencode(kept)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of post text: plain text, or an http(s) link."""
+
+    text: str
+    href: str | None = None
+
+
+def segments(text: str) -> list[Segment]:
+    """Split untrusted text into text and http(s) links (anything else stays text)."""
+    flat = safe_text(text, MAX_TEXT)
+    result: list[Segment] = []
+    last = 0
+    for match in _LINK.finditer(flat):
+        url = match.group(0).rstrip(".,);:!?")
+        href = safe_http_url(url)
+        if href is None:
+            continue
+        if match.start() > last:
+            result.append(Segment(flat[last : match.start()]))
+        result.append(Segment(url, href))
+        last = match.start() + len(url)
+    if last < len(flat):
+        result.append(Segment(flat[last:]))
+    return result
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One SLA target of a case as the browser counts it down."""
+
+    target: str  # "claim" or "resolve"
+    due: datetime
+    remind_at: datetime
+    status: str  # "ok", "nearing", "breached"
+    left: str  # "12m left", "3m over"
+
+
+@dataclass(frozen=True)
+class Card:
+    case: Case
+    age: str
+    text: list[Segment]
+    url: str | None
+    clocks: list[Clock]
+
+
+@dataclass
+class Column:
+    """A department's cases: waiting ones first, then claimed ones (or the closed ones)."""
+
+    id: str
+    name: str
+    groups: list[tuple[str, list[Card]]] = field(default_factory=list)
+    total: int = 0
+    hidden: int = 0
+
+
+def clocks(case: Case, settings: Settings, now: datetime) -> list[Clock]:
+    """The running SLA targets of an active case (claim until first claimed; resolve)."""
+    if case.state not in ACTIVE_STATES:
+        return []
+    calendar = settings.calendar_for(case.department)
+    fraction = settings.sla_policy(case.priority, case.department).reminder_at
+    targets = [("resolve", case.resolve_due)]
+    if case.first_claimed_at is None:
+        targets.insert(0, ("claim", case.claim_due))
+    result = []
+    for target, due in targets:
+        span = calendar.elapsed(case.ingested_at, due) if due > case.ingested_at else timedelta(0)
+        remind_at = calendar.add(case.ingested_at, span * fraction) if span else due
+        used = progress(calendar, case.ingested_at, due, now)
+        status = "breached" if now >= due else "nearing" if used >= fraction else "ok"
+        seconds = (due - now).total_seconds()
+        left = (
+            f"{format_seconds(seconds)} left" if seconds > 0 else f"{format_seconds(-seconds)} over"
+        )
+        result.append(Clock(target, due, remind_at, status, left))
+    return result
+
+
+def card(case: Case, settings: Settings, now: datetime) -> Card:
+    age = format_seconds(max(0.0, (now - case.ingested_at).total_seconds()))
+    return Card(
+        case, age, segments(case.mention.text), safe_http_url(case.mention.url),
+        clocks(case, settings, now),
+    )  # fmt: skip
+
+
+def _urgency(case: Case) -> tuple[datetime, str]:
+    due = case.claim_due if case.first_claimed_at is None else case.resolve_due
+    return (min(due, case.resolve_due), case.id)
+
+
+def columns(
+    cases: Iterable[Case], settings: Settings, filters: Filters, now: datetime
+) -> list[Column]:
+    """One column per department (or only the filtered one), most urgent case first."""
+    wanted = [filters.department] if filters.department else list(settings.departments)
+    result = {d: Column(d, settings.departments[d].display_name) for d in wanted}
+    grouped: dict[str, list[Case]] = {d: [] for d in wanted}
+    for case in cases:
+        if case.department in grouped and (
+            not filters.source or case.mention.source == filters.source
+        ):
+            grouped[case.department].append(case)
+    for department, items in grouped.items():
+        items.sort(key=_urgency)
+        column = result[department]
+        column.total, column.hidden = len(items), max(0, len(items) - PER_COLUMN)
+        shown = [card(c, settings, now) for c in items[:PER_COLUMN]]
+        for label, states in _GROUPS:
+            cards = [c for c in shown if c.case.state in states]
+            if cards or (label in ("Waiting", "Claimed") and filters.state == "active"):
+                column.groups.append((label, cards))
+    return list(result.values())
+
+
+_GROUPS = (
+    ("Waiting", frozenset({CaseState.NEW, CaseState.OPEN})),
+    ("Claimed", frozenset({CaseState.CLAIMED})),
+    ("Resolved", frozenset({CaseState.RESOLVED})),
+    ("Spam", frozenset({CaseState.SPAM})),
+)
