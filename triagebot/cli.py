@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from integrations.board.cli import add_board_parser  # argparse only
 from triagebot import __version__
 from triagebot.cli_rules import add_rules_parser
 from triagebot.errors import ConfigError, InputError, TriagebotError
@@ -30,6 +31,7 @@ COMMAND_MODULES = {
     "sources": "triagebot.cli_sources",
     "sla": "triagebot.cli_sla",
     "teams": "integrations.teams.cli",
+    "board": "integrations.board.cli",
 }
 
 
@@ -133,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     from integrations.teams.cli import add_teams_parser  # noqa: PLC0415
 
     add_teams_parser(sub)
+    add_board_parser(sub)
     return parser
 
 
