@@ -262,7 +262,7 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
         try:
             query = parse_query(words, names, command="sla")
         except InputError as exc:
-            card = render_sla.message_card(tmd.escape(str(exc)))
+            card = render_sla.message_card(tmd.escape_keeping_code(str(exc)))
             await turn_context.send_activity(card_activity(card, "sla"))
             return
         try:

@@ -41,6 +41,12 @@ def escape(text: str) -> str:
     return _DASH_START.sub(r"\1\\\2", text)
 
 
+def escape_keeping_code(text: str) -> str:
+    """Like ``escape`` but keeping backticks: for triagebot's own messages, whose quoted
+    words had backticks removed (``triagebot.sla_query.quoted``), so code spans stay code."""
+    return escape(text).replace("\\`", "`")
+
+
 def cut(text: str, limit: int) -> tuple[str, bool]:
     """``text`` cleaned and cut on whole characters to ``limit`` (ending with an ellipsis)."""
     text = clean(text)
