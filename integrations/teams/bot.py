@@ -25,6 +25,7 @@ from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, Tur
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse
 from botbuilder.schema.teams import TeamsChannelData
+from msrest.serialization import Model
 
 from integrations.teams import render, render_sla, tmd
 from integrations.teams.gateway import card_activity
@@ -93,6 +94,21 @@ def place_of(activity: Activity, now: datetime) -> Place | None:
         tenant_id=tenant,
         seen_at=now,
     )
+
+
+class MessageInvokeResponse(Model):
+    """An invoke answer that is a message, not a card (``AdaptiveCardInvokeResponse``
+    declares its value an object, so a text would not serialise)."""
+
+    _attribute_map = {
+        "status_code": {"key": "statusCode", "type": "int"},
+        "type": {"key": "type", "type": "str"},
+        "value": {"key": "value", "type": "str"},
+    }
+
+    def __init__(self, *, status_code: int, type: str, value: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.status_code, self.type, self.value = status_code, type, value
 
 
 class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
@@ -211,8 +227,9 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
             return await super().on_invoke_activity(turn_context)
         verb, data = invoke_value(turn_context.activity.value)
         answer = await self.actions.handle(verb, data, self._actor(turn_context))
+        body: Model
         if answer.case is None:
-            body = AdaptiveCardInvokeResponse(
+            body = MessageInvokeResponse(
                 status_code=200, type=MESSAGE_RESPONSE, value=answer.message or ""
             )
         else:

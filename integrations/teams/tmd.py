@@ -23,6 +23,7 @@ _LINE_START = re.compile(r"^([ \t]*)(\d+)([.)])", re.MULTILINE)
 _DASH_START = re.compile(r"^([ \t]*)([-=])", re.MULTILINE)
 _SCHEME = re.compile(r"\b([a-z][a-z0-9+.-]{1,20}):(?=//)", re.IGNORECASE)
 _WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
+_CODE_TAGS = str.maketrans({"<": "\u2039", ">": "\u203a"})
 _BARE_DOMAIN = re.compile(r"\b([a-z0-9-]{1,63})\.(com|net|org|io|co|ly|me|app|dev|xyz)\b", re.I)
 
 
@@ -42,9 +43,17 @@ def escape(text: str) -> str:
 
 
 def escape_keeping_code(text: str) -> str:
-    """Like ``escape`` but keeping backticks: for triagebot's own messages, whose quoted
-    words had backticks removed (``triagebot.sla_query.quoted``), so code spans stay code."""
-    return escape(text).replace("\\`", "`")
+    """Like ``escape``, but code spans (between backticks) of triagebot's own messages stay
+    code: their insides are shown as typed, with ``<``/``>`` swapped for look-alikes so no tag
+    survives. The words they quote had their backticks removed
+    (``triagebot.sla_query.quoted``), so a span cannot be closed early."""
+    parts = clean(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code spans at all
+        return escape(text)
+    out = []
+    for i, part in enumerate(parts):
+        out.append(escape(part) if i % 2 == 0 else part.translate(_CODE_TAGS))
+    return "`".join(out)
 
 
 def cut(text: str, limit: int) -> tuple[str, bool]:
