@@ -29,7 +29,7 @@ from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
 )
-from botframework.connector.auth import AuthenticationConstants
+from botframework.connector.auth import AuthenticationConstants, ChannelValidation
 
 from integrations.teams.tokens import TokenCredentialFactory, install_metadata
 from triagebot.config import Environment
@@ -126,7 +126,9 @@ def create_adapter(env: Environment, *, endpoints: AuthEndpoints | None = None) 
         )
         log.info("Teams auth: SingleTenant app %s in tenant %s", auth.app_id, tenant)
     metadata_urls = [
-        AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
+        # What botbuilder's public-cloud path reads (channel_validation.py, emulator_validation.py).
+        ChannelValidation.open_id_metadata_endpoint
+        or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
         AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
     ]
     if endpoints is not None:
