@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from tests.cli_helpers import run_cli
 from tests.e2e_helpers import CHROMIUM_ARGS, require_chromium
@@ -105,7 +105,12 @@ def page(browser: Browser, demo: Demo) -> Iterator[Page]:
     problems: list[str] = []
     opened.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     refused = "Failed to load resource: the server responded with a status of 409"
-    opened.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        problems.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    opened.on("dialog", on_dialog)
     opened.on("pageerror", lambda e: problems.append(str(e)))
     opened.goto(demo.url)
     yield opened
