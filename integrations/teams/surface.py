@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from triagebot.store.base import Store
 log = logging.getLogger(__name__)
 
 PERSON_PREFIX = "person:"
+_HELD = re.compile("\ue000(\\d+)\ue001")
 NOTE_LIMIT = 2_000
 
 
@@ -158,9 +160,15 @@ class TeamsSurface:
         await self.gateway.start_thread(where, render.note_card(lines[:4_000]), "SLA digest")
 
     def note_text(self, text: str, limit: int) -> str:
-        """A core note as Teams markdown: escaped, mention tokens as names."""
-        escaped = tmd.escape_cut(text, limit)[0]
-        return render_mentions(escaped, self._mention)
+        """A core note as Teams markdown: escaped, mention tokens as (escaped) names."""
+        names: list[str] = []
+
+        def hold(kind: str, value: str) -> str:
+            names.append(self._mention(kind, value))
+            return f"\ue000{len(names) - 1}\ue001"
+
+        escaped = tmd.escape_cut(render_mentions(text, hold), limit)[0]
+        return _HELD.sub(lambda m: names[int(m.group(1))], escaped)
 
     def _mention(self, kind: str, value: str) -> str:
         if kind == "user":

@@ -18,7 +18,7 @@ ELLIPSIS = "…"
 _CONTROL = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
+_SPECIAL = re.compile(r"([\\`*_\[\]()<>#+!|~&])")
 _LINE_START = re.compile(r"^([ \t]*)(\d+)([.)])", re.MULTILINE)
 _DASH_START = re.compile(r"^([ \t]*)([-=])", re.MULTILINE)
 _SCHEME = re.compile(r"\b([a-z][a-z0-9+.-]{1,20}):(?=//)", re.IGNORECASE)
