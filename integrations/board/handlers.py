@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 
 from integrations.board.auth import Session
-from integrations.board.views import PER_COLUMN, Filters, columns
+from integrations.board.views import PER_DEPARTMENT, Filters, columns
 from integrations.board.web import (
     BOARD,
     FLASH,
@@ -72,13 +72,14 @@ async def _board_context(request: web.Request) -> dict[str, object]:
         states=filters.states,
         department=filters.department or None,
         since=now - timedelta(days=30) if closed else None,
-        limit=PER_COLUMN * len(settings.departments) if closed else None,
+        limit=PER_DEPARTMENT * len(settings.departments) if closed else None,
     )
     sources = sorted({c.mention.source for c in cases} | {s.name for s in settings.config.sources})
     return {
         "filters": filters,
         "columns": columns(cases, settings, filters, now),
         "departments": settings.departments,
+        "department_names": [(d.id, d.display_name) for d in settings.departments.values()],
         "sources": sources,
         "now": now,
         "writable": board.options.writable,

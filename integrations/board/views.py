@@ -21,7 +21,16 @@ from triagebot.sla import progress
 from triagebot.urls import safe_http_url
 
 MAX_TEXT = 600
-PER_COLUMN = 200  # cards drawn per department; the rest are counted
+PER_COLUMN = 50  # cards drawn per department on the whole board; the rest are counted
+PER_DEPARTMENT = 500  # … and when the board is filtered to one department
+#: The buttons: action, label, the states a case must be in to show it.
+ACTIONS = (
+    ("claim", "Claim", frozenset({CaseState.NEW, CaseState.OPEN})),
+    ("unclaim", "Unclaim", frozenset({CaseState.CLAIMED})),
+    ("resolve", "Resolve", ACTIVE_STATES),
+    ("spam", "Spam", ACTIVE_STATES),
+    ("reopen", "Reopen", frozenset({CaseState.RESOLVED, CaseState.SPAM})),
+)
 STATES = ("active", "open", "claimed", "resolved", "spam")
 _STATE_SETS = {
     "active": ACTIVE_STATES,
@@ -167,11 +176,12 @@ def columns(
             not filters.source or case.mention.source == filters.source
         ):
             grouped[case.department].append(case)
+    limit = PER_DEPARTMENT if filters.department else PER_COLUMN
     for department, items in grouped.items():
         items.sort(key=_urgency)
         column = result[department]
-        column.total, column.hidden = len(items), max(0, len(items) - PER_COLUMN)
-        shown = [card(c, settings, now) for c in items[:PER_COLUMN]]
+        column.total, column.hidden = len(items), max(0, len(items) - limit)
+        shown = [card(c, settings, now) for c in items[:limit]]
         for label, states in _GROUPS:
             cards = [c for c in shown if c.case.state in states]
             if cards or (label in ("Waiting", "Claimed") and filters.state == "active"):

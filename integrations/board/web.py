@@ -20,6 +20,7 @@ from aiohttp import web
 
 from integrations.board.auth import SESSION_MAX_AGE, LoginLimiter, Session, Signer
 from integrations.board.live import Hub
+from integrations.board.views import ACTIONS
 from triagebot.runtime import Runtime
 
 CSP = (
@@ -73,8 +74,11 @@ def templates() -> jinja2.Environment:
         loader=jinja2.PackageLoader("integrations.board", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.filters["q"] = lambda value: quote(str(value), safe="")
+    env.globals["ACTIONS"] = ACTIONS
     return env
 
 

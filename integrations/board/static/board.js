@@ -80,7 +80,9 @@
     if (!form.classList || !form.classList.contains("case-action")) { return; }
     event.preventDefault();
     var data = new FormData(form);
-    fetch(form.action, {
+    var button = event.submitter;
+    var url = (button && button.getAttribute("formaction")) || form.getAttribute("action");
+    fetch(url, {
       method: "POST",
       body: new URLSearchParams(data),
       credentials: "same-origin",
