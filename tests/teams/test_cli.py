@@ -64,8 +64,8 @@ def test_channel_matching_by_id_name_and_team() -> None:
         "19:b": channel("19:b", "General", team="Support").to_json(),
         "19:c": channel("19:c", "Shipping").to_json(),
     })  # fmt: skip
-    ids = {w: getattr(find_channel(places, w), "id", None) for w in ("19:c", "#shipping",
-                                                                      "Support/General")}  # fmt: skip
+    wanted = ("19:c", "#shipping", "Support/General")
+    ids = {w: getattr(find_channel(places, w), "id", None) for w in wanted}
     assert ids == {"19:c": "19:c", "#shipping": "19:c", "Support/General": "19:b"}
     assert find_channel(places, "Managers") is None
     assert find_channel(places, None) is None
