@@ -46,6 +46,7 @@ def generate(path: Path) -> list[str]:
             store.complete_outbox(item.id)
         store.set_cursor("x", "1234567890")
         store.set_cursor("rss", "etag-\u00e9")
+        store.remember_place("teams", "19:ship", {"name": "Shipping", "reference": {"a": [1]}})
         store.next_case_ids(5)  # reserved, never used
     return ids
 
@@ -65,6 +66,7 @@ def test_migrate_store_round_trip(tmp_path: Path) -> None:
                 assert dst.message_refs(case_id) == src.message_refs(case_id)
             assert dst.get_cursor("x") == "1234567890"
             assert dst.get_cursor("rss") == "etag-\u00e9"
+            assert dst.places("teams") == src.places("teams") != {}
             assert dst.pending_outbox() == src.pending_outbox() > 0
             leased = dst.lease_outbox(T0 + timedelta(days=30), 1000, timedelta(minutes=1))
             expected = src.lease_outbox(T0 + timedelta(days=30), 1000, timedelta(minutes=1))

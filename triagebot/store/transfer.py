@@ -18,6 +18,7 @@ from typing import Any
 
 from triagebot.errors import StoreError
 from triagebot.models import JSON, Case, CaseEvent, MessageRef, NewCase, OutboxItem
+from triagebot.store._root import PLACES
 from triagebot.store.postgres import PostgresStore
 from triagebot.store.tinydb_store import TinyDBStore
 
@@ -82,6 +83,7 @@ def copy_store(
         )
     outbox = src._read(lambda: [dict(doc) for doc in src._view()[1]])
     cursors = src._read(lambda: [dict(doc) for doc in src._view()[2]])
+    places = src._read(lambda: [dict(doc) for doc in src._root.get(PLACES, {}).values()])
     next_case = src._read(lambda: int(src._meta.get("next_case", 1)))
     events = refs = cases = 0
     for docs in _chunks(_case_docs(src), chunk):
@@ -107,6 +109,8 @@ def copy_store(
         dst.put_outbox(items[start : start + chunk])
     for doc in cursors:
         dst.set_cursor(doc["source"], doc["cursor"])
+    for doc in places:  # where surfaces can post (Teams channels), not counted
+        dst.remember_place(doc["surface"], doc["id"], doc["data"])
     dst.reserve_case_ids(next_case)
     copied = Counts(cases, events, refs, len(items), len(cursors))
     found = Counts(**dst.counts())
