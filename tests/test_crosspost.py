@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from triagebot.case_facts import author_key
 from triagebot.config import Settings
-from triagebot.crosspost import author_key, similar, text_key
+from triagebot.crosspost import similar, text_key
 from triagebot.models import Author, Case, Mention, OutboxKind
 from triagebot.runtime import Runtime
 from triagebot.urls import canonical_url, safe_http_url, unwrap_redirect

@@ -332,6 +332,18 @@ class BusinessCalendar:
         before = table.before
         return [before(t) / 1_000_000 for t in us]
 
+    def offsets_us(self, instants: Sequence[int]) -> list[int]:
+        """``offsets`` of instants given and returned as integer µs (UTC µs since the epoch).
+
+        Exact: ``elapsed(a, b) == timedelta(microseconds=o[1] - o[0])`` for
+        ``o = offsets_us([a_us, b_us])`` and ``a <= b``.
+        """
+        if not instants:
+            return []
+        table = self._cover(min(instants), max(instants))
+        before = table.before
+        return [before(t) for t in instants]
+
     def _holiday_dates(self, year: int) -> frozenset[date]:
         cached = self._holiday_years.get(year)
         if cached is None:

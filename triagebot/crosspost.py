@@ -6,7 +6,9 @@ of a Reddit thread, a mobile link, a link with tracking parameters), or when the
 the same text (a cross-post on X and Reddit). A match against a recent active case adds the
 new link to the case's ``also_on`` (compare-and-set, an ``also_seen`` event and an UPDATE for
 the surfaces) instead of creating a case; a link already listed is a plain duplicate. Only
-active cases are compared (closed ones live in the store's history and are not read here).
+active cases are compared (closed ones live in the store's history and are not read here), and
+only those the store finds by the batch's link and author keys (``Store.crosspost_candidates``):
+a case that shares neither can never match.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from triagebot.actions import outbox_item
+from triagebot.case_facts import author_key
 from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.lifecycle import SYSTEM_ACTOR
 from triagebot.models import (
@@ -41,19 +44,7 @@ WINDOW = timedelta(days=3)
 SIMILARITY = 0.9
 MIN_TEXT = 24  # shorter texts ("thanks @brand!") are too generic to call the same post
 _COMPARED_CHARS = 600
-_HANDLE_SUFFIX = re.compile(r"(\.bsky\.social|@.*)$")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[@#][\w.-]+")
-_UNKNOWN_AUTHORS = {"", "deleted", "unknown", "anonymous", "removed"}
-
-
-def author_key(handle: str) -> str:
-    """A handle reduced for comparing across platforms (case, ``@``, domains, separators)."""
-    text = unicodedata.normalize("NFKC", handle).casefold().strip().lstrip("@")
-    text = _HANDLE_SUFFIX.sub("", text)
-    if "." in text:  # a domain stands in for the author (news sites, feeds): not a person
-        return ""
-    text = re.sub(r"[^0-9a-z]", "", text)
-    return "" if text in _UNKNOWN_AUTHORS else text
 
 
 @lru_cache(maxsize=8192)
@@ -114,10 +105,11 @@ class CrossPosts:
     def plan(self, mentions: Sequence[Mention], now: datetime) -> CrossPostPlan:
         plan = CrossPostPlan()
         index = _Index()
-        for case in self.store.list_cases(states=ACTIVE_STATES, since=now - self.window):
+        urls = [canonical_url(m.url) for m in mentions]
+        authors = {author_key(m.author.handle) for m in mentions}
+        for case in self.store.crosspost_candidates(set(urls), authors, now - self.window):
             index.add(_entry_of(case))
-        for mention in mentions:
-            url = canonical_url(mention.url)
+        for mention, url in zip(mentions, urls, strict=True):
             match = index.find(mention, url)
             if match is None:
                 plan.fresh.append(mention)

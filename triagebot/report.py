@@ -10,17 +10,15 @@ from rich.table import Table
 
 from triagebot.durations import format_seconds
 from triagebot.runtime import Runtime
-from triagebot.sla import GroupStats, Summary, TargetStats, summarize
+from triagebot.sla import GroupStats, Summary, TargetStats, summarize_facts
 
 
 def summary_for(runtime: Runtime, period: timedelta, department: str | None = None) -> Summary:
-    """Summarise the cases ingested during the last ``period``."""
+    """Summarise the cases ingested during the last ``period`` (from the stored SLA facts)."""
     now = runtime.clock()
-    since = now - period
-    cases = runtime.store.list_cases(
-        since=since, until=now + timedelta(seconds=1), department=department
-    )
-    return summarize(cases, runtime.settings.calendar_for, now, since, now + timedelta(seconds=1))
+    since, until = now - period, now + timedelta(seconds=1)
+    facts = runtime.store.sla_facts(since=since, until=until, department=department)
+    return summarize_facts(facts, runtime.settings.calendar_for, now, since, until)
 
 
 def _time(value: float | None) -> str:

@@ -10,14 +10,19 @@ between the closest ranks (the same as ``statistics.quantiles(method="inclusive"
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from triagebot.calendar import BusinessCalendar
+from triagebot.case_facts import SlaFacts, sla_facts, to_us
 from triagebot.durations import Span
-from triagebot.models import Case, CaseState, iso
+from triagebot.models import ACTIVE_STATES, Case, CaseState, iso
+
+_ACTIVE = frozenset(s.value for s in ACTIVE_STATES)
+_RESOLVED = CaseState.RESOLVED.value
+_SPAM = CaseState.SPAM.value
 
 
 @dataclass(frozen=True)
@@ -104,15 +109,6 @@ def resolve_breached(case: Case, now: datetime) -> bool:
     if case.state is CaseState.RESOLVED and case.resolved_at is not None:
         return case.resolved_at > case.resolve_due
     return case.is_active and now > case.resolve_due
-
-
-def _met(case: Case, now: datetime, done_at: datetime | None, due: datetime) -> bool | None:
-    """True met, False breached, None undecided."""
-    if done_at is not None:
-        return done_at <= due
-    if case.is_active and now > due:
-        return False
-    return None
 
 
 # -- summary ---------------------------------------------------------------------------------
@@ -256,69 +252,97 @@ def _target(target: TargetStats, values: list[tuple[float, float]], met: list[bo
     target.p90_wall = percentile(wall, 0.9)
 
 
-def _measure(case: Case, calendar: BusinessCalendar, now: datetime) -> _Measures:
-    if case.state is CaseState.SPAM:
-        return _Measures(case.state.value, True, source_lag(case), None, None, None, None)
-    claim = resolve = None
-    start = case.ingested_at
-    if case.first_claimed_at is not None:
-        claimed = case.first_claimed_at
-        claim = (_span(calendar, start, claimed, True), _span(calendar, start, claimed, False))
-    resolved_at = case.resolved_at if case.state is CaseState.RESOLVED else None
-    if resolved_at is not None:
-        resolve = (
-            _span(calendar, start, resolved_at, True),
-            _span(calendar, start, resolved_at, False),
+def _met(active: bool, now: int, done: int | None, due: int) -> bool | None:
+    """True met, False breached, None undecided (µs instants)."""
+    if done is not None:
+        return done <= due
+    if active and now > due:
+        return False
+    return None
+
+
+def _seconds(us: int) -> float:
+    """Seconds of a µs span, never negative (what ``timedelta.total_seconds`` gives)."""
+    return us / 1_000_000 if us > 0 else 0.0
+
+
+def _measure_department(
+    facts: list[SlaFacts], calendar: BusinessCalendar, now: int
+) -> list[_Measures]:
+    """Measures of one department's cases: one calendar lookup per instant, integer µs."""
+    instants: list[int] = []
+    for f in facts:
+        start = f.ingested_us
+        claimed = f.first_claimed_us
+        resolved = f.resolved_us if f.state == _RESOLVED else None
+        instants += (
+            start,
+            start if claimed is None else claimed,
+            start if resolved is None else resolved,
         )
-    return _Measures(
-        case.state.value,
-        False,
-        source_lag(case),
-        claim,
-        resolve,
-        _met(case, now, case.first_claimed_at, case.claim_due),
-        _met(case, now, resolved_at, case.resolve_due),
-    )
+    business = calendar.offsets_us(instants)
+    result = []
+    for n, f in enumerate(facts):
+        lag = _seconds(f.ingested_us - f.posted_us)
+        if f.state == _SPAM:
+            result.append(_Measures(f.state, True, lag, None, None, None, None))
+            continue
+        start, claimed, resolved = business[3 * n : 3 * n + 3]
+        claim = resolve = None
+        if f.first_claimed_us is not None:
+            claim = (_seconds(claimed - start), _seconds(f.first_claimed_us - f.ingested_us))
+        resolved_us = f.resolved_us if f.state == _RESOLVED else None
+        if resolved_us is not None:
+            resolve = (_seconds(resolved - start), _seconds(resolved_us - f.ingested_us))
+        active = f.state in _ACTIVE
+        result.append(
+            _Measures(
+                f.state,
+                False,
+                lag,
+                claim,
+                resolve,
+                _met(active, now, f.first_claimed_us, f.claim_due_us),
+                _met(active, now, resolved_us, f.resolve_due_us),
+            )
+        )
+    return result
 
 
-def person_of(case: Case) -> str | None:
-    """Who the case counts for: its claimer (or resolver), if it was ever claimed."""
-    if case.first_claimed_at is None:
-        return None
-    return case.claimed_by or case.resolved_by
+def _measure_all(
+    facts: list[SlaFacts], calendar_for: Callable[[str], BusinessCalendar], now: datetime
+) -> list[_Measures]:
+    """The measures of each case, in the order given; business time in its department's hours."""
+    at = to_us(now)
+    by_department: dict[str, list[int]] = {}
+    for n, f in enumerate(facts):
+        by_department.setdefault(f.department, []).append(n)
+    measures: list[_Measures | None] = [None] * len(facts)
+    for department, indexes in by_department.items():
+        found = _measure_department([facts[n] for n in indexes], calendar_for(department), at)
+        for n, m in zip(indexes, found, strict=True):
+            measures[n] = m
+    return [m for m in measures if m is not None]
 
 
-def summarize(
-    cases: Iterable[Case],
-    calendar_for: Callable[[str], BusinessCalendar],
-    now: datetime,
-    since: datetime,
-    until: datetime,
+def _summary(
+    measured: list[tuple[SlaFacts, _Measures]], since: datetime, until: datetime
 ) -> Summary:
-    """SLA figures for the cases ingested in ``since <= ingested_at < until``.
-
-    Business times use the calendar of each case's current department.
-    """
-    calendars: dict[str, BusinessCalendar] = {}
+    low, high = to_us(since), to_us(until)
     total: list[_Measures] = []
     departments: dict[str, list[_Measures]] = {}
     people: dict[str, list[_Measures]] = {}
     sources: dict[str, list[_Measures]] = {}
     priorities: dict[str, list[_Measures]] = {}
-    for case in cases:
-        if not since <= case.ingested_at < until:
+    for f, measures in measured:
+        if not low <= f.ingested_us < high:
             continue
-        calendar = calendars.get(case.department)
-        if calendar is None:
-            calendar = calendars[case.department] = calendar_for(case.department)
-        measures = _measure(case, calendar, now)
         total.append(measures)
-        departments.setdefault(case.department, []).append(measures)
-        sources.setdefault(case.mention.source, []).append(measures)
-        priorities.setdefault(case.priority.value, []).append(measures)
-        person = person_of(case)
-        if person is not None:
-            people.setdefault(person, []).append(measures)
+        departments.setdefault(f.department, []).append(measures)
+        sources.setdefault(f.source, []).append(measures)
+        priorities.setdefault(f.priority, []).append(measures)
+        if f.person is not None:
+            people.setdefault(f.person, []).append(measures)
 
     def table(groups: dict[str, list[_Measures]]) -> dict[str, GroupStats]:
         return {key: _stats(groups[key]) for key in sorted(groups)}
@@ -332,3 +356,53 @@ def summarize(
         by_source=table(sources),
         by_priority=table(priorities),
     )
+
+
+def summarize_windows(
+    facts: Iterable[SlaFacts],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    windows: Sequence[tuple[datetime, datetime]],
+) -> list[Summary]:
+    """One summary per ``(since, until)`` window, measuring each case once.
+
+    A window holds the cases ingested in ``since <= ingested_at < until``; business times use
+    the calendar of each case's current department.
+    """
+    bounds = [(to_us(since), to_us(until)) for since, until in windows]
+    wanted = [f for f in facts if any(low <= f.ingested_us < high for low, high in bounds)]
+    calendars: dict[str, BusinessCalendar] = {}
+
+    def calendar(department: str) -> BusinessCalendar:
+        found = calendars.get(department)
+        if found is None:
+            found = calendars[department] = calendar_for(department)
+        return found
+
+    measured = list(zip(wanted, _measure_all(wanted, calendar, now), strict=True))
+    return [_summary(measured, since, until) for since, until in windows]
+
+
+def summarize_facts(
+    facts: Iterable[SlaFacts],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    since: datetime,
+    until: datetime,
+) -> Summary:
+    """SLA figures for the cases (as ``SlaFacts``) ingested in ``since <= ingested_at < until``."""
+    return summarize_windows(facts, calendar_for, now, [(since, until)])[0]
+
+
+def summarize(
+    cases: Iterable[Case],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    since: datetime,
+    until: datetime,
+) -> Summary:
+    """SLA figures for the cases ingested in ``since <= ingested_at < until``.
+
+    Business times use the calendar of each case's current department.
+    """
+    return summarize_facts(map(sla_facts, cases), calendar_for, now, since, until)

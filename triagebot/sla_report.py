@@ -1,9 +1,10 @@
 """Manager reporting beside the SLA summary: period comparison and the worst open cases.
 
 ``report`` summarises the period asked for and compares its last week (or the whole period,
-when shorter) with the week before, reading the store once for all three; ``worst_open`` ranks
-the active cases by how much of their running target they have used, in business time (over
-100%: breached). Both print as tables for the terminal and give JSON-ready data.
+when shorter) with the week before, reading the stored SLA facts once for all three;
+``worst_open`` ranks the active cases by how much of their running target they have used, in
+business time (over 100%: breached). Both print as tables for the terminal and give JSON-ready
+data.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from triagebot.console import safe_text
 from triagebot.durations import format_seconds
 from triagebot.models import ACTIVE_STATES, Case
 from triagebot.runtime import Runtime
-from triagebot.sla import GroupStats, Summary, progress, summarize
+from triagebot.sla import GroupStats, Summary, progress, summarize_windows
 
 WORST = 5
 #: The comparison window: this week against last week (or a shorter period against the one
@@ -45,14 +46,13 @@ def report(runtime: Runtime, period: timedelta, department: str | None = None) -
     end = now + timedelta(seconds=1)
     window = min(period, WEEK)
     earliest = now - max(period, 2 * window)
-    cases = runtime.store.list_cases(since=earliest, until=end, department=department)
-    calendar_for = runtime.settings.calendar_for
-    summary = summarize(cases, calendar_for, now, now - period, end)
-    current = (
-        summary if window == period else summarize(cases, calendar_for, now, now - window, end)
-    )
-    previous = summarize(cases, calendar_for, now, now - 2 * window, now - window)
-    return Report(summary, current, previous)
+    facts = runtime.store.sla_facts(since=earliest, until=end, department=department)
+    windows = [(now - period, end), (now - window, end), (now - 2 * window, now - window)]
+    if window == period:
+        del windows[1]
+    found = summarize_windows(facts, runtime.settings.calendar_for, now, windows)
+    summary, previous = found[0], found[-1]
+    return Report(summary, found[1] if window != period else summary, previous)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from triagebot.models import (
 
 #: A fixed moment the builders' default times are relative to.
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+PEOPLE = ["ana", "bo", "", None]
 
 
 def make_mention(
@@ -126,3 +128,52 @@ def moved(case: Case, state: CaseState, *, actor: str = "ana", at: datetime | No
 
 def make_ref(surface: str = "slack", message_id: str = "1700000000.000100") -> MessageRef:
     return MessageRef(surface=surface, channel="C0SUPPORT", message_id=message_id, extra={})
+
+
+def varied_case(rng: random.Random, n: int) -> Case:
+    """A case at some stage of its life, with times that have microseconds."""
+    at = T0 + timedelta(seconds=rng.randint(0, 12 * 86_400), microseconds=rng.randint(0, 999_999))
+    case = make_case(
+        str(n),
+        mention_id=f"{rng.choice(['x', 'reddit', 'news'])}:{n}",
+        ingested_at=at,
+        department=rng.choice(["support", "billing", "shipping"]),
+        priority=rng.choice(list(Priority)),
+        state=CaseState.OPEN,
+    )
+    posted = at - timedelta(seconds=rng.randint(-120, 9_000), microseconds=rng.randint(0, 999))
+    case = replace(
+        case,
+        mention=replace(case.mention, created_at=posted),
+        claim_due=at + timedelta(minutes=rng.randint(0, 600)),
+        resolve_due=at + timedelta(hours=rng.randint(1, 90)),
+    )
+    stage = rng.choice(["open", "new", "claimed", "unclaimed", "resolved", "closed-unclaimed"])
+    claimed = at + timedelta(seconds=rng.randint(0, 40_000), microseconds=rng.randint(0, 999))
+    done = claimed + timedelta(seconds=rng.randint(0, 200_000))
+    who = rng.choice(PEOPLE)
+    if stage == "new":
+        return replace(case, state=CaseState.NEW)
+    if stage == "claimed":
+        return replace(
+            case,
+            state=CaseState.CLAIMED,
+            claimed_by=who,
+            claimed_at=claimed,
+            first_claimed_at=claimed,
+        )
+    if stage == "unclaimed":
+        return replace(case, first_claimed_at=claimed)
+    if stage == "resolved":
+        return replace(
+            case,
+            state=CaseState.RESOLVED,
+            claimed_by=rng.choice(PEOPLE),
+            first_claimed_at=claimed,
+            resolved_by=who,
+            resolved_at=done,
+        )
+    if stage == "closed-unclaimed":
+        state = rng.choice([CaseState.RESOLVED, CaseState.SPAM])
+        return replace(case, state=state, resolved_by=who, resolved_at=done)
+    return case

@@ -25,6 +25,7 @@ from typing import Self, TypeVar, cast
 from tinydb import Query
 from tinydb.table import Document, Table
 
+from triagebot.case_facts import CrossPostKeys, SlaFacts, sla_facts_of_doc
 from triagebot.errors import CaseNotFound, StoreError
 from triagebot.models import ACTIVE_STATES, JSON, Case
 from triagebot.store._atomic import (
@@ -144,6 +145,10 @@ class Engine:
         self._loaded = False
         self._closed = False
         self._last_scan = -math.inf
+        #: Decoded active cases and their cross-post keys by case id, with the version they
+        #: are of: repeated scans of the root (the SLA watcher's) decode only what changed.
+        self._decoded: dict[str, tuple[int, Case]] = {}
+        self._key_cache: dict[str, tuple[int, CrossPostKeys]] = {}
         with self._lock:
             self._refresh()
 
@@ -190,6 +195,10 @@ class Engine:
             os.close(self._fd)
         self._root, self._sig, self._fd, self._loaded = root, sig, fd, True
         self._history.sync(self._segments)
+        live = {doc["id"] for doc in root.get(CASES, {}).values()}
+        for cache in (self._decoded, self._key_cache):
+            for case_id in [k for k in cache if k not in live]:
+                del cache[case_id]
 
     def _check_open(self) -> None:
         if self._closed:
@@ -309,6 +318,23 @@ class Engine:
     def _case(self, doc: JSON) -> Case:
         try:
             return Case.from_dict(doc)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"{self.path}: case {doc.get('id')!r} is malformed ({exc!r})"
+            ) from None
+
+    def _active_case(self, doc: JSON) -> Case:
+        """``_case`` of a root document, decoded once per case version."""
+        cached = self._decoded.get(doc["id"])
+        if cached is not None and cached[0] == doc["version"]:
+            return cached[1]
+        case = self._case(doc)
+        self._decoded[case.id] = (case.version, case)
+        return case
+
+    def _facts(self, doc: JSON) -> SlaFacts:
+        try:
+            return sla_facts_of_doc(doc)
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(
                 f"{self.path}: case {doc.get('id')!r} is malformed ({exc!r})"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from triagebot.case_facts import SlaFacts
 from triagebot.models import Case, CaseEvent, CaseState, MessageRef, NewCase, OutboxItem
 
 
@@ -76,6 +77,31 @@ class Store(Protocol):
         """Cases filtered by state, department and ``since <= ingested_at < until``.
 
         Newest ``ingested_at`` first; ``limit`` keeps the first n.
+        """
+        ...
+
+    def sla_facts(
+        self,
+        *,
+        department: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SlaFacts]:
+        """The SLA facts of the cases ``list_cases`` gives for the same filters, in no order.
+
+        Equal to ``[sla_facts(c) for c in list_cases(...)]`` as a set, but read from what the
+        store keeps beside each case, without decoding the cases.
+        """
+        ...
+
+    def crosspost_candidates(
+        self, urls: Iterable[str], authors: Iterable[str], since: datetime
+    ) -> list[Case]:
+        """Active cases ingested at or after ``since`` that may be cross-posts of a batch.
+
+        Every active case whose ``crosspost_keys`` share a link with ``urls`` or whose author
+        key is in ``authors`` (empty keys never match) is included; a store may add others.
+        Newest ``ingested_at`` first, in the order of ``list_cases``.
         """
         ...
 

@@ -1,7 +1,10 @@
 """The PostgreSQL store: psycopg 3 with a connection pool, shared by any number of processes.
 
 A case is one row: its JSON document (``jsonb``) plus the indexed columns ``list_cases``
-filters on (state, department, ingested_at) and ``version``. Every state change is one
+filters on (state, department, ingested_at) and ``version``. A trigger derives the case's SLA
+facts (``triagebot.case_facts``) from the document on every write, so ``sla_facts`` reads
+narrow columns only; the cross-post keys (canonical links, author key) are written with the
+case and carry the version they were computed for. Every state change is one
 conditional ``UPDATE … WHERE id = … AND version = …`` (no row: ``VersionConflict``), written
 with its events and outbox items in one transaction. Dedupe is the unique key on
 ``mention_id``; events are append-only (a trigger refuses updates and deletes); outbox items
@@ -21,6 +24,7 @@ import psycopg
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from triagebot.case_facts import SlaFacts, crosspost_keys
 from triagebot.errors import CaseNotFound, StoreError, VersionConflict
 from triagebot.models import (
     JSON,
@@ -51,8 +55,18 @@ def _id_num(case_id: str) -> int | None:
     return int(case_id) if case_id.isdecimal() and len(case_id) < 19 else None
 
 
+_ACTIVE_SQL = "state IN ('new', 'open', 'claimed')"  # the predicate of the partial indexes
+_STALE_SQL = "keys_version IS DISTINCT FROM version"  # keys written for another version
+_SLA_COLUMNS = (
+    "id, state, department, priority, source, person, ingested_us, posted_us,"
+    " first_claimed_us, resolved_us, claim_due_us, resolve_due_us"
+)
+_ORDER = " ORDER BY ingested_at DESC, id_num DESC NULLS FIRST, id DESC"
+
+
 def _case_row(case: Case) -> tuple[Any, ...]:
     doc = case.to_dict()
+    keys = crosspost_keys(case)
     return (
         case.id,
         _id_num(case.id),
@@ -62,6 +76,8 @@ def _case_row(case: Case) -> tuple[Any, ...]:
         utc(case.ingested_at),
         case.version,
         doc,
+        sorted(keys.urls),
+        keys.author,
     )
 
 
@@ -165,8 +181,10 @@ class PostgresStore:
             try:
                 rows = conn.execute(
                     "INSERT INTO cases (id, id_num, mention_id, state, department, ingested_at,"
-                    " version, doc) SELECT r->>0, (r->>1)::bigint, r->>2, r->>3, r->>4,"
-                    " (r->>5)::timestamptz, (r->>6)::int, r->7"
+                    " version, doc, url_keys, author_key, keys_version)"
+                    " SELECT r->>0, (r->>1)::bigint, r->>2, r->>3, r->>4,"
+                    " (r->>5)::timestamptz, (r->>6)::int, r->7,"
+                    " ARRAY(SELECT jsonb_array_elements_text(r->8)), r->>9, (r->>6)::int"
                     " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(r, n) ORDER BY n"
                     " ON CONFLICT (mention_id) DO NOTHING RETURNING id",
                     (cases,),
@@ -232,8 +250,18 @@ class PostgresStore:
         with self._tx() as conn:
             cur = conn.execute(
                 "UPDATE cases SET state = %s, department = %s, ingested_at = %s, version = %s,"
-                " doc = %s::jsonb WHERE id = %s AND version = %s",
-                (row[3], row[4], row[5], case.version, doc, case.id, expected_version),
+                " doc = %s::jsonb, url_keys = %s, author_key = %s, keys_version = %s"
+                " WHERE id = %s AND version = %s",
+                (
+                    *row[3:6],
+                    case.version,
+                    doc,
+                    row[8],
+                    row[9],
+                    case.version,
+                    case.id,
+                    expected_version,
+                ),
             )
             if cur.rowcount == 0:
                 found = conn.execute("SELECT version FROM cases WHERE id = %s", (case.id,))
@@ -278,13 +306,79 @@ class PostgresStore:
         query = "SELECT doc FROM cases"
         if where:
             query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY ingested_at DESC, id_num DESC NULLS FIRST, id DESC"
+        query += _ORDER
         if limit is not None:
             query += " LIMIT %s"
             params.append(limit)
         with self._tx() as conn:
             rows = conn.execute(query, params).fetchall()
         return [Case.from_dict(r[0]) for r in rows]
+
+    def sla_facts(
+        self,
+        *,
+        department: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SlaFacts]:
+        """The facts of the cases ``list_cases`` would give, from the narrow columns only."""
+        where: list[str] = []
+        params: list[Any] = []
+        if department is not None:
+            where.append("department = %s")
+            params.append(department)
+        if since is not None:
+            where.append("ingested_at >= %s")
+            params.append(utc(since))
+        if until is not None:
+            where.append("ingested_at < %s")
+            params.append(utc(until))
+        query = f"SELECT {_SLA_COLUMNS} FROM cases"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        with self._tx() as conn, conn.cursor(binary=True) as cur:
+            rows = cur.execute(query, params).fetchall()
+        return [SlaFacts._make(r) for r in rows]
+
+    def crosspost_candidates(
+        self, urls: Iterable[str], authors: Iterable[str], since: datetime
+    ) -> list[Case]:
+        """Active cases since ``since`` whose keys meet ``urls`` or ``authors``, newest first.
+
+        Rows whose keys were written for another version (by an older triagebot, or before
+        migration 3) are returned too and get their keys written now.
+        """
+        url_list = sorted(set(urls))
+        author_list = sorted({a for a in authors if a})
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT doc, keys_version IS DISTINCT FROM version FROM cases WHERE id IN ("
+                f"SELECT id FROM cases WHERE {_ACTIVE_SQL} AND url_keys && %s::text[]"
+                f" UNION SELECT id FROM cases WHERE {_ACTIVE_SQL} AND author_key = ANY(%s::text[])"
+                f" UNION SELECT id FROM cases WHERE {_ACTIVE_SQL} AND {_STALE_SQL})"
+                f" AND {_ACTIVE_SQL} AND ingested_at >= %s" + _ORDER,
+                (url_list, author_list, utc(since)),
+            ).fetchall()
+        cases = [Case.from_dict(r[0]) for r in rows]
+        stale = [case for case, r in zip(cases, rows, strict=True) if r[1]]
+        if stale:
+            self._write_keys(stale)
+        return cases
+
+    def _write_keys(self, cases: Sequence[Case]) -> None:
+        """Store the cross-post keys of these versions (a newer version keeps its own)."""
+        rows = []
+        for case in cases:
+            keys = crosspost_keys(case)
+            rows.append({"i": case.id, "v": case.version, "u": sorted(keys.urls), "a": keys.author})
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE cases c SET url_keys = ARRAY(SELECT jsonb_array_elements_text(r->'u')),"
+                " author_key = r->>'a', keys_version = (r->>'v')::int"
+                " FROM jsonb_array_elements(%s::jsonb) AS t(r)"
+                " WHERE c.id = r->>'i' AND c.version = (r->>'v')::int",
+                (_dumps(rows),),
+            )
 
     def events(self, case_id: str) -> list[CaseEvent]:
         with self._tx() as conn:

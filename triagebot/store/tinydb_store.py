@@ -10,13 +10,14 @@ new segment files and replaces the root atomically. Readers take no file lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from tinydb import Query
 from tinydb.table import Document
 
+from triagebot.case_facts import CrossPostKeys, SlaFacts, crosspost_keys, to_us
 from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.models import (
     JSON,
@@ -182,13 +183,13 @@ class TinyDBStore(Engine):
         def run() -> list[tuple[datetime, str, Case | JSON]]:
             found: list[tuple[datetime, str, Case | JSON]] = []
 
-            def scan(docs: Iterable[JSON]) -> None:
+            def scan(docs: Iterable[JSON], decode: Callable[[JSON], Case]) -> None:
                 for doc in docs:
                     at = match(doc)
                     if at is not None:
-                        found.append((at, doc["id"], self._case(doc) if eager else doc))
+                        found.append((at, doc["id"], decode(doc) if eager else doc))
 
-            scan(self._view()[0])
+            scan(self._root.get(CASES, {}).values(), self._active_case)
             if wanted is not None and not wanted & _CLOSED:
                 return found
             segments = [info for info in self._segments if info.overlaps(low, high)]
@@ -199,12 +200,70 @@ class TinyDBStore(Engine):
                     del found[limit:]
                     if info.max_ingested_at < found[-1][0]:
                         break
-                scan(self._history.segment(info, keep=False).values())
+                scan(self._history.segment(info, keep=False).values(), self._case)
             return found
 
         found = self._read(run)
         found.sort(key=lambda f: (f[0], _id_rank(f[1])), reverse=True)
         return [c if isinstance(c, Case) else self._case(c) for _, _, c in found[:limit]]
+
+    def sla_facts(
+        self,
+        *,
+        department: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SlaFacts]:
+        """Facts built from the stored documents without decoding the cases."""
+        low = None if since is None else to_us(since)
+        high = None if until is None else to_us(until)
+
+        def run() -> list[SlaFacts]:
+            found: list[SlaFacts] = []
+            segments = [info for info in self._segments if info.overlaps(since, until)]
+            sources = [self._root.get(CASES, {}).values()]
+            sources += [self._history.segment(info, keep=False).values() for info in segments]
+            for docs in sources:
+                for doc in docs:
+                    if department is not None and doc["department"] != department:
+                        continue
+                    facts = self._facts(doc)
+                    at = facts.ingested_us
+                    if (low is None or at >= low) and (high is None or at < high):
+                        found.append(facts)
+            return found
+
+        return self._read(run)
+
+    def crosspost_candidates(
+        self, urls: Iterable[str], authors: Iterable[str], since: datetime
+    ) -> list[Case]:
+        """Active cases matching the keys; each version's keys are computed once."""
+        wanted_urls = set(urls)
+        wanted_authors = {a for a in authors if a}
+        low = utc(since)
+
+        def run() -> list[tuple[datetime, str, JSON]]:
+            found = []
+            for doc in self._root.get(CASES, {}).values():
+                at = parse_iso(doc["ingested_at"])
+                if at is None or at < low:
+                    continue
+                keys = self._keys(doc)
+                if keys.author in wanted_authors or not keys.urls.isdisjoint(wanted_urls):
+                    found.append((at, doc["id"], doc))
+            return found
+
+        found = self._read(run)
+        found.sort(key=lambda f: (f[0], _id_rank(f[1])), reverse=True)
+        return [self._active_case(doc) for _, _, doc in found]
+
+    def _keys(self, doc: JSON) -> CrossPostKeys:
+        cached = self._key_cache.get(doc["id"])
+        if cached is None or cached[0] != doc["version"]:
+            cached = (doc["version"], crosspost_keys(self._active_case(doc)))
+            self._key_cache[doc["id"]] = cached
+        return cached[1]
 
     def events(self, case_id: str) -> list[CaseEvent]:
         """The case's events, oldest first; empty for an unknown case."""
