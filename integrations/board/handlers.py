@@ -20,7 +20,6 @@ from urllib.parse import quote, unquote
 
 from aiohttp import web
 
-from integrations.board.auth import Session
 from integrations.board.views import PER_DEPARTMENT, Filters, columns
 from integrations.board.web import (
     BOARD,
@@ -167,8 +166,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     action, case_id = request.match_info["action"], request.match_info["case_id"]
     if action not in _COMMANDS:
         raise web.HTTPNotFound(text="no such action")
-    ok, message = await _run(board_session=session, request=request, action=action,
-                             case_id=case_id, form=form)  # fmt: skip
+    ok, message = await _run(request, session.user, action, case_id, form)
     if wants_json(request):
         return web.json_response({"ok": ok, "message": message}, status=200 if ok else 409)
     response = web.HTTPSeeOther(safe_next(form.get("next")))
@@ -177,16 +175,11 @@ async def act(request: web.Request) -> web.StreamResponse:
 
 
 async def _run(
-    *,
-    board_session: Session,
-    request: web.Request,
-    action: str,
-    case_id: str,
-    form: Mapping[str, str],
+    request: web.Request, who: str, action: str, case_id: str, form: Mapping[str, str]
 ) -> tuple[bool, str]:
+    """(done, the answer to show); the board's open pages are told either way."""
     board = request.app[BOARD]
     runtime = board.runtime
-    who = board_session.user
     if not who:
         return False, "Type your name first (top of the page): it is recorded with each change."
     try:

@@ -182,6 +182,7 @@ def render(
         user=session.user,
         options=board.options,
         brand=board.runtime.settings.config.brand.name,
+        next_url=safe_next(request.path_qs),
         **context,
     )
     response = web.Response(text=html, content_type="text/html", status=status)

@@ -207,3 +207,13 @@ async def test_changes_reach_open_browsers_as_server_sent_events(demo: BoardWorl
     lines = [await asyncio.wait_for(stream.content.readline(), 5) for _ in range(4)]
     assert lines == [f'data: "{case.id}"\n'.encode(), b"\n"] * 2
     stream.close()
+
+
+async def test_session_cookie_is_secure_behind_https(demo: BoardWorld) -> None:
+    response = await demo.client.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+async def test_typing_a_name_keeps_the_filters(demo: BoardWorld) -> None:
+    html = await demo.page("/?department=billing")
+    assert '<input type="hidden" name="next" value="/?department=billing">' in html
