@@ -126,21 +126,59 @@ def generate(store: PostgresStore, count: int, active: int) -> dict[str, Any]:
     return {"cases": count, "active": active, "generation_s": time.perf_counter() - started}
 
 
-def dataset(url: str, count: int, active: int, regenerate: bool) -> tuple[str, dict[str, Any]]:
-    """The schema holding the data set (generated if missing) and facts about it."""
-    schema = f"bench_{count}_g{GENERATOR_VERSION}_f{LATEST}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        if regenerate:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        exists = conn.execute(
+def _schema(count: int, version: int) -> str:
+    return f"bench_{count}_g{GENERATOR_VERSION}_f{version}"
+
+
+def _has_data(conn: psycopg.Connection[Any], schema: str) -> bool:
+    return bool(
+        conn.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
             " AND table_name = 'bench_info'",
             (schema,),
         ).fetchone()
-        if exists:
-            row = conn.execute(f"SELECT generation_s FROM {schema}.bench_info").fetchone()
+    )
+
+
+def _migrate_older(url: str, count: int) -> None:
+    """Bring a data set of an older schema version up to date (timed) and rename it."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        older = [v for v in range(LATEST - 1, 0, -1) if _has_data(conn, _schema(count, v))]
+    if not older:
+        return
+    schema = _schema(count, older[0])
+    print(f"migrating {schema} to schema version {LATEST} ...", file=sys.stderr)
+    started = time.perf_counter()
+    with PostgresStore(url, schema=schema, check_schema=False) as store:
+        store.migrate()
+    migrated = time.perf_counter() - started
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"VACUUM ANALYZE {schema}.cases")
+        conn.execute(f"ALTER TABLE {schema}.bench_info ADD COLUMN IF NOT EXISTS migrated text")
+        conn.execute(
+            f"UPDATE {schema}.bench_info SET migrated = %s",
+            (f"schema version {older[0]} to {LATEST} in {migrated:.0f} s",),
+        )
+        conn.execute(f"ALTER SCHEMA {schema} RENAME TO {_schema(count, LATEST)}")
+
+
+def dataset(url: str, count: int, active: int, regenerate: bool) -> tuple[str, dict[str, Any]]:
+    """The schema holding the data set (generated, or migrated from an older schema version,
+    if missing) and facts about it."""
+    schema = _schema(count, LATEST)
+    with psycopg.connect(url, autocommit=True) as conn:
+        if regenerate:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        found = _has_data(conn, schema)
+    if not found and not regenerate:
+        _migrate_older(url, count)
+    with psycopg.connect(url, autocommit=True) as conn:
+        if _has_data(conn, schema):
+            conn.execute(f"ALTER TABLE {schema}.bench_info ADD COLUMN IF NOT EXISTS migrated text")
+            row = conn.execute(f"SELECT generation_s, migrated FROM {schema}.bench_info").fetchone()
             assert row is not None
-            return schema, {"cases": count, "active": active, "generation_s": row[0]}
+            info = {"cases": count, "active": active, "generation_s": row[0], "migrated": row[1]}
+            return schema, info
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute(f"CREATE SCHEMA {schema}")
     print(f"generating {count:,} cases in schema {schema} ...", file=sys.stderr)

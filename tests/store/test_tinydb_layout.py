@@ -207,7 +207,7 @@ def test_replaced_files_are_collected_after_the_grace_period(path: Path) -> None
         assert {g["file"] for g in meta(path)["garbage"]} == first
     with TinyDBStore(path, gc_grace=0) as store:
         close_case(store, "3")
-        live = {n for s in meta(path)["segments"] for n in (s["file"], s["index"])}
+        live = {n for s in meta(path)["segments"] for n in (s["file"], s["index"], s["facts"])}
         assert set(history_files(path)) == live
         assert meta(path)["garbage"] == []
 

@@ -291,7 +291,7 @@ class Engine:
             return
         self._last_scan = now
         keep = {g["file"] for g in self._meta["garbage"]}
-        keep.update(n for info in self._segments for n in (info.file, info.index))
+        keep.update(n for info in self._segments for n in info.files)
         candidates: list[Path] = []
         if self.history_dir.is_dir():
             candidates += [

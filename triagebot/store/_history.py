@@ -2,7 +2,10 @@
 
 A segment (``seg-000042-1a2b3c4d.json``, TinyDB layout: ``{"cases": {"1": doc, ...}}``) holds
 up to a few hundred resolved or spam cases, each with its events and message refs, and has a
-companion index (``seg-000042-1a2b3c4d.idx.json``: case id -> mention id). Segments are never
+companion index (``seg-000042-1a2b3c4d.idx.json``: case id -> mention id) and, since this
+store kept SLA facts, a facts file (``seg-000042-1a2b3c4d.facts.json``: one ``SlaFacts`` row per
+case, so that an SLA summary need not parse the cases; a segment written before has none and
+is read whole instead). Segments are never
 changed in place: a change writes a new file under a new name and the root file, which lists
 the live segments, is the commit point. ``History`` is one process's view of them (an LRU of
 parsed segments and the case/mention index, loaded lazily); ``HistoryTx`` collects the changes
@@ -15,19 +18,21 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from triagebot.case_facts import SlaFacts, sla_facts_of_doc
 from triagebot.errors import StoreError
 from triagebot.models import JSON, iso, parse_iso
-from triagebot.store._atomic import dump_json, read_json
+from triagebot.store._atomic import dump_json, fsync_dir, read_json, write_new_file
 
 log = logging.getLogger(__name__)
 
 SEGMENT_PREFIX = "seg-"
 INDEX_SUFFIX = ".idx.json"
+FACTS_SUFFIX = ".facts.json"
 
 #: A segment in memory: case id -> case document, in file order. Treated as immutable.
 Segment = dict[str, JSON]
@@ -46,6 +51,13 @@ class SegmentInfo:
     #: Range of the case ids when all are decimal (else None): lets a lookup skip segments.
     min_id: int | None = None
     max_id: int | None = None
+    #: The facts file (None for a segment written by a version that kept none).
+    facts: str | None = None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        kept = (self.file, self.index)
+        return kept if self.facts is None else (*kept, self.facts)
 
     def to_dict(self) -> JSON:
         return {
@@ -57,6 +69,7 @@ class SegmentInfo:
             "max_ingested_at": iso(self.max_ingested_at),
             "min_id": self.min_id,
             "max_id": self.max_id,
+            "facts": self.facts,
         }
 
     @classmethod
@@ -75,6 +88,7 @@ class SegmentInfo:
             high,
             low_id,
             high_id,
+            None if data.get("facts") is None else str(data["facts"]),
         )
 
     def overlaps(self, since: datetime | None, until: datetime | None) -> bool:
@@ -90,10 +104,10 @@ class SegmentInfo:
         return case_id.isdecimal() and self.min_id <= int(case_id) <= self.max_id
 
 
-def new_names(seq: int) -> tuple[str, str]:
-    """Fresh, unique file names (segment, index) for a version of segment ``seq``."""
+def new_names(seq: int) -> tuple[str, str, str]:
+    """Fresh, unique file names (segment, index, facts) for a version of segment ``seq``."""
     stem = f"{SEGMENT_PREFIX}{seq:06d}-{uuid.uuid4().hex[:8]}"
-    return stem + ".json", stem + INDEX_SUFFIX
+    return stem + ".json", stem + INDEX_SUFFIX, stem + FACTS_SUFFIX
 
 
 def encode_segment(cases: Segment) -> bytes:
@@ -104,6 +118,10 @@ def encode_index(file: str, cases: Segment) -> bytes:
     return dump_json(
         {"segment": file, "cases": {cid: d["mention"]["id"] for cid, d in cases.items()}}
     )
+
+
+def encode_facts(file: str, cases: Segment) -> bytes:
+    return dump_json({"segment": file, "facts": [sla_facts_of_doc(d) for d in cases.values()]})
 
 
 class History:
@@ -208,6 +226,27 @@ class History:
             self._learn(info.file, ((cid, doc["mention"]["id"]) for cid, doc in cases.items()))
         return cases
 
+    def facts(self, info: SegmentInfo) -> list[SlaFacts] | None:
+        """The segment's facts file, or None when it has none (or it has just gone)."""
+        if info.facts is None:
+            return None
+        path = self.directory / info.facts
+        try:
+            data = read_json(path)
+        except FileNotFoundError:
+            return None
+        try:
+            return [SlaFacts._make(row) for row in data["facts"]]
+        except (KeyError, TypeError, AttributeError):
+            raise StoreError(f"{path}: not a facts file (malformed 'facts')") from None
+
+    def write_facts(self, info: SegmentInfo) -> SegmentInfo:
+        """Write the facts file of a segment that has none; ``info`` naming it."""
+        name = new_names(info.seq)[2]
+        write_new_file(self.directory / name, encode_facts(info.file, self.segment(info, False)))
+        fsync_dir(self.directory)
+        return replace(info, facts=name)
+
     def _put(self, file: str, cases: Segment) -> None:
         self._cache[file] = cases
         self._cache.move_to_end(file)
@@ -309,18 +348,21 @@ class HistoryTx:
                     changes.segments.append(old)
                 continue
             if old is not None:
-                changes.replaced += [old.file, old.index]
+                changes.replaced += old.files
             if not content:
                 continue
-            file, index = new_names(seq)
+            file, index, facts = new_names(seq)
             times = [parse_iso(doc["ingested_at"]) for doc in content.values()]
             known = [t for t in times if t is not None]
             numbers = [int(cid) for cid in content if cid.isdecimal()]
             ids = (min(numbers), max(numbers)) if len(numbers) == len(content) else (None, None)
-            changes.files += [(file, encode_segment(content)), (index, encode_index(file, content))]
-            changes.segments.append(
-                SegmentInfo(seq, file, index, len(content), min(known), max(known), *ids)
-            )
+            changes.files += [
+                (file, encode_segment(content)),
+                (index, encode_index(file, content)),
+                (facts, encode_facts(file, content)),
+            ]
+            info = SegmentInfo(seq, file, index, len(content), min(known), max(known), *ids)
+            changes.segments.append(replace(info, facts=facts))
             changes.installs.append((file, content))
         log.debug("history commit: %d files written", len(changes.files))
         return changes

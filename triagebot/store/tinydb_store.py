@@ -218,19 +218,24 @@ class TinyDBStore(Engine):
         low = None if since is None else to_us(since)
         high = None if until is None else to_us(until)
 
+        def keep(facts: SlaFacts) -> bool:
+            at = facts.ingested_us
+            return (
+                (department is None or facts.department == department)
+                and (low is None or at >= low)
+                and (high is None or at < high)
+            )
+
         def run() -> list[SlaFacts]:
-            found: list[SlaFacts] = []
-            segments = [info for info in self._segments if info.overlaps(since, until)]
-            sources = [self._root.get(CASES, {}).values()]
-            sources += [self._history.segment(info, keep=False).values() for info in segments]
-            for docs in sources:
-                for doc in docs:
-                    if department is not None and doc["department"] != department:
-                        continue
-                    facts = self._facts(doc)
-                    at = facts.ingested_us
-                    if (low is None or at >= low) and (high is None or at < high):
-                        found.append(facts)
+            found = [f for f in map(self._facts, self._root.get(CASES, {}).values()) if keep(f)]
+            for info in self._segments:
+                if not info.overlaps(since, until):
+                    continue
+                kept = self._history.facts(info)
+                if kept is None:  # a segment written before facts were kept
+                    docs = self._history.segment(info, keep=False).values()
+                    kept = [self._facts(doc) for doc in docs]
+                found += filter(keep, kept)
             return found
 
         return self._read(run)
@@ -358,8 +363,16 @@ class TinyDBStore(Engine):
 
     # --- lifecycle -----------------------------------------------------------------------
     def migrate(self) -> list[str]:
-        """Nothing to migrate for TinyDB; makes sure the file exists and records its format."""
+        """Make sure the file exists and records its format; give every history segment of an
+        earlier version its SLA facts file."""
         with self._transaction() as tx:
             if not self.path.exists() or tx.meta_table.get(doc_id=META_ID) is None:
                 tx.meta_changed = True
-        return []
+            bare = [info for info in self._segments if info.facts is None]
+            if bare:
+                tx.meta["segments"] = [
+                    (self._history.write_facts(info) if info.facts is None else info).to_dict()
+                    for info in self._segments
+                ]
+                tx.meta_changed = True
+        return [f"wrote SLA facts files for {len(bare)} history segments"] if bare else []
