@@ -183,6 +183,27 @@ def test_a_hostile_post_renders_as_text(page: Page, demo: Demo) -> None:
     card.screenshot(path=str(SHOTS / "board-hostile.png"))
 
 
+def test_countdowns_change_colour_and_words_in_the_browser(page: Page) -> None:
+    clock = page.locator(".clock").first
+    expect(clock).to_have_class("clock sla-ok")
+    page.evaluate(
+        """() => {
+        const el = document.querySelector('.clock');
+        const now = Date.now();
+        el.dataset.remind = new Date(now - 60000).toISOString();
+        el.dataset.due = new Date(now + 3600000).toISOString();
+    }"""
+    )
+    expect(clock).to_have_class("clock sla-nearing")
+    expect(clock.locator(".label")).to_have_text("nearing")
+    page.evaluate(
+        "() => { document.querySelector('.clock').dataset.due = "
+        "new Date(Date.now() - 125000).toISOString(); }"
+    )
+    expect(clock).to_have_class("clock sla-breached")
+    expect(clock.locator(".left")).to_contain_text("over")
+
+
 def test_posts_without_the_csrf_token_are_refused(page: Page, demo: Demo) -> None:
     case_id = first_waiting(page)
     url = f"{demo.url}board/cases/{case_id}/claim"

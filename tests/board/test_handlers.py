@@ -217,3 +217,17 @@ async def test_session_cookie_is_secure_behind_https(demo: BoardWorld) -> None:
 async def test_typing_a_name_keeps_the_filters(demo: BoardWorld) -> None:
     html = await demo.page("/?department=billing")
     assert '<input type="hidden" name="next" value="/?department=billing">' in html
+
+
+async def test_sla_clocks_turn_nearing_then_breached(demo: BoardWorld) -> None:
+    case = await demo.ingest("northwind my parcel never arrived")
+    fraction = demo.runtime.settings.sla_policy(case.priority, case.department).reminder_at
+    calendar = demo.runtime.settings.calendar_for(case.department)
+    span = calendar.elapsed(case.ingested_at, case.claim_due)
+    demo.clock.now = calendar.add(case.ingested_at, span * (fraction + 0.01))
+    html = await demo.page()
+    assert '<li class="clock sla-nearing"' in html and ">nearing<" in html
+    demo.clock.now = case.claim_due + timedelta(minutes=3)
+    html = await demo.page()
+    assert '<li class="clock sla-breached"' in html and ">3m over<" in html
+    assert ">breached<" in html
