@@ -434,7 +434,15 @@ def dataset(count: int, active: int, regenerate: bool) -> tuple[Path, dict[str, 
         command = [sys.executable, "-m", "bench.bench_store", "--generate", str(folder)]
         command += ["--cases", str(count), "--active", str(active)]
         subprocess.run(command, cwd=ROOT, check=True)
-    return folder / "data", json.loads(info_file.read_text())
+    info = json.loads(info_file.read_text())
+    started = time.perf_counter()
+    with TinyDBStore(folder / "data" / "triagebot.json") as store:
+        done = store.migrate()  # a data set written by an earlier version is brought up to date
+    if done:
+        info["migrated"] = f"{'; '.join(done)} in {time.perf_counter() - started:.1f} s"
+        info_file.write_text(json.dumps(info, indent=2))
+        print(f"migrated {folder}: {info['migrated']}", file=sys.stderr)
+    return folder / "data", info
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
@@ -232,6 +233,19 @@ class _Table:
         return self.totals[i] - max(0, self.ends[i] - at)
 
 
+@lru_cache(maxsize=64)
+def _check_holidays(country: str, subdiv: str | None) -> None:
+    """Raise NotImplementedError for an unknown holiday calendar (checked once per process)."""
+    holidays_lib.country_holidays(country, subdiv=subdiv)
+
+
+@lru_cache(maxsize=256)
+def _holidays(country: str, subdiv: str | None, year: int) -> frozenset[date]:
+    """Public holidays of one year (shared by the calendars of every department)."""
+    found = holidays_lib.country_holidays(country, subdiv=subdiv, years=year)
+    return frozenset(d for d in found if d.year == year)
+
+
 class BusinessCalendar:
     """A department's open hours in its time zone, closed on public holidays."""
 
@@ -253,7 +267,7 @@ class BusinessCalendar:
             country, _, subdiv = self.holidays.strip().upper().partition("-")
             self._country, self._subdiv = country, subdiv or None
             try:
-                holidays_lib.country_holidays(country, subdiv=self._subdiv)
+                _check_holidays(country, self._subdiv)
             except NotImplementedError as exc:
                 raise ValueError(
                     f"unknown holiday calendar {holidays!r}: use a country code with an optional "
@@ -347,12 +361,7 @@ class BusinessCalendar:
     def _holiday_dates(self, year: int) -> frozenset[date]:
         cached = self._holiday_years.get(year)
         if cached is None:
-            cached = frozenset()
-            if self._country:
-                found = holidays_lib.country_holidays(
-                    self._country, subdiv=self._subdiv, years=year
-                )
-                cached = frozenset(d for d in found if d.year == year)
+            cached = _holidays(self._country, self._subdiv, year) if self._country else frozenset()
             self._holiday_years[year] = cached
         return cached
 
