@@ -75,7 +75,7 @@ def mount(web_app: web.Application, teams: TeamsIntegration) -> None:
     web_app.router.add_post(MESSAGES_PATH, guard_messages(messages))
 
     async def finish(_: web.Application) -> None:
-        await bot.actions.drain()
+        await bot.drain()
 
     web_app.on_shutdown.append(finish)
 

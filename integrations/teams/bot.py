@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -118,6 +119,8 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
         self.runtime = runtime
         self.surface = surface
         self.actions = CardActions(runtime, surface)
+        self._pending: dict[str, Callable[[], None]] = {}
+        self._writer: asyncio.Future[None] | None = None
 
     # --- every activity ------------------------------------------------------------------
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -128,18 +131,39 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
         await super().on_turn(turn_context)
 
     async def _observe(self, turn_context: TurnContext) -> None:
+        """Use new names and places at once; store them in the background (off the answer)."""
         activity = turn_context.activity
         sender = activity.from_property
-        if (
-            sender is not None
-            and sender.id
-            and sender.name
-            and sender.id != (activity.recipient.id if activity.recipient else None)
-        ) and self.surface.people.get(sender.id) != sender.name:
-            await asyncio.to_thread(self.surface.remember_person, sender.id, sender.name)
+        bot_id = activity.recipient.id if activity.recipient else None
+        if sender is not None and sender.id and sender.name and sender.id != bot_id:
+            self._save(f"person {sender.id}", self.surface.note_person(sender.id, sender.name))
         place = place_of(activity, datetime.now(UTC))
         if place is not None and self._is_news(place):
-            await asyncio.to_thread(self.surface.remember, self._merged(place))
+            self._save(f"place {place.id}", self.surface.note_place(self._merged(place)))
+
+    def _save(self, key: str, write: Callable[[], None] | None) -> None:
+        """Queue a store write; one writer runs them in turn, the latest per key only, so a
+        burst of presses does not queue a burst of store writes ahead of the claims."""
+        if write is None:
+            return
+        self._pending[key] = write
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_pending())
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            key = next(iter(self._pending))
+            write = self._pending.pop(key)
+            try:
+                await asyncio.to_thread(write)
+            except Exception:
+                log.exception("teams: could not store %s", key)
+
+    async def drain(self) -> None:
+        """Wait for background writes and card redraws (tests, shutdown)."""
+        if self._writer is not None:
+            await asyncio.wait({self._writer})
+        await self.actions.drain()
 
     def _is_news(self, place: Place) -> bool:
         known = next((p for p in self.surface.known_places() if p.id == place.id), None)

@@ -78,18 +78,30 @@ class TeamsSurface:
         """The places read or learned so far, most recently seen first."""
         return list(self._places)
 
-    def remember(self, place: Place) -> None:
-        """A place the bot just saw (blocking: writes the store)."""
-        self.store.remember_place(SURFACE, place.id, place.to_json())
+    def note_place(self, place: Place) -> Callable[[], None]:
+        """Use ``place`` from now on; returns the (blocking) write that keeps it in the store."""
         self._places = [place, *(p for p in self._places if p.id != place.id)]
+        data = place.to_json()
+        return lambda: self.store.remember_place(SURFACE, place.id, data)
+
+    def note_person(self, user_id: str, name: str) -> Callable[[], None] | None:
+        """Show ``name`` for ``user_id`` from now on; returns the (blocking) write that keeps it
+        in the store, or None when nothing changed."""
+        if not user_id or not name or self.people.get(user_id) == name:
+            return None
+        self.people[user_id] = name
+        data = {"kind": "person", "name": name}
+        return lambda: self.store.remember_place(SURFACE, PERSON_PREFIX + user_id, data)
+
+    def remember(self, place: Place) -> None:
+        """Use and store a place the bot just saw (blocking)."""
+        self.note_place(place)()
 
     def remember_person(self, user_id: str, name: str) -> None:
-        """A person's display name, shown on cards instead of their id (blocking)."""
-        if user_id and name and self.people.get(user_id) != name:
-            self.people[user_id] = name
-            self.store.remember_place(
-                SURFACE, PERSON_PREFIX + user_id, {"kind": "person", "name": name}
-            )
+        """Use and store a person's display name, shown on cards instead of their id."""
+        write = self.note_person(user_id, name)
+        if write is not None:
+            write()
 
     async def channel_for(self, wanted: str, what: str) -> Place:
         place = find_channel(self._places, wanted)

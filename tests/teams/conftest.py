@@ -81,7 +81,7 @@ class BotWorld:
     async def send(self, activity: Activity, user: str = "29:alex", name: str = "Alex") -> None:
         activity.from_property = ChannelAccount(id=user, name=name)
         await self.adapter.receive_activity(activity)
-        await self.bot.actions.drain()
+        await self.bot.drain()
 
     def replies(self) -> list[Activity]:
         out = list(self.adapter.activity_buffer)
