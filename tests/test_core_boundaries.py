@@ -22,6 +22,7 @@ CORE_MODULES = [
     "triagebot.crosspost",
     "triagebot.urls",
     "triagebot.cli_sources",
+    "triagebot.sla_query",
 ]
 FORBIDDEN = [
     "slack_bolt",
