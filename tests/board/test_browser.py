@@ -183,25 +183,35 @@ def test_a_hostile_post_renders_as_text(page: Page, demo: Demo) -> None:
     card.screenshot(path=str(SHOTS / "board-hostile.png"))
 
 
+def _set_clock(page: Page, remind_s: float, due_s: float, state: str) -> None:
+    """Move the first clock's times (seconds from now) and wait for the countdown to show
+    ``state``; again if a live refresh redrew the card meanwhile."""
+    clock = page.locator(".clock").first
+    for _ in range(5):
+        page.evaluate(
+            """([remind, due]) => {
+            const el = document.querySelector('.clock');
+            el.dataset.remind = new Date(Date.now() + remind * 1000).toISOString();
+            el.dataset.due = new Date(Date.now() + due * 1000).toISOString();
+        }""",
+            [remind_s, due_s],
+        )
+        try:
+            expect(clock).to_have_class(f"clock sla-{state}", timeout=2500)
+            return
+        except AssertionError:
+            continue
+    pytest.fail(f"the countdown never showed {state}")
+
+
 def test_countdowns_change_colour_and_words_in_the_browser(page: Page) -> None:
     clock = page.locator(".clock").first
     expect(clock).to_have_class("clock sla-ok")
-    page.evaluate(
-        """() => {
-        const el = document.querySelector('.clock');
-        const now = Date.now();
-        el.dataset.remind = new Date(now - 60000).toISOString();
-        el.dataset.due = new Date(now + 3600000).toISOString();
-    }"""
-    )
-    expect(clock).to_have_class("clock sla-nearing")
+    _set_clock(page, -60, 3600, "nearing")
     expect(clock.locator(".label")).to_have_text("nearing")
-    page.evaluate(
-        "() => { document.querySelector('.clock').dataset.due = "
-        "new Date(Date.now() - 125000).toISOString(); }"
-    )
-    expect(clock).to_have_class("clock sla-breached")
+    _set_clock(page, -3600, -125, "breached")
     expect(clock.locator(".left")).to_contain_text("over")
+    expect(clock.locator(".label")).to_have_text("breached")
 
 
 def test_posts_without_the_csrf_token_are_refused(page: Page, demo: Demo) -> None:
