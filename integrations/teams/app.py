@@ -9,6 +9,7 @@ import) and adds the surface to the runtime, so the delivery worker posts and up
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -74,9 +75,17 @@ def mount(web_app: web.Application, teams: TeamsIntegration) -> None:
 
     web_app.router.add_post(MESSAGES_PATH, guard_messages(messages))
 
+    reloading: list[asyncio.Task[None]] = []
+
+    async def start(_: web.Application) -> None:
+        reloading.append(asyncio.ensure_future(teams.surface.keep_loading()))
+
     async def finish(_: web.Application) -> None:
+        for task in reloading:
+            task.cancel()
         await bot.drain()
 
+    web_app.on_startup.append(start)
     web_app.on_shutdown.append(finish)
 
 

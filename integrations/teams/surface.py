@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 PERSON_PREFIX = "person:"
 _HELD = re.compile("\ue000(\\d+)\ue001")
 NOTE_LIMIT = 2_000
+RELOAD_EVERY = 60.0  # seconds between re-reads of the known places
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class TeamsSurface:
         self.clock = clock
         self.people: dict[str, str] = {}  # Teams user id -> display name
         self._places: list[Place] = []
+        self._unreachable: set[str] = set()  # departments already warned about
 
     # --- what the bot has seen -------------------------------------------------------------
     def load(self) -> None:
@@ -70,6 +72,7 @@ class TeamsSurface:
         stored = self.store.places(SURFACE)
         people = {k: v for k, v in stored.items() if k.startswith(PERSON_PREFIX)}
         self._places = load_places({k: v for k, v in stored.items() if k not in people})
+        self._unreachable.clear()
         for key, data in people.items():
             if isinstance(data.get("name"), str):
                 self.people[key.removeprefix(PERSON_PREFIX)] = data["name"]
@@ -81,6 +84,7 @@ class TeamsSurface:
     def note_place(self, place: Place) -> Callable[[], None]:
         """Use ``place`` from now on; returns the (blocking) write that keeps it in the store."""
         self._places = [place, *(p for p in self._places if p.id != place.id)]
+        self._unreachable.clear()
         data = place.to_json()
         return lambda: self.store.remember_place(SURFACE, place.id, data)
 
@@ -121,7 +125,29 @@ class TeamsSurface:
         return render.RenderContext(self.targets.departments, self.clock(), self.people)
 
     def shows(self, case: Case) -> bool:
-        return case.department in self.targets.channels
+        """True when the department has a ``teams_channel`` the bot knows (else said once)."""
+        wanted = self.targets.channels.get(case.department)
+        if wanted is None:
+            return False
+        if find_channel(self._places, wanted) is not None:
+            return True
+        if case.department not in self._unreachable:
+            self._unreachable.add(case.department)
+            log.warning(
+                "teams: cases of %s are not shown in Teams: no known channel matches "
+                "teams_channel %r; add the bot to that team (`triagebot teams channels`)",
+                case.department, wanted,
+            )  # fmt: skip
+        return False
+
+    async def keep_loading(self, every: float = RELOAD_EVERY) -> None:
+        """Re-read the places now and then: another process may have been added somewhere."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(self.load)
+            except Exception:
+                log.exception("teams: could not re-read the known places")
 
     async def post(self, case: Case) -> MessageRef:
         place = await self.channel_for(self.targets.channels[case.department], case.department)

@@ -167,15 +167,22 @@ async def test_forbidden_and_missing_are_permanent(
     assert error.value.permanent and str(status) in str(error.value)
 
 
-async def test_a_department_without_a_known_channel_fails_permanently_with_a_hint(
-    surface: TeamsSurface, now: datetime
-) -> None:
+async def test_a_department_without_a_known_channel_is_not_shown_until_one_is_seen(
+    surface: TeamsSurface, connector: tuple[FakeConnector, str], now: datetime,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
     case = make_case(now, department="billing")  # teams_channel "Billing": never seen
-    assert surface.shows(case)
+    assert not surface.shows(case) and not surface.shows(case)
+    said = [r for r in caplog.records if "not shown in Teams" in r.getMessage()]
+    assert len(said) == 1 and "'Billing'" in said[0].getMessage()
     with pytest.raises(DeliveryError, match="triagebot teams channels") as error:
         await surface.post(case)
     assert error.value.permanent
     assert not surface.shows(make_case(now, department="sales"))  # no teams_channel at all
+    _, url = connector
+    surface.note_place(Place(id="19:bill", kind="channel", service_url=url, reference={},
+                             name="Billing", seen_at=now))  # fmt: skip
+    assert surface.shows(case)
 
 
 async def test_a_channel_learned_by_another_process_is_found(
