@@ -245,6 +245,38 @@ def test_keyboard_only_claim(page: Page, demo: Demo) -> None:
     assert focused == case_id
 
 
+CONTRAST = """(selectors) => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  }).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const worst = [];
+  for (const selector of selectors) {
+    for (const el of document.querySelectorAll(selector)) {
+      const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < 4.5) worst.push(selector + ": " + ratio.toFixed(2));
+    }
+  }
+  return worst;
+}"""
+
+
+def test_text_contrast_is_at_least_aa(page: Page) -> None:
+    expect(page.locator(".card").first).to_be_visible(timeout=20_000)
+    selectors = [".top a", ".brand", "h1", ".column h2", ".count", ".group", ".card h4",
+                 ".state", ".meta", ".meta a", ".text", ".clock", "button", "select",
+                 ".filters label", "label"]  # fmt: skip
+    assert page.evaluate(CONTRAST, selectors) == []
+
+
 def test_screenshots_and_phone_width(browser: Browser, demo: Demo) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for label, viewport in (("", (1440, 1000)), ("-phone", (390, 844))):
