@@ -334,3 +334,40 @@ def test_to_dict_is_json_ready_and_rounded() -> None:
         "by_source",
         "by_priority",
     }
+
+
+def test_summary_measures_equal_the_per_case_functions() -> None:
+    """Each case alone: the summary's figures are exactly what the per-case functions give."""
+    import random  # noqa: PLC0415
+
+    rng = random.Random(2)
+    for n in range(300):
+        department = rng.choice(["support", "billing"])
+        calendar = CALENDARS[department]
+        ingested = mon(0, days=rng.randint(-2, 4)) + timedelta(microseconds=rng.randint(0, 10**11))
+        claimed = ingested + timedelta(microseconds=rng.randint(-(10**9), 10**11))
+        done = claimed + timedelta(microseconds=rng.randint(0, 10**11))
+        state = rng.choice([CaseState.OPEN, CaseState.CLAIMED, CaseState.RESOLVED])
+        case = make_case(
+            f"r{n}",
+            department=department,
+            priority=rng.choice(list(Priority)),
+            ingested=ingested,
+            lag=timedelta(microseconds=rng.randint(-(10**6), 10**10)),
+            state=state,
+            first_claimed_at=claimed if state is not CaseState.OPEN or n % 2 else None,
+            resolved_at=done if state is CaseState.RESOLVED else None,
+        )
+        now = ingested + timedelta(days=rng.randint(0, 6))
+        total = summarize(
+            [case], CALENDARS.__getitem__, now, SINCE - timedelta(days=9), UNTIL
+        ).total
+        assert total.count == 1
+        assert total.source_lag_median == source_lag(case)
+        claim, resolve = total.claim, total.resolve
+        assert claim.median_business == time_to_claim(case, calendar)
+        assert claim.median_wall == time_to_claim(case, calendar, business=False)
+        assert resolve.median_business == time_to_resolve(case, calendar)
+        assert resolve.median_wall == time_to_resolve(case, calendar, business=False)
+        assert claim.breaches == claim_breached(case, now)
+        assert resolve.breaches == resolve_breached(case, now)

@@ -9,14 +9,13 @@ between the closest ranks (the same as ``statistics.quantiles(method="inclusive"
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Protocol
 
 from triagebot.calendar import BusinessCalendar
-from triagebot.case_facts import SlaFacts, sla_facts, to_us
+from triagebot.case_facts import SlaFacts, sla_facts
 from triagebot.durations import Span
 from triagebot.models import ACTIVE_STATES, Case, CaseState, iso
 
@@ -114,15 +113,23 @@ def resolve_breached(case: Case, now: datetime) -> bool:
 # -- summary ---------------------------------------------------------------------------------
 
 
-def percentile(ordered: list[float], q: float) -> float | None:
+class Ordered(Protocol):
+    """Sorted numbers: a list, or a numpy array."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
+def percentile(ordered: Ordered, q: float) -> float | None:
     """Linear interpolation between closest ranks of sorted values; None for no values."""
-    if not ordered:
+    if len(ordered) == 0:
         return None
     position = q * (len(ordered) - 1)
     low = int(position)
     if low + 1 >= len(ordered):
-        return ordered[-1]
-    return ordered[low] + (ordered[low + 1] - ordered[low]) * (position - low)
+        return float(ordered[-1])
+    return float(ordered[low] + (ordered[low + 1] - ordered[low]) * (position - low))
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:
@@ -216,173 +223,6 @@ class Summary:
         }
 
 
-class _Measures(NamedTuple):
-    state: str
-    spam: bool
-    lag: float
-    claim: tuple[float, float] | None  # (business, wall) seconds
-    resolve: tuple[float, float] | None
-    claim_met: bool | None  # None: undecided
-    resolve_met: bool | None
-
-
-def _stats(items: list[_Measures]) -> GroupStats:
-    result = GroupStats(count=len(items))
-    for state, count in Counter(m.state for m in items).items():
-        result.by_state[state] = count
-    timed = [m for m in items if not m.spam]
-    result.spam = len(items) - len(timed)
-    lags = sorted(m.lag for m in timed)
-    result.source_lag_median = percentile(lags, 0.5)
-    result.source_lag_p90 = percentile(lags, 0.9)
-    _target(result.claim, [m.claim for m in timed if m.claim], [m.claim_met for m in timed])
-    _target(result.resolve, [m.resolve for m in timed if m.resolve], [m.resolve_met for m in timed])
-    return result
-
-
-def _target(target: TargetStats, values: list[tuple[float, float]], met: list[bool | None]) -> None:
-    target.met = met.count(True)
-    target.breaches = met.count(False)
-    target.n = len(values)
-    business = sorted(v[0] for v in values)
-    wall = sorted(v[1] for v in values)
-    target.median_business = percentile(business, 0.5)
-    target.p90_business = percentile(business, 0.9)
-    target.median_wall = percentile(wall, 0.5)
-    target.p90_wall = percentile(wall, 0.9)
-
-
-def _met(active: bool, now: int, done: int | None, due: int) -> bool | None:
-    """True met, False breached, None undecided (µs instants)."""
-    if done is not None:
-        return done <= due
-    if active and now > due:
-        return False
-    return None
-
-
-def _seconds(us: int) -> float:
-    """Seconds of a µs span, never negative (what ``timedelta.total_seconds`` gives)."""
-    return us / 1_000_000 if us > 0 else 0.0
-
-
-def _measure_department(
-    facts: list[SlaFacts], calendar: BusinessCalendar, now: int
-) -> list[_Measures]:
-    """Measures of one department's cases: one calendar lookup per instant, integer µs."""
-    instants: list[int] = []
-    for f in facts:
-        start = f.ingested_us
-        claimed = f.first_claimed_us
-        resolved = f.resolved_us if f.state == _RESOLVED else None
-        instants += (
-            start,
-            start if claimed is None else claimed,
-            start if resolved is None else resolved,
-        )
-    business = calendar.offsets_us(instants)
-    result = []
-    for n, f in enumerate(facts):
-        lag = _seconds(f.ingested_us - f.posted_us)
-        if f.state == _SPAM:
-            result.append(_Measures(f.state, True, lag, None, None, None, None))
-            continue
-        start, claimed, resolved = business[3 * n : 3 * n + 3]
-        claim = resolve = None
-        if f.first_claimed_us is not None:
-            claim = (_seconds(claimed - start), _seconds(f.first_claimed_us - f.ingested_us))
-        resolved_us = f.resolved_us if f.state == _RESOLVED else None
-        if resolved_us is not None:
-            resolve = (_seconds(resolved - start), _seconds(resolved_us - f.ingested_us))
-        active = f.state in _ACTIVE
-        result.append(
-            _Measures(
-                f.state,
-                False,
-                lag,
-                claim,
-                resolve,
-                _met(active, now, f.first_claimed_us, f.claim_due_us),
-                _met(active, now, resolved_us, f.resolve_due_us),
-            )
-        )
-    return result
-
-
-def _measure_all(
-    facts: list[SlaFacts], calendar_for: Callable[[str], BusinessCalendar], now: datetime
-) -> list[_Measures]:
-    """The measures of each case, in the order given; business time in its department's hours."""
-    at = to_us(now)
-    by_department: dict[str, list[int]] = {}
-    for n, f in enumerate(facts):
-        by_department.setdefault(f.department, []).append(n)
-    measures: list[_Measures | None] = [None] * len(facts)
-    for department, indexes in by_department.items():
-        found = _measure_department([facts[n] for n in indexes], calendar_for(department), at)
-        for n, m in zip(indexes, found, strict=True):
-            measures[n] = m
-    return [m for m in measures if m is not None]
-
-
-def _summary(
-    measured: list[tuple[SlaFacts, _Measures]], since: datetime, until: datetime
-) -> Summary:
-    low, high = to_us(since), to_us(until)
-    total: list[_Measures] = []
-    departments: dict[str, list[_Measures]] = {}
-    people: dict[str, list[_Measures]] = {}
-    sources: dict[str, list[_Measures]] = {}
-    priorities: dict[str, list[_Measures]] = {}
-    for f, measures in measured:
-        if not low <= f.ingested_us < high:
-            continue
-        total.append(measures)
-        departments.setdefault(f.department, []).append(measures)
-        sources.setdefault(f.source, []).append(measures)
-        priorities.setdefault(f.priority, []).append(measures)
-        if f.person is not None:
-            people.setdefault(f.person, []).append(measures)
-
-    def table(groups: dict[str, list[_Measures]]) -> dict[str, GroupStats]:
-        return {key: _stats(groups[key]) for key in sorted(groups)}
-
-    return Summary(
-        since=since,
-        until=until,
-        total=_stats(total),
-        by_department=table(departments),
-        by_person=table(people),
-        by_source=table(sources),
-        by_priority=table(priorities),
-    )
-
-
-def summarize_windows(
-    facts: Iterable[SlaFacts],
-    calendar_for: Callable[[str], BusinessCalendar],
-    now: datetime,
-    windows: Sequence[tuple[datetime, datetime]],
-) -> list[Summary]:
-    """One summary per ``(since, until)`` window, measuring each case once.
-
-    A window holds the cases ingested in ``since <= ingested_at < until``; business times use
-    the calendar of each case's current department.
-    """
-    bounds = [(to_us(since), to_us(until)) for since, until in windows]
-    wanted = [f for f in facts if any(low <= f.ingested_us < high for low, high in bounds)]
-    calendars: dict[str, BusinessCalendar] = {}
-
-    def calendar(department: str) -> BusinessCalendar:
-        found = calendars.get(department)
-        if found is None:
-            found = calendars[department] = calendar_for(department)
-        return found
-
-    measured = list(zip(wanted, _measure_all(wanted, calendar, now), strict=True))
-    return [_summary(measured, since, until) for since, until in windows]
-
-
 def summarize_facts(
     facts: Iterable[SlaFacts],
     calendar_for: Callable[[str], BusinessCalendar],
@@ -391,6 +231,8 @@ def summarize_facts(
     until: datetime,
 ) -> Summary:
     """SLA figures for the cases (as ``SlaFacts``) ingested in ``since <= ingested_at < until``."""
+    from triagebot.sla_summary import summarize_windows  # noqa: PLC0415 (loads numpy)
+
     return summarize_windows(facts, calendar_for, now, [(since, until)])[0]
 
 

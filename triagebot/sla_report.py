@@ -23,7 +23,8 @@ from triagebot.console import safe_text
 from triagebot.durations import format_seconds
 from triagebot.models import ACTIVE_STATES, Case
 from triagebot.runtime import Runtime
-from triagebot.sla import GroupStats, Summary, progress, summarize_windows
+from triagebot.sla import GroupStats, Summary, progress
+from triagebot.sla_summary import summarize_windows
 
 WORST = 5
 #: The comparison window: this week against last week (or a shorter period against the one

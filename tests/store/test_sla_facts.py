@@ -13,7 +13,8 @@ from tests.store.builders import T0, make_case, make_new, varied_case
 from triagebot.calendar import BusinessCalendar
 from triagebot.case_facts import crosspost_keys, sla_facts
 from triagebot.models import ACTIVE_STATES, Author, Case, CaseState, NewCase
-from triagebot.sla import summarize, summarize_windows
+from triagebot.sla import summarize
+from triagebot.sla_summary import summarize_windows
 from triagebot.store.base import Store
 
 CALENDARS = {
