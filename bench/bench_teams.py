@@ -5,8 +5,8 @@ section of ``docs/benchmarks.md``). The app (scheduler and outbox job running, T
 mode) works on a copy of the 100,000-case store of ``bench.bench_store``; a loopback Bot
 Connector on its own thread and loop records what the bot sends. Measured:
 
-* presses: an ``Action.Execute`` Claim on each active case, at a steady rate, each from its
-  own user; the time to the HTTP answer (the invoke response carrying the redrawn card) and
+* presses: an ``Action.Execute`` Claim on each active case, at a steady rate, by 20 people
+  in turn; the time to the HTTP answer (the invoke response carrying the redrawn card) and
   until everyone's card is updated (the connector's ``PUT``);
 * sla: ``sla 30d`` and ``sla breached`` messages; the time until the answer card reaches the
   connector.
@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import shutil
 import statistics
 import sys
@@ -42,17 +43,19 @@ from triagebot.store.tinydb_store import TinyDBStore
 
 DEPARTMENTS = ["support", "billing", "shipping", "returns", "sales", "press", "careers"]
 TARGETS = {"ack_p99_ms": 300.0}
+STAFF = 20  # people pressing in turn (the first press of each stores their name)
 
 
 @dataclass
 class Connector:
-    """A Bot Connector on its own thread: records (method, path, monotonic time, body)."""
+    """A Bot Connector on its own thread: records (method, path, monotonic time, text), the
+    text being the path and the JSON body (made on the connector's thread)."""
 
-    calls: list[tuple[str, str, float, dict[str, Any]]] = field(default_factory=list)
+    calls: list[tuple[str, str, float, str]] = field(default_factory=list)
     url: str = ""
 
     async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else {}
+        body = await request.text() if request.can_read_body else ""
         self.calls.append((request.method, request.path, time.monotonic(), body))
         return web.json_response({"id": f"a{len(self.calls)}"})
 
@@ -82,8 +85,8 @@ class Connector:
             for m, path, at, body in reversed(self.calls):
                 if at < after:
                     break
-                if m == method and (needle in path or needle in json.dumps(body)):
-                    return at - after
+                if m == method and (needle in path or needle in body):
+                    return float(at - after)
             await asyncio.sleep(0.005)
         raise AssertionError(f"no {method} with {needle!r}")
 
@@ -198,7 +201,7 @@ async def measure(data: Path, rate: float, sla_rounds: int) -> dict[str, Any]:
         "update_p50": statistics.median(updates), "update_p99": _percentile(updates, 0.99),
         "sla_p50": statistics.median(slas), "sla_max": max(slas),
         "breached_p50": statistics.median(breached), "breached_max": max(breached),
-        "sla_rounds": sla_rounds,
+        "sla_rounds": sla_rounds, "load": f"{os.getloadavg()[0]:.1f}",
     }  # fmt: skip
 
 
@@ -206,7 +209,7 @@ def report(info: dict[str, Any], r: dict[str, Any]) -> str:
     ok = "met" if r["ack_p99"] * 1000 <= TARGETS["ack_p99_ms"] else "MISSED"
     rows = [
         (f"Claim press answered (invoke response with the redrawn card), {r['presses']} presses "
-         f"at {r['rate']:g}/s, store of {info['cases']:,} cases",
+         f"by {STAFF} people at {r['rate']:g}/s, store of {info['cases']:,} cases",
          f"p50 {_ms(r['ack_p50'])}, p99 {_ms(r['ack_p99'])}, max {_ms(r['ack_max'])}",
          f"p99 ≤ 300 ms ({ok})"),
         ("First press after start", _ms(r["first_ack"]), ""),
@@ -229,7 +232,13 @@ def report(info: dict[str, Any], r: dict[str, Any]) -> str:
         f"thread, the invoke response, then `update_activity` in the background) with the "
         f"scheduler and outbox job running, on a copy of the store of the Store section "
         f"({r['active']} active cases; {r['claimed']} claimed after the run; a press on a case "
-        f"already claimed is answered with the card and the reason).",
+        f"already claimed is answered with the card and the reason). The first press of each "
+        f"person also stores their name (one more store write, in the background); the load "
+        f"average of the machine (shared with other work) was {r['load']} during the run. "
+        f"botbuilder builds a Bot Connector client for every turn and proactive call; as "
+        f"shipped, msrest spends about 3 ms of event-loop time on each "
+        f"(`ClientRetryPolicy`), which `gateway.speed_up_connector_clients` cuts to 0.05 ms "
+        f"(before it: p50 39 ms, p99 366 ms here).",
         "",
         "| Measure | Result | Target |",
         "| --- | --- | --- |",

@@ -27,6 +27,7 @@ from botbuilder.schema import (
     ConversationReference,
 )
 from msrest.exceptions import ClientRequestError, HttpOperationError
+from msrest.universal_http.requests import ClientRetryPolicy
 
 from triagebot.errors import DeliveryError
 
@@ -90,12 +91,26 @@ def card_activity(card: dict[str, Any], summary: str | None = None) -> Activity:
     return activity
 
 
+def speed_up_connector_clients() -> None:
+    """Make building a Bot Connector client cheap (botbuilder builds one for every turn and
+    every proactive call).
+
+    msrest's ``ClientRetryPolicy()`` tests 999 status codes for membership in a 500-item list,
+    about 3 ms of event-loop time per client; the same codes as a frozenset make that ~0.05 ms.
+    Same values, same behaviour; idempotent.
+    """
+    policy: Any = ClientRetryPolicy
+    if not isinstance(policy.safe_codes, frozenset):
+        policy.safe_codes = frozenset(policy.safe_codes)
+
+
 class TeamsGateway:
     """Posts, updates and replies through ``adapter`` as the bot ``app_id``."""
 
     def __init__(self, adapter: CloudAdapter, app_id: str) -> None:
         self.adapter = adapter
         self.app_id = app_id
+        speed_up_connector_clients()
 
     async def start_thread(
         self, channel: Where, card: dict[str, Any], summary: str | None = None
