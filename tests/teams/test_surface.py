@@ -194,3 +194,14 @@ async def test_a_channel_learned_by_another_process_is_found(
     surface.store.remember_place(SURFACE, place.id, place.to_json())  # not through this surface
     ref = await surface.post(make_case(now, department="billing"))
     assert ref.channel.startswith("19:bill;")
+
+
+def test_connector_clients_keep_msrest_retry_codes() -> None:
+    from msrest.universal_http.requests import ClientRetryPolicy  # noqa: PLC0415
+
+    from integrations.teams.gateway import speed_up_connector_clients  # noqa: PLC0415
+
+    speed_up_connector_clients()
+    speed_up_connector_clients()  # idempotent
+    retried = ClientRetryPolicy().policy.status_forcelist
+    assert retried == [408, *(c for c in range(500, 999) if c not in (501, 505))]
