@@ -356,22 +356,6 @@ class BusinessCalendar:
         table = self._cover(low, high)
         return table.starts, table.ends, table.totals
 
-    def offsets_us(self, instants: Sequence[int]) -> list[int]:
-        """``offsets`` of instants given and returned as integer µs (UTC µs since the epoch).
-
-        Exact: ``elapsed(a, b) == timedelta(microseconds=o[1] - o[0])`` for
-        ``o = offsets_us([a_us, b_us])`` and ``a <= b``.
-        """
-        if not instants:
-            return []
-        table = self._cover(min(instants), max(instants))
-        starts, ends, totals = table.starts, table.ends, table.totals
-        result = []
-        for t in instants:  # table.before, inlined: this runs for every case of a report
-            i = bisect_right(starts, t) - 1
-            result.append(0 if i < 0 else totals[i] - max(0, ends[i] - t))
-        return result
-
     def _holiday_dates(self, year: int) -> frozenset[date]:
         cached = self._holiday_years.get(year)
         if cached is None:

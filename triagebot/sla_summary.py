@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from triagebot.calendar import BusinessCalendar
-from triagebot.case_facts import SlaFacts, to_us
+from triagebot.case_facts import SlaFacts, gc_paused, to_us
 from triagebot.models import ACTIVE_STATES, CaseState
 from triagebot.sla import GroupStats, Summary, TargetStats, percentile
 
@@ -114,7 +115,9 @@ def _columns(
     claimed &= ~spam
     resolved, resolve_at = _optional(resolves)
     resolved &= is_resolved
-    start_b, claim_b, resolve_b = _business(*departments, [ing, claim_at, resolve_at], calendar_for)
+    # Missing instants are looked up as the ingest: the calendar table spans only real ones.
+    instants = [ing, np.where(claimed, claim_at, ing), np.where(resolved, resolve_at, ing)]
+    start_b, claim_b, resolve_b = _business(*departments, instants, calendar_for)
     claim_due_at = np.array(claim_due, dtype=np.int64)
     resolve_due_at = np.array(resolve_due, dtype=np.int64)
     waiting = active & (now > claim_due_at)
@@ -210,8 +213,18 @@ def summarize_windows(
 ) -> list[Summary]:
     """One summary per ``(since, until)`` window of the cases ingested in it, measuring each
     case once; business times use the calendar of each case's current department."""
-    rows = list(facts)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(SlaFacts._fields)
+    with gc_paused():
+        return _summaries(list(facts), calendar_for, now, windows)
+
+
+def _summaries(
+    rows: list[SlaFacts],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    windows: Sequence[tuple[datetime, datetime]],
+) -> list[Summary]:
+    # Column by column (zip(*rows) would allocate an iterator per row).
+    columns = [tuple(map(itemgetter(k), rows)) for k in range(len(SlaFacts._fields))]
     dimensions = {
         key: _codes(columns[SlaFacts._fields.index(key)])
         for key in ("department", "person", "source", "priority")

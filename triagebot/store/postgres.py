@@ -24,7 +24,7 @@ import psycopg
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from triagebot.case_facts import SlaFacts, crosspost_keys
+from triagebot.case_facts import SlaFacts, crosspost_keys, gc_paused
 from triagebot.errors import CaseNotFound, StoreError, VersionConflict
 from triagebot.models import (
     JSON,
@@ -336,9 +336,9 @@ class PostgresStore:
         query = f"SELECT {_SLA_COLUMNS} FROM cases"
         if where:
             query += " WHERE " + " AND ".join(where)
-        with self._tx() as conn, conn.cursor(binary=True) as cur:
+        with gc_paused(), self._tx() as conn, conn.cursor(binary=True) as cur:
             rows = cur.execute(query, params).fetchall()
-        return [SlaFacts._make(r) for r in rows]
+            return [SlaFacts._make(r) for r in rows]
 
     def crosspost_candidates(
         self, urls: Iterable[str], authors: Iterable[str], since: datetime

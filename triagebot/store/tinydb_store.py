@@ -17,7 +17,7 @@ from typing import Any, cast
 from tinydb import Query
 from tinydb.table import Document
 
-from triagebot.case_facts import CrossPostKeys, SlaFacts, crosspost_keys, to_us
+from triagebot.case_facts import CrossPostKeys, SlaFacts, crosspost_keys, gc_paused, to_us
 from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.models import (
     JSON,
@@ -238,7 +238,8 @@ class TinyDBStore(Engine):
                 found += filter(keep, kept)
             return found
 
-        return self._read(run)
+        with gc_paused():
+            return self._read(run)
 
     def crosspost_candidates(
         self, urls: Iterable[str], authors: Iterable[str], since: datetime
