@@ -392,7 +392,7 @@ def report(info: dict[str, Any], r: dict[str, Any]) -> str:
         f"the store's API in {info['generation_s']:.0f} s (closed cases by add_cases in batches "
         f"of 2,000; the last {info['replayed']:,} through add, message ref, claim and resolve).",
         "",
-        f"Machine: {_machine()}.",
+        f"Machine: {_machine()}; load average {os.getloadavg()[0]:.1f} when measured.",
         "",
         "A claim rewrites only the root file (active cases, outbox, meta); a resolve also "
         "writes a new version of the newest history segment (at most 500 cases) and its index.",

@@ -233,7 +233,7 @@ def report(count: int, watch: dict[str, dict[str, Any]], c: dict[str, Any]) -> s
             "unchanged cases. Chart: cases in memory, times as a share of each case's target, "
             "breaches per day, PNG at 100 dpi.",
             "",
-            f"Machine: {_machine()}.",
+            f"Machine: {_machine()}; load average {os.getloadavg()[0]:.1f} when measured.",
             "",
             "| Measure | Result | Target |",
             "| --- | --- | --- |",

@@ -1,4 +1,4 @@
-"""PostgreSQL migration 3: a store written at version 2 migrates and answers as before."""
+"""PostgreSQL migrations 3 and 4: a store written at version 2 migrates and answers as before."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def test_a_version_2_store_migrates_and_gives_the_same_summary() -> None:
                 _write_as_version_2(conn, cases)
         with PostgresStore(url, schema=schema, check_schema=False) as store:
             assert store.migrate() == [
-                "applied migration 3: SLA facts and cross-post keys beside each case"
+                "applied migration 3: SLA facts and cross-post keys beside each case",
+                "applied migration 4: link keys indexed without a pending list",
             ]
         with PostgresStore(url, schema=schema) as store:
             listed = store.list_cases()

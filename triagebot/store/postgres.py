@@ -352,10 +352,10 @@ class PostgresStore:
         author_list = sorted({a for a in authors if a})
         with self._tx() as conn:
             rows = conn.execute(
-                "SELECT doc, keys_version IS DISTINCT FROM version FROM cases WHERE id IN ("
+                "SELECT doc, keys_version IS DISTINCT FROM version FROM cases WHERE id = ANY(ARRAY("
                 f"SELECT id FROM cases WHERE {_ACTIVE_SQL} AND url_keys && %s::text[]"
                 f" UNION SELECT id FROM cases WHERE {_ACTIVE_SQL} AND author_key = ANY(%s::text[])"
-                f" UNION SELECT id FROM cases WHERE {_ACTIVE_SQL} AND {_STALE_SQL})"
+                f" UNION SELECT id FROM cases WHERE {_ACTIVE_SQL} AND {_STALE_SQL}))"
                 f" AND {_ACTIVE_SQL} AND ingested_at >= %s" + _ORDER,
                 (url_list, author_list, utc(since)),
             ).fetchall()
