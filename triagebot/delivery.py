@@ -3,9 +3,13 @@
 Items are leased from the store, so a worker that dies gives its items back when the lease
 ends. A post is never repeated on a surface that already has a message ref for the case, and
 an item remembers which surfaces it has served, so a retry after a partial failure only redoes
-the surfaces that failed. Backoff is exponential with jitter, or what the surface asked for;
-a permanent failure (a channel that does not exist) is logged and not retried. Items of
-different cases are delivered concurrently, those of one case in order.
+the surfaces that failed. An item for one surface (``OutboxItem.surface``: a post on a
+surface that has just become reachable) is given to that surface alone, without asking its
+``shows`` (whoever queued it checked; this process may not know the new channel yet, and the
+surface answers a permanent ``DeliveryError`` when it has nowhere to show the case).
+Backoff is exponential with jitter, or what the surface asked for; a permanent failure (a
+channel that does not exist) is logged and not retried. Items of different cases are
+delivered concurrently, those of one case in order.
 """
 
 from __future__ import annotations
@@ -39,6 +43,13 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
         return timedelta(seconds=max(1.0, retry_after) + random.uniform(0, 1))
     delay = min(_MAX_DELAY, _BASE_DELAY * 2 ** max(0, attempts - 1))
     return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+def _for(item: OutboxItem, surface: Surface, case: Case) -> bool:
+    """True when ``item`` is work for ``surface``."""
+    if item.surface is not None:
+        return surface.name == item.surface
+    return surface.shows(case)
 
 
 class DeliveryWorker:
@@ -169,7 +180,7 @@ class DeliveryWorker:
         done = list(item.done)
         errors: list[DeliveryError] = []
         for surface in self.surfaces:
-            if surface.name in done or not surface.shows(case):
+            if surface.name in done or not _for(item, surface, case):
                 continue
             try:
                 await self._on_surface(surface, item, case)
@@ -206,7 +217,7 @@ class DeliveryWorker:
             )
             await asyncio.to_thread(self.store.retry_outbox, retry)
             return False
-        if item.kind is OutboxKind.POST and case.state is CaseState.NEW:
+        if item.kind is OutboxKind.POST and item.surface is None and case.state is CaseState.NEW:
             await asyncio.to_thread(self._publish, case)
         await asyncio.to_thread(self.store.complete_outbox, item.id)
         return True

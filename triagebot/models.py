@@ -279,7 +279,7 @@ class CaseEvent:
 
 
 class OutboxKind(StrEnum):
-    POST = "post"  # show a new case on every surface
+    POST = "post"  # show a new case on every surface (or on ``OutboxItem.surface``)
     UPDATE = "update"  # re-render the case where it is shown
     REPLY = "reply"  # a thread note under the case's message
     ESCALATE = "escalate"  # a post about the case in the escalation channel
@@ -287,7 +287,11 @@ class OutboxKind(StrEnum):
 
 @dataclass(frozen=True)
 class OutboxItem:
-    """Work for the delivery worker. ``done`` lists the surfaces already served."""
+    """Work for the delivery worker. ``done`` lists the surfaces already served.
+
+    ``surface`` names the one surface the item is for (None: every surface that shows the
+    case); whoever queues such an item has checked that the surface can show the case.
+    """
 
     id: str
     case_id: str
@@ -298,9 +302,10 @@ class OutboxItem:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     done: tuple[str, ...] = ()
+    surface: str | None = None
 
     def to_dict(self) -> JSON:
-        return {
+        data: JSON = {
             "id": self.id,
             "case_id": self.case_id,
             "kind": self.kind.value,
@@ -311,6 +316,9 @@ class OutboxItem:
             "last_error": self.last_error,
             "done": list(self.done),
         }
+        if self.surface is not None:  # items for every surface keep their earlier shape
+            data["surface"] = self.surface
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OutboxItem:
@@ -324,6 +332,7 @@ class OutboxItem:
             next_attempt_at=parse_iso(data.get("next_attempt_at")),
             last_error=data.get("last_error"),
             done=tuple(data.get("done") or ()),
+            surface=data.get("surface"),
         )
 
 

@@ -335,6 +335,29 @@ def test_save_case_adds_outbox_items(store: Store) -> None:
     assert [(i.id, i.case_id) for i in leased] == [("u1", "1")]
 
 
+def test_queue_outbox_adds_items_once_per_id(store: Store) -> None:
+    store.add_cases([make_new("1"), make_new("2")])  # queues post-1 and post-2 at T0
+    later = T0 + timedelta(minutes=5)
+    one = replace(make_outbox("teams-post-1", "1", created_at=later), surface="teams")
+    two = replace(make_outbox("teams-post-2", "2", created_at=later), surface="teams")
+    assert store.queue_outbox([]) == []
+    assert store.queue_outbox([one, two, one]) == [True, True, False]
+    assert store.queue_outbox([two, make_outbox("post-1", "1")]) == [False, False]
+    assert store.pending_outbox() == 4
+    now = T0 + timedelta(hours=1)
+    leased = store.lease_outbox(now, 10, LEASE)
+    assert [(i.id, i.surface) for i in leased] == [
+        ("post-1", None), ("post-2", None), ("teams-post-1", "teams"), ("teams-post-2", "teams")
+    ]  # fmt: skip
+    store.retry_outbox(replace(leased[2], attempts=1, next_attempt_at=now, done=("x",)))
+    [again] = store.lease_outbox(now, 10, LEASE)
+    assert (again.id, again.surface, again.attempts, again.done) == (
+        "teams-post-1", "teams", 1, ("x",)
+    )  # fmt: skip
+    store.complete_outbox("teams-post-1")
+    assert store.queue_outbox([one]) == [True]  # done: the same work may be queued again
+
+
 # --- cursors -----------------------------------------------------------------------------------
 def test_cursors(store: Store) -> None:
     assert store.get_cursor("x") is None

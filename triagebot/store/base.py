@@ -123,6 +123,16 @@ class Store(Protocol):
         """
         ...
 
+    def queue_outbox(self, items: Sequence[OutboxItem]) -> list[bool]:
+        """Queue items about stored cases outside a change of the case (e.g. a post on one
+        surface that has just become reachable), atomically, in this order.
+
+        An item whose id is already queued is left as it is and gets ``False`` (so a caller
+        that names its items by what they do never queues the same work twice); the others
+        get ``True``.
+        """
+        ...
+
     def complete_outbox(self, item_id: str) -> None:
         """Remove a delivered item."""
         ...

@@ -437,6 +437,24 @@ class PostgresStore:
         rows.sort(key=lambda r: (r[1], r[2]))
         return [OutboxItem.from_dict(r[0] | {"next_attempt_at": iso(until)}) for r in rows]
 
+    def queue_outbox(self, items: Sequence[OutboxItem]) -> list[bool]:
+        """One INSERT; ids already queued (or repeated in ``items``) are skipped."""
+        if not items:
+            return []
+        first = {item.id: n for n, item in reversed(list(enumerate(items)))}
+        fresh = [item for n, item in enumerate(items) if first[item.id] == n]
+        with self._tx() as conn:
+            rows = conn.execute(
+                "INSERT INTO outbox (id, case_id, created_at, next_attempt_at, doc)"
+                " SELECT o->>'id', o->>'case_id', (o->>'created_at')::timestamptz,"
+                " coalesce((o->>'next_attempt_at')::timestamptz, '-infinity'), o"
+                " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(o, n) ORDER BY n"
+                " ON CONFLICT (id) DO NOTHING RETURNING id",
+                (_dumps([i.to_dict() for i in fresh]),),
+            ).fetchall()
+        added = {r[0] for r in rows}
+        return [first[item.id] == n and item.id in added for n, item in enumerate(items)]
+
     def complete_outbox(self, item_id: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM outbox WHERE id = %s", (item_id,))

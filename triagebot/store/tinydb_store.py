@@ -312,6 +312,20 @@ class TinyDBStore(Engine):
                 )
         return [OutboxItem.from_dict(d | {"next_attempt_at": hidden_until}) for d in taken]
 
+    def queue_outbox(self, items: Sequence[OutboxItem]) -> list[bool]:
+        with self._transaction() as tx:
+            queued = {doc["id"] for doc in tx.outbox}
+            added: list[bool] = []
+            docs: list[JSON] = []
+            for item in items:
+                added.append(item.id not in queued)
+                if added[-1]:
+                    queued.add(item.id)
+                    docs.append(item.to_dict())
+            if docs:
+                tx.outbox.insert_multiple(docs)
+        return added
+
     def complete_outbox(self, item_id: str) -> None:
         with self._transaction() as tx:
             doc = find_doc(tx.outbox, "id", item_id)
