@@ -14,7 +14,7 @@ from triagebot.actions import execute
 from triagebot.config import Settings
 from triagebot.errors import DeliveryError
 from triagebot.lifecycle import Claim
-from triagebot.models import Author, Case, Mention, MessageRef
+from triagebot.models import Author, Case, Mention, MessageRef, OutboxItem, OutboxKind
 from triagebot.runtime import Runtime
 
 
@@ -102,3 +102,19 @@ async def test_a_shutdown_gives_up_what_is_still_waiting(runtime: Runtime, now: 
     assert await asyncio.wait_for(flush, 1) == 0  # everything in flight was cancelled
     assert slow.posts == []
     assert runtime.store.pending_outbox() == 3  # leased: another process delivers them later
+
+
+async def test_a_post_for_one_surface_goes_there_alone(runtime: Runtime, now: datetime) -> None:
+    late = RecordingSurface("late", departments=set())  # this process has no channel for it
+    other = RecordingSurface("other")
+    runtime.surfaces.extend([late, other])
+    [case] = runtime.pipeline.ingest([mention(1, now)], now).new
+    await runtime.delivery().drain()
+    assert (late.posts, len(other.posts)) == ([], 1)
+    item = OutboxItem("late-post-" + case.id, case.id, OutboxKind.POST, now, surface="late")
+    assert runtime.store.queue_outbox([item, item]) == [True, False]
+    await runtime.delivery().drain()
+    assert [c.id for c in late.posts] == [case.id] and len(other.posts) == 1
+    assert runtime.store.queue_outbox([item]) == [True]  # queued again: already shown there
+    await runtime.delivery().drain()
+    assert len(late.posts) == 1 and runtime.store.pending_outbox() == 0

@@ -11,6 +11,8 @@
   a short help.
 - Every activity tells where the bot is (team, channel, chat) and who spoke: new places and
   names are remembered in the store, and a team install also lists the team's channels.
+  Active cases of departments that a newly learned channel makes reachable are queued for a
+  post there (``catchup``), through the outbox, so cases from before the install appear too.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from botbuilder.schema import Activity, AdaptiveCardInvokeResponse
 from botbuilder.schema.teams import TeamsChannelData
 from msrest.serialization import Model
 
-from integrations.teams import render, render_sla, tmd
+from integrations.teams import catchup, render, render_sla, tmd
 from integrations.teams.gateway import card_activity
 from integrations.teams.handlers import CardActions, invoke_value
 from integrations.teams.places import Place
@@ -139,7 +141,23 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
             self._save(f"person {sender.id}", self.surface.note_person(sender.id, sender.name))
         place = place_of(activity, datetime.now(UTC))
         if place is not None and self._is_news(place):
-            self._save(f"place {place.id}", self.surface.note_place(self._merged(place)))
+            known = self._known(place.id)
+            merged = self._merged(place)
+            self._save(f"place {place.id}", self.surface.note_place(merged))
+            if known is None or (known.name, known.team_name) != (merged.name, merged.team_name):
+                self._catch_up([merged.id])  # a channel new by id or by name
+
+    def _catch_up(self, place_ids: list[str]) -> None:
+        """Queue Teams posts of the cases waiting for these channels (after their writes)."""
+        departments = self.surface.departments_at(set(place_ids))
+        if not departments:
+            return
+        store, now = self.runtime.store, self.runtime.clock()
+
+        def queue() -> None:
+            catchup.queue_posts(store, departments, now)
+
+        self._save("catch-up " + ",".join(departments), queue)
 
     def _save(self, key: str, write: Callable[[], None] | None) -> None:
         """Queue a store write; one writer runs them in turn, the latest per key only, so a
@@ -165,8 +183,11 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
             await asyncio.wait({self._writer})
         await self.actions.drain()
 
+    def _known(self, place_id: str) -> Place | None:
+        return next((p for p in self.surface.known_places() if p.id == place_id), None)
+
     def _is_news(self, place: Place) -> bool:
-        known = next((p for p in self.surface.known_places() if p.id == place.id), None)
+        known = self._known(place.id)
         if known is None or known.seen_at is None or place.seen_at is None:
             return True
         if place.name and place.name != known.name:
@@ -177,7 +198,7 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
 
     def _merged(self, place: Place) -> Place:
         """``place`` keeping names learned earlier that this activity does not carry."""
-        known = next((p for p in self.surface.known_places() if p.id == place.id), None)
+        known = self._known(place.id)
         if known is None:
             return place
         return Place(
@@ -244,6 +265,7 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
             )
             await asyncio.to_thread(self.surface.remember, self._merged(place))
         log.info("teams: team %s has %d channel(s)", data.team.id, len(listing.conversations or []))
+        self._catch_up([info.id for info in listing.conversations or []])
 
     # --- card presses --------------------------------------------------------------------
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:

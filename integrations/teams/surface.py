@@ -1,11 +1,13 @@
 """The Teams surface: each case as a card in a new thread of its department's channel.
 
 Where to post comes from the places the bot has seen (``places``), matched against the
-department's ``teams_channel``; a department whose channel the bot does not know yet fails
-permanently with a hint (``triagebot teams channels``), so the case goes on to the other
-surfaces. The message ref keeps the thread's conversation id, the card's activity id and the
-service URL, so updates and thread notes work after a restart. All Bot Connector calls go
-through ``TeamsGateway``.
+department's ``teams_channel``. A department whose channel the bot does not know yet is not
+shown (``shows`` is False, said once per department), so its cases go on to the other surfaces;
+when the bot learns the channel, those still active are queued for Teams (``catchup``). A post
+that finds no channel even after re-reading the places fails permanently with a hint
+(``triagebot teams channels``), so it is never retried forever. The message ref keeps the
+thread's conversation id, the card's activity id and the service URL, so updates and thread
+notes work after a restart. All Bot Connector calls go through ``TeamsGateway``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -140,6 +142,15 @@ class TeamsSurface:
             )  # fmt: skip
         return False
 
+    def departments_at(self, place_ids: Collection[str]) -> list[str]:
+        """The departments whose ``teams_channel`` now leads to one of ``place_ids``."""
+        found = []
+        for department, wanted in sorted(self.targets.channels.items()):
+            place = find_channel(self._places, wanted)
+            if place is not None and place.id in place_ids:
+                found.append(department)
+        return found
+
     async def keep_loading(self, every: float = RELOAD_EVERY) -> None:
         """Re-read the places now and then: another process may have been added somewhere."""
         while True:
@@ -150,7 +161,13 @@ class TeamsSurface:
                 log.exception("teams: could not re-read the known places")
 
     async def post(self, case: Case) -> MessageRef:
-        place = await self.channel_for(self.targets.channels[case.department], case.department)
+        wanted = self.targets.channels.get(case.department)
+        if wanted is None:  # reassigned since the post was queued
+            raise DeliveryError(
+                f"teams: {case.department} has no teams_channel; case {case.id} not posted",
+                permanent=True,
+            )
+        place = await self.channel_for(wanted, case.department)
         ctx = self.context()
         where = Where(place.service_url, place.id, place.tenant_id)
         thread, activity_id = await self.gateway.start_thread(
