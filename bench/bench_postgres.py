@@ -157,7 +157,7 @@ def _migrate_older(url: str, count: int) -> None:
         conn.execute(f"VACUUM ANALYZE {schema}.cases")
         conn.execute(f"ALTER TABLE {schema}.bench_info ADD COLUMN IF NOT EXISTS migrated text")
         conn.execute(
-            f"UPDATE {schema}.bench_info SET migrated = %s",
+            f"UPDATE {schema}.bench_info SET migrated = concat_ws('; ', migrated, %s)",
             (f"schema version {older[0]} to {LATEST} in {migrated:.0f} s",),
         )
         conn.execute(f"ALTER SCHEMA {schema} RENAME TO {_schema(count, LATEST)}")

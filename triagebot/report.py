@@ -10,7 +10,8 @@ from rich.table import Table
 
 from triagebot.durations import format_seconds
 from triagebot.runtime import Runtime
-from triagebot.sla import GroupStats, Summary, TargetStats, summarize_facts
+from triagebot.sla import GroupStats, Summary, TargetStats
+from triagebot.sla_summary import summarize_windows
 
 
 def summary_for(runtime: Runtime, period: timedelta, department: str | None = None) -> Summary:
@@ -18,7 +19,7 @@ def summary_for(runtime: Runtime, period: timedelta, department: str | None = No
     now = runtime.clock()
     since, until = now - period, now + timedelta(seconds=1)
     facts = runtime.store.sla_facts(since=since, until=until, department=department)
-    return summarize_facts(facts, runtime.settings.calendar_for, now, since, until)
+    return summarize_windows(facts, runtime.settings.calendar_for, now, [(since, until)])[0]
 
 
 def _time(value: float | None) -> str:
