@@ -4,7 +4,8 @@ The real aiohttp app with ``add_teams`` (local mode, TRIAGEBOT_TEAMS=1) and a Ti
 a temporary directory serves the bot on 127.0.0.1; the playground plays Teams. The bot is
 added to "My Team", a case is routed to a department whose ``teams_channel`` is "General",
 its card appears in a new thread there, Claim and Resolve are pressed, a claim made outside
-Teams updates the card, ``sla`` is asked by @mention, and a hostile post stays inert.
+Teams updates the card, a case routed before the install appears once the bot is added,
+``sla`` is asked by @mention, and a hostile post stays inert.
 """
 
 from __future__ import annotations
@@ -211,6 +212,28 @@ async def test_a_claim_elsewhere_updates_the_teams_card(world: World) -> None:
         _data(_card(frame), "case-claim"),
     )
     assert status == 200 and "already claimed by maria" in json.dumps(answer["value"])
+
+
+async def test_a_case_from_before_the_install_appears_after_it(world: World) -> None:
+    case = await world.ingest("My parcel never arrived and nobody answers my emails")
+    await world.deliver()  # no channel known yet: shown elsewhere, not in Teams
+    assert world.runtime.store.pending_outbox() == 0
+
+    def shown(frame: dict[str, Any]) -> bool:
+        return frame.get("action") == "createMessage" and f"case #{case.id}" in card_text(frame)
+
+    assert not any(shown(f) for f in world.pg.frames)
+    await _installed(world)
+    await world.teams.bot.drain()
+    await world.deliver()
+    frame = await world.card_of(case)
+    assert frame["message"]["postConversationId"].startswith(f"{GENERAL};messageid=")
+    await world.pg.install(GENERAL)  # added again: no second card
+    await world.teams.bot.drain()
+    await world.deliver()
+    await world.pg.say(GENERAL, "sla 30d")  # a later frame, so the check below is not early
+    await world.pg.frame(lambda f: "SLA · last 30 days" in card_text(f))
+    assert len([f for f in world.pg.frames if shown(f)]) == 1
 
 
 async def test_sla_by_mention_in_a_channel(world: World) -> None:
