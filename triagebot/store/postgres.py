@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from triagebot.case_facts import SlaFacts, crosspost_keys, gc_paused
 from triagebot.errors import CaseNotFound, StoreError, VersionConflict
 from triagebot.models import (
+    ACTIVE_STATES,
     JSON,
     Case,
     CaseEvent,
@@ -38,6 +39,7 @@ from triagebot.models import (
     utc,
 )
 from triagebot.store import _pg_schema
+from triagebot.store._pg_active import ActiveCases
 from triagebot.store._pg_leader import PgLeadership
 from triagebot.store.base import check_next_version
 
@@ -55,6 +57,7 @@ def _id_num(case_id: str) -> int | None:
     return int(case_id) if case_id.isdecimal() and len(case_id) < 19 else None
 
 
+_ACTIVE = {s.value for s in ACTIVE_STATES}
 _ACTIVE_SQL = "state IN ('new', 'open', 'claimed')"  # the predicate of the partial indexes
 _STALE_SQL = "keys_version IS DISTINCT FROM version"  # keys written for another version
 _SLA_COLUMNS = (
@@ -112,6 +115,7 @@ class PostgresStore:
         except psycopg.OperationalError as exc:
             reason = " ".join(line.strip() for line in str(exc).splitlines()) or "no reason given"
             raise StoreError(f"cannot connect to PostgreSQL (DATABASE_URL): {reason}") from None
+        self._active = ActiveCases()
         self._pool = ConnectionPool(
             self._conninfo,
             min_size=1,
@@ -303,10 +307,11 @@ class PostgresStore:
             params.append(utc(until))
         if limit is not None and limit <= 0:
             return []
-        query = "SELECT doc FROM cases"
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += _ORDER
+        condition = (" WHERE " + " AND ".join(where) if where else "") + _ORDER
+        if states is not None and set(wanted) <= _ACTIVE and limit is None:
+            with self._tx() as conn:
+                return self._active.read(conn, condition, params)
+        query = "SELECT doc FROM cases" + condition
         if limit is not None:
             query += " LIMIT %s"
             params.append(limit)

@@ -1,0 +1,45 @@
+"""Decoded active cases of the PostgreSQL store, kept between reads by case version.
+
+The SLA watcher lists every active case each minute and the board on each refresh; most of
+them have not changed since the last read. ``ActiveCases.read`` asks the database for the ids
+and versions first and fetches (and decodes) only the documents of versions it has not seen,
+both in one repeatable-read transaction, so the result is one snapshot of the table. A version
+identifies a case's content: every change is a compare-and-set that increments it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from triagebot.models import Case
+
+
+class ActiveCases:
+    """Cases by id, as last read; bounded by the number of active cases listed."""
+
+    def __init__(self) -> None:
+        self._cases: dict[str, Case] = {}
+        self._lock = threading.Lock()
+
+    def read(self, conn: psycopg.Connection[Any], where: str, params: Sequence[Any]) -> list[Case]:
+        """The cases ``SELECT … FROM cases {where}`` lists, in its order, decoded once each."""
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        rows = conn.execute(f"SELECT id, version FROM cases {where}", params).fetchall()
+        with self._lock:
+            known = self._cases
+            missing = [i for i, v in rows if (c := known.get(i)) is None or c.version != v]
+        fetched = []
+        if missing:
+            docs = conn.execute("SELECT doc FROM cases WHERE id = ANY(%s)", (missing,))
+            fetched = [Case.from_dict(r[0]) for r in docs.fetchall()]
+        with self._lock:
+            for case in fetched:
+                self._cases[case.id] = case
+            found = [self._cases[i] for i, _ in rows]
+            if len(self._cases) > 2 * len(rows) + 1_000:  # forget cases no longer listed
+                self._cases = {case.id: case for case in found}
+        return found
