@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.fakes.clock import FakeClock as Clock
 from tests.fakes.surface import RecordingSurface
 from triagebot.actions import execute
 from triagebot.config import Settings
@@ -14,17 +15,6 @@ from triagebot.errors import AlreadyClaimed
 from triagebot.lifecycle import Claim, Resolve
 from triagebot.models import Author, CaseState, Mention
 from triagebot.runtime import Runtime
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 def mention(n: int, text: str, handle: str = "sam", **extra: object) -> Mention:

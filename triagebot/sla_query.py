@@ -18,6 +18,7 @@ from triagebot.models import ACTIVE_STATES, Case, CaseState
 from triagebot.report import summary_for
 from triagebot.runtime import Runtime
 from triagebot.sla import GroupStats, Summary
+from triagebot.sla_status import overdue
 
 DEFAULT_PERIOD = timedelta(days=7)
 MAX_PERIOD = timedelta(days=366)
@@ -70,17 +71,6 @@ def parse_query(text: str, departments: dict[str, str], command: str = "/sla") -
 
 def _key(word: str) -> str:
     return re.sub(r"[\s_-]+", "-", word.strip().lower().lstrip("#"))
-
-
-def overdue(case: Case, now: datetime) -> tuple[str, datetime] | None:
-    """Which running target of an active case is past due ("claim" or "resolve"), and when."""
-    if not case.is_active:
-        return None
-    if case.first_claimed_at is None and now > case.claim_due:
-        return "claim", case.claim_due
-    if now > case.resolve_due:
-        return "resolve", case.resolve_due
-    return None
 
 
 def period_label(period: timedelta) -> str:

@@ -29,6 +29,7 @@ from slack_sdk.models.metadata import Metadata
 from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, CasePayload, option_value
 from triagebot.models import Case, CaseState, Priority
+from triagebot.sla_status import status_text
 
 METADATA_EVENT = "triagebot_case"
 ACTIONS_BLOCK = "case-actions"
@@ -110,27 +111,13 @@ def _post(case: Case) -> SectionBlock:
     return SectionBlock(block_id="case-post", text=md(f"{quoted}\n{tail}"))
 
 
-def _sla_status(case: Case, now: datetime) -> str:
-    if case.state.is_closed:
-        done = case.resolved_at or now
-        late = case.state is CaseState.RESOLVED and done > case.resolve_due
-        return "resolved after the due time" if late else ""
-    if case.first_claimed_at is None:
-        if now > case.claim_due:
-            return f":rotating_light: claim overdue since {mrkdwn.date_token(case.claim_due)}"
-        return f"claim by {mrkdwn.date_token(case.claim_due)}"
-    if now > case.resolve_due:
-        return f":rotating_light: resolve overdue since {mrkdwn.date_token(case.resolve_due)}"
-    return f"resolve by {mrkdwn.date_token(case.resolve_due)}"
-
-
 def _status(case: Case, ctx: RenderContext) -> SectionBlock:
     state = f"*{_STATE[case.state]}*"
     if case.state is CaseState.CLAIMED and case.claimed_at is not None:
         state += f" by {mrkdwn.person(case.claimed_by)} {mrkdwn.date_token(case.claimed_at)}"
     elif case.state.is_closed and case.resolved_at is not None:
         state += f" by {mrkdwn.person(case.resolved_by)} {mrkdwn.date_token(case.resolved_at)}"
-    sla = _sla_status(case, ctx.now)
+    sla = status_text(case, ctx.now, mrkdwn.date_token, ":rotating_light:")
     return SectionBlock(block_id="case-status", text=md(state + (f" · {sla}" if sla else "")))
 
 

@@ -16,7 +16,7 @@ from integrations.slack.render import md
 from triagebot.durations import format_seconds
 from triagebot.models import Case
 from triagebot.sla import GroupStats, Summary, TargetStats
-from triagebot.sla_query import overdue
+from triagebot.sla_status import overdue
 
 SECTION_LIMIT = 2_900
 MAX_LISTED = 25

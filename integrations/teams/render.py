@@ -17,6 +17,7 @@ from typing import Any
 from integrations.common.payload import ActionId, CasePayload
 from integrations.teams import tmd
 from triagebot.models import Case, CaseState, Priority
+from triagebot.sla_status import status_text
 
 CARD_CONTENT_TYPE = "application/vnd.adaptivecard.adaptive"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -128,27 +129,13 @@ def original_url(case: Case) -> str | None:
     return target if target is not None and len(target) <= URL_LIMIT else None
 
 
-def _sla_status(case: Case, now: datetime) -> str:
-    if case.state.is_closed:
-        done = case.resolved_at or now
-        late = case.state is CaseState.RESOLVED and done > case.resolve_due
-        return "resolved after the due time" if late else ""
-    if case.first_claimed_at is None:
-        if now > case.claim_due:
-            return f"🚨 claim overdue since {when(case.claim_due)}"
-        return f"claim by {when(case.claim_due)}"
-    if now > case.resolve_due:
-        return f"🚨 resolve overdue since {when(case.resolve_due)}"
-    return f"resolve by {when(case.resolve_due)}"
-
-
 def status_line(case: Case, ctx: RenderContext) -> str:
     state = f"**{_STATE[case.state]}**"
     if case.state is CaseState.CLAIMED and case.claimed_at is not None:
         state += f" by {person(ctx, case.claimed_by)} {when(case.claimed_at)}"
     elif case.state.is_closed and case.resolved_at is not None:
         state += f" by {person(ctx, case.resolved_by)} {when(case.resolved_at)}"
-    sla = _sla_status(case, ctx.now)
+    sla = status_text(case, ctx.now, when, "🚨")
     return state + (f" · {sla}" if sla else "")
 
 

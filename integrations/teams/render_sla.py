@@ -15,7 +15,8 @@ from integrations.teams.render import SCHEMA, Card, RenderContext, person, text,
 from triagebot.durations import format_seconds
 from triagebot.models import Case
 from triagebot.sla import GroupStats, Summary, TargetStats
-from triagebot.sla_query import SlaAnswer, overdue
+from triagebot.sla_query import SlaAnswer
+from triagebot.sla_status import overdue
 
 MAX_LISTED = 25
 HELP = (

@@ -21,20 +21,13 @@ from integrations.board.app import add_board
 from integrations.board.auth import hash_password
 from integrations.board.web import Board, BoardOptions
 from tests.conftest import EXAMPLE_CONFIG
+from tests.fakes.clock import FakeClock as Clock
 from triagebot.config import load_settings
 from triagebot.models import Author, Case, Mention
 from triagebot.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

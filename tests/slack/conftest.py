@@ -24,6 +24,7 @@ from integrations.slack.lanes import ChannelLanes
 from integrations.slack.payload import ActionId, CasePayload, option_value
 from integrations.slack.surface import SURFACE
 from tests.conftest import EXAMPLE_CONFIG
+from tests.fakes.clock import FakeClock as Clock
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.fakes.slack_requests import SECRET, block_action, signed, slash
 from triagebot.config import load_settings
@@ -33,14 +34,6 @@ from triagebot.server import create_app
 
 CHANNELS = {"C0SUPPORT", "C0SALES", "C0SHIPPING", "C0BILLING", "C0PRESS", "C0PRODUCT",
             "C0TRIAGE", "C0ESCALATE", "C0MANAGERS"}  # fmt: skip
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

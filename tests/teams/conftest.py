@@ -17,6 +17,7 @@ from integrations.teams.bot import TriagebotTeamsBot
 from integrations.teams.gateway import Where
 from integrations.teams.surface import TeamsSurface
 from tests.conftest import EXAMPLE_CONFIG
+from tests.fakes.clock import FakeClock as Clock
 from triagebot.config import load_settings
 from triagebot.models import Author, Case, Mention
 from triagebot.runtime import Runtime
@@ -45,14 +46,6 @@ class RecordingGateway:
     async def send(self, where: Where, activity: Activity) -> str | None:
         self.sent.append((where, activity))
         return "sent"
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

@@ -1,0 +1,37 @@
+"""Where a case stands against its SLA clocks, in the words every surface shows.
+
+Surfaces differ only in how they write a time and an alarm (a Slack date token and emoji
+code, a Teams date function and emoji, plain text), so they pass those in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from triagebot.models import Case, CaseState
+
+
+def overdue(case: Case, now: datetime) -> tuple[str, datetime] | None:
+    """Which running target of an active case is past due ("claim" or "resolve"), and when."""
+    if not case.is_active:
+        return None
+    if case.first_claimed_at is None and now > case.claim_due:
+        return "claim", case.claim_due
+    if now > case.resolve_due:
+        return "resolve", case.resolve_due
+    return None
+
+
+def status_text(case: Case, now: datetime, when: Callable[[datetime], str], alarm: str) -> str:
+    """ "claim by <when>", "<alarm> resolve overdue since <when>", … ("" when nothing to say)."""
+    if case.state.is_closed:
+        late = case.state is CaseState.RESOLVED and (case.resolved_at or now) > case.resolve_due
+        return "resolved after the due time" if late else ""
+    late_target = overdue(case, now)
+    if late_target is not None:
+        target, due = late_target
+        return f"{alarm} {target} overdue since {when(due)}"
+    if case.first_claimed_at is None:
+        return f"claim by {when(case.claim_due)}"
+    return f"resolve by {when(case.resolve_due)}"
