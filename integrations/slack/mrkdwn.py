@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from triagebot.urls import safe_http_url
 
 _CONTROL = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
@@ -59,14 +61,10 @@ def one_line(text: str, limit: int) -> str:
 
 def safe_url(url: str) -> str | None:
     """The URL fit for ``<url|label>`` if it is http(s) with a host, else None."""
-    url = clean(url).strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    checked = safe_http_url(clean(url))
+    if checked is None:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    safe = quote(url, safe=_URL_UNSAFE)
+    safe = quote(checked, safe=_URL_UNSAFE)
     return safe if len(safe) <= 2900 else None
 
 

@@ -12,7 +12,8 @@ Real links are made only from http(s) URLs, in ``Action.OpenUrl``.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+
+from triagebot.urls import safe_http_url
 
 ELLIPSIS = "…"
 _CONTROL = re.compile(
@@ -82,13 +83,5 @@ def plain_line(text: str, limit: int) -> str:
 
 def safe_url(url: str, limit: int = 2_000) -> str | None:
     """The URL if it is a short http(s) URL with a host and no spaces, else None."""
-    url = clean(url).strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    if len(url) > limit or any(ch.isspace() for ch in url):
-        return None
-    return url
+    checked = safe_http_url(clean(url))
+    return checked if checked is not None and len(checked) <= limit else None

@@ -108,9 +108,10 @@ def test_only_http_links_are_made(url: str) -> None:
 
 
 def test_link_syntax_cannot_be_broken_by_the_url() -> None:
-    url = "https://x.example/a|<!channel>>b c"
+    url = "https://x.example/a|<!channel>>b"
     target = mrkdwn.safe_url(url)
-    assert target == "https://x.example/a%7C%3C!channel%3E%3Eb%20c"
+    assert target == "https://x.example/a%7C%3C!channel%3E%3Eb"
+    assert mrkdwn.safe_url("https://x.example/a b") is None  # not a URL: no link at all
 
 
 def test_buttons_follow_the_state() -> None:
