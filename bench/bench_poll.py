@@ -35,8 +35,9 @@ import httpx
 from bench import poll_payloads
 from bench.bench_store import _machine
 from integrations.sources import build_specs
+from triagebot.case_facts import author_key
 from triagebot.config import load_settings
-from triagebot.crosspost import author_key, text_key
+from triagebot.crosspost import text_key
 from triagebot.models import Author, Mention
 from triagebot.pipeline import BrandFilter
 from triagebot.polling import Poller, poll_all
