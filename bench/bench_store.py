@@ -395,7 +395,8 @@ def report(info: dict[str, Any], r: dict[str, Any]) -> str:
         f"Machine: {_machine()}; load average {os.getloadavg()[0]:.1f} when measured.",
         "",
         "A claim rewrites only the root file (active cases, outbox, meta); a resolve also "
-        "writes a new version of the newest history segment (at most 500 cases) and its index.",
+        "writes a new version of the newest history segment (at most 500 cases), its index and its "
+        "SLA facts file.",
         "",
         "| Measure | Result | Target |",
         "| --- | --- | --- |",
