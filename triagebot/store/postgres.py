@@ -24,7 +24,7 @@ import psycopg
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from triagebot.case_facts import SlaFacts, crosspost_keys, gc_paused
+from triagebot.case_facts import SlaFacts, crosspost_keys
 from triagebot.errors import CaseNotFound, StoreError, VersionConflict
 from triagebot.models import (
     ACTIVE_STATES,
@@ -38,7 +38,7 @@ from triagebot.models import (
     iso,
     utc,
 )
-from triagebot.store import _pg_schema
+from triagebot.store import _pg_facts, _pg_schema
 from triagebot.store._pg_active import ActiveCases
 from triagebot.store._pg_leader import PgLeadership
 from triagebot.store.base import check_next_version
@@ -58,13 +58,6 @@ def _id_num(case_id: str) -> int | None:
 
 
 _ACTIVE = {s.value for s in ACTIVE_STATES}
-_ACTIVE_SQL = "state IN ('new', 'open', 'claimed')"  # the predicate of the partial indexes
-_STALE_SQL = "keys_version IS DISTINCT FROM version"  # keys written for another version
-_SLA_COLUMNS = (
-    "id, state, department, priority, source, person, ingested_us, posted_us,"
-    " first_claimed_us, resolved_us, claim_due_us, resolve_due_us"
-)
-_ORDER = " ORDER BY ingested_at DESC, id_num DESC NULLS FIRST, id DESC"
 
 
 def _case_row(case: Case) -> tuple[Any, ...]:
@@ -307,7 +300,7 @@ class PostgresStore:
             params.append(utc(until))
         if limit is not None and limit <= 0:
             return []
-        condition = (" WHERE " + " AND ".join(where) if where else "") + _ORDER
+        condition = (" WHERE " + " AND ".join(where) if where else "") + _pg_facts.ORDER
         if states is not None and set(wanted) <= _ACTIVE and limit is None:
             with self._tx() as conn:
                 return self._active.read(conn, condition, params)
@@ -327,23 +320,8 @@ class PostgresStore:
         until: datetime | None = None,
     ) -> list[SlaFacts]:
         """The facts of the cases ``list_cases`` would give, from the narrow columns only."""
-        where: list[str] = []
-        params: list[Any] = []
-        if department is not None:
-            where.append("department = %s")
-            params.append(department)
-        if since is not None:
-            where.append("ingested_at >= %s")
-            params.append(utc(since))
-        if until is not None:
-            where.append("ingested_at < %s")
-            params.append(utc(until))
-        query = f"SELECT {_SLA_COLUMNS} FROM cases"
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        with gc_paused(), self._tx() as conn, conn.cursor(binary=True) as cur:
-            rows = cur.execute(query, params).fetchall()
-            return [SlaFacts._make(r) for r in rows]
+        with self._tx() as conn:
+            return _pg_facts.read_sla_facts(conn, department, since, until)
 
     def crosspost_candidates(
         self, urls: Iterable[str], authors: Iterable[str], since: datetime
@@ -353,37 +331,13 @@ class PostgresStore:
         Rows whose keys were written for another version (by an older triagebot, or before
         migration 3) are returned too and get their keys written now.
         """
-        url_list = sorted(set(urls))
-        author_list = sorted({a for a in authors if a})
+        wanted = sorted(set(urls)), sorted({a for a in authors if a})
         with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT doc, keys_version IS DISTINCT FROM version FROM cases WHERE id = ANY(ARRAY("
-                f"SELECT id FROM cases WHERE {_ACTIVE_SQL} AND url_keys && %s::text[]"
-                f" UNION SELECT id FROM cases WHERE {_ACTIVE_SQL} AND author_key = ANY(%s::text[])"
-                f" UNION SELECT id FROM cases WHERE {_ACTIVE_SQL} AND {_STALE_SQL}))"
-                f" AND {_ACTIVE_SQL} AND ingested_at >= %s" + _ORDER,
-                (url_list, author_list, utc(since)),
-            ).fetchall()
-        cases = [Case.from_dict(r[0]) for r in rows]
-        stale = [case for case, r in zip(cases, rows, strict=True) if r[1]]
+            cases, stale = _pg_facts.read_candidates(conn, *wanted, since)
         if stale:
-            self._write_keys(stale)
+            with self._tx() as conn:
+                _pg_facts.write_keys(conn, stale)
         return cases
-
-    def _write_keys(self, cases: Sequence[Case]) -> None:
-        """Store the cross-post keys of these versions (a newer version keeps its own)."""
-        rows = []
-        for case in cases:
-            keys = crosspost_keys(case)
-            rows.append({"i": case.id, "v": case.version, "u": sorted(keys.urls), "a": keys.author})
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE cases c SET url_keys = ARRAY(SELECT jsonb_array_elements_text(r->'u')),"
-                " author_key = r->>'a', keys_version = (r->>'v')::int"
-                " FROM jsonb_array_elements(%s::jsonb) AS t(r)"
-                " WHERE c.id = r->>'i' AND c.version = (r->>'v')::int",
-                (_dumps(rows),),
-            )
 
     def events(self, case_id: str) -> list[CaseEvent]:
         with self._tx() as conn:
