@@ -145,7 +145,10 @@ def _percentiles(
     """(count, median, p90) of a measure per group, over the positions ``where``."""
     values, ranked = measure
     chosen = ranked[where[ranked]]  # positions in the order of their values
-    order = np.argsort(codes[chosen], kind="stable")  # by group, values stay sorted
+    keys = codes[chosen]
+    if size < 2**15:  # numpy sorts 16-bit integers stably by radix, in linear time
+        keys = keys.astype(np.int16)
+    order = np.argsort(keys, kind="stable")  # by group, values stay sorted
     group, value = codes[chosen][order], values[chosen][order]
     wanted = np.arange(size)
     low = np.searchsorted(group, wanted, side="left")
