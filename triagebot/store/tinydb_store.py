@@ -249,7 +249,7 @@ class TinyDBStore(Engine):
         wanted_authors = {a for a in authors if a}
         low = utc(since)
 
-        def run() -> list[tuple[datetime, str, JSON]]:
+        def run() -> list[tuple[datetime, str, Case]]:
             found = []
             for doc in self._root.get(CASES, {}).values():
                 at = parse_iso(doc["ingested_at"])
@@ -257,12 +257,12 @@ class TinyDBStore(Engine):
                     continue
                 keys = self._keys(doc)
                 if keys.author in wanted_authors or not keys.urls.isdisjoint(wanted_urls):
-                    found.append((at, doc["id"], doc))
+                    found.append((at, doc["id"], self._active_case(doc)))
             return found
 
-        found = self._read(run)
+        found = self._read(run)  # the caches are used under the store's lock only
         found.sort(key=lambda f: (f[0], _id_rank(f[1])), reverse=True)
-        return [self._active_case(doc) for _, _, doc in found]
+        return [case for _, _, case in found]
 
     def _keys(self, doc: JSON) -> CrossPostKeys:
         cached = self._key_cache.get(doc["id"])
