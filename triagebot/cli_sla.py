@@ -17,7 +17,7 @@ from triagebot.models import ACTIVE_STATES
 from triagebot.report import print_summary
 from triagebot.runtime import Runtime
 from triagebot.sla_export import export_rows, write_export
-from triagebot.sla_report import print_extras, report, worst_open
+from triagebot.sla_report import print_extras, report, worst_open_facts
 
 DEFAULT_CHART = "sla-chart.png"
 
@@ -37,9 +37,9 @@ def _check_department(settings: Settings, department: str | None) -> None:
 
 def _summary(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> int:
     result = report(runtime, period, args.department)
-    active = runtime.store.list_cases(states=ACTIVE_STATES, department=args.department)
+    active = runtime.store.sla_facts(states=ACTIVE_STATES, department=args.department)
     now = runtime.clock()
-    worst = worst_open(active, runtime.settings.calendar_for, now)
+    worst = worst_open_facts(active, runtime.settings.calendar_for, now, runtime.store.get_case)
     if args.json:
         data = result.summary.to_dict() | {
             "comparison": {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from triagebot.calendar import BusinessCalendar
+from triagebot.case_facts import SlaFacts
 from triagebot.console import safe_text
 from triagebot.durations import format_seconds
 from triagebot.models import ACTIVE_STATES, Case
@@ -27,6 +28,7 @@ from triagebot.sla import GroupStats, Summary, progress
 from triagebot.sla_summary import summarize_windows
 
 WORST = 5
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The comparison window: this week against last week (or a shorter period against the one
 #: before it).
 WEEK = timedelta(days=7)
@@ -79,15 +81,23 @@ class OpenCase:
         }
 
 
-def _running(case: Case, calendar: BusinessCalendar, now: datetime) -> OpenCase:
-    if case.first_claimed_at is None:
-        used = progress(calendar, case.ingested_at, case.claim_due, now)
-        claim = OpenCase(case, "claim", used, case.claim_due)
-    else:
-        claim = None
-    used = progress(calendar, case.ingested_at, case.resolve_due, now)
-    resolve = OpenCase(case, "resolve", used, case.resolve_due)
-    return claim if claim is not None and claim.used >= resolve.used else resolve
+def _running(
+    calendar: BusinessCalendar,
+    now: datetime,
+    times: tuple[datetime, datetime, datetime],
+    claimed: bool,
+) -> tuple[str, float, datetime]:
+    """(target, share used, due) of the running target that used most of its time."""
+    ingested, claim_due, resolve_due = times
+    resolve = ("resolve", progress(calendar, ingested, resolve_due, now), resolve_due)
+    if claimed:
+        return resolve
+    claim = ("claim", progress(calendar, ingested, claim_due, now), claim_due)
+    return claim if claim[1] >= resolve[1] else resolve
+
+
+def _at(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def worst_open(
@@ -98,12 +108,39 @@ def worst_open(
 ) -> list[OpenCase]:
     """The ``count`` active cases that used the largest share of a running target."""
     ranked = [
-        _running(case, calendar_for(case.department), now)
+        OpenCase(
+            case,
+            *_running(
+                calendar_for(case.department),
+                now,
+                (case.ingested_at, case.claim_due, case.resolve_due),
+                case.first_claimed_at is not None,
+            ),
+        )
         for case in cases
         if case.state in ACTIVE_STATES
     ]
     ranked.sort(key=lambda item: (-item.used, item.due, item.case.id))
     return ranked[:count]
+
+
+def worst_open_facts(
+    facts: Iterable[SlaFacts],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    get_case: Callable[[str], Case],
+    count: int = WORST,
+) -> list[OpenCase]:
+    """``worst_open`` ranked from the SLA facts; only the cases shown are read whole."""
+    active = {s.value for s in ACTIVE_STATES}
+    ranked = []
+    for f in facts:
+        if f.state in active:
+            times = (_at(f.ingested_us), _at(f.claim_due_us), _at(f.resolve_due_us))
+            found = _running(calendar_for(f.department), now, times, f.first_claimed_us is not None)
+            ranked.append((found, f.id))
+    ranked.sort(key=lambda item: (-item[0][1], item[0][2], item[1]))
+    return [OpenCase(get_case(case_id), *found) for found, case_id in ranked[:count]]
 
 
 # --- terminal -------------------------------------------------------------------------------

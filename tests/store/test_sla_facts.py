@@ -14,6 +14,7 @@ from triagebot.calendar import BusinessCalendar
 from triagebot.case_facts import crosspost_keys, sla_facts
 from triagebot.models import ACTIVE_STATES, Author, Case, CaseState, NewCase
 from triagebot.sla import summarize
+from triagebot.sla_report import worst_open, worst_open_facts
 from triagebot.sla_summary import summarize_windows
 from triagebot.store.base import Store
 
@@ -147,3 +148,17 @@ def test_candidates_use_the_links_seen_since_and_skip_closed_and_old(posted: Sto
 def test_candidates_never_match_empty_keys(posted: Store) -> None:
     found = posted.crosspost_candidates(set(), {""}, T0)
     assert not {"6", "7"} & set(_ids(found))
+
+
+def test_facts_by_state_and_the_worst_open_cases_from_them(store: Store) -> None:
+    _fill(store, count=80, seed=11)
+    for states in ([CaseState.OPEN, CaseState.NEW, CaseState.CLAIMED], [CaseState.RESOLVED], []):
+        _same_facts(store, states=states)
+    _same_facts(store, states=ACTIVE_STATES, department="billing")
+    active = store.list_cases(states=ACTIVE_STATES)
+    facts = store.sla_facts(states=ACTIVE_STATES)
+    for count in (3, 100):
+        expected = worst_open(active, CALENDARS.__getitem__, NOW, count)
+        found = worst_open_facts(facts, CALENDARS.__getitem__, NOW, store.get_case, count)
+        assert found == expected
+    assert len(found) == len(active) > 3

@@ -26,13 +26,18 @@ ORDER = " ORDER BY ingested_at DESC, id_num DESC NULLS FIRST, id DESC"
 
 def read_sla_facts(
     conn: psycopg.Connection[Any],
+    states: list[str] | None,
     department: str | None,
     since: datetime | None,
     until: datetime | None,
 ) -> list[SlaFacts]:
-    """The facts of the cases in ``since <= ingested_at < until`` (of ``department``)."""
+    """The facts of the cases in ``since <= ingested_at < until`` (in ``states``, of
+    ``department``)."""
     where: list[str] = []
     params: list[Any] = []
+    if states is not None:
+        where.append("state = ANY(%s)")
+        params.append(states)
     if department is not None:
         where.append("department = %s")
         params.append(department)

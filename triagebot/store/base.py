@@ -83,6 +83,7 @@ class Store(Protocol):
     def sla_facts(
         self,
         *,
+        states: Iterable[CaseState] | None = None,
         department: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,

@@ -315,13 +315,17 @@ class PostgresStore:
     def sla_facts(
         self,
         *,
+        states: Iterable[CaseState] | None = None,
         department: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[SlaFacts]:
         """The facts of the cases ``list_cases`` would give, from the narrow columns only."""
+        wanted = None if states is None else sorted({CaseState(s).value for s in states})
+        if wanted == []:
+            return []
         with self._tx() as conn:
-            return _pg_facts.read_sla_facts(conn, department, since, until)
+            return _pg_facts.read_sla_facts(conn, wanted, department, since, until)
 
     def crosspost_candidates(
         self, urls: Iterable[str], authors: Iterable[str], since: datetime

@@ -210,24 +210,29 @@ class TinyDBStore(Engine):
     def sla_facts(
         self,
         *,
+        states: Iterable[CaseState] | None = None,
         department: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[SlaFacts]:
         """Facts built from the stored documents without decoding the cases."""
+        wanted = None if states is None else {CaseState(s).value for s in states}
         low = None if since is None else to_us(since)
         high = None if until is None else to_us(until)
 
         def keep(facts: SlaFacts) -> bool:
             at = facts.ingested_us
             return (
-                (department is None or facts.department == department)
+                (wanted is None or facts.state in wanted)
+                and (department is None or facts.department == department)
                 and (low is None or at >= low)
                 and (high is None or at < high)
             )
 
         def run() -> list[SlaFacts]:
             found = [f for f in map(self._facts, self._root.get(CASES, {}).values()) if keep(f)]
+            if wanted is not None and not wanted & _CLOSED:
+                return found  # closed cases are all in history, active ones all in the root
             for info in self._segments:
                 if not info.overlaps(since, until):
                     continue
