@@ -24,15 +24,14 @@ _SLA_COLUMNS = (
 ORDER = " ORDER BY ingested_at DESC, id_num DESC NULLS FIRST, id DESC"
 
 
-def read_sla_facts(
-    conn: psycopg.Connection[Any],
+def case_filter(
     states: list[str] | None,
     department: str | None,
     since: datetime | None,
     until: datetime | None,
-) -> list[SlaFacts]:
-    """The facts of the cases in ``since <= ingested_at < until`` (in ``states``, of
-    ``department``)."""
+) -> tuple[str, list[Any]]:
+    """`` WHERE …`` (or "") and its parameters: ``states``, ``department``, ingested in
+    ``since <= ingested_at < until``; None leaves that condition out."""
     where: list[str] = []
     params: list[Any] = []
     if states is not None:
@@ -47,9 +46,20 @@ def read_sla_facts(
     if until is not None:
         where.append("ingested_at < %s")
         params.append(utc(until))
-    query = f"SELECT {_SLA_COLUMNS} FROM cases"
-    if where:
-        query += " WHERE " + " AND ".join(where)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def read_sla_facts(
+    conn: psycopg.Connection[Any],
+    states: list[str] | None,
+    department: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[SlaFacts]:
+    """The facts of the cases in ``since <= ingested_at < until`` (in ``states``, of
+    ``department``)."""
+    where, params = case_filter(states, department, since, until)
+    query = f"SELECT {_SLA_COLUMNS} FROM cases" + where
     with gc_paused(), conn.cursor(binary=True) as cur:
         rows = cur.execute(query, params).fetchall()
         return [SlaFacts._make(r) for r in rows]

@@ -281,27 +281,12 @@ class PostgresStore:
         until: datetime | None = None,
         limit: int | None = None,
     ) -> list[Case]:
-        where: list[str] = []
-        params: list[Any] = []
-        if states is not None:
-            wanted = sorted({CaseState(s).value for s in states})
-            if not wanted:
-                return []
-            where.append("state = ANY(%s)")
-            params.append(wanted)
-        if department is not None:
-            where.append("department = %s")
-            params.append(department)
-        if since is not None:
-            where.append("ingested_at >= %s")
-            params.append(utc(since))
-        if until is not None:
-            where.append("ingested_at < %s")
-            params.append(utc(until))
-        if limit is not None and limit <= 0:
+        wanted = None if states is None else sorted({CaseState(s).value for s in states})
+        if wanted == [] or (limit is not None and limit <= 0):
             return []
-        condition = (" WHERE " + " AND ".join(where) if where else "") + _pg_facts.ORDER
-        if states is not None and set(wanted) <= _ACTIVE and limit is None:
+        where, params = _pg_facts.case_filter(wanted, department, since, until)
+        condition = where + _pg_facts.ORDER
+        if wanted is not None and set(wanted) <= _ACTIVE and limit is None:
             with self._tx() as conn:
                 return self._active.read(conn, condition, params)
         query = "SELECT doc FROM cases" + condition
