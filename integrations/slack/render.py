@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.metadata import Metadata
 
+from integrations.common.labels import author_label
 from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, CasePayload, option_value
 from triagebot.models import Case, CaseState, Priority
@@ -77,11 +78,7 @@ def metadata(case: Case) -> Metadata:
 
 def _header(case: Case, ctx: RenderContext) -> SectionBlock:
     m = case.mention
-    who = f"@{mrkdwn.one_line(m.author.handle, 60)}"
-    if m.author.name:
-        who += f" ({mrkdwn.one_line(m.author.name, 60)})"
-    if m.author.followers is not None:
-        who += f" · {m.author.followers:,} followers"
+    who = author_label(m.author, mrkdwn.one_line)
     cc = ""
     if case.cc:
         cc = " · cc " + ", ".join(department_name(ctx, d) for d in case.cc[:5])

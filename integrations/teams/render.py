@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from integrations.common.labels import author_label
 from integrations.common.payload import ActionId, CasePayload
 from integrations.teams import tmd
 from triagebot.models import Case, CaseState, Priority
@@ -80,11 +81,7 @@ def summary(case: Case, ctx: RenderContext) -> str:
 
 def _header(case: Case, ctx: RenderContext) -> list[dict[str, Any]]:
     m = case.mention
-    who = f"@{tmd.one_line(m.author.handle, 60)}"
-    if m.author.name:
-        who += f" ({tmd.one_line(m.author.name, 60)})"
-    if m.author.followers is not None:
-        who += f" · {m.author.followers:,} followers"
+    who = author_label(m.author, tmd.one_line)
     cc = ""
     if case.cc:
         cc = " · cc " + ", ".join(department_name(ctx, d) for d in case.cc[:5])
