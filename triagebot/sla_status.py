@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from triagebot.durations import format_seconds
 from triagebot.models import Case, CaseState
+from triagebot.sla import GroupStats, TargetStats
 
 
 def overdue(case: Case, now: datetime) -> tuple[str, datetime] | None:
@@ -35,3 +37,24 @@ def status_text(case: Case, now: datetime, when: Callable[[datetime], str], alar
     if case.first_claimed_at is None:
         return f"claim by {when(case.claim_due)}"
     return f"resolve by {when(case.resolve_due)}"
+
+
+def time_text(seconds: float | None) -> str:
+    """A duration in figures ("-" when there is none)."""
+    return "-" if seconds is None else format_seconds(seconds)
+
+
+def share_text(target: TargetStats) -> str:
+    """The share within SLA as a percentage ("-" when nothing was decided)."""
+    return "-" if target.within_sla is None else f"{target.within_sla:.0%}"
+
+
+def person_figures(stats: GroupStats | None) -> str:
+    """One person's figures over a period, as the ``sla me`` answers show them."""
+    if stats is None:
+        return "No case claimed in this period."
+    return (
+        f"{stats.count} case(s) · {stats.by_state['resolved']} resolved · claim median "
+        f"{time_text(stats.claim.median_business)} ({share_text(stats.claim)} in SLA) · resolve "
+        f"median {time_text(stats.resolve.median_business)} ({share_text(stats.resolve)} in SLA)"
+    )

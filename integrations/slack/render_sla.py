@@ -13,30 +13,21 @@ from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
 from integrations.slack import mrkdwn
 from integrations.slack.render import md
-from triagebot.durations import format_seconds
 from triagebot.models import Case
-from triagebot.sla import GroupStats, Summary, TargetStats
-from triagebot.sla_status import overdue
+from triagebot.sla import GroupStats, Summary
+from triagebot.sla_status import overdue, person_figures, share_text, time_text
 
 SECTION_LIMIT = 2_900
 MAX_LISTED = 25
-
-
-def _time(value: float | None) -> str:
-    return "-" if value is None else format_seconds(value)
-
-
-def _share(target: TargetStats) -> str:
-    return "-" if target.within_sla is None else f"{target.within_sla:.0%}"
 
 
 def _row(name: str, stats: GroupStats) -> str:
     waiting = stats.by_state["new"] + stats.by_state["open"]
     return (
         f"{name[:18]:<18} {stats.count:>5} {waiting:>4} {stats.by_state['claimed']:>4} "
-        f"{stats.by_state['resolved']:>5} {_time(stats.claim.median_business):>8} "
-        f"{_share(stats.claim):>5} {_time(stats.resolve.median_business):>8} "
-        f"{_share(stats.resolve):>5} {stats.claim.breaches + stats.resolve.breaches:>4}"
+        f"{stats.by_state['resolved']:>5} {time_text(stats.claim.median_business):>8} "
+        f"{share_text(stats.claim):>5} {time_text(stats.resolve.median_business):>8} "
+        f"{share_text(stats.resolve):>5} {stats.claim.breaches + stats.resolve.breaches:>4}"
     )
 
 
@@ -100,14 +91,7 @@ def person_blocks(
 ) -> list[Block]:
     """One person's figures and the cases they hold now."""
     head = f"*SLA · {mrkdwn.person(user)} · {mrkdwn.one_line(title, 100)}*"
-    if stats is None:
-        figures = "No case claimed in this period."
-    else:
-        figures = (
-            f"{stats.count} case(s) · {stats.by_state['resolved']} resolved · claim median "
-            f"{_time(stats.claim.median_business)} ({_share(stats.claim)} in SLA) · resolve "
-            f"median {_time(stats.resolve.median_business)} ({_share(stats.resolve)} in SLA)"
-        )
+    figures = person_figures(stats)
     lines = [
         f"• #{mrkdwn.one_line(c.id, 40)} {c.priority} · resolve by "
         f"{mrkdwn.date_token(c.resolve_due)} · _{mrkdwn.one_line(c.mention.text, 80)}_"

@@ -12,11 +12,10 @@ from typing import Any
 
 from integrations.teams import tmd
 from integrations.teams.render import SCHEMA, Card, RenderContext, person, text, when
-from triagebot.durations import format_seconds
 from triagebot.models import Case
-from triagebot.sla import GroupStats, Summary, TargetStats
+from triagebot.sla import GroupStats, Summary
 from triagebot.sla_query import SlaAnswer
-from triagebot.sla_status import overdue
+from triagebot.sla_status import overdue, person_figures, share_text, time_text
 
 MAX_LISTED = 25
 HELP = (
@@ -29,14 +28,6 @@ HELP = (
     "Words combine: `sla {example} 30d`."
 )
 _COLUMNS = ("department", "cases", "waiting", "claim", "resolve", "late")
-
-
-def _time(value: float | None) -> str:
-    return "-" if value is None else format_seconds(value)
-
-
-def _share(target: TargetStats) -> str:
-    return "-" if target.within_sla is None else f"{target.within_sla:.0%}"
 
 
 def card(body: list[dict[str, Any]]) -> Card:
@@ -61,8 +52,8 @@ def _cells(name: str, stats: GroupStats) -> list[str]:
         tmd.one_line(name, 40),
         str(stats.count),
         str(waiting),
-        f"{_time(stats.claim.median_business)} ({_share(stats.claim)})",
-        f"{_time(stats.resolve.median_business)} ({_share(stats.resolve)})",
+        f"{time_text(stats.claim.median_business)} ({share_text(stats.claim)})",
+        f"{time_text(stats.resolve.median_business)} ({share_text(stats.resolve)})",
         str(stats.claim.breaches + stats.resolve.breaches),
     ]
 
@@ -108,14 +99,7 @@ def breached_card(cases: Sequence[Case], ctx: RenderContext) -> Card:
 def person_card(found: SlaAnswer, user: str, ctx: RenderContext) -> Card:
     head = f"**SLA · {person(ctx, user)} · {tmd.one_line(found.label, 100)}**"
     stats = found.person
-    if stats is None:
-        figures = "No case claimed in this period."
-    else:
-        figures = (
-            f"{stats.count} case(s) · {stats.by_state['resolved']} resolved · claim median "
-            f"{_time(stats.claim.median_business)} ({_share(stats.claim)} in SLA) · resolve "
-            f"median {_time(stats.resolve.median_business)} ({_share(stats.resolve)} in SLA)"
-        )
+    figures = person_figures(stats)
     lines = [
         f"- #{tmd.one_line(c.id, 40)} {c.priority} · resolve by {when(c.resolve_due)} · "
         f"_{tmd.one_line(c.mention.text, 80)}_"
