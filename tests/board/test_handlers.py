@@ -38,7 +38,8 @@ async def test_hostile_post_renders_as_text(demo: BoardWorld) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=alert(2)&gt;" in html
     assert "<img src=x" not in html and 'href="javascript' not in html
-    assert "{{ 7*7 }}" in html and "49" not in html
+    # Not evaluated as a template (a page-wide "49" check would trip on random CSRF tokens).
+    assert "alert(3) {{ 7*7 }} see" in html and "alert(3) 49 see" not in html
     assert (
         '<a href="https://example.com/help?a=1&amp;b=2" rel="noopener noreferrer nofollow ugc"'
         in html
