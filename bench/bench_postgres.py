@@ -27,7 +27,6 @@ import psycopg
 
 from bench.bench_cli import _config, _env
 from bench.bench_store import (
-    DEPARTMENTS,
     END,
     ROOT,
     WORK,
@@ -39,20 +38,18 @@ from bench.bench_store import (
     _percentiles,
     _ref,
     _step,
+    new_cases,
     write_doc,
 )
 from triagebot.config import load_settings
 from triagebot.models import (
     ACTIVE_STATES,
-    Assignment,
     Author,
-    Case,
     CaseState,
     Mention,
     NewCase,
     OutboxItem,
     OutboxKind,
-    Priority,
 )
 from triagebot.report import summary_for
 from triagebot.runtime import Runtime
@@ -74,28 +71,6 @@ def _url() -> str:
 
 
 # --- data set ---------------------------------------------------------------------------------
-def _chunk(rng: random.Random, first: int, count: int, start: datetime, span: float) -> list[Case]:
-    """``count`` cases with ids from ``first``, ingested over ``span`` seconds from ``start``."""
-    cases = []
-    for n, offset in enumerate(sorted(rng.uniform(0, span) for _ in range(count)), first):
-        at = start + timedelta(seconds=offset)
-        department = rng.choice(DEPARTMENTS)
-        cases.append(
-            Case(
-                id=str(n),
-                mention=_mention(rng, n, at),
-                department=department,
-                priority=rng.choice(list(Priority)),
-                state=CaseState.NEW,
-                ingested_at=at,
-                claim_due=at + timedelta(hours=1),
-                resolve_due=at + timedelta(days=1),
-                rules=(f"{department}.keywords",),
-                updated_at=at,
-                assignments=(Assignment(department, at),),
-            )
-        )
-    return cases
 
 
 def generate(store: PostgresStore, count: int, active: int) -> dict[str, Any]:
@@ -108,7 +83,7 @@ def generate(store: PostgresStore, count: int, active: int) -> dict[str, Any]:
     made = 0
     for k in range(chunks):
         size = count // chunks + (1 if k < count % chunks else 0)
-        cases = _chunk(rng, made + 1, size, first_at + timedelta(seconds=k * span), span)
+        cases = new_cases(rng, made + 1, size, first_at + timedelta(seconds=k * span), span)
         batch = []
         for case in cases:
             n = int(case.id)
@@ -209,7 +184,7 @@ def _new(store: PostgresStore, rng: random.Random, tag: str) -> list[NewCase]:
     ids = store.next_case_ids(1_000)
     batch = []
     for n, case_id in enumerate(ids):
-        template = _chunk(rng, 0, 1, END, 1)[0]
+        template = new_cases(rng, 0, 1, END, 1)[0]
         mention = replace(_mention(rng, n, END), id=f"bench-{tag}:{n}")
         case = replace(template, id=case_id, mention=mention, ingested_at=END)
         post = OutboxItem(f"post-{case_id}", case_id, OutboxKind.POST, END)

@@ -128,12 +128,13 @@ def _lifecycle(rng: random.Random, case: Case, final: CaseState) -> list[tuple[C
     return steps
 
 
-def _cases(rng: random.Random, count: int) -> list[Case]:
-    first = END - timedelta(days=365)
-    seconds = sorted(rng.uniform(0, 365 * 86_400) for _ in range(count))
+def new_cases(
+    rng: random.Random, first: int, count: int, start: datetime, span: float
+) -> list[Case]:
+    """``count`` new cases, ids from ``first``, ingested over ``span`` seconds from ``start``."""
     cases = []
-    for n, offset in enumerate(seconds, 1):
-        at = first + timedelta(seconds=offset)
+    for n, offset in enumerate(sorted(rng.uniform(0, span) for _ in range(count)), first):
+        at = start + timedelta(seconds=offset)
         department = rng.choice(DEPARTMENTS)
         cases.append(
             Case(
@@ -151,6 +152,10 @@ def _cases(rng: random.Random, count: int) -> list[Case]:
             )
         )
     return cases
+
+
+def _cases(rng: random.Random, count: int) -> list[Case]:
+    return new_cases(rng, 1, count, END - timedelta(days=365), 365 * 86_400)
 
 
 def _ref(case: Case) -> MessageRef:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from triagebot.models import Author
+from triagebot.models import Author, CaseState
+
+STATE_LABELS = {
+    CaseState.NEW: "New",
+    CaseState.OPEN: "Open",
+    CaseState.CLAIMED: "Claimed",
+    CaseState.RESOLVED: "Resolved",
+    CaseState.SPAM: "Spam",
+}
 
 OneLine = Callable[[str, int], str]  # escape for the surface, fold to one line, cut to a length
 

@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.metadata import Metadata
 
-from integrations.common.labels import author_label
+from integrations.common.labels import STATE_LABELS, author_label
 from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, CasePayload, option_value
 from triagebot.models import Case, CaseState, Priority
@@ -39,13 +39,6 @@ POST_LINES = 30
 URL_LIMIT = 800
 _PRIORITY = {Priority.P1: ":red_circle: P1", Priority.P2: ":large_orange_circle: P2",
              Priority.P3: ":large_green_circle: P3"}  # fmt: skip
-_STATE = {
-    CaseState.NEW: "New",
-    CaseState.OPEN: "Open",
-    CaseState.CLAIMED: "Claimed",
-    CaseState.RESOLVED: "Resolved",
-    CaseState.SPAM: "Spam",
-}
 
 
 @dataclass(frozen=True)
@@ -109,7 +102,7 @@ def _post(case: Case) -> SectionBlock:
 
 
 def _status(case: Case, ctx: RenderContext) -> SectionBlock:
-    state = f"*{_STATE[case.state]}*"
+    state = f"*{STATE_LABELS[case.state]}*"
     if case.state is CaseState.CLAIMED and case.claimed_at is not None:
         state += f" by {mrkdwn.person(case.claimed_by)} {mrkdwn.date_token(case.claimed_at)}"
     elif case.state.is_closed and case.resolved_at is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from integrations.common.labels import author_label
+from integrations.common.labels import STATE_LABELS, author_label
 from integrations.common.payload import ActionId, CasePayload
 from integrations.teams import tmd
 from triagebot.models import Case, CaseState, Priority
@@ -30,13 +30,6 @@ URL_LIMIT = 800
 REASSIGN_INPUT = "dept"
 MAX_CHOICES = 50
 _PRIORITY = {Priority.P1: "🔴 P1", Priority.P2: "🟠 P2", Priority.P3: "🟢 P3"}
-_STATE = {
-    CaseState.NEW: "New",
-    CaseState.OPEN: "Open",
-    CaseState.CLAIMED: "Claimed",
-    CaseState.RESOLVED: "Resolved",
-    CaseState.SPAM: "Spam",
-}
 
 Card = dict[str, Any]
 
@@ -127,7 +120,7 @@ def original_url(case: Case) -> str | None:
 
 
 def status_line(case: Case, ctx: RenderContext) -> str:
-    state = f"**{_STATE[case.state]}**"
+    state = f"**{STATE_LABELS[case.state]}**"
     if case.state is CaseState.CLAIMED and case.claimed_at is not None:
         state += f" by {person(ctx, case.claimed_by)} {when(case.claimed_at)}"
     elif case.state.is_closed and case.resolved_at is not None:
