@@ -28,9 +28,9 @@ from bench.bench_watch import EXAMPLE, NOW, seed
 from integrations.board.app import add_board
 from integrations.board.views import PER_COLUMN, PER_DEPARTMENT, Filters, columns
 from integrations.board.web import BoardOptions
-from triagebot.config import load_settings
-from triagebot.models import ACTIVE_STATES
-from triagebot.runtime import Runtime
+from triagebot.cases.records import ACTIVE_STATES
+from triagebot.config.settings import load_settings
+from triagebot.runtime.wiring import Runtime
 from triagebot.store import open_store
 
 TARGETS = {"page_ms": 1000.0}

@@ -35,13 +35,13 @@ import httpx
 from bench import poll_payloads
 from bench.bench_store import _machine
 from integrations.sources import build_specs
-from triagebot.case_facts import author_key
-from triagebot.config import load_settings
-from triagebot.crosspost import text_key
-from triagebot.models import Author, Mention
-from triagebot.pipeline import BrandFilter
-from triagebot.polling import Poller, poll_all
-from triagebot.runtime import Runtime, build_router
+from triagebot.cases.facts import author_key
+from triagebot.cases.records import Author, Mention
+from triagebot.config.settings import load_settings
+from triagebot.ingest.crosspost import text_key
+from triagebot.ingest.pipeline import BrandFilter
+from triagebot.ingest.polling import Poller, poll_all
+from triagebot.runtime.wiring import Runtime, build_router
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"

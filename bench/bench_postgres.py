@@ -41,8 +41,7 @@ from bench.bench_store import (
     new_cases,
     write_doc,
 )
-from triagebot.config import load_settings
-from triagebot.models import (
+from triagebot.cases.records import (
     ACTIVE_STATES,
     Author,
     CaseState,
@@ -51,8 +50,9 @@ from triagebot.models import (
     OutboxItem,
     OutboxKind,
 )
-from triagebot.report import summary_for
-from triagebot.runtime import Runtime
+from triagebot.config.settings import load_settings
+from triagebot.reports.summary import summary_for
+from triagebot.runtime.wiring import Runtime
 from triagebot.store._pg_schema import LATEST
 from triagebot.store.postgres import PostgresStore
 

@@ -38,10 +38,9 @@ from integrations.slack.lanes import ChannelLanes
 from integrations.slack.payload import ActionId, CasePayload
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.fakes.slack_requests import SECRET, block_action, signed
-from triagebot.actions import outbox_item
-from triagebot.config import load_settings
-from triagebot.lifecycle import SYSTEM_ACTOR
-from triagebot.models import (
+from triagebot.actions.executor import outbox_item
+from triagebot.cases.lifecycle import SYSTEM_ACTOR
+from triagebot.cases.records import (
     ACTIVE_STATES,
     Assignment,
     Author,
@@ -53,8 +52,9 @@ from triagebot.models import (
     OutboxKind,
     Priority,
 )
-from triagebot.runtime import Runtime, utcnow
-from triagebot.server import create_app
+from triagebot.config.settings import load_settings
+from triagebot.runtime.server import create_app
+from triagebot.runtime.wiring import Runtime, utcnow
 from triagebot.store.tinydb_store import TinyDBStore
 
 CLICK_DEPARTMENTS = ["support", "billing", "shipping", "returns", "sales", "press", "careers"]

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from triagebot.models import (
+from triagebot.cases.records import (
     Assignment,
     Author,
     Case,

@@ -35,10 +35,10 @@ from bench.bench_store import WORK, _machine, dataset, write_doc
 from integrations.common.payload import ActionId, CasePayload
 from integrations.teams.app import build_teams, mount
 from integrations.teams.places import SURFACE
-from triagebot.config import load_settings
-from triagebot.models import ACTIVE_STATES, Case, CaseState, MessageRef
-from triagebot.runtime import Runtime, utcnow
-from triagebot.server import create_app
+from triagebot.cases.records import ACTIVE_STATES, Case, CaseState, MessageRef
+from triagebot.config.settings import load_settings
+from triagebot.runtime.server import create_app
+from triagebot.runtime.wiring import Runtime, utcnow
 from triagebot.store.tinydb_store import TinyDBStore
 
 DEPARTMENTS = ["support", "billing", "shipping", "returns", "sales", "press", "careers"]

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.triage_accuracy import DEPARTMENTS, RULES, as_mention, load_posts
-from triagebot.models import Mention, Priority
-from triagebot.triage import Router
+from triagebot.cases.records import Mention, Priority
+from triagebot.routing.router import Router
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -28,12 +28,20 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_store import _machine, write_doc
-from triagebot.actions import SettingsPolicy
-from triagebot.config import Settings, load_settings
-from triagebot.models import ACTIVE_STATES, Author, Case, CaseState, Mention, NewCase, Priority
+from triagebot.actions.executor import SettingsPolicy
+from triagebot.actions.watcher import SlaWatcher
+from triagebot.cases.records import (
+    ACTIVE_STATES,
+    Author,
+    Case,
+    CaseState,
+    Mention,
+    NewCase,
+    Priority,
+)
+from triagebot.config.settings import Settings, load_settings
 from triagebot.store import open_store
 from triagebot.store.base import Store
-from triagebot.watcher import SlaWatcher
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "triagebot.example.toml"
@@ -165,7 +173,7 @@ def bench_chart(count: int) -> dict[str, Any]:
     runs = []
     for _ in range(3):
         t0 = time.perf_counter()
-        from triagebot.sla_chart import chart_data, render_chart  # noqa: PLC0415
+        from triagebot.sla.chart import chart_data, render_chart  # noqa: PLC0415
 
         t1 = time.perf_counter()
         data = chart_data(cases, settings.calendar_for, NOW, NOW - timedelta(days=90), NOW)

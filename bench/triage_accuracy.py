@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from triagebot.models import FALLBACK_DEPARTMENT, Author, Mention, Priority
-from triagebot.suggest import Classifier
-from triagebot.triage import Router
+from triagebot.cases.records import FALLBACK_DEPARTMENT, Author, Mention, Priority
+from triagebot.routing.router import Router
+from triagebot.routing.suggest import Classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTS = ROOT / "tests" / "data" / "triage_posts.jsonl"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from triagebot.config import Settings, load_settings
+from triagebot.config.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "triagebot.example.toml"

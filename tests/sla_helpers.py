@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from triagebot.actions import SettingsPolicy
-from triagebot.config import Settings
-from triagebot.models import Author, Case, CaseState, Mention, NewCase, Priority
+from triagebot.actions.executor import SettingsPolicy
+from triagebot.cases.records import Author, Case, CaseState, Mention, NewCase, Priority
+from triagebot.config.settings import Settings
 from triagebot.store.base import Store
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -6,8 +6,8 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
-from triagebot.models import Author, Mention, Priority
-from triagebot.triage import Router
+from triagebot.cases.records import Author, Mention, Priority
+from triagebot.routing.router import Router
 
 DEPARTMENTS = ("customer_service", "sales", "shipping", "billing", "hr", "pr", "product")
 

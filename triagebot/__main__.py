@@ -1,5 +1,5 @@
 """``python -m triagebot`` runs the command line."""
 
-from triagebot.cli import main
+from triagebot.cli.main import main
 
 raise SystemExit(main())

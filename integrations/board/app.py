@@ -17,8 +17,8 @@ from integrations.board import handlers, pages
 from integrations.board.auth import Signer, check_hash
 from integrations.board.live import BoardSurface, Hub
 from integrations.board.web import BOARD, Board, BoardOptions, add_security_headers, templates
-from triagebot.config import Environment
-from triagebot.runtime import Runtime
+from triagebot.config.settings import Environment
+from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -33,10 +33,10 @@ from integrations.board.web import (
     viewer,
     wants_json,
 )
-from triagebot.actions import execute, note_for
+from triagebot.actions.executor import execute, note_for
+from triagebot.cases.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
+from triagebot.cases.records import ACTIVE_STATES, Case
 from triagebot.errors import TriagebotError
-from triagebot.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
-from triagebot.models import ACTIVE_STATES, Case
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from triagebot.models import Case, MessageRef
+from triagebot.cases.records import Case, MessageRef
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from integrations.board.web import (
     set_session,
     viewer,
 )
+from triagebot.reports.summary import summary_for
 from triagebot.durations import format_seconds, parse_duration
-from triagebot.report import summary_for
-from triagebot.sla import GroupStats, TargetStats
+from triagebot.sla.figures import GroupStats, TargetStats
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ async def chart(request: web.Request) -> web.StreamResponse:
     department = _department(request) or None
 
     def draw() -> bytes:
-        from triagebot.sla_chart import chart_data, render_chart  # noqa: PLC0415 (matplotlib)
+        from triagebot.sla.chart import chart_data, render_chart  # noqa: PLC0415 (matplotlib)
 
         now = runtime.clock()
         until = now + timedelta(seconds=1)

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from triagebot.config import Settings
-from triagebot.console import safe_text
+from triagebot.cases.links import safe_http_url
+from triagebot.cases.records import ACTIVE_STATES, Case, CaseState
+from triagebot.config.settings import Settings
+from triagebot.runtime.console import safe_text
+from triagebot.sla.clocks import progress
 from triagebot.durations import format_seconds
-from triagebot.models import ACTIVE_STATES, Case, CaseState
-from triagebot.sla import progress
-from triagebot.urls import safe_http_url
 
 MAX_TEXT = 600
 PER_COLUMN = 50  # cards drawn per department on the whole board; the rest are counted

@@ -21,7 +21,7 @@ from aiohttp import web
 from integrations.board.auth import SESSION_MAX_AGE, LoginLimiter, Session, Signer
 from integrations.board.live import Hub
 from integrations.board.views import ACTIONS
-from triagebot.runtime import Runtime
+from triagebot.runtime.wiring import Runtime
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -9,9 +9,9 @@ answers "already claimed by …").
 from __future__ import annotations
 
 from integrations.common.payload import ActionId, CasePayload
+from triagebot.cases.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
+from triagebot.cases.records import Case
 from triagebot.errors import TriagebotError
-from triagebot.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
-from triagebot.models import Case
 
 COMMANDS: dict[ActionId, type[Command]] = {
     ActionId.CLAIM: Claim,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from triagebot.models import Author, CaseState
+from triagebot.cases.records import Author, CaseState
 
 STATE_LABELS = {
     CaseState.NEW: "New",

@@ -28,9 +28,9 @@ from integrations.slack.lanes import ChannelLanes
 from integrations.slack.payload import ActionId
 from integrations.slack.sla_command import SlaCommand
 from integrations.slack.surface import SlackSurface, SlackTargets
-from triagebot.config import Settings
+from triagebot.config.settings import Settings
 from triagebot.errors import ConfigError
-from triagebot.runtime import Runtime
+from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

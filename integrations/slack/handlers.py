@@ -23,11 +23,11 @@ from integrations.common import clicks
 from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, BadPayload, CasePayload, parse_option, parse_value
 from integrations.slack.surface import SURFACE, SlackSurface
-from triagebot.actions import execute
+from triagebot.actions.executor import execute
+from triagebot.cases.lifecycle import Command
+from triagebot.cases.records import Case
 from triagebot.errors import DeliveryError, TriagebotError
-from triagebot.lifecycle import Command
-from triagebot.models import Case
-from triagebot.runtime import Runtime
+from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from urllib.parse import quote
 
-from triagebot.urls import safe_http_url
+from triagebot.cases.links import safe_http_url
 
 _CONTROL = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"

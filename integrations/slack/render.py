@@ -29,8 +29,8 @@ from slack_sdk.models.metadata import Metadata
 from integrations.common.labels import STATE_LABELS, author_label
 from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, CasePayload, option_value
-from triagebot.models import Case, CaseState, Priority
-from triagebot.sla_status import status_text
+from triagebot.cases.records import Case, CaseState, Priority
+from triagebot.sla.status import status_text
 
 METADATA_EVENT = "triagebot_case"
 ACTIONS_BLOCK = "case-actions"

@@ -13,9 +13,9 @@ from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
 from integrations.slack import mrkdwn
 from integrations.slack.render import md
-from triagebot.models import Case
-from triagebot.sla import GroupStats, Summary
-from triagebot.sla_status import overdue, person_figures, share_text, time_text
+from triagebot.cases.records import Case
+from triagebot.sla.figures import GroupStats, Summary
+from triagebot.sla.status import overdue, person_figures, share_text, time_text
 
 SECTION_LIMIT = 2_900
 MAX_LISTED = 25

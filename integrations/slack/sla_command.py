@@ -2,7 +2,7 @@
 
 ``/sla`` (all departments, last 7 days), ``/sla <department>``, ``/sla breached``, ``/sla me``,
 ``/sla 30d`` (any number of hours, days or weeks), ``/sla help``; words combine
-(``/sla shipping 30d``); ``triagebot.sla_query`` reads them (shared with Teams). Answers are
+(``/sla shipping 30d``); ``triagebot.reports.query`` reads them (shared with Teams). Answers are
 ephemeral unless ``share`` is among the words. The answer rides on the ack when it is ready
 within ``ANSWER_IN_ACK`` seconds; otherwise the ack says so and the answer follows through
 ``response_url``.
@@ -22,8 +22,8 @@ from integrations.slack import mrkdwn, render_sla
 from integrations.slack.handlers import SlackDeps
 from integrations.slack.render import as_dicts
 from triagebot.errors import InputError
-from triagebot.runtime import Runtime
-from triagebot.sla_query import SlaQuery, gather, parse_query
+from triagebot.reports.query import SlaQuery, gather, parse_query
+from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from integrations.slack import mrkdwn, render
 from integrations.slack.lanes import ChannelLanes
+from triagebot.cases.note_mentions import render_mentions
+from triagebot.cases.records import Case, MessageRef
 from triagebot.errors import DeliveryError
-from triagebot.mentions import render_mentions
-from triagebot.models import Case, MessageRef
 
 log = logging.getLogger(__name__)
 

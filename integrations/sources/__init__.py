@@ -22,9 +22,9 @@ from integrations.sources.reddit import RedditSource
 from integrations.sources.rss import RssSource
 from integrations.sources.stackexchange import StackExchangeSource
 from integrations.sources.x import XSource
-from triagebot.config import Settings, SourceConfig
+from triagebot.config.settings import Settings, SourceConfig
 from triagebot.errors import ConfigError, MissingCredentials
-from triagebot.sources import SourceSpec
+from triagebot.ingest.sources import SourceSpec
 
 __all__ = ["ADAPTERS", "build_source", "build_specs", "open_http"]
 

@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 
 import httpx
 
-from triagebot.config import BrandConfig, SourceConfig
+from triagebot.cases.links import safe_http_url
+from triagebot.cases.records import Author, Mention
+from triagebot.config.settings import BrandConfig, SourceConfig
 from triagebot.errors import ConfigError, MissingCredentials
-from triagebot.models import Author, Mention
-from triagebot.sources import PollResult, minimal_keywords
-from triagebot.urls import safe_http_url
+from triagebot.ingest.sources import PollResult, minimal_keywords
 
 log = logging.getLogger(__name__)
 

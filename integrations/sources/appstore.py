@@ -25,9 +25,9 @@ from integrations.sources._base import (
 )
 from integrations.sources._http import get, json_body
 from integrations.sources._text import join, parse_time, tidy
+from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
-from triagebot.models import Mention
-from triagebot.sources import PollResult
+from triagebot.ingest.sources import PollResult
 
 LAST_PAGE = 10
 

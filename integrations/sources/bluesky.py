@@ -26,9 +26,9 @@ from integrations.sources._base import (
 )
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
 from integrations.sources._text import language, parse_time, tidy
+from triagebot.cases.records import Mention
 from triagebot.errors import MissingCredentials, SourceError
-from triagebot.models import Mention
-from triagebot.sources import PollResult
+from triagebot.ingest.sources import PollResult
 
 LIMIT = RateLimit("ratelimit-remaining", "ratelimit-reset", ResetStyle.EPOCH)
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"

@@ -24,9 +24,9 @@ from integrations.sources._base import (
 )
 from integrations.sources._http import get, json_body
 from integrations.sources._text import html_to_text, join, parse_time, unescape
+from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
-from triagebot.models import Mention
-from triagebot.sources import PollResult
+from triagebot.ingest.sources import PollResult
 
 ITEM_URL = "https://news.ycombinator.com/item?id="
 

@@ -20,9 +20,9 @@ import httpx
 from integrations.sources._base import BaseSource, as_dict, dump_cursor, load_cursor
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
 from integrations.sources._text import html_to_text, join, language, parse_time, tidy
+from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
-from triagebot.models import Mention
-from triagebot.sources import PollResult, minimal_keywords
+from triagebot.ingest.sources import PollResult, minimal_keywords
 
 LIMIT = RateLimit("x-ratelimit-remaining", "x-ratelimit-reset", ResetStyle.ISO)
 

@@ -32,9 +32,9 @@ from integrations.sources._http import (
     reset_seconds,
 )
 from integrations.sources._text import join, parse_time, tidy
+from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
-from triagebot.models import Mention
-from triagebot.sources import PollResult, minimal_keywords
+from triagebot.ingest.sources import PollResult, minimal_keywords
 
 LIMIT = RateLimit("x-ratelimit-remaining", "x-ratelimit-reset", ResetStyle.SECONDS)
 _GONE = {"[deleted]", "[removed]"}

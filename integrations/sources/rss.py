@@ -23,10 +23,10 @@ import httpx
 from integrations.sources._base import BaseSource, dump_cursor, load_cursor
 from integrations.sources._http import get
 from integrations.sources._text import html_to_text, join, language, parse_time, tidy
+from triagebot.cases.links import safe_http_url, unwrap_redirect
+from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
-from triagebot.models import Mention
-from triagebot.sources import PollResult
-from triagebot.urls import safe_http_url, unwrap_redirect
+from triagebot.ingest.sources import PollResult
 
 SEEN_KEEP = 500
 _ALERT_PREFIX = "tag:google.com,2013:googlealerts/feed:"

@@ -28,9 +28,9 @@ from integrations.sources._base import (
 )
 from integrations.sources._http import get, json_body
 from integrations.sources._text import html_to_text, join, parse_time, unescape
+from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
-from triagebot.models import Mention
-from triagebot.sources import PollResult
+from triagebot.ingest.sources import PollResult
 
 _WAIT = re.compile(r"available in (\d+) seconds")
 

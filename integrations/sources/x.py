@@ -29,8 +29,8 @@ from integrations.sources._base import (
 )
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
 from integrations.sources._text import language, parse_time, unescape
-from triagebot.models import Mention
-from triagebot.sources import PollResult, brand_handles, minimal_keywords
+from triagebot.cases.records import Mention
+from triagebot.ingest.sources import PollResult, brand_handles, minimal_keywords
 
 LIMIT = RateLimit("x-rate-limit-remaining", "x-rate-limit-reset", ResetStyle.EPOCH)
 FIELDS = {

@@ -20,8 +20,8 @@ from integrations.teams.auth import auth_settings, create_adapter, guard_message
 from integrations.teams.bot import TriagebotTeamsBot
 from integrations.teams.gateway import TeamsGateway
 from integrations.teams.surface import TeamsSurface, TeamsTargets
-from triagebot.config import Environment, Settings
-from triagebot.runtime import Runtime
+from triagebot.config.settings import Environment, Settings
+from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from botbuilder.integration.aiohttp import (
 from botframework.connector.auth import AuthenticationConstants, ChannelValidation
 
 from integrations.teams.tokens import TokenCredentialFactory, install_metadata
-from triagebot.config import Environment
+from triagebot.config.settings import Environment
 from triagebot.errors import ConfigError
 
 log = logging.getLogger(__name__)

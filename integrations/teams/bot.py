@@ -36,8 +36,8 @@ from integrations.teams.handlers import CardActions, invoke_value
 from integrations.teams.places import Place
 from integrations.teams.surface import TeamsSurface
 from triagebot.errors import InputError
-from triagebot.runtime import Runtime
-from triagebot.sla_query import gather, parse_query
+from triagebot.reports.query import gather, parse_query
+from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from integrations.teams.places import SURFACE
-from triagebot.models import CaseState, OutboxItem, OutboxKind
+from triagebot.cases.records import CaseState, OutboxItem, OutboxKind
 from triagebot.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from integrations.teams.cli_package import add_package_parser, cmd_package
 from integrations.teams.places import SURFACE, Place, find_channel, load_places
-from triagebot.config import Settings, load_settings
+from triagebot.config.settings import Settings, load_settings
 
 Runner = Callable[[argparse.Namespace], int]
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -43,7 +43,7 @@ def targets(settings: Settings) -> dict[str, str]:
 
 def cmd_channels(args: argparse.Namespace) -> int:
     # Imported here: `triagebot teams --help` needs no store.
-    from triagebot.runtime import Runtime  # noqa: PLC0415
+    from triagebot.runtime.wiring import Runtime  # noqa: PLC0415
 
     settings = load_settings(fallback_to_example=True)
     runtime = Runtime.build(settings, routing=False)
@@ -76,7 +76,7 @@ def _as_json(places: list[Place], routes: dict[str, tuple[str, Place | None]]) -
 
 
 def _print(places: list[Place], routes: dict[str, tuple[str, Place | None]], now: datetime) -> None:
-    from triagebot.source_state import format_age  # noqa: PLC0415
+    from triagebot.ingest.source_state import format_age  # noqa: PLC0415
 
     if not places:
         print("The bot has not been added to any team or chat yet.")

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from integrations.teams.package import TEMPLATE, build_package
-from triagebot.config import Environment
+from triagebot.config.settings import Environment
 from triagebot.errors import ConfigError
 
 DEFAULT_OUT = Path("triagebot-teams.zip")

@@ -21,10 +21,10 @@ from integrations.common.payload import ActionId, BadPayload, parse_department, 
 from integrations.teams import render
 from integrations.teams.places import SURFACE
 from integrations.teams.surface import TeamsSurface
-from triagebot.actions import execute
+from triagebot.actions.executor import execute
+from triagebot.cases.records import Case
 from triagebot.errors import CaseNotFound, DeliveryError, TriagebotError
-from triagebot.models import Case
-from triagebot.runtime import Runtime
+from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 from integrations.common.labels import STATE_LABELS, author_label
 from integrations.common.payload import ActionId, CasePayload
 from integrations.teams import tmd
-from triagebot.models import Case, CaseState, Priority
-from triagebot.sla_status import status_text
+from triagebot.cases.records import Case, CaseState, Priority
+from triagebot.sla.status import status_text
 
 CARD_CONTENT_TYPE = "application/vnd.adaptivecard.adaptive"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"

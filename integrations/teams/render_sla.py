@@ -1,6 +1,6 @@
 """SLA answers for the Teams ``sla`` command as Adaptive Cards, pure.
 
-The same figures as Slack's ``/sla`` (``triagebot.sla_query.gather``): a summary table per
+The same figures as Slack's ``/sla`` (``triagebot.reports.query.gather``): a summary table per
 department, the breached cases, or one person's figures and held cases. Names from the
 configuration, people and post excerpts are escaped like any other card text.
 """
@@ -12,10 +12,10 @@ from typing import Any
 
 from integrations.teams import tmd
 from integrations.teams.render import SCHEMA, Card, RenderContext, person, text, when
-from triagebot.models import Case
-from triagebot.sla import GroupStats, Summary
-from triagebot.sla_query import SlaAnswer
-from triagebot.sla_status import overdue, person_figures, share_text, time_text
+from triagebot.cases.records import Case
+from triagebot.reports.query import SlaAnswer
+from triagebot.sla.figures import GroupStats, Summary
+from triagebot.sla.status import overdue, person_figures, share_text, time_text
 
 MAX_LISTED = 25
 HELP = (
@@ -110,7 +110,7 @@ def person_card(found: SlaAnswer, user: str, ctx: RenderContext) -> Card:
 
 
 def answer_card(found: SlaAnswer, user: str, ctx: RenderContext) -> Card:
-    """The card answering an ``sla`` query (see ``triagebot.sla_query``)."""
+    """The card answering an ``sla`` query (see ``triagebot.reports.query``)."""
     view = found.query.view
     if view == "help":
         example = next(iter(sorted(found.names)), "shipping")

@@ -25,9 +25,9 @@ from botbuilder.core import MessageFactory
 from integrations.teams import render, tmd
 from integrations.teams.gateway import TeamsGateway, Where
 from integrations.teams.places import SURFACE, Place, find_channel, load_places
+from triagebot.cases.note_mentions import render_mentions
+from triagebot.cases.records import Case, MessageRef
 from triagebot.errors import DeliveryError
-from triagebot.mentions import render_mentions
-from triagebot.models import Case, MessageRef
 from triagebot.store.base import Store
 
 log = logging.getLogger(__name__)

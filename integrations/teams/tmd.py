@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from triagebot.urls import safe_http_url
+from triagebot.cases.links import safe_http_url
 
 ELLIPSIS = "…"
 _CONTROL = re.compile(
@@ -47,7 +47,7 @@ def escape_keeping_code(text: str) -> str:
     """Like ``escape``, but code spans (between backticks) of triagebot's own messages stay
     code: their insides are shown as typed, with ``<``/``>`` swapped for look-alikes so no tag
     survives. The words they quote had their backticks removed
-    (``triagebot.sla_query.quoted``), so a span cannot be closed early."""
+    (``triagebot.reports.query.quoted``), so a span cannot be closed early."""
     parts = clean(text).split("`")
     if len(parts) % 2 == 0:  # an unpaired backtick: no code spans at all
         return escape(text)

@@ -22,9 +22,9 @@ from integrations.board.auth import hash_password
 from integrations.board.web import Board, BoardOptions
 from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.clock import FakeClock as Clock
-from triagebot.config import load_settings
-from triagebot.models import Author, Case, Mention
-from triagebot.runtime import Runtime
+from triagebot.cases.records import Author, Case, Mention
+from triagebot.config.settings import load_settings
+from triagebot.runtime.wiring import Runtime
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from tests.cli_helpers import run_cli
 from tests.e2e_helpers import CHROMIUM_ARGS, require_chromium
-from tests.test_demo import free_port, wait_for_health
+from tests.runtime.test_demo import free_port, wait_for_health
 
 pytestmark = pytest.mark.browser
 

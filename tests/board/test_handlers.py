@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from integrations.board.web import CSP
 from tests.board.conftest import PASSWORD, BoardWorld
-from triagebot.models import CaseState
+from triagebot.cases.records import CaseState
 
 HOSTILE = (
     "northwind <script>alert(1)</script> <img src=x onerror=alert(2)> "

@@ -10,7 +10,7 @@ from integrations.board.app import board_options
 from integrations.board.auth import LoginLimiter, Signer, hash_password, verify_password
 from integrations.board.views import segments
 from tests.cli_helpers import run_cli
-from triagebot.config import Environment
+from triagebot.config.settings import Environment
 from triagebot.errors import ConfigError
 
 

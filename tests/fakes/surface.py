@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from triagebot.cases.records import Case, MessageRef
 from triagebot.errors import DeliveryError
-from triagebot.models import Case, MessageRef
 
 
 @dataclass

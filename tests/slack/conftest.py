@@ -27,10 +27,10 @@ from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.clock import FakeClock as Clock
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.fakes.slack_requests import SECRET, block_action, signed, slash
-from triagebot.config import load_settings
-from triagebot.models import Author, Case, Mention, MessageRef
-from triagebot.runtime import Runtime
-from triagebot.server import create_app
+from triagebot.cases.records import Author, Case, Mention, MessageRef
+from triagebot.config.settings import load_settings
+from triagebot.runtime.server import create_app
+from triagebot.runtime.wiring import Runtime
 
 CHANNELS = {"C0SUPPORT", "C0SALES", "C0SHIPPING", "C0BILLING", "C0PRESS", "C0PRODUCT",
             "C0TRIAGE", "C0ESCALATE", "C0MANAGERS"}  # fmt: skip

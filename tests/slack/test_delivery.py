@@ -13,9 +13,9 @@ from integrations.slack.lanes import ChannelLanes
 from integrations.slack.surface import SlackSurface
 from tests.fakes.slack import TOKEN
 from tests.slack.conftest import SlackWorld
+from triagebot.cases.note_mentions import mention_oncall, mention_user
+from triagebot.cases.records import MessageRef
 from triagebot.errors import DeliveryError
-from triagebot.mentions import mention_oncall, mention_user
-from triagebot.models import MessageRef
 
 
 async def test_a_post_lost_in_a_crash_is_found_by_its_metadata(world: SlackWorld) -> None:

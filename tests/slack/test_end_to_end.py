@@ -13,9 +13,9 @@ from typing import Any
 from integrations.slack.payload import ActionId
 from tests.fakes.slack_requests import block_action, signed
 from tests.slack.conftest import SlackWorld
-from triagebot.actions import execute
-from triagebot.lifecycle import Claim
-from triagebot.models import CaseState, MessageRef
+from triagebot.actions.executor import execute
+from triagebot.cases.lifecycle import Claim
+from triagebot.cases.records import CaseState, MessageRef
 
 
 def texts(blocks: list[dict[str, Any]]) -> str:

@@ -11,7 +11,7 @@ from integrations.slack import sla_command
 from integrations.slack.payload import ActionId
 from tests.fakes.slack_requests import block_action
 from tests.slack.conftest import SlackWorld
-from triagebot.models import CaseState
+from triagebot.cases.records import CaseState
 
 
 def ephemerals(world: SlackWorld) -> list[str]:

@@ -21,7 +21,7 @@ from integrations.slack.payload import (
 )
 from integrations.slack.render import RenderContext, as_dicts, case_blocks, fallback_text
 from tests.fakes.slack import check_blocks
-from triagebot.models import Author, Case, CaseState, Mention, Priority
+from triagebot.cases.records import Author, Case, CaseState, Mention, Priority
 
 T0 = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
 URL = "https://x.example/1"

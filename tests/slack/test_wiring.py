@@ -12,11 +12,11 @@ from integrations.slack.app import slack_targets
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 from tests.fakes.slack_requests import signed
 from tests.slack.conftest import SlackWorld
-from triagebot.cli_run import add_slack
-from triagebot.config import load_settings
+from triagebot.cli.run import add_slack
+from triagebot.config.settings import load_settings
 from triagebot.errors import ConfigError
-from triagebot.runtime import Runtime
-from triagebot.server import create_app
+from triagebot.runtime.server import create_app
+from triagebot.runtime.wiring import Runtime
 
 
 def runtime_with(tmp_path: Path, **env: str) -> Runtime:

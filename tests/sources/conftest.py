@@ -12,7 +12,7 @@ import pytest
 from integrations.sources import ADAPTERS
 from integrations.sources._base import BaseSource
 from tests.sources.server import FakeServer
-from triagebot.config import Settings, SourceConfig
+from triagebot.config.settings import Settings, SourceConfig
 
 #: The fixtures' first poll.
 POLL1 = datetime(2025, 3, 14, 16, 0, tzinfo=UTC)

@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestServer
 
 from tests.conftest import EXAMPLE_CONFIG
 from tests.sources.server import FIXTURES, FakeServer, fixture_reply
-from triagebot.cli_sources import build_poller, cmd_poll, cmd_sources
-from triagebot.config import load_settings
+from triagebot.cli.sources import build_poller, cmd_poll, cmd_sources
+from triagebot.config.settings import load_settings
 from triagebot.errors import InputError
-from triagebot.runtime import Runtime
-from triagebot.server import create_app
+from triagebot.runtime.server import create_app
+from triagebot.runtime.wiring import Runtime
 
 FEED = (FIXTURES / "google_alerts" / "feed_poll1.xml").read_bytes()
 

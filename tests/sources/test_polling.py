@@ -21,15 +21,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from integrations.sources import ADAPTERS, build_specs
 from tests.sources.conftest import Clock
 from tests.sources.server import FakeServer, Reply, fixture_reply
-from triagebot.config import Settings, SourceConfig, load_settings
+from triagebot.cases.records import Mention
+from triagebot.config.settings import Settings, SourceConfig, load_settings
 from triagebot.errors import ConfigError, MissingCredentials
-from triagebot.models import Mention
-from triagebot.pipeline import IngestResult
-from triagebot.polling import Poller, job_id
-from triagebot.runtime import Runtime
-from triagebot.scheduler import create_scheduler
-from triagebot.source_state import load_state, status_key
-from triagebot.sources import SourceSpec
+from triagebot.ingest.pipeline import IngestResult
+from triagebot.ingest.polling import Poller, job_id
+from triagebot.ingest.source_state import load_state, status_key
+from triagebot.ingest.sources import SourceSpec
+from triagebot.runtime.scheduler import create_scheduler
+from triagebot.runtime.wiring import Runtime
 from triagebot.store.base import Store
 
 ALERTS = "/alerts"

@@ -9,8 +9,8 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
 from tests.store.builders import make_event, make_outbox, moved
+from triagebot.cases.records import CaseState
 from triagebot.errors import VersionConflict
-from triagebot.models import CaseState
 from triagebot.store.postgres import PostgresStore
 
 

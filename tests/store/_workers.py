@@ -9,8 +9,8 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from tests.store.builders import make_event, make_new, make_outbox, moved
+from triagebot.cases.records import CaseState
 from triagebot.errors import VersionConflict
-from triagebot.models import CaseState
 from triagebot.store.tinydb_store import TinyDBStore
 
 

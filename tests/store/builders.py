@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from triagebot.models import (
+from triagebot.cases.records import (
     Author,
     Case,
     CaseEvent,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests.store.builders import T0, make_new, moved
 from tests.store.conftest import Opener
-from triagebot.models import ACTIVE_STATES, CaseState
+from triagebot.cases.records import ACTIVE_STATES, CaseState
 
 
 def test_active_lists_follow_changes_made_through_another_connection(open_store: Opener) -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from tests.store import _workers
 from tests.store.builders import make_new, moved
+from triagebot.cases.records import CaseState
 from triagebot.errors import VersionConflict
-from triagebot.models import CaseState
 from triagebot.store.tinydb_store import TinyDBStore
 
 pytestmark = pytest.mark.slow

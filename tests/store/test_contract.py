@@ -18,8 +18,8 @@ from tests.store.builders import (
     moved,
 )
 from tests.store.conftest import Opener
+from triagebot.cases.records import Case, CaseState, NewCase, OutboxKind
 from triagebot.errors import CaseNotFound, StoreError, VersionConflict
-from triagebot.models import Case, CaseState, NewCase, OutboxKind
 from triagebot.store.base import Store
 
 LEASE = timedelta(minutes=5)

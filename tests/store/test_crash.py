@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from triagebot.models import CaseState
+from triagebot.cases.records import CaseState
 from triagebot.store.tinydb_store import TinyDBStore
 
 pytestmark = pytest.mark.slow

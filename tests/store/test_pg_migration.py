@@ -11,10 +11,10 @@ import pytest
 
 from tests.store.builders import T0, varied_case
 from tests.store.pg_helpers import throwaway_schema
-from triagebot.calendar import BusinessCalendar
-from triagebot.case_facts import crosspost_keys, sla_facts
-from triagebot.models import ACTIVE_STATES, Case, CaseState, NewCase
-from triagebot.sla import summarize, summarize_facts
+from triagebot.cases.facts import crosspost_keys, sla_facts
+from triagebot.cases.records import ACTIVE_STATES, Case, CaseState, NewCase
+from triagebot.sla.calendar import BusinessCalendar
+from triagebot.sla.period import summarize, summarize_facts
 
 psycopg = pytest.importorskip("psycopg")
 orjson = pytest.importorskip("orjson")

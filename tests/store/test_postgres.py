@@ -15,8 +15,8 @@ import pytest
 from tests.store import _pg_workers
 from tests.store.builders import make_new
 from tests.store.pg_helpers import require_database, throwaway_schema
+from triagebot.cases.records import CaseState
 from triagebot.errors import StoreError
-from triagebot.models import CaseState
 
 psycopg = pytest.importorskip("psycopg")
 

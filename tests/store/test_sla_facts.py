@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.store.builders import T0, make_case, make_new, varied_case
-from triagebot.calendar import BusinessCalendar
-from triagebot.case_facts import crosspost_keys, sla_facts
-from triagebot.models import ACTIVE_STATES, Author, Case, CaseState, NewCase
-from triagebot.sla import summarize
-from triagebot.sla_report import worst_open, worst_open_facts
-from triagebot.sla_summary import summarize_windows
+from triagebot.cases.facts import crosspost_keys, sla_facts
+from triagebot.cases.records import ACTIVE_STATES, Author, Case, CaseState, NewCase
+from triagebot.reports.comparison import worst_open, worst_open_facts
+from triagebot.sla.calendar import BusinessCalendar
+from triagebot.sla.period import summarize
+from triagebot.sla.summary import summarize_windows
 from triagebot.store.base import Store
 
 CALENDARS = {

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.store.builders import varied_case
-from triagebot.case_facts import sla_facts
-from triagebot.models import Case, NewCase
+from triagebot.cases.facts import sla_facts
+from triagebot.cases.records import Case, NewCase
 from triagebot.store.tinydb_store import TinyDBStore
 
 

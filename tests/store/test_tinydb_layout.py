@@ -14,8 +14,8 @@ import pytest
 from tinydb import TinyDB
 
 from tests.store.builders import T0, make_case, make_mention, make_new, make_ref, moved
+from triagebot.cases.records import CaseState, NewCase
 from triagebot.errors import StoreError
-from triagebot.models import CaseState, NewCase
 from triagebot.store import open_store
 from triagebot.store._root import FORMAT
 from triagebot.store.tinydb_store import TinyDBStore

@@ -11,7 +11,7 @@ import pytest
 from tests.cli_helpers import run_cli
 from tests.store.builders import T0, make_event, make_new, make_ref, moved
 from tests.store.pg_helpers import throwaway_schema
-from triagebot.models import CaseState
+from triagebot.cases.records import CaseState
 from triagebot.store.tinydb_store import TinyDBStore
 
 pytest.importorskip("psycopg")

@@ -18,9 +18,9 @@ from integrations.teams.gateway import Where
 from integrations.teams.surface import TeamsSurface
 from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.clock import FakeClock as Clock
-from triagebot.config import load_settings
-from triagebot.models import Author, Case, Mention
-from triagebot.runtime import Runtime
+from triagebot.cases.records import Author, Case, Mention
+from triagebot.config.settings import load_settings
+from triagebot.runtime.wiring import Runtime
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from integrations.teams.auth import AuthEndpoints, create_adapter, guard_messages
 from tests.fakes.microsoft import APP_ID, TENANT, FakeMicrosoft, new_key
-from triagebot.config import Environment
+from triagebot.config.settings import Environment
 from triagebot.errors import ConfigError
 
 

@@ -18,9 +18,9 @@ from integrations.teams.auth import AuthEndpoints, create_adapter
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 from tests.fakes.microsoft import APP_ID, TENANT, FakeMicrosoft
 from tests.teams.test_auth import activity
-from triagebot.config import load_settings
-from triagebot.runtime import Runtime
-from triagebot.server import create_app
+from triagebot.config.settings import load_settings
+from triagebot.runtime.server import create_app
+from triagebot.runtime.wiring import Runtime
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from botbuilder.schema import Activity, ActivityTypes
 from integrations.common.payload import ActionId, CasePayload
 from integrations.teams.places import SURFACE
 from tests.teams.conftest import BotWorld
-from triagebot.actions import execute
-from triagebot.lifecycle import Claim
-from triagebot.models import CaseState, MessageRef
+from triagebot.actions.executor import execute
+from triagebot.cases.lifecycle import Claim
+from triagebot.cases.records import CaseState, MessageRef
 
 CARD = "application/vnd.microsoft.card.adaptive"
 

@@ -24,13 +24,13 @@ from integrations.teams.surface import TeamsSurface
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 from tests.fakes.surface import RecordingSurface
 from tests.teams.test_surface import FakeConnector
-from triagebot.actions import execute
-from triagebot.config import load_settings
-from triagebot.delivery import DeliveryWorker
-from triagebot.lifecycle import Claim, Resolve
-from triagebot.models import Author, Case, Mention
-from triagebot.runtime import Runtime
-from triagebot.server import create_app
+from triagebot.actions.executor import execute
+from triagebot.cases.lifecycle import Claim, Resolve
+from triagebot.cases.records import Author, Case, Mention
+from triagebot.config.settings import load_settings
+from triagebot.runtime.delivery import DeliveryWorker
+from triagebot.runtime.server import create_app
+from triagebot.runtime.wiring import Runtime
 
 TEAM, BILLING = "19:team@thread.tacv2", "19:bill@thread.tacv2"
 BOT = "28:triagebot"

@@ -34,12 +34,12 @@ from tests.teams.playground import (
     free_port,
     playground,
 )
-from triagebot.actions import execute
-from triagebot.config import load_settings
-from triagebot.lifecycle import Claim
-from triagebot.models import Author, Case, Mention
-from triagebot.runtime import Runtime
-from triagebot.server import create_app
+from triagebot.actions.executor import execute
+from triagebot.cases.lifecycle import Claim
+from triagebot.cases.records import Author, Case, Mention
+from triagebot.config.settings import load_settings
+from triagebot.runtime.server import create_app
+from triagebot.runtime.wiring import Runtime
 
 pytestmark = pytest.mark.playground
 

@@ -13,7 +13,7 @@ import pytest
 from integrations.common.payload import ActionId, parse_payload
 from integrations.teams import render, tmd
 from integrations.teams.render import RenderContext, case_card
-from triagebot.models import Author, Case, CaseState, Mention, Priority
+from triagebot.cases.records import Author, Case, CaseState, Mention, Priority
 
 NAMES = {"shipping": "Shipping", "billing": "Billing & Refunds", "triage": "Triage"}
 

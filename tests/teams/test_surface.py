@@ -20,10 +20,10 @@ from integrations.teams.gateway import TeamsGateway
 from integrations.teams.places import SURFACE, Place
 from integrations.teams.surface import TeamsSurface
 from tests.conftest import EXAMPLE_CONFIG
-from triagebot.config import Environment, load_settings
+from triagebot.cases.note_mentions import mention_user
+from triagebot.cases.records import Author, Case, CaseState, Mention, MessageRef, Priority
+from triagebot.config.settings import Environment, load_settings
 from triagebot.errors import DeliveryError
-from triagebot.mentions import mention_user
-from triagebot.models import Author, Case, CaseState, Mention, MessageRef, Priority
 from triagebot.store.tinydb_store import TinyDBStore
 
 

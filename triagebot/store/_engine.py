@@ -25,9 +25,9 @@ from typing import Self, TypeVar, cast
 from tinydb import Query
 from tinydb.table import Document, Table
 
-from triagebot.case_facts import CrossPostKeys, SlaFacts, sla_facts_of_doc
+from triagebot.cases.facts import CrossPostKeys, SlaFacts, sla_facts_of_doc
+from triagebot.cases.records import ACTIVE_STATES, JSON, Case
 from triagebot.errors import CaseNotFound, StoreError
-from triagebot.models import ACTIVE_STATES, JSON, Case
 from triagebot.store._atomic import (
     TMP_MARK,
     FileLock,

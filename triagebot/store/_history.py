@@ -23,9 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from triagebot.case_facts import SlaFacts, sla_facts_of_doc
+from triagebot.cases.facts import SlaFacts, sla_facts_of_doc
+from triagebot.cases.records import JSON, iso, parse_iso
 from triagebot.errors import StoreError
-from triagebot.models import JSON, iso, parse_iso
 from triagebot.store._atomic import dump_json, fsync_dir, read_json, write_new_file
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from triagebot.models import Case
+from triagebot.cases.records import Case
 
 
 class ActiveCases:

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import psycopg
 
-from triagebot.case_facts import SlaFacts, crosspost_keys, gc_paused
-from triagebot.models import Case, utc
+from triagebot.cases.facts import SlaFacts, crosspost_keys, gc_paused
+from triagebot.cases.records import Case, utc
 
 ACTIVE_SQL = "state IN ('new', 'open', 'claimed')"  # the predicate of the partial indexes
 _STALE_SQL = "keys_version IS DISTINCT FROM version"  # keys written for another version

@@ -16,8 +16,8 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
+from triagebot.cases.records import JSON
 from triagebot.errors import StoreError
-from triagebot.models import JSON
 from triagebot.store._atomic import parse_json
 from triagebot.store._history import SegmentInfo
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from triagebot.case_facts import SlaFacts
-from triagebot.models import Case, CaseEvent, CaseState, MessageRef, NewCase, OutboxItem
+from triagebot.cases.facts import SlaFacts
+from triagebot.cases.records import Case, CaseEvent, CaseState, MessageRef, NewCase, OutboxItem
 
 
 def check_next_version(case: Case, expected_version: int) -> None:

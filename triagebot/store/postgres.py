@@ -2,7 +2,7 @@
 
 A case is one row: its JSON document (``jsonb``) plus the indexed columns ``list_cases``
 filters on (state, department, ingested_at) and ``version``. A trigger derives the case's SLA
-facts (``triagebot.case_facts``) from the document on every write, so ``sla_facts`` reads
+facts (``triagebot.cases.facts``) from the document on every write, so ``sla_facts`` reads
 narrow columns only; the cross-post keys (canonical links, author key) are written with the
 case and carry the version they were computed for. Every state change is one
 conditional ``UPDATE … WHERE id = … AND version = …`` (no row: ``VersionConflict``), written
@@ -24,9 +24,8 @@ import psycopg
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from triagebot.case_facts import SlaFacts, crosspost_keys
-from triagebot.errors import CaseNotFound, StoreError, VersionConflict
-from triagebot.models import (
+from triagebot.cases.facts import SlaFacts, crosspost_keys
+from triagebot.cases.records import (
     ACTIVE_STATES,
     JSON,
     Case,
@@ -38,6 +37,7 @@ from triagebot.models import (
     iso,
     utc,
 )
+from triagebot.errors import CaseNotFound, StoreError, VersionConflict
 from triagebot.store import _pg_facts, _pg_schema
 from triagebot.store._pg_active import ActiveCases
 from triagebot.store._pg_leader import PgLeadership

@@ -17,9 +17,8 @@ from typing import Any, cast
 from tinydb import Query
 from tinydb.table import Document
 
-from triagebot.case_facts import CrossPostKeys, SlaFacts, crosspost_keys, gc_paused, to_us
-from triagebot.errors import CaseNotFound, VersionConflict
-from triagebot.models import (
+from triagebot.cases.facts import CrossPostKeys, SlaFacts, crosspost_keys, gc_paused, to_us
+from triagebot.cases.records import (
     JSON,
     Case,
     CaseEvent,
@@ -31,6 +30,7 @@ from triagebot.models import (
     parse_iso,
     utc,
 )
+from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
 from triagebot.store._root import CASES, META_ID, PLACES
 from triagebot.store.base import check_next_version

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from triagebot.cases.records import JSON, Case, CaseEvent, MessageRef, NewCase, OutboxItem
 from triagebot.errors import StoreError
-from triagebot.models import JSON, Case, CaseEvent, MessageRef, NewCase, OutboxItem
 from triagebot.store._root import PLACES
 from triagebot.store.postgres import PostgresStore
 from triagebot.store.tinydb_store import TinyDBStore

@@ -1,0 +1,228 @@
+"""The case state machine: every legal and illegal move, and who may make it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from triagebot.cases.lifecycle import (
+    Claim,
+    Command,
+    MarkSpam,
+    Publish,
+    Reassign,
+    Reopen,
+    Resolve,
+    Unclaim,
+    apply,
+)
+from triagebot.cases.records import Assignment, Author, Case, CaseState, Mention, Priority
+from triagebot.errors import AlreadyClaimed, IllegalTransition, NotAllowed
+
+T0 = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
+
+
+class Policy:
+    reopen_within = timedelta(days=7)
+
+    def is_manager(self, actor: str, surface: str) -> bool:
+        return actor == "maria"
+
+    def department_exists(self, department: str) -> bool:
+        return department in {"support", "shipping", "triage"}
+
+    def due_times(
+        self, priority: Priority, department: str, start: datetime
+    ) -> tuple[datetime, datetime]:
+        hours = 2 if department == "shipping" else 1
+        return start + timedelta(hours=hours), start + timedelta(hours=8 * hours)
+
+
+POLICY = Policy()
+
+
+def make_case(state: CaseState = CaseState.OPEN, **changes: object) -> Case:
+    mention = Mention(
+        id="x:1",
+        source="x",
+        kind="x",
+        url="https://x.example/1",
+        author=Author("sam"),
+        text="where is my parcel",
+        created_at=T0 - timedelta(minutes=5),
+    )
+    case = Case(
+        id="7",
+        mention=mention,
+        department="support",
+        priority=Priority.P2,
+        state=state,
+        ingested_at=T0,
+        claim_due=T0 + timedelta(hours=1),
+        resolve_due=T0 + timedelta(hours=8),
+        assignments=(Assignment("support", T0),),
+    )
+    return replace(case, **changes)  # type: ignore[arg-type]
+
+
+def claimed(by: str = "ana", at: datetime = T0) -> Case:
+    return make_case(CaseState.CLAIMED, claimed_by=by, claimed_at=at, first_claimed_at=at)
+
+
+def run(case: Case, cmd: Command, minutes: int = 10) -> Case:
+    return apply(case, cmd, POLICY, T0 + timedelta(minutes=minutes))[0]
+
+
+# --- legal moves -------------------------------------------------------------------------
+
+
+def test_publish_opens_a_new_case() -> None:
+    after = run(make_case(CaseState.NEW), Publish("7", "triagebot", "delivery"))
+    assert after.state is CaseState.OPEN
+    assert after.version == 2
+
+
+@pytest.mark.parametrize("state", [CaseState.NEW, CaseState.OPEN])
+def test_anyone_may_claim_an_unowned_case(state: CaseState) -> None:
+    after = run(make_case(state), Claim("7", "ben", "slack"))
+    assert (after.state, after.claimed_by) == (CaseState.CLAIMED, "ben")
+    assert after.claimed_at == after.first_claimed_at == T0 + timedelta(minutes=10)
+
+
+def test_claim_records_an_event_with_before_and_after() -> None:
+    case, event = apply(make_case(), Claim("7", "ben", "teams"), POLICY, T0)
+    assert (event.action, event.actor, event.surface, event.at) == ("claim", "ben", "teams", T0)
+    assert event.before["state"] == "open" and event.before["claimed_by"] is None
+    assert event.after["state"] == "claimed" and event.after["claimed_by"] == "ben"
+    assert event.version == case.version == 2
+
+
+def test_unclaim_by_holder_keeps_first_claim_time() -> None:
+    after = run(claimed("ana"), Unclaim("7", "ana"))
+    assert (after.state, after.claimed_by, after.claimed_at) == (CaseState.OPEN, None, None)
+    assert after.first_claimed_at == T0
+
+
+def test_resolve_by_holder() -> None:
+    after = run(claimed("ana"), Resolve("7", "ana"), minutes=30)
+    assert after.state is CaseState.RESOLVED
+    assert after.resolved_by == "ana" and after.resolved_at == T0 + timedelta(minutes=30)
+    assert after.assignments[-1].until == after.resolved_at
+
+
+def test_resolving_an_open_case_counts_as_claimed_by_the_resolver() -> None:
+    after = run(make_case(), Resolve("7", "ben"))
+    assert after.claimed_by == "ben" and after.first_claimed_at == after.resolved_at
+
+
+@pytest.mark.parametrize(
+    "cmd", [Unclaim("7", "maria"), Resolve("7", "maria"), MarkSpam("7", "maria")]
+)
+def test_manager_may_act_on_someone_elses_case(cmd: Command) -> None:
+    assert run(claimed("ana"), cmd).version == 2
+
+
+def test_reopen_within_window() -> None:
+    resolved = run(claimed(), Resolve("7", "ana"))
+    reopened = apply(resolved, Reopen("7", "sam"), POLICY, T0 + timedelta(days=6))[0]
+    assert reopened.state is CaseState.OPEN
+    assert reopened.resolved_at is None and reopened.claimed_by is None
+    assert reopened.assignments[-1] == Assignment("support", T0 + timedelta(days=6))
+
+
+def test_spam_can_be_undone_any_time() -> None:
+    spam = run(make_case(), MarkSpam("7", "ben"))
+    assert spam.state is CaseState.SPAM
+    back = apply(spam, Reopen("7", "ben"), POLICY, T0 + timedelta(days=60))[0]
+    assert back.state is CaseState.OPEN
+
+
+def test_reassign_hands_over_without_resetting_the_customer_clock() -> None:
+    after = run(claimed("ana"), Reassign("7", "ana", department="shipping"), minutes=20)
+    assert (after.state, after.department, after.claimed_by) == (CaseState.OPEN, "shipping", None)
+    # Due times are recomputed for the new department but from the original ingest time.
+    assert after.claim_due == T0 + timedelta(hours=2)
+    assert after.resolve_due == T0 + timedelta(hours=16)
+    assert after.first_claimed_at == T0
+    assert after.assignments == (
+        Assignment("support", T0, T0 + timedelta(minutes=20)),
+        Assignment("shipping", T0 + timedelta(minutes=20)),
+    )
+
+
+def test_reassign_drops_the_new_department_from_cc() -> None:
+    after = run(make_case(cc=("shipping", "triage")), Reassign("7", "ben", department="shipping"))
+    assert after.cc == ("triage",)
+
+
+# --- illegal moves ------------------------------------------------------------------------
+
+
+def test_second_claim_names_the_holder_and_when() -> None:
+    with pytest.raises(AlreadyClaimed, match=r"already claimed by ana 10m ago"):
+        run(claimed("ana"), Claim("7", "ben"))
+
+
+def test_claiming_your_own_case_again_says_so() -> None:
+    with pytest.raises(AlreadyClaimed, match="already claimed by you"):
+        run(claimed("ana"), Claim("7", "ana"))
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        Unclaim("7", "ben"),
+        Resolve("7", "ben"),
+        MarkSpam("7", "ben"),
+        Reassign("7", "ben", department="shipping"),
+    ],
+)
+def test_only_holder_or_manager_may_touch_a_claimed_case(cmd: Command) -> None:
+    with pytest.raises(NotAllowed, match="claimed by ana: only they or a manager"):
+        run(claimed("ana"), cmd)
+
+
+@pytest.mark.parametrize(
+    ("state", "cmd"),
+    [
+        (CaseState.OPEN, Publish("7", "triagebot")),
+        (CaseState.OPEN, Unclaim("7", "ana")),
+        (CaseState.NEW, Unclaim("7", "ana")),
+        (CaseState.RESOLVED, Claim("7", "ana")),
+        (CaseState.SPAM, Claim("7", "ana")),
+        (CaseState.RESOLVED, Resolve("7", "ana")),
+        (CaseState.RESOLVED, MarkSpam("7", "ana")),
+        (CaseState.SPAM, MarkSpam("7", "ana")),
+        (CaseState.OPEN, Reopen("7", "ana")),
+        (CaseState.CLAIMED, Reopen("7", "ana")),
+        (CaseState.RESOLVED, Reassign("7", "ana", department="shipping")),
+    ],
+)
+def test_moves_that_make_no_sense_in_a_state(state: CaseState, cmd: Command) -> None:
+    case = make_case(
+        state, claimed_by="ana" if state is CaseState.CLAIMED else None, resolved_at=T0
+    )
+    with pytest.raises(IllegalTransition):
+        run(case, cmd)
+
+
+def test_reopen_after_the_window_is_refused() -> None:
+    resolved = run(claimed(), Resolve("7", "ana"))
+    with pytest.raises(NotAllowed, match="can be reopened within 7d"):
+        apply(resolved, Reopen("7", "ana"), POLICY, T0 + timedelta(days=8))
+
+
+def test_reassign_to_unknown_or_same_department() -> None:
+    with pytest.raises(IllegalTransition, match="no department 'legal'"):
+        run(make_case(), Reassign("7", "ana", department="legal"))
+    with pytest.raises(IllegalTransition, match="already with support"):
+        run(make_case(), Reassign("7", "ana", department="support"))
+
+
+def test_a_refused_command_changes_nothing() -> None:
+    case = claimed("ana")
+    with pytest.raises(NotAllowed):
+        run(case, Resolve("7", "ben"))
+    assert case.state is CaseState.CLAIMED and case.version == 1

@@ -1,0 +1,259 @@
+"""Manager reports: period comparison, worst open cases, the export round trip and the chart."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tests.conftest import EXAMPLE_CONFIG
+from tests.sla_helpers import make_case, ny, store_cases
+from triagebot.cases.records import Case, CaseState, Priority
+from triagebot.config.settings import Settings
+from triagebot.reports.comparison import report, worst_open
+from triagebot.runtime.wiring import Runtime
+from triagebot.sla.calendar import BusinessCalendar
+from triagebot.sla.chart import build_figure, chart_data, render_chart
+from triagebot.sla.export import COLUMNS, export_rows, read_export, write_export
+
+PNG = b"\x89PNG\r\n\x1a\n"
+NOW = ny(17, 12)
+
+
+def resolved(settings: Settings, case_id: str, at: datetime, claim: int, resolve: int) -> Case:
+    """A billing case claimed ``claim`` and resolved ``resolve`` minutes after ``at``."""
+    return make_case(
+        settings, case_id, at, state=CaseState.RESOLVED,
+        first_claimed_at=at + timedelta(minutes=claim), claimed_at=at + timedelta(minutes=claim),
+        claimed_by="ana", resolved_at=at + timedelta(minutes=resolve), resolved_by="ana",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    built = Runtime.build(settings, routing=False, clock=lambda: NOW)
+    yield built
+    built.close()
+
+
+def test_offsets_agree_with_elapsed() -> None:
+    calendar = BusinessCalendar("America/New_York", "Mon-Fri 09:00-12:00,13:00-17:30", "US")
+    rng = random.Random(4)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    instants = [start + timedelta(minutes=rng.randint(0, 600_000)) for _ in range(300)]
+    offsets = calendar.offsets(instants)
+    for _ in range(300):
+        i, j = rng.randrange(300), rng.randrange(300)
+        if instants[i] <= instants[j]:
+            elapsed = calendar.elapsed(instants[i], instants[j]).total_seconds()
+            assert offsets[j] - offsets[i] == pytest.approx(elapsed)
+    assert calendar.offsets([]) == []
+
+
+def test_this_period_is_compared_with_the_one_before(runtime: Runtime) -> None:
+    s = runtime.settings
+    store_cases(
+        runtime.store,
+        [
+            resolved(s, "1", ny(16, 10), 10, 60),  # this week
+            resolved(s, "2", ny(9, 10), 30, 90),  # last week
+            resolved(s, "3", ny(9, 11), 90, 120),  # last week, claim breached (1h target)
+            make_case(s, "4", ny(1, 10)),  # older than both
+        ],
+    )
+    weekly = report(runtime, timedelta(days=7))
+    assert weekly.summary is weekly.current
+    current, previous = weekly.current, weekly.previous
+    assert current.total.count == 1 and previous.total.count == 2
+    assert current.total.claim.median_business == 600
+    assert previous.total.claim.breaches == 1
+    assert previous.total.claim.within_sla == 0.5
+    monthly = report(runtime, timedelta(days=30))  # the last week against the week before
+    assert monthly.summary.total.count == 4 and monthly.current.total.count == 1
+    assert monthly.previous.total.count == 2
+    daily = report(runtime, timedelta(days=1))  # a shorter period against the one before
+    assert daily.current.total.count == 0 and daily.previous.total.count == 1
+
+
+def test_worst_open_cases_rank_by_share_of_target_used(settings: Settings) -> None:
+    cases = [
+        make_case(settings, "1", ny(17, 11, 30)),  # claim: 50% of 1h used
+        make_case(settings, "2", ny(17, 10)),  # claim: 200% (breached)
+        make_case(settings, "3", ny(17, 9), priority=Priority.P3),  # claim: 3h of 4h = 75%
+        make_case(settings, "4", ny(17, 9), state=CaseState.RESOLVED, resolved_at=ny(17, 9)),
+    ]
+    worst = worst_open(cases, settings.calendar_for, NOW)
+    assert [(w.case.id, w.target, round(w.used, 2)) for w in worst] == [
+        ("2", "claim", 2.0), ("3", "claim", 0.75), ("1", "claim", 0.5),
+    ]  # fmt: skip
+    assert worst[0].to_dict()["url"] == "https://example.test/reddit/2"
+
+
+def test_export_round_trip(settings: Settings) -> None:
+    cases = [
+        resolved(settings, "1", ny(16, 10), 10, 60),
+        make_case(settings, "2", ny(17, 10), department="shipping"),
+        make_case(settings, "3", ny(17, 10), state=CaseState.SPAM, resolved_at=ny(17, 10, 5)),
+        replace(
+            make_case(settings, "4", ny(17, 9), department="sales", source="x"),
+            claimed_by='o"brien, "ana"', sla_marks=("sales:claim:note",),
+        ),
+    ]  # fmt: skip
+    rows = list(export_rows(cases, settings.calendar_for, NOW))
+    assert rows[0]["claim_s"] == 600.0 and rows[0]["resolve_s"] == 3600.0
+    assert rows[0]["claim_met"] is True and rows[0]["resolve_met"] is True
+    assert rows[1]["claim_met"] is False and rows[1]["resolve_met"] is None  # 2h of 1h used
+    assert rows[2]["claim_met"] is None  # spam is never breached
+    assert rows[0]["source_lag_s"] == 180.0
+    for fmt in ("csv", "jsonl"):
+        out = io.StringIO()
+        assert write_export(rows, fmt, out) == 4
+        assert read_export(io.StringIO(out.getvalue()), fmt) == rows
+    header = next(csv.reader(io.StringIO(_csv(rows))))
+    assert tuple(header) == COLUMNS
+
+
+def test_export_csv_cells_never_run_as_formulas(settings: Settings) -> None:
+    names = ['=HYPERLINK("https://evil.example","x")', "+1", "-2", "@SUM(A1)", "'=quoted", "\tx"]
+    cases = [
+        replace(make_case(settings, str(n), ny(17, 9)), claimed_by=name)
+        for n, name in enumerate(names, start=1)
+    ]
+    rows = list(export_rows(cases, settings.calendar_for, NOW))
+    cells = [line["claimed_by"] for line in csv.DictReader(io.StringIO(_csv(rows)))]
+    assert cells == ["'" + name for name in names]
+    assert read_export(io.StringIO(_csv(rows)), "csv") == rows
+
+
+def _csv(rows: list[dict[str, object]]) -> str:
+    out = io.StringIO()
+    write_export(rows, "csv", out)
+    return out.getvalue()
+
+
+# --- chart ----------------------------------------------------------------------------------
+def test_chart_of_an_empty_history_says_so(settings: Settings) -> None:
+    data = chart_data([], settings.calendar_for, NOW, NOW - timedelta(days=7), NOW)
+    assert data.empty and data.claim == {} and len(data.breaches) == 8
+    png = render_chart(data)
+    assert png.startswith(PNG)
+    figure = build_figure(data)
+    texts = [t.get_text() for ax in figure.axes for t in ax.texts]
+    assert texts.count("no cases in this period") == 2 and "no breaches in this period" in texts
+
+
+def test_chart_of_one_case(settings: Settings) -> None:
+    case = resolved(settings, "1", ny(16, 10), 30, 6 * 60)  # 50% of claim, 75% of resolve
+    data = chart_data([case], settings.calendar_for, NOW, NOW - timedelta(days=7), NOW)
+    assert data.to_dict()["claim"] == {"billing": {"n": 1, "median": 0.5, "p90": 0.5}}
+    assert data.to_dict()["resolve"] == {"billing": {"n": 1, "median": 0.75, "p90": 0.75}}
+    assert sum(c + r for c, r in data.breaches.values()) == 0
+    figure = build_figure(data, "SLA, billing")
+    claim_axes = figure.axes[0]
+    widths = sorted(patch.get_width() for patch in claim_axes.patches)  # type: ignore[attr-defined]
+    assert widths == [50.0, 50.0]  # median and p90, in % of the target
+    assert claim_axes.get_title(loc="left") == "Time to claim per department"
+    assert "% of the SLA target" in claim_axes.get_xlabel()
+    [target] = claim_axes.lines
+    assert target.get_label() == "SLA target (100%)"
+    assert target.get_xydata()[0][0] == 100  # type: ignore[index]
+    assert render_chart(data).startswith(PNG)
+
+
+def test_chart_of_a_hundred_thousand_cases(settings: Settings) -> None:
+    rng = random.Random(7)
+    departments = ["billing", "shipping", "sales", "customer_service", "pr", "hr"]
+    start = datetime(2026, 8, 1, tzinfo=UTC)
+    templates = [make_case(settings, "0", start, department=d) for d in departments]
+    cases = []
+    for n in range(100_000):
+        at = start + timedelta(minutes=rng.randint(0, 90 * 24 * 60))
+        claim = at + timedelta(minutes=rng.randint(1, 600))
+        done = claim + timedelta(minutes=rng.randint(1, 3000))
+        cases.append(
+            replace(
+                templates[n % len(departments)], id=str(n), state=CaseState.RESOLVED,
+                ingested_at=at, claim_due=at + timedelta(hours=2),
+                resolve_due=at + timedelta(days=1),
+                first_claimed_at=claim, claimed_at=claim, claimed_by="ana", resolved_at=done,
+                resolved_by="ana",
+            )
+        )  # fmt: skip
+    end = start + timedelta(days=91)
+    data = chart_data(cases, settings.calendar_for, end, start, end)
+    assert set(data.claim) == set(departments)
+    assert sum(share.n for share in data.claim.values()) == 100_000
+    breaches = sum(c for c, _ in data.breaches.values())
+    assert breaches == sum(
+        1 for c in cases if c.first_claimed_at and c.first_claimed_at > c.claim_due
+    )
+    assert render_chart(data).startswith(PNG)
+
+
+# --- command line ---------------------------------------------------------------------------
+@pytest.fixture
+def cli_store(tmp_path: Path) -> Path:
+    from triagebot.config.settings import load_settings  # noqa: PLC0415
+    from triagebot.store import open_store  # noqa: PLC0415
+
+    settings = load_settings(EXAMPLE_CONFIG, {})
+    now = datetime.now(UTC)
+    store = open_store(tmp_path / "data" / "triagebot.json")
+    try:
+        store_cases(
+            store,
+            [
+                resolved(settings, "1", now - timedelta(days=2), 10, 60),
+                make_case(settings, "2", now - timedelta(days=20), department="shipping"),
+                resolved(settings, "3", now - timedelta(days=9), 10, 60),
+            ],
+        )
+    finally:
+        store.close()
+    return tmp_path
+
+
+def test_cli_summary_compares_periods_and_lists_worst_open(cli_store: Path) -> None:
+    result = run_cli(["sla", "--json"], cli_store)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["total"]["count"] == 1
+    assert data["comparison"]["previous"]["total"]["count"] == 1
+    assert [w["case_id"] for w in data["worst_open"]] == ["2"]
+    table = run_cli(["sla", "summary"], cli_store)
+    assert "the last 7d against the 7d before" in table.stdout
+    assert "worst open cases" in table.stdout and "#2" in table.stdout
+
+
+def test_cli_export_csv_and_jsonl(cli_store: Path) -> None:
+    result = run_cli(["sla", "export", "--since", "30d", "--format", "jsonl"], cli_store)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["case_id"] for r in rows] == ["2", "3", "1"]  # oldest first
+    out = cli_store / "cases.csv"
+    written = run_cli(["sla", "export", "--since", "30d", "-o", str(out)], cli_store)
+    assert written.returncode == 0 and "wrote 3 cases" in written.stderr
+    with out.open(encoding="utf-8", newline="") as stream:
+        back = read_export(stream, "csv")
+    # Two runs, two clocks: only the time an open case has been held may differ.
+    for got, want in zip(back, rows, strict=True):
+        assert {k: v for k, v in got.items() if k != "held"} == {
+            k: v for k, v in want.items() if k != "held"
+        }
+
+
+def test_cli_chart_writes_a_png(cli_store: Path) -> None:
+    out = cli_store / "report.png"
+    result = run_cli(["sla", "chart", "-o", str(out), "--since", "30d"], cli_store)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes().startswith(PNG) and "3 cases" in result.stderr
+    bad = run_cli(["sla", "chart", "--since", "soon"], cli_store)
+    assert bad.returncode == 2 and "--since" in bad.stderr

@@ -1,0 +1,90 @@
+"""Run a lifecycle command against the store: the one path every surface's click takes.
+
+Read the case, apply the command, compare-and-set. When the CAS loses, the command is
+re-checked against the fresh case, so two simultaneous claims give one winner and one
+"already claimed by …" answer. Each change queues an update of every surface showing the
+case and a short thread note.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from triagebot.cases.lifecycle import Command, LifecyclePolicy, Publish, apply
+from triagebot.cases.records import Case, CaseEvent, OutboxItem, OutboxKind, Priority
+from triagebot.config.settings import Settings
+from triagebot.errors import VersionConflict
+from triagebot.sla.clocks import due_times
+from triagebot.store.base import Store
+
+_MAX_ATTEMPTS = 5
+
+
+class SettingsPolicy:
+    """The lifecycle policy read from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @property
+    def reopen_within(self) -> timedelta:
+        return self._settings.reopen_within
+
+    def is_manager(self, actor: str, surface: str) -> bool:
+        return self._settings.is_manager(actor, surface)
+
+    def department_exists(self, department: str) -> bool:
+        return department in self._settings.departments
+
+    def due_times(
+        self, priority: Priority, department: str, start: datetime
+    ) -> tuple[datetime, datetime]:
+        policy = self._settings.sla_policy(priority, department)
+        return due_times(policy, self._settings.calendar_for(department), start)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    event: CaseEvent
+
+
+def outbox_item(
+    case_id: str, kind: OutboxKind, now: datetime, text: str | None = None
+) -> OutboxItem:
+    return OutboxItem(id=uuid.uuid4().hex, case_id=case_id, kind=kind, created_at=now, text=text)
+
+
+_PAST = {
+    "claim": "claimed",
+    "unclaim": "released",
+    "resolve": "resolved",
+    "reopen": "reopened",
+    "spam": "marked as spam",
+}
+
+
+def note_for(event: CaseEvent) -> str:
+    """The thread note a change leaves under the case's message."""
+    if event.action == "reassign":
+        before, after = event.before["department"], event.after["department"]
+        return f"reassigned from {before} to {after} by {event.actor}"
+    return f"{_PAST.get(event.action, event.action)} by {event.actor}"
+
+
+def execute(store: Store, policy: LifecyclePolicy, command: Command, now: datetime) -> Outcome:
+    """Apply ``command`` with compare-and-set; raises the lifecycle's errors unchanged."""
+    for _ in range(_MAX_ATTEMPTS):
+        case = store.get_case(command.case_id)
+        changed, event = apply(case, command, policy, now)
+        outbox = [outbox_item(case.id, OutboxKind.UPDATE, now)]
+        if not isinstance(command, Publish):
+            outbox.append(outbox_item(case.id, OutboxKind.REPLY, now, note_for(event)))
+        try:
+            store.save_case(changed, case.version, [event], outbox)
+        except VersionConflict:
+            continue
+        return Outcome(changed, event)
+    raise VersionConflict(f"case #{command.case_id} keeps changing; try again")

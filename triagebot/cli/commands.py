@@ -1,0 +1,240 @@
+"""The bodies of the ``triagebot`` subcommands; ``cli.py`` parses and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from triagebot.actions.executor import execute
+from triagebot.cases.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
+from triagebot.cases.records import ACTIVE_STATES, Case, CaseState, Mention
+from triagebot.cli.rules import cmd_rules, print_explanation
+from triagebot.config.settings import Settings, load_settings
+from triagebot.errors import InputError
+from triagebot.ingest.mention_io import mention_from_json, read_mentions
+from triagebot.ingest.pipeline import IngestResult
+from triagebot.runtime.console import safe_text
+from triagebot.runtime.wiring import Runtime, build_router
+
+log = logging.getLogger(__name__)
+
+INGEST_BATCH = 500
+
+
+def settings_for_command(*, fallback: bool = True) -> Settings:
+    settings = load_settings(fallback_to_example=fallback)
+    if fallback and settings.config_file.name == "triagebot.example.toml":
+        log.info("no triagebot.toml here: using the example configuration %s", settings.config_file)
+    return settings
+
+
+def output_console() -> Console:
+    # Piped output is read by programs and people alike: do not cut wide tables to 80 columns.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=True, width=width)
+
+
+# --- mentions -------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    mentions = read_mentions(Path(args.file))  # the whole file is checked before storing
+    runtime = Runtime.build(settings_for_command())
+    total = IngestResult()
+    try:
+        progress = Progress(
+            disable=not sys.stderr.isatty(), transient=True, console=Console(stderr=True)
+        )
+        with progress as bar:
+            task = bar.add_task("ingesting", total=len(mentions))
+            for start in range(0, len(mentions), INGEST_BATCH):
+                chunk = mentions[start : start + INGEST_BATCH]
+                total.merge(runtime.pipeline.ingest(chunk, runtime.clock()))
+                bar.advance(task, len(chunk))
+    finally:
+        runtime.close()
+    print(
+        f"{len(mentions)} mentions: {len(total.new)} new cases ({total.spam} spam), "
+        f"{total.duplicates} already known, {total.ignored} ignored (own accounts or excluded)"
+    )
+    return 0
+
+
+def _stdin_mentions() -> Iterator[Mention]:
+    for number, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("each line must be a JSON object")
+            data = {
+                "id": f"stdin:{number}",
+                "source": "stdin",
+                "url": "https://example.invalid/",
+                **data,
+            }
+            data.setdefault("created_at", "1970-01-01T00:00:00+00:00")
+            yield mention_from_json(data)
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise InputError(f"stdin:{number}: {exc}") from None
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    settings = settings_for_command()
+    router = build_router(settings)
+    if args.texts:
+        base = {
+            "source": "cli",
+            "url": "https://example.invalid/",
+            "created_at": "1970-01-01T00:00:00",
+        }
+        mentions: Iterator[Mention] = (
+            mention_from_json({**base, "id": f"cli:{i}", "text": text})
+            for i, text in enumerate(args.texts)
+        )
+    else:
+        mentions = _stdin_mentions()
+    for mention in mentions:
+        if args.explain:
+            as_json = args.json or not args.texts
+            print_explanation(router.explain(mention), mention.text, as_json=as_json)
+            continue
+        print(json.dumps(router.route(mention).to_dict(), ensure_ascii=False), flush=True)
+    return 0
+
+
+# --- cases ----------------------------------------------------------------------------
+
+
+def _states(choice: str) -> set[CaseState] | None:
+    if choice == "all":
+        return None
+    if choice == "active":
+        return set(ACTIVE_STATES)
+    return {CaseState(choice)}
+
+
+def _case_row(case: Case) -> list[str]:
+    owner = case.claimed_by or ""
+    return [
+        f"#{case.id}",
+        case.state.value,
+        case.priority.value,
+        case.department,
+        owner,
+        case.mention.source,
+        safe_text(case.mention.text, 70),
+    ]
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    runtime = Runtime.build(settings_for_command(), routing=False)
+    try:
+        found = runtime.store.list_cases(
+            states=_states(args.state), department=args.department, limit=args.limit
+        )
+    finally:
+        runtime.close()
+    if args.json:
+        for case in found:
+            print(json.dumps(case.to_dict(), ensure_ascii=False))
+        return 0
+    table = Table("case", "state", "prio", "department", "owner", "source", "text", box=None)
+    for case in found:
+        table.add_row(*(escape(cell) for cell in _case_row(case)))
+    console = output_console()
+    console.print(table if found else f"no {args.state} cases")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    runtime = Runtime.build(settings_for_command(), routing=False)
+    try:
+        case = runtime.store.get_case(args.case_id.lstrip("#"))
+        events = runtime.store.events(case.id)
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps({"case": case.to_dict(), "events": [e.to_dict() for e in events]}))
+        return 0
+    console = output_console()
+    fields = Table(box=None, show_header=False)
+    for label, value in _case_fields(case):
+        fields.add_row(f"[bold]{label}[/]", escape(value))
+    console.print(fields)
+    history = Table("when (UTC)", "action", "by", "via", "change", box=None)
+    for event in events:
+        change = ", ".join(
+            f"{key}: {event.before.get(key)} → {value}"
+            for key, value in event.after.items()
+            if event.before.get(key) != value
+        )
+        history.add_row(
+            f"{event.at:%Y-%m-%d %H:%M}",
+            event.action,
+            escape(event.actor),
+            event.surface,
+            escape(change),
+        )
+    console.print(history)
+    return 0
+
+
+def _case_fields(case: Case) -> list[tuple[str, str]]:
+    m = case.mention
+    return [
+        ("case", f"#{case.id} {case.state} {case.priority} {case.department}"),
+        ("author", f"@{safe_text(m.author.handle, 60)} on {m.source}"),
+        ("text", safe_text(m.text, 2000)),
+        ("link", safe_text(m.url, 300)),
+        *(("also on", safe_text(url, 300)) for url in case.also_on),
+        ("claim due", f"{case.claim_due:%Y-%m-%d %H:%M} UTC"),
+        ("resolve due", f"{case.resolve_due:%Y-%m-%d %H:%M} UTC"),
+        ("owner", case.claimed_by or "-"),
+    ]
+
+
+def _act(args: argparse.Namespace, build: Callable[[str, str], Command]) -> int:
+    runtime = Runtime.build(settings_for_command(), routing=False)
+    try:
+        command = build(args.case_id.lstrip("#"), args.by)
+        outcome = execute(runtime.store, runtime.policy, command, runtime.clock())
+    finally:
+        runtime.close()
+    case = outcome.case
+    owner = f", {case.claimed_by}" if case.claimed_by else ""
+    print(f"#{case.id} is now {case.state} ({case.department}{owner})")
+    return 0
+
+
+def _simple(kind: type[Command]) -> Callable[[argparse.Namespace], int]:
+    return lambda args: _act(args, lambda case_id, by: kind(case_id, by, "cli"))
+
+
+def cmd_reassign(args: argparse.Namespace) -> int:
+    return _act(args, lambda case_id, by: Reassign(case_id, by, "cli", department=args.department))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ingest": cmd_ingest,
+    "triage": cmd_triage,
+    "cases": cmd_cases,
+    "show": cmd_show,
+    "claim": _simple(Claim),
+    "unclaim": _simple(Unclaim),
+    "resolve": _simple(Resolve),
+    "reopen": _simple(Reopen),
+    "spam": _simple(MarkSpam),
+    "reassign": cmd_reassign,
+    "rules": cmd_rules,
+}

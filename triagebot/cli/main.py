@@ -1,0 +1,167 @@
+"""The ``triagebot`` command: argument parsing and the one place errors become exit codes.
+
+Exit status: 0 success; 1 a refused action (already claimed, not allowed, no such case);
+2 bad configuration, rules, input or arguments (one clear line per problem, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from integrations.board.cli import add_board_parser  # argparse only
+from triagebot import __version__
+from triagebot.cases.records import CaseState
+from triagebot.cli.rules import add_rules_parser
+from triagebot.errors import ConfigError, InputError, TriagebotError
+
+LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+
+#: Modules holding the subcommands outside triagebot.cli.commands, imported only when run,
+#: so quick commands do not load the web server, the scheduler or the sources.
+COMMAND_MODULES = {
+    "demo": "triagebot.cli.run",
+    "serve": "triagebot.cli.run",
+    "migrate": "triagebot.cli.run",
+    "migrate-store": "triagebot.cli.transfer",
+    "poll": "triagebot.cli.sources",
+    "sources": "triagebot.cli.sources",
+    "sla": "triagebot.cli.sla",
+    "teams": "integrations.teams.cli",
+    "board": "integrations.board.cli",
+}
+
+
+def load_command(name: str) -> Callable[[argparse.Namespace], int]:
+    """The function that runs subcommand ``name``."""
+    module = importlib.import_module(COMMAND_MODULES.get(name, "triagebot.cli.commands"))
+    command: Callable[[argparse.Namespace], int] = module.COMMANDS[name]
+    return command
+
+
+def _case_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+) -> None:
+    parser = sub.add_parser(name, help=help)
+    parser.add_argument("case_id", help="case number, as shown by `triagebot cases`")
+    if name == "reassign":
+        parser.add_argument("department", help="department id to hand the case to")
+    parser.add_argument("--by", required=True, metavar="WHO", help="who is acting")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triagebot",
+        description="Route public brand mentions to the department that owns them.",
+    )
+    parser.add_argument("--version", action="version", version=f"triagebot {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo", help="replay sample mentions on the console, no credentials needed"
+    )
+    demo.add_argument("--pace", type=float, default=1.5, help="seconds between sample mentions")
+    demo.add_argument(
+        "--no-staff", action="store_true", help="do not simulate staff claiming cases"
+    )
+    demo.add_argument("--until-done", action="store_true", help="exit when every sample is handled")
+    demo.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+
+    sub.add_parser("serve", help="run the web server and scheduler (what the Procfile runs)")
+
+    ingest = sub.add_parser("ingest", help="ingest mentions from a JSON-lines file")
+    ingest.add_argument("file", help="one mention per line (see README)")
+
+    triage = sub.add_parser("triage", help="show where texts would be routed (nothing stored)")
+    triage.add_argument("texts", nargs="*", help="texts; without any, JSON lines from stdin")
+    triage.add_argument(
+        "--json", action="store_true", help="JSON lines out (the default for stdin)"
+    )
+    triage.add_argument(
+        "--explain", action="store_true", help="show the words and rules behind each routing"
+    )
+
+    cases = sub.add_parser("cases", help="list cases")
+    cases.add_argument(
+        "--state", choices=[s.value for s in CaseState] + ["active", "all"], default="active"
+    )
+    cases.add_argument("--department", help="only this department")
+    cases.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    cases.add_argument("--json", action="store_true", help="JSON lines out")
+
+    show = sub.add_parser("show", help="one case with its history")
+    show.add_argument("case_id")
+    show.add_argument("--json", action="store_true")
+
+    _case_command(sub, "claim", "claim a case")
+    _case_command(sub, "unclaim", "give a claimed case back to the queue")
+    _case_command(sub, "resolve", "resolve a case")
+    _case_command(sub, "reopen", "reopen a resolved case")
+    _case_command(sub, "reassign", "hand a case to another department")
+    _case_command(sub, "spam", "mark a case as spam")
+
+    sla = sub.add_parser("sla", help="SLA summary, per-case export (CSV/JSON lines) or chart (PNG)")
+    sla.add_argument("view", nargs="?", choices=["summary", "export", "chart"], default="summary")
+    sla.add_argument(
+        "--since", default="7d", help="period to report, e.g. 24h, 7d, 30d (default 7d)"
+    )
+    sla.add_argument("--department", help="only this department")
+    sla.add_argument("--json", action="store_true", help="JSON out")
+    sla.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="export format")
+    sla.add_argument(
+        "-o", "--output", metavar="FILE", help="export: file (default stdout); chart: PNG file"
+    )
+
+    poll = sub.add_parser("poll", help="fetch mentions from the configured sources and ingest them")
+    poll.add_argument("--once", action="store_true", help="poll each source once and exit")
+    poll.add_argument("--source", metavar="NAME", help="only this source")
+    sources = sub.add_parser("sources", help="each source's state: last success, errors, lag")
+    sources.add_argument("--json", action="store_true", help="JSON lines out")
+
+    sub.add_parser("migrate", help="bring the store's schema up to date (release phase)")
+    move = sub.add_parser(
+        "migrate-store", help="copy an embedded store's whole history into PostgreSQL"
+    )
+    move.add_argument("--from", dest="source", required=True, metavar="PATH", help="TinyDB file")
+    move.add_argument(
+        "--to", dest="target", metavar="URL", help="PostgreSQL URL (default: DATABASE_URL)"
+    )
+    add_rules_parser(sub)
+    # The teams subcommands live with the Teams package (no botbuilder is imported for them).
+    from integrations.teams.cli import add_teams_parser  # noqa: PLC0415
+
+    add_teams_parser(sub)
+    add_board_parser(sub)
+    return parser
+
+
+def _exit_code(exc: TriagebotError) -> int:
+    """2 for what the user must fix in files or arguments, 1 for a refused or failed action."""
+    return 2 if isinstance(exc, ConfigError | InputError) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.INFO if args.verbose or args.command in {"serve", "demo"} else logging.WARNING
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        return load_command(args.command)(args)
+    except TriagebotError as exc:
+        lines = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+        for line in lines:
+            print(f"triagebot: {line}", file=sys.stderr)
+        return _exit_code(exc)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""The long-running commands: ``demo`` and ``serve``, and ``migrate`` (the release phase).
+
+Kept apart from the quick commands so that ``triagebot claim`` does not pay for importing
+the web server, the scheduler and the sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from integrations.board.app import add_board, board_options
+from triagebot.cli.commands import output_console, settings_for_command
+from triagebot.cli.sources import build_poller
+from triagebot.errors import ConfigError
+from triagebot.runtime.console import ConsoleSurface
+from triagebot.runtime.demo import DemoOptions, DemoReplay
+from triagebot.runtime.deploy import log_to_stdout, open_configured_store, store_label
+from triagebot.runtime.server import create_app, run
+from triagebot.runtime.wiring import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = settings_for_command()
+    runtime = Runtime.build(settings, [ConsoleSurface()])
+    replay = DemoReplay(
+        runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed)
+    )
+    port = settings.env.port
+    console = output_console()
+    board = board_options(settings.env, demo=True)
+    address = f"http://127.0.0.1:{port}/" if board else "off (TRIAGEBOT_BOARD=off)"
+    console.print(
+        f"[bold]triagebot demo[/] · {settings.config.brand.name} · store {settings.env.db_path}\n"
+        f"board: [bold]{address}[/] (open it in a browser: every queue, claim and resolve)\n"
+        f"health: http://127.0.0.1:{port}/healthz · from another terminal try: "
+        "[bold]triagebot cases[/], [bold]triagebot claim ID --by you[/], [bold]triagebot sla[/]\n"
+        "Ctrl-C stops.\n"
+    )
+
+    async def start_replay(app: web.Application) -> None:
+        app["demo_task"] = asyncio.ensure_future(replay.run())
+
+    app = create_app(runtime, extra_startup=start_replay)
+    add_slack(runtime, app)
+    add_teams(runtime, app)
+    add_board(runtime, app, board)
+    try:
+        asyncio.run(_serve_until(app, port, replay, args.until_done))
+    except KeyboardInterrupt:
+        console.print("\nstopped.")
+    return 0
+
+
+async def _serve_until(
+    app: web.Application, port: int, replay: DemoReplay, until_done: bool
+) -> None:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        try:
+            await site.start()
+        except OSError as exc:
+            message = (
+                f"environment: PORT: cannot listen on {port} ({exc.strerror}); set another PORT"
+            )
+            raise ConfigError(message) from None
+        if not until_done:
+            await asyncio.Event().wait()
+        await replay.done.wait()
+        store = replay.runtime.store
+        for _ in range(100):  # let the delivery job show the last changes
+            if await asyncio.to_thread(store.pending_outbox) == 0:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    log_to_stdout(logging.getLogger().level)
+    settings = settings_for_command(fallback=False)
+    runtime = Runtime.build(settings, [ConsoleSurface()])
+    log.info(
+        "event=serve_started port=%d store=%s dyno=%s",
+        settings.env.port,
+        store_label(settings.env),
+        settings.env.dyno or "-",
+    )
+    app = create_app(runtime, poller=build_poller(runtime))
+    add_slack(runtime, app)
+    add_teams(runtime, app)
+    add_board(runtime, app, board_options(settings.env, demo=False))
+    run(app, settings.env.port)
+    return 0
+
+
+def add_slack(runtime: Runtime, app: web.Application) -> None:
+    """Show cases in Slack and serve POST /slack/events when the Slack secrets are set."""
+    env = runtime.settings.env
+    if env.slack_bot_token is None and env.slack_signing_secret is None:
+        return
+    if env.slack_bot_token is None or env.slack_signing_secret is None:
+        missing = "SLACK_BOT_TOKEN" if env.slack_bot_token is None else "SLACK_SIGNING_SECRET"
+        raise ConfigError(f"environment: {missing}: must be set too to use Slack")
+    # Imported only when Slack is configured: Bolt and the SDK are not part of the core.
+    from integrations.slack.app import build_slack, mount  # noqa: PLC0415
+
+    slack = build_slack(runtime)
+    runtime.surfaces.append(slack.surface)
+    mount(app, slack)
+    log.info("event=slack_enabled channels=%d", len(slack.surface.targets.channels))
+
+
+def add_teams(runtime: Runtime, app: web.Application) -> None:
+    """Show cases in Teams and serve POST /api/messages when MICROSOFT_APP_ID or
+    TRIAGEBOT_TEAMS=1 (local mode, for Microsoft 365 Agents Playground) is set."""
+    env = runtime.settings.env
+    if not (env.microsoft_app_id or env.teams_local):
+        return
+    # Imported only when Teams is on: botbuilder is not part of the core.
+    from integrations.teams.app import add_teams as mount_teams  # noqa: PLC0415
+
+    mount_teams(runtime, app)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    env = settings_for_command(fallback=False).env
+    store = open_configured_store(env, migrating=True)
+    try:
+        done = store.migrate()
+    finally:
+        store.close()
+    print("\n".join(done) if done else "store is up to date")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": cmd_demo,
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+}

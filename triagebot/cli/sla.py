@@ -1,0 +1,115 @@
+"""``triagebot sla [summary|export|chart]``: the SLA report, the per-case export and the chart."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from triagebot.cases.records import ACTIVE_STATES
+from triagebot.cli.commands import output_console, settings_for_command
+from triagebot.config.settings import Settings
+from triagebot.durations import format_seconds, parse_duration
+from triagebot.errors import InputError
+from triagebot.reports.comparison import print_extras, report, worst_open_facts
+from triagebot.reports.summary import print_summary
+from triagebot.runtime.wiring import Runtime
+from triagebot.sla.export import export_rows, write_export
+
+DEFAULT_CHART = "sla-chart.png"
+
+
+def _period(args: argparse.Namespace) -> timedelta:
+    try:
+        return parse_duration(args.since)
+    except ValueError as exc:
+        raise InputError(f"--since: {exc}") from None
+
+
+def _check_department(settings: Settings, department: str | None) -> None:
+    if department and department not in settings.departments:
+        known = ", ".join(settings.departments)
+        raise InputError(f"--department: no department {department!r} (known: {known})")
+
+
+def _summary(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> int:
+    result = report(runtime, period, args.department)
+    active = runtime.store.sla_facts(states=ACTIVE_STATES, department=args.department)
+    now = runtime.clock()
+    worst = worst_open_facts(active, runtime.settings.calendar_for, now, runtime.store.get_case)
+    if args.json:
+        data = result.summary.to_dict() | {
+            "comparison": {
+                "current": result.current.to_dict(),
+                "previous": result.previous.to_dict(),
+            },
+            "worst_open": [item.to_dict() for item in worst],
+        }
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    console = output_console()
+    print_summary(console, result.summary, f"last {format_seconds(period.total_seconds())}")
+    print_extras(console, result.current, result.previous, worst, now)
+    return 0
+
+
+def _export(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> int:
+    now = runtime.clock()
+    cases = runtime.store.list_cases(
+        since=now - period, until=now + timedelta(seconds=1), department=args.department
+    )
+    cases.reverse()  # oldest first
+    rows = export_rows(cases, runtime.settings.calendar_for, now)
+    if args.output in (None, "-"):
+        write_export(rows, args.format, sys.stdout)
+        return 0
+    path = Path(args.output)
+    try:
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            count = write_export(rows, args.format, stream)
+    except OSError as exc:
+        raise InputError(f"--output: cannot write {path}: {exc.strerror}") from None
+    print(f"wrote {count} cases to {path}", file=sys.stderr)
+    return 0
+
+
+def _chart(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> int:
+    from triagebot.sla.chart import chart_data, render_chart  # noqa: PLC0415 (loads matplotlib)
+
+    now = runtime.clock()
+    until = now + timedelta(seconds=1)
+    cases = runtime.store.list_cases(since=now - period, until=until, department=args.department)
+    data = chart_data(cases, runtime.settings.calendar_for, now, now - period, until)
+    title = f"SLA, {args.department}" if args.department else "SLA"
+    path = Path(args.output or DEFAULT_CHART)
+    try:
+        path.write_bytes(render_chart(data, title))
+    except OSError as exc:
+        raise InputError(f"--output: cannot write {path}: {exc.strerror}") from None
+    print(f"wrote the chart of {len(cases)} cases to {path}", file=sys.stderr)
+    return 0
+
+
+_VIEWS: dict[str, Callable[[Runtime, argparse.Namespace, timedelta], int]] = {
+    "summary": _summary,
+    "export": _export,
+    "chart": _chart,
+}
+
+
+def cmd_sla(args: argparse.Namespace) -> int:
+    period = _period(args)
+    settings = settings_for_command()
+    _check_department(settings, args.department)
+    view = getattr(args, "view", None) or "summary"
+    runtime = Runtime.build(settings, routing=False)
+    try:
+        return _VIEWS[view](runtime, args, period)
+    finally:
+        runtime.close()
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"sla": cmd_sla}

@@ -1,0 +1,202 @@
+"""``triagebot poll`` and ``triagebot sources``, and the poller the server runs.
+
+``poll --once`` fetches every enabled source (or one, ``--source NAME``), ingests what it
+found and prints it; without ``--once`` it keeps polling on each source's interval until
+Ctrl-C. ``sources`` shows each configured source: whether it can run (and which environment
+variable to set if not), its last success and error, next run and typical lag, as saved by
+the poller of ``triagebot serve`` (or of ``poll``) in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import datetime, timedelta
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from triagebot.cases.records import Case
+from triagebot.config.settings import Settings, load_settings
+from triagebot.errors import InputError
+from triagebot.ingest.polling import Poller, PollOutcome, poll_all
+from triagebot.ingest.source_state import (
+    SourceState,
+    format_age,
+    format_span,
+    lags_by_source,
+    load_state,
+    status_key,
+)
+from triagebot.ingest.sources import SourceSpec
+from triagebot.runtime.console import safe_text
+from triagebot.runtime.scheduler import create_scheduler
+from triagebot.runtime.wiring import Runtime
+
+LAG_PERIOD = timedelta(days=7)
+
+
+def build_poller(runtime: Runtime, only: str | None = None) -> Poller:
+    """The poller over the configured sources (adapters from ``integrations.sources``)."""
+    # Imported here so that other commands do not load HTTP and HTML libraries.
+    from integrations.sources import build_specs, open_http  # noqa: PLC0415
+
+    specs = build_specs(runtime.settings, runtime.clock)
+    if only is not None:
+        specs = [s for s in specs if s.name == only]
+        if not specs:
+            known = ", ".join(s.name for s in runtime.settings.config.sources) or "none"
+            raise InputError(f"--source: no source {only!r} in the configuration (known: {known})")
+    return Poller(specs, runtime.store, runtime.pipeline.ingest, open_http(), clock=runtime.clock)
+
+
+def _settings() -> Settings:
+    return load_settings(fallback_to_example=True)
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    runtime = Runtime.build(_settings())
+    try:
+        poller = build_poller(runtime, args.source)
+        _report_problems(poller)
+        if args.once:
+            outcomes = asyncio.run(_once(poller))
+            for outcome in outcomes:
+                _print_outcome(outcome)
+            return (
+                1 if any(o.error for o in outcomes) and not any(o.fetched for o in outcomes) else 0
+            )
+        asyncio.run(_forever(poller))
+    except KeyboardInterrupt:
+        print("stopped.")
+    finally:
+        runtime.close()
+    return 0
+
+
+async def _once(poller: Poller) -> list[PollOutcome]:
+    try:
+        names = [name for name, spec in poller.specs.items() if spec.runnable]
+        return await poll_all(poller, names)
+    finally:
+        await poller.aclose()
+
+
+async def _forever(poller: Poller) -> None:
+    scheduler = create_scheduler()
+    poller.on_outcome = _print_outcome
+    poller.schedule(scheduler)
+    scheduler.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await poller.aclose()
+
+
+def _report_problems(poller: Poller) -> None:
+    for state in poller.state.values():
+        if state.problem:
+            print(f"{state.name}: not polled: {state.problem}", flush=True)
+
+
+def _print_outcome(outcome: PollOutcome) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    name = escape(outcome.source)
+    if outcome.error:
+        console.print(f"[bold]{name}[/]: [red]failed[/]: {escape(outcome.error)}")
+        return
+    if outcome.skipped:
+        console.print(f"[bold]{name}[/]: skipped: {escape(outcome.skipped)}")
+        return
+    result = outcome.result
+    console.print(
+        f"[bold]{name}[/]: {outcome.fetched} fetched, {len(result.new)} new cases "
+        f"({result.spam} spam), {len(result.also_seen)} seen again elsewhere, "
+        f"{result.duplicates} already known, {result.ignored} ignored, "
+        f"{outcome.too_old} older than the backfill window"
+    )
+    for case in result.new:
+        console.print("  " + escape(_case_line(case)))
+    for case in result.also_seen:
+        console.print(f"  #{case.id} also on: " + escape(", ".join(case.also_on)))
+
+
+def _case_line(case: Case) -> str:
+    m = case.mention
+    return (
+        f"#{case.id} {case.state} {case.priority} {case.department} "
+        f"@{safe_text(m.author.handle, 40)}: {safe_text(m.text, 90)}"
+    )
+
+
+# --- sources ----------------------------------------------------------------------------
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    settings = _settings()
+    runtime = Runtime.build(settings)
+    try:
+        from integrations.sources import build_specs  # noqa: PLC0415
+
+        specs = build_specs(settings, runtime.clock)
+        now = runtime.clock()
+        saved = {s.name: load_state(runtime.store.get_cursor(status_key(s.name))) for s in specs}
+        lags = lags_by_source(runtime.store.list_cases(since=now - LAG_PERIOD))
+    finally:
+        runtime.close()
+    rows = [_merged(spec, saved.get(spec.name), lags.get(spec.name)) for spec in specs]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row.to_dict(), ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no sources configured (add [[sources]] blocks to triagebot.toml)")
+        return 0
+    _print_table(rows, now)
+    return 0
+
+
+def _merged(spec: SourceSpec, saved: SourceState | None, lag: float | None) -> SourceState:
+    """The configured source with what the poller last saved about it."""
+    state = SourceState.initial(spec)
+    if saved is not None and state.enabled:
+        state.last_attempt, state.last_success = saved.last_attempt, saved.last_success
+        state.last_error, state.last_error_at = saved.last_error, saved.last_error_at
+        state.consecutive_failures = saved.consecutive_failures
+        state.next_run, state.backoff_until = saved.next_run, saved.backoff_until
+        state.last_fetched, state.last_new = saved.last_fetched, saved.last_new
+        state.total_new = saved.total_new
+        state.lags.extend(saved.lags)
+    if not state.lags and lag is not None:
+        state.lags.append(lag)
+    return state
+
+
+def _print_table(rows: list[SourceState], now: datetime) -> None:
+    table = Table(
+        "source", "type", "status", "every", "last success", "next run", "lag", "problem", box=None
+    )
+    for state in rows:
+        error = state.problem or state.last_error or ""
+        if state.missing:
+            error = "set " + " and ".join(state.missing)
+        if state.consecutive_failures:
+            error = f"{state.consecutive_failures}x: {error}"
+        next_run = state.backoff_until or state.next_run
+        table.add_row(
+            escape(state.name),
+            state.kind,
+            state.status,
+            format_span(state.interval),
+            format_age(now, state.last_success),
+            format_age(now, next_run) if state.enabled else "-",
+            format_span(state.typical_lag),
+            escape(safe_text(error, 80)),
+        )
+    Console(highlight=False, soft_wrap=True).print(table)
+
+
+COMMANDS = {"poll": cmd_poll, "sources": cmd_sources}

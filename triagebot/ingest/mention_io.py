@@ -1,0 +1,114 @@
+"""Mentions from JSON lines (``triagebot ingest``, the demo): validated, with file:line errors.
+
+One JSON object per line, in the shape of ``Mention.to_dict``: ``id``, ``source``, ``url``,
+``text`` and ``created_at`` are required; ``kind`` defaults to the source, ``author`` may be
+a handle or ``{"handle", "name", "followers"}``. The whole file is checked before anything is
+stored, so a bad line leaves the store untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from triagebot.cases.records import Author, Mention, utc
+from triagebot.errors import InputError
+
+MAX_TEXT = 40_000
+
+
+def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"{key}: is required")
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{key}: must be a string")
+    return value
+
+
+def _author(value: Any) -> Author:
+    if value is None:
+        return Author(handle="unknown")
+    if isinstance(value, str):
+        return Author(handle=value)
+    if not isinstance(value, dict):
+        raise ValueError("author: must be a handle or an object with handle, name, followers")
+    handle = _text(value, "handle")
+    followers = value.get("followers")
+    if followers is not None and (not isinstance(followers, int) or followers < 0):
+        raise ValueError("author.followers: must be a whole number >= 0")
+    name = value.get("name")
+    return Author(
+        handle=str(handle), name=str(name) if name is not None else None, followers=followers
+    )
+
+
+def check_url(url: str) -> str:
+    """Only absolute http(s) links are kept."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"url: {url[:80]!r} is not an absolute http(s) link")
+    return url
+
+
+def mention_from_json(data: Any, *, created_at: datetime | None = None) -> Mention:
+    """Build a Mention from one decoded JSON object; raises ValueError naming the field."""
+    if not isinstance(data, dict):
+        raise ValueError("each line must be a JSON object")
+    when = created_at
+    if when is None:
+        stamp = _text(data, "created_at")
+        try:
+            when = utc(datetime.fromisoformat(str(stamp)))
+        except ValueError:
+            raise ValueError(f"created_at: {stamp!r} is not an ISO 8601 time") from None
+    source = str(_text(data, "source"))
+    text = str(_text(data, "text"))
+    raw = data.get("raw")
+    return Mention(
+        id=str(_text(data, "id")),
+        source=source,
+        kind=_text(data, "kind", required=False) or source,
+        url=check_url(str(_text(data, "url"))),
+        author=_author(data.get("author")),
+        text=text[:MAX_TEXT],
+        created_at=when,
+        lang=_text(data, "lang", required=False),
+        raw=raw if isinstance(raw, dict) else {},
+    )
+
+
+def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, decoded object) for each non-blank line; InputError on bad JSON."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        try:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def read_mentions(path: Path) -> list[Mention]:
+    """Every mention of a JSON-lines file, or InputError for the first bad line."""
+    mentions = []
+    for number, data in iter_json_lines(path):
+        try:
+            mentions.append(mention_from_json(data))
+        except ValueError as exc:
+            raise InputError(f"{path}:{number}: {exc}") from None
+    return mentions

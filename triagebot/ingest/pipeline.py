@@ -1,0 +1,163 @@
+"""Ingest: mention -> relevance -> dedupe -> triage -> case + SLA clocks -> outbox.
+
+A batch is stored in one atomic step, so a crash never leaves a case without its
+outbox item (it would never be posted) nor an outbox item without its case. Running the
+same batch twice stores nothing the second time: dedupe is by mention id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from triagebot.actions.executor import outbox_item
+from triagebot.cases.lifecycle import SYSTEM_ACTOR
+from triagebot.cases.records import (
+    Assignment,
+    Case,
+    CaseEvent,
+    CaseState,
+    Mention,
+    NewCase,
+    OutboxKind,
+    Routing,
+)
+from triagebot.config.settings import BrandConfig, Settings
+from triagebot.ingest.crosspost import CrossPosts
+from triagebot.routing.router import Router, normalise
+from triagebot.sla.clocks import due_times
+from triagebot.store.base import Store
+
+
+@dataclass
+class IngestResult:
+    """What happened to each mention of a batch."""
+
+    new: list[Case] = field(default_factory=list)
+    duplicates: int = 0
+    ignored: int = 0
+    also_seen: list[Case] = field(default_factory=list)  # existing cases that got a cross-post
+
+    @property
+    def spam(self) -> int:
+        return sum(1 for c in self.new if c.state is CaseState.SPAM)
+
+    def merge(self, other: IngestResult) -> None:
+        self.new.extend(other.new)
+        self.duplicates += other.duplicates
+        self.ignored += other.ignored
+        self.also_seen.extend(other.also_seen)
+
+
+def _handle(value: str) -> str:
+    return normalise(value).lstrip("@")
+
+
+class BrandFilter:
+    """Drops the brand's own posts and posts about excluded look-alikes."""
+
+    def __init__(self, brand: BrandConfig) -> None:
+        self._handles = {_handle(h) for h in brand.handles}
+        self._exclude = [normalise(e) for e in brand.exclude]
+        self._keywords = [normalise(k) for k in brand.keywords]
+
+    def is_relevant(self, mention: Mention) -> bool:
+        if _handle(mention.author.handle) in self._handles:
+            return False
+        text = normalise(mention.text)
+        if not any(phrase in text for phrase in self._exclude):
+            return True
+        # An excluded phrase ("northwind airlines") only disqualifies a post that
+        # does not also mention the brand some other way.
+        for phrase in self._exclude:
+            text = text.replace(phrase, " ")
+        return any(keyword in text for keyword in self._keywords)
+
+
+class Pipeline:
+    """Turns mentions into stored cases; the delivery worker takes it from the outbox."""
+
+    def __init__(self, store: Store, settings: Settings, router: Router) -> None:
+        self.store = store
+        self.settings = settings
+        self.router = router
+        self.brand = BrandFilter(settings.config.brand)
+        self.crossposts = CrossPosts(store)
+
+    def ingest(self, mentions: Iterable[Mention], now: datetime) -> IngestResult:
+        result = IngestResult()
+        fresh: list[Mention] = []
+        seen: set[str] = set()
+        mentions = list(mentions)
+        # A store that can answer for a whole batch at once (PostgreSQL) saves a round trip each.
+        known_mentions = getattr(self.store, "known_mentions", None)
+        known: set[str] | None = (
+            None if known_mentions is None else known_mentions([m.id for m in mentions])
+        )
+        for mention in mentions:
+            if not self.brand.is_relevant(mention):
+                result.ignored += 1
+            elif mention.id in seen or (
+                mention.id in known if known is not None else self.store.has_mention(mention.id)
+            ):
+                result.duplicates += 1
+            else:
+                seen.add(mention.id)
+                fresh.append(mention)
+        if not fresh:
+            return result
+        plan = self.crossposts.plan(fresh, now)  # one complaint seen twice is one case
+        result.duplicates += plan.duplicates
+        fresh = plan.fresh
+        ids = self.store.next_case_ids(len(fresh)) if fresh else []
+        batch = [plan.apply(self._new_case(i, m, now)) for i, m in zip(ids, fresh, strict=True)]
+        for entry, stored in zip(batch, self.store.add_cases(batch) if batch else [], strict=True):
+            if stored:
+                result.new.append(entry.case)
+            else:
+                result.duplicates += 1
+        result.also_seen = self.crossposts.record(plan, now)
+        return result
+
+    def route(self, mention: Mention) -> Routing:
+        return self.router.route(mention)
+
+    def _new_case(self, case_id: str, mention: Mention, now: datetime) -> NewCase:
+        routing = self.route(mention)
+        department = routing.department
+        policy = self.settings.sla_policy(routing.priority, department)
+        claim_due, resolve_due = due_times(policy, self.settings.calendar_for(department), now)
+        state = CaseState.SPAM if routing.spam else CaseState.NEW
+        case = Case(
+            id=case_id,
+            mention=mention,
+            department=department,
+            priority=routing.priority,
+            state=state,
+            ingested_at=now,
+            claim_due=claim_due,
+            resolve_due=resolve_due,
+            cc=routing.cc,
+            rules=routing.rules,
+            updated_at=now,
+            resolved_at=now if routing.spam else None,
+            resolved_by=SYSTEM_ACTOR if routing.spam else None,
+            assignments=(Assignment(department, now, now if routing.spam else None),),
+        )
+        event = CaseEvent(
+            case_id=case_id,
+            action="ingest",
+            actor=SYSTEM_ACTOR,
+            surface="pipeline",
+            at=now,
+            version=case.version,
+            after={
+                "state": state.value,
+                "department": department,
+                "priority": routing.priority.value,
+            },
+            note="; ".join(routing.rules) or None,
+        )
+        outbox = () if routing.spam else (outbox_item(case_id, OutboxKind.POST, now),)
+        return NewCase(case, (event,), outbox)

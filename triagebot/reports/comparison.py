@@ -1,0 +1,236 @@
+"""Manager reporting beside the SLA summary: period comparison and the worst open cases.
+
+``report`` summarises the period asked for and compares its last week (or the whole period,
+when shorter) with the week before, reading the stored SLA facts once for all three;
+``worst_open`` ranks the active cases by how much of their running target they have used, in
+business time (over 100%: breached). Both print as tables for the terminal and give JSON-ready
+data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from triagebot.cases.facts import SlaFacts
+from triagebot.cases.records import ACTIVE_STATES, Case
+from triagebot.durations import format_seconds
+from triagebot.runtime.console import safe_text
+from triagebot.runtime.wiring import Runtime
+from triagebot.sla.calendar import BusinessCalendar
+from triagebot.sla.clocks import progress
+from triagebot.sla.figures import GroupStats, Summary
+from triagebot.sla.summary import summarize_windows
+
+WORST = 5
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The comparison window: this week against last week (or a shorter period against the one
+#: before it).
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The period's summary, and its last window against the window before."""
+
+    summary: Summary
+    current: Summary
+    previous: Summary
+
+
+def report(runtime: Runtime, period: timedelta, department: str | None = None) -> Report:
+    """Summaries ending at the clock; one read of the store covers all three."""
+    now = runtime.clock()
+    end = now + timedelta(seconds=1)
+    window = min(period, WEEK)
+    earliest = now - max(period, 2 * window)
+    facts = runtime.store.sla_facts(since=earliest, until=end, department=department)
+    windows = [(now - period, end), (now - window, end), (now - 2 * window, now - window)]
+    if window == period:
+        del windows[1]
+    found = summarize_windows(facts, runtime.settings.calendar_for, now, windows)
+    summary, previous = found[0], found[-1]
+    return Report(summary, found[1] if window != period else summary, previous)
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """An active case and the share of its running target used (business time)."""
+
+    case: Case
+    target: str  # "claim" or "resolve"
+    used: float
+    due: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case.id,
+            "department": self.case.department,
+            "priority": self.case.priority.value,
+            "state": self.case.state.value,
+            "claimed_by": self.case.claimed_by,
+            "target": self.target,
+            "used": round(self.used, 4),
+            "due": self.due.isoformat(),
+            "url": self.case.mention.url,
+        }
+
+
+def _running(
+    calendar: BusinessCalendar,
+    now: datetime,
+    times: tuple[datetime, datetime, datetime],
+    claimed: bool,
+) -> tuple[str, float, datetime]:
+    """(target, share used, due) of the running target that used most of its time."""
+    ingested, claim_due, resolve_due = times
+    resolve = ("resolve", progress(calendar, ingested, resolve_due, now), resolve_due)
+    if claimed:
+        return resolve
+    claim = ("claim", progress(calendar, ingested, claim_due, now), claim_due)
+    return claim if claim[1] >= resolve[1] else resolve
+
+
+def _at(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def worst_open(
+    cases: Iterable[Case],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    count: int = WORST,
+) -> list[OpenCase]:
+    """The ``count`` active cases that used the largest share of a running target."""
+    ranked = [
+        OpenCase(
+            case,
+            *_running(
+                calendar_for(case.department),
+                now,
+                (case.ingested_at, case.claim_due, case.resolve_due),
+                case.first_claimed_at is not None,
+            ),
+        )
+        for case in cases
+        if case.state in ACTIVE_STATES
+    ]
+    ranked.sort(key=lambda item: (-item.used, item.due, item.case.id))
+    return ranked[:count]
+
+
+def worst_open_facts(
+    facts: Iterable[SlaFacts],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    get_case: Callable[[str], Case],
+    count: int = WORST,
+) -> list[OpenCase]:
+    """``worst_open`` ranked from the SLA facts; only the cases shown are read whole."""
+    active = {s.value for s in ACTIVE_STATES}
+    ranked = []
+    for f in facts:
+        if f.state in active:
+            times = (_at(f.ingested_us), _at(f.claim_due_us), _at(f.resolve_due_us))
+            found = _running(calendar_for(f.department), now, times, f.first_claimed_us is not None)
+            ranked.append((found, f.id))
+    ranked.sort(key=lambda item: (-item[0][1], item[0][2], item[1]))
+    return [OpenCase(get_case(case_id), *found) for found, case_id in ranked[:count]]
+
+
+# --- terminal -------------------------------------------------------------------------------
+def _time(value: float | None) -> str:
+    return "-" if value is None else format_seconds(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _change(now: float | None, then: float | None, kind: str) -> str:
+    if now is None or then is None:
+        return "-"
+    if kind == "pct":
+        return f"{(now - then) * 100:+.0f} pts"
+    delta = now - then
+    if kind == "time":
+        return ("+" if delta >= 0 else "-") + format_seconds(abs(delta))
+    return f"{delta:+.0f}"
+
+
+def _metrics(stats: GroupStats) -> list[tuple[str, float | None, str]]:
+    return [
+        ("cases", float(stats.count), "count"),
+        ("claim median", stats.claim.median_business, "time"),
+        ("claim p90", stats.claim.p90_business, "time"),
+        ("claim in SLA", stats.claim.within_sla, "pct"),
+        ("resolve median", stats.resolve.median_business, "time"),
+        ("resolve p90", stats.resolve.p90_business, "time"),
+        ("resolve in SLA", stats.resolve.within_sla, "pct"),
+        ("breaches", float(stats.claim.breaches + stats.resolve.breaches), "count"),
+        ("source lag median", stats.source_lag_median, "time"),
+    ]
+
+
+def _show(value: float | None, kind: str) -> str:
+    if kind == "time":
+        return _time(value)
+    if kind == "pct":
+        return _pct(value)
+    return "-" if value is None else f"{value:.0f}"
+
+
+def comparison_table(current: Summary, previous: Summary) -> Table:
+    length = format_seconds((current.until - current.since).total_seconds())
+    table = Table(
+        "measure", f"last {length}", f"{length} before", "change",
+        title=f"the last {length} against the {length} before (business time; source lag is "
+        "wall time)",
+        box=None, title_justify="left",
+    )  # fmt: skip
+    before = {name: value for name, value, _ in _metrics(previous.total)}
+    for name, value, kind in _metrics(current.total):
+        table.add_row(
+            name, _show(value, kind), _show(before[name], kind), _change(value, before[name], kind)
+        )
+    return table
+
+
+def worst_table(rows: list[OpenCase], now: datetime) -> Table:
+    table = Table(
+        "case", "department", "priority", "state", "held by", "target", "used", "due", "link",
+        title=f"the {WORST} worst open cases", box=None, title_justify="left",
+    )  # fmt: skip
+    for row in rows:
+        case = row.case
+        late = now - row.due
+        due = (
+            f"{format_seconds(late.total_seconds())} ago"
+            if late > timedelta(0)
+            else "in " + (format_seconds(-late.total_seconds()))
+        )
+        table.add_row(
+            f"#{case.id}", escape(case.department), case.priority.value, case.state.value,
+            escape(case.claimed_by or "-"), row.target, f"{row.used:.0%}", due,
+            escape(safe_text(case.mention.url, 120)),
+        )  # fmt: skip
+    return table
+
+
+def print_extras(
+    console: Console, current: Summary, previous: Summary, worst: list[OpenCase], now: datetime
+) -> None:
+    """The comparison and the worst open cases, after the summary tables."""
+    console.print()
+    console.print(comparison_table(current, previous))
+    console.print()
+    if worst:
+        console.print(worst_table(worst, now))
+    else:
+        console.print("no open cases")

@@ -1,0 +1,236 @@
+"""The router: rules/*.yaml compiled once (see ``matcher``), then ``route(mention) -> Routing``.
+
+Each department's score is the sum of the weights of its rules that fired. The highest
+score is the primary department (ties: the bigger single rule, then the earlier hit in the
+text); others that reach ``cc_share`` of it and at least ``cc_min`` are copied (at most
+``max_cc``). Spam rules score the same way: a post is spam when its spam score reaches
+``spam_threshold`` and beats every department. Priority rules apply when they name no
+department or the primary one; the most urgent wins, else the configured default. A post
+no rule claims goes to the fallback, unless the classifier (``suggest``) is sure enough of a
+department; when the rules found several departments but none scored above
+``classifier_decides_below``, a sure classifier picks among them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from triagebot.cases.records import Mention, Priority, Routing
+from triagebot.errors import ConfigError
+from triagebot.routing.matcher import CompiledRules, Match
+from triagebot.routing.rules.loading import RuleFileError
+from triagebot.routing.rules.parse import parse_rules
+from triagebot.routing.rules.spec import Options, RuleSet, RuleSpec
+from triagebot.routing.suggest import Classifier, Guess
+
+_URGENCY = {Priority.P1: 0, Priority.P2: 1, Priority.P3: 2}
+
+
+def normalise(text: str) -> str:
+    """Unicode-normalised, case-folded text for matching."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a mention was routed as it was: rules fired (with words), scores, rules held back."""
+
+    routing: Routing
+    scores: dict[str, float]
+    spam_score: float
+    fired: list[tuple[RuleSpec, list[str]]]
+    blocked: dict[str, str] = field(default_factory=dict)
+    guess: Guess | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            **self.routing.to_dict(),
+            "scores": self.scores,
+            "spam_score": self.spam_score,
+            "matches": [
+                {
+                    "rule": rule.id,
+                    "department": rule.department,
+                    "priority": rule.priority.value if rule.priority else None,
+                    "spam": rule.spam,
+                    "weight": rule.weight,
+                    "words": words,
+                }
+                for rule, words in self.fired
+            ],
+            "not_fired": self.blocked,
+            "classifier": (
+                {
+                    "department": self.guess.department,
+                    "probability": round(self.guess.probability, 3),
+                }
+                if self.guess
+                else None
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class _Active:
+    ruleset: RuleSet
+    compiled: CompiledRules
+    classifier: Classifier | None = None
+
+
+class Router:
+    """Routes mentions with compiled rules; build it with ``Router.load``.
+
+    ``replace_rules`` swaps in the rules of another router in one step, so every holder of
+    this router (pipelines, the poller) routes with the new rules from the next mention on.
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        default_priority: Priority = Priority.P2,
+        classifier: Classifier | None = None,
+    ) -> None:
+        self._active = _Active(ruleset, CompiledRules(ruleset.rules), classifier)
+        self.default_priority = default_priority
+
+    @property
+    def ruleset(self) -> RuleSet:
+        return self._active.ruleset
+
+    @property
+    def compiled(self) -> CompiledRules:
+        return self._active.compiled
+
+    @property
+    def classifier(self) -> Classifier | None:
+        return self._active.classifier
+
+    @property
+    def options(self) -> Options:
+        return self._active.ruleset.options
+
+    def replace_rules(self, other: Router) -> None:
+        """Route with ``other``'s rules from now on."""
+        self._active = other._active
+        self.default_priority = other.default_priority
+
+    @classmethod
+    def load(
+        cls,
+        rules_dir: Path,
+        known_departments: Iterable[str],
+        default_priority: Priority = Priority.P2,
+    ) -> Router:
+        """Read and compile every rules file; ConfigError lists each problem as file:line."""
+        known = list(known_departments)
+        ruleset, problems = parse_rules(rules_dir, known)
+        classifier = None
+        if not problems and ruleset.options.classifier:
+            try:
+                classifier = Classifier.from_file(rules_dir / ruleset.options.classifier, known)
+            except RuleFileError as exc:
+                problems.append(exc)
+        if problems:
+            raise ConfigError([f"{p.where}: {p.message}" for p in problems])
+        return cls(ruleset, default_priority, classifier)
+
+    @property
+    def files(self) -> list[Path]:
+        return list(self.ruleset.files)
+
+    def route(self, mention: Mention) -> Routing:
+        active = self._active
+        return self._decide(active, active.compiled.match(mention), mention)[0]
+
+    def explain(self, mention: Mention) -> Explanation:
+        active = self._active
+        match = active.compiled.match(mention, explain=True)
+        routing, scores, spam_score = self._decide(active, match, mention)
+        fired = [(rule, match.words.get(rule.id, [])) for rule in match.fired]
+        guess = active.classifier.guess(mention.text) if active.classifier else None
+        return Explanation(routing, scores, spam_score, fired, match.blocked, guess)
+
+    def _decide(
+        self, active: _Active, match: Match, mention: Mention
+    ) -> tuple[Routing, dict[str, float], float]:
+        opts = active.ruleset.options
+        scores: dict[str, float] = {}
+        biggest: dict[str, float] = {}
+        first: dict[str, float] = {}
+        spam_score = 0.0
+        first_at = match.first_at
+        for rule in match.fired:
+            dept, weight = rule.department, rule.weight
+            if rule.spam:
+                spam_score += weight
+            elif dept is not None:
+                if dept in scores:
+                    scores[dept] += weight
+                    biggest[dept] = max(biggest[dept], weight)
+                    first[dept] = min(first[dept], first_at.get(rule.id, 1.0))
+                else:
+                    scores[dept], biggest[dept] = weight, weight
+                    first[dept] = first_at.get(rule.id, 1.0)
+        ranked = sorted(scores, key=lambda d: (-scores[d], -biggest[d], first[d], d))
+        top = scores[ranked[0]] if ranked else 0.0
+        if spam_score >= opts.spam_threshold and spam_score > top:
+            spam_rules = tuple(r.id for r in match.fired if r.spam)
+            return (
+                Routing(opts.fallback, Priority.P3, spam=True, rules=spam_rules),
+                scores,
+                spam_score,
+            )
+        primary = ranked[0] if ranked else opts.fallback
+        guessed: tuple[str, ...] = ()
+        if active.classifier is not None and not ranked:
+            primary, guessed = _ask(active.classifier, match.stems, opts)
+        elif (
+            active.classifier is not None
+            and len(ranked) > 1
+            and top <= opts.classifier_decides_below
+        ):
+            ranked, guessed = _pick(active.classifier, match.stems, opts, ranked)
+            primary = ranked[0]
+        floor = max(opts.cc_share * top, opts.cc_min)
+        cc = tuple(d for d in ranked[1:] if scores[d] >= floor)[: opts.max_cc]
+        priority, priority_rules = self._priority(match.fired, primary)
+        used = tuple(r.id for r in match.fired if r.department is not None and not r.spam)
+        rules = used + tuple(r for r in priority_rules if r not in used) + guessed
+        return Routing(primary, priority, cc=cc, rules=rules), scores, spam_score
+
+    def _priority(self, fired: list[RuleSpec], primary: str) -> tuple[Priority, tuple[str, ...]]:
+        chosen: Priority | None = None
+        applied: list[str] = []
+        for rule in fired:
+            if rule.priority is None or rule.spam or rule.department not in (None, primary):
+                continue
+            applied.append(rule.id)
+            if chosen is None or _URGENCY[rule.priority] < _URGENCY[chosen]:
+                chosen = rule.priority
+        return chosen or self.default_priority, tuple(applied)
+
+
+def _ask(classifier: Classifier, words: list[str], opts: Options) -> tuple[str, tuple[str, ...]]:
+    """The classifier's department if it is sure enough, else the fallback and a suggestion."""
+    guess = classifier.guess_stems(words)
+    if guess is None:
+        return opts.fallback, ()
+    if guess.probability >= opts.classifier_routes_at:
+        return guess.department, (f"classifier:{guess.department}",)
+    return opts.fallback, (f"suggest:{guess.department}",)
+
+
+def _pick(
+    classifier: Classifier, words: list[str], opts: Options, ranked: list[str]
+) -> tuple[list[str], tuple[str, ...]]:
+    """With weak rule evidence, the classifier's choice among the departments the rules found."""
+    guess = classifier.guess_stems(words)
+    if guess is None or guess.department not in ranked[1:]:
+        return ranked, ()
+    if guess.probability < opts.classifier_routes_at:
+        return ranked, ()
+    others = [d for d in ranked if d != guess.department]
+    return [guess.department, *others], (f"classifier:{guess.department}",)

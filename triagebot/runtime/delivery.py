@@ -1,0 +1,248 @@
+"""The outbox worker: shows new cases and changes on every surface, with retries.
+
+Items are leased from the store, so a worker that dies gives its items back when the lease
+ends. A post is never repeated on a surface that already has a message ref for the case, and
+an item remembers which surfaces it has served, so a retry after a partial failure only redoes
+the surfaces that failed. An item for one surface (``OutboxItem.surface``: a post on a
+surface that has just become reachable) is given to that surface alone, without asking its
+``shows`` (whoever queued it checked; this process may not know the new channel yet, and the
+surface answers a permanent ``DeliveryError`` when it has nowhere to show the case).
+Backoff is exponential with jitter, or what the surface asked for; a permanent failure (a
+channel that does not exist) is logged and not retried. Items of different cases are
+delivered concurrently, those of one case in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from asyncio import FIRST_COMPLETED
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from triagebot.actions.executor import execute
+from triagebot.cases.lifecycle import SYSTEM_ACTOR, LifecyclePolicy, Publish
+from triagebot.cases.records import Case, CaseState, OutboxItem, OutboxKind
+from triagebot.errors import CaseNotFound, DeliveryError, IllegalTransition
+from triagebot.runtime.surfaces import Surface
+from triagebot.store.base import Store
+
+log = logging.getLogger(__name__)
+
+_POLL = 0.5  # seconds between leases while a flush has items in flight
+_BASE_DELAY = 5.0
+_MAX_DELAY = 900.0
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """Delay before the next attempt: the surface's Retry-After, else 5 s doubling to 15 min."""
+    if retry_after is not None:
+        return timedelta(seconds=max(1.0, retry_after) + random.uniform(0, 1))
+    delay = min(_MAX_DELAY, _BASE_DELAY * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+def _for(item: OutboxItem, surface: Surface, case: Case) -> bool:
+    """True when ``item`` is work for ``surface``."""
+    if item.surface is not None:
+        return surface.name == item.surface
+    return surface.shows(case)
+
+
+class DeliveryWorker:
+    """Drains the outbox onto the surfaces."""
+
+    def __init__(
+        self,
+        store: Store,
+        surfaces: Sequence[Surface],
+        policy: LifecyclePolicy,
+        clock: Callable[[], datetime],
+        *,
+        batch: int = 50,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.store = store
+        self.surfaces = list(surfaces)
+        self.policy = policy
+        self.clock = clock
+        self.batch = batch
+        self.lease = lease
+        self.stopping = False
+        self._busy = 0
+        self._inflight: set[asyncio.Task[bool]] = set()
+
+    def stop(self) -> None:
+        """Lease nothing more; a flush in progress finishes its current item and gives the
+        items it has not started back to the outbox (due at once, for another process)."""
+        self.stopping = True
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the flush in progress; True if none is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._busy and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self._busy:
+            # Items still waiting (a paced channel) or in flight are given up: their leases run
+            # out and another process delivers them; nothing keeps running after shutdown.
+            for task in list(self._inflight):
+                task.cancel()
+        return not self._busy
+
+    async def flush(self) -> int:
+        """Deliver what is due; returns how many items were completed.
+
+        Items of different cases go out concurrently, at most ``batch`` at a time, so a surface
+        pacing one channel does not hold up the others; the items of one case keep their
+        order. More items are leased as room frees up, until nothing is due.
+        """
+        if self.stopping:
+            return 0
+        self._busy += 1
+        try:
+            return await self._flush()
+        finally:
+            self._busy -= 1
+
+    async def _flush(self) -> int:
+        running: dict[asyncio.Task[bool], OutboxItem] = {}
+        latest: dict[str, asyncio.Task[bool]] = {}  # the last task of each case
+        loop = asyncio.get_running_loop()
+        completed, leased_at = 0, -1e9
+        try:
+            while True:
+                room = self.batch - len(running)
+                due = not running or room >= self._refill or loop.time() - leased_at >= _POLL
+                if not self.stopping and room > 0 and due:
+                    leased_at = loop.time()
+                    items = await asyncio.to_thread(
+                        self.store.lease_outbox, self.clock(), room, self.lease
+                    )
+                    taken = {item.id for item in running.values()}
+                    for item in (i for i in items if i.id not in taken):
+                        task = asyncio.ensure_future(self._after(latest.get(item.case_id), item))
+                        running[task] = item
+                        latest[item.case_id] = task
+                        self._inflight.add(task)
+                        task.add_done_callback(self._inflight.discard)
+                if not running:
+                    return completed
+                done, _ = await asyncio.wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)
+                for task in done:
+                    item = running.pop(task)
+                    if latest.get(item.case_id) is task:
+                        del latest[item.case_id]
+                    completed += 0 if task.cancelled() else int(task.result())
+        finally:
+            for task in running:  # the flush itself was cancelled: so is its work
+                task.cancel()
+
+    @property
+    def _refill(self) -> int:
+        return max(1, self.batch // 5)
+
+    async def _after(self, previous: asyncio.Task[bool] | None, item: OutboxItem) -> bool:
+        """Deliver ``item`` once the case's previous item is done (unless stopping)."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        if self.stopping:
+            await asyncio.to_thread(self._release, [item])
+            return False
+        try:
+            return await self._deliver(item)
+        except Exception:
+            # The store failed; the item's lease runs out and it is delivered again later.
+            log.exception("delivery of outbox item %s crashed", item.id)
+            return False
+
+    def _release(self, items: Sequence[OutboxItem]) -> None:
+        for item in items:
+            self.store.retry_outbox(replace(item, next_attempt_at=None))
+        log.info("event=outbox_released items=%d", len(items))
+
+    async def drain(self, max_rounds: int = 20) -> None:
+        """Flush until nothing due is left (for the CLI and tests)."""
+        for _ in range(max_rounds):
+            if await self.flush() == 0:
+                return
+
+    async def _deliver(self, item: OutboxItem) -> bool:
+        try:
+            case = await asyncio.to_thread(self.store.get_case, item.case_id)
+        except CaseNotFound:
+            log.warning("outbox item %s names unknown case %s; dropped", item.id, item.case_id)
+            await asyncio.to_thread(self.store.complete_outbox, item.id)
+            return True
+        done = list(item.done)
+        errors: list[DeliveryError] = []
+        for surface in self.surfaces:
+            if surface.name in done or not _for(item, surface, case):
+                continue
+            try:
+                await self._on_surface(surface, item, case)
+            except DeliveryError as exc:
+                if exc.permanent:
+                    # Retrying cannot help (no such channel, revoked token): say so, move on.
+                    log.error(
+                        "delivery of %s case=%s to %s failed, not retried: %s",
+                        item.kind, case.id, surface.name, exc,
+                    )  # fmt: skip
+                    done.append(surface.name)
+                    continue
+                log.warning(
+                    "delivery of %s case=%s to %s failed: %s", item.kind, case.id, surface.name, exc
+                )
+                errors.append(exc)
+            except Exception as exc:
+                # A bug or an unexpected SDK error in one surface must not stop the others.
+                log.exception(
+                    "delivery of %s case=%s to %s crashed", item.kind, case.id, surface.name
+                )
+                errors.append(DeliveryError(f"{type(exc).__name__}: {exc}"))
+            else:
+                done.append(surface.name)
+        if errors:
+            retry_after = max((e.retry_after or 0.0 for e in errors), default=0.0) or None
+            attempts = item.attempts + 1
+            retry = replace(
+                item,
+                attempts=attempts,
+                done=tuple(done),
+                last_error=str(errors[0])[:500],
+                next_attempt_at=self.clock() + backoff(attempts, retry_after),
+            )
+            await asyncio.to_thread(self.store.retry_outbox, retry)
+            return False
+        if item.kind is OutboxKind.POST and item.surface is None and case.state is CaseState.NEW:
+            await asyncio.to_thread(self._publish, case)
+        await asyncio.to_thread(self.store.complete_outbox, item.id)
+        return True
+
+    async def _on_surface(self, surface: Surface, item: OutboxItem, case: Case) -> None:
+        refs = await asyncio.to_thread(self.store.message_refs, case.id)
+        ref = refs.get(surface.name)
+        if item.kind is OutboxKind.ESCALATE:
+            await surface.escalate(case, ref, item.text or "")
+            return
+        if item.kind is OutboxKind.POST:
+            if ref is None:
+                ref = await surface.post(case)
+                await asyncio.to_thread(self.store.set_message_ref, case.id, ref)
+            return
+        if ref is None:
+            # Not shown there yet; the pending post renders the current state.
+            return
+        if item.kind is OutboxKind.UPDATE:
+            await surface.update(case, ref)
+        elif item.text:
+            await surface.reply(case, ref, item.text)
+
+    def _publish(self, case: Case) -> None:
+        publish = Publish(case.id, SYSTEM_ACTOR, "delivery")
+        # Claimed or closed before it was shown: nothing to publish.
+        with contextlib.suppress(IllegalTransition):
+            execute(self.store, self.policy, publish, self.clock())

@@ -1,0 +1,208 @@
+"""The SLA chart: time to claim and to resolve per department against the target, breaches per day.
+
+Times are drawn as a share of each case's own target (business time from ingest to the claim or
+resolve, divided by business time from ingest to its due time), so cases of every priority share
+one scale and one target line at 100%. ``chart_data`` computes the figures (tested on their
+own); ``render_chart`` draws them with matplotlib's Agg canvas (no display, no pyplot state)
+into a PNG, in the Okabe-Ito palette, which stays distinct for colour-blind readers. matplotlib
+is imported only when a chart is drawn.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from triagebot.cases.records import Case, CaseState
+from triagebot.sla.calendar import BusinessCalendar
+from triagebot.sla.clocks import claim_breached, resolve_breached
+from triagebot.sla.figures import percentile
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+#: Okabe-Ito colours: blue, orange, vermillion, sky blue, black.
+BLUE, ORANGE, VERMILLION, SKY, BLACK = "#0072B2", "#E69F00", "#D55E00", "#56B4E9", "#000000"
+MAX_DEPARTMENTS = 12
+
+
+@dataclass
+class TargetShare:
+    """Median and p90 of time used as a share of the target (1.0 = exactly on target)."""
+
+    n: int = 0
+    median: float | None = None
+    p90: float | None = None
+
+
+@dataclass
+class ChartData:
+    since: datetime
+    until: datetime
+    claim: dict[str, TargetShare] = field(default_factory=dict)
+    resolve: dict[str, TargetShare] = field(default_factory=dict)
+    breaches: dict[date, tuple[int, int]] = field(default_factory=dict)  # day -> (claim, resolve)
+
+    @property
+    def empty(self) -> bool:
+        return not self.claim and not self.resolve and not any(map(sum, self.breaches.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        def shares(groups: dict[str, TargetShare]) -> dict[str, Any]:
+            return {k: {"n": v.n, "median": v.median, "p90": v.p90} for k, v in groups.items()}
+
+        return {
+            "claim": shares(self.claim),
+            "resolve": shares(self.resolve),
+            "breaches": {d.isoformat(): list(v) for d, v in self.breaches.items()},
+        }
+
+
+def _share(start: float, done: float, due: float) -> float:
+    total = due - start
+    return (done - start) / total if total > 0 else (1.0 if done > start else 0.0)
+
+
+def _department_shares(
+    cases: list[Case], calendar: BusinessCalendar
+) -> tuple[list[float], list[float]]:
+    """Claim and resolve shares of one department's cases, one calendar lookup per instant."""
+    instants: list[datetime] = []
+    for case in cases:
+        resolved = case.resolved_at if case.state is CaseState.RESOLVED else None
+        instants += (
+            case.ingested_at,
+            case.first_claimed_at or case.ingested_at,
+            case.claim_due,
+            resolved or case.ingested_at,
+            case.resolve_due,
+        )
+    offsets = calendar.offsets(instants)
+    claims: list[float] = []
+    resolves: list[float] = []
+    for i, case in enumerate(cases):
+        start, claimed_at, claim_due, resolved_at, resolve_due = offsets[5 * i : 5 * i + 5]
+        if case.first_claimed_at is not None:
+            claims.append(_share(start, claimed_at, claim_due))
+        if case.state is CaseState.RESOLVED and case.resolved_at is not None:
+            resolves.append(_share(start, resolved_at, resolve_due))
+    return claims, resolves
+
+
+def _summary(values: list[float]) -> TargetShare:
+    values.sort()
+    return TargetShare(len(values), percentile(values, 0.5), percentile(values, 0.9))
+
+
+def chart_data(
+    cases: Iterable[Case],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    since: datetime,
+    until: datetime,
+) -> ChartData:
+    """Figures for the cases ingested in ``since <= ingested_at < until`` (spam left out)."""
+    data = ChartData(since, until)
+    first = since.date()
+    days = max(0, (until.date() - first).days) + 1
+    daily = [[0, 0] for _ in range(days)]
+    by_department: dict[str, list[Case]] = {}
+    for case in cases:
+        if case.state is CaseState.SPAM or not since <= case.ingested_at < until:
+            continue
+        by_department.setdefault(case.department, []).append(case)
+        for slot, due, breached in (
+            (0, case.claim_due, claim_breached(case, now)),
+            (1, case.resolve_due, resolve_breached(case, now)),
+        ):
+            day = (due.date() - first).days
+            if breached and 0 <= day < days:
+                daily[day][slot] += 1
+    ranked = sorted(by_department, key=lambda d: (-len(by_department[d]), d))[:MAX_DEPARTMENTS]
+    for department in sorted(ranked):
+        claims, resolves = _department_shares(by_department[department], calendar_for(department))
+        data.claim[department] = _summary(claims)
+        data.resolve[department] = _summary(resolves)
+    data.breaches = {first + timedelta(days=i): (c, r) for i, (c, r) in enumerate(daily)}
+    return data
+
+
+# --- drawing --------------------------------------------------------------------------------
+def _shares_panel(ax: Axes, title: str, groups: dict[str, TargetShare]) -> None:
+    names = [f"{name} (n={share.n})" for name, share in groups.items()]
+    medians = [100 * (s.median or 0.0) for s in groups.values()]
+    p90s = [100 * (s.p90 or 0.0) for s in groups.values()]
+    rows = list(range(len(names)))
+    for offset, values, colour, label in (
+        (0.2, medians, BLUE, "median"),
+        (-0.2, p90s, ORANGE, "90th percentile"),
+    ):
+        bars = ax.barh([r + offset for r in rows], values, height=0.4, color=colour, label=label)
+        ax.bar_label(bars, fmt="%.0f%%", padding=2, fontsize=8)
+    ax.axvline(100, color=BLACK, linestyle="--", linewidth=1.5, label="SLA target (100%)")
+    ax.set_yticks(rows, names)
+    ax.invert_yaxis()
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    ax.set_xlabel("% of the SLA target used (business time)")
+    ax.set_xlim(0, max([120.0, *p90s, *medians]) * 1.15)
+    if names:
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no cases in this period", ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _breaches_panel(ax: Axes, breaches: dict[date, tuple[int, int]]) -> None:
+    days = list(breaches)
+    claims = [breaches[d][0] for d in days]
+    resolves = [breaches[d][1] for d in days]
+    x = list(range(len(days)))
+    ax.bar(x, claims, color=VERMILLION, label="claim breaches", width=0.8)
+    ax.bar(x, resolves, bottom=claims, color=SKY, label="resolve breaches", width=0.8)
+    step = max(1, len(days) // 15)
+    ax.set_xticks(x[::step], [f"{d:%a %d %b}" for d in days[::step]])
+    ax.set_title("Breaches per day (by due date, UTC)", loc="left", fontsize=11,
+                 fontweight="bold")  # fmt: skip
+    ax.set_ylabel("breached targets")
+    ax.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
+    if any(claims) or any(resolves):
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+    else:
+        ax.set_ylim(0, 1)
+        ax.text(0.5, 0.5, "no breaches in this period", ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
+    ax.grid(axis="y", alpha=0.3)
+    ax.tick_params(axis="x", labelrotation=30)
+
+
+def build_figure(data: ChartData, title: str = "SLA") -> Figure:
+    """The chart as a matplotlib figure (no pyplot: safe in a server thread)."""
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    rows = max(len(data.claim), 1)
+    figure = Figure(figsize=(13, 4 + 0.35 * rows + 3.5), layout="constrained")
+    grid = figure.add_gridspec(2, 2, height_ratios=[1 + 0.12 * rows, 1])
+    _shares_panel(figure.add_subplot(grid[0, 0]), "Time to claim per department", data.claim)
+    _shares_panel(figure.add_subplot(grid[0, 1]), "Time to resolve per department", data.resolve)
+    _breaches_panel(figure.add_subplot(grid[1, :]), data.breaches)
+    figure.suptitle(
+        f"{title}: {data.since:%Y-%m-%d} to {data.until:%Y-%m-%d} (UTC)",
+        fontsize=13, fontweight="bold",
+    )  # fmt: skip
+    return figure
+
+
+def render_chart(data: ChartData, title: str = "SLA") -> bytes:
+    """The chart as PNG bytes, drawn with the Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+
+    figure = build_figure(data, title)
+    FigureCanvasAgg(figure)  # attaches itself to the figure
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": "triagebot"})
+    return buffer.getvalue()

@@ -1,0 +1,151 @@
+"""``triagebot sla export``: one row per case with every timestamp and duration, for spreadsheets.
+
+Timestamps are ISO 8601 in UTC; durations are seconds (0.1 s), business time of the case's
+department unless the column says ``wall``; ``claim_met``/``resolve_met`` are true, false or
+empty while undecided. CSV writes empty cells for missing values and JSON lines writes null;
+``read_export`` reads either back into the same typed rows (the round trip is tested).
+
+Text cells hold strangers' input (post URLs, ids, staff display names), so a CSV text cell that
+a spreadsheet would run as a formula (starting with ``= + - @``, a tab or a carriage return) is
+written with a leading apostrophe; so is one that starts with an apostrophe, so that reading
+back strips exactly one and the round trip stays exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, TextIO
+
+from triagebot.cases.records import Case, CaseState, iso
+from triagebot.sla.calendar import BusinessCalendar
+from triagebot.sla.clocks import department_time, source_lag, time_to_claim, time_to_resolve
+
+FORMATS = ("csv", "jsonl")
+TIMES = (
+    "posted_at", "ingested_at", "claim_due", "resolve_due", "first_claimed_at", "claimed_at",
+    "resolved_at", "updated_at",
+)  # fmt: skip
+DURATIONS = (
+    "source_lag_s", "claim_s", "claim_wall_s", "resolve_s", "resolve_wall_s",
+)  # fmt: skip
+FLAGS = ("claim_met", "resolve_met")
+TEXTS = (
+    "case_id", "mention_id", "source", "url", "department", "priority", "state", "claimed_by",
+    "resolved_by", "held", "sla_marks",
+)  # fmt: skip
+COLUMNS = (
+    "case_id", "mention_id", "source", "url", "department", "priority", "state",
+    *TIMES, *DURATIONS, *FLAGS, "claimed_by", "resolved_by", "held", "sla_marks",
+)  # fmt: skip
+
+Row = dict[str, Any]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _met(done_at: datetime | None, due: datetime, case: Case, now: datetime) -> bool | None:
+    if case.state is CaseState.SPAM:
+        return None
+    if done_at is not None:
+        return done_at <= due
+    return False if case.is_active and now > due else None
+
+
+def export_row(case: Case, calendar: BusinessCalendar, now: datetime) -> Row:
+    """The export row of one case."""
+    resolved = case.resolved_at if case.state is CaseState.RESOLVED else None
+    held = department_time(case, now)
+    return {
+        "case_id": case.id,
+        "mention_id": case.mention.id,
+        "source": case.mention.source,
+        "url": case.mention.url,
+        "department": case.department,
+        "priority": case.priority.value,
+        "state": case.state.value,
+        "posted_at": iso(case.mention.created_at),
+        "ingested_at": iso(case.ingested_at),
+        "claim_due": iso(case.claim_due),
+        "resolve_due": iso(case.resolve_due),
+        "first_claimed_at": iso(case.first_claimed_at),
+        "claimed_at": iso(case.claimed_at),
+        "resolved_at": iso(case.resolved_at),
+        "updated_at": iso(case.updated_at),
+        "source_lag_s": _seconds(source_lag(case)),
+        "claim_s": _seconds(time_to_claim(case, calendar)),
+        "claim_wall_s": _seconds(time_to_claim(case, calendar, business=False)),
+        "resolve_s": _seconds(time_to_resolve(case, calendar)),
+        "resolve_wall_s": _seconds(time_to_resolve(case, calendar, business=False)),
+        "claim_met": _met(case.first_claimed_at, case.claim_due, case, now),
+        "resolve_met": _met(resolved, case.resolve_due, case, now),
+        "claimed_by": case.claimed_by,
+        "resolved_by": case.resolved_by,
+        "held": ";".join(f"{d}={s.total_seconds():.0f}" for d, s in held.items()),
+        "sla_marks": ";".join(case.sla_marks),
+    }
+
+
+def export_rows(
+    cases: Iterable[Case], calendar_for: Callable[[str], BusinessCalendar], now: datetime
+) -> Iterator[Row]:
+    """Rows in the order of ``cases``."""
+    for case in cases:
+        yield export_row(case, calendar_for(case.department), now)
+
+
+def write_export(rows: Iterable[Row], fmt: str, stream: TextIO) -> int:
+    """Write ``rows`` as CSV (with a header) or JSON lines; returns how many were written."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+            count += 1
+        return count
+    for row in rows:
+        stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
+
+
+def _typed(raw: dict[str, str]) -> Row:
+    row: Row = {}
+    for name in COLUMNS:
+        text = _uncell(raw.get(name, ""))
+        if name in DURATIONS:
+            row[name] = float(text) if text else None
+        elif name in FLAGS:
+            row[name] = None if text == "" else text == "true"
+        elif name in TIMES or name in {"claimed_by", "resolved_by"}:
+            row[name] = text or None
+        else:
+            row[name] = text
+    return row
+
+
+def read_export(stream: TextIO, fmt: str) -> list[Row]:
+    """Rows written by ``write_export``, with their types (None, float, bool) restored."""
+    if fmt == "csv":
+        return [_typed(raw) for raw in csv.DictReader(stream)]
+    return [json.loads(line) for line in stream if line.strip()]
