@@ -20,8 +20,8 @@ from integrations.board.web import (
     set_session,
     viewer,
 )
-from triagebot.reports.summary import summary_for
 from triagebot.durations import format_seconds, parse_duration
+from triagebot.reports.summary import summary_for
 from triagebot.sla.figures import GroupStats, TargetStats
 
 log = logging.getLogger(__name__)

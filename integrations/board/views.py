@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 from triagebot.cases.links import safe_http_url
 from triagebot.cases.records import ACTIVE_STATES, Case, CaseState
 from triagebot.config.settings import Settings
+from triagebot.durations import format_seconds
 from triagebot.runtime.console import safe_text
 from triagebot.sla.clocks import progress
-from triagebot.durations import format_seconds
 
 MAX_TEXT = 600
 PER_COLUMN = 50  # cards drawn per department on the whole board; the rest are counted
