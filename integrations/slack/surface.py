@@ -236,9 +236,19 @@ class SlackSurface:
         meta = message.get("metadata") or {}
         if meta.get("event_type") != render.METADATA_EVENT:
             return None
-        if message.get("thread_ts", message.get("ts")) != message.get("ts"):
+        if not _top_level(message):
             return None  # a thread reply, not a case message
         if self._bot_user and message.get("user") not in (None, self._bot_user):
             return None
         case_id = (meta.get("event_payload") or {}).get("case_id")
         return case_id if isinstance(case_id, str) else None
+
+
+def _top_level(message: Mapping[str, Any]) -> bool:
+    """Whether ``message`` starts a conversation: no thread, or the parent of its own thread.
+
+    History may carry ``"thread_ts": null`` (or an empty string) on plain messages; only a
+    ``thread_ts`` naming another message makes a reply.
+    """
+    thread_ts = message.get("thread_ts")
+    return not thread_ts or thread_ts == message.get("ts")

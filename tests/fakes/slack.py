@@ -123,10 +123,13 @@ class FakeSlack:
         return [c for c in self.calls if c.method == method and c.response.get("ok")]
 
     def top_level(self, channel: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages.get(channel, []) if "thread_ts" not in m]
+        """Messages that start a conversation: no ``thread_ts`` (or null), or their own."""
+        found = self.messages.get(channel, [])
+        return [m for m in found if not m.get("thread_ts") or m["thread_ts"] == m["ts"]]
 
     def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages.get(channel, []) if m.get("thread_ts") == ts]
+        found = self.messages.get(channel, [])
+        return [m for m in found if m.get("thread_ts") == ts and m["ts"] != ts]
 
     def find(self, channel: str, ts: str) -> dict[str, Any]:
         return next(m for m in self.messages.get(channel, []) if m["ts"] == ts)

@@ -33,6 +33,41 @@ async def test_a_post_lost_in_a_crash_is_found_by_its_metadata(world: SlackWorld
     assert world.fake.calls_of("conversations.history")
 
 
+@pytest.mark.parametrize("thread_ts", [None, "", "same"])
+async def test_history_with_an_empty_thread_ts_is_still_the_case_message(
+    world: SlackWorld, thread_ts: str | None
+) -> None:
+    case = await world.ingest("northwind: the parcel arrived wet")
+    lost = await world.slack.surface.post(case)  # posted; the process died before recording it
+    message = world.fake.find(lost.channel, lost.message_id)
+    message["thread_ts"] = lost.message_id if thread_ts == "same" else thread_ts
+    restarted = SlackSurface(
+        web_client(TOKEN, world.fake.api_url), world.slack.surface.targets, world.clock,
+        lanes=ChannelLanes(0),
+    )  # fmt: skip
+    world.runtime.surfaces[:] = [restarted]
+    await world.deliver()
+    assert world.ref(case.id).message_id == lost.message_id
+    assert len(world.fake.calls_of("chat.postMessage")) == 1
+
+
+async def test_a_thread_reply_carrying_case_metadata_is_not_the_case_message(
+    world: SlackWorld,
+) -> None:
+    case = await world.ingest("northwind: the parcel arrived wet")
+    lost = await world.slack.surface.post(case)
+    message = world.fake.find(lost.channel, lost.message_id)
+    message["thread_ts"] = "1000000000.000001"  # a reply in some other thread
+    restarted = SlackSurface(
+        web_client(TOKEN, world.fake.api_url), world.slack.surface.targets, world.clock,
+        lanes=ChannelLanes(0),
+    )  # fmt: skip
+    world.runtime.surfaces[:] = [restarted]
+    await world.deliver()
+    assert world.ref(case.id).message_id != lost.message_id
+    assert len(world.fake.calls_of("chat.postMessage")) == 2
+
+
 async def test_a_lost_answer_is_not_posted_twice(world: SlackWorld) -> None:
     case = await world.ingest("northwind: where is my refund")
     surface = world.slack.surface
