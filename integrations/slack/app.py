@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.say.async_say import AsyncSay
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -28,6 +29,7 @@ from integrations.slack.lanes import ChannelLanes
 from integrations.slack.payload import ActionId
 from integrations.slack.sla_command import SlaCommand
 from integrations.slack.surface import SlackSurface, SlackTargets
+from integrations.slack.verify import check_signed
 from triagebot.config.settings import Settings
 from triagebot.errors import ConfigError
 from triagebot.runtime.wiring import Runtime
@@ -45,6 +47,7 @@ class SlackIntegration:
     bolt: AsyncApp
     surface: SlackSurface
     client: AsyncWebClient
+    signing_secret: str
     app_token: str | None = None
 
 
@@ -61,6 +64,7 @@ def slack_targets(settings: Settings) -> SlackTargets:
         departments={d: c.display_name for d, c in departments.items()},
         escalation=settings.config.escalation.slack_channel,
         oncall={d: c.oncall_slack_group for d, c in departments.items() if c.oncall_slack_group},
+        people=settings.people,
     )
 
 
@@ -103,14 +107,11 @@ def build_slack(
         raise ConfigError("environment: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must both be set")
     client = client or web_client(env.slack_bot_token.get_secret_value(), env.slack_api_url)
     surface = SlackSurface(client, slack_targets(runtime.settings), runtime.clock, lanes=lanes)
-    bolt = AsyncApp(
-        client=client,
-        signing_secret=env.slack_signing_secret.get_secret_value(),
-        process_before_response=False,
-    )
+    secret = env.slack_signing_secret.get_secret_value()
+    bolt = AsyncApp(client=client, signing_secret=secret, process_before_response=False)
     register_listeners(bolt, SlackDeps(runtime, surface))
     app_token = env.slack_app_token.get_secret_value() if env.slack_app_token else None
-    return SlackIntegration(bolt, surface, client, app_token)
+    return SlackIntegration(bolt, surface, client, secret, app_token)
 
 
 def mount(web_app: web.Application, slack: SlackIntegration) -> None:
@@ -119,8 +120,20 @@ def mount(web_app: web.Application, slack: SlackIntegration) -> None:
     bolt = slack.bolt
 
     async def events(request: web.Request) -> web.Response:
-        # The raw body goes to Bolt untouched: it checks the signature over those bytes.
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+        # The raw body goes to Bolt untouched: it checks the signature over those bytes again.
+        body = await request.read()
+        refusal = check_signed(request.headers, body, slack.signing_secret)
+        if refusal is not None:
+            log.info("slack: refused a request to %s: %s", EVENTS_PATH, refusal.reason)
+            return web.json_response({"error": refusal.reason}, status=refusal.status)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=body.decode("utf-8"), query=request.query_string, headers=dict(request.headers)
+            )
+        except (ValueError, RecursionError, AttributeError, TypeError) as exc:
+            log.warning("slack: a signed request with an unreadable body: %s", type(exc).__name__)
+            return web.json_response({"error": "the body cannot be read"}, status=400)
+        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     web_app.router.add_post(EVENTS_PATH, events)
     if slack.app_token:

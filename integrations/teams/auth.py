@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,8 @@ LOCAL_MODE_ON_HEROKU = (
     "environment: MICROSOFT_APP_ID: must be set on Heroku (DYNO is set); "
     "local Teams mode accepts unsigned requests"
 )
+#: What Bot Framework signs with; anything else (``none``, HS256 with a guessed secret) is a 401.
+SIGNING_ALGORITHMS = frozenset(AuthenticationConstants.ALLOWED_SIGNING_ALGORITHMS)
 _SINGLE_TENANT_VARS = ("MICROSOFT_APP_ID", "MICROSOFT_APP_PASSWORD", "MICROSOFT_APP_TENANT_ID")
 
 
@@ -146,41 +149,60 @@ def create_adapter(env: Environment, *, endpoints: AuthEndpoints | None = None) 
 
 
 def _bearer(auth_header: str | None) -> str | None:
-    """``None`` for no header (``CloudAdapter`` passes ``""``); only ``Bearer <token>`` else."""
+    """``None`` for no header (``CloudAdapter`` passes ``""``); only an RS* ``Bearer`` JWT else."""
     header = (auth_header or "").strip()
     if not header:
         return None
     parts = header.split(" ")
     if len(parts) != 2 or parts[0] != "Bearer" or not parts[1]:
         raise PermissionError("Authorization is not a Bearer token")
+    try:
+        algorithm = jwt.get_unverified_header(parts[1]).get("alg")
+    except jwt.PyJWTError as exc:
+        raise PermissionError(f"invalid token: {exc}") from exc
+    if not isinstance(algorithm, str) or algorithm not in SIGNING_ALGORITHMS:
+        raise PermissionError(f"invalid token: signing algorithm {str(algorithm)[:20]!r}")
     return header
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Token problems as ``PermissionError`` (401), whatever botbuilder raised them as.
+
+    PyJWT's errors (expired, bad signature, not a JWT) escape botbuilder unchanged, and
+    botbuilder refuses a token whose key is not endorsed for the channel with a bare
+    ``Exception``; other errors (bugs, a lost network) stay what they are.
+    """
+    try:
+        yield
+    except jwt.PyJWTError as exc:
+        raise PermissionError(f"invalid token: {exc}") from exc
+    except Exception as exc:
+        if type(exc) is Exception:
+            raise PermissionError(f"invalid token: {exc}") from exc
+        raise
 
 
 class _Authentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
     """Every refusal is a ``PermissionError``, which ``CloudAdapter.process`` answers with 401.
 
-    botbuilder 4.17.1 lets PyJWT's errors (expired, bad signature, not a JWT) escape as a 500,
-    and its configurable path checks ``auth_header is None`` where ``CloudAdapter`` passes
-    ``""`` for a missing header, which ends in an ``AttributeError`` (500) as well.
+    botbuilder 4.17.1 lets PyJWT's errors escape as a 500, raises a bare ``Exception`` (a 500)
+    for a token signed with ``none`` or HS256 or with a key not endorsed for the channel, and
+    its configurable path checks ``auth_header is None`` where ``CloudAdapter`` passes ``""``
+    for a missing header, which ends in an ``AttributeError`` (500) as well.
     """
 
     async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
-        try:
+        with _refusals():
             return await super().authenticate_request(activity, _bearer(auth_header))
-        except jwt.PyJWTError as exc:
-            raise PermissionError(f"invalid token: {exc}") from exc
 
     async def authenticate_streaming_request(self, auth_header: str, channel_id: str) -> Any:
-        try:
-            return await super().authenticate_streaming_request(auth_header, channel_id)
-        except jwt.PyJWTError as exc:
-            raise PermissionError(f"invalid token: {exc}") from exc
+        with _refusals():
+            return await super().authenticate_streaming_request(_bearer(auth_header), channel_id)
 
     async def authenticate_channel_request(self, auth_header: str) -> Any:
-        try:
-            return await super().authenticate_channel_request(auth_header)
-        except jwt.PyJWTError as exc:
-            raise PermissionError(f"invalid token: {exc}") from exc
+        with _refusals():
+            return await super().authenticate_channel_request(_bearer(auth_header))
 
 
 def guard_messages(handler: Handler) -> Handler:
