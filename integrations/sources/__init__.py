@@ -54,15 +54,20 @@ def build_source(
 def build_specs(settings: Settings, clock: Callable[[], datetime] = utcnow) -> list[SourceSpec]:
     """Every configured source, built or with the reason it cannot run."""
     specs = []
-    for config in settings.config.sources:
+    problems: list[str] = []
+    for index, config in enumerate(settings.config.sources):
         try:
             specs.append(SourceSpec(config, build_source(config, settings, clock)))
         except MissingCredentials as exc:
             specs.append(SourceSpec(config, problem=str(exc), missing=tuple(exc.variables)))
-        except ConfigError as exc:  # a bad adapter option: name the file too
-            raise ConfigError(
-                [f"{settings.config_file}: {line}" for line in exc.problems]
-            ) from None
+        except ConfigError as exc:  # a bad adapter option: name the file and the block
+            where = f"sources[{index}] ({config.name})"
+            problems += [
+                f"{settings.config_file}: {line.replace(f'sources ({config.name})', where, 1)}"
+                for line in exc.problems
+            ]
+    if problems:
+        raise ConfigError(problems)
     return specs
 
 

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from integrations.sources._options import SourceOptions, read_options
+from triagebot.cases.caps import MAX_URL, cap_followers, cap_mention
 from triagebot.cases.links import safe_http_url
 from triagebot.cases.records import Author, Mention
 from triagebot.config.settings import BrandConfig, SourceConfig
@@ -130,11 +132,17 @@ class Walk:
 
 
 class BaseSource:
-    """Options common to every adapter, read from the ``[[sources]]`` block."""
+    """What every adapter shares: the block's options, credentials and how a Mention is built.
+
+    An adapter sets ``kind``, ``options_model`` (its ``SourceOptions`` subclass, which declares
+    every extra key it reads; see ``_options``) and implements ``poll``.
+    """
 
     kind: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     default_page_size: ClassVar[int] = 50
+    options_model: ClassVar[type[SourceOptions]] = SourceOptions
+    options: SourceOptions
 
     def __init__(
         self,
@@ -147,12 +155,12 @@ class BaseSource:
         self.brand = brand
         self.env = env
         self.clock = clock
-        self.extra: dict[str, Any] = dict(config.model_extra or {})
+        self.options = read_options(self.options_model, config, self.kind)
         self.base_url = (config.base_url or self.default_base_url).rstrip("/")
         self.query = (config.query or "").strip() or self.default_query()
-        self.page_size = self.int_option("page_size", self.default_page_size)
-        self.max_pages = self.int_option("max_pages", 5)
-        self.overlap = float(self.int_option("overlap_seconds", 300))
+        self.page_size = self.options.page_size or self.default_page_size
+        self.max_pages = self.options.max_pages
+        self.overlap = float(self.options.overlap_seconds)
 
     @property
     def name(self) -> str:
@@ -166,27 +174,13 @@ class BaseSource:
         raise NotImplementedError
 
     # --- options ------------------------------------------------------------------------
-    def option(self, key: str, default: Any = None) -> Any:
-        return self.extra.get(key, default)
-
-    def text_option(self, key: str, default: str | None = None) -> str | None:
-        value = self.extra.get(key, default)
-        if value is not None and not isinstance(value, str):
-            raise self.bad_option(key, "must be text")
-        return value
-
-    def int_option(self, key: str, default: int) -> int:
-        value = self.extra.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise self.bad_option(key, "must be a whole number above zero")
-        return value
-
     def bad_option(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"sources ({self.name}).{key}: {message}")
 
     def credential(self, key: str, default_var: str, *, required: bool = True) -> str | None:
         """The value of the environment variable named by option ``key`` (or ``default_var``)."""
-        variable = self.text_option(key, default_var) or default_var
+        named = getattr(self.options, key, None)
+        variable = named if isinstance(named, str) and named else default_var
         value = self.env.get(variable, "").strip()
         if not value and required:
             raise MissingCredentials(self.name, [variable])
@@ -211,23 +205,26 @@ class BaseSource:
         lang: str | None = None,
         raw: Mapping[str, Any] | None = None,
     ) -> Mention:
-        """A Mention with a safe absolute link and a namespaced id."""
-        link = safe_http_url(url) or safe_http_url(fallback_url) or self.base_url
-        return Mention(
+        """A Mention with a safe absolute link and a namespaced id, every field capped
+        (``triagebot.cases.caps``): text length and links, author fields, the raw payload."""
+        link = _link(url) or _link(fallback_url) or self.base_url
+        mention = Mention(
             id=f"{self.name}:{external_id}",
             source=self.name,
             kind=self.kind,
             url=link,
-            author=Author(
-                handle=(handle or "").strip() or "unknown",
-                name=(name or "").strip() or None,
-                followers=followers if isinstance(followers, int) and followers >= 0 else None,
-            ),
+            author=Author(handle or "unknown", name, cap_followers(followers)),
             text=text,
             created_at=created_at,
             lang=lang,
             raw=dict(raw or {}),
         )
+        return cap_mention(mention, self.options.max_text)
+
+
+def _link(value: object) -> str | None:
+    link = safe_http_url(value)
+    return link if link is not None and len(link) <= MAX_URL else None
 
 
 def epoch(at: datetime) -> float:

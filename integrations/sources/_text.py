@@ -78,8 +78,11 @@ def parse_time(value: object, fallback: datetime) -> datetime:
         if value not in (None, ""):
             log.info("unreadable date %r; using the fetch time", str(value)[:60])
         return fallback
-    if parsed > fallback + _FUTURE_SLACK:  # a client-supplied date in the future
-        return fallback
+    try:
+        if parsed > fallback + _FUTURE_SLACK:  # a client-supplied date in the future
+            return fallback
+    except OverflowError:  # the fallback is the calendar's end: nothing lies beyond it
+        return parsed
     return parsed
 
 
@@ -104,7 +107,10 @@ def _parse(value: object) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset
+        return None
 
 
 def _from_epoch(seconds: float) -> datetime | None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from pydantic import StrictInt, StrictStr
 
 from integrations.sources._base import (
     BaseSource,
@@ -24,6 +25,7 @@ from integrations.sources._base import (
     load_cursor,
 )
 from integrations.sources._http import get, json_body
+from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import join, parse_time, tidy
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -40,17 +42,24 @@ def label(value: object) -> str:
     return text if isinstance(text, str) else ""
 
 
+class AppStoreOptions(SourceOptions):
+    app_id: StrictStr | StrictInt | None = None  # required: the app's numeric id
+    country: Text = "us"  # the storefront
+
+
 class AppStoreSource(BaseSource):
     kind = "appstore"
     default_base_url = "https://itunes.apple.com"
+    options_model = AppStoreOptions
+    options: AppStoreOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        app_id = self.option("app_id")
-        if not isinstance(app_id, str | int) or not str(app_id).isdigit():
+        app_id = self.options.app_id
+        if app_id is None or isinstance(app_id, bool) or not str(app_id).isdigit():
             raise self.bad_option("app_id", "the app's numeric App Store id is required")
         self.app_id = str(app_id)
-        self.country = (self.text_option("country", "us") or "us").lower()
+        self.country = self.options.country.lower()
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)

@@ -25,6 +25,7 @@ from integrations.sources._base import (
     load_cursor,
 )
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
+from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import language, parse_time, tidy
 from triagebot.cases.records import Mention
 from triagebot.errors import MissingCredentials, SourceError
@@ -35,10 +36,17 @@ SEARCH = "/xrpc/app.bsky.feed.searchPosts"
 SESSION = "/xrpc/com.atproto.server.createSession"
 
 
+class BlueskyOptions(SourceOptions):
+    handle_env: Text | None = None
+    app_password_env: Text | None = None
+
+
 class BlueskySource(BaseSource):
     kind = "bluesky"
     default_base_url = "https://bsky.social"
     default_page_size = 100
+    options_model = BlueskyOptions
+    options: BlueskyOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -47,9 +55,8 @@ class BlueskySource(BaseSource):
             ("handle_env", "BLUESKY_HANDLE"),
             ("app_password_env", "BLUESKY_APP_PASSWORD"),
         ):
-            variable = self.text_option(key, default) or default
-            if not self.env.get(variable, "").strip():
-                missing.append(variable)
+            if self.credential(key, default, required=False) is None:
+                missing.append(getattr(self.options, key) or default)
         if missing:
             raise MissingCredentials(self.name, missing)
         self.handle = self.credential("handle_env", "BLUESKY_HANDLE") or ""

@@ -23,6 +23,7 @@ from integrations.sources._base import (
     load_cursor,
 )
 from integrations.sources._http import get, json_body
+from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import html_to_text, join, parse_time, unescape
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -31,14 +32,20 @@ from triagebot.ingest.sources import PollResult
 ITEM_URL = "https://news.ycombinator.com/item?id="
 
 
+class HackerNewsOptions(SourceOptions):
+    tags: Text = "(story,comment)"  # Algolia tag filter
+
+
 class HackerNewsSource(BaseSource):
     kind = "hackernews"
     default_base_url = "https://hn.algolia.com"
     default_page_size = 50
+    options_model = HackerNewsOptions
+    options: HackerNewsOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.tags = self.text_option("tags", "(story,comment)")
+        self.tags = self.options.tags
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         state = load_cursor(cursor, self.name)

@@ -16,9 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import StrictBool
 
 from integrations.sources._base import BaseSource, as_dict, dump_cursor, load_cursor
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
+from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import html_to_text, join, language, parse_time, tidy
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -32,22 +34,30 @@ def id_order(status_id: str) -> tuple[int, str]:
     return (len(status_id), status_id)
 
 
+class MastodonOptions(SourceOptions):
+    hashtags: list[Text] | None = None  # default: the brand's keywords without spaces
+    search: StrictBool | None = None  # true: status search is required (needs the token)
+    access_token_env: Text | None = None
+
+
 class MastodonSource(BaseSource):
     kind = "mastodon"
     default_base_url = "https://mastodon.social"
     default_page_size = 40
+    options_model = MastodonOptions
+    options: MastodonOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        wants_search = self.option("search")
+        wants_search = self.options.search
         self.token = self.credential(
             "access_token_env", "MASTODON_ACCESS_TOKEN", required=wants_search is True
         )
         self.search = self.token is not None and wants_search is not False
-        tags = self.option("hashtags")
+        tags = self.options.hashtags
         if tags is None:
             tags = [w.replace(" ", "") for w in minimal_keywords(self.brand)]
-        if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip("#") for t in tags):
+        if not all(t.strip().strip("#") for t in tags):
             raise self.bad_option("hashtags", "must be a list of hashtags")
         self.hashtags = [t.strip().lstrip("#").lower() for t in tags]
         self.instance = urlsplit(self.base_url).hostname or ""

@@ -31,6 +31,7 @@ from integrations.sources._http import (
     pause_for,
     reset_seconds,
 )
+from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import join, parse_time, tidy
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -41,19 +42,24 @@ _GONE = {"[deleted]", "[removed]"}
 _PERIODS = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 31 * 86400))
 
 
+class RedditOptions(SourceOptions):
+    subreddit: Text | None = None  # search only this subreddit
+    comments_subreddits: list[Text] = []  # also read the newest comments of these
+    site_url: Text = "https://www.reddit.com"  # where post links point
+
+
 class RedditSource(BaseSource):
     kind = "reddit"
     default_base_url = "https://www.reddit.com"
     default_page_size = 100
+    options_model = RedditOptions
+    options: RedditOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.site = (self.text_option("site_url", "https://www.reddit.com") or "").rstrip("/")
-        subs = self.option("comments_subreddits", [])
-        if not isinstance(subs, list) or not all(isinstance(s, str) and s for s in subs):
-            raise self.bad_option("comments_subreddits", "must be a list of subreddit names")
-        self.comment_subs = [s.removeprefix("r/") for s in subs]
-        self.subreddit = self.text_option("subreddit")
+        self.site = self.options.site_url.rstrip("/")
+        self.comment_subs = [s.removeprefix("r/") for s in self.options.comments_subreddits]
+        self.subreddit = self.options.subreddit
 
     def default_query(self) -> str:
         words = minimal_keywords(self.brand)

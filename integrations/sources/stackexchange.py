@@ -27,6 +27,7 @@ from integrations.sources._base import (
     load_cursor,
 )
 from integrations.sources._http import get, json_body
+from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import html_to_text, join, parse_time, unescape
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -35,13 +36,20 @@ from triagebot.ingest.sources import PollResult
 _WAIT = re.compile(r"available in (\d+) seconds")
 
 
+class StackExchangeOptions(SourceOptions):
+    site: Text | None = None  # required: the site's API name (outdoors)
+    key_env: Text | None = None
+
+
 class StackExchangeSource(BaseSource):
     kind = "stackexchange"
     default_base_url = "https://api.stackexchange.com"
+    options_model = StackExchangeOptions
+    options: StackExchangeOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        site = self.text_option("site")
+        site = self.options.site
         if not site:
             raise self.bad_option("site", "the Stack Exchange site is required (e.g. outdoors)")
         self.site = site

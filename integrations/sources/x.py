@@ -28,6 +28,7 @@ from integrations.sources._base import (
     load_cursor,
 )
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
+from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import language, parse_time, unescape
 from triagebot.cases.records import Mention
 from triagebot.ingest.sources import PollResult, brand_handles, minimal_keywords
@@ -40,10 +41,16 @@ FIELDS = {
 }
 
 
+class XOptions(SourceOptions):
+    bearer_token_env: Text | None = None
+
+
 class XSource(BaseSource):
     kind = "x"
     default_base_url = "https://api.x.com"
     default_page_size = 100
+    options_model = XOptions
+    options: XOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

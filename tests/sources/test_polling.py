@@ -261,5 +261,5 @@ def test_a_bad_adapter_option_names_the_file_and_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         build_specs(settings)
     assert caught.value.problems == [
-        f"{config}: sources (se).site: the Stack Exchange site is required (e.g. outdoors)"
+        f"{config}: sources[0] (se).site: the Stack Exchange site is required (e.g. outdoors)"
     ]

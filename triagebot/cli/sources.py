@@ -136,12 +136,12 @@ def _case_line(case: Case) -> str:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
+    from integrations.sources import build_specs  # noqa: PLC0415
+
     settings = _settings()
+    specs = build_specs(settings)  # a bad [[sources]] block stops here, before the store opens
     runtime = Runtime.build(settings)
     try:
-        from integrations.sources import build_specs  # noqa: PLC0415
-
-        specs = build_specs(settings, runtime.clock)
         now = runtime.clock()
         saved = {s.name: load_state(runtime.store.get_cursor(status_key(s.name))) for s in specs}
         lags = lags_by_source(runtime.store.list_cases(since=now - LAG_PERIOD))

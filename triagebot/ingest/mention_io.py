@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from triagebot.cases.caps import cap_mention
 from triagebot.cases.records import Author, Mention, utc
 from triagebot.errors import InputError
 
@@ -71,17 +72,18 @@ def mention_from_json(data: Any, *, created_at: datetime | None = None) -> Menti
     source = str(_text(data, "source"))
     text = str(_text(data, "text"))
     raw = data.get("raw")
-    return Mention(
+    mention = Mention(
         id=str(_text(data, "id")),
         source=source,
         kind=_text(data, "kind", required=False) or source,
         url=check_url(str(_text(data, "url"))),
         author=_author(data.get("author")),
-        text=text[:MAX_TEXT],
+        text=text,
         created_at=when,
         lang=_text(data, "lang", required=False),
         raw=raw if isinstance(raw, dict) else {},
     )
+    return cap_mention(mention, MAX_TEXT)
 
 
 def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
