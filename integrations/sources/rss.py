@@ -10,6 +10,7 @@ into plain text with entities decoded once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
@@ -53,6 +54,12 @@ class RssSource(BaseSource):
         response = await get(http, self.name, self.base_url, headers=headers, now=now)
         if response.status_code == 304:
             return PollResult((), cursor)
+        # Parsing a large feed is CPU work: done off the event loop, so /healthz and the chat
+        # surfaces keep answering while a feed of long posts is read.
+        return await asyncio.to_thread(self._read, response, state, now)
+
+    def _read(self, response: httpx.Response, state: dict[str, Any], now: datetime) -> PollResult:
+        """The mentions of a fetched feed and the cursor after them."""
         feed = feedparser.parse(
             response.content,
             response_headers={

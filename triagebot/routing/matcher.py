@@ -21,6 +21,7 @@ from typing import Any
 import ahocorasick
 
 from triagebot.cases.records import Mention
+from triagebot.routing.linear_regex import RuleRegex
 from triagebot.routing.rules.spec import (
     EXACT_SEP,
     SEP,
@@ -51,15 +52,16 @@ def _leading(items: list[tuple[Any, Any]]) -> list[int]:
     return run
 
 
-def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+def required_literals(pattern: str) -> tuple[str, ...] | None:
     """Literals of which every match contains at least one (3+ characters each), if known.
 
     The longest run of plain characters at the top level, else the alternatives of the
-    first top-level group whose every branch starts with such a run.
+    first top-level group whose every branch starts with such a run. Read with Python's
+    parser; an expression it cannot read (RE2-only syntax) is tried on every post.
     """
     try:
-        items = list(_sre.parse(pattern.pattern, pattern.flags))
-    except (re.error, RecursionError):
+        items = list(_sre.parse(pattern, re.IGNORECASE))
+    except (re.error, RecursionError, OverflowError):
         return None
     best: list[int] = []
     run: list[int] = []
@@ -115,7 +117,7 @@ class CompiledRules:
         ]
         self.always = frozenset(i for i, rule in enumerate(self.rules) if not rule.has_matchers)
         self.plain = [not rule.with_terms and _unconditional(rule.when) for rule in self.rules]
-        self.regexes: list[tuple[int, int, re.Pattern[str]]] = []
+        self.regexes: list[tuple[int, int, RuleRegex]] = []
         self.unfiltered: list[int] = []  # regexes without a literal: tried on every post
         self.has_exact = False
         table: dict[str, list[tuple[int, int, int]]] = {}
@@ -150,11 +152,11 @@ class CompiledRules:
         table: dict[str, list[tuple[int, int, int]]],
         i: int,
         role: int,
-        regex: re.Pattern[str],
+        regex: RuleRegex,
     ) -> None:
         number = len(self.regexes)
         self.regexes.append((i, role, regex))
-        literals = required_literals(regex)
+        literals = required_literals(regex.pattern)
         if literals is None:
             self.unfiltered.append(number)
         for literal in literals or ():
@@ -199,11 +201,11 @@ class CompiledRules:
             if hit is None:
                 continue
             if role == POSITIVE:
-                at = hit.start() / max(len(folded), 1)
+                at = hit.start / max(len(folded), 1)
                 first_at[rule_i] = min(at, first_at.get(rule_i, 2.0))
-                found.setdefault(rule_i, []).append(hit.group(0))
+                found.setdefault(rule_i, []).append(hit.text)
             else:
-                scan.blocked.setdefault(rule_i, hit.group(0))
+                scan.blocked.setdefault(rule_i, hit.text)
         return scan
 
     # --- deciding -----------------------------------------------------------------------

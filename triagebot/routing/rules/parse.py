@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from triagebot.cases.records import FALLBACK_DEPARTMENT, Priority
+from triagebot.routing.linear_regex import RegexRefused, compile_rule_regex
 from triagebot.routing.rules.loading import LineDict, LineList, RuleFileError, load_yaml
 from triagebot.routing.rules.spec import (
     FILE_KEYS,
@@ -205,8 +206,8 @@ class _FileReader:
         found = []
         for text, line in self.strings(item, key):
             try:
-                found.append(Pattern(text, re.compile(text, re.IGNORECASE), line))
-            except re.error as exc:
+                found.append(Pattern(text, compile_rule_regex(text), line))
+            except RegexRefused as exc:
                 self.problem(line, f"{key}: invalid regular expression {text!r}: {exc}")
         return tuple(found)
 

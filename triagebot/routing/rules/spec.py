@@ -7,11 +7,11 @@ joined by ``EXACT_SEP`` for terms written ``=word``), the same way a post is sca
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from triagebot.cases.records import FALLBACK_DEPARTMENT, Priority
+from triagebot.routing.linear_regex import RuleRegex
 from triagebot.routing.textnorm import fold, stems, tokens
 
 SEP = "\x1f"  # between stems of a term or a post
@@ -48,10 +48,10 @@ class Term:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A regular expression, matched against the folded text of a post."""
+    """A regular expression, matched against the folded text of a post (on RE2)."""
 
     text: str
-    regex: re.Pattern[str]
+    regex: RuleRegex
     line: int
 
 
