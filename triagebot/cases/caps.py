@@ -17,6 +17,9 @@ from triagebot.cases.records import Author, Mention
 
 #: Characters of post text kept; the rest is cut at a word boundary and marked with "…".
 MAX_TEXT = 10_000
+#: The most post text any path may keep (a source's ``max_text``, JSON lines); the ingest
+#: pipeline and the router cut there whatever reached them, so routing time stays bounded.
+TEXT_CEILING = 40_000
 #: Links kept in a post's text; later ones are replaced by ``LINK_REMOVED``.
 MAX_LINKS = 20
 LINK_REMOVED = "[link removed]"

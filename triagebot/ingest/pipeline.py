@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from triagebot.actions.executor import outbox_item
+from triagebot.cases.caps import TEXT_CEILING, cap_mention
 from triagebot.cases.lifecycle import SYSTEM_ACTOR
 from triagebot.cases.records import (
     Assignment,
@@ -89,7 +90,8 @@ class Pipeline:
         result = IngestResult()
         fresh: list[Mention] = []
         seen: set[str] = set()
-        mentions = list(mentions)
+        # Every source's adapter caps its posts; this is the ceiling for whatever reached here.
+        mentions = [cap_mention(m, TEXT_CEILING) for m in mentions]
         # A store that can answer for a whole batch at once (PostgreSQL) saves a round trip each.
         known_mentions = getattr(self.store, "known_mentions", None)
         known: set[str] | None = (

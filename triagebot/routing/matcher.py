@@ -20,6 +20,7 @@ from typing import Any
 
 import ahocorasick
 
+from triagebot.cases.caps import TEXT_CEILING
 from triagebot.cases.records import Mention
 from triagebot.routing.linear_regex import RuleRegex
 from triagebot.routing.rules.spec import (
@@ -211,7 +212,7 @@ class CompiledRules:
     # --- deciding -----------------------------------------------------------------------
 
     def match(self, mention: Mention, *, explain: bool = False) -> Match:
-        folded = fold(mention.text)
+        folded = fold(mention.text[:TEXT_CEILING])  # routing time is bounded, whatever the caller
         scan = self.scan(folded, tokens(folded), explain=explain)
         rules, plain, blocked_by = self.rules, self.plain, scan.blocked
         fired_i: set[int] = set()
