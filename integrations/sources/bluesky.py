@@ -50,13 +50,11 @@ class BlueskySource(BaseSource):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        missing = []
-        for key, default in (
-            ("handle_env", "BLUESKY_HANDLE"),
-            ("app_password_env", "BLUESKY_APP_PASSWORD"),
-        ):
-            if self.credential(key, default, required=False) is None:
-                missing.append(getattr(self.options, key) or default)
+        self.variables = [
+            self.options.handle_env or "BLUESKY_HANDLE",
+            self.options.app_password_env or "BLUESKY_APP_PASSWORD",
+        ]
+        missing = [v for v in self.variables if not self.env.get(v, "").strip()]
         if missing:
             raise MissingCredentials(self.name, missing)
         self.handle = self.credential("handle_env", "BLUESKY_HANDLE") or ""
@@ -102,9 +100,9 @@ class BlueskySource(BaseSource):
                 headers={"Authorization": f"Bearer {token}"},
                 limit=LIMIT,
                 now=now,
-                ok=(200, 400, 401),
+                ok=(200, 400, 401, 403),
             )
-            body = as_dict(json_body(response, self.name))
+            body = self._body(response)
             if response.status_code == 200:
                 return body, pause_for(response, LIMIT, now)
             self._token = None
@@ -123,17 +121,34 @@ class BlueskySource(BaseSource):
             f"{self.base_url}{SESSION}",
             body={"identifier": self.handle, "password": self.password},
             now=self.clock(),
-            ok=(200, 400, 401),
+            ok=(200, 400, 401, 403),
         )
-        body = as_dict(json_body(response, self.name))
+        body = self._body(response)
         token = body.get("accessJwt")
         if response.status_code != 200 or not isinstance(token, str):
             raise SourceError(
                 f"{self.name}: login refused ({body.get('error') or response.status_code}); "
-                "check BLUESKY_HANDLE and BLUESKY_APP_PASSWORD"
+                f"check {' and '.join(self.variables)}"
             )
         self._token = token
         return token
+
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
+        """The JSON answer; a refusal that is not XRPC JSON (an HTML 401/403 page from a proxy
+        or the public AppView) means the request was not authenticated."""
+        status = response.status_code
+        try:
+            body = json_body(response, self.name)
+        except SourceError:
+            if status not in (401, 403):
+                raise
+            body = None
+        if status in (401, 403) and not isinstance(body, dict):
+            raise SourceError(
+                f"{self.name}: authentication needed (HTTP {status}): "
+                f"set {' and '.join(self.variables)}"
+            )
+        return as_dict(body)
 
     def _take(self, walk: Walk, post: dict[str, Any]) -> Mention | None:
         uri = str(post.get("uri") or "")

@@ -136,3 +136,34 @@ async def test_healthz_shows_each_source(tmp_path: Path) -> None:
     finally:
         await server.close()
         await fake.close()
+
+
+class _Throttled(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(429)
+        self.send_header("Retry-After", "600")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_sources_json_says_why_a_source_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Throttled)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        config = write_config(tmp_path, f"http://127.0.0.1:{httpd.server_address[1]}/feed")
+        monkeypatch.setenv("TRIAGEBOT_CONFIG", str(config))
+        monkeypatch.setenv("TRIAGEBOT_DB", str(tmp_path / "data" / "triagebot.json"))
+        monkeypatch.setenv("TRIAGEBOT_RULES", str(EXAMPLE_CONFIG.parent / "rules"))
+        assert cmd_poll(argparse.Namespace(once=True, source="alerts")) == 1
+        capsys.readouterr()
+        assert cmd_sources(argparse.Namespace(json=True)) == 0
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    rows = {row["name"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows["alerts"]["backoff_until"] is not None
+    assert rows["alerts"]["backoff_reason"] == "rate limited: alerts: HTTP 429 on /feed"

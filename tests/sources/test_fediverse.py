@@ -9,7 +9,7 @@ import pytest
 
 from integrations.sources._text import parse_time
 from tests.sources.conftest import POLL1, MakeSource
-from tests.sources.server import FakeServer, fixture_reply, json_reply
+from tests.sources.server import FakeServer, Reply, fixture_reply, json_reply
 from triagebot.errors import MissingCredentials, SourceError
 
 TAG = "/api/v1/timelines/tag/northwind"
@@ -17,6 +17,7 @@ SEARCH = "/api/v2/search"
 BSKY = "/xrpc/app.bsky.feed.searchPosts"
 SESSION = "/xrpc/com.atproto.server.createSession"
 BSKY_ENV = {"BLUESKY_HANDLE": "brand.example", "BLUESKY_APP_PASSWORD": "app-pass"}
+HTML = {"content-type": "text/html; charset=utf-8"}
 
 
 async def test_mastodon_tag_timeline_walks_back_then_forward(
@@ -175,3 +176,20 @@ async def test_bluesky_anonymous_block_and_missing_credentials(
 
 def test_bluesky_future_created_at_is_clamped() -> None:
     assert parse_time("2031-01-01T00:00:00Z", POLL1) == POLL1
+
+
+async def test_bluesky_html_refusal_says_authentication_is_needed(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    page = Reply(b"<html><body><h1>403 Forbidden</h1></body></html>", 403, HTML)
+    server.add(SESSION, json_reply({"accessJwt": "token"}))
+    server.add(BSKY, page)
+    with pytest.raises(SourceError) as caught:
+        await make_source("bluesky", env=BSKY_ENV).poll(http, None)
+    assert str(caught.value) == (
+        "bluesky: authentication needed (HTTP 403): set BLUESKY_HANDLE and BLUESKY_APP_PASSWORD"
+    )
+    server.routes.clear()
+    server.add(SESSION, Reply(b"<html>Unauthorized</html>", 401, HTML))
+    with pytest.raises(SourceError, match="authentication needed \\(HTTP 401\\)"):
+        await make_source("bluesky", env=BSKY_ENV).poll(http, None)

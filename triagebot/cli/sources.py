@@ -167,6 +167,7 @@ def _merged(spec: SourceSpec, saved: SourceState | None, lag: float | None) -> S
         state.last_error, state.last_error_at = saved.last_error, saved.last_error_at
         state.consecutive_failures = saved.consecutive_failures
         state.next_run, state.backoff_until = saved.next_run, saved.backoff_until
+        state.backoff_reason = saved.backoff_reason
         state.last_fetched, state.last_new = saved.last_fetched, saved.last_new
         state.total_new = saved.total_new
         state.lags.extend(saved.lags)
@@ -185,6 +186,8 @@ def _print_table(rows: list[SourceState], now: datetime) -> None:
             error = "set " + " and ".join(state.missing)
         if state.consecutive_failures:
             error = f"{state.consecutive_failures}x: {error}"
+        elif state.backoff_until is not None and state.backoff_until > now:
+            error = f"waits: {state.backoff_reason or 'asked to pause'}"
         next_run = state.backoff_until or state.next_run
         table.add_row(
             escape(state.name),

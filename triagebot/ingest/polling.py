@@ -178,7 +178,7 @@ class Poller:
             await asyncio.to_thread(self.store.set_cursor, name, polled.cursor)
         self.state[name].record_lags(outcome.result.new, fetched_at)
         if polled.retry_after:
-            self._pause(name, polled.retry_after, "the source asked for a pause")
+            self._pause(name, polled.retry_after, polled.pause_reason or "the source asked to wait")
         return outcome
 
     # --- bookkeeping ------------------------------------------------------------------
@@ -187,6 +187,7 @@ class Poller:
         state.succeeded(self.clock(), outcome.fetched, len(outcome.result.new))
         if state.backoff_until is not None and state.backoff_until <= self.clock():
             state.backoff_until = None
+            state.backoff_reason = None
         log.info(
             "source %s: %d fetched, %d new, %d known, %d ignored, %d too old",
             name,
@@ -201,9 +202,10 @@ class Poller:
         state = self.state[name]
         state.failed(self.clock(), message)
         if retry_after is not None and retry_after > 0:
-            self._pause(name, retry_after, "rate limited")
+            self._pause(name, retry_after, f"rate limited: {message}")
         else:
-            self._pause(name, self._backoff_seconds(name), "failing")
+            failures = state.consecutive_failures
+            self._pause(name, self._backoff_seconds(name), f"failing ({failures} in a row)")
         log.warning(
             "source %s failed (%d in a row): %s; next try after %s",
             name,

@@ -22,11 +22,13 @@ if TYPE_CHECKING:  # the core never imports httpx at run time
 
 @dataclass(frozen=True)
 class PollResult:
-    """What one poll found. ``retry_after`` (seconds): the source asked for a pause."""
+    """What one poll found. ``retry_after`` (seconds): the source asked for a pause, and
+    ``pause_reason`` says why (shown by ``triagebot sources``)."""
 
     mentions: Sequence[Mention] = ()
     cursor: str | None = None
     retry_after: float | None = None
+    pause_reason: str | None = None
 
 
 class Source(Protocol):
