@@ -6,9 +6,10 @@ text); others that reach ``cc_share`` of it and at least ``cc_min`` are copied (
 ``max_cc``). Spam rules score the same way: a post is spam when its spam score reaches
 ``spam_threshold`` and beats every department. Priority rules apply when they name no
 department or the primary one; the most urgent wins, else the configured default. A post
-no rule claims goes to the fallback, unless the classifier (``suggest``) is sure enough of a
-department; when the rules found several departments but none scored above
-``classifier_decides_below``, a sure classifier picks among them.
+no department rule claims is routed by the department model (``model``) when it is sure
+enough (``gate``), else it goes to the fallback with the model's suggestions; a post the model
+is sure no department owns is spam. Department rules are overrides: when one fires, it wins.
+Without a model, the older naive Bayes classifier (``suggest``) plays that part.
 """
 
 from __future__ import annotations
@@ -17,14 +18,20 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from triagebot.cases.records import Mention, Priority, Routing
+from triagebot.cases.suggestions import MODEL, Suggestion
 from triagebot.errors import ConfigError
+from triagebot.routing.gate import Gate
 from triagebot.routing.matcher import CompiledRules, Match
 from triagebot.routing.rules.loading import RuleFileError
 from triagebot.routing.rules.parse import parse_rules
 from triagebot.routing.rules.spec import Options, RuleSet, RuleSpec
 from triagebot.routing.suggest import Classifier, Guess
+
+if TYPE_CHECKING:  # the model loads numpy: imported by those who build one
+    from triagebot.routing.model.classifier import DepartmentModel, Prediction
 
 _URGENCY = {Priority.P1: 0, Priority.P2: 1, Priority.P3: 2}
 
@@ -44,6 +51,7 @@ class Explanation:
     fired: list[tuple[RuleSpec, list[str]]]
     blocked: dict[str, str] = field(default_factory=dict)
     guess: Guess | None = None
+    prediction: Prediction | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -70,6 +78,14 @@ class Explanation:
                 if self.guess
                 else None
             ),
+            "model": (
+                [
+                    {"department": s.department, "probability": round(s.probability, 3)}
+                    for s in self.prediction.ranked[:3]
+                ]
+                if self.prediction
+                else None
+            ),
         }
 
 
@@ -78,6 +94,34 @@ class _Active:
     ruleset: RuleSet
     compiled: CompiledRules
     classifier: Classifier | None = None
+    model: DepartmentModel | None = None
+    gate: Gate = field(default_factory=Gate)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A routing with the model's view of the post (None when the model was not asked)."""
+
+    routing: Routing
+    prediction: Prediction | None = None
+
+    @property
+    def confidence(self) -> float | None:
+        return self.prediction.top.probability if self.prediction else None
+
+    def suggestions(self, limit: int = 3) -> list[Suggestion]:
+        return self.prediction.departments(limit) if self.prediction else []
+
+    def to_dict(self) -> dict[str, object]:
+        confidence = self.confidence
+        return {
+            **self.routing.to_dict(),
+            "confidence": None if confidence is None else round(confidence, 3),
+            "suggestions": [
+                {"department": s.department, "probability": round(s.probability, 3)}
+                for s in self.suggestions()
+            ],
+        }
 
 
 class Router:
@@ -92,8 +136,12 @@ class Router:
         ruleset: RuleSet,
         default_priority: Priority = Priority.P2,
         classifier: Classifier | None = None,
+        model: DepartmentModel | None = None,
+        gate: Gate | None = None,
     ) -> None:
-        self._active = _Active(ruleset, CompiledRules(ruleset.rules), classifier)
+        self._active = _Active(
+            ruleset, CompiledRules(ruleset.rules), classifier, model, gate or Gate()
+        )
         self.default_priority = default_priority
 
     @property
@@ -109,12 +157,31 @@ class Router:
         return self._active.classifier
 
     @property
+    def model(self) -> DepartmentModel | None:
+        return self._active.model
+
+    @property
+    def gate(self) -> Gate:
+        return self._active.gate
+
+    @property
     def options(self) -> Options:
         return self._active.ruleset.options
 
+    def use_model(self, model: DepartmentModel | None, gate: Gate | None = None) -> None:
+        """Route with ``model`` (and ``gate``) from the next mention on; the rules stay."""
+        active = self._active
+        self._active = _Active(
+            active.ruleset, active.compiled, active.classifier, model, gate or active.gate
+        )
+
     def replace_rules(self, other: Router) -> None:
-        """Route with ``other``'s rules from now on."""
-        self._active = other._active
+        """Route with ``other``'s rules from now on (the model and gate stay this router's)."""
+        mine = self._active
+        theirs = other._active
+        self._active = _Active(
+            theirs.ruleset, theirs.compiled, theirs.classifier, mine.model, mine.gate
+        )
         self.default_priority = other.default_priority
 
     @classmethod
@@ -123,6 +190,8 @@ class Router:
         rules_dir: Path,
         known_departments: Iterable[str],
         default_priority: Priority = Priority.P2,
+        model: DepartmentModel | None = None,
+        gate: Gate | None = None,
     ) -> Router:
         """Read and compile every rules file; ConfigError lists each problem as file:line."""
         known = list(known_departments)
@@ -135,27 +204,40 @@ class Router:
                 problems.append(exc)
         if problems:
             raise ConfigError([f"{p.where}: {p.message}" for p in problems])
-        return cls(ruleset, default_priority, classifier)
+        return cls(ruleset, default_priority, classifier, model, gate)
 
     @property
     def files(self) -> list[Path]:
         return list(self.ruleset.files)
 
     def route(self, mention: Mention) -> Routing:
+        return self.decide(mention).routing
+
+    def decide(self, mention: Mention) -> Decision:
+        """The routing of ``mention`` with the model's probabilities."""
         active = self._active
-        return self._decide(active, active.compiled.match(mention), mention)[0]
+        routing, _, _, prediction = self._decide(active, active.compiled.match(mention), mention)
+        return Decision(routing, prediction)
+
+    def prepare(self, mentions: Iterable[Mention]) -> None:
+        """Embed a batch of posts at once, so routing them one by one costs no more."""
+        model = self._active.model
+        if model is not None:
+            model.prepare([m.text for m in mentions])
 
     def explain(self, mention: Mention) -> Explanation:
         active = self._active
         match = active.compiled.match(mention, explain=True)
-        routing, scores, spam_score = self._decide(active, match, mention)
+        routing, scores, spam_score, prediction = self._decide(active, match, mention)
+        if prediction is None and active.model is not None:
+            prediction = active.model.predict([mention.text])[0]
         fired = [(rule, match.words.get(rule.id, [])) for rule in match.fired]
         guess = active.classifier.guess(mention.text) if active.classifier else None
-        return Explanation(routing, scores, spam_score, fired, match.blocked, guess)
+        return Explanation(routing, scores, spam_score, fired, match.blocked, guess, prediction)
 
     def _decide(
         self, active: _Active, match: Match, mention: Mention
-    ) -> tuple[Routing, dict[str, float], float]:
+    ) -> tuple[Routing, dict[str, float], float, Prediction | None]:
         opts = active.ruleset.options
         scores: dict[str, float] = {}
         biggest: dict[str, float] = {}
@@ -182,10 +264,18 @@ class Router:
                 Routing(opts.fallback, Priority.P3, spam=True, rules=spam_rules),
                 scores,
                 spam_score,
+                None,
             )
         primary = ranked[0] if ranked else opts.fallback
         guessed: tuple[str, ...] = ()
-        if active.classifier is not None and not ranked:
+        prediction: Prediction | None = None
+        if active.model is not None and not ranked:
+            prediction = active.model.predict([mention.text])[0]
+            primary, guessed, spam = _gate(prediction, active.gate, opts.fallback)
+            if spam:
+                routing = Routing(opts.fallback, Priority.P3, spam=True, rules=guessed)
+                return routing, scores, spam_score, prediction
+        elif active.classifier is not None and not ranked:
             primary, guessed = _ask(active.classifier, match.stems, opts)
         elif (
             active.classifier is not None
@@ -199,7 +289,7 @@ class Router:
         priority, priority_rules = self._priority(match.fired, primary)
         used = tuple(r.id for r in match.fired if r.department is not None and not r.spam)
         rules = used + tuple(r for r in priority_rules if r not in used) + guessed
-        return Routing(primary, priority, cc=cc, rules=rules), scores, spam_score
+        return Routing(primary, priority, cc=cc, rules=rules), scores, spam_score, prediction
 
     def _priority(self, fired: list[RuleSpec], primary: str) -> tuple[Priority, tuple[str, ...]]:
         chosen: Priority | None = None
@@ -211,6 +301,20 @@ class Router:
             if chosen is None or _URGENCY[rule.priority] < _URGENCY[chosen]:
                 chosen = rule.priority
         return chosen or self.default_priority, tuple(applied)
+
+
+def _gate(prediction: Prediction, gate: Gate, fallback: str) -> tuple[str, tuple[str, ...], bool]:
+    """The model's department when it is sure enough, else the fallback with suggestions.
+
+    Returns the department, the entries for ``Routing.rules``, and whether the post is spam.
+    """
+    top = prediction.top
+    if top.department == "none":
+        if top.probability >= gate.spam_at:
+            return fallback, (top.entry(MODEL),), True
+    elif top.probability >= gate.threshold(top.department):
+        return top.department, (top.entry(MODEL),), False
+    return fallback, tuple(s.entry() for s in prediction.departments(3)), False
 
 
 def _ask(classifier: Classifier, words: list[str], opts: Options) -> tuple[str, tuple[str, ...]]:

@@ -1,0 +1,104 @@
+"""Which model routes: the one this deployment learned (kept in its store), else the shipped one.
+
+A learned head is kept in the store under one key, so every process and dyno of a deployment
+routes with the same model and a restart keeps it. A stored model that cannot be read, or that
+was trained on another embedder, is ignored with one log line and the shipped model routes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from triagebot.routing.model.classifier import DepartmentModel
+from triagebot.routing.model.embedder import MODEL_NAME
+from triagebot.routing.model.head import LinearHead
+
+log = logging.getLogger(__name__)
+
+#: The store key of the active learned model.
+ACTIVE_KEY = "routing:model:active"
+
+
+class KeyValues(Protocol):
+    """The part of a store that keeps small named values."""
+
+    def get_cursor(self, source: str) -> str | None: ...
+
+    def set_cursor(self, source: str, cursor: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A learned head with when and from how many labels it was trained."""
+
+    version: str
+    head: LinearHead
+    trained_at: str
+    labels_used: int
+    report: dict[str, Any]
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {
+                "version": self.version,
+                "trained_at": self.trained_at,
+                "labels_used": self.labels_used,
+                "report": self.report,
+                "head": base64.b64encode(self.head.to_bytes()).decode("ascii"),
+            }
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> StoredModel:
+        """ValueError when ``text`` is not a stored model."""
+        try:
+            data = json.loads(text)
+            head = LinearHead.from_bytes(base64.b64decode(data["head"], validate=True))
+            return cls(
+                str(data["version"]),
+                head,
+                str(data["trained_at"]),
+                int(data["labels_used"]),
+                dict(data.get("report") or {}),
+            )
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise ValueError(f"stored routing model unreadable: {exc}") from exc
+
+
+def read_stored(store: KeyValues) -> StoredModel | None:
+    """The active learned model of ``store``; None when there is none or it is unusable."""
+    text = store.get_cursor(ACTIVE_KEY)
+    if not text:
+        return None
+    try:
+        stored = StoredModel.from_text(text)
+    except ValueError as exc:
+        log.error("routing model in the store ignored (%s); routing with the shipped model", exc)
+        return None
+    if stored.head.embedder != MODEL_NAME:
+        log.error(
+            "routing model %s was trained on %s, not %s; routing with the shipped model",
+            stored.version,
+            stored.head.embedder,
+            MODEL_NAME,
+        )
+        return None
+    return stored
+
+
+def save_stored(store: KeyValues, model: StoredModel) -> None:
+    store.set_cursor(ACTIVE_KEY, model.to_text())
+
+
+def load_active(store: KeyValues | None, departments: Iterable[str]) -> DepartmentModel:
+    """The learned model of ``store`` if there is a usable one, else the shipped model."""
+    stored = read_stored(store) if store is not None else None
+    if stored is not None:
+        return DepartmentModel(stored.head, None, departments, stored.version)
+    return DepartmentModel.shipped(departments)

@@ -1,0 +1,100 @@
+"""How likely each department is to own a post: the embedder and a head, over known departments.
+
+Labels the deployment has not configured are dropped and the rest renormalised, so a
+deployment without, say, ``hr`` never gets an ``hr`` suggestion. ``none`` (no department owns
+the post) is kept: it is what marks chatter and spam. A small cache keeps the last predictions
+by text, so a batch embedded at once (``prepare``) is not embedded again post by post.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from triagebot.cases.suggestions import Suggestion
+from triagebot.routing.model.corpus import HEAD, NONE
+from triagebot.routing.model.embedder import Embedder, shared_embedder
+from triagebot.routing.model.head import Floats, LinearHead
+
+log = logging.getLogger(__name__)
+_CACHE = 4096
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Every label with its probability, most likely first."""
+
+    ranked: tuple[Suggestion, ...]
+
+    @property
+    def top(self) -> Suggestion:
+        return self.ranked[0]
+
+    def departments(self, limit: int = 3) -> list[Suggestion]:
+        """The most likely departments (``none`` left out)."""
+        return [s for s in self.ranked if s.department != NONE][:limit]
+
+
+class DepartmentModel:
+    """A trained head over the embeddings of one embedder; ``version`` names the head."""
+
+    def __init__(
+        self,
+        head: LinearHead,
+        embedder: Embedder | None = None,
+        departments: Iterable[str] | None = None,
+        version: str = "shipped",
+    ) -> None:
+        self.head = head
+        self.embedder = embedder or shared_embedder()
+        self.version = version
+        wanted = set(departments) | {NONE} if departments is not None else set(head.labels)
+        self._keep = np.array([label in wanted for label in head.labels])
+        self._labels = [label for label in head.labels if label in wanted]
+        self._cache: OrderedDict[str, Prediction] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shipped(cls, departments: Iterable[str] | None = None) -> DepartmentModel:
+        """The head trained on the shipped corpus."""
+        return cls(LinearHead.from_bytes(HEAD.read_bytes()), None, departments, "shipped")
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text, embedding only the texts not predicted recently."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vectors = self.embedder.embed(missing)
+            found = self._rank(self.head.probabilities(vectors))
+            with self._lock:
+                for text, prediction in zip(missing, found, strict=True):
+                    self._cache[text] = prediction
+                while len(self._cache) > _CACHE:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            return [self._cache.get(t) or self._rank_one(t) for t in texts]
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Embed a batch in one go; later ``predict`` calls for these texts are free."""
+        self.predict(texts)
+
+    def _rank_one(self, text: str) -> Prediction:  # evicted while a huge batch went by
+        return self._rank(self.head.probabilities(self.embedder.embed([text])))[0]
+
+    def _rank(self, probabilities: Floats) -> list[Prediction]:
+        kept = probabilities[:, self._keep]
+        kept = kept / kept.sum(axis=1, keepdims=True)
+        out: list[Prediction] = []
+        for row in kept:
+            order = np.argsort(-row)
+            out.append(Prediction(tuple(Suggestion(self._labels[i], float(row[i])) for i in order)))
+        return out
