@@ -16,7 +16,9 @@ import httpx
 from integrations.sources._base import BaseSource, utcnow
 from integrations.sources.appstore import AppStoreSource
 from integrations.sources.bluesky import BlueskySource
+from integrations.sources.facebook import FacebookSource
 from integrations.sources.hackernews import HackerNewsSource
+from integrations.sources.instagram import InstagramSource
 from integrations.sources.mastodon import MastodonSource
 from integrations.sources.reddit import RedditSource
 from integrations.sources.rss import RssSource
@@ -37,6 +39,8 @@ ADAPTERS: dict[str, type[BaseSource]] = {
     "x": XSource,
     "appstore": AppStoreSource,
     "stackexchange": StackExchangeSource,
+    "facebook": FacebookSource,
+    "instagram": InstagramSource,
 }
 
 #: Seconds: to connect, and between bytes of an answer; the poller bounds a whole poll too.

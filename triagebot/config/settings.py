@@ -184,7 +184,16 @@ class SourceConfig(BaseModel):
 
     name: str
     type: Literal[
-        "rss", "reddit", "hackernews", "mastodon", "bluesky", "x", "appstore", "stackexchange"
+        "rss",
+        "reddit",
+        "hackernews",
+        "mastodon",
+        "bluesky",
+        "x",
+        "appstore",
+        "stackexchange",
+        "facebook",
+        "instagram",
     ]
     base_url: str | None = None
     query: str | None = None
@@ -452,6 +461,10 @@ SOURCE_CREDENTIALS = (
     "BLUESKY_HANDLE",
     "BLUESKY_APP_PASSWORD",
     "STACKEXCHANGE_KEY",
+    "FACEBOOK_PAGE_TOKEN",
+    "FACEBOOK_APP_SECRET",
+    "INSTAGRAM_ACCESS_TOKEN",
+    "INSTAGRAM_APP_SECRET",
 )
 
 

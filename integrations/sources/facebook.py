@@ -1,0 +1,220 @@
+"""Facebook: posts that tag a Page (``/{page-id}/tagged``) and comments on the Page's feed.
+
+The Page access token (``FACEBOOK_PAGE_TOKEN`` by default) needs ``pages_read_engagement`` and
+``pages_read_user_content``. Tagged posts come newest first and are walked with
+``paging.cursors.after`` until the watermark (the newest time seen, with the ids seen near
+it); a post repeated on the next page is taken once, and of two copies of one post in a poll
+the later edit (``updated_time``) wins. Comments: the newest ``posts`` entries of
+``/{page-id}/feed`` whose ``updated_time`` is past the watermark, each post's comments newest
+first (``filter=stream`` includes replies); the Page's own replies are not mentions. Graph does
+not return deleted items, but items without text (a photo, a sticker) leave nothing to triage
+and are skipped. ``from`` is often absent on tagged posts by people (Graph shows it only to
+the author), so the author is then unknown. When a walk stops early because Graph asked for a
+pause, its watermark does not move (the ids taken are remembered), so the next poll walks
+down to where it was: no post is skipped, and no stored Graph cursor can go stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import httpx
+from pydantic import Field, StrictBool, StrictStr
+
+from integrations.sources._base import (
+    BaseSource,
+    Walk,
+    Watermark,
+    as_dict,
+    dump_cursor,
+    load_cursor,
+)
+from integrations.sources._graph import (
+    Found,
+    GraphError,
+    GraphOptions,
+    finished,
+    graph_for,
+    paused_page,
+)
+from integrations.sources._options import Positive
+from integrations.sources._text import parse_time, tidy
+from triagebot.ingest.sources import PollResult
+
+log = logging.getLogger(__name__)
+
+TAGGED_FIELDS = "id,message,created_time,updated_time,permalink_url,from"
+FEED_FIELDS = "id,created_time,updated_time,permalink_url"
+COMMENT_FIELDS = "id,message,created_time,from,permalink_url"
+_NOT_FOUND = 100  # Graph's code for an object that no longer exists (a post deleted meanwhile)
+
+
+class FacebookOptions(GraphOptions):
+    page_id: Annotated[StrictStr, Field(pattern=r"^\d+$")]  # the Page's numeric id, in quotes
+    tagged: StrictBool = True  # read posts that tag the Page
+    comments: StrictBool = True  # read comments on the Page's recent posts
+    posts: Positive = 10  # how many recent feed posts have their comments read
+
+
+class FacebookSource(BaseSource):
+    kind = "facebook"
+    default_base_url = "https://graph.facebook.com"
+    default_page_size = 25
+    options_model = FacebookOptions
+    options: FacebookOptions
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.page_id = self.options.page_id
+        if not (self.options.tagged or self.options.comments):
+            raise self.bad_option("tagged", "tagged and comments cannot both be false")
+        self.graph = graph_for(self, "FACEBOOK_PAGE_TOKEN", "FACEBOOK_APP_SECRET")
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        state = load_cursor(cursor, self.name)
+        found = Found()
+        pause: float | None = None
+        if self.options.tagged:
+            pause = await self._tagged(http, state, found)
+        if self.options.comments and not pause:
+            pause = await self._comments(http, state, found)
+        return PollResult(found.mentions(), dump_cursor(state), pause)
+
+    # --- tagged posts ---------------------------------------------------------------------
+    async def _tagged(
+        self, http: httpx.AsyncClient, state: dict[str, Any], found: Found
+    ) -> float | None:
+        mark = Watermark.load(as_dict(state.get("tagged")), self.overlap)
+        walk = Walk(mark, self.floor())
+        params = {"fields": TAGGED_FIELDS, "limit": self.page_size}
+        after: str | None = None
+        pause: float | None = None
+        cut_short = False
+        for _ in range(self.max_pages):
+            page, pause = await paused_page(
+                self.graph, http, f"/{self.page_id}/tagged", params, after=after, now=self.clock()
+            )
+            if page is None:  # throttled: what earlier pages found is kept
+                cut_short = True
+                break
+            for item in page.items:
+                self._post(item, walk, found)
+            after = page.after
+            if walk.reached_known or not after:
+                break
+            if pause:
+                cut_short = True
+                break
+        else:
+            walk.note_truncated(self.name, self.max_pages)
+        state["tagged"] = finished(walk, mark, interrupted=cut_short).dump()
+        return pause
+
+    def _post(self, item: dict[str, Any], walk: Walk, found: Found) -> None:
+        post_id = str(item.get("id") or "")
+        now = self.clock()
+        if not post_id or not found.wants(post_id, walk, item.get("created_time"), now):
+            return
+        text = tidy(str(item.get("message") or ""))
+        if not text:
+            log.debug("source %s: post %s has no text; skipped", self.name, post_id)
+            return
+        author = as_dict(item.get("from"))
+        mention = self.mention(
+            post_id,
+            url=item.get("permalink_url"),
+            fallback_url=f"https://www.facebook.com/{post_id}",
+            handle=str(author.get("id") or ""),
+            name=str(author.get("name") or ""),
+            text=text,
+            created_at=parse_time(item.get("created_time"), now),
+            raw=item,
+        )
+        found.add(post_id, mention, item.get("updated_time"))
+
+    # --- comments on the Page's posts -----------------------------------------------------
+    async def _comments(
+        self, http: httpx.AsyncClient, state: dict[str, Any], found: Found
+    ) -> float | None:
+        mark = Watermark.load(as_dict(state.get("comments")), self.overlap)
+        walk = Walk(mark, self.floor())
+        feed_params = {"fields": FEED_FIELDS, "limit": self.options.posts}
+        feed, pause = await paused_page(
+            self.graph, http, f"/{self.page_id}/feed", feed_params, after=None, now=self.clock()
+        )
+        for post in [p for p in (feed.items if feed else []) if self._may_have_new(p, walk)]:
+            if pause:
+                break
+            pause = await self._post_comments(http, post, walk, found)
+        state["comments"] = finished(walk, mark, interrupted=pause is not None).dump()
+        return pause
+
+    def _may_have_new(self, post: dict[str, Any], walk: Walk) -> bool:
+        """False for a post whose last activity is behind the watermark (or the backfill)."""
+        if not isinstance(post.get("id"), str) or not post["id"]:
+            return False
+        now = self.clock()
+        updated = parse_time(post.get("updated_time") or post.get("created_time"), now)
+        if updated is now:
+            return True  # unreadable or in the future: look
+        floor = walk.old.since if walk.old.since is not None else walk.floor
+        return floor is None or updated.timestamp() >= floor
+
+    async def _post_comments(
+        self, http: httpx.AsyncClient, post: dict[str, Any], walk: Walk, found: Found
+    ) -> float | None:
+        post_id = str(post["id"])
+        params = {
+            "fields": COMMENT_FIELDS,
+            "order": "reverse_chronological",
+            "filter": "stream",
+            "limit": self.page_size,
+        }
+        walk.reached_known = False
+        after: str | None = None
+        pause: float | None = None
+        for _ in range(self.max_pages):
+            try:
+                page, pause = await paused_page(
+                    self.graph, http, f"/{post_id}/comments", params, after=after, now=self.clock()
+                )
+            except GraphError as exc:
+                if exc.code != _NOT_FOUND:
+                    raise
+                log.info("source %s: post %s is gone; comments skipped", self.name, post_id)
+                break
+            for item in page.items if page else []:
+                self._comment(item, post, walk, found)
+            after = page.after if page else None
+            if walk.reached_known or not after or pause:
+                break
+        return pause
+
+    def _comment(
+        self, item: dict[str, Any], post: dict[str, Any], walk: Walk, found: Found
+    ) -> None:
+        comment_id = str(item.get("id") or "")
+        now = self.clock()
+        if not comment_id or not found.wants(comment_id, walk, item.get("created_time"), now):
+            return
+        author = as_dict(item.get("from"))
+        text = tidy(str(item.get("message") or ""))
+        if str(author.get("id") or "") == self.page_id or not text:
+            return  # the Page's own reply, or a sticker or photo without words
+        permalink = post.get("permalink_url")
+        on_post = (
+            permalink if isinstance(permalink, str) else f"https://www.facebook.com/{post['id']}"
+        )
+        separator = "&" if "?" in on_post else "?"
+        mention = self.mention(
+            comment_id,
+            url=item.get("permalink_url"),
+            fallback_url=f"{on_post}{separator}comment_id={comment_id.rpartition('_')[2]}",
+            handle=str(author.get("id") or ""),
+            name=str(author.get("name") or ""),
+            text=text,
+            created_at=parse_time(item.get("created_time"), now),
+            raw={**item, "post_id": post["id"]},
+        )
+        found.add(comment_id, mention, None)

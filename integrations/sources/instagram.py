@@ -1,0 +1,208 @@
+"""Instagram: media an Instagram professional account is tagged in, and comments on its media.
+
+Through the Graph API (``graph.facebook.com``) with a token that can read the account
+(``INSTAGRAM_ACCESS_TOKEN`` by default; ``instagram_basic`` and ``instagram_manage_comments``).
+``/{ig-user-id}/tags`` lists media where people tagged the account, newest first, walked with
+``paging.cursors.after`` down to the watermark. Comments: the newest ``media`` items of
+``/{ig-user-id}/media`` that have comments, each item's comments with their replies; Graph does
+not promise an order for comments, so every page of an item is read (up to ``max_pages``) and
+the watermark and the ids seen decide what is new. The account's own replies are not mentions,
+and items without text leave nothing to triage. Caption @mentions without a photo tag reach
+an app only through webhooks, which this poller does not receive. Rate limits, pauses and
+the expired-token message are those of ``_graph``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import httpx
+from pydantic import Field, StrictBool, StrictStr
+
+from integrations.sources._base import (
+    BaseSource,
+    Walk,
+    Watermark,
+    as_dict,
+    as_list,
+    dump_cursor,
+    load_cursor,
+)
+from integrations.sources._graph import (
+    Found,
+    GraphError,
+    GraphOptions,
+    finished,
+    graph_for,
+    paused_page,
+)
+from integrations.sources._options import Positive
+from integrations.sources._text import parse_time, tidy
+from triagebot.ingest.sources import PollResult
+
+log = logging.getLogger(__name__)
+
+TAG_FIELDS = "id,caption,timestamp,permalink,username,media_type"
+MEDIA_FIELDS = "id,permalink,timestamp,username,comments_count"
+COMMENT = "id,text,timestamp,username,from,parent_id"
+COMMENT_FIELDS = f"{COMMENT},replies{{{COMMENT}}}"
+_NOT_FOUND = 100
+
+
+class InstagramOptions(GraphOptions):
+    account_id: Annotated[StrictStr, Field(pattern=r"^\d+$")]  # the IG user id, in quotes
+    mentions: StrictBool = True  # read media the account is tagged in
+    comments: StrictBool = True  # read comments on the account's recent media
+    media: Positive = 10  # how many recent media items have their comments read
+
+
+class InstagramSource(BaseSource):
+    kind = "instagram"
+    default_base_url = "https://graph.facebook.com"
+    default_page_size = 50
+    options_model = InstagramOptions
+    options: InstagramOptions
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = self.options.account_id
+        if not (self.options.mentions or self.options.comments):
+            raise self.bad_option("mentions", "mentions and comments cannot both be false")
+        self.graph = graph_for(self, "INSTAGRAM_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET")
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        state = load_cursor(cursor, self.name)
+        found = Found()
+        pause: float | None = None
+        if self.options.mentions:
+            pause = await self._tags(http, state, found)
+        if self.options.comments and not pause:
+            pause = await self._comments(http, state, found)
+        return PollResult(found.mentions(), dump_cursor(state), pause)
+
+    # --- media the account is tagged in ---------------------------------------------------
+    async def _tags(
+        self, http: httpx.AsyncClient, state: dict[str, Any], found: Found
+    ) -> float | None:
+        mark = Watermark.load(as_dict(state.get("tags")), self.overlap)
+        walk = Walk(mark, self.floor())
+        params = {"fields": TAG_FIELDS, "limit": self.page_size}
+        after: str | None = None
+        pause: float | None = None
+        cut_short = False
+        for _ in range(self.max_pages):
+            page, pause = await paused_page(
+                self.graph, http, f"/{self.account}/tags", params, after=after, now=self.clock()
+            )
+            if page is None:
+                cut_short = True
+                break
+            for item in page.items:
+                self._tagged(item, walk, found)
+            after = page.after
+            if walk.reached_known or not after:
+                break
+            if pause:
+                cut_short = True
+                break
+        else:
+            walk.note_truncated(self.name, self.max_pages)
+        state["tags"] = finished(walk, mark, interrupted=cut_short).dump()
+        return pause
+
+    def _tagged(self, item: dict[str, Any], walk: Walk, found: Found) -> None:
+        media_id = str(item.get("id") or "")
+        now = self.clock()
+        if not media_id or not found.wants(media_id, walk, item.get("timestamp"), now):
+            return
+        text = tidy(str(item.get("caption") or ""))
+        if not text:
+            return  # a photo without a caption: nothing to triage
+        username = str(item.get("username") or "")
+        mention = self.mention(
+            media_id,
+            url=item.get("permalink"),
+            fallback_url=f"https://www.instagram.com/{username}/" if username else "",
+            handle=username,
+            text=text,
+            created_at=parse_time(item.get("timestamp"), now),
+            raw=item,
+        )
+        found.add(media_id, mention, None)
+
+    # --- comments on the account's media --------------------------------------------------
+    async def _comments(
+        self, http: httpx.AsyncClient, state: dict[str, Any], found: Found
+    ) -> float | None:
+        mark = Watermark.load(as_dict(state.get("comments")), self.overlap)
+        walk = Walk(mark, self.floor())
+        params = {"fields": MEDIA_FIELDS, "limit": self.options.media}
+        media, pause = await paused_page(
+            self.graph, http, f"/{self.account}/media", params, after=None, now=self.clock()
+        )
+        for item in media.items if media else []:
+            if pause:
+                break
+            count = item.get("comments_count")
+            if not isinstance(item.get("id"), str) or (isinstance(count, int) and count <= 0):
+                continue
+            pause = await self._media_comments(http, item, walk, found)
+        state["comments"] = finished(walk, mark, interrupted=pause is not None).dump()
+        return pause
+
+    async def _media_comments(
+        self, http: httpx.AsyncClient, media: dict[str, Any], walk: Walk, found: Found
+    ) -> float | None:
+        params = {"fields": COMMENT_FIELDS, "limit": self.page_size}
+        after: str | None = None
+        pause: float | None = None
+        for _ in range(self.max_pages):  # no promised order: every page is read
+            try:
+                page, pause = await paused_page(
+                    self.graph,
+                    http,
+                    f"/{media['id']}/comments",
+                    params,
+                    after=after,
+                    now=self.clock(),
+                )
+            except GraphError as exc:
+                if exc.code != _NOT_FOUND:
+                    raise
+                log.info("source %s: media %s is gone; comments skipped", self.name, media["id"])
+                break
+            for comment in page.items if page else []:
+                replies = as_list(as_dict(comment.get("replies")).get("data"))
+                for item in [comment, *(r for r in replies if isinstance(r, dict))]:
+                    self._comment(item, media, walk, found)
+            after = page.after if page else None
+            if not after or pause:
+                break
+        return pause
+
+    def _comment(
+        self, item: dict[str, Any], media: dict[str, Any], walk: Walk, found: Found
+    ) -> None:
+        comment_id = str(item.get("id") or "")
+        now = self.clock()
+        if not comment_id or not found.wants(comment_id, walk, item.get("timestamp"), now):
+            return
+        author = as_dict(item.get("from"))
+        username = str(item.get("username") or author.get("username") or "")
+        own = str(media.get("username") or "").casefold()
+        text = tidy(str(item.get("text") or ""))
+        if author.get("id") == self.account or (own and username.casefold() == own) or not text:
+            return  # the account's own reply, or nothing left to read
+        permalink = media.get("permalink")
+        on_media = permalink if isinstance(permalink, str) else ""
+        mention = self.mention(
+            comment_id,
+            url=f"{on_media.rstrip('/')}/c/{comment_id}/" if on_media else None,
+            fallback_url=on_media,
+            handle=username,
+            text=text,
+            created_at=parse_time(item.get("timestamp"), now),
+            raw={**{k: v for k, v in item.items() if k != "replies"}, "media_id": media["id"]},
+        )
+        found.add(comment_id, mention, None)
