@@ -17,6 +17,7 @@ from integrations.sources._base import BaseSource, utcnow
 from integrations.sources.appstore import AppStoreSource
 from integrations.sources.bluesky import BlueskySource
 from integrations.sources.facebook import FacebookSource
+from integrations.sources.googleplay import GooglePlaySource
 from integrations.sources.hackernews import HackerNewsSource
 from integrations.sources.instagram import InstagramSource
 from integrations.sources.mastodon import MastodonSource
@@ -39,6 +40,7 @@ ADAPTERS: dict[str, type[BaseSource]] = {
     "x": XSource,
     "appstore": AppStoreSource,
     "stackexchange": StackExchangeSource,
+    "googleplay": GooglePlaySource,
     "facebook": FacebookSource,
     "instagram": InstagramSource,
 }

@@ -30,6 +30,9 @@ from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
 
 SEEN_KEEP = 500
+#: What feedparser flags although the XML is well-formed: a charset other than declared, or
+#: a feed served as text/html (a malformed body is reported as a parse error instead).
+_HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _ALERT_PREFIX = "tag:google.com,2013:googlealerts/feed:"
 _EMAIL_NAME = re.compile(r"^(\S+@\S+)\s*\((.*)\)$")
 
@@ -67,9 +70,15 @@ class RssSource(BaseSource):
                 "content-type": response.headers.get("content-type", "application/xml"),
             },
         )
-        if feed.bozo and not feed.entries:
-            problem = type(feed.get("bozo_exception")).__name__
-            raise SourceError(f"{self.name}: not a readable feed ({problem})")
+        if feed.bozo and not isinstance(feed.get("bozo_exception"), _HARMLESS):
+            # A broken body is a failed poll: entries salvaged from it would be guesses.
+            problem = feed.get("bozo_exception")
+            where = getattr(problem, "getLineNumber", lambda: None)()
+            at = f" at line {where}" if isinstance(where, int) else ""
+            raise SourceError(
+                f"{self.name}: not a well-formed feed ({type(problem).__name__}{at}); "
+                "nothing was stored and the next poll reads it again"
+            )
         seen = list(state.get("seen") or [])
         known = set(seen)
         lang = language(feed.feed.get("language"))

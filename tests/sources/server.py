@@ -2,13 +2,15 @@
 
 Routes match on the path and a subset of the query (parameters compared as a set, the host
 ignored), the most specific route first; a route can answer a limited number of times, so a
-test can script "429, then 200". Every request is recorded for assertions.
+test can script "429, then 200". A route's answer can also be a function of the request (to
+check a signature or a header as the real API does). Every request is recorded for assertions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,19 +28,23 @@ class Reply:
 
 
 @dataclass
-class _Route:
-    path: str
-    query: dict[str, str]
-    reply: Reply
-    times: int | None
-
-
-@dataclass
 class Seen:
     method: str
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""
+
+
+Responder = Callable[[Seen], Reply]
+
+
+@dataclass
+class _Route:
+    path: str
+    query: dict[str, str]
+    reply: Reply | Responder
+    times: int | None
 
 
 def fixture_reply(folder: str, name: str, **override: object) -> Reply:
@@ -69,7 +75,9 @@ class FakeServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    def add(self, path: str, reply: Reply, times: int | None = None, **query: object) -> None:
+    def add(
+        self, path: str, reply: Reply | Responder, times: int | None = None, **query: object
+    ) -> None:
         self.routes.append(_Route(path, {k: str(v) for k, v in query.items()}, reply, times))
 
     def seen(self, path: str) -> list[Seen]:
@@ -77,7 +85,10 @@ class FakeServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         query = dict(request.query)
-        self.requests.append(Seen(request.method, request.path, query, dict(request.headers)))
+        seen = Seen(
+            request.method, request.path, query, dict(request.headers), await request.read()
+        )
+        self.requests.append(seen)
         candidates = [
             r
             for r in self.routes
@@ -90,11 +101,12 @@ class FakeServer:
         route = max(candidates, key=lambda r: len(r.query))
         if route.times is not None:
             route.times -= 1
-        if route.reply.delay:
-            await asyncio.sleep(route.reply.delay)
-        headers = dict(route.reply.headers)
+        reply = route.reply if isinstance(route.reply, Reply) else route.reply(seen)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        headers = dict(reply.headers)
         content_type = headers.pop("content-type", "application/octet-stream")
-        response = web.Response(body=route.reply.body, status=route.reply.status, headers=headers)
+        response = web.Response(body=reply.body, status=reply.status, headers=headers)
         response.headers["Content-Type"] = content_type
         return response
 

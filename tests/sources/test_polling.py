@@ -263,3 +263,23 @@ def test_a_bad_adapter_option_names_the_file_and_field(tmp_path: Path) -> None:
     assert caught.value.problems == [
         f"{config}: sources[0] (se).site: the Stack Exchange site is required (e.g. outdoors)"
     ]
+
+
+async def test_a_broken_feed_keeps_the_cursor_stores_nothing_and_shows_the_error(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    server.add(ALERTS, fixture_reply("google_alerts", "feed_poll1.xml", headers=ATOM), times=1)
+    server.add(ALERTS, fixture_reply("hard", "alerts_truncated.xml", headers=ATOM), times=1)
+    alerts = spec(settings, clock, name="alerts", type="rss", base_url=server.url + ALERTS)
+    polls = poller(runtime, [alerts], http)
+    await polls.run("alerts")
+    cursor = runtime.store.get_cursor("alerts")
+    stored = len(runtime.store.list_cases())
+    outcome = await polls.run("alerts")
+    assert outcome.error is not None
+    assert "not a well-formed feed" in outcome.error
+    assert runtime.store.get_cursor("alerts") == cursor
+    assert len(runtime.store.list_cases()) == stored
+    saved = load_state(runtime.store.get_cursor(status_key("alerts")))
+    assert saved is not None
+    assert saved.last_error == outcome.error

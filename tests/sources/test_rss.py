@@ -14,6 +14,7 @@ from triagebot.errors import SourceError
 ALERTS = "/alerts/feeds/04512983716492835102/9137465521098342217"
 ATOM = {"content-type": "application/atom+xml; charset=utf-8"}
 RSS = {"content-type": "application/rss+xml; charset=utf-8"}
+HTML = {"content-type": "text/html; charset=utf-8"}
 
 
 def feed(folder: str, name: str, headers: dict[str, str], **extra: str) -> Reply:
@@ -145,8 +146,27 @@ async def test_not_a_feed_is_a_source_error(
     server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
 ) -> None:
     server.add("/bad.xml", fixture_reply("hard", "not_a_feed.xml", headers=ATOM))
-    with pytest.raises(SourceError, match="not a readable feed"):
+    with pytest.raises(SourceError, match="not a well-formed feed"):
         await make_source("rss", name="bad", base_url=server.url + "/bad.xml").poll(http, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "headers"),
+    [("alerts_truncated.xml", ATOM), ("forum_unescaped.rss", RSS), ("forum_unescaped.rss", HTML)],
+)
+async def test_a_broken_feed_is_a_failed_poll_even_when_entries_could_be_salvaged(
+    server: FakeServer,
+    http: httpx.AsyncClient,
+    make_source: MakeSource,
+    name: str,
+    headers: dict[str, str],
+) -> None:
+    server.add("/broken", fixture_reply("hard", name, headers=headers))
+    source = make_source("rss", name="feed", base_url=server.url + "/broken")
+    with pytest.raises(
+        SourceError, match=r"feed: not a well-formed feed \(SAXParseException at line \d+\)"
+    ):
+        await source.poll(http, None)
 
 
 async def test_an_unreadable_cursor_starts_afresh(

@@ -192,6 +192,7 @@ class SourceConfig(BaseModel):
         "x",
         "appstore",
         "stackexchange",
+        "googleplay",
         "facebook",
         "instagram",
     ]
@@ -461,6 +462,7 @@ SOURCE_CREDENTIALS = (
     "BLUESKY_HANDLE",
     "BLUESKY_APP_PASSWORD",
     "STACKEXCHANGE_KEY",
+    "GOOGLE_PLAY_SERVICE_ACCOUNT_JSON",
     "FACEBOOK_PAGE_TOKEN",
     "FACEBOOK_APP_SECRET",
     "INSTAGRAM_ACCESS_TOKEN",
