@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from triagebot.cases.caps import cap_mention
+from triagebot.cases.control_chars import control_character_field
 from triagebot.cases.records import Author, Mention, utc
 from triagebot.errors import InputError
 
@@ -83,6 +84,8 @@ def mention_from_json(data: Any, *, created_at: datetime | None = None) -> Menti
         lang=_text(data, "lang", required=False),
         raw=raw if isinstance(raw, dict) else {},
     )
+    if (field := control_character_field(mention)) is not None:
+        raise ValueError(f"{field}: contains a control character (line break, tab, bidi mark)")
     return cap_mention(mention, MAX_TEXT)
 
 

@@ -7,12 +7,14 @@ same batch twice stores nothing the second time: dedupe is by mention id.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from triagebot.actions.executor import outbox_item
 from triagebot.cases.caps import TEXT_CEILING, cap_mention
+from triagebot.cases.control_chars import control_character_field
 from triagebot.cases.lifecycle import SYSTEM_ACTOR
 from triagebot.cases.records import (
     Assignment,
@@ -29,6 +31,8 @@ from triagebot.ingest.crosspost import CrossPosts
 from triagebot.routing.router import Router, normalise
 from triagebot.sla.clocks import due_times
 from triagebot.store.base import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -98,7 +102,15 @@ class Pipeline:
             None if known_mentions is None else known_mentions([m.id for m in mentions])
         )
         for mention in mentions:
-            if not self.brand.is_relevant(mention):
+            if (field := control_character_field(mention)) is not None:
+                log.warning(
+                    "mention %r from %s refused: control character in its %s",
+                    mention.id[:200],
+                    mention.source[:100],
+                    field,
+                )
+                result.ignored += 1
+            elif not self.brand.is_relevant(mention):
                 result.ignored += 1
             elif mention.id in seen or (
                 mention.id in known if known is not None else self.store.has_mention(mention.id)

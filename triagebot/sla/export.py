@@ -6,9 +6,11 @@ empty while undecided. CSV writes empty cells for missing values and JSON lines 
 ``read_export`` reads either back into the same typed rows (the round trip is tested).
 
 Text cells hold strangers' input (post URLs, ids, staff display names), so a CSV text cell that
-a spreadsheet would run as a formula (starting with ``= + - @``, a tab or a carriage return) is
+a spreadsheet would run as a formula (starting with ``= + - @``, a tab, a CR or a LF) is
 written with a leading apostrophe; so is one that starts with an apostrophe, so that reading
-back strips exactly one and the round trip stays exact.
+back strips exactly one and the round trip stays exact. Every field holding a comma, a quote,
+a CR or a LF is quoted, so no cell can split a record (ingest refuses control characters in
+mention ids and URLs as well).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ COLUMNS = (
 )  # fmt: skip
 
 Row = dict[str, Any]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
+_QUOTE_WHEN = frozenset(',"\r\n')
 
 
 def _seconds(value: float | None) -> float | None:
@@ -103,10 +106,12 @@ def write_export(rows: Iterable[Row], fmt: str, stream: TextIO) -> int:
     """Write ``rows`` as CSV (with a header) or JSON lines; returns how many were written."""
     count = 0
     if fmt == "csv":
-        writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
+        stream.write(_csv_line(COLUMNS))
         for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+            unknown = row.keys() - set(COLUMNS)
+            if unknown:
+                raise ValueError(f"not export columns: {', '.join(sorted(unknown))}")
+            stream.write(_csv_line([_cell(row.get(name)) for name in COLUMNS]))
             count += 1
         return count
     for row in rows:
@@ -123,6 +128,20 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def _csv_field(value: Any) -> str:
+    """One CSV field: quoted when it holds a comma, a quote, a CR or a LF (RFC 4180)."""
+    text = value if isinstance(value, str) else str(value)
+    if any(ch in text for ch in _QUOTE_WHEN):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv_line(values: Iterable[Any]) -> str:
+    # Not csv.writer: with "\n" as the line end it leaves a bare CR unquoted, and a CR inside
+    # a mention id or URL would then start a new record in a spreadsheet.
+    return ",".join(_csv_field(value) for value in values) + "\n"
 
 
 def _uncell(text: str) -> str:
