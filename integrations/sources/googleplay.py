@@ -4,8 +4,9 @@
 JSON key of a service account that was given access to the app in the Play Console. The API
 returns the reviews created or changed in the last week, newest change first, and pages with
 ``tokenPagination.nextPageToken``; each poll walks until it reaches reviews behind the
-watermark (the newest ``lastModified`` seen). An edited review keeps its ``reviewId``, so of
-two copies the later one wins. A review without the reviewer's text (removed, or a rating
+watermark (the newest ``lastModified`` seen); a walk cut short (a 429, a timeout) goes on
+from its page token at the next poll. An edited review keeps its ``reviewId``, so of two
+copies the later one wins. A review without the reviewer's text (removed, or a rating
 alone) is not a mention. ``userComment.text`` is the title and the body joined by a tab.
 Reviews have no public page of their own; the link is the app's store page.
 """
