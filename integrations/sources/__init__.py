@@ -16,6 +16,7 @@ import httpx
 from integrations.sources._base import BaseSource, utcnow
 from integrations.sources.appstore import AppStoreSource
 from integrations.sources.bluesky import BlueskySource
+from integrations.sources.discourse import DiscourseSource
 from integrations.sources.facebook import FacebookSource
 from integrations.sources.googleplay import GooglePlaySource
 from integrations.sources.hackernews import HackerNewsSource
@@ -41,6 +42,7 @@ ADAPTERS: dict[str, type[BaseSource]] = {
     "appstore": AppStoreSource,
     "stackexchange": StackExchangeSource,
     "googleplay": GooglePlaySource,
+    "discourse": DiscourseSource,
     "facebook": FacebookSource,
     "instagram": InstagramSource,
 }

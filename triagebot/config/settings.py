@@ -193,6 +193,7 @@ class SourceConfig(BaseModel):
         "appstore",
         "stackexchange",
         "googleplay",
+        "discourse",
         "facebook",
         "instagram",
     ]
@@ -463,6 +464,7 @@ SOURCE_CREDENTIALS = (
     "BLUESKY_APP_PASSWORD",
     "STACKEXCHANGE_KEY",
     "GOOGLE_PLAY_SERVICE_ACCOUNT_JSON",
+    "DISCOURSE_API_KEY",
     "FACEBOOK_PAGE_TOKEN",
     "FACEBOOK_APP_SECRET",
     "INSTAGRAM_ACCESS_TOKEN",

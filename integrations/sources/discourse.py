@@ -1,0 +1,284 @@
+"""Discourse forums: ``/search.json`` for the brand's keywords and/or the latest posts.
+
+``base_url`` is the forum. Search asks for ``<query> order:latest`` (newest posts first), from
+the day before the watermark (``after:`` counts whole days), and walks ``page`` while
+``more_full_page_results`` says there is more, until posts behind the watermark. A search hit
+carries an excerpt (``blurb``) of the post and its topic's title. ``latest_posts`` reads
+``/posts.json`` (the forum's newest posts, whole, as ``cooked`` HTML), walking back with
+``before`` to the newest post id seen: ``"all"`` takes every post (a forum about the brand),
+``"matching"`` those naming a keyword or handle of the brand. A private forum or more quota
+needs an API key (``Api-Key`` and ``Api-Username`` headers). A throttled call answers 429
+with ``Retry-After`` (and the wait in the body); a walk cut short goes on at the next poll.
+Deleted, withdrawn, hidden and empty posts are not mentions.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+from pydantic import StrictBool
+
+from integrations.sources._base import BaseSource, as_dict, as_list, dump_cursor, load_cursor
+from integrations.sources._http import get, json_body, retry_after_header, snippet
+from integrations.sources._options import SourceOptions, Text
+from integrations.sources._resume import ResumableWalk
+from integrations.sources._text import html_to_text, join, parse_time, tidy
+from triagebot.cases.records import Mention
+from triagebot.errors import SourceError
+from triagebot.ingest.sources import PollResult, brand_handles, minimal_keywords
+
+log = logging.getLogger(__name__)
+
+KEY_VARIABLE = "DISCOURSE_API_KEY"
+_OK = (200, 400, 403, 404, 422, 429)
+_GONE = re.compile(r"^\(?post (deleted|withdrawn|hidden)\b", re.IGNORECASE)
+_REGULAR = 1  # post type; 2 moderator action, 3 small action, 4 whisper
+
+
+class DiscourseOptions(SourceOptions):
+    search: StrictBool = True  # /search.json for the query
+    latest_posts: Literal["off", "matching", "all"] = "off"  # /posts.json
+    api_key_env: Text | None = None  # default DISCOURSE_API_KEY, used when set
+    api_username: Text = "system"
+
+
+class DiscourseSource(BaseSource):
+    kind = "discourse"
+    options_model = DiscourseOptions
+    options: DiscourseOptions
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.config.base_url:
+            raise self.bad_option("base_url", "the forum's address is required")
+        if not self.options.search and self.options.latest_posts == "off":
+            raise self.bad_option("search", "nothing to poll: set search or latest_posts")
+        named = self.options.api_key_env is not None
+        self.api_key = self.credential("api_key_env", KEY_VARIABLE, required=named)
+        words = [re.escape(w) for w in minimal_keywords(self.brand)]
+        words += [re.escape("@" + h) for h in brand_handles(self.brand)]
+        self._brand = re.compile(rf"(?<!\w)(?:{'|'.join(words)})(?!\w)", re.IGNORECASE)
+
+    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
+        state = load_cursor(cursor, self.name)
+        taken: set[int] = set()
+        mentions: list[Mention] = []
+        pause: float | None = None
+        streams = (["search"] if self.options.search else []) + (
+            ["latest"] if self.options.latest_posts != "off" else []
+        )
+        failed: SourceError | None = None
+        for stream in streams:
+            walker = self._search if stream == "search" else self._latest
+            try:
+                found, state[stream], wait = await walker(http, as_dict(state.get(stream)))
+            except SourceError as exc:  # the other stream's posts still count
+                log.warning("source %s: %s failed: %s", self.name, stream, exc)
+                failed = exc
+                continue
+            pause = max(pause or 0.0, wait or 0.0) or None
+            for post_id, mention in found:
+                if post_id not in taken:
+                    taken.add(post_id)
+                    mentions.append(mention)
+        if failed is not None and (len(streams) == 1 or not mentions):
+            raise failed
+        if failed is not None:
+            pause = max(pause or 0.0, failed.retry_after or 0.0) or None
+        return PollResult(mentions, dump_cursor(state), pause)
+
+    # --- search --------------------------------------------------------------------------
+    async def _search(
+        self, http: httpx.AsyncClient, saved: dict[str, Any]
+    ) -> tuple[list[tuple[int, Mention]], dict[str, Any], float | None]:
+        walk = ResumableWalk(saved, self.overlap, self.floor())
+        page = walk.start if _is_id(walk.start) else 1
+        found: list[tuple[int, Mention]] = []
+        for count in range(self.max_pages):
+            try:
+                params = {"q": self._query(walk), "page": page}
+                posts, more = self._search_page(walk, await self._get(http, "/search.json", params))
+                found += posts
+            except SourceError as exc:
+                if count == 0 and walk.start is not None and exc.retry_after is None:
+                    log.warning("source %s: search page %d gone (%s); afresh", self.name, page, exc)
+                    walk.abandon()
+                    page = 1
+                    continue
+                if count == 0:
+                    raise
+                log.warning("source %s: search stopped at page %d: %s", self.name, page, exc)
+                return found, walk.dump(stopped_at=page), exc.retry_after
+            if walk.reached_known or not more:
+                return found, walk.dump(), None
+            page += 1
+        walk.walk.note_truncated(self.name, self.max_pages)
+        return found, walk.dump(stopped_at=page), None
+
+    def _query(self, walk: ResumableWalk) -> str:
+        """The search, newest first, from the day before the walk's watermark."""
+        since = walk.since if walk.since is not None else self.floor().timestamp()
+        day = (datetime.fromtimestamp(since, UTC) - timedelta(days=1)).date().isoformat()
+        return f"{self.query} order:latest after:{day}"
+
+    def _search_page(
+        self, walk: ResumableWalk, body: dict[str, Any]
+    ) -> tuple[list[tuple[int, Mention]], bool]:
+        """The page's new posts, and whether the forum has another page."""
+        result = as_dict(body.get("grouped_search_result"))
+        if result.get("error"):
+            raise SourceError(f"{self.name}: search refused: {str(result['error'])[:160]}")
+        posts = body.get("posts")
+        if posts is not None and not isinstance(posts, list):
+            raise SourceError(f"{self.name}: unexpected answer (posts is not a list)")
+        topics = {t.get("id"): t for t in map(as_dict, as_list(body.get("topics")))}
+        found = []
+        for post in map(as_dict, posts or []):
+            topic = as_dict(topics.get(post.get("topic_id")))
+            title = topic.get("title") or post.get("topic_title_headline")
+            text = html_to_text(post.get("blurb"))
+            mention = self._take(walk, post, topic, html_to_text(str(title or "")), text)
+            if mention is not None:
+                found.append(mention)
+        return found, bool(result.get("more_full_page_results"))
+
+    # --- latest posts ----------------------------------------------------------------------
+    async def _latest(
+        self, http: httpx.AsyncClient, saved: dict[str, Any]
+    ) -> tuple[list[tuple[int, Mention]], dict[str, Any], float | None]:
+        walk = ResumableWalk(saved, self.overlap, self.floor())
+        last = _number(saved.get("last_id"))  # the newest post of the last complete walk
+        newest = max(last, _number(saved.get("newest_id")))
+        before = walk.start if _is_id(walk.start) else None
+        found: list[tuple[int, Mention]] = []
+        for count in range(self.max_pages):
+            try:
+                body = await self._get(http, "/posts.json", {"before": before} if before else {})
+                if not isinstance(body.get("latest_posts"), list):
+                    raise SourceError(f"{self.name}: unexpected answer (no latest_posts)")
+            except SourceError as exc:
+                if count == 0 and walk.start is not None and exc.retry_after is None:
+                    log.warning("source %s: latest posts before %s gone", self.name, before)
+                    walk.abandon()
+                    last, before = newest, None
+                    continue
+                if count == 0:
+                    raise
+                cursor = {**walk.dump(stopped_at=before), "last_id": last, "newest_id": newest}
+                return found, cursor, exc.retry_after
+            posts = [p for p in map(as_dict, body["latest_posts"]) if _id(p)]
+            unseen = [p for p in posts if _id(p) > last]
+            newest = max([newest, *(_id(p) for p in unseen)])
+            found += self._latest_page(walk, unseen)
+            if not posts or len(unseen) < len(posts) or walk.reached_known:
+                return found, {**walk.dump(), "last_id": newest}, None
+            before = min(_id(p) for p in unseen)
+        walk.walk.note_truncated(self.name, self.max_pages)
+        return found, {**walk.dump(stopped_at=before), "last_id": last, "newest_id": newest}, None
+
+    def _latest_page(
+        self, walk: ResumableWalk, posts: list[dict[str, Any]]
+    ) -> list[tuple[int, Mention]]:
+        found = []
+        for post in posts:
+            if post.get("post_type", _REGULAR) != _REGULAR:
+                continue  # moderator actions, "closed the topic", staff whispers
+            title = html_to_text(str(post.get("topic_title") or ""))
+            text = html_to_text(post.get("cooked"))
+            if self.options.latest_posts == "matching" and not self._brand.search(
+                f"{title}\n{text}"
+            ):
+                continue
+            topic = {"slug": post.get("topic_slug")}
+            mention = self._take(walk, post, topic, title, text)
+            if mention is not None:
+                found.append(mention)
+        return found
+
+    # --- shared -------------------------------------------------------------------------
+    def _take(
+        self,
+        walk: ResumableWalk,
+        post: dict[str, Any],
+        topic: dict[str, Any],
+        title: str,
+        text: str,
+    ) -> tuple[int, Mention] | None:
+        """The post as a mention if it is new; ``text`` is its words without the title."""
+        post_id = _id(post)
+        if not post_id or _gone(post, text):
+            return None
+        created = parse_time(post.get("created_at"), self.clock())
+        if not walk.take(str(post_id), created.timestamp()):
+            return None
+        topic_id, number = post.get("topic_id"), post.get("post_number")
+        url = f"{self.base_url}/p/{post_id}"
+        if _is_id(topic_id) and _is_id(number):
+            slug = topic.get("slug")
+            path = f"{quote(slug, safe='')[:200]}/" if isinstance(slug, str) and slug else ""
+            url = f"{self.base_url}/t/{path}{topic_id}/{number}"
+        username = tidy(str(post.get("username") or ""))
+        return post_id, self.mention(
+            str(post_id),
+            url=url,
+            fallback_url=f"{self.base_url}/p/{post_id}",
+            handle=username,
+            name=tidy(str(post.get("name") or "")),
+            text=join(title, text),
+            created_at=created,
+            raw={k: v for k, v in post.items() if k not in ("cooked", "avatar_template")},
+        )
+
+    async def _get(
+        self, http: httpx.AsyncClient, path: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers |= {"Api-Key": self.api_key, "Api-Username": self.options.api_username}
+        now = self.clock()
+        url = f"{self.base_url}{path}"
+        response = await get(http, self.name, url, params=params, headers=headers, now=now, ok=_OK)
+        if "html" in response.headers.get("content-type", "") and response.status_code == 200:
+            raise SourceError(
+                f"{self.name}: {path} answered a web page, not JSON "
+                "(a private forum needs an API key: set api_key_env)"
+            )
+        body = json_body(response, self.name)
+        if response.status_code == 200:
+            if not isinstance(body, dict):
+                raise SourceError(f"{self.name}: unexpected answer from {path} (not an object)")
+            return body
+        errors = " ".join(str(e) for e in as_list(as_dict(body).get("errors")))[:160]
+        reason = errors or snippet(response)
+        if response.status_code == 429:
+            extras = as_dict(as_dict(body).get("extras"))
+            wait = retry_after_header(response.headers.get("retry-after"), now)
+            if wait is None and isinstance(extras.get("wait_seconds"), int | float):
+                wait = max(0.0, float(extras["wait_seconds"]))
+            raise SourceError(f"{self.name}: rate limited on {path}", retry_after=wait)
+        raise SourceError(f"{self.name}: HTTP {response.status_code} on {path}: {reason}")
+
+
+def _id(post: dict[str, Any]) -> int:
+    value = _number(post.get("id"))
+    return value if value > 0 else 0
+
+
+def _number(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _gone(post: dict[str, Any], text: str) -> bool:
+    """Deleted, withdrawn or hidden by flags, or nothing left to read."""
+    if post.get("deleted_at") or post.get("user_deleted") is True or post.get("hidden") is True:
+        return True
+    return not text or bool(_GONE.match(text))
