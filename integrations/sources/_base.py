@@ -121,6 +121,10 @@ class Walk:
         self.mark.add(item_id, at)
         return True
 
+    def took(self, item_id: str) -> bool:
+        """True if this walk already took the item (a second copy in the same poll)."""
+        return item_id in self.ids
+
     def note_truncated(self, source: str, pages: int) -> None:
         if not self.reached_known:
             log.warning(
@@ -129,6 +133,26 @@ class Walk:
                 source,
                 pages,
             )
+
+
+class Latest:
+    """One poll's mentions by id, in the order first seen. A second copy of an id in the same
+    poll (an edited post listed twice) replaces the first unless its edit time is older; with
+    no edit times the later copy wins."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Mention]] = {}
+
+    def offer(self, mention: Mention | None, edited: float | None = None) -> None:
+        if mention is None:
+            return
+        version = edited if edited is not None else float("-inf")
+        old = self._items.get(mention.id)
+        if old is None or version >= old[0]:
+            self._items[mention.id] = (version, mention)
+
+    def mentions(self) -> list[Mention]:
+        return [mention for _, mention in self._items.values()]
 
 
 class BaseSource:

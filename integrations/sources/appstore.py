@@ -17,6 +17,7 @@ from pydantic import StrictInt, StrictStr
 
 from integrations.sources._base import (
     BaseSource,
+    Latest,
     Walk,
     Watermark,
     as_dict,
@@ -64,7 +65,7 @@ class AppStoreSource(BaseSource):
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)
         walk = Walk(mark, self.floor())
-        mentions: list[Mention] = []
+        latest = Latest()
         for page in range(1, min(self.max_pages, LAST_PAGE) + 1):
             url = (
                 f"{self.base_url}/{self.country}/rss/customerreviews/page={page}"
@@ -77,17 +78,17 @@ class AppStoreSource(BaseSource):
             entries = as_list(as_dict(body.get("feed")).get("entry"))
             reviews = [e for e in map(as_dict, entries) if "im:rating" in e]
             for review in reviews:
-                mention = self._take(walk, review, now)
-                if mention is not None:
-                    mentions.append(mention)
+                latest.offer(self._take(walk, review, now))  # a repeat: the later copy wins
             if not reviews or walk.reached_known:
                 break
-        return PollResult(mentions, dump_cursor(walk.mark.dump()))
+        return PollResult(latest.mentions(), dump_cursor(walk.mark.dump()))
 
     def _take(self, walk: Walk, review: dict[str, Any], now: datetime) -> Mention | None:
         review_id = label(review.get("id"))
         created = parse_time(label(review.get("updated")), now)
-        if not review_id or not walk.take(review_id, created.timestamp()):
+        if not review_id:
+            return None
+        if not (walk.take(review_id, created.timestamp()) or walk.took(review_id)):
             return None
         author = label(as_dict(review.get("author")).get("name"))
         rating = label(review.get("im:rating"))

@@ -17,6 +17,7 @@ import httpx
 
 from integrations.sources._base import (
     BaseSource,
+    Latest,
     Walk,
     Watermark,
     as_dict,
@@ -64,21 +65,19 @@ class BlueskySource(BaseSource):
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)
         walk = Walk(mark, self.floor())
-        mentions: list[Mention] = []
+        latest = Latest()
         page_cursor: str | None = None
         wait: float | None = None
         for _ in range(self.max_pages):
             body, wait = await self._search(http, mark, page_cursor)
             for post in as_list(body.get("posts")):
-                mention = self._take(walk, as_dict(post))
-                if mention is not None:
-                    mentions.append(mention)
+                latest.offer(self._take(walk, as_dict(post)))  # a repeat: the later copy wins
             page_cursor = body.get("cursor") if isinstance(body.get("cursor"), str) else None
             if walk.reached_known or not page_cursor or wait:
                 break
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return PollResult(mentions, dump_cursor(walk.mark.dump()), wait)
+        return PollResult(latest.mentions(), dump_cursor(walk.mark.dump()), wait)
 
     async def _search(
         self, http: httpx.AsyncClient, mark: Watermark, page_cursor: str | None
@@ -156,7 +155,7 @@ class BlueskySource(BaseSource):
         now = self.clock()
         created = parse_time(record.get("createdAt"), now)
         indexed = parse_time(post.get("indexedAt"), created)
-        if not uri or not walk.take(uri, indexed.timestamp()):
+        if not uri or not (walk.take(uri, indexed.timestamp()) or walk.took(uri)):
             return None
         author = as_dict(post.get("author"))
         handle = str(author.get("handle") or "")

@@ -15,6 +15,7 @@ import httpx
 
 from integrations.sources._base import (
     BaseSource,
+    Latest,
     Walk,
     Watermark,
     as_dict,
@@ -52,7 +53,7 @@ class HackerNewsSource(BaseSource):
         mark = Watermark.load(state, self.overlap)
         walk = Walk(mark, self.floor())
         start = mark.since if mark.since is not None else self.floor().timestamp()
-        mentions: list[Mention] = []
+        latest = Latest()
         url = f"{self.base_url}/api/v1/search_by_date"
         for page in range(self.max_pages):
             params = {
@@ -68,21 +69,22 @@ class HackerNewsSource(BaseSource):
             )
             if "hits" not in body:
                 raise SourceError(f"{self.name}: unexpected answer (no hits)")
-            for hit in as_list(body.get("hits")):
-                mention = self._take(walk, as_dict(hit), now)
-                if mention is not None:
-                    mentions.append(mention)
+            for hit in map(as_dict, as_list(body.get("hits"))):
+                edited = parse_time(hit.get("updated_at"), now) if hit.get("updated_at") else None
+                latest.offer(self._take(walk, hit, now), edited.timestamp() if edited else None)
             pages = body.get("nbPages")
             if walk.reached_known or not isinstance(pages, int) or page >= pages - 1:
                 break
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return PollResult(mentions, dump_cursor(walk.mark.dump()))
+        return PollResult(latest.mentions(), dump_cursor(walk.mark.dump()))
 
     def _take(self, walk: Walk, hit: dict[str, Any], now: datetime) -> Mention | None:
         object_id = str(hit.get("objectID") or "")
         at = hit.get("created_at_i")
-        if not object_id or not isinstance(at, int | float) or not walk.take(object_id, float(at)):
+        if not object_id or not isinstance(at, int | float):
+            return None
+        if not (walk.take(object_id, float(at)) or walk.took(object_id)):
             return None
         if "comment" in as_list(hit.get("_tags")) or hit.get("comment_text"):
             text = html_to_text(hit.get("comment_text"))

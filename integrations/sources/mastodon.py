@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import StrictBool
 
-from integrations.sources._base import BaseSource, as_dict, dump_cursor, load_cursor
+from integrations.sources._base import BaseSource, Latest, as_dict, dump_cursor, load_cursor
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import html_to_text, join, language, parse_time, tidy
@@ -64,8 +64,7 @@ class MastodonSource(BaseSource):
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         state = load_cursor(cursor, self.name)
-        seen: set[str] = set()
-        mentions: list[Mention] = []
+        latest = Latest()
         pause: float | None = None
         streams = [f"tag:{t}" for t in self.hashtags] + (["search"] if self.search else [])
         for stream in streams:
@@ -74,10 +73,8 @@ class MastodonSource(BaseSource):
             state[stream] = newest
             pause = max(pause or 0.0, wait or 0.0) or None
             for status in statuses:
-                mention = self._mention(status, seen)
-                if mention is not None:
-                    mentions.append(mention)
-        return PollResult(mentions, dump_cursor(state), pause)
+                latest.offer(self._mention(status), self._edited(status))
+        return PollResult(latest.mentions(), dump_cursor(state), pause)
 
     async def _stream(
         self, http: httpx.AsyncClient, stream: str, newest: str | None
@@ -125,12 +122,18 @@ class MastodonSource(BaseSource):
         statuses = [s for s in items if isinstance(s, dict) and isinstance(s.get("id"), str)]
         return statuses, pause_for(response, LIMIT, now)
 
-    def _mention(self, status: dict[str, Any], seen: set[str]) -> Mention | None:
+    def _edited(self, status: dict[str, Any]) -> float | None:
+        """When the post was last edited (``edited_at``), else written; None if unknown."""
+        original = as_dict(status.get("reblog")) or status
+        stamp = original.get("edited_at") or original.get("created_at")
+        return parse_time(stamp, self.clock()).timestamp() if stamp else None
+
+    def _mention(self, status: dict[str, Any]) -> Mention | None:
+        """The post (a boost stands for its original); one mention per ``uri`` per poll."""
         original = as_dict(status.get("reblog")) or status
         uri = str(original.get("uri") or original.get("url") or "")
-        if not uri or uri in seen:
+        if not uri:
             return None
-        seen.add(uri)
         account = as_dict(original.get("account"))
         acct = str(account.get("acct") or account.get("username") or "")
         if acct and "@" not in acct and self.instance:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import feedparser
 import httpx
 
-from integrations.sources._base import BaseSource, dump_cursor, load_cursor
+from integrations.sources._base import BaseSource, Latest, dump_cursor, load_cursor
 from integrations.sources._http import get
 from integrations.sources._text import html_to_text, join, language, parse_time, tidy
 from triagebot.cases.links import safe_http_url, unwrap_redirect
@@ -83,20 +83,24 @@ class RssSource(BaseSource):
         known = set(seen)
         lang = language(feed.feed.get("language"))
         site = safe_http_url(feed.feed.get("link")) or self.base_url
-        mentions: list[Mention] = []
+        latest = Latest()
+        fresh: set[str] = set()  # keys new in this poll: a second copy may replace the first
         for entry in feed.entries:
             key = entry_key(entry)
-            if key in known:
+            if key in known and key not in fresh:
                 continue
-            known.add(key)
-            seen.append(key)
-            mentions.append(self._mention(entry, key, site, lang, now))
+            if key not in fresh:
+                known.add(key)
+                fresh.add(key)
+                seen.append(key)
+            updated = entry_time(entry, now, ("updated_parsed", "published_parsed"))
+            latest.offer(self._mention(entry, key, site, lang, now), updated.timestamp())
         new_state = {
             "etag": response.headers.get("etag"),
             "modified": response.headers.get("last-modified"),
             "seen": seen[-SEEN_KEEP:],
         }
-        return PollResult(mentions, dump_cursor(new_state))
+        return PollResult(latest.mentions(), dump_cursor(new_state))
 
     def _mention(
         self, entry: dict[str, Any], key: str, site: str, lang: str | None, now: datetime
@@ -171,9 +175,14 @@ def entry_author(entry: dict[str, Any]) -> tuple[str | None, str | None]:
     return (raw or None), (raw or None)
 
 
-def entry_time(entry: dict[str, Any], now: datetime) -> datetime:
+def entry_time(
+    entry: dict[str, Any],
+    now: datetime,
+    keys: tuple[str, str] = ("published_parsed", "updated_parsed"),
+) -> datetime:
+    """When the entry was published (``keys`` in order of preference), else ``now``."""
     # dict.get: feedparser's own lookup maps updated* to published* with a warning
-    for key in ("published_parsed", "updated_parsed"):
+    for key in keys:
         parsed = dict.get(entry, key)
         if isinstance(parsed, time.struct_time):
             try:

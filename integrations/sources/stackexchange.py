@@ -19,6 +19,7 @@ import httpx
 
 from integrations.sources._base import (
     BaseSource,
+    Latest,
     Walk,
     Watermark,
     as_dict,
@@ -59,21 +60,23 @@ class StackExchangeSource(BaseSource):
         mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)
         walk = Walk(mark, self.floor())
         start = mark.since if mark.since is not None else self.floor().timestamp()
-        mentions: list[Mention] = []
+        latest = Latest()
         wait: float | None = None
         for page in range(1, self.max_pages + 1):
             now = self.clock()
             body = await self._page(http, int(start), page, now)
-            for item in as_list(body.get("items")):
-                mention = self._take(walk, as_dict(item), now)
-                if mention is not None:
-                    mentions.append(mention)
+            for item in map(as_dict, as_list(body.get("items"))):
+                edited = item.get("last_edit_date") or item.get("creation_date")
+                latest.offer(
+                    self._take(walk, item, now),
+                    float(edited) if isinstance(edited, int | float) else None,
+                )
             wait = self._pause(body, now)
             if walk.reached_known or body.get("has_more") is not True or wait:
                 break
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return PollResult(mentions, dump_cursor(walk.mark.dump()), wait)
+        return PollResult(latest.mentions(), dump_cursor(walk.mark.dump()), wait)
 
     async def _page(
         self, http: httpx.AsyncClient, start: int, page: int, now: datetime
@@ -115,7 +118,7 @@ class StackExchangeSource(BaseSource):
         at = item.get("creation_date")
         if not isinstance(question_id, int) or not isinstance(at, int | float):
             return None
-        if not walk.take(str(question_id), float(at)):
+        if not (walk.take(str(question_id), float(at)) or walk.took(str(question_id))):
             return None
         owner = as_dict(item.get("owner"))
         name = unescape(str(owner.get("display_name") or ""))

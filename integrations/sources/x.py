@@ -20,6 +20,7 @@ import httpx
 
 from integrations.sources._base import (
     BaseSource,
+    Latest,
     Walk,
     Watermark,
     as_dict,
@@ -67,7 +68,7 @@ class XSource(BaseSource):
         state = load_cursor(cursor, self.name)
         since_id = state.get("since_id") if isinstance(state.get("since_id"), str) else None
         walk = Walk(Watermark(), self.floor()) if since_id is None else None
-        mentions: list[Mention] = []
+        latest = Latest()
         seen: set[str] = set()
         resume = as_dict(state.get("resume"))  # pages left over from the previous poll
         newest = resume.get("newest_id") if isinstance(resume.get("newest_id"), str) else None
@@ -82,10 +83,8 @@ class XSource(BaseSource):
             users = {
                 str(u.get("id")): u for u in as_list(as_dict(body.get("includes")).get("users"))
             }
-            for tweet in as_list(body.get("data")):
-                mention = self._mention(as_dict(tweet), users, seen, walk)
-                if mention is not None:
-                    mentions.append(mention)
+            for tweet in map(as_dict, as_list(body.get("data"))):
+                latest.offer(self._mention(tweet, users, seen, walk), edit_number(tweet))
             token = meta.get("next_token") if isinstance(meta.get("next_token"), str) else None
             if not token or wait or (walk is not None and walk.reached_known):
                 break
@@ -96,7 +95,7 @@ class XSource(BaseSource):
             state["since_id"] = max(
                 [i for i in (since_id, newest) if i], key=lambda i: (len(i), i), default=None
             )
-        return PollResult(mentions, dump_cursor(state), wait)
+        return PollResult(latest.mentions(), dump_cursor(state), wait)
 
     async def _page(
         self, http: httpx.AsyncClient, since_id: str | None, token: str | None
@@ -126,11 +125,12 @@ class XSource(BaseSource):
         first = history[0]
         now: datetime = self.clock()
         created = parse_time(tweet.get("created_at"), now)
-        if not tweet_id or first in seen:
+        if not tweet_id:
             return None
-        if walk is not None and not walk.take(first, created.timestamp()):
-            return None
-        seen.add(first)
+        if first not in seen:  # a later version of a post already taken goes on to replace it
+            if walk is not None and not walk.take(first, created.timestamp()):
+                return None
+            seen.add(first)
         user = as_dict(users.get(str(tweet.get("author_id"))))
         username = str(user.get("username") or "")
         note = as_dict(tweet.get("note_tweet")).get("text")
@@ -147,3 +147,10 @@ class XSource(BaseSource):
             lang=language(tweet.get("lang")),
             raw=tweet,
         )
+
+
+def edit_number(tweet: dict[str, Any]) -> float:
+    """Which version of its post a tweet is: its place in ``edit_history_tweet_ids``."""
+    history = [str(i) for i in as_list(tweet.get("edit_history_tweet_ids"))]
+    tweet_id = str(tweet.get("id") or "")
+    return float(history.index(tweet_id)) if tweet_id in history else 0.0

@@ -135,7 +135,11 @@ async def test_hard_forum_feed(
     ]
     assert by_id["trailtalk-post-1"].created_at.isoformat() == "2025-03-13T15:00:00+00:00"  # PDT
     assert by_id["trailtalk-post-2"].url == server.url + "/t/new/2/1"  # made absolute
-    assert by_id["trailtalk-post-2"].text.endswith("🙏")
+    # the same guid twice: the edited copy (the later date) wins over the first
+    assert (
+        by_id["trailtalk-post-2"].text
+        == "Newest post, ISO date (edited)\n\nSame guid after an edit."
+    )
     assert by_id["trailtalk-post-3"].created_at == POLL1  # day 32
     assert by_id["trailtalk-post-3"].url.startswith("https://community.trailtalk.example")
     assert by_id["trailtalk-post-4"].author.handle == "unknown"
