@@ -2,8 +2,10 @@
 
 The JSON key (as downloaded from the Google Cloud console) is read from the environment once.
 google-auth signs the JWT assertion and exchanges it at the key's ``token_uri``; the token is
-kept until shortly before it expires (google-auth's own margin) and then renewed. The
-exchange runs in a worker thread (google-auth's transports block), one at a time per key.
+kept until shortly before it expires (google-auth's own margin) and then renewed. google-auth
+calls its transport synchronously, so the exchange runs in a worker thread, one at a time per
+key, and its HTTP requests are sent by the poll's own httpx client on the event loop (the same
+timeouts, proxies and test transports as every other request of the sources).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import httpx
+from google.auth import transport
 from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
-from google.auth.transport.requests import Request
 from google.oauth2.service_account import Credentials
 
 from triagebot.errors import SourceError
@@ -41,8 +43,30 @@ def read_key(text: str) -> dict[str, Any]:
     return info
 
 
-class _Request(Request):
-    """google-auth's requests transport with a bounded timeout."""
+class _Response(transport.Response):
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status_code
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self._response.headers)
+
+    @property
+    def data(self) -> bytes:
+        return self._response.content
+
+
+class _LoopRequest(transport.Request):
+    """google-auth's transport, called from a worker thread, sending through ``http`` on
+    ``loop``."""
+
+    def __init__(self, http: httpx.AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
+        self.http = http
+        self.loop = loop
 
     def __call__(
         self,
@@ -50,12 +74,19 @@ class _Request(Request):
         method: str = "GET",
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-        timeout: float | None = EXCHANGE_TIMEOUT,
+        timeout: float | None = None,
         **kwargs: Any,
-    ) -> Any:
-        return super().__call__(  # type: ignore[no-untyped-call]
-            url, method, body, headers, timeout or EXCHANGE_TIMEOUT, **kwargs
+    ) -> transport.Response:
+        sent = self.http.request(
+            method, url, content=body, headers=headers, timeout=timeout or EXCHANGE_TIMEOUT
         )
+        future = asyncio.run_coroutine_threadsafe(sent, self.loop)
+        try:
+            response = future.result(timeout=EXCHANGE_TIMEOUT + 5)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            future.cancel()
+            raise TransportError(type(exc).__name__) from exc  # type: ignore[no-untyped-call]
+        return _Response(response)
 
 
 class ServiceAccountToken:
@@ -71,11 +102,12 @@ class ServiceAccountToken:
         self.account = str(info.get("client_email") or "")
         self._lock = asyncio.Lock()
 
-    async def bearer(self, source: str) -> str:
+    async def bearer(self, http: httpx.AsyncClient, source: str) -> str:
         """A valid access token, renewed first if it is missing or about to expire."""
         async with self._lock:
             if not self.credentials.valid:
-                await asyncio.to_thread(self._refresh, source)
+                request = _LoopRequest(http, asyncio.get_running_loop())
+                await asyncio.to_thread(self._refresh, request, source)
             token = self.credentials.token
         if not isinstance(token, str) or not token:
             raise SourceError(f"{source}: the token endpoint answered without an access token")
@@ -85,18 +117,17 @@ class ServiceAccountToken:
         """Drop the cached token (the API refused it): the next call exchanges a new one."""
         self.credentials.token = None
 
-    def _refresh(self, source: str) -> None:
-        with requests.Session() as session:
-            try:
-                self.credentials.refresh(_Request(session))
-            except RefreshError as exc:
-                raise SourceError(
-                    f"{source}: token exchange refused for {self.account}: {_reason(exc)}"
-                ) from exc
-            except TransportError as exc:
-                raise SourceError(f"{source}: cannot reach the token endpoint") from exc
-            except (GoogleAuthError, ValueError) as exc:
-                raise SourceError(f"{source}: token exchange failed: {_reason(exc)}") from exc
+    def _refresh(self, request: transport.Request, source: str) -> None:
+        try:
+            self.credentials.refresh(request)
+        except RefreshError as exc:
+            raise SourceError(
+                f"{source}: token exchange refused for {self.account}: {_reason(exc)}"
+            ) from exc
+        except TransportError as exc:
+            raise SourceError(f"{source}: cannot reach the token endpoint ({exc})") from exc
+        except (GoogleAuthError, ValueError) as exc:
+            raise SourceError(f"{source}: token exchange failed: {_reason(exc)}") from exc
 
 
 def _reason(exc: Exception) -> str:

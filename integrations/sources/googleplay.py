@@ -134,7 +134,7 @@ class GooglePlaySource(BaseSource):
         package = quote(self.package, safe="")
         url = f"{self.base_url}/androidpublisher/v3/applications/{package}/reviews"
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {await self.token.bearer(self.name)}"}
+            headers = {"Authorization": f"Bearer {await self.token.bearer(http, self.name)}"}
             response = await get(
                 http, self.name, url, params=params, headers=headers, now=self.clock(), ok=_OK
             )

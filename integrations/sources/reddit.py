@@ -1,7 +1,7 @@
 """Reddit: the search listing (``/search.json``, ``sort=new``) and, optionally, the newest
 comments of the brand's own subreddits (the API has no comment search).
 
-Anonymous ``.json`` works with a descriptive User-Agent; ``raw_json=1`` keeps ``<``, ``>`` and
+Anonymous ``.json`` (trials) or OAuth (``reddit_oauth``); ``raw_json=1`` keeps ``<``, ``>`` and
 ``&`` unescaped, so titles and bodies are plain text as they are. Paging walks ``after`` until
 it reaches posts behind the watermark (the newest time seen, with the names seen near it); the
 same post on two pages is reported once. The rate-limit reset header counts *seconds*, and a
@@ -16,7 +16,6 @@ import httpx
 
 from integrations.sources._base import (
     BaseSource,
-    Latest,
     Walk,
     Watermark,
     as_dict,
@@ -27,13 +26,13 @@ from integrations.sources._base import (
 from integrations.sources._http import (
     RateLimit,
     ResetStyle,
-    get,
     json_body,
     pause_for,
     reset_seconds,
 )
-from integrations.sources._options import SourceOptions, Text
+from integrations.sources._options import Text
 from integrations.sources._text import join, parse_time, tidy
+from integrations.sources.reddit_oauth import RedditAccessOptions, reddit_access
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult, minimal_keywords
@@ -43,7 +42,7 @@ _GONE = {"[deleted]", "[removed]"}
 _PERIODS = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 31 * 86400))
 
 
-class RedditOptions(SourceOptions):
+class RedditOptions(RedditAccessOptions):
     subreddit: Text | None = None  # search only this subreddit
     comments_subreddits: list[Text] = []  # also read the newest comments of these
     site_url: Text = "https://www.reddit.com"  # where post links point
@@ -61,6 +60,8 @@ class RedditSource(BaseSource):
         self.site = self.options.site_url.rstrip("/")
         self.comment_subs = [s.removeprefix("r/") for s in self.options.comments_subreddits]
         self.subreddit = self.options.subreddit
+        self.access, api = reddit_access(self.name, self.options, self.env, self.config.base_url)
+        self.base_url = api or self.base_url  # OAuth calls go to oauth.reddit.com
 
     def default_query(self) -> str:
         words = minimal_keywords(self.brand)
@@ -117,29 +118,28 @@ class RedditSource(BaseSource):
         self, http: httpx.AsyncClient, url: str, search: bool, mark: Watermark
     ) -> tuple[list[Mention], Watermark, float | None]:
         walk = Walk(mark, self.floor())
-        latest = Latest()
+        mentions: list[Mention] = []
         after: str | None = None
         wait: float | None = None
         for page in range(1, self.max_pages + 1):
             now = self.clock()
             params = self._params(search, mark, after, (page - 1) * self.page_size)
-            response = await get(http, self.name, url, params=params, limit=LIMIT, now=now)
+            response = await self.access.get(http, url, params=params, limit=LIMIT, now=now)
             data = self._listing(json_body(response, self.name), response)
             wait = pause_for(response, LIMIT, now)
             for child in as_list(data.get("children")):
                 item = as_dict(as_dict(child).get("data"))
                 name = str(item.get("name") or "")
                 at = item.get("created_utc")
-                if not name or not isinstance(at, int | float):
+                if not name or not isinstance(at, int | float) or not walk.take(name, float(at)):
                     continue
-                if walk.take(name, float(at)) or walk.took(name):
-                    latest.offer(self._mention(item, name, now), _edited(item))
+                mentions.append(self._mention(item, name, now))
             after = data.get("after") if isinstance(data.get("after"), str) else None
             if walk.reached_known or not after or wait:
                 break
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return latest.mentions(), walk.mark, wait
+        return mentions, walk.mark, wait
 
     def _listing(self, body: Any, response: httpx.Response) -> dict[str, Any]:
         body = as_dict(body)
@@ -167,15 +167,6 @@ class RedditSource(BaseSource):
             created_at=parse_time(item.get("created_utc"), now),
             raw=item,
         )
-
-
-def _edited(item: dict[str, Any]) -> float | None:
-    """When the post was last edited (``edited`` is false or an epoch), else its creation."""
-    edited = item.get("edited")
-    if isinstance(edited, int | float) and not isinstance(edited, bool):
-        return float(edited)
-    created = item.get("created_utc")
-    return float(created) if isinstance(created, int | float) else None
 
 
 def _clean(value: object) -> str:

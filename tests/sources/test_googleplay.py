@@ -467,3 +467,15 @@ async def test_a_walk_cut_short_goes_on_with_its_page_token(
     assert list(fourth.mentions) == []  # page 1 again: all known
     assert [c.query.get("token") for c in server.seen(REVIEWS)[-2:]] == [PAGE2_TOKEN, None]
     assert "resume" not in json.loads(fourth.cursor or "{}")
+
+
+async def test_an_unreachable_token_endpoint_is_a_failed_poll(
+    play: FakePlay, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    closed = FakeServer()
+    await closed.start()
+    await closed.close()  # nothing listens on its port any more
+    env = {"GOOGLE_PLAY_SERVICE_ACCOUNT_JSON": play.key(token_uri=f"{closed.url}/token")}
+    source = make_source("googleplay", env=env, package_name="com.northwind.outfitters")
+    with pytest.raises(SourceError, match=r"cannot reach the token endpoint \(ConnectError\)"):
+        await source.poll(http, None)
