@@ -16,6 +16,7 @@ import httpx
 
 from integrations.sources._base import (
     BaseSource,
+    Latest,
     Walk,
     Watermark,
     as_dict,
@@ -118,7 +119,7 @@ class RedditSource(BaseSource):
         self, http: httpx.AsyncClient, url: str, search: bool, mark: Watermark
     ) -> tuple[list[Mention], Watermark, float | None]:
         walk = Walk(mark, self.floor())
-        mentions: list[Mention] = []
+        latest = Latest()
         after: str | None = None
         wait: float | None = None
         for page in range(1, self.max_pages + 1):
@@ -131,15 +132,16 @@ class RedditSource(BaseSource):
                 item = as_dict(as_dict(child).get("data"))
                 name = str(item.get("name") or "")
                 at = item.get("created_utc")
-                if not name or not isinstance(at, int | float) or not walk.take(name, float(at)):
+                if not name or not isinstance(at, int | float):
                     continue
-                mentions.append(self._mention(item, name, now))
+                if walk.take(name, float(at)) or walk.took(name):
+                    latest.offer(self._mention(item, name, now), _edited(item))
             after = data.get("after") if isinstance(data.get("after"), str) else None
             if walk.reached_known or not after or wait:
                 break
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return mentions, walk.mark, wait
+        return latest.mentions(), walk.mark, wait
 
     def _listing(self, body: Any, response: httpx.Response) -> dict[str, Any]:
         body = as_dict(body)
@@ -167,6 +169,15 @@ class RedditSource(BaseSource):
             created_at=parse_time(item.get("created_utc"), now),
             raw=item,
         )
+
+
+def _edited(item: dict[str, Any]) -> float | None:
+    """When the post was last edited (``edited`` is false or an epoch), else its creation."""
+    edited = item.get("edited")
+    if isinstance(edited, int | float) and not isinstance(edited, bool):
+        return float(edited)
+    created = item.get("created_utc")
+    return float(created) if isinstance(created, int | float) else None
 
 
 def _clean(value: object) -> str:
