@@ -1,9 +1,9 @@
 """Case actions shared by the chat surfaces: which command each action is, and freshness.
 
 A click names an ``ActionId`` and carries a ``CasePayload``; ``build_command`` makes the core
-command (the surface's user id is the actor), ``check_fresh`` refuses a Resolve, Unclaim,
-Reopen, Reassign or Spam made on an older drawing of the case (a stale Claim is fine: the core
-answers "already claimed by …").
+command (the surface's user id is the actor; a suggested department's button is a Reassign),
+``check_fresh`` refuses a Resolve, Unclaim, Reopen, Reassign, suggestion or Spam made on an
+older drawing of the case (a stale Claim is fine: the core answers "already claimed by …").
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ COMMANDS: dict[ActionId, type[Command]] = {
 #: Clicks that must not act on a case that changed since the message was drawn: a stale
 #: Resolve or Spam would close something its clicker has not seen.
 NEEDS_FRESH = {ActionId.UNCLAIM, ActionId.RESOLVE, ActionId.REOPEN, ActionId.SPAM,
-               ActionId.REASSIGN}  # fmt: skip
+               ActionId.REASSIGN, ActionId.SUGGEST}  # fmt: skip
+#: Clicks that name a department next to the case payload (``dept``).
+TAKES_DEPARTMENT = {ActionId.REASSIGN, ActionId.SUGGEST}
 VERB = {
     ActionId.UNCLAIM: "unclaim",
     ActionId.RESOLVE: "resolve",
     ActionId.REOPEN: "reopen",
     ActionId.SPAM: "mark as spam",
     ActionId.REASSIGN: "reassign",
+    ActionId.SUGGEST: "reassign",
 }
 
 
@@ -40,7 +43,7 @@ class StaleClick(TriagebotError):
 def build_command(
     action: ActionId, payload: CasePayload, actor: str, surface: str, department: str = ""
 ) -> Command:
-    if action is ActionId.REASSIGN:
+    if action in TAKES_DEPARTMENT:
         return Reassign(payload.case_id, actor, surface, department=department)
     return COMMANDS[action](payload.case_id, actor, surface)
 

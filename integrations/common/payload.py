@@ -31,6 +31,7 @@ class ActionId(StrEnum):
     REOPEN = "case-reopen"
     REASSIGN = "case-reassign"
     SPAM = "case-spam"
+    SUGGEST = "case-suggest"  # a suggested department's button: a reassign to it
 
 
 class BadPayload(TriagebotError):
@@ -86,7 +87,8 @@ def parse_value(value: object) -> CasePayload:
 
 
 def option_value(case_id: str, version: int, department: str) -> str:
-    """The value of one option of the Reassign select: the payload plus the department id."""
+    """The value of one option of the Reassign select (or of a suggested department's
+    button): the payload plus the department id."""
     return json.dumps(
         {"v": PAYLOAD_VERSION, "case": case_id, "ver": version, "dept": department},
         separators=(",", ":"),
@@ -94,7 +96,7 @@ def option_value(case_id: str, version: int, department: str) -> str:
 
 
 def parse_department(value: object) -> str:
-    """The department a Reassign choice names (``dept`` next to the payload)."""
+    """The department a Reassign choice or a suggestion names (``dept`` next to the payload)."""
     department = _as_object(value).get("dept")
     if not isinstance(department, str) or not department:
         raise BadPayload("this option names no department")

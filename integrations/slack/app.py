@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from integrations.slack.handlers import ClickHandler, SlackDeps, action_listener
 from integrations.slack.lanes import ChannelLanes
-from integrations.slack.payload import ActionId
+from integrations.slack.payload import ActionId, listens_to
 from integrations.slack.sla_command import SlaCommand
 from integrations.slack.surface import SlackSurface, SlackTargets
 from integrations.slack.verify import check_signed
@@ -82,7 +82,7 @@ def register_listeners(bolt: AsyncApp, deps: SlackDeps) -> None:
     """Every button and select of the case message, ``/sla`` and mentions of the bot."""
     clicks = ClickHandler(deps)
     for action_id in ActionId:
-        bolt.action(action_id.value)(action_listener(clicks, action_id))
+        bolt.action(listens_to(action_id))(action_listener(clicks, action_id))
     bolt.command("/sla")(SlaCommand(deps).__call__)
     bolt.event("app_mention")(on_mention)
 

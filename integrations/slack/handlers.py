@@ -62,6 +62,9 @@ def read_click(action_id: ActionId, body: dict[str, Any], action: dict[str, Any]
     if action_id is ActionId.REASSIGN:
         payload, department = parse_option((action.get("selected_option") or {}).get("value"))
         return Click(action_id, user, channel, payload, department)
+    if action_id is ActionId.SUGGEST:
+        payload, department = parse_option(action.get("value"))
+        return Click(action_id, user, channel, payload, department)
     return Click(action_id, user, channel, parse_value(action.get("value")))
 
 

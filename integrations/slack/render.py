@@ -27,13 +27,15 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.metadata import Metadata
 
 from integrations.common.labels import STATE_LABELS, author_label
+from integrations.common.suggested import offers
 from integrations.slack import mrkdwn
-from integrations.slack.payload import ActionId, CasePayload, option_value
+from integrations.slack.payload import ActionId, CasePayload, option_value, suggest_action_id
 from triagebot.cases.records import Case, CaseState, Priority
 from triagebot.sla.status import status_text
 
 METADATA_EVENT = "triagebot_case"
 ACTIONS_BLOCK = "case-actions"
+SUGGESTIONS_BLOCK = "case-suggestions"
 POST_LIMIT = 2_000  # characters of post text in the message (a section holds 3,000)
 POST_LINES = 30
 URL_LIMIT = 800
@@ -144,6 +146,27 @@ def _reassign(case: Case, ctx: RenderContext) -> StaticSelectElement | None:
     )
 
 
+def _suggestions(case: Case, ctx: RenderContext) -> list[Block]:
+    """The suggested departments of a case waiting in triage, one button each (none else)."""
+    buttons = [
+        ButtonElement(
+            action_id=suggest_action_id(n),
+            text=offer.label(mrkdwn.clean),
+            value=option_value(case.id, case.version, offer.department),
+        )
+        for n, offer in enumerate(offers(case, ctx.departments), start=1)
+    ]
+    if not buttons:
+        return []
+    return [
+        ContextBlock(
+            block_id="case-suggestions-note",
+            elements=[md("Not sure where this belongs; the likeliest departments:")],
+        ),
+        ActionsBlock(block_id=SUGGESTIONS_BLOCK, elements=buttons),
+    ]
+
+
 def _actions(case: Case, ctx: RenderContext) -> ActionsBlock:
     elements: list[Any] = []
     if case.state in (CaseState.NEW, CaseState.OPEN):
@@ -167,12 +190,14 @@ def _actions(case: Case, ctx: RenderContext) -> ActionsBlock:
 
 
 def case_blocks(case: Case, ctx: RenderContext) -> list[Block]:
-    """The whole case message: header, quoted post, status, due times and rules, buttons."""
+    """The whole case message: header, quoted post, status, due times and rules, suggested
+    departments (a case waiting in triage), buttons."""
     return [
         _header(case, ctx),
         _post(case),
         _status(case, ctx),
         _details(case),
+        *_suggestions(case, ctx),
         _actions(case, ctx),
     ]
 

@@ -287,6 +287,9 @@ def check_blocks(blocks: Any) -> list[str]:
         problems.append(f"{len(blocks)} blocks (limit 50)")
     for n, block in enumerate(blocks):
         problems += [f"blocks[{n}]: {p}" for p in _check_block(block)]
+    block_ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id")]
+    if len(block_ids) != len(set(block_ids)):
+        problems.append("block_id values must be unique within a message")
     return problems
 
 
@@ -314,6 +317,9 @@ def _check_block(block: Any) -> list[str]:
             problems.append("actions needs 1 to 25 elements")
         for element in elements:
             problems += _check_element(element)
+        ids = [e.get("action_id") for e in elements if isinstance(e, dict) and e.get("action_id")]
+        if len(ids) != len(set(ids)):
+            problems.append("action_id values must be unique within an actions block")
     elif kind not in ("divider", "image", "rich_text", "markdown"):
         problems.append(f"unknown block type {kind!r}")
     for obj in _text_objects(block):

@@ -33,9 +33,10 @@ def block_action(
     message_ts: str,
     response_url: str,
     selected: str | None = None,
+    block_id: str = "case-actions",
 ) -> str:
     """The form body of a block_actions request (as in Bolt's own tests)."""
-    action: dict[str, Any] = {"action_id": action_id, "block_id": "case-actions",
+    action: dict[str, Any] = {"action_id": action_id, "block_id": block_id,
                               "action_ts": f"{time.time():.6f}"}  # fmt: skip
     if selected is None:
         action.update(type="button", value=value)
