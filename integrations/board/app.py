@@ -14,9 +14,17 @@ from pathlib import Path
 from aiohttp import web
 
 from integrations.board import handlers, pages
-from integrations.board.auth import Signer, check_hash
+from integrations.board.auth import Signer, check_hash, check_secret
 from integrations.board.live import BoardSurface, Hub
-from integrations.board.web import BOARD, Board, BoardOptions, add_security_headers, templates
+from integrations.board.sessions import EndedSessions
+from integrations.board.web import (
+    BOARD,
+    Board,
+    BoardOptions,
+    add_security_headers,
+    guard,
+    templates,
+)
 from triagebot.config.settings import Environment
 from triagebot.runtime.wiring import Runtime
 
@@ -31,16 +39,16 @@ def board_options(env: Environment, *, demo: bool) -> BoardOptions | None:
         return None
     for name, hashed in env.board_users.items():
         check_hash(name, hashed)
-    secret = (
-        env.board_secret.get_secret_value().encode()
-        if env.board_secret is not None
-        else secrets.token_bytes(32)
-    )
+    if env.board_secret is not None:
+        check_secret(env.board_secret.get_secret_value())
+        secret = env.board_secret.get_secret_value().encode()
+    else:
+        secret = secrets.token_bytes(32)
     if demo:
         return BoardOptions(env.board_users, True, secret, demo=True)
     if not env.board_users:
         return None
-    return BoardOptions(env.board_users, env.board_write, secret)
+    return BoardOptions(env.board_users, env.board_write, secret, behind_router=bool(env.dyno))
 
 
 def add_board(runtime: Runtime, app: web.Application, options: BoardOptions | None) -> Board | None:
@@ -49,7 +57,8 @@ def add_board(runtime: Runtime, app: web.Application, options: BoardOptions | No
         log.info("event=board_disabled (set TRIAGEBOT_BOARD_USERS to turn it on)")
         return None
     hub = Hub()
-    board = Board(runtime, options, hub, templates(), Signer(options.secret))
+    ended = EndedSessions(runtime.store)
+    board = Board(runtime, options, hub, templates(), Signer(options.secret), ended)
     app[BOARD] = board
     runtime.surfaces.append(BoardSurface(hub))
     routes = app.router
@@ -65,6 +74,7 @@ def add_board(runtime: Runtime, app: web.Application, options: BoardOptions | No
     routes.add_post("/logout", pages.logout)
     routes.add_static("/board/static", STATIC, append_version=False)
     app.on_response_prepare.append(add_security_headers)
+    app.middlewares.append(guard)
 
     async def close_streams(app: web.Application) -> None:
         hub.close()

@@ -12,8 +12,11 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
+import string
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -21,6 +24,15 @@ from triagebot.errors import ConfigError
 
 _N, _R, _P, _KEY_LEN = 2**14, 8, 1, 32
 SESSION_MAX_AGE = 12 * 3600  # seconds a login lasts
+#: What TRIAGEBOT_BOARD_SECRET must be worth: 32 random bytes.
+MIN_SECRET_BITS = 256
+MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+_ALPHABETS = (
+    (frozenset(string.digits), 10),
+    (frozenset(string.hexdigits), 16),
+    (frozenset(string.ascii_lowercase + " "), 27),
+    (frozenset(string.ascii_letters + string.digits + "-_+/="), 64),
+)
 
 
 def _b64(data: bytes) -> str:
@@ -29,6 +41,33 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def secret_bits(secret: str) -> float:
+    """A generous estimate of the randomness in ``secret``, in bits.
+
+    The smaller of two bounds: each character counts for its alphabet (digits 10, hex 16,
+    lower-case words 27, base64 64, anything else 95), and the whole for no more than it
+    compresses to (DEFLATE), so ``token_hex(32)`` and ``token_urlsafe(32)`` reach 256 while
+    a repeated word or character does not.
+    """
+    if not secret:
+        return 0.0
+    used = frozenset(secret)
+    size = next((n for alphabet, n in _ALPHABETS if used <= alphabet), 95)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = len(packer.compress(secret.encode()) + packer.flush())
+    return min(len(secret) * math.log2(size), (packed - 1) * 8.0)
+
+
+def check_secret(secret: str) -> None:
+    """Raise ``ConfigError`` unless ``secret`` is worth at least 32 random bytes."""
+    bits = secret_bits(secret)
+    if bits < MIN_SECRET_BITS:
+        raise ConfigError(
+            f"environment: TRIAGEBOT_BOARD_SECRET: too weak (about {bits:.0f} random bits, "
+            f"at least {MIN_SECRET_BITS} needed); make one with {MAKE_SECRET}"
+        )
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:

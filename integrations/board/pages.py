@@ -15,6 +15,7 @@ from integrations.board.web import (
     checked_form,
     login_redirect,
     may_view,
+    remote_address,
     render,
     safe_next,
     set_session,
@@ -46,10 +47,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/")
     session, form = await checked_form(request)
     name, password = form.get("user", "").strip().lower()[:40], form.get("password", "")
-    address = request.remote or "?"
+    address = remote_address(request)
     target = safe_next(form.get("next"))
     if board.limiter.blocked(name, address):
-        log.warning("event=board_login_blocked user=%s", name)
+        log.warning("event=board_login_blocked user=%s address=%s", name, address)
         error = "Too many failed attempts: wait a few minutes and try again."
         context = {"next": target, "error": error}
         return render(request, "login.html", context, session, status=429)
@@ -58,7 +59,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     good = await asyncio.to_thread(verify_password, password, hashed or _DUMMY_HASH)
     if not good or hashed is None:
         board.limiter.failed(name, address)
-        log.info("event=board_login_failed user=%s", name)
+        log.info("event=board_login_failed user=%s address=%s", name, address)
         context = {"next": target, "error": "Wrong name or password."}
         return render(request, "login.html", context, session, status=401)
     log.info("event=board_login user=%s", name)
@@ -68,9 +69,14 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    await checked_form(request)
-    response = web.HTTPSeeOther("/login" if request.app[BOARD].options.login else "/")
-    set_session(request, response, request.app[BOARD].signer.new_session())
+    """End the session here and everywhere its cookie was copied to; start a blank one."""
+    board = request.app[BOARD]
+    session, _ = await checked_form(request)
+    if session.user:
+        await asyncio.to_thread(board.ended.end, session)
+        log.info("event=board_logout user=%s", session.user)
+    response = web.HTTPSeeOther("/login" if board.options.login else "/")
+    set_session(request, response, board.signer.new_session())
     raise response
 
 

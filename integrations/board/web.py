@@ -4,11 +4,14 @@ Every board response carries a strict Content-Security-Policy (scripts and style
 the package's static files), ``nosniff``, ``frame-ancestors 'none'`` and ``Referrer-Policy:
 same-origin`` (with ``no-referrer`` browsers send ``Origin: null`` on form posts).
 Every POST must carry the CSRF token of the caller's session and, when the browser sends an
-Origin, come from the board's own origin.
+Origin, come from the board's own origin. ``guard`` (a middleware on board paths) refuses a
+demo request whose ``Host`` is not this machine's (DNS rebinding) and reads the session once
+per request, refusing one that was logged out (``sessions.EndedSessions``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from aiohttp import web
 
 from integrations.board.auth import SESSION_MAX_AGE, LoginLimiter, Session, Signer
 from integrations.board.live import Hub
+from integrations.board.sessions import EndedSessions, client_address, is_loopback_host
 from integrations.board.views import ACTIONS
 from triagebot.runtime.wiring import Runtime
 
@@ -42,12 +46,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass(frozen=True)
 class BoardOptions:
-    """How the board runs: ``users`` (name -> hash) empty means no login (the demo only)."""
+    """How the board runs: ``users`` (name -> hash) empty means no login (the demo only).
+
+    ``behind_router``: requests come through Heroku's router (``DYNO`` set), so the client's
+    address is the last entry of ``X-Forwarded-For``.
+    """
 
     users: Mapping[str, str] = field(default_factory=dict)
     writable: bool = False
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     demo: bool = False
+    behind_router: bool = False
 
     @property
     def login(self) -> bool:
@@ -63,10 +72,13 @@ class Board:
     hub: Hub
     templates: jinja2.Environment
     signer: Signer
+    ended: EndedSessions
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
 
 
 BOARD = web.AppKey("board", Board)
+_SESSION = web.RequestKey("board_session", Session)  # what ``guard`` read (absent: none)
+_GUARDED = web.RequestKey("board_guarded", bool)
 
 
 def templates() -> jinja2.Environment:
@@ -103,7 +115,38 @@ def is_https(request: web.Request) -> bool:
 
 
 def session_of(request: web.Request) -> Session | None:
+    """The caller's live session: signed, not expired, not logged out (read by ``guard``)."""
+    if _GUARDED in request:
+        return request.get(_SESSION)
     return request.app[BOARD].signer.load(request.cookies.get(COOKIE))
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """On board paths: the demo answers loopback hosts only; the session is read once."""
+    if not is_board_path(request.path):
+        return await handler(request)
+    board = request.app[BOARD]
+    if board.options.demo and not is_loopback_host(request.host):
+        raise web.HTTPMisdirectedRequest(
+            text="the demo board answers on localhost or 127.0.0.1 only"
+        )
+    session = board.signer.load(request.cookies.get(COOKIE))
+    request[_GUARDED] = True
+    if session is not None:
+        ended = bool(session.user) and await asyncio.to_thread(board.ended.is_ended, session)
+        if not ended:
+            request[_SESSION] = session
+    return await handler(request)
+
+
+def remote_address(request: web.Request) -> str:
+    """The client's address (through Heroku's router when behind it) for the login limit."""
+    return client_address(
+        request.remote,
+        request.headers.getall("X-Forwarded-For", []),
+        request.app[BOARD].options.behind_router,
+    )
 
 
 def set_session(request: web.Request, response: web.StreamResponse, session: Session) -> None:

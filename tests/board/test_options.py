@@ -13,6 +13,8 @@ from tests.cli_helpers import run_cli
 from triagebot.config.settings import Environment
 from triagebot.errors import ConfigError
 
+SECRET = "k3Jx9-QpW2vZr8LmT4yHn6BdF1sGc0AeU7iOoXjPqRw"  # as secrets.token_urlsafe(32) makes
+
 
 def env(**values: str) -> Environment:
     return Environment.read(values)
@@ -34,10 +36,10 @@ def test_serve_with_users_is_read_only_unless_configured(ana_hash: str) -> None:
     options = board_options(env(DYNO="web.1", TRIAGEBOT_BOARD_USERS=users), demo=False)
     assert options is not None and options.login and not options.writable
     writable = board_options(
-        env(TRIAGEBOT_BOARD_USERS=users, TRIAGEBOT_BOARD_WRITE="1", TRIAGEBOT_BOARD_SECRET="s3"),
+        env(TRIAGEBOT_BOARD_USERS=users, TRIAGEBOT_BOARD_WRITE="1", TRIAGEBOT_BOARD_SECRET=SECRET),
         demo=False,
     )
-    assert writable is not None and writable.writable and writable.secret == b"s3"
+    assert writable is not None and writable.writable and writable.secret == SECRET.encode()
 
 
 @pytest.mark.parametrize(

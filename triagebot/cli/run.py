@@ -16,6 +16,7 @@ from aiohttp import web
 from integrations.board.app import add_board, board_options
 from triagebot.cli.commands import output_console, settings_for_command
 from triagebot.cli.sources import build_poller
+from triagebot.config.settings import Environment
 from triagebot.errors import ConfigError
 from triagebot.runtime.console import ConsoleSurface
 from triagebot.runtime.demo import DemoOptions, DemoReplay
@@ -87,9 +88,12 @@ async def _serve_until(
 def cmd_serve(args: argparse.Namespace) -> int:
     log_to_stdout(logging.getLogger().level)
     settings = settings_for_command(fallback=False)
+    board = board_options(settings.env, demo=False)  # a weak secret stops before the store opens
     runtime = Runtime.build(settings, [ConsoleSurface()])
+    host = listen_host(settings.env)
     log.info(
-        "event=serve_started port=%d store=%s dyno=%s",
+        "event=serve_started host=%s port=%d store=%s dyno=%s",
+        host,
         settings.env.port,
         store_label(settings.env),
         settings.env.dyno or "-",
@@ -97,9 +101,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(runtime, poller=build_poller(runtime))
     add_slack(runtime, app)
     add_teams(runtime, app)
-    add_board(runtime, app, board_options(settings.env, demo=False))
-    run(app, settings.env.port)
+    add_board(runtime, app, board)
+    run(app, settings.env.port, host)
     return 0
+
+
+def listen_host(env: Environment) -> str:
+    """Every interface, except in Teams local mode: unsigned requests from this machine only."""
+    teams_local_mode = env.teams_local and not env.microsoft_app_id
+    return "127.0.0.1" if teams_local_mode else "0.0.0.0"
 
 
 def add_slack(runtime: Runtime, app: web.Application) -> None:
