@@ -23,7 +23,7 @@ from triagebot.cases.links import safe_http_url
 from triagebot.cases.records import Author, Mention
 from triagebot.config.settings import BrandConfig, SourceConfig
 from triagebot.errors import ConfigError, MissingCredentials
-from triagebot.ingest.sources import PollResult, minimal_keywords
+from triagebot.ingest.sources import GonePost, PollResult, minimal_keywords
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +138,22 @@ class Walk:
 class Latest:
     """One poll's mentions by id, in the order first seen. A second copy of an id in the same
     poll (an edited post listed twice) replaces the first unless its edit time is older; with
-    no edit times the later copy wins."""
+    no edit times the later copy wins. A post seen deleted is never a mention (``gone``)."""
 
     def __init__(self) -> None:
         self._items: dict[str, tuple[float, Mention]] = {}
+        self._gone: dict[str, GonePost] = {}
+
+    def gone(self, post: GonePost) -> None:
+        """The post is deleted or removed at the source: drop any copy of it from this poll."""
+        self._items.pop(post.id, None)
+        self._gone[post.id] = post
+
+    def gone_posts(self) -> list[GonePost]:
+        return list(self._gone.values())
 
     def offer(self, mention: Mention | None, edited: float | None = None) -> None:
-        if mention is None:
+        if mention is None or mention.id in self._gone:
             return
         version = edited if edited is not None else float("-inf")
         old = self._items.get(mention.id)
@@ -214,6 +223,10 @@ class BaseSource:
     def floor(self) -> datetime:
         """The oldest publication time the first poll imports."""
         return self.clock() - self.config.backfill
+
+    def gone_post(self, external_id: str, why: str) -> GonePost:
+        """A post the source shows as deleted or removed (never a case; see ``ingest.gone``)."""
+        return GonePost(f"{self.name}:{external_id}", why)
 
     def mention(
         self,

@@ -70,7 +70,7 @@ class RedditSource(BaseSource):
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         state = load_cursor(cursor, self.name)
-        mentions: list[Mention] = []
+        latest = Latest()
         pause: float | None = None
         streams = [("search", self._search_url())]
         streams += [
@@ -78,11 +78,10 @@ class RedditSource(BaseSource):
         ]
         for key, url in streams:
             mark = Watermark.load(as_dict(state.get(key)), self.overlap)
-            found, mark, wait = await self._walk(http, url, key == "search", mark)
-            mentions.extend(found)
+            mark, wait = await self._walk(http, url, key == "search", mark, latest)
             state[key] = mark.dump()
             pause = max(pause or 0.0, wait or 0.0) or None
-        return PollResult(mentions, dump_cursor(state), pause)
+        return PollResult(latest.mentions(), dump_cursor(state), pause, gone=latest.gone_posts())
 
     def _search_url(self) -> str:
         if self.subreddit:
@@ -116,10 +115,9 @@ class RedditSource(BaseSource):
         return "year"
 
     async def _walk(
-        self, http: httpx.AsyncClient, url: str, search: bool, mark: Watermark
-    ) -> tuple[list[Mention], Watermark, float | None]:
+        self, http: httpx.AsyncClient, url: str, search: bool, mark: Watermark, latest: Latest
+    ) -> tuple[Watermark, float | None]:
         walk = Walk(mark, self.floor())
-        latest = Latest()
         after: str | None = None
         wait: float | None = None
         for page in range(1, self.max_pages + 1):
@@ -134,14 +132,17 @@ class RedditSource(BaseSource):
                 at = item.get("created_utc")
                 if not name or not isinstance(at, int | float):
                     continue
-                if walk.take(name, float(at)) or walk.took(name):
+                if why := _gone(item):  # seen deleted: never a case, a note on an open one
+                    walk.take(name, float(at))
+                    latest.gone(self.gone_post(name, why))
+                elif walk.take(name, float(at)) or walk.took(name):
                     latest.offer(self._mention(item, name, now), _edited(item))
             after = data.get("after") if isinstance(data.get("after"), str) else None
             if walk.reached_known or not after or wait:
                 break
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return latest.mentions(), walk.mark, wait
+        return walk.mark, wait
 
     def _listing(self, body: Any, response: httpx.Response) -> dict[str, Any]:
         body = as_dict(body)
@@ -169,6 +170,19 @@ class RedditSource(BaseSource):
             created_at=parse_time(item.get("created_utc"), now),
             raw=item,
         )
+
+
+def _gone(item: dict[str, Any]) -> str | None:
+    """How the post is gone (deleted by its author, removed by moderators), or None."""
+    if item.get("removed_by_category"):
+        return f"removed ({str(item['removed_by_category'])[:40]})"
+    body = item.get("body") if str(item.get("name", "")).startswith("t1_") else item.get("selftext")
+    text = body.strip() if isinstance(body, str) else ""
+    if text == "[removed]":
+        return "removed by moderators"
+    if text == "[deleted]" or item.get("author") == "[deleted]":
+        return "deleted"
+    return None
 
 
 def _edited(item: dict[str, Any]) -> float | None:

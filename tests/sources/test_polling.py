@@ -283,3 +283,46 @@ async def test_a_broken_feed_keeps_the_cursor_stores_nothing_and_shows_the_error
     saved = load_state(runtime.store.get_cursor(status_key("alerts")))
     assert saved is not None
     assert saved.last_error == outcome.error
+
+
+def _reddit_listing(selftext: str, author: str, created: float) -> Reply:
+    post = {
+        "name": "t3_late1",
+        "author": author,
+        "title": "Northwind charged my card twice",
+        "selftext": selftext,
+        "permalink": "/r/x/comments/late1/t/",
+        "created_utc": created,
+    }
+    body = {"kind": "Listing", "data": {"after": None, "children": [{"data": post}]}}
+    return Reply(json.dumps(body).encode(), 200, {"content-type": "application/json"})
+
+
+async def test_a_post_deleted_later_is_noted_once_on_its_case_and_never_a_new_case(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    created = clock.now.timestamp() - 60
+    server.add("/search.json", _reddit_listing("order NW-1, please help", "tess", created), times=1)
+    server.add("/search.json", _reddit_listing("[deleted]", "[deleted]", created))
+    server.add("/r/gone/search.json", _reddit_listing("[removed]", "[deleted]", created))
+    reddit = spec(settings, clock, name="reddit", type="reddit", base_url=server.url)
+    never = spec(settings, clock, name="gone", type="reddit", base_url=server.url, subreddit="gone")
+    polls = poller(runtime, [reddit, never], http, note_gone=runtime.pipeline.note_gone)
+    first = await polls.run("reddit")
+    (case,) = first.result.new
+    for _ in range(2):
+        clock.now += timedelta(minutes=2)
+        outcome = await polls.run("reddit")
+        assert outcome.result.new == []
+    assert outcome.gone_noted == 0  # noted once, on the first poll that saw it deleted
+    events = [e for e in runtime.store.events(case.id) if e.action == "source_deleted"]
+    assert len(events) == 1
+    assert events[0].note is not None
+    assert "deleted" in events[0].note
+    assert runtime.store.get_case(case.id).mention.text.endswith("order NW-1, please help")
+    replies = runtime.store.lease_outbox(clock.now, 50, timedelta(minutes=1))
+    assert any(o.case_id == case.id and o.text == events[0].note for o in replies)
+    gone = await polls.run("gone")
+    assert gone.fetched == 0
+    assert gone.result.new == []
+    assert len(runtime.store.list_cases()) == 1

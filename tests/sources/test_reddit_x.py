@@ -53,25 +53,40 @@ async def test_reddit_later_poll_stops_at_the_watermark(
     assert len(server.seen(SEARCH)) == 3  # the second poll stopped on page 1
 
 
-async def test_reddit_deleted_author_and_removed_text(
+async def test_reddit_deleted_and_removed_posts_are_not_mentions(
     server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
 ) -> None:
-    post = {
-        "name": "t3_gone1",
-        "author": "[deleted]",
-        "title": "Northwind &amp; me <3",
-        "selftext": "[removed]",
-        "permalink": "/r/x/comments/gone1/t/",
-        "created_utc": POLL1.timestamp() - 60,
-    }
-    listing = {
-        "kind": "Listing",
-        "data": {"after": None, "children": [{"kind": "t3", "data": post}]},
-    }
+    def post(name: str, author: str, selftext: str, **extra: object) -> dict[str, object]:
+        data = {
+            "name": name,
+            "author": author,
+            "title": "Northwind &amp; me <3",
+            "selftext": selftext,
+            "permalink": f"/r/x/comments/{name}/t/",
+            "created_utc": POLL1.timestamp() - 60,
+            **extra,
+        }
+        return {"kind": "t3", "data": data}
+
+    children = [
+        post("t3_gone1", "[deleted]", "[removed]"),
+        post("t3_gone2", "tess", "[deleted]"),
+        post("t3_gone3", "[deleted]", "my card was charged twice"),
+        post("t3_gone4", "sam", "parcel late", removed_by_category="moderator"),
+        post("t3_kept", "lena", ""),
+    ]
+    listing = {"kind": "Listing", "data": {"after": None, "children": children}}
     server.add(SEARCH, json_reply(listing))
-    (mention,) = (await make_source("reddit").poll(http, None)).mentions
-    assert mention.author.handle == "unknown"
+    result = await make_source("reddit").poll(http, None)
+    (mention,) = result.mentions
+    assert mention.id == "reddit:t3_kept"
     assert mention.text == "Northwind &amp; me <3"  # raw_json=1: text is taken as it is
+    assert {g.id: g.why for g in result.gone} == {
+        "reddit:t3_gone1": "removed by moderators",
+        "reddit:t3_gone2": "deleted",
+        "reddit:t3_gone3": "deleted",
+        "reddit:t3_gone4": "removed (moderator)",
+    }
 
 
 async def test_reddit_throttle_in_a_200_answer(

@@ -49,7 +49,14 @@ def build_poller(runtime: Runtime, only: str | None = None) -> Poller:
         if not specs:
             known = ", ".join(s.name for s in runtime.settings.config.sources) or "none"
             raise InputError(f"--source: no source {only!r} in the configuration (known: {known})")
-    return Poller(specs, runtime.store, runtime.pipeline.ingest, open_http(), clock=runtime.clock)
+    return Poller(
+        specs,
+        runtime.store,
+        runtime.pipeline.ingest,
+        open_http(),
+        clock=runtime.clock,
+        note_gone=runtime.pipeline.note_gone,
+    )
 
 
 def _settings() -> Settings:
@@ -122,6 +129,8 @@ def _print_outcome(outcome: PollOutcome) -> None:
         console.print("  " + escape(_case_line(case)))
     for case in result.also_seen:
         console.print(f"  #{case.id} also on: " + escape(", ".join(case.also_on)))
+    if outcome.gone_noted:
+        console.print(f"  {outcome.gone_noted} open case(s) noted: their post was deleted")
 
 
 def _case_line(case: Case) -> str:

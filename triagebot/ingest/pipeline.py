@@ -28,6 +28,8 @@ from triagebot.cases.records import (
 )
 from triagebot.config.settings import BrandConfig, Settings
 from triagebot.ingest.crosspost import CrossPosts
+from triagebot.ingest.gone import note_gone
+from triagebot.ingest.sources import GonePost
 from triagebot.routing.router import Router, normalise
 from triagebot.sla.clocks import due_times
 from triagebot.store.base import Store
@@ -110,8 +112,8 @@ class Pipeline:
                     field,
                 )
                 result.ignored += 1
-            elif not self.brand.is_relevant(mention):
-                result.ignored += 1
+            elif not mention.text.strip() or not self.brand.is_relevant(mention):
+                result.ignored += 1  # an empty post (deleted, media only) has nothing to act on
             elif mention.id in seen or (
                 mention.id in known if known is not None else self.store.has_mention(mention.id)
             ):
@@ -133,6 +135,10 @@ class Pipeline:
                 result.duplicates += 1
         result.also_seen = self.crossposts.record(plan, now)
         return result
+
+    def note_gone(self, gone: Iterable[GonePost], now: datetime) -> list[Case]:
+        """Note on open cases that their post was deleted at the source (``ingest.gone``)."""
+        return note_gone(self.store, gone, now)
 
     def route(self, mention: Mention) -> Routing:
         return self.router.route(mention)

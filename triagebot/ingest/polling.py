@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from triagebot.cases.records import Mention
+from triagebot.cases.records import Case, Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.pipeline import IngestResult
 from triagebot.ingest.source_state import SourceState, status_key
-from triagebot.ingest.sources import PollResult, SourceSpec
+from triagebot.ingest.sources import GonePost, PollResult, SourceSpec
 from triagebot.store.base import Store
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Ingest = Callable[[list[Mention], datetime], IngestResult]
+NoteGone = Callable[[list[GonePost], datetime], list[Case]]
 MAX_BACKOFF = timedelta(hours=1)
 MAX_RETRY_AFTER = timedelta(days=1)
 STATUS_EVERY = timedelta(seconds=30)  # successes are saved in batches; failures at once
@@ -51,6 +52,7 @@ class PollOutcome:
     fetched: int = 0
     result: IngestResult = field(default_factory=IngestResult)
     too_old: int = 0
+    gone_noted: int = 0  # open cases whose post the source now shows deleted
     error: str | None = None
     skipped: str | None = None
 
@@ -69,6 +71,7 @@ class Poller:
         poll_timeout: float = 60.0,
         rng: random.Random | None = None,
         on_outcome: Callable[[PollOutcome], None] | None = None,
+        note_gone: NoteGone | None = None,
     ) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self.store = store
@@ -79,6 +82,7 @@ class Poller:
         self.rng = rng or random.Random()
         self.state = {spec.name: SourceState.initial(spec) for spec in specs}
         self.on_outcome = on_outcome  # e.g. print each run (``triagebot poll``)
+        self.note_gone = note_gone  # e.g. ``Pipeline.note_gone``
         self._scheduler: AsyncIOScheduler | None = None
         self._dirty: set[str] = set()  # sources whose saved status is out of date
 
@@ -174,6 +178,9 @@ class Poller:
             mentions = kept
         if mentions:
             outcome.result = await asyncio.to_thread(self.ingest, mentions, fetched_at)
+        if polled.gone and self.note_gone is not None:
+            noted = await asyncio.to_thread(self.note_gone, list(polled.gone), fetched_at)
+            outcome.gone_noted = len(noted)
         if polled.cursor != cursor:  # only after the mentions are safely stored
             await asyncio.to_thread(self.store.set_cursor, name, polled.cursor)
         self.state[name].record_lags(outcome.result.new, fetched_at)

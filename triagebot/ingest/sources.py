@@ -21,14 +21,24 @@ if TYPE_CHECKING:  # the core never imports httpx at run time
 
 
 @dataclass(frozen=True)
+class GonePost:
+    """A post the source shows as deleted or removed: never a case; a note on its case if one
+    was made before (``id`` is the mention id it had, ``why`` what the source says)."""
+
+    id: str
+    why: str
+
+
+@dataclass(frozen=True)
 class PollResult:
     """What one poll found. ``retry_after`` (seconds): the source asked for a pause, and
-    ``pause_reason`` says why (shown by ``triagebot sources``)."""
+    ``pause_reason`` says why (shown by ``triagebot sources``). ``gone``: posts seen deleted."""
 
     mentions: Sequence[Mention] = ()
     cursor: str | None = None
     retry_after: float | None = None
     pause_reason: str | None = None
+    gone: Sequence[GonePost] = ()
 
 
 class Source(Protocol):

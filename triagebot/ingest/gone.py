@@ -1,0 +1,85 @@
+"""Posts deleted or removed at their source: a note on the open case made from them.
+
+A source that lists a post as deleted (Reddit's ``[deleted]`` author, a ``[removed]`` body)
+never makes a case of it. When a case was made from the post before it went, the case gets
+one ``source_deleted`` event and a thread note on every surface that shows it, so whoever
+handles it knows the customer's words are gone from the source (the case keeps its copy).
+Only open cases are noted, once each; the lookup runs only for mention ids the store knows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from triagebot.actions.executor import outbox_item
+from triagebot.cases.lifecycle import SYSTEM_ACTOR
+from triagebot.cases.records import ACTIVE_STATES, Case, CaseEvent, OutboxKind
+from triagebot.errors import CaseNotFound, VersionConflict
+from triagebot.ingest.sources import GonePost
+from triagebot.store.base import Store
+
+log = logging.getLogger(__name__)
+
+ACTION = "source_deleted"
+ATTEMPTS = 3
+
+
+def known_ids(store: Store, ids: Sequence[str]) -> set[str]:
+    """The ids among ``ids`` that a stored case was made from."""
+    known_mentions = getattr(store, "known_mentions", None)
+    if known_mentions is not None:
+        return set(known_mentions(list(ids)))
+    return {i for i in ids if store.has_mention(i)}
+
+
+def note_gone(store: Store, gone: Iterable[GonePost], now: datetime) -> list[Case]:
+    """Note on each open case whose post is now gone that it was deleted; the cases noted."""
+    by_id = {post.id: post for post in gone}
+    known = known_ids(store, list(by_id)) if by_id else set()
+    if not known:
+        return []
+    cases = [c for c in store.list_cases(states=ACTIVE_STATES) if c.mention.id in known]
+    noted = []
+    for case in cases:
+        updated = _note(store, case.id, by_id[case.mention.id], now)
+        if updated is not None:
+            noted.append(updated)
+    return noted
+
+
+def _note(store: Store, case_id: str, post: GonePost, now: datetime) -> Case | None:
+    for _ in range(ATTEMPTS):
+        try:
+            case = store.get_case(case_id)
+        except CaseNotFound:
+            return None
+        if case.state not in ACTIVE_STATES or any(
+            e.action == ACTION for e in store.events(case_id)
+        ):
+            return None
+        updated = replace(case, version=case.version + 1, updated_at=now)
+        text = f"The post was {post.why} at the source; this case keeps the copy fetched earlier."
+        event = CaseEvent(
+            case_id=case_id,
+            action=ACTION,
+            actor=SYSTEM_ACTOR,
+            surface="pipeline",
+            at=now,
+            version=updated.version,
+            note=text,
+        )
+        try:
+            store.save_case(
+                updated,
+                case.version,
+                (event,),
+                (outbox_item(case_id, OutboxKind.REPLY, now, text),),
+            )
+        except VersionConflict:
+            continue
+        return updated
+    log.warning("case %s changed too often to note its deleted post; skipped", case_id)
+    return None
