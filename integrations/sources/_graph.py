@@ -30,7 +30,6 @@ from integrations.sources._base import BaseSource, Walk, Watermark, as_dict, as_
 from integrations.sources._http import get, json_body, pause_for
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import parse_time, tidy
-from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ TRANSIENT = frozenset({1, 2})
 SLOW_FROM = 75.0  # percent of a budget from which polling slows down
 WINDOW = 3600.0  # seconds: Graph budgets are rolling one-hour windows
 LONGEST_SLOWDOWN = WINDOW / 4  # the pause at 100 % when Graph gives no estimate
-_NEVER = datetime(9000, 1, 1, tzinfo=UTC)  # "no date" to parse_time, never a real one
+_UNKNOWN = datetime(9000, 1, 1, tzinfo=UTC)  # "no date" to parse_time, never a real one
 USAGE_HEADERS = ("x-app-usage", "x-page-usage", "x-ad-account-usage")
 _TOKEN_SUBCODES = {
     458: "the app was removed",
@@ -61,6 +60,11 @@ class Usage:
 
     percent: float = 0.0
     regain: float | None = None  # seconds, from estimated_time_to_regain_access
+
+    def reason(self) -> str:
+        if self.regain:
+            return f"Graph API budget spent; it asks to wait {self.regain / 60:.0f} min"
+        return f"Graph API usage at {self.percent:.0f} % of its hourly budget"
 
     def pause(self) -> float | None:
         """Seconds to wait before the next request, or None to go on."""
@@ -139,6 +143,7 @@ class Graph:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.variable = variable  # the environment variable to renew when the token dies
+        self.reason: str | None = None  # why the last pause was asked for
         self.proof = (
             hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
             if app_secret
@@ -179,7 +184,10 @@ class Graph:
         cursor = as_dict(paging.get("cursors")).get("after")
         has_next = isinstance(paging.get("next"), str) and isinstance(cursor, str) and cursor
         items = [item for item in data if isinstance(item, dict)]
-        return Page(items, cursor if has_next else None, usage.pause())
+        pause = usage.pause()
+        if pause:
+            self.reason = usage.reason()
+        return Page(items, cursor if has_next else None, pause)
 
     def error(
         self, body: dict[str, Any], response: httpx.Response, usage: Usage, now: datetime
@@ -257,6 +265,7 @@ async def paused_page(
         if not exc.throttled:
             raise
         log.warning("%s; pausing %.0f s", exc, exc.retry_after or 0.0)
+        graph.reason = str(exc).removeprefix(f"{graph.source}: ")
         return None, exc.retry_after
     return page, page.pause
 
@@ -282,23 +291,7 @@ def finished(walk: Walk, before: Watermark, *, interrupted: bool) -> Watermark:
     return Watermark(before.newest, {**before.seen, **walk.mark.seen}, before.overlap)
 
 
-class Found:
-    """The mentions of one poll by item id. An id met again in the same poll (on the next
-    page, or an edited copy in one answer) replaces the first copy when it is not older."""
-
-    def __init__(self) -> None:
-        self._by_id: dict[str, tuple[float, Mention]] = {}
-
-    def wants(self, item_id: str, walk: Walk, created: object, now: datetime) -> bool:
-        """True for an item new to the walk, or met before in this same poll."""
-        return item_id in self._by_id or take(walk, item_id, created, now)
-
-    def add(self, item_id: str, mention: Mention, updated: object) -> None:
-        at = parse_time(updated, _NEVER)
-        version = 0.0 if at is _NEVER else at.timestamp()
-        kept = self._by_id.get(item_id)
-        if kept is None or version >= kept[0]:
-            self._by_id[item_id] = (version, mention)
-
-    def mentions(self) -> list[Mention]:
-        return [mention for _, mention in self._by_id.values()]
+def edit_time(value: object) -> float | None:
+    """An item's ``updated_time`` as epoch seconds, for ``Latest.offer`` (None: unknown)."""
+    at = parse_time(value, _UNKNOWN)
+    return None if at is _UNKNOWN else at.timestamp()

@@ -24,6 +24,7 @@ from pydantic import Field, StrictBool, StrictStr
 
 from integrations.sources._base import (
     BaseSource,
+    Latest,
     Walk,
     Watermark,
     as_dict,
@@ -31,12 +32,13 @@ from integrations.sources._base import (
     load_cursor,
 )
 from integrations.sources._graph import (
-    Found,
     GraphError,
     GraphOptions,
+    edit_time,
     finished,
     graph_for,
     paused_page,
+    take,
 )
 from integrations.sources._options import Positive
 from integrations.sources._text import parse_time, tidy
@@ -73,17 +75,19 @@ class FacebookSource(BaseSource):
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         state = load_cursor(cursor, self.name)
-        found = Found()
+        found = Latest()
+        self.graph.reason = None
         pause: float | None = None
         if self.options.tagged:
             pause = await self._tagged(http, state, found)
         if self.options.comments and not pause:
             pause = await self._comments(http, state, found)
-        return PollResult(found.mentions(), dump_cursor(state), pause)
+        reason = self.graph.reason if pause else None
+        return PollResult(found.mentions(), dump_cursor(state), pause, pause_reason=reason)
 
     # --- tagged posts ---------------------------------------------------------------------
     async def _tagged(
-        self, http: httpx.AsyncClient, state: dict[str, Any], found: Found
+        self, http: httpx.AsyncClient, state: dict[str, Any], found: Latest
     ) -> float | None:
         mark = Watermark.load(as_dict(state.get("tagged")), self.overlap)
         walk = Walk(mark, self.floor())
@@ -111,10 +115,12 @@ class FacebookSource(BaseSource):
         state["tagged"] = finished(walk, mark, interrupted=cut_short).dump()
         return pause
 
-    def _post(self, item: dict[str, Any], walk: Walk, found: Found) -> None:
+    def _post(self, item: dict[str, Any], walk: Walk, found: Latest) -> None:
         post_id = str(item.get("id") or "")
         now = self.clock()
-        if not post_id or not found.wants(post_id, walk, item.get("created_time"), now):
+        if not post_id or not (
+            take(walk, post_id, item.get("created_time"), now) or walk.took(post_id)
+        ):
             return
         text = tidy(str(item.get("message") or ""))
         if not text:
@@ -131,11 +137,11 @@ class FacebookSource(BaseSource):
             created_at=parse_time(item.get("created_time"), now),
             raw=item,
         )
-        found.add(post_id, mention, item.get("updated_time"))
+        found.offer(mention, edit_time(item.get("updated_time")))
 
     # --- comments on the Page's posts -----------------------------------------------------
     async def _comments(
-        self, http: httpx.AsyncClient, state: dict[str, Any], found: Found
+        self, http: httpx.AsyncClient, state: dict[str, Any], found: Latest
     ) -> float | None:
         mark = Watermark.load(as_dict(state.get("comments")), self.overlap)
         walk = Walk(mark, self.floor())
@@ -162,7 +168,7 @@ class FacebookSource(BaseSource):
         return floor is None or updated.timestamp() >= floor
 
     async def _post_comments(
-        self, http: httpx.AsyncClient, post: dict[str, Any], walk: Walk, found: Found
+        self, http: httpx.AsyncClient, post: dict[str, Any], walk: Walk, found: Latest
     ) -> float | None:
         post_id = str(post["id"])
         params = {
@@ -192,11 +198,13 @@ class FacebookSource(BaseSource):
         return pause
 
     def _comment(
-        self, item: dict[str, Any], post: dict[str, Any], walk: Walk, found: Found
+        self, item: dict[str, Any], post: dict[str, Any], walk: Walk, found: Latest
     ) -> None:
         comment_id = str(item.get("id") or "")
         now = self.clock()
-        if not comment_id or not found.wants(comment_id, walk, item.get("created_time"), now):
+        if not comment_id or not (
+            take(walk, comment_id, item.get("created_time"), now) or walk.took(comment_id)
+        ):
             return
         author = as_dict(item.get("from"))
         text = tidy(str(item.get("message") or ""))
@@ -217,4 +225,4 @@ class FacebookSource(BaseSource):
             created_at=parse_time(item.get("created_time"), now),
             raw={**item, "post_id": post["id"]},
         )
-        found.add(comment_id, mention, None)
+        found.offer(mention)

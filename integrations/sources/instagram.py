@@ -22,6 +22,7 @@ from pydantic import Field, StrictBool, StrictStr
 
 from integrations.sources._base import (
     BaseSource,
+    Latest,
     Walk,
     Watermark,
     as_dict,
@@ -30,12 +31,12 @@ from integrations.sources._base import (
     load_cursor,
 )
 from integrations.sources._graph import (
-    Found,
     GraphError,
     GraphOptions,
     finished,
     graph_for,
     paused_page,
+    take,
 )
 from integrations.sources._options import Positive
 from integrations.sources._text import parse_time, tidy
@@ -73,17 +74,19 @@ class InstagramSource(BaseSource):
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         state = load_cursor(cursor, self.name)
-        found = Found()
+        found = Latest()
+        self.graph.reason = None
         pause: float | None = None
         if self.options.mentions:
             pause = await self._tags(http, state, found)
         if self.options.comments and not pause:
             pause = await self._comments(http, state, found)
-        return PollResult(found.mentions(), dump_cursor(state), pause)
+        reason = self.graph.reason if pause else None
+        return PollResult(found.mentions(), dump_cursor(state), pause, pause_reason=reason)
 
     # --- media the account is tagged in ---------------------------------------------------
     async def _tags(
-        self, http: httpx.AsyncClient, state: dict[str, Any], found: Found
+        self, http: httpx.AsyncClient, state: dict[str, Any], found: Latest
     ) -> float | None:
         mark = Watermark.load(as_dict(state.get("tags")), self.overlap)
         walk = Walk(mark, self.floor())
@@ -111,10 +114,12 @@ class InstagramSource(BaseSource):
         state["tags"] = finished(walk, mark, interrupted=cut_short).dump()
         return pause
 
-    def _tagged(self, item: dict[str, Any], walk: Walk, found: Found) -> None:
+    def _tagged(self, item: dict[str, Any], walk: Walk, found: Latest) -> None:
         media_id = str(item.get("id") or "")
         now = self.clock()
-        if not media_id or not found.wants(media_id, walk, item.get("timestamp"), now):
+        if not media_id or not (
+            take(walk, media_id, item.get("timestamp"), now) or walk.took(media_id)
+        ):
             return
         text = tidy(str(item.get("caption") or ""))
         if not text:
@@ -129,11 +134,11 @@ class InstagramSource(BaseSource):
             created_at=parse_time(item.get("timestamp"), now),
             raw=item,
         )
-        found.add(media_id, mention, None)
+        found.offer(mention)
 
     # --- comments on the account's media --------------------------------------------------
     async def _comments(
-        self, http: httpx.AsyncClient, state: dict[str, Any], found: Found
+        self, http: httpx.AsyncClient, state: dict[str, Any], found: Latest
     ) -> float | None:
         mark = Watermark.load(as_dict(state.get("comments")), self.overlap)
         walk = Walk(mark, self.floor())
@@ -152,7 +157,7 @@ class InstagramSource(BaseSource):
         return pause
 
     async def _media_comments(
-        self, http: httpx.AsyncClient, media: dict[str, Any], walk: Walk, found: Found
+        self, http: httpx.AsyncClient, media: dict[str, Any], walk: Walk, found: Latest
     ) -> float | None:
         params = {"fields": COMMENT_FIELDS, "limit": self.page_size}
         after: str | None = None
@@ -182,11 +187,13 @@ class InstagramSource(BaseSource):
         return pause
 
     def _comment(
-        self, item: dict[str, Any], media: dict[str, Any], walk: Walk, found: Found
+        self, item: dict[str, Any], media: dict[str, Any], walk: Walk, found: Latest
     ) -> None:
         comment_id = str(item.get("id") or "")
         now = self.clock()
-        if not comment_id or not found.wants(comment_id, walk, item.get("timestamp"), now):
+        if not comment_id or not (
+            take(walk, comment_id, item.get("timestamp"), now) or walk.took(comment_id)
+        ):
             return
         author = as_dict(item.get("from"))
         username = str(item.get("username") or author.get("username") or "")
@@ -205,4 +212,4 @@ class InstagramSource(BaseSource):
             created_at=parse_time(item.get("timestamp"), now),
             raw={**{k: v for k, v in item.items() if k != "replies"}, "media_id": media["id"]},
         )
-        found.add(comment_id, mention, None)
+        found.offer(mention)

@@ -202,6 +202,7 @@ async def test_throttling_mid_walk_keeps_what_was_found_and_resumes_next_time(
     first = await source.poll(http, None)
     assert len(first.mentions) == 5  # page 1 is kept: a pause, not a failed poll
     assert first.retry_after == 7 * 60  # estimated_time_to_regain_access is in minutes
+    assert first.pause_reason == "rate limited by the Graph API (code 32)"
     clock.now = POLL1 + timedelta(minutes=10)
     second = await source.poll(http, first.cursor)
     assert [m.id.split("_")[-1] for m in second.mentions] == [
@@ -210,6 +211,7 @@ async def test_throttling_mid_walk_keeps_what_was_found_and_resumes_next_time(
         "1154433221100998",
     ]  # page 2 reached although page 1's posts are newer than its own
     assert second.retry_after is None
+    assert second.pause_reason is None
 
 
 @pytest.mark.parametrize("code", [4, 17, 613])
@@ -239,6 +241,7 @@ async def test_usage_near_the_limit_slows_down_before_it(
     assert len(result.mentions) == 5
     assert len(server.seen(TAGGED)) == 1  # no second page at 95 %
     assert result.retry_after == pytest.approx(900 * 0.8)
+    assert result.pause_reason == "Graph API usage at 95 % of its hourly budget"
 
 
 def test_usage_headers_are_read_defensively() -> None:
@@ -255,6 +258,7 @@ def test_usage_headers_are_read_defensively() -> None:
     assert Usage(76.0).pause() == 60.0  # at least a minute once slowing down
     assert Usage(100.0).pause() == 900.0
     assert Usage(10.0, 120.0).pause() == 120.0
+    assert Usage(10.0, 120.0).reason() == "Graph API budget spent; it asks to wait 2 min"
 
 
 async def test_429_with_retry_after(

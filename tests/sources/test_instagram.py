@@ -129,6 +129,7 @@ async def test_throttled_comments_keep_the_tags_and_pause(
     result = await source_of(make_source).poll(http, None)
     assert len(result.mentions) == 2  # the tags were read before the limit
     assert result.retry_after == 180.0
+    assert result.pause_reason == "rate limited by the Graph API (code 80002)"
     assert "comments" in json.loads(result.cursor or "{}")
 
 
