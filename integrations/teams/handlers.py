@@ -62,7 +62,7 @@ class CardActions:
         try:
             action = read_action(verb, data)
             payload = parse_payload(data)
-            department = parse_department(data) if action is ActionId.REASSIGN else ""
+            department = parse_department(data) if action in clicks.TAKES_DEPARTMENT else ""
         except BadPayload as exc:
             return CardAnswer(message=str(exc))
         store = self.runtime.store

@@ -16,6 +16,7 @@ from typing import Any
 
 from integrations.common.labels import STATE_LABELS, author_label
 from integrations.common.payload import ActionId, CasePayload
+from integrations.common.suggested import offers
 from integrations.teams import tmd
 from triagebot.cases.records import Case, CaseState, Priority
 from triagebot.sla.status import status_text
@@ -180,6 +181,33 @@ def _reassign(case: Case, ctx: RenderContext) -> Card | None:
     }
 
 
+def _suggestions(case: Case, ctx: RenderContext) -> list[Card]:
+    """The suggested departments of a case waiting in triage, one button each (none else).
+
+    Each press names its department in ``data`` and sends no inputs, so a department chosen
+    in the open Reassign card cannot stand in for the suggestion's."""
+    buttons = []
+    for offer in offers(case, ctx.departments):
+        data = action_data(case, ActionId.SUGGEST) | {REASSIGN_INPUT: offer.department}
+        title = offer.label(tmd.clean)
+        common: Card = {"title": title, "data": data, "associatedInputs": "none"}
+        fallback: Card = {"type": "Action.Submit", **common}
+        buttons.append(
+            {"type": "Action.Execute", "verb": ActionId.SUGGEST.value, **common}
+            | {"fallback": fallback}
+        )
+    if not buttons:
+        return []
+    return [
+        text(
+            "Not sure where this belongs; the likeliest departments:",
+            isSubtle=True,
+            size="Small",
+        ),
+        {"type": "ActionSet", "id": "case-suggestions", "actions": buttons, "spacing": "None"},
+    ]
+
+
 def _actions(case: Case, ctx: RenderContext) -> list[Card]:
     actions: list[Card] = []
     if case.state in (CaseState.NEW, CaseState.OPEN):
@@ -215,6 +243,7 @@ def case_card(case: Case, ctx: RenderContext, notice: str | None = None) -> Card
         _post(case),
         text(status_line(case, ctx), id="case-status"),
         _details(case),
+        *_suggestions(case, ctx),
     ]
     return {
         "type": "AdaptiveCard",
