@@ -26,11 +26,12 @@ from triagebot.cases.records import (
     OutboxKind,
     Routing,
 )
-from triagebot.config.settings import BrandConfig, Settings
+from triagebot.config.settings import Settings
+from triagebot.ingest.brand import BrandFilter
 from triagebot.ingest.crosspost import CrossPosts
 from triagebot.ingest.gone import note_gone
 from triagebot.ingest.sources import GonePost
-from triagebot.routing.router import Router, normalise
+from triagebot.routing.router import Router
 from triagebot.sla.clocks import due_times
 from triagebot.store.base import Store
 
@@ -55,31 +56,6 @@ class IngestResult:
         self.duplicates += other.duplicates
         self.ignored += other.ignored
         self.also_seen.extend(other.also_seen)
-
-
-def _handle(value: str) -> str:
-    return normalise(value).lstrip("@")
-
-
-class BrandFilter:
-    """Drops the brand's own posts and posts about excluded look-alikes."""
-
-    def __init__(self, brand: BrandConfig) -> None:
-        self._handles = {_handle(h) for h in brand.handles}
-        self._exclude = [normalise(e) for e in brand.exclude]
-        self._keywords = [normalise(k) for k in brand.keywords]
-
-    def is_relevant(self, mention: Mention) -> bool:
-        if _handle(mention.author.handle) in self._handles:
-            return False
-        text = normalise(mention.text)
-        if not any(phrase in text for phrase in self._exclude):
-            return True
-        # An excluded phrase ("northwind airlines") only disqualifies a post that
-        # does not also mention the brand some other way.
-        for phrase in self._exclude:
-            text = text.replace(phrase, " ")
-        return any(keyword in text for keyword in self._keywords)
 
 
 class Pipeline:
