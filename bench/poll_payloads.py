@@ -2,12 +2,14 @@
 
 Every cycle yields ``count`` new posts per source (new ids, newer times), in each API's own
 shape: an Atom feed with escaped HTML, a Reddit listing, Algolia hits, Mastodon statuses,
-Bluesky post views, an X page with user expansions, App Store entries and Stack Exchange
-questions. ``handler(cycle)`` answers the adapters' requests like the real services would.
+Bluesky post views, an X page with user expansions, App Store entries, Stack Exchange
+questions, Google Play reviews (after a service-account token exchange) and Discourse search
+results. ``handler(cycle)`` answers the adapters' requests like the real services would.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Callable
@@ -15,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 CYCLE = timedelta(minutes=10)
@@ -201,6 +205,71 @@ def stackexchange(cycle: int, count: int) -> dict[str, Any]:
     return {"items": items, "has_more": False, "quota_max": 10000, "quota_remaining": 9000}
 
 
+PLAY_REVIEWS = "/androidpublisher/v3/applications/com.northwind.outfitters/reviews"
+
+
+def googleplay(cycle: int, count: int) -> dict[str, Any]:
+    rng = random.Random(cycle + 8)
+    reviews = []
+    for i in range(count):
+        n = cycle * 1000 + i
+        title, _, body = text(rng, n).partition(". ")
+        comment = {
+            "text": f"{title}\t{body}",
+            "lastModified": {"seconds": str(int(at(cycle, i).timestamp())), "nanos": 0},
+            "starRating": 1 + n % 5,
+            "reviewerLanguage": "en",
+            "appVersionName": "4.12.0",
+        }
+        reviews.append(
+            {
+                "reviewId": f"gp:AOqpT{n:012d}",
+                "authorName": f"Reviewer {n}",
+                "comments": [{"userComment": comment}],
+            }
+        )
+    return {"reviews": reviews, "pageInfo": {"totalResults": count, "resultPerPage": count}}
+
+
+def discourse(cycle: int, count: int) -> dict[str, Any]:
+    rng = random.Random(cycle + 9)
+    posts, topics = [], []
+    for i in range(count):
+        n = cycle * 1000 + i + 1
+        posts.append(
+            {
+                "id": n,
+                "name": f"Hiker {n}",
+                "username": f"hiker_{n}",
+                "created_at": at(cycle, i).isoformat(timespec="milliseconds")[:-6] + "Z",
+                "blurb": escaped(text(rng, n))[:200] + "...",
+                "post_number": 1 + i % 9,
+                "topic_title_headline": '<span class="search-highlight">Northwind</span> gear',
+                "topic_id": 500_000 + n,
+            }
+        )
+        topics.append({"id": 500_000 + n, "title": "Northwind gear", "slug": "northwind-gear"})
+    result = {"more_full_page_results": None, "error": None, "post_ids": [p["id"] for p in posts]}
+    return {"posts": posts, "topics": topics, "grouped_search_result": result}
+
+
+@functools.cache
+def service_account_key(token_uri: str) -> str:
+    """A service-account JSON key (a fresh RSA key) whose tokens come from ``token_uri``."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return json.dumps(
+        {
+            "type": "service_account",
+            "private_key": pem.decode(),
+            "client_email": "bench@northwind.iam.gserviceaccount.com",
+            "token_uri": token_uri,
+        }
+    )
+
+
 def handler(cycle: Callable[[], int], count: int) -> Callable[[httpx.Request], httpx.Response]:
     """Answers every adapter's request for the current cycle (an empty page after page 1)."""
 
@@ -215,6 +284,8 @@ def handler(cycle: Callable[[], int], count: int) -> Callable[[httpx.Request], h
             )
         if "createSession" in path:
             return httpx.Response(200, json={"accessJwt": "bench"})
+        if path == "/token":
+            return httpx.Response(200, json={"access_token": "bench", "expires_in": 3600})
         if (
             "min_id" in request.url.params
             and request.url.params["min_id"] >= mastodon(c, 1)[0]["id"]
@@ -227,6 +298,8 @@ def handler(cycle: Callable[[], int], count: int) -> Callable[[httpx.Request], h
             "/xrpc/app.bsky.feed.searchPosts": bluesky,
             "/2/tweets/search/recent": x,
             "/2.3/search/advanced": stackexchange,
+            PLAY_REVIEWS: googleplay,
+            "/forum/search.json": discourse,
         }
         if "customerreviews" in path:
             return httpx.Response(
@@ -240,8 +313,23 @@ def handler(cycle: Callable[[], int], count: int) -> Callable[[httpx.Request], h
     return answer
 
 
+#: What each ``[[sources]]`` block of ``sources_toml`` stands for, in the same order.
+LABELS = [
+    "Google Alerts Atom",
+    "Reddit",
+    "Hacker News",
+    "Mastodon",
+    "Bluesky",
+    "X",
+    "App Store",
+    "Stack Exchange",
+    "Google Play",
+    "Discourse",
+]
+
+
 def sources_toml(base: str) -> str:
-    """``[[sources]]`` blocks for the eight adapters, all at ``base``."""
+    """``[[sources]]`` blocks for the adapters, all at ``base``."""
     blocks = [
         ("alerts", "rss", f'base_url = "{base}/alerts"'),
         ("reddit", "reddit", f'base_url = "{base}"'),
@@ -251,6 +339,8 @@ def sources_toml(base: str) -> str:
         ("x", "x", f'base_url = "{base}"'),
         ("appstore", "appstore", f'base_url = "{base}"\napp_id = "1498765432"'),
         ("se", "stackexchange", f'base_url = "{base}"\nsite = "outdoors"'),
+        ("play", "googleplay", f'base_url = "{base}"\npackage_name = "com.northwind.outfitters"'),
+        ("forum", "discourse", f'base_url = "{base}/forum"'),
     ]
     return "\n".join(
         f'[[sources]]\nname = "{n}"\ntype = "{t}"\n{extra}\npage_size = 100\nbackfill = "30d"\n'

@@ -140,9 +140,13 @@ class DiscourseSource(BaseSource):
         found = []
         for post in map(as_dict, posts or []):
             topic = as_dict(topics.get(post.get("topic_id")))
-            title = topic.get("title") or post.get("topic_title_headline")
-            text = html_to_text(post.get("blurb"))
-            mention = self._take(walk, post, topic, html_to_text(str(title or "")), text)
+            raw_title = topic.get("title")  # plain text; the headline is HTML with highlights
+            title = (
+                tidy(raw_title)
+                if isinstance(raw_title, str) and raw_title.strip()
+                else html_to_text(str(post.get("topic_title_headline") or ""))
+            )
+            mention = self._take(walk, post, topic, title, html_to_text(post.get("blurb")))
             if mention is not None:
                 found.append(mention)
         return found, bool(result.get("more_full_page_results"))

@@ -257,16 +257,23 @@ async def test_hostile_text_and_slugs(
     )
     topic = {"id": 7, "title": "<img src=x onerror=alert(1)>Help", "slug": "../../x?y=javascript:1"}
     post = hit(11, "2025-03-14T15:00:00.000Z", blurb, name="<@U999>")
-    no_topic = hit(12, "2025-03-14T15:01:00.000Z", topic_id=8, post_number=3)
+    headline = '<span class="search-highlight">Northwind</span> &amp; co'
+    no_topic = hit(
+        12, "2025-03-14T15:01:00.000Z", topic_id=8, post_number=3, topic_title_headline=headline
+    )
     no_numbers = hit(13, "2025-03-14T15:02:00.000Z", topic_id="8", post_number=None)
     forum.pages = {1: json_reply(search_body([post, no_topic, no_numbers], [topic], more=False))}
     result = await make_source("discourse").poll(http, None)
     by_id = {m.id: m for m in result.mentions}
     hostile = by_id["discourse:11"]
     assert hostile.url == f"{server.url}/t/..%2F..%2Fx%3Fy%3Djavascript%3A1/7/2"
-    assert hostile.text == "Help\n\nPing <!channel> <@U123> and click Northwind"
+    # The title is plain text as typed (each surface escapes it); the blurb is HTML.
+    assert hostile.text == (
+        "<img src=x onerror=alert(1)>Help\n\nPing <!channel> <@U123> and click Northwind"
+    )
     assert hostile.author.name == "<@U999>"
     assert by_id["discourse:12"].url == f"{server.url}/t/8/3"
+    assert by_id["discourse:12"].text == "Northwind & co\n\nNorthwind help"
     assert by_id["discourse:13"].url == f"{server.url}/p/13"
     assert all(m.url.startswith(server.url + "/") for m in result.mentions)
 
