@@ -22,7 +22,7 @@ from triagebot.cases.caps import MAX_URL, cap_followers, cap_mention
 from triagebot.cases.links import safe_http_url
 from triagebot.cases.records import Author, Mention
 from triagebot.config.settings import BrandConfig, SourceConfig
-from triagebot.errors import ConfigError, MissingCredentials
+from triagebot.errors import ConfigError, MissingCredentials, SourceError
 from triagebot.ingest.sources import GonePost, PollResult, minimal_keywords
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,31 @@ class Latest:
 
     def mentions(self) -> list[Mention]:
         return [mention for _, mention in self._items.values()]
+
+
+def partial_result(
+    latest: Latest,
+    cursor: str,
+    pause: float | None,
+    errors: list[tuple[str, SourceError]],
+    parts: int,
+    *,
+    pause_reason: str | None = None,
+) -> PollResult:
+    """The result of a poll over several endpoints (``parts``) of which some failed (``errors``:
+    the part's name and its error): what the others found is kept; when every part failed the
+    first failure is raised instead. A pause asked for by a failed part (a 429) still counts."""
+    if errors and len(errors) >= parts:
+        raise errors[0][1]
+    waits = [w for w in (pause, *(e.retry_after for _, e in errors)) if w]
+    return PollResult(
+        latest.mentions(),
+        cursor,
+        max(waits) if waits else None,
+        pause_reason,
+        gone=latest.gone_posts(),
+        errors=[f"{part}: {error}" for part, error in errors],
+    )
 
 
 class BaseSource:

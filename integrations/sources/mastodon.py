@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import StrictBool
 
-from integrations.sources._base import BaseSource, Latest, as_dict, dump_cursor, load_cursor
+from integrations.sources._base import (
+    BaseSource,
+    Latest,
+    as_dict,
+    dump_cursor,
+    load_cursor,
+    partial_result,
+)
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import html_to_text, join, language, parse_time, tidy
@@ -66,15 +73,20 @@ class MastodonSource(BaseSource):
         state = load_cursor(cursor, self.name)
         latest = Latest()
         pause: float | None = None
+        errors: list[tuple[str, SourceError]] = []
         streams = [f"tag:{t}" for t in self.hashtags] + (["search"] if self.search else [])
         for stream in streams:
             newest = state.get(stream) if isinstance(state.get(stream), str) else None
-            statuses, newest, wait = await self._stream(http, stream, newest)
+            try:
+                statuses, newest, wait = await self._stream(http, stream, newest)
+            except SourceError as exc:  # the other streams' posts are still ingested
+                errors.append((stream, exc))
+                continue
             state[stream] = newest
             pause = max(pause or 0.0, wait or 0.0) or None
             for status in statuses:
                 latest.offer(self._mention(status), self._edited(status))
-        return PollResult(latest.mentions(), dump_cursor(state), pause)
+        return partial_result(latest, dump_cursor(state), pause, errors, len(streams))
 
     async def _stream(
         self, http: httpx.AsyncClient, stream: str, newest: str | None

@@ -23,6 +23,7 @@ from integrations.sources._base import (
     as_list,
     dump_cursor,
     load_cursor,
+    partial_result,
 )
 from integrations.sources._http import (
     RateLimit,
@@ -72,16 +73,21 @@ class RedditSource(BaseSource):
         state = load_cursor(cursor, self.name)
         latest = Latest()
         pause: float | None = None
+        errors: list[tuple[str, SourceError]] = []
         streams = [("search", self._search_url())]
         streams += [
             (f"comments:{s}", f"{self.base_url}/r/{s}/comments.json") for s in self.comment_subs
         ]
         for key, url in streams:
             mark = Watermark.load(as_dict(state.get(key)), self.overlap)
-            mark, wait = await self._walk(http, url, key == "search", mark, latest)
+            try:
+                mark, wait = await self._walk(http, url, key == "search", mark, latest)
+            except SourceError as exc:  # the other streams' posts are still ingested
+                errors.append((key, exc))
+                continue
             state[key] = mark.dump()
             pause = max(pause or 0.0, wait or 0.0) or None
-        return PollResult(latest.mentions(), dump_cursor(state), pause, gone=latest.gone_posts())
+        return partial_result(latest, dump_cursor(state), pause, errors, len(streams))
 
     def _search_url(self) -> str:
         if self.subreddit:

@@ -193,3 +193,31 @@ async def test_bluesky_html_refusal_says_authentication_is_needed(
     server.add(SESSION, Reply(b"<html>Unauthorized</html>", 401, HTML))
     with pytest.raises(SourceError, match="authentication needed \\(HTTP 401\\)"):
         await make_source("bluesky", env=BSKY_ENV).poll(http, None)
+
+
+async def test_mastodon_a_failing_search_keeps_the_tag_timeline_posts(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    expired = json_reply({"error": "The access token was revoked"}, 401)
+    server.add(SEARCH, expired)
+    server.add(TAG, fixture_reply("mastodon", "tag_northwind_page1.json"))
+    server.add(TAG, json_reply([]), max_id="114161151872869063")
+    env = {"MASTODON_ACCESS_TOKEN": "expired"}
+    source = make_source("mastodon", env=env, hashtags=["northwind"], page_size=6, max_pages=2)
+    result = await source.poll(http, None)
+    assert len(result.mentions) == 5  # the page's six statuses hold one boost of another
+    (error,) = result.errors
+    assert error.startswith("search: mastodon: HTTP 401 on /api/v2/search")
+    cursor = json.loads(result.cursor or "{}")
+    assert cursor == {"tag:northwind": "114161579662965381"}  # search starts afresh next time
+
+
+async def test_mastodon_every_stream_failing_is_a_failed_poll(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(SEARCH, json_reply({"error": "revoked"}, 401))
+    server.add(TAG, Reply(b"busy", 503))
+    env = {"MASTODON_ACCESS_TOKEN": "expired"}
+    source = make_source("mastodon", env=env, hashtags=["northwind"])
+    with pytest.raises(SourceError, match="HTTP 503"):
+        await source.poll(http, None)

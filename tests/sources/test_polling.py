@@ -326,3 +326,35 @@ async def test_a_post_deleted_later_is_noted_once_on_its_case_and_never_a_new_ca
     assert gone.fetched == 0
     assert gone.result.new == []
     assert len(runtime.store.list_cases()) == 1
+
+
+async def test_one_failing_endpoint_does_not_throw_away_the_others_posts(
+    server: FakeServer, http: httpx.AsyncClient, runtime: Runtime, settings: Settings, clock: Clock
+) -> None:
+    server.add("/api/v2/search", Reply(b'{"error": "The access token is invalid"}', 401))
+    server.add(
+        "/api/v1/timelines/tag/northwind", fixture_reply("mastodon", "tag_northwind_page1.json")
+    )
+    server.add("/api/v1/timelines/tag/northwind", Reply(b"[]", 200), max_id="114161151872869063")
+    masto = spec(
+        settings,
+        clock,
+        {"MASTODON_ACCESS_TOKEN": "expired"},
+        name="masto",
+        type="mastodon",
+        base_url=server.url,
+        hashtags=["northwind"],
+        page_size=6,
+    )
+    polls = poller(runtime, [masto], http)
+    outcome = await polls.run("masto")
+    assert outcome.error is None
+    assert outcome.fetched == 5
+    assert outcome.result.new
+    assert outcome.partial is not None
+    assert "HTTP 401 on /api/v2/search" in outcome.partial
+    saved = load_state(runtime.store.get_cursor(status_key("masto")))
+    assert saved is not None
+    assert saved.status == "partial"
+    assert saved.last_error == outcome.partial
+    assert json.loads(runtime.store.get_cursor("masto") or "{}")["tag:northwind"]

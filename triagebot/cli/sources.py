@@ -118,6 +118,8 @@ def _print_outcome(outcome: PollOutcome) -> None:
     if outcome.skipped:
         console.print(f"[bold]{name}[/]: skipped: {escape(outcome.skipped)}")
         return
+    if outcome.partial:
+        console.print(f"[bold]{name}[/]: [yellow]partly failed[/]: {escape(outcome.partial)}")
     result = outcome.result
     console.print(
         f"[bold]{name}[/]: {outcome.fetched} fetched, {len(result.new)} new cases "
@@ -177,6 +179,7 @@ def _merged(spec: SourceSpec, saved: SourceState | None, lag: float | None) -> S
         state.consecutive_failures = saved.consecutive_failures
         state.next_run, state.backoff_until = saved.next_run, saved.backoff_until
         state.backoff_reason = saved.backoff_reason
+        state.partial = saved.partial
         state.last_fetched, state.last_new = saved.last_fetched, saved.last_new
         state.total_new = saved.total_new
         state.lags.extend(saved.lags)

@@ -54,6 +54,7 @@ class PollOutcome:
     too_old: int = 0
     gone_noted: int = 0  # open cases whose post the source now shows deleted
     error: str | None = None
+    partial: str | None = None  # what failed in a poll that otherwise succeeded
     skipped: str | None = None
 
 
@@ -184,6 +185,8 @@ class Poller:
         if polled.cursor != cursor:  # only after the mentions are safely stored
             await asyncio.to_thread(self.store.set_cursor, name, polled.cursor)
         self.state[name].record_lags(outcome.result.new, fetched_at)
+        if polled.errors:
+            outcome.partial = "; ".join(polled.errors)
         if polled.retry_after:
             self._pause(name, polled.retry_after, polled.pause_reason or "the source asked to wait")
         return outcome
@@ -191,7 +194,9 @@ class Poller:
     # --- bookkeeping ------------------------------------------------------------------
     def _succeeded(self, name: str, outcome: PollOutcome) -> None:
         state = self.state[name]
-        state.succeeded(self.clock(), outcome.fetched, len(outcome.result.new))
+        state.succeeded(self.clock(), outcome.fetched, len(outcome.result.new), outcome.partial)
+        if outcome.partial:
+            log.warning("source %s: part of the poll failed: %s", name, outcome.partial)
         if state.backoff_until is not None and state.backoff_until <= self.clock():
             state.backoff_until = None
             state.backoff_reason = None

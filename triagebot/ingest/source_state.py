@@ -45,6 +45,7 @@ class SourceState:
     next_run: datetime | None = None
     backoff_until: datetime | None = None
     backoff_reason: str | None = None
+    partial: bool = False  # the last poll worked only in part (``last_error`` says what failed)
     last_fetched: int = 0
     last_new: int = 0
     total_new: int = 0
@@ -73,9 +74,14 @@ class SourceState:
         for case in cases:
             self.lags.append(max(0.0, (fetched_at - case.mention.created_at).total_seconds()))
 
-    def succeeded(self, at: datetime, fetched: int, new: int) -> None:
+    def succeeded(self, at: datetime, fetched: int, new: int, partial: str | None = None) -> None:
+        """A poll that worked; ``partial`` names what failed of it (one endpoint of several)."""
         self.last_success = at
         self.consecutive_failures = 0
+        self.partial = partial is not None
+        if partial is not None:
+            self.last_error = partial
+            self.last_error_at = at
         self.last_fetched = fetched
         self.last_new = new
         self.total_new += new
@@ -91,6 +97,8 @@ class SourceState:
             return "off"
         if self.consecutive_failures:
             return "failing"
+        if self.partial:
+            return "partial"
         if self.last_success is None:
             return "waiting"
         return "ok"
@@ -125,6 +133,7 @@ class SourceState:
             kind=str(data.get("type", "")),
             interval=float(data.get("interval_seconds") or 0),
             enabled=data.get("status") != "off",
+            partial=data.get("status") == "partial",
             problem=data.get("problem"),
             missing=tuple(data.get("missing") or ()),
             last_attempt=parse_iso(data.get("last_attempt")),

@@ -32,13 +32,16 @@ class GonePost:
 @dataclass(frozen=True)
 class PollResult:
     """What one poll found. ``retry_after`` (seconds): the source asked for a pause, and
-    ``pause_reason`` says why (shown by ``triagebot sources``). ``gone``: posts seen deleted."""
+    ``pause_reason`` says why (shown by ``triagebot sources``). ``gone``: posts seen deleted.
+    ``errors``: the parts of the poll that failed (one endpoint of several) while the mentions
+    of the others are still ingested; a poll where everything failed raises instead."""
 
     mentions: Sequence[Mention] = ()
     cursor: str | None = None
     retry_after: float | None = None
     pause_reason: str | None = None
     gone: Sequence[GonePost] = ()
+    errors: Sequence[str] = ()
 
 
 class Source(Protocol):
