@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from integrations.common.suggested import Offer, offers
 from triagebot.cases.links import safe_http_url
 from triagebot.cases.records import ACTIVE_STATES, Case, CaseState
 from triagebot.config.settings import Settings
@@ -115,6 +116,7 @@ class Card:
     text: list[Segment]
     url: str | None
     clocks: list[Clock]
+    offers: list[Offer] = field(default_factory=list)  # suggested departments (triage only)
 
 
 @dataclass
@@ -153,9 +155,10 @@ def clocks(case: Case, settings: Settings, now: datetime) -> list[Clock]:
 
 def card(case: Case, settings: Settings, now: datetime) -> Card:
     age = format_seconds(max(0.0, (now - case.ingested_at).total_seconds()))
+    names = {d: c.display_name for d, c in settings.departments.items()}
     return Card(
         case, age, segments(case.mention.text), safe_http_url(case.mention.url),
-        clocks(case, settings, now),
+        clocks(case, settings, now), offers(case, names),
     )  # fmt: skip
 
 
