@@ -51,6 +51,10 @@ class ResumableWalk:
     def take(self, item_id: str, at: float) -> bool:
         return self.walk.take(item_id, at)
 
+    def took(self, item_id: str) -> bool:
+        """True if this walk already took the item (a second copy in the same poll)."""
+        return self.walk.took(item_id)
+
     @property
     def reached_known(self) -> bool:
         return self.walk.reached_known

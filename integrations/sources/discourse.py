@@ -9,7 +9,9 @@ carries an excerpt (``blurb``) of the post and its topic's title. ``latest_posts
 ``"matching"`` those naming a keyword or handle of the brand. A private forum or more quota
 needs an API key (``Api-Key`` and ``Api-Username`` headers). A throttled call answers 429
 with ``Retry-After`` (and the wait in the body); a walk cut short goes on at the next poll.
-Deleted, withdrawn, hidden and empty posts are not mentions.
+Deleted, withdrawn and hidden posts are not mentions but are reported gone (a case made from
+one earlier gets a note); nor are posts without words. A post found by both streams is one
+mention, with the whole text of the latest posts rather than the search excerpt.
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ from urllib.parse import quote
 import httpx
 from pydantic import StrictBool
 
-from integrations.sources._base import BaseSource, as_dict, as_list, dump_cursor, load_cursor
+from integrations.sources._base import (
+    BaseSource,
+    Latest,
+    as_dict,
+    as_list,
+    dump_cursor,
+    load_cursor,
+)
 from integrations.sources._http import get, json_body, retry_after_header, snippet
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import html_to_text, join, parse_time, tidy
-from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult, brand_handles, minimal_keywords
 
@@ -36,7 +44,7 @@ log = logging.getLogger(__name__)
 
 KEY_VARIABLE = "DISCOURSE_API_KEY"
 _OK = (200, 400, 403, 404, 422, 429)
-_GONE = re.compile(r"^\(?post (deleted|withdrawn|hidden)\b", re.IGNORECASE)
+_GONE = re.compile(r"^\(?post (deleted|withdrawn|hidden)\b", re.IGNORECASE)  # Discourse's words
 _REGULAR = 1  # post type; 2 moderator action, 3 small action, 4 whisper
 
 
@@ -66,44 +74,43 @@ class DiscourseSource(BaseSource):
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         state = load_cursor(cursor, self.name)
-        taken: set[int] = set()
-        mentions: list[Mention] = []
+        latest = Latest()  # one post found by both streams is one mention, the whole text kept
         pause: float | None = None
+        reasons: list[str] = []
         streams = (["search"] if self.options.search else []) + (
             ["latest"] if self.options.latest_posts != "off" else []
         )
-        failed: SourceError | None = None
+        failed: list[SourceError] = []
         for stream in streams:
             walker = self._search if stream == "search" else self._latest
             try:
-                found, state[stream], wait = await walker(http, as_dict(state.get(stream)))
+                state[stream], wait, why = await walker(http, as_dict(state.get(stream)), latest)
             except SourceError as exc:  # the other stream's posts still count
                 log.warning("source %s: %s failed: %s", self.name, stream, exc)
-                failed = exc
-                continue
+                failed.append(exc)
+                reasons.append(f"{stream} failed: {str(exc).removeprefix(self.name + ': ')}")
+                wait, why = exc.retry_after, None
             pause = max(pause or 0.0, wait or 0.0) or None
-            for post_id, mention in found:
-                if post_id not in taken:
-                    taken.add(post_id)
-                    mentions.append(mention)
-        if failed is not None and (len(streams) == 1 or not mentions):
-            raise failed
-        if failed is not None:
-            pause = max(pause or 0.0, failed.retry_after or 0.0) or None
-        return PollResult(mentions, dump_cursor(state), pause)
+            reasons += [why] if why else []
+        mentions, gone = latest.mentions(), latest.gone_posts()
+        if failed and (len(failed) == len(streams) or not (mentions or gone)):
+            raise failed[0]
+        reason = "; ".join(reasons) if pause else None
+        return PollResult(mentions, dump_cursor(state), pause, reason, gone)
 
     # --- search --------------------------------------------------------------------------
     async def _search(
-        self, http: httpx.AsyncClient, saved: dict[str, Any]
-    ) -> tuple[list[tuple[int, Mention]], dict[str, Any], float | None]:
+        self, http: httpx.AsyncClient, saved: dict[str, Any], latest: Latest
+    ) -> tuple[dict[str, Any], float | None, str | None]:
+        """Walk the search pages; the new cursor, and a pause asked for (with its reason)."""
         walk = ResumableWalk(saved, self.overlap, self.floor())
         page = walk.start if _is_id(walk.start) else 1
-        found: list[tuple[int, Mention]] = []
         for count in range(self.max_pages):
             try:
                 params = {"q": self._query(walk), "page": page}
-                posts, more = self._search_page(walk, await self._get(http, "/search.json", params))
-                found += posts
+                more = self._search_page(
+                    walk, await self._get(http, "/search.json", params), latest
+                )
             except SourceError as exc:
                 if count == 0 and walk.start is not None and exc.retry_after is None:
                     log.warning("source %s: search page %d gone (%s); afresh", self.name, page, exc)
@@ -113,12 +120,13 @@ class DiscourseSource(BaseSource):
                 if count == 0:
                     raise
                 log.warning("source %s: search stopped at page %d: %s", self.name, page, exc)
-                return found, walk.dump(stopped_at=page), exc.retry_after
+                why = f"search stopped at page {page}: {str(exc).removeprefix(self.name + ': ')}"
+                return walk.dump(stopped_at=page), exc.retry_after, why
             if walk.reached_known or not more:
-                return found, walk.dump(), None
+                return walk.dump(), None, None
             page += 1
         walk.walk.note_truncated(self.name, self.max_pages)
-        return found, walk.dump(stopped_at=page), None
+        return walk.dump(stopped_at=page), None, None
 
     def _query(self, walk: ResumableWalk) -> str:
         """The search, newest first, from the day before the walk's watermark."""
@@ -126,10 +134,8 @@ class DiscourseSource(BaseSource):
         day = (datetime.fromtimestamp(since, UTC) - timedelta(days=1)).date().isoformat()
         return f"{self.query} order:latest after:{day}"
 
-    def _search_page(
-        self, walk: ResumableWalk, body: dict[str, Any]
-    ) -> tuple[list[tuple[int, Mention]], bool]:
-        """The page's new posts, and whether the forum has another page."""
+    def _search_page(self, walk: ResumableWalk, body: dict[str, Any], latest: Latest) -> bool:
+        """Offer the page's new posts; True if the forum has another page."""
         result = as_dict(body.get("grouped_search_result"))
         if result.get("error"):
             raise SourceError(f"{self.name}: search refused: {str(result['error'])[:160]}")
@@ -137,7 +143,6 @@ class DiscourseSource(BaseSource):
         if posts is not None and not isinstance(posts, list):
             raise SourceError(f"{self.name}: unexpected answer (posts is not a list)")
         topics = {t.get("id"): t for t in map(as_dict, as_list(body.get("topics")))}
-        found = []
         for post in map(as_dict, posts or []):
             topic = as_dict(topics.get(post.get("topic_id")))
             raw_title = topic.get("title")  # plain text; the headline is HTML with highlights
@@ -146,20 +151,18 @@ class DiscourseSource(BaseSource):
                 if isinstance(raw_title, str) and raw_title.strip()
                 else html_to_text(str(post.get("topic_title_headline") or ""))
             )
-            mention = self._take(walk, post, topic, title, html_to_text(post.get("blurb")))
-            if mention is not None:
-                found.append(mention)
-        return found, bool(result.get("more_full_page_results"))
+            self._offer(walk, post, topic, title, html_to_text(post.get("blurb")), latest=latest)
+        return bool(result.get("more_full_page_results"))
 
     # --- latest posts ----------------------------------------------------------------------
     async def _latest(
-        self, http: httpx.AsyncClient, saved: dict[str, Any]
-    ) -> tuple[list[tuple[int, Mention]], dict[str, Any], float | None]:
+        self, http: httpx.AsyncClient, saved: dict[str, Any], latest: Latest
+    ) -> tuple[dict[str, Any], float | None, str | None]:
+        """Walk back through ``/posts.json`` to the newest post of the last complete walk."""
         walk = ResumableWalk(saved, self.overlap, self.floor())
-        last = _number(saved.get("last_id"))  # the newest post of the last complete walk
+        last = _number(saved.get("last_id"))
         newest = max(last, _number(saved.get("newest_id")))
         before = walk.start if _is_id(walk.start) else None
-        found: list[tuple[int, Mention]] = []
         for count in range(self.max_pages):
             try:
                 body = await self._get(http, "/posts.json", {"before": before} if before else {})
@@ -174,69 +177,76 @@ class DiscourseSource(BaseSource):
                 if count == 0:
                     raise
                 cursor = {**walk.dump(stopped_at=before), "last_id": last, "newest_id": newest}
-                return found, cursor, exc.retry_after
+                why = f"latest posts stopped: {str(exc).removeprefix(self.name + ': ')}"
+                return cursor, exc.retry_after, why
             posts = [p for p in map(as_dict, body["latest_posts"]) if _id(p)]
             unseen = [p for p in posts if _id(p) > last]
             newest = max([newest, *(_id(p) for p in unseen)])
-            found += self._latest_page(walk, unseen)
+            for post in unseen:
+                self._latest_post(walk, post, latest)
             if not posts or len(unseen) < len(posts) or walk.reached_known:
-                return found, {**walk.dump(), "last_id": newest}, None
+                return {**walk.dump(), "last_id": newest}, None, None
             before = min(_id(p) for p in unseen)
         walk.walk.note_truncated(self.name, self.max_pages)
-        return found, {**walk.dump(stopped_at=before), "last_id": last, "newest_id": newest}, None
+        cursor = {**walk.dump(stopped_at=before), "last_id": last, "newest_id": newest}
+        return cursor, None, None
 
-    def _latest_page(
-        self, walk: ResumableWalk, posts: list[dict[str, Any]]
-    ) -> list[tuple[int, Mention]]:
-        found = []
-        for post in posts:
-            if post.get("post_type", _REGULAR) != _REGULAR:
-                continue  # moderator actions, "closed the topic", staff whispers
-            title = html_to_text(str(post.get("topic_title") or ""))
-            text = html_to_text(post.get("cooked"))
-            if self.options.latest_posts == "matching" and not self._brand.search(
-                f"{title}\n{text}"
-            ):
-                continue
-            topic = {"slug": post.get("topic_slug")}
-            mention = self._take(walk, post, topic, title, text)
-            if mention is not None:
-                found.append(mention)
-        return found
+    def _latest_post(self, walk: ResumableWalk, post: dict[str, Any], latest: Latest) -> None:
+        if post.get("post_type", _REGULAR) != _REGULAR:
+            return  # moderator actions, "closed the topic", staff whispers
+        title = html_to_text(str(post.get("topic_title") or ""))
+        text = html_to_text(post.get("cooked"))
+        matching = self.options.latest_posts == "matching"
+        if matching and not _gone(post, text) and not self._brand.search(f"{title}\n{text}"):
+            return  # (a deleted post is offered: it may have been a case before)
+        edited = parse_time(post.get("updated_at"), self.clock()).timestamp()
+        topic = {"slug": post.get("topic_slug")}
+        self._offer(walk, post, topic, title, text, latest=latest, edited=edited)
 
     # --- shared -------------------------------------------------------------------------
-    def _take(
+    def _offer(
         self,
         walk: ResumableWalk,
         post: dict[str, Any],
         topic: dict[str, Any],
         title: str,
         text: str,
-    ) -> tuple[int, Mention] | None:
-        """The post as a mention if it is new; ``text`` is its words without the title."""
+        *,
+        latest: Latest,
+        edited: float | None = None,
+    ) -> None:
+        """Offer the post if it is new (``text``: its words without the title); a post seen
+        deleted is reported gone, so a case made from it earlier gets a note."""
         post_id = _id(post)
-        if not post_id or _gone(post, text):
-            return None
+        if not post_id:
+            return
         created = parse_time(post.get("created_at"), self.clock())
-        if not walk.take(str(post_id), created.timestamp()):
-            return None
+        why = _gone(post, text)
+        if why:
+            walk.take(str(post_id), created.timestamp())
+            latest.gone(self.gone_post(str(post_id), why))
+            return
+        if not text or not (
+            walk.take(str(post_id), created.timestamp()) or walk.took(str(post_id))
+        ):
+            return
         topic_id, number = post.get("topic_id"), post.get("post_number")
         url = f"{self.base_url}/p/{post_id}"
         if _is_id(topic_id) and _is_id(number):
             slug = topic.get("slug")
             path = f"{quote(slug, safe='')[:200]}/" if isinstance(slug, str) and slug else ""
             url = f"{self.base_url}/t/{path}{topic_id}/{number}"
-        username = tidy(str(post.get("username") or ""))
-        return post_id, self.mention(
+        mention = self.mention(
             str(post_id),
             url=url,
             fallback_url=f"{self.base_url}/p/{post_id}",
-            handle=username,
+            handle=tidy(str(post.get("username") or "")),
             name=tidy(str(post.get("name") or "")),
             text=join(title, text),
             created_at=created,
             raw={k: v for k, v in post.items() if k not in ("cooked", "avatar_template")},
         )
+        latest.offer(mention, edited)
 
     async def _get(
         self, http: httpx.AsyncClient, path: str, params: dict[str, Any]
@@ -281,8 +291,11 @@ def _is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _gone(post: dict[str, Any], text: str) -> bool:
-    """Deleted, withdrawn or hidden by flags, or nothing left to read."""
-    if post.get("deleted_at") or post.get("user_deleted") is True or post.get("hidden") is True:
-        return True
-    return not text or bool(_GONE.match(text))
+def _gone(post: dict[str, Any], text: str) -> str | None:
+    """How the post is gone (deleted, withdrawn, hidden by flags), or None."""
+    if post.get("deleted_at") or post.get("user_deleted") is True:
+        return "deleted"
+    if post.get("hidden") is True:
+        return "hidden by the community's flags"
+    match = _GONE.match(text)
+    return f"{match.group(1).lower()} by its author" if match else None

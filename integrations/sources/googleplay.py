@@ -21,7 +21,14 @@ from urllib.parse import quote
 
 import httpx
 
-from integrations.sources._base import BaseSource, as_dict, as_list, dump_cursor, load_cursor
+from integrations.sources._base import (
+    BaseSource,
+    Latest,
+    as_dict,
+    as_list,
+    dump_cursor,
+    load_cursor,
+)
 from integrations.sources._google_auth import ServiceAccountToken, read_key
 from integrations.sources._http import get, json_body
 from integrations.sources._options import SourceOptions, Text
@@ -38,8 +45,6 @@ KEY_VARIABLE = "GOOGLE_PLAY_SERVICE_ACCOUNT_JSON"
 #: Answers read as JSON: Google explains a refusal in an ``error`` object.
 _OK = (200, 400, 401, 403, 404)
 _PACKAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
-#: Review copies of one poll: id -> (lastModified as epoch seconds or None, the review).
-Copies = dict[str, tuple[float | None, dict[str, Any]]]
 
 
 class GooglePlayOptions(SourceOptions):
@@ -76,7 +81,7 @@ class GooglePlaySource(BaseSource):
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         walk = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())
-        copies: Copies = {}
+        latest = Latest()
         page_token = walk.start if isinstance(walk.start, str) else None
         for count in range(self.max_pages):
             try:
@@ -90,40 +95,29 @@ class GooglePlaySource(BaseSource):
                 if count == 0:
                     raise
                 log.warning("source %s: walk stopped: %s", self.name, exc)
-                return self._mentions(walk, copies, page_token, exc.retry_after)
-            behind = False
+                cursor = dump_cursor(walk.dump(page_token))
+                why = f"stopped at a later page: {str(exc).removeprefix(self.name + ': ')}"
+                return PollResult(latest.mentions(), cursor, exc.retry_after, why)
             for review in map(as_dict, as_list(body.get("reviews"))):
-                at = self._modified(review)
-                behind |= at is not None and walk.behind(at)
-                keep_latest(copies, review, at)
+                self._review(walk, review, latest)
             page_token = as_dict(body.get("tokenPagination")).get("nextPageToken")
-            if behind or not isinstance(page_token, str) or not page_token:
-                return self._mentions(walk, copies)
+            if walk.reached_known or not isinstance(page_token, str) or not page_token:
+                return PollResult(latest.mentions(), dump_cursor(walk.dump()))
         walk.walk.note_truncated(self.name, self.max_pages)
-        return self._mentions(walk, copies, page_token)
+        return PollResult(latest.mentions(), dump_cursor(walk.dump(page_token)))
 
-    def _mentions(
-        self,
-        walk: ResumableWalk,
-        copies: Copies,
-        stopped_at: str | None = None,
-        wait: float | None = None,
-    ) -> PollResult:
-        """The new reviews among this poll's copies, newest first, and the next cursor."""
+    def _review(self, walk: ResumableWalk, review: dict[str, Any], latest: Latest) -> None:
+        """Offer the review if it is new (or a later copy of one this walk took)."""
+        review_id = review.get("reviewId")
+        if not isinstance(review_id, str) or not review_id.strip():
+            return
         now = self.clock()
-        newest = walk.walk.old.newest
-        mentions: list[Mention] = []
-        ordered = sorted(copies.items(), key=lambda kv: kv[1][0] or now.timestamp(), reverse=True)
-        for review_id, (at, review) in ordered:
-            # An unreadable date counts as the watermark's own time: it is judged by its id and
-            # does not move the watermark past reviews that are still to come.
-            judged = at if at is not None else (newest or now.timestamp())
-            if not walk.take(review_id, judged):
-                continue
-            mention = self._mention(review_id, review, parse_time(at, now))
-            if mention is not None:
-                mentions.append(mention)
-        return PollResult(mentions, dump_cursor(walk.dump(stopped_at)), wait)
+        at = self._modified(review)
+        # An unreadable date counts as the watermark's own time: the review is judged by its
+        # id and does not move the watermark past reviews that are still to come.
+        judged = at if at is not None else (walk.walk.old.newest or now.timestamp())
+        if walk.take(review_id, judged) or walk.took(review_id):
+            latest.offer(self._mention(review_id, review, parse_time(at, now)), judged)
 
     async def _page(self, http: httpx.AsyncClient, page_token: str | None) -> dict[str, Any]:
         params: dict[str, Any] = {"maxResults": self.page_size}
@@ -192,16 +186,6 @@ def user_comment(review: dict[str, Any]) -> dict[str, Any]:
         if "userComment" in comment:
             return as_dict(comment.get("userComment"))
     return {}
-
-
-def keep_latest(copies: Copies, review: dict[str, Any], at: float | None) -> None:
-    """Keep ``review`` unless a copy with the same id and a later ``lastModified`` is kept."""
-    review_id = review.get("reviewId")
-    if not isinstance(review_id, str) or not review_id.strip():
-        return
-    kept = copies.get(review_id)
-    if kept is None or (at is not None and (kept[0] is None or at > kept[0])):
-        copies[review_id] = (at, review)
 
 
 def _refusal(status: int, body: object) -> str:

@@ -209,6 +209,7 @@ async def test_a_walk_cut_short_by_a_429_goes_on_where_it_stopped(
     first = await source.poll(http, None)
     assert len(first.mentions) == 5
     assert first.retry_after == 30.0
+    assert first.pause_reason == "search stopped at page 2: rate limited on /search.json"
 
     clock.now = POLL1 + timedelta(minutes=5)
     forum.pages = {2: page2}  # meanwhile, page 1 would show newer posts
@@ -243,9 +244,18 @@ async def test_deleted_hidden_and_empty_posts_are_not_mentions(
         hit(10, at, "Still here, Northwind", username=None),
     ]
     forum.pages = {1: json_reply(search_body([*posts, "junk"], [TOPIC], more=False))}
-    (mention,) = (await make_source("discourse").poll(http, None)).mentions
+    result = await make_source("discourse").poll(http, None)
+    (mention,) = result.mentions
     assert mention.id == "discourse:10"
     assert mention.author.handle == "unknown"
+    # Gone posts are reported, so a case made from one earlier gets a note.
+    assert [(g.id, g.why) for g in result.gone] == [
+        ("discourse:1", "deleted by its author"),
+        ("discourse:2", "withdrawn by its author"),
+        ("discourse:4", "deleted"),
+        ("discourse:5", "deleted"),
+        ("discourse:6", "hidden by the community's flags"),
+    ]
 
 
 async def test_hostile_text_and_slugs(
@@ -361,6 +371,7 @@ async def test_latest_posts_matching_the_brand_walk_back_to_the_last_one_seen(
     source = make_source("discourse", search=False, latest_posts="matching")
     result = await source.poll(http, None)
     assert [m.id for m in result.mentions] == ["discourse:110", "discourse:105", "discourse:102"]
+    assert [g.id for g in result.gone] == ["discourse:104", "discourse:103"]
     tent = result.mentions[0]
     assert tent.text == "Gear\n\nMy Northwind tent leaks"
     assert tent.url == f"{server.url}/t/t-110/160/1"
@@ -391,6 +402,8 @@ async def test_both_streams_and_one_failing_keeps_the_others_posts(
     ids = [m.id for m in result.mentions]
     assert len(ids) == len(set(ids)) == 9  # 8 search hits and one post only the list has
     assert "discourse:91850" in ids
+    both = next(m for m in result.mentions if m.id == "discourse:91846")
+    assert both.text == "Gear\n\nSame thing happened to mine. Northwind…"  # the whole post
 
     forum.pages = {1: json_reply({"errors": ["Internal error"]}, 500)}
     forum.posts[None] = json_reply({"latest_posts": [latest_post(91851, 0, "<p>Hello</p>")]})
