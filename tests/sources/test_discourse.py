@@ -14,8 +14,11 @@ import pytest
 from integrations.sources import build_specs
 from tests.sources.conftest import POLL1, Clock, MakeSource
 from tests.sources.server import FIXTURES, FakeServer, Reply, Seen, json_reply
-from triagebot.config.settings import load_settings
+from triagebot.config.settings import Settings, load_settings
 from triagebot.errors import ConfigError, MissingCredentials, SourceError
+from triagebot.ingest.polling import Poller
+from triagebot.ingest.sources import SourceSpec
+from triagebot.runtime.wiring import Runtime
 
 SEARCH = "/search.json"
 POSTS = "/posts.json"
@@ -480,3 +483,43 @@ def test_the_example_block_is_valid_once_uncommented(tmp_path: Path, kind: str) 
     (spec,) = build_specs(load_settings(config, {}))
     assert spec.config.type == kind
     assert spec.source is not None or spec.missing == ("GOOGLE_PLAY_SERVICE_ACCOUNT_JSON",)
+
+
+async def test_through_the_poller_posts_become_cases_and_a_deleted_one_gets_a_note(
+    forum: FakeForum,
+    http: httpx.AsyncClient,
+    make_source: MakeSource,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    runtime = Runtime.build(settings, clock=clock)
+    try:
+        source = make_source("discourse", name="trailtalk")
+        spec = SourceSpec(source.config, source)
+        polls = Poller(
+            [spec], runtime.store, runtime.pipeline.ingest, http, clock=clock,
+            note_gone=runtime.pipeline.note_gone,
+        )  # fmt: skip
+        first = await polls.run("trailtalk")
+        assert first.error is None
+        cases = {c.mention.id: c for c in runtime.store.list_cases()}
+        assert len(cases) == 8
+        shipping = cases["trailtalk:91807"]
+        assert shipping.mention.url.endswith("/t/northwind-order-stuck-on-label-created/4829/1")
+
+        clock.now += timedelta(minutes=10)
+        page = fixture("search_page1.json")
+        withdrawn = "(post withdrawn by author, will be automatically deleted in 24 hours)"
+        for post in page["posts"]:
+            if post["id"] == 91807:
+                post["blurb"] = withdrawn
+        page["grouped_search_result"]["more_full_page_results"] = None
+        forum.pages = {1: json_reply(page)}
+        second = await polls.run("trailtalk")
+        assert second.error is None
+        assert second.result.new == []
+        notes = [e for e in runtime.store.events(shipping.id) if e.action == "source_deleted"]
+        assert len(notes) == 1
+        assert "withdrawn by its author" in (notes[0].note or "")
+    finally:
+        runtime.close()

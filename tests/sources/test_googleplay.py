@@ -12,6 +12,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,10 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from integrations.sources import build_specs
 from integrations.sources.googleplay import SCOPE
-from tests.sources.conftest import POLL1, MakeSource
+from tests.sources.conftest import POLL1, Clock, MakeSource
 from tests.sources.server import FIXTURES, FakeServer, Reply, Seen, json_reply
-from triagebot.config.settings import load_settings
+from triagebot.config.settings import Settings, load_settings
 from triagebot.errors import ConfigError, MissingCredentials, SourceError
+from triagebot.ingest.polling import Poller
+from triagebot.ingest.sources import SourceSpec
+from triagebot.runtime.wiring import Runtime
 
 REVIEWS = "/androidpublisher/v3/applications/com.northwind.outfitters/reviews"
 PAGE2_TOKEN = (
@@ -480,3 +484,30 @@ async def test_an_unreachable_token_endpoint_is_a_failed_poll(
     source = make_source("googleplay", env=env, package_name="com.northwind.outfitters")
     with pytest.raises(SourceError, match=r"cannot reach the token endpoint \(ConnectError\)"):
         await source.poll(http, None)
+
+
+async def test_through_the_poller_reviews_become_cases_once(
+    play: FakePlay,
+    http: httpx.AsyncClient,
+    make_source: MakeSource,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    runtime = Runtime.build(settings, clock=clock)
+    try:
+        source = make_play(make_source, play, name="play", page_size=4)
+        polls = Poller([SourceSpec(source.config, source)], runtime.store,
+                       runtime.pipeline.ingest, http, clock=clock)  # fmt: skip
+        first = await polls.run("play")
+        assert first.error is None
+        assert len(first.result.new) == 7
+        stored = {c.mention.id: c.mention for c in runtime.store.list_cases()}
+        assert stored["play:gp:AOqpTOF9cLx2uQe7HkzW0yR4pN8mVj3bTg6sD1aZf5oYhC0iEwM"].lang == "es"
+        clock.now += timedelta(minutes=15)
+        again = await polls.run("play")
+        assert again.error is None
+        assert again.result.new == []
+        assert len(runtime.store.list_cases()) == 7
+        assert play.issued == ["ya29.token-1"]
+    finally:
+        runtime.close()
