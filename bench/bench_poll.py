@@ -26,13 +26,14 @@ import statistics
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench import poll_payloads
+from bench import graph_payloads, poll_payloads
 from bench.bench_store import _machine
 from integrations.sources import build_specs
 from triagebot.cases.facts import author_key
@@ -53,7 +54,15 @@ SECRETS = {
     "GOOGLE_PLAY_SERVICE_ACCOUNT_JSON": poll_payloads.service_account_key(
         "https://bench.invalid/token"
     ),
+    "FACEBOOK_PAGE_TOKEN": "f",
+    "INSTAGRAM_ACCESS_TOKEN": "i",
 }
+BASE = "https://bench.invalid"
+
+
+def _handler(cycle: Callable[[], int]) -> Callable[[httpx.Request], httpx.Response]:
+    """Every source's answers for the current cycle (the Graph API ones included)."""
+    return graph_payloads.with_graph(poll_payloads.handler(cycle, PER_SOURCE), cycle, PER_SOURCE)
 
 
 class Clock:
@@ -69,7 +78,8 @@ def _config(folder: Path) -> Path:
     head, _, tail = example.partition("[[sources]]")
     tail = "[escalation]" + tail.split("[escalation]", 1)[1]
     path = folder / "triagebot.toml"
-    path.write_text(head + poll_payloads.sources_toml("https://bench.invalid") + "\n" + tail)
+    blocks = [poll_payloads.sources_toml(BASE), graph_payloads.sources_toml(BASE)]
+    path.write_text(head + "\n".join(blocks) + "\n" + tail)
     return path
 
 
@@ -102,9 +112,7 @@ async def _store_cycle(folder: Path) -> dict[str, float]:
     clock = Clock()
     runtime = Runtime.build(settings, clock=clock)
     _seed(runtime, 300)
-    http = httpx.AsyncClient(
-        transport=httpx.MockTransport(poll_payloads.handler(lambda: clock.cycle, PER_SOURCE))
-    )
+    http = httpx.AsyncClient(transport=httpx.MockTransport(_handler(lambda: clock.cycle)))
     poller = Poller(
         build_specs(settings, clock), runtime.store, runtime.pipeline.ingest, http, clock=clock
     )
@@ -150,7 +158,7 @@ async def _parse_cycles(cycles: int, checkpoints: set[int]) -> dict[str, Any]:
     recent: deque[str] = deque(maxlen=20_000)  # the dedupe window a store index would give
     known: set[str] = set()
     samples: dict[int, tuple[float, float]] = {}
-    handler = poll_payloads.handler(lambda: clock.cycle, PER_SOURCE)
+    handler = _handler(lambda: clock.cycle)
     started = time.perf_counter()
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         for cycle in range(1, cycles + 1):
@@ -199,7 +207,7 @@ def section(store: dict[str, Any], memory: dict[str, Any]) -> str:
             "## Polling",
             "",
             f"`python -m bench.bench_poll --write`. {count} sources "
-            f"({', '.join(poll_payloads.LABELS)}), 100 new posts each "
+            f"({', '.join(poll_payloads.LABELS + graph_payloads.LABELS)}), 100 new posts each "
             "per cycle, in each API's own shape (escaped HTML, entities, emoji), served from "
             "memory through `httpx.MockTransport`: no time below is network time.",
             "",

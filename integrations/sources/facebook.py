@@ -30,6 +30,7 @@ from integrations.sources._base import (
     as_dict,
     dump_cursor,
     load_cursor,
+    partial_result,
 )
 from integrations.sources._graph import (
     GraphError,
@@ -42,6 +43,7 @@ from integrations.sources._graph import (
 )
 from integrations.sources._options import Positive
 from integrations.sources._text import parse_time, tidy
+from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
 
 log = logging.getLogger(__name__)
@@ -78,12 +80,25 @@ class FacebookSource(BaseSource):
         found = Latest()
         self.graph.reason = None
         pause: float | None = None
-        if self.options.tagged:
-            pause = await self._tagged(http, state, found)
-        if self.options.comments and not pause:
-            pause = await self._comments(http, state, found)
+        errors: list[tuple[str, SourceError]] = []
+        streams = [
+            (part, walk)
+            for part, walk, wanted in (
+                ("tagged", self._tagged, self.options.tagged),
+                ("comments", self._comments, self.options.comments),
+            )
+            if wanted
+        ]
+        for part, walk in streams:
+            if pause:
+                break  # the budget is nearly spent: the rest waits for the next poll
+            try:
+                pause = await walk(http, state, found)
+            except SourceError as exc:  # what the other part found is still ingested
+                errors.append((part, exc))
         reason = self.graph.reason if pause else None
-        return PollResult(found.mentions(), dump_cursor(state), pause, pause_reason=reason)
+        cursor = dump_cursor(state)
+        return partial_result(found, cursor, pause, errors, len(streams), pause_reason=reason)
 
     # --- tagged posts ---------------------------------------------------------------------
     async def _tagged(

@@ -29,6 +29,7 @@ from integrations.sources._base import (
     as_list,
     dump_cursor,
     load_cursor,
+    partial_result,
 )
 from integrations.sources._graph import (
     GraphError,
@@ -40,6 +41,7 @@ from integrations.sources._graph import (
 )
 from integrations.sources._options import Positive
 from integrations.sources._text import parse_time, tidy
+from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
 
 log = logging.getLogger(__name__)
@@ -77,12 +79,25 @@ class InstagramSource(BaseSource):
         found = Latest()
         self.graph.reason = None
         pause: float | None = None
-        if self.options.mentions:
-            pause = await self._tags(http, state, found)
-        if self.options.comments and not pause:
-            pause = await self._comments(http, state, found)
+        errors: list[tuple[str, SourceError]] = []
+        streams = [
+            (part, walk)
+            for part, walk, wanted in (
+                ("tags", self._tags, self.options.mentions),
+                ("comments", self._comments, self.options.comments),
+            )
+            if wanted
+        ]
+        for part, walk in streams:
+            if pause:
+                break  # the budget is nearly spent: the rest waits for the next poll
+            try:
+                pause = await walk(http, state, found)
+            except SourceError as exc:  # what the other part found is still ingested
+                errors.append((part, exc))
         reason = self.graph.reason if pause else None
-        return PollResult(found.mentions(), dump_cursor(state), pause, pause_reason=reason)
+        cursor = dump_cursor(state)
+        return partial_result(found, cursor, pause, errors, len(streams), pause_reason=reason)
 
     # --- media the account is tagged in ---------------------------------------------------
     async def _tags(

@@ -451,3 +451,27 @@ access_token_env = "OTHER_PAGE_TOKEN"
     table = capsys.readouterr().out
     assert "code 190" in table
     assert "set OTHER_PAGE_TOKEN" in table
+
+
+async def test_a_failing_comments_part_keeps_the_tagged_posts(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(TAGGED, fixture_reply("facebook", "page_tagged_page2.json"))
+    server.add(FEED, graph_error(10, "(#10) This endpoint requires pages_read_user_content"))
+    source = make_source("facebook", env=ENV, page_id=PAGE)
+    result = await source.poll(http, None)
+    assert len(result.mentions) == 4
+    (error,) = result.errors
+    assert error.startswith("comments: facebook: permission missing (Graph API code 10)")
+    cursor = json.loads(result.cursor or "{}")
+    assert "tagged" in cursor and "comments" not in cursor  # the failed part starts again
+
+
+async def test_when_every_part_fails_the_poll_fails(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    expired = graph_error(190, "Error validating access token", 463)
+    server.add(TAGGED, expired)
+    server.add(FEED, expired)
+    with pytest.raises(SourceError, match=r"code 190: the token expired"):
+        await make_source("facebook", env=ENV, page_id=PAGE).poll(http, None)

@@ -215,3 +215,18 @@ def test_the_commented_example_block_is_valid_once_uncommented(
     assert source.kind == kind
     with pytest.raises(MissingCredentials):
         ADAPTERS[kind](config, settings.config.brand, {})
+
+
+async def test_failing_tags_keep_the_comments(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource, clock: Clock
+) -> None:
+    clock.now = POLL1 + timedelta(hours=4)
+    error = {"error": {"message": "(#200) Permissions error", "code": 200}}
+    server.add(TAGS, json_reply(error, 403))
+    server.add(MEDIA, fixture_reply("instagram", "media.json"))
+    server.add(COMMENTS, fixture_reply("instagram", "media_comments.json"))
+    result = await source_of(make_source).poll(http, None)
+    assert len(result.mentions) == 4
+    assert result.errors == [
+        "tags: instagram: permission missing (Graph API code 200): (#200) Permissions error"
+    ]
