@@ -19,14 +19,15 @@ from integrations.sources._base import (
     BaseSource,
     Latest,
     Walk,
-    Watermark,
     as_dict,
     as_list,
     dump_cursor,
     load_cursor,
+    partial_result,
 )
 from integrations.sources._http import get, json_body
 from integrations.sources._options import SourceOptions, Text
+from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import join, parse_time, tidy
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -63,25 +64,42 @@ class AppStoreSource(BaseSource):
         self.country = self.options.country.lower()
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
-        mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)
-        walk = Walk(mark, self.floor())
+        resumable = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())
+        walk = resumable.walk
+        first = resumable.start if isinstance(resumable.start, int) else 1
         latest = Latest()
-        for page in range(1, min(self.max_pages, LAST_PAGE) + 1):
-            url = (
-                f"{self.base_url}/{self.country}/rss/customerreviews/page={page}"
-                f"/id={self.app_id}/sortBy=mostRecent/json"
-            )
+        errors: list[tuple[str, SourceError]] = []
+        stopped: int | None = None  # the page to go on from, when the walk stops early
+        for page in range(first, min(first + self.max_pages, LAST_PAGE + 1)):
             now = self.clock()
-            body = as_dict(json_body(await get(http, self.name, url, now=now), self.name))
-            if "feed" not in body:
-                raise SourceError(f"{self.name}: unexpected answer (no feed)")
-            entries = as_list(as_dict(body.get("feed")).get("entry"))
-            reviews = [e for e in map(as_dict, entries) if "im:rating" in e]
+            try:
+                reviews = await self._page(http, page, now)
+            except SourceError as exc:
+                if page == first:
+                    raise
+                errors.append((f"page {page}", exc))  # keep the pages read; go on later
+                stopped = page
+                break
             for review in reviews:
                 latest.offer(self._take(walk, review, now))  # a repeat: the later copy wins
-            if not reviews or walk.reached_known:
+            if not reviews or walk.reached_known or page == LAST_PAGE:
+                stopped = None
                 break
-        return PollResult(latest.mentions(), dump_cursor(walk.mark.dump()))
+            stopped = page + 1  # max_pages: the rest of the walk waits for the next poll
+        cursor_text = dump_cursor(resumable.dump(stopped))
+        return partial_result(latest, cursor_text, None, errors, len(errors) + 1)
+
+    async def _page(self, http: httpx.AsyncClient, page: int, now: datetime) -> list[Any]:
+        """The reviews of one page of the feed (the app's own entry left out)."""
+        url = (
+            f"{self.base_url}/{self.country}/rss/customerreviews/page={page}"
+            f"/id={self.app_id}/sortBy=mostRecent/json"
+        )
+        body = as_dict(json_body(await get(http, self.name, url, now=now), self.name))
+        if "feed" not in body:
+            raise SourceError(f"{self.name}: unexpected answer (no feed)")
+        entries = as_list(as_dict(body.get("feed")).get("entry"))
+        return [e for e in map(as_dict, entries) if "im:rating" in e]
 
     def _take(self, walk: Walk, review: dict[str, Any], now: datetime) -> Mention | None:
         review_id = label(review.get("id"))

@@ -19,14 +19,15 @@ from integrations.sources._base import (
     BaseSource,
     Latest,
     Walk,
-    Watermark,
     as_dict,
     as_list,
     dump_cursor,
     load_cursor,
+    partial_result,
 )
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
 from integrations.sources._options import SourceOptions, Text
+from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import language, parse_time, tidy
 from triagebot.cases.records import Mention
 from triagebot.errors import MissingCredentials, SourceError
@@ -63,13 +64,21 @@ class BlueskySource(BaseSource):
         self._token: str | None = None
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
-        mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)
-        walk = Walk(mark, self.floor())
+        resumable = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())
+        walk = resumable.walk
         latest = Latest()
-        page_cursor: str | None = None
+        go_on = resumable.start if isinstance(resumable.start, str) else None
+        page_cursor: str | None = go_on  # the page an interrupted walk stopped before
         wait: float | None = None
-        for _ in range(self.max_pages):
-            body, wait = await self._search(http, mark, page_cursor)
+        errors: list[tuple[str, SourceError]] = []
+        for page in range(self.max_pages):
+            try:
+                body, wait = await self._search(http, resumable.since, page_cursor)
+            except SourceError as exc:
+                if page == 0:
+                    raise
+                errors.append((f"page {page + 1}", exc))  # keep the pages read; go on later
+                break
             for post in as_list(body.get("posts")):
                 latest.offer(self._take(walk, as_dict(post)))  # a repeat: the later copy wins
             page_cursor = body.get("cursor") if isinstance(body.get("cursor"), str) else None
@@ -77,16 +86,18 @@ class BlueskySource(BaseSource):
                 break
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return PollResult(latest.mentions(), dump_cursor(walk.mark.dump()), wait)
+        stopped = None if walk.reached_known else page_cursor
+        cursor_text = dump_cursor(resumable.dump(stopped))
+        return partial_result(latest, cursor_text, wait, errors, len(errors) + 1)
 
     async def _search(
-        self, http: httpx.AsyncClient, mark: Watermark, page_cursor: str | None
+        self, http: httpx.AsyncClient, since_at: float | None, page_cursor: str | None
     ) -> tuple[dict[str, Any], float | None]:
         params: dict[str, Any] = {"q": self.query, "sort": "latest", "limit": self.page_size}
         if page_cursor:
             params["cursor"] = page_cursor
-        if mark.since is not None:
-            since = datetime.fromtimestamp(mark.since, UTC)
+        if since_at is not None:
+            since = datetime.fromtimestamp(since_at, UTC)
             params["since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         for attempt in (1, 2):
             token = await self._session(http)

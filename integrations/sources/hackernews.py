@@ -17,14 +17,15 @@ from integrations.sources._base import (
     BaseSource,
     Latest,
     Walk,
-    Watermark,
     as_dict,
     as_list,
     dump_cursor,
     load_cursor,
+    partial_result,
 )
 from integrations.sources._http import get, json_body
 from integrations.sources._options import SourceOptions, Text
+from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import html_to_text, join, parse_time, unescape
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -49,35 +50,55 @@ class HackerNewsSource(BaseSource):
         self.tags = self.options.tags
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
-        state = load_cursor(cursor, self.name)
-        mark = Watermark.load(state, self.overlap)
-        walk = Walk(mark, self.floor())
-        start = mark.since if mark.since is not None else self.floor().timestamp()
+        resumable = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())
+        walk = resumable.walk
+        since = resumable.since
+        start = int(since if since is not None else self.floor().timestamp())
+        first = 0
+        if isinstance(go_on := resumable.start, dict):  # the same query, from the page it left
+            first, start = int(go_on.get("page") or 0), int(go_on.get("from") or start)
         latest = Latest()
-        url = f"{self.base_url}/api/v1/search_by_date"
-        for page in range(self.max_pages):
-            params = {
-                "query": self.query,
-                "tags": self.tags,
-                "numericFilters": f"created_at_i>{int(start) - 1}",
-                "hitsPerPage": self.page_size,
-                "page": page,
-            }
+        errors: list[tuple[str, SourceError]] = []
+        stopped: dict[str, int] | None = None  # where to go on, when the walk stops early
+        for page in range(first, first + self.max_pages):
             now = self.clock()
-            body = as_dict(
-                json_body(await get(http, self.name, url, params=params, now=now), self.name)
-            )
-            if "hits" not in body:
-                raise SourceError(f"{self.name}: unexpected answer (no hits)")
+            try:
+                body = await self._page(http, start, page, now)
+            except SourceError as exc:
+                if page == first:
+                    raise
+                errors.append((f"page {page}", exc))  # keep the pages read; go on later
+                stopped = {"page": page, "from": start}
+                break
             for hit in map(as_dict, as_list(body.get("hits"))):
                 edited = parse_time(hit.get("updated_at"), now) if hit.get("updated_at") else None
                 latest.offer(self._take(walk, hit, now), edited.timestamp() if edited else None)
             pages = body.get("nbPages")
             if walk.reached_known or not isinstance(pages, int) or page >= pages - 1:
+                stopped = None
                 break
+            stopped = {"page": page + 1, "from": start}  # max_pages: go on next time
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return PollResult(latest.mentions(), dump_cursor(walk.mark.dump()))
+        cursor_text = dump_cursor(resumable.dump(stopped))
+        return partial_result(latest, cursor_text, None, errors, len(errors) + 1)
+
+    async def _page(
+        self, http: httpx.AsyncClient, start: int, page: int, now: datetime
+    ) -> dict[str, Any]:
+        params = {
+            "query": self.query,
+            "tags": self.tags,
+            "numericFilters": f"created_at_i>{start - 1}",
+            "hitsPerPage": self.page_size,
+            "page": page,
+        }
+        url = f"{self.base_url}/api/v1/search_by_date"
+        response = await get(http, self.name, url, params=params, now=now)
+        body = as_dict(json_body(response, self.name))
+        if "hits" not in body:
+            raise SourceError(f"{self.name}: unexpected answer (no hits)")
+        return body
 
     def _take(self, walk: Walk, hit: dict[str, Any], now: datetime) -> Mention | None:
         object_id = str(hit.get("objectID") or "")

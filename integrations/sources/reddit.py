@@ -17,8 +17,6 @@ import httpx
 from integrations.sources._base import (
     BaseSource,
     Latest,
-    Walk,
-    Watermark,
     as_dict,
     as_list,
     dump_cursor,
@@ -33,6 +31,7 @@ from integrations.sources._http import (
     reset_seconds,
 )
 from integrations.sources._options import Text
+from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import join, parse_time, tidy
 from integrations.sources.reddit_oauth import RedditAccessOptions, reddit_access
 from triagebot.cases.records import Mention
@@ -78,16 +77,19 @@ class RedditSource(BaseSource):
         streams += [
             (f"comments:{s}", f"{self.base_url}/r/{s}/comments.json") for s in self.comment_subs
         ]
+        parts = len(streams)
         for key, url in streams:
-            mark = Watermark.load(as_dict(state.get(key)), self.overlap)
+            saved = as_dict(state.get(key))
             try:
-                mark, wait = await self._walk(http, url, key == "search", mark, latest)
+                state[key], wait, failed = await self._walk(http, url, key, saved, latest)
             except SourceError as exc:  # the other streams' posts are still ingested
                 errors.append((key, exc))
                 continue
-            state[key] = mark.dump()
+            if failed is not None:  # a later page failed: its pages wait for the next poll
+                errors.append((key, failed))
+                parts += 1
             pause = max(pause or 0.0, wait or 0.0) or None
-        return partial_result(latest, dump_cursor(state), pause, errors, len(streams))
+        return partial_result(latest, dump_cursor(state), pause, errors, parts)
 
     def _search_url(self) -> str:
         if self.subreddit:
@@ -95,14 +97,14 @@ class RedditSource(BaseSource):
         return f"{self.base_url}/search.json"
 
     def _params(
-        self, search: bool, mark: Watermark, after: str | None, count: int
+        self, search: bool, since: float | None, after: str | None, count: int
     ) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": self.page_size, "raw_json": 1}
         if search:
             params = {
                 "q": self.query,
                 "sort": "new",
-                "t": self._period(mark),
+                "t": self._period(since),
                 "type": "link",
                 **params,
             }
@@ -112,26 +114,39 @@ class RedditSource(BaseSource):
             params.update(after=after, count=count)
         return params
 
-    def _period(self, mark: Watermark) -> str:
+    def _period(self, since: float | None) -> str:
         now = self.clock().timestamp()
-        oldest = mark.since if mark.since is not None else self.floor().timestamp()
+        oldest = since if since is not None else self.floor().timestamp()
         for name, seconds in _PERIODS:
             if now - oldest <= seconds:
                 return name
         return "year"
 
     async def _walk(
-        self, http: httpx.AsyncClient, url: str, search: bool, mark: Watermark, latest: Latest
-    ) -> tuple[Watermark, float | None]:
-        walk = Walk(mark, self.floor())
-        after: str | None = None
+        self, http: httpx.AsyncClient, url: str, key: str, saved: dict[str, Any], latest: Latest
+    ) -> tuple[dict[str, Any], float | None, SourceError | None]:
+        """One stream's pages, newest first, into ``latest``; its cursor, the pause asked for,
+        and the error of a later page (the walk goes on from that page next time)."""
+        resumable = ResumableWalk(saved, self.overlap, self.floor())
+        walk = resumable.walk
+        go_on = as_dict(resumable.start)
+        after = go_on.get("after") if isinstance(go_on.get("after"), str) else None
+        count = int(go_on.get("count") or 0)
         wait: float | None = None
-        for page in range(1, self.max_pages + 1):
+        failed: SourceError | None = None
+        for page in range(self.max_pages):
             now = self.clock()
-            params = self._params(search, mark, after, (page - 1) * self.page_size)
-            response = await self.access.get(http, url, params=params, limit=LIMIT, now=now)
-            data = self._listing(json_body(response, self.name), response)
+            params = self._params(key == "search", resumable.since, after, count)
+            try:
+                response = await self.access.get(http, url, params=params, limit=LIMIT, now=now)
+                data = self._listing(json_body(response, self.name), response)
+            except SourceError as exc:
+                if page == 0:
+                    raise
+                failed = exc
+                break
             wait = pause_for(response, LIMIT, now)
+            count += len(as_list(data.get("children")))
             for child in as_list(data.get("children")):
                 item = as_dict(as_dict(child).get("data"))
                 name = str(item.get("name") or "")
@@ -148,7 +163,8 @@ class RedditSource(BaseSource):
                 break
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return walk.mark, wait
+        stopped = {"after": after, "count": count} if after and not walk.reached_known else None
+        return resumable.dump(stopped), wait, failed
 
     def _listing(self, body: Any, response: httpx.Response) -> dict[str, Any]:
         body = as_dict(body)

@@ -21,14 +21,15 @@ from integrations.sources._base import (
     BaseSource,
     Latest,
     Walk,
-    Watermark,
     as_dict,
     as_list,
     dump_cursor,
     load_cursor,
+    partial_result,
 )
 from integrations.sources._http import get, json_body
 from integrations.sources._options import SourceOptions, Text
+from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import html_to_text, join, parse_time, unescape
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -57,14 +58,27 @@ class StackExchangeSource(BaseSource):
         self.key = self.credential("key_env", "STACKEXCHANGE_KEY", required=False)
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
-        mark = Watermark.load(load_cursor(cursor, self.name), self.overlap)
-        walk = Walk(mark, self.floor())
-        start = mark.since if mark.since is not None else self.floor().timestamp()
+        resumable = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())
+        walk = resumable.walk
+        since = resumable.since
+        start = int(since if since is not None else self.floor().timestamp())
+        first = 1
+        if isinstance(go_on := resumable.start, dict):  # the same query, from the page it left
+            first, start = int(go_on.get("page") or 1), int(go_on.get("from") or start)
         latest = Latest()
         wait: float | None = None
-        for page in range(1, self.max_pages + 1):
+        errors: list[tuple[str, SourceError]] = []
+        stopped: dict[str, int] | None = None  # where to go on, when the walk stops early
+        for page in range(first, first + self.max_pages):
             now = self.clock()
-            body = await self._page(http, int(start), page, now)
+            try:
+                body = await self._page(http, start, page, now)
+            except SourceError as exc:
+                if page == first:
+                    raise
+                errors.append((f"page {page}", exc))  # keep the pages read; go on later
+                stopped = {"page": page, "from": start}
+                break
             for item in map(as_dict, as_list(body.get("items"))):
                 edited = item.get("last_edit_date") or item.get("creation_date")
                 latest.offer(
@@ -72,11 +86,16 @@ class StackExchangeSource(BaseSource):
                     float(edited) if isinstance(edited, int | float) else None,
                 )
             wait = self._pause(body, now)
-            if walk.reached_known or body.get("has_more") is not True or wait:
+            if walk.reached_known or body.get("has_more") is not True:
+                stopped = None  # the walk is complete
+                break
+            stopped = {"page": page + 1, "from": start}  # a backoff or max_pages: go on later
+            if wait:
                 break
         else:
             walk.note_truncated(self.name, self.max_pages)
-        return PollResult(latest.mentions(), dump_cursor(walk.mark.dump()), wait)
+        cursor_text = dump_cursor(resumable.dump(stopped))
+        return partial_result(latest, cursor_text, wait, errors, len(errors) + 1)
 
     async def _page(
         self, http: httpx.AsyncClient, start: int, page: int, now: datetime

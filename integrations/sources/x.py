@@ -27,11 +27,13 @@ from integrations.sources._base import (
     as_list,
     dump_cursor,
     load_cursor,
+    partial_result,
 )
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import language, parse_time, unescape
 from triagebot.cases.records import Mention
+from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult, brand_handles, minimal_keywords
 
 LIMIT = RateLimit("x-rate-limit-remaining", "x-rate-limit-reset", ResetStyle.EPOCH)
@@ -74,8 +76,15 @@ class XSource(BaseSource):
         newest = resume.get("newest_id") if isinstance(resume.get("newest_id"), str) else None
         token = resume.get("next_token") if isinstance(resume.get("next_token"), str) else None
         wait: float | None = None
-        for _ in range(self.max_pages):
-            body, wait = await self._page(http, since_id, token)
+        errors: list[tuple[str, SourceError]] = []
+        for page in range(self.max_pages):
+            try:
+                body, wait = await self._page(http, since_id, token)
+            except SourceError as exc:
+                if page == 0:
+                    raise
+                errors.append((f"page {page + 1}", exc))  # keep the pages read; go on later
+                break
             meta = as_dict(body.get("meta"))
             newest = newest or (
                 meta.get("newest_id") if isinstance(meta.get("newest_id"), str) else None
@@ -95,7 +104,7 @@ class XSource(BaseSource):
             state["since_id"] = max(
                 [i for i in (since_id, newest) if i], key=lambda i: (len(i), i), default=None
             )
-        return PollResult(latest.mentions(), dump_cursor(state), wait)
+        return partial_result(latest, dump_cursor(state), wait, errors, len(errors) + 1)
 
     async def _page(
         self, http: httpx.AsyncClient, since_id: str | None, token: str | None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from tests.sources.conftest import POLL1, MakeSource
+from tests.sources.conftest import POLL1, Clock, MakeSource
 from tests.sources.server import FakeServer, Reply, fixture_reply, json_reply
 from triagebot.errors import SourceError
 
@@ -167,3 +168,44 @@ async def test_server_errors_carry_retry_after(
     with pytest.raises(SourceError, match="HTTP 503") as caught:
         await make_source("hackernews").poll(http, None)
     assert caught.value.retry_after == 30.0
+
+
+async def test_stackexchange_resumes_a_walk_stopped_by_backoff(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource, clock: Clock
+) -> None:
+    server.add(SE, fixture_reply("hard", "stackexchange_backoff_page1.json"), page=1)
+    server.add(SE, fixture_reply("stackexchange", "search_advanced_page2.json"), page=2)
+    source = make_source("stackexchange", site="outdoors", page_size=5, backfill="7d")
+    first = await source.poll(http, None)
+    assert first.retry_after == 30.0
+    assert len(first.mentions) == 5
+    assert [r.query["page"] for r in server.seen(SE)] == ["1"]
+    clock.now += timedelta(seconds=30)
+    second = await source.poll(http, first.cursor)
+    assert server.seen(SE)[-1].query["page"] == "2"
+    assert server.seen(SE)[-1].query["fromdate"] == server.seen(SE)[0].query["fromdate"]
+    assert sorted(m.id for m in second.mentions) == [
+        "stackexchange:33814",
+        "stackexchange:33818",
+        "stackexchange:33822",
+    ]  # S5 repeats on page 2 and is not reported again
+    server.add(SE, fixture_reply("stackexchange", "search_advanced_empty.json"), page=1)
+    third = await source.poll(http, second.cursor)
+    assert server.seen(SE)[-1].query["page"] == "1"
+    assert list(third.mentions) == []
+
+
+async def test_stackexchange_keeps_the_pages_read_before_an_error(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(SE, fixture_reply("stackexchange", "search_advanced_page1.json"), page=1)
+    server.add(SE, json_reply({"error_id": 500, "error_name": "internal_error"}, 400), page=2)
+    source = make_source("stackexchange", site="outdoors", page_size=5, backfill="7d")
+    result = await source.poll(http, None)
+    assert len(result.mentions) == 5
+    (error,) = result.errors
+    assert error.startswith("page 2: stackexchange: internal_error")
+    server.routes.clear()
+    server.add(SE, fixture_reply("stackexchange", "search_advanced_page2.json"), page=2)
+    later = await source.poll(http, result.cursor)
+    assert len(later.mentions) == 3
