@@ -38,6 +38,7 @@ API_VERSION = "v22.0"
 THROTTLED = frozenset({4, 17, 32, 613, *range(80001, 80015)})
 TOKEN_INVALID = 190
 TRANSIENT = frozenset({1, 2})
+MAX_LIMIT = 100  # the largest ``limit`` the edges read here accept
 SLOW_FROM = 75.0  # percent of a budget from which polling slows down
 WINDOW = 3600.0  # seconds: Graph budgets are rolling one-hour windows
 LONGEST_SLOWDOWN = WINDOW / 4  # the pause at 100 % when Graph gives no estimate
@@ -242,6 +243,8 @@ def graph_for(source: BaseSource, token_default: str, secret_default: str) -> Gr
     (``access_token_env``, ``app_secret_env``) and ``api_version``."""
     options = source.options
     assert isinstance(options, GraphOptions)
+    if source.page_size > MAX_LIMIT:
+        raise source.bad_option("page_size", f"must be at most {MAX_LIMIT} for the Graph API")
     variable = options.access_token_env or token_default
     token = source.credential("access_token_env", token_default) or ""
     secret = source.credential("app_secret_env", secret_default, required=False)

@@ -382,6 +382,8 @@ def test_credentials_and_options(make_source: MakeSource) -> None:
         make_source("facebook", env=ENV, page_id=PAGE, api_version="22")
     with pytest.raises(ConfigError, match=r"cannot both be false"):
         make_source("facebook", env=ENV, page_id=PAGE, tagged=False, comments=False)
+    with pytest.raises(ConfigError, match=r"page_size: must be at most 100"):
+        make_source("facebook", env=ENV, page_id=PAGE, page_size=500)
 
 
 async def test_appsecret_proof_when_the_app_secret_is_set(
