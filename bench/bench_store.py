@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import (
     Assignment,
     Author,
@@ -96,17 +97,18 @@ def _mention(rng: random.Random, n: int, at: datetime) -> Mention:
 def _event(case: Case, action: str, actor: str, before: str) -> CaseEvent:
     after: dict[str, Any] = {"state": case.state.value}
     if action == "claimed":
-        after["claimed_by"] = actor
+        after["claimed_by"] = f"slack:{actor}"
     at = case.updated_at or case.ingested_at
-    return CaseEvent(case.id, action, actor, "slack", at, case.version, {"state": before}, after)
+    who = Identity("slack", actor)
+    return CaseEvent(case.id, action, who, "slack", at, case.version, {"state": before}, after)
 
 
 def _step(case: Case, state: CaseState, actor: str, at: datetime) -> Case:
     nxt = replace(case, state=state, version=case.version + 1, updated_at=at)
     if state is CaseState.CLAIMED:
-        return replace(nxt, claimed_by=actor, claimed_at=at, first_claimed_at=at)
+        return replace(nxt, claimed_by=Identity("slack", actor), claimed_at=at, first_claimed_at=at)
     if state.is_closed:
-        return replace(nxt, resolved_by=actor, resolved_at=at)
+        return replace(nxt, resolved_by=Identity("slack", actor), resolved_at=at)
     return nxt
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from bench.bench_store import _machine, write_doc
 from triagebot.actions.executor import SettingsPolicy
 from triagebot.actions.watcher import SlaWatcher
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import (
     ACTIVE_STATES,
     Author,
@@ -47,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "triagebot.example.toml"
 #: A Wednesday, 11:00 in New York: every department of the example is open.
 NOW = datetime(2026, 11, 18, 16, 0, tzinfo=UTC)
+ANA = Identity("cli", "ana")
 DEPARTMENTS = ["customer_service", "billing", "shipping", "sales", "product", "pr", "triage"]
 TARGETS = {"pass_ms": 200.0, "chart_s": 2.0}
 
@@ -68,7 +70,7 @@ def _case(settings: Settings, n: int, at: datetime, rng: random.Random) -> Case:
     if rng.random() < 0.4:  # claimed, recently touched (idle release is not due)
         claimed = min(at + timedelta(minutes=rng.randint(1, 30)), NOW - timedelta(minutes=5))
         case = replace(
-            case, state=CaseState.CLAIMED, claimed_by=f"agent{n % 40}", claimed_at=claimed,
+            case, state=CaseState.CLAIMED, claimed_by=Identity("slack", f"U0AGENT{n % 40}"), claimed_at=claimed,
             first_claimed_at=claimed, updated_at=NOW - timedelta(minutes=rng.randint(5, 50)),
         )  # fmt: skip
     return case
@@ -159,8 +161,8 @@ def _chart_cases(settings: Settings, count: int) -> list[Case]:
         done = claim + timedelta(minutes=rng.randint(10, 3000))
         cases.append(
             replace(
-                case, state=CaseState.RESOLVED, claimed_by="ana", claimed_at=claim,
-                first_claimed_at=claim, resolved_by="ana", resolved_at=done,
+                case, state=CaseState.RESOLVED, claimed_by=ANA, claimed_at=claim,
+                first_claimed_at=claim, resolved_by=ANA, resolved_at=done,
             )
         )  # fmt: skip
     return cases

@@ -34,7 +34,9 @@ from integrations.board.web import (
     wants_json,
 )
 from triagebot.actions.executor import execute, note_for
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
+from triagebot.cases.note_mentions import plain_mentions
 from triagebot.cases.records import ACTIVE_STATES, Case
 from triagebot.errors import TriagebotError
 
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 SURFACE = "board"
 PING_EVERY = 15.0
 _NAME = re.compile(r"^[\w][\w .'-]{0,39}$")
-_COMMANDS: dict[str, Callable[[str, str, Mapping[str, str]], Command]] = {
+_COMMANDS: dict[str, Callable[[str, Identity, Mapping[str, str]], Command]] = {
     "claim": lambda case_id, who, form: Claim(case_id, who, SURFACE),
     "unclaim": lambda case_id, who, form: Unclaim(case_id, who, SURFACE),
     "resolve": lambda case_id, who, form: Resolve(case_id, who, SURFACE),
@@ -190,7 +192,7 @@ async def _run(
                     f"case #{current.id} changed after the board was drawn; it now shows the "
                     "case as it is: try again if you still mean to"
                 )
-        command = _COMMANDS[action](case_id, who, form)
+        command = _COMMANDS[action](case_id, Identity(SURFACE, who), form)
         outcome = await asyncio.to_thread(
             execute, runtime.store, runtime.policy, command, runtime.clock()
         )
@@ -204,4 +206,5 @@ async def _run(
         with contextlib.suppress(Exception):
             board.hub.notify(case_id)
     log.info("case %s: %s by %s from the board", outcome.case.id, action, who)
-    return True, f"Case #{outcome.case.id} {note_for(outcome.event)}."
+    note = plain_mentions(note_for(outcome.event), runtime.settings.people.name_of, at="")
+    return True, f"Case #{outcome.case.id} {note}."

@@ -117,6 +117,7 @@ class Card:
     url: str | None
     clocks: list[Clock]
     offers: list[Offer] = field(default_factory=list)  # suggested departments (triage only)
+    holder: str = ""  # who holds the case, named as [[people]] names them
 
 
 @dataclass
@@ -156,9 +157,10 @@ def clocks(case: Case, settings: Settings, now: datetime) -> list[Clock]:
 def card(case: Case, settings: Settings, now: datetime) -> Card:
     age = format_seconds(max(0.0, (now - case.ingested_at).total_seconds()))
     names = {d: c.display_name for d, c in settings.departments.items()}
+    holder = settings.people.name_of(case.claimed_by) if case.claimed_by else ""
     return Card(
         case, age, segments(case.mention.text), safe_http_url(case.mention.url),
-        clocks(case, settings, now), offers(case, names),
+        clocks(case, settings, now), offers(case, names), holder,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ older drawing of the case (a stale Claim is fine: the core answers "already clai
 from __future__ import annotations
 
 from integrations.common.payload import ActionId, CasePayload
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
 from triagebot.cases.records import Case
 from triagebot.errors import TriagebotError
@@ -41,7 +42,7 @@ class StaleClick(TriagebotError):
 
 
 def build_command(
-    action: ActionId, payload: CasePayload, actor: str, surface: str, department: str = ""
+    action: ActionId, payload: CasePayload, actor: Identity, surface: str, department: str = ""
 ) -> Command:
     if action in TAKES_DEPARTMENT:
         return Reassign(payload.case_id, actor, surface, department=department)

@@ -24,6 +24,7 @@ from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, BadPayload, CasePayload, parse_option, parse_value
 from integrations.slack.surface import SURFACE, SlackSurface
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Command
 from triagebot.cases.records import Case
 from triagebot.errors import DeliveryError, TriagebotError
@@ -69,7 +70,8 @@ def read_click(action_id: ActionId, body: dict[str, Any], action: dict[str, Any]
 
 
 def build_command(click: Click) -> Command:
-    return clicks.build_command(click.action, click.payload, click.user, SURFACE, click.department)
+    actor = Identity(SURFACE, click.user or "unknown")
+    return clicks.build_command(click.action, click.payload, actor, SURFACE, click.department)
 
 
 class ClickHandler:

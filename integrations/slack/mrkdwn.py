@@ -12,7 +12,9 @@ import re
 from datetime import datetime
 from urllib.parse import quote
 
+from triagebot.cases.identities import Identity
 from triagebot.cases.links import safe_http_url
+from triagebot.config.people import People
 
 _CONTROL = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
@@ -91,11 +93,16 @@ def is_slack_group(group: str) -> bool:
     return bool(_SLACK_GROUP.match(group))
 
 
-def person(actor: str | None) -> str:
-    """A Slack mention for a Slack user id, the escaped name for anyone else."""
+def person(actor: Identity | None, people: People | None = None) -> str:
+    """A Slack mention for a person Slack knows (their Slack identity, or one the people
+    directory joins to theirs), the escaped name for anyone else."""
     if actor is None:
         return "nobody"
-    return f"<@{actor}>" if is_slack_user(actor) else one_line(actor, 80)
+    people = people or People()
+    slack = people.on_surface(actor, "slack")
+    if slack is not None and is_slack_user(slack.id):
+        return f"<@{slack.id}>"
+    return one_line(people.name_of(actor), 80)
 
 
 def mention_users(escaped: str) -> str:

@@ -9,7 +9,7 @@ post is cut with a link to the original. Buttons carry only ``CasePayload`` valu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from integrations.common.suggested import offers
 from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, CasePayload, option_value, suggest_action_id
 from triagebot.cases.records import Case, CaseState, Priority
+from triagebot.config.people import People
 from triagebot.sla.status import status_text
 
 METADATA_EVENT = "triagebot_case"
@@ -49,6 +50,7 @@ class RenderContext:
 
     departments: Mapping[str, str]  # id -> display name
     now: datetime
+    people: People = field(default_factory=People)
 
 
 def md(text: str) -> MarkdownTextObject:
@@ -106,9 +108,11 @@ def _post(case: Case) -> SectionBlock:
 def _status(case: Case, ctx: RenderContext) -> SectionBlock:
     state = f"*{STATE_LABELS[case.state]}*"
     if case.state is CaseState.CLAIMED and case.claimed_at is not None:
-        state += f" by {mrkdwn.person(case.claimed_by)} {mrkdwn.date_token(case.claimed_at)}"
+        who = mrkdwn.person(case.claimed_by, ctx.people)
+        state += f" by {who} {mrkdwn.date_token(case.claimed_at)}"
     elif case.state.is_closed and case.resolved_at is not None:
-        state += f" by {mrkdwn.person(case.resolved_by)} {mrkdwn.date_token(case.resolved_at)}"
+        who = mrkdwn.person(case.resolved_by, ctx.people)
+        state += f" by {who} {mrkdwn.date_token(case.resolved_at)}"
     sla = status_text(case, ctx.now, mrkdwn.date_token, ":rotating_light:")
     return SectionBlock(block_id="case-status", text=md(state + (f" · {sla}" if sla else "")))
 

@@ -13,7 +13,9 @@ from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
 from integrations.slack import mrkdwn
 from integrations.slack.render import md
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case
+from triagebot.config.people import People
 from triagebot.sla.figures import GroupStats, Summary
 from triagebot.sla.status import overdue, person_figures, share_text, time_text
 
@@ -66,14 +68,16 @@ def summary_blocks(summary: Summary, names: Mapping[str, str], title: str) -> li
     ]
 
 
-def breached_blocks(cases: Sequence[Case], names: Mapping[str, str], now: datetime) -> list[Block]:
+def breached_blocks(
+    cases: Sequence[Case], names: Mapping[str, str], now: datetime, people: People | None = None
+) -> list[Block]:
     """Active cases past a due time, most overdue first."""
     if not cases:
         return [SectionBlock(text=md("*SLA · breached now*\nNo active case is overdue."))]
     lines = []
     for case in list(cases)[:MAX_LISTED]:
         target, due = overdue(case, now) or ("resolve", case.resolve_due)
-        holder = f" · held by {mrkdwn.person(case.claimed_by)}" if case.claimed_by else ""
+        holder = f" · held by {mrkdwn.person(case.claimed_by, people)}" if case.claimed_by else ""
         dept = mrkdwn.one_line(names.get(case.department, case.department), 60)
         lines.append(
             f"• #{mrkdwn.one_line(case.id, 40)} {case.priority} *{dept}* · {target} overdue "
@@ -87,10 +91,14 @@ def breached_blocks(cases: Sequence[Case], names: Mapping[str, str], now: dateti
 
 
 def person_blocks(
-    user: str, stats: GroupStats | None, holding: Sequence[Case], title: str
+    user: Identity,
+    stats: GroupStats | None,
+    holding: Sequence[Case],
+    title: str,
+    people: People | None = None,
 ) -> list[Block]:
     """One person's figures and the cases they hold now."""
-    head = f"*SLA · {mrkdwn.person(user)} · {mrkdwn.one_line(title, 100)}*"
+    head = f"*SLA · {mrkdwn.person(user, people)} · {mrkdwn.one_line(title, 100)}*"
     figures = person_figures(stats)
     lines = [
         f"• #{mrkdwn.one_line(c.id, 40)} {c.priority} · resolve by "

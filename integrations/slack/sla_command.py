@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import Block
 from integrations.slack import mrkdwn, render_sla
 from integrations.slack.handlers import SlackDeps
 from integrations.slack.render import as_dicts
+from triagebot.cases.identities import Identity
 from triagebot.errors import InputError
 from triagebot.reports.query import SlaQuery, gather, parse_query
 from triagebot.runtime.wiring import Runtime
@@ -40,17 +41,18 @@ HELP = (
 )
 
 
-def answer(runtime: Runtime, query: SlaQuery, user: str) -> list[Block]:
+def answer(runtime: Runtime, query: SlaQuery, user: Identity) -> list[Block]:
     """The blocks answering ``query`` (blocking: reads the store)."""
     found = gather(runtime, query, user)
+    people = runtime.settings.people
     if query.view == "help":
         example = next(iter(sorted(found.names)), "shipping")
         return render_sla.text_blocks(HELP.format(example=example))
     if query.view == "breached":
-        return render_sla.breached_blocks(found.late, found.names, found.now)
+        return render_sla.breached_blocks(found.late, found.names, found.now, people)
     assert found.summary is not None
     if query.view == "me":
-        return render_sla.person_blocks(user, found.person, found.holding, found.label)
+        return render_sla.person_blocks(user, found.person, found.holding, found.label, people)
     return render_sla.summary_blocks(found.summary, found.names, found.label)
 
 
@@ -62,10 +64,10 @@ class SlaCommand:
 
     async def __call__(self, ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
         runtime = self.deps.runtime
-        user = str(command.get("user_id") or "")
+        user = Identity("slack", str(command.get("user_id") or "unknown"))
         names = {d: c.display_name for d, c in runtime.settings.departments.items()}
         managers = runtime.settings.config.managers
-        if managers.sla_command_managers_only and not runtime.settings.is_manager(user, "slack"):
+        if managers.sla_command_managers_only and not runtime.settings.is_manager(user):
             await ack(text="/sla is open to the managers listed in triagebot's configuration.")
             return
         try:

@@ -21,8 +21,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from integrations.slack import mrkdwn, render
 from integrations.slack.lanes import ChannelLanes
-from triagebot.cases.note_mentions import render_mentions
+from triagebot.cases.note_mentions import mentioned, render_mentions
 from triagebot.cases.records import Case, MessageRef
+from triagebot.config.people import People
 from triagebot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class SlackTargets:
     departments: Mapping[str, str]  # department id -> display name
     escalation: str | None = None
     oncall: Mapping[str, str] = field(default_factory=dict)  # department id -> user group id
+    people: People = field(default_factory=People)  # who is who, for names and mentions
 
 
 def translate(exc: Exception, method: str, channel: str) -> DeliveryError:
@@ -92,7 +94,7 @@ class SlackSurface:
         self._bot_user: str | None = None
 
     def context(self) -> render.RenderContext:
-        return render.RenderContext(self.targets.departments, self.clock())
+        return render.RenderContext(self.targets.departments, self.clock(), self.targets.people)
 
     def shows(self, case: Case) -> bool:
         return case.department in self.targets.channels
@@ -162,7 +164,11 @@ class SlackSurface:
 
     def _mention(self, kind: str, value: str) -> str:
         if kind == "user":
-            return f"<@{value}>" if mrkdwn.is_slack_user(value) else f"@{value}"
+            who = mentioned(value)
+            if who is None:
+                return f"@{value}"
+            named = mrkdwn.person(who, self.targets.people)
+            return named if named.startswith("<@") else f"@{named}"
         group = self.targets.oncall.get(value)
         if group is not None and mrkdwn.is_slack_group(group):
             return f"<!subteam^{group}>"

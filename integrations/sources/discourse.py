@@ -3,7 +3,8 @@
 ``base_url`` is the forum. Search asks for ``<query> order:latest`` (newest posts first), from
 the day before the watermark (``after:`` counts whole days), and walks ``page`` while
 ``more_full_page_results`` says there is more, until posts behind the watermark. A search hit
-carries an excerpt (``blurb``) of the post and its topic's title. ``latest_posts`` reads
+carries an excerpt (``blurb``) of the post and its topic's title; with ``full_text`` each new
+hit's whole post is fetched (``/posts/{id}.json``, one call each). ``latest_posts`` reads
 ``/posts.json`` (the forum's newest posts, whole, as ``cooked`` HTML), walking back with
 ``before`` to the newest post id seen: ``"all"`` takes every post (a forum about the brand),
 ``"matching"`` those naming a keyword or handle of the brand. A private forum or more quota
@@ -46,11 +47,19 @@ KEY_VARIABLE = "DISCOURSE_API_KEY"
 _OK = (200, 400, 403, 404, 422, 429)
 _GONE = re.compile(r"^\(?post (deleted|withdrawn|hidden)\b", re.IGNORECASE)  # Discourse's words
 _REGULAR = 1  # post type; 2 moderator action, 3 small action, 4 whisper
+_WHOLE = ("cooked", "updated_at", "deleted_at", "user_deleted", "hidden")
+#: A search hit kept for fetching its whole post: the post, its topic, the topic's title.
+Hit = tuple[dict[str, Any], dict[str, Any], str]
+
+
+class _NotFound(SourceError):
+    """The forum answered 404 (a post deleted since it was listed)."""
 
 
 class DiscourseOptions(SourceOptions):
     search: StrictBool = True  # /search.json for the query
     latest_posts: Literal["off", "matching", "all"] = "off"  # /posts.json
+    full_text: StrictBool = False  # search hits: fetch each new post whole (one call each)
     api_key_env: Text | None = None  # default DISCOURSE_API_KEY, used when set
     api_username: Text = "system"
 
@@ -105,12 +114,12 @@ class DiscourseSource(BaseSource):
         """Walk the search pages; the new cursor, and a pause asked for (with its reason)."""
         walk = ResumableWalk(saved, self.overlap, self.floor())
         page = walk.start if _is_id(walk.start) else 1
+        hits: list[Hit] = []
         for count in range(self.max_pages):
             try:
                 params = {"q": self._query(walk), "page": page}
-                more = self._search_page(
-                    walk, await self._get(http, "/search.json", params), latest
-                )
+                body = await self._get(http, "/search.json", params)
+                more = self._search_page(walk, body, latest, hits)
             except SourceError as exc:
                 if count == 0 and walk.start is not None and exc.retry_after is None:
                     log.warning("source %s: search page %d gone (%s); afresh", self.name, page, exc)
@@ -121,12 +130,35 @@ class DiscourseSource(BaseSource):
                     raise
                 log.warning("source %s: search stopped at page %d: %s", self.name, page, exc)
                 why = f"search stopped at page {page}: {str(exc).removeprefix(self.name + ': ')}"
+                if exc.retry_after is None:  # throttled: the excerpts will do
+                    await self._whole_posts(http, walk, hits, latest)
                 return walk.dump(stopped_at=page), exc.retry_after, why
             if walk.reached_known or not more:
-                return walk.dump(), None, None
+                return (walk.dump(), *await self._whole_posts(http, walk, hits, latest))
             page += 1
         walk.walk.note_truncated(self.name, self.max_pages)
-        return walk.dump(stopped_at=page), None, None
+        return (walk.dump(stopped_at=page), *await self._whole_posts(http, walk, hits, latest))
+
+    async def _whole_posts(
+        self, http: httpx.AsyncClient, walk: ResumableWalk, hits: list[Hit], latest: Latest
+    ) -> tuple[float | None, str | None]:
+        """With ``full_text``, each new hit's whole post (``/posts/{id}.json``) replaces its
+        excerpt; a refusal keeps the excerpts of the rest, and says so."""
+        for post, topic, title in hits if self.options.full_text else []:
+            post_id = _id(post)
+            try:
+                body = await self._get(http, f"/posts/{post_id}.json", {})
+            except _NotFound:
+                latest.gone(self.gone_post(str(post_id), "deleted"))
+                continue
+            except SourceError as exc:
+                log.warning("source %s: whole posts stopped: %s", self.name, exc)
+                return exc.retry_after, f"excerpts kept: {str(exc).removeprefix(self.name + ': ')}"
+            whole = post | {k: body.get(k) for k in _WHOLE if k in body}
+            text = html_to_text(body.get("cooked"))
+            edited = parse_time(body.get("updated_at"), self.clock()).timestamp()
+            self._offer(walk, whole, topic, title, text, latest=latest, edited=edited)
+        return None, None
 
     def _query(self, walk: ResumableWalk) -> str:
         """The search, newest first, from the day before the walk's watermark."""
@@ -134,8 +166,10 @@ class DiscourseSource(BaseSource):
         day = (datetime.fromtimestamp(since, UTC) - timedelta(days=1)).date().isoformat()
         return f"{self.query} order:latest after:{day}"
 
-    def _search_page(self, walk: ResumableWalk, body: dict[str, Any], latest: Latest) -> bool:
-        """Offer the page's new posts; True if the forum has another page."""
+    def _search_page(
+        self, walk: ResumableWalk, body: dict[str, Any], latest: Latest, hits: list[Hit]
+    ) -> bool:
+        """Offer the page's new posts (noted in ``hits``); True if the forum has another page."""
         result = as_dict(body.get("grouped_search_result"))
         if result.get("error"):
             raise SourceError(f"{self.name}: search refused: {str(result['error'])[:160]}")
@@ -151,7 +185,10 @@ class DiscourseSource(BaseSource):
                 if isinstance(raw_title, str) and raw_title.strip()
                 else html_to_text(str(post.get("topic_title_headline") or ""))
             )
-            self._offer(walk, post, topic, title, html_to_text(post.get("blurb")), latest=latest)
+            if self._offer(
+                walk, post, topic, title, html_to_text(post.get("blurb")), latest=latest
+            ):
+                hits.append((post, topic, title))
         return bool(result.get("more_full_page_results"))
 
     # --- latest posts ----------------------------------------------------------------------
@@ -214,22 +251,22 @@ class DiscourseSource(BaseSource):
         *,
         latest: Latest,
         edited: float | None = None,
-    ) -> None:
+    ) -> bool:
         """Offer the post if it is new (``text``: its words without the title); a post seen
         deleted is reported gone, so a case made from it earlier gets a note."""
         post_id = _id(post)
         if not post_id:
-            return
+            return False
         created = parse_time(post.get("created_at"), self.clock())
         why = _gone(post, text)
         if why:
             walk.take(str(post_id), created.timestamp())
             latest.gone(self.gone_post(str(post_id), why))
-            return
+            return False
         if not text or not (
             walk.take(str(post_id), created.timestamp()) or walk.took(str(post_id))
         ):
-            return
+            return False
         topic_id, number = post.get("topic_id"), post.get("post_number")
         url = f"{self.base_url}/p/{post_id}"
         if _is_id(topic_id) and _is_id(number):
@@ -247,6 +284,7 @@ class DiscourseSource(BaseSource):
             raw={k: v for k, v in post.items() if k not in ("cooked", "avatar_template")},
         )
         latest.offer(mention, edited)
+        return True
 
     async def _get(
         self, http: httpx.AsyncClient, path: str, params: dict[str, Any]
@@ -275,7 +313,8 @@ class DiscourseSource(BaseSource):
             if wait is None and isinstance(extras.get("wait_seconds"), int | float):
                 wait = max(0.0, float(extras["wait_seconds"]))
             raise SourceError(f"{self.name}: rate limited on {path}", retry_after=wait)
-        raise SourceError(f"{self.name}: HTTP {response.status_code} on {path}: {reason}")
+        kind = _NotFound if response.status_code == 404 else SourceError
+        raise kind(f"{self.name}: HTTP {response.status_code} on {path}: {reason}")
 
 
 def _id(post: dict[str, Any]) -> int:

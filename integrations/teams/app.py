@@ -50,6 +50,7 @@ def teams_targets(settings: Settings) -> TeamsTargets:
         departments={d: c.display_name for d, c in departments.items()},
         escalation=settings.config.escalation.teams_channel,
         digest=settings.config.managers.teams_channel,
+        people=settings.people,
     )
 
 

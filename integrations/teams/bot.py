@@ -26,7 +26,7 @@ from typing import Any
 
 from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.schema import Activity, AdaptiveCardInvokeResponse
+from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 from botbuilder.schema.teams import TeamsChannelData
 from msrest.serialization import Model
 
@@ -35,6 +35,7 @@ from integrations.teams.gateway import card_activity
 from integrations.teams.handlers import CardActions, invoke_value
 from integrations.teams.places import Place
 from integrations.teams.surface import TeamsSurface
+from triagebot.cases.identities import Identity
 from triagebot.errors import InputError
 from triagebot.reports.query import gather, parse_query
 from triagebot.runtime.wiring import Runtime
@@ -49,6 +50,12 @@ HELP = (
     "I post public posts about the brand in each department's channel, with Claim and Resolve "
     "buttons and SLA due times. Mention me with `sla help` to see what I can tell you about SLAs."
 )
+
+
+def teams_user_id(sender: ChannelAccount) -> str:
+    """Whom Teams says pressed or wrote: the AAD object id (the same in every chat, team and
+    app of the tenant), else (Agents Playground, which sends none) the channel user id."""
+    return str(sender.aad_object_id or sender.id or "unknown")
 
 
 def command_text(activity: Activity) -> str:
@@ -138,7 +145,8 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
         sender = activity.from_property
         bot_id = activity.recipient.id if activity.recipient else None
         if sender is not None and sender.id and sender.name and sender.id != bot_id:
-            self._save(f"person {sender.id}", self.surface.note_person(sender.id, sender.name))
+            user_id = teams_user_id(sender)
+            self._save(f"person {user_id}", self.surface.note_person(user_id, sender.name))
         place = place_of(activity, datetime.now(UTC))
         if place is not None and self._is_news(place):
             known = self._known(place.id)
@@ -317,7 +325,7 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
         settings = self.runtime.settings
         actor = self._actor(turn_context)
         managers = settings.config.managers
-        if managers.sla_command_managers_only and not settings.is_manager(actor, "teams"):
+        if managers.sla_command_managers_only and not settings.is_manager(actor):
             text = "sla is open to the managers listed in triagebot's configuration."
             await turn_context.send_activity(MessageFactory.text(text))
             return
@@ -337,6 +345,6 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
         await turn_context.send_activity(card_activity(card, "SLA figures"))
 
     @staticmethod
-    def _actor(turn_context: TurnContext) -> str:
+    def _actor(turn_context: TurnContext) -> Identity:
         sender = turn_context.activity.from_property
-        return str(sender.id) if sender is not None and sender.id else "unknown"
+        return Identity("teams", teams_user_id(sender) if sender is not None else "unknown")

@@ -22,6 +22,7 @@ from integrations.teams import render
 from integrations.teams.places import SURFACE
 from integrations.teams.surface import TeamsSurface
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case
 from triagebot.errors import CaseNotFound, DeliveryError, TriagebotError
 from triagebot.runtime.wiring import Runtime
@@ -57,7 +58,7 @@ class CardActions:
         self.surface = surface
         self._refreshes: set[asyncio.Task[None]] = set()
 
-    async def handle(self, verb: object, data: object, actor: str) -> CardAnswer:
+    async def handle(self, verb: object, data: object, actor: Identity) -> CardAnswer:
         """Everything a press does; never raises."""
         try:
             action = read_action(verb, data)

@@ -18,7 +18,9 @@ from integrations.common.labels import STATE_LABELS, author_label
 from integrations.common.payload import ActionId, CasePayload
 from integrations.common.suggested import offers
 from integrations.teams import tmd
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case, CaseState, Priority
+from triagebot.config.people import People
 from triagebot.sla.status import status_text
 
 CARD_CONTENT_TYPE = "application/vnd.adaptivecard.adaptive"
@@ -42,6 +44,7 @@ class RenderContext:
     departments: Mapping[str, str]  # id -> display name
     now: datetime
     people: Mapping[str, str] = field(default_factory=dict)  # Teams user id -> display name
+    directory: People = field(default_factory=People)  # [[people]]: names across surfaces
 
 
 def text(value: str, **props: Any) -> dict[str, Any]:
@@ -59,11 +62,13 @@ def department_name(ctx: RenderContext, department: str) -> str:
     return tmd.one_line(ctx.departments.get(department, department), 80)
 
 
-def person(ctx: RenderContext, actor: str | None) -> str:
-    """A person's display name if Teams told us, else the actor as given; escaped."""
+def person(ctx: RenderContext, actor: Identity | None) -> str:
+    """A person's name from the people directory, else the display name Teams told us for a
+    Teams user, else the id; escaped."""
     if actor is None:
         return "nobody"
-    return tmd.one_line(ctx.people.get(actor, actor), 80)
+    supplied = ctx.people if actor.surface == "teams" else None
+    return tmd.one_line(ctx.directory.name_of(actor, supplied), 80)
 
 
 def summary(case: Case, ctx: RenderContext) -> str:

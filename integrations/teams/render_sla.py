@@ -12,6 +12,7 @@ from typing import Any
 
 from integrations.teams import tmd
 from integrations.teams.render import SCHEMA, Card, RenderContext, person, text, when
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case
 from triagebot.reports.query import SlaAnswer
 from triagebot.sla.figures import GroupStats, Summary
@@ -96,7 +97,7 @@ def breached_card(cases: Sequence[Case], ctx: RenderContext) -> Card:
     return card([text(heading), text("\n".join(lines) + tail)])
 
 
-def person_card(found: SlaAnswer, user: str, ctx: RenderContext) -> Card:
+def person_card(found: SlaAnswer, user: Identity, ctx: RenderContext) -> Card:
     head = f"**SLA · {person(ctx, user)} · {tmd.one_line(found.label, 100)}**"
     stats = found.person
     figures = person_figures(stats)
@@ -109,7 +110,7 @@ def person_card(found: SlaAnswer, user: str, ctx: RenderContext) -> Card:
     return card([text(head), text(figures), text(held)])
 
 
-def answer_card(found: SlaAnswer, user: str, ctx: RenderContext) -> Card:
+def answer_card(found: SlaAnswer, user: Identity, ctx: RenderContext) -> Card:
     """The card answering an ``sla`` query (see ``triagebot.reports.query``)."""
     view = found.query.view
     if view == "help":

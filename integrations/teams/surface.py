@@ -16,7 +16,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +25,9 @@ from botbuilder.core import MessageFactory
 from integrations.teams import render, tmd
 from integrations.teams.gateway import TeamsGateway, Where
 from integrations.teams.places import SURFACE, Place, find_channel, load_places
-from triagebot.cases.note_mentions import render_mentions
+from triagebot.cases.note_mentions import mentioned, render_mentions
 from triagebot.cases.records import Case, MessageRef
+from triagebot.config.people import People
 from triagebot.errors import DeliveryError
 from triagebot.store.base import Store
 
@@ -46,6 +47,7 @@ class TeamsTargets:
     departments: Mapping[str, str]  # department id -> display name
     escalation: str | None = None
     digest: str | None = None
+    people: People = field(default_factory=People)  # [[people]]: names across surfaces
 
 
 class TeamsSurface:
@@ -124,7 +126,9 @@ class TeamsSurface:
 
     # --- the Surface interface -------------------------------------------------------------
     def context(self) -> render.RenderContext:
-        return render.RenderContext(self.targets.departments, self.clock(), self.people)
+        return render.RenderContext(
+            self.targets.departments, self.clock(), self.people, self.targets.people
+        )
 
     def shows(self, case: Case) -> bool:
         """True when the department has a ``teams_channel`` the bot knows (else said once)."""
@@ -227,7 +231,8 @@ class TeamsSurface:
 
     def _mention(self, kind: str, value: str) -> str:
         if kind == "user":
-            return "@" + tmd.one_line(self.people.get(value, value), 80)
+            who = mentioned(value)
+            return "@" + (render.person(self.context(), who) if who else tmd.one_line(value, 80))
         return "@on-call " + tmd.one_line(self.targets.departments.get(value, value), 80)
 
     async def _say(self, where: Where, markdown: str) -> None:

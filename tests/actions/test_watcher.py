@@ -13,6 +13,7 @@ from tests.sla_helpers import make_case, ny, store_cases
 from tests.store.pg_helpers import needs_postgres, throwaway_schema
 from triagebot.actions.executor import execute
 from triagebot.actions.watcher import SlaWatcher
+from triagebot.cases.identities import SYSTEM, Identity
 from triagebot.cases.lifecycle import Claim, Reassign
 from triagebot.cases.note_mentions import plain_mentions, render_mentions
 from triagebot.cases.records import CaseState, MessageRef, OutboxItem, OutboxKind
@@ -21,6 +22,9 @@ from triagebot.runtime.console import ConsoleSurface
 from triagebot.runtime.delivery import DeliveryWorker
 from triagebot.store import open_store
 from triagebot.store.base import Store
+
+ANA = Identity("cli", "ana")
+MARIA = Identity("cli", "maria")
 
 
 class Clock:
@@ -70,7 +74,7 @@ def test_claim_ladder_fires_each_step_once_at_its_business_time(
     [(kind, text)] = sent(store, watcher, ny(17, 11, 0))
     assert kind is OutboxKind.ESCALATE
     assert "case #1 (Billing & Refunds, P2) was not claimed" in text
-    assert "manager: {@user:maria}" in text
+    assert "manager: {@user:cli:maria}" in text
     assert sent(store, watcher, ny(17, 11, 30)) == []
     case = store.get_case("1")
     assert case.sla_marks == ("billing:claim:note", "billing:claim:remind", "billing:claim:breach")
@@ -132,16 +136,16 @@ def test_resolve_ladder_mentions_the_claimer_and_the_oncall_group(
     # P2 resolve within one business day: ingested Tue 09:00, due Tue 17:30.
     store_cases(store, [make_case(settings, "1", ny(17, 9), department="shipping")])
     watcher = SlaWatcher(store, settings, Clock(ny(17, 9)))
-    execute(store, watcher.policy, Claim("1", "ana"), ny(17, 9, 10))
+    execute(store, watcher.policy, Claim("1", ANA), ny(17, 9, 10))
     drain(store, ny(17, 9, 10))
     # 50% is 13:45; ana's claim went idle at 10:10 and was released then, so reclaim.
     [(_, first)] = sent(store, watcher, ny(17, 10, 10))
     assert first.startswith("released back to the queue")
-    execute(store, watcher.policy, Claim("1", "ana"), ny(17, 13, 40))
+    execute(store, watcher.policy, Claim("1", ANA), ny(17, 13, 40))
     drain(store, ny(17, 13, 40))
     [(kind, text)] = sent(store, watcher, ny(17, 13, 45))
     assert kind is OutboxKind.REPLY
-    assert text == "{@user:ana}: half-way to the resolve target; due in 3h 45m (Tue 17:30 EST)"
+    assert text == "{@user:cli:ana}: half-way to the resolve target; due in 3h 45m (Tue 17:30 EST)"
     # At 15:38 the reminder is due and ana's claim has been idle for 1h58m: both in one save.
     [(_, text), (_, released)] = sent(store, watcher, ny(17, 15, 38))
     assert text == (
@@ -157,7 +161,7 @@ def test_reassignment_starts_the_ladder_of_the_new_department(
     store_cases(store, [make_case(settings, "1", ny(17, 10))])
     watcher = SlaWatcher(store, settings, Clock(ny(17, 10)))
     assert len(sent(store, watcher, ny(17, 10, 46))) == 1  # billing's reminder
-    execute(store, watcher.policy, Reassign("1", "maria", department="sales"), ny(17, 10, 47))
+    execute(store, watcher.policy, Reassign("1", MARIA, department="sales"), ny(17, 10, 47))
     drain(store, ny(17, 10, 47))
     [(_, text)] = sent(store, watcher, ny(17, 10, 48))
     assert text.startswith("reminder: claim due in")  # sales' own reminder, once
@@ -168,16 +172,16 @@ def test_reassignment_starts_the_ladder_of_the_new_department(
 def test_an_idle_claim_goes_back_to_the_queue(settings: Settings, store: Store) -> None:
     store_cases(store, [make_case(settings, "1", ny(17, 10))])
     watcher = SlaWatcher(store, settings, Clock(ny(17, 10)))
-    execute(store, watcher.policy, Claim("1", "ana"), ny(17, 10, 5))
+    execute(store, watcher.policy, Claim("1", ANA), ny(17, 10, 5))
     drain(store, ny(17, 10, 5))
     assert sent(store, watcher, ny(17, 12, 4)) == []  # idle 1h59m (idle_release = 2h)
     texts = [t for _, t in sent(store, watcher, ny(17, 12, 5))]
-    assert texts == ["released back to the queue: no change from {@user:ana} for 2h"]
+    assert texts == ["released back to the queue: no change from {@user:cli:ana} for 2h"]
     case = store.get_case("1")
     assert case.state is CaseState.OPEN and case.claimed_by is None
     assert case.first_claimed_at == ny(17, 10, 5)  # the claim target stays met
     event = store.events("1")[-1]
-    assert (event.action, event.actor, event.surface) == ("unclaim", "triagebot", "watcher")
+    assert (event.action, event.actor, event.surface) == ("unclaim", SYSTEM, "watcher")
 
 
 def test_two_watchers_racing_send_each_step_once(settings: Settings, db: Path) -> None:

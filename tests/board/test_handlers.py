@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from integrations.board.web import CSP
 from tests.board.conftest import PASSWORD, BoardWorld
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import CaseState
 
 HOSTILE = (
@@ -52,7 +53,7 @@ async def test_claim_goes_through_the_core_and_a_lost_race_says_who(demo: BoardW
     status, answer = await demo.act(case.id, "claim")
     assert status == 200 and answer == {"ok": True, "message": f"Case #{case.id} claimed by ana."}
     stored = demo.runtime.store.get_case(case.id)
-    assert stored.state is CaseState.CLAIMED and stored.claimed_by == "ana"
+    assert stored.state is CaseState.CLAIMED and stored.claimed_by == Identity("board", "ana")
     assert demo.runtime.store.events(case.id)[-1].surface == "board"
 
     demo.clock.now += timedelta(minutes=2)

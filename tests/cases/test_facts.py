@@ -27,7 +27,8 @@ def test_facts_count_the_claimer_or_else_the_resolver_once_claimed() -> None:
         if case.first_claimed_at is None:
             assert facts.person is None
         else:
-            assert facts.person == (case.claimed_by or case.resolved_by)
+            who = case.claimed_by or case.resolved_by
+            assert facts.person == (None if who is None else str(who))
 
 
 def test_crosspost_keys_are_canonical_links_and_the_author() -> None:

@@ -10,11 +10,14 @@ import pytest
 from tests.fakes.clock import FakeClock as Clock
 from tests.fakes.surface import RecordingSurface
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim, Resolve
 from triagebot.cases.records import Author, CaseState, Mention
 from triagebot.config.settings import Settings
 from triagebot.errors import AlreadyClaimed
 from triagebot.runtime.wiring import Runtime
+
+ANA = Identity("slack", "U0ANA")
 
 
 def mention(n: int, text: str, handle: str = "sam", **extra: object) -> Mention:
@@ -114,11 +117,11 @@ async def test_a_change_updates_every_surface_and_leaves_a_note(
     [case] = runtime.pipeline.ingest([mention(1, "northwind where is my parcel")], now).new
     worker = runtime.delivery()
     await worker.drain()
-    execute(runtime.store, runtime.policy, Claim(case.id, "ana", "slack"), now)
+    execute(runtime.store, runtime.policy, Claim(case.id, ANA, "slack"), now)
     await worker.drain()
     for name in ("slack", "teams"):
-        assert surface(runtime, name).updates[-1].claimed_by == "ana"
-        assert surface(runtime, name).replies == [(case.id, "claimed by ana")]
+        assert surface(runtime, name).updates[-1].claimed_by == ANA
+        assert surface(runtime, name).replies == [(case.id, "claimed by {@user:slack:U0ANA}")]
 
 
 async def test_a_failing_surface_is_retried_alone(
@@ -161,14 +164,14 @@ async def test_surfaces_only_show_their_departments(
 
 def test_two_claims_one_winner(runtime: Runtime, now: datetime) -> None:
     [case] = runtime.pipeline.ingest([mention(1, "northwind where is my parcel")], now).new
-    execute(runtime.store, runtime.policy, Claim(case.id, "ana", "slack"), now)
-    with pytest.raises(AlreadyClaimed, match="already claimed by ana"):
+    execute(runtime.store, runtime.policy, Claim(case.id, ANA, "slack"), now)
+    with pytest.raises(AlreadyClaimed, match="already claimed by U0ANA"):
         execute(
             runtime.store,
             runtime.policy,
-            Claim(case.id, "ben", "teams"),
+            Claim(case.id, Identity("teams", "29:ben"), "teams"),
             now + timedelta(minutes=2),
         )
-    resolved = execute(runtime.store, runtime.policy, Resolve(case.id, "ana", "cli"), now).case
+    resolved = execute(runtime.store, runtime.policy, Resolve(case.id, ANA, "slack"), now).case
     assert resolved.state is CaseState.RESOLVED
     assert [e.action for e in runtime.store.events(case.id)] == ["ingest", "claim", "resolve"]

@@ -16,6 +16,7 @@ import pytest
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLE_CONFIG
 from tests.sla_helpers import make_case, ny, store_cases
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case, CaseState, Priority
 from triagebot.config.settings import Settings
 from triagebot.reports.comparison import report, worst_open
@@ -26,6 +27,7 @@ from triagebot.sla.export import COLUMNS, export_rows, read_export, write_export
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NOW = ny(17, 12)
+ANA = Identity("cli", "ana")
 
 
 def resolved(settings: Settings, case_id: str, at: datetime, claim: int, resolve: int) -> Case:
@@ -33,7 +35,7 @@ def resolved(settings: Settings, case_id: str, at: datetime, claim: int, resolve
     return make_case(
         settings, case_id, at, state=CaseState.RESOLVED,
         first_claimed_at=at + timedelta(minutes=claim), claimed_at=at + timedelta(minutes=claim),
-        claimed_by="ana", resolved_at=at + timedelta(minutes=resolve), resolved_by="ana",
+        claimed_by=Identity("cli", "ana"), resolved_at=at + timedelta(minutes=resolve), resolved_by=Identity("cli", "ana"),
     )  # fmt: skip
 
 
@@ -104,7 +106,7 @@ def test_export_round_trip(settings: Settings) -> None:
         make_case(settings, "3", ny(17, 10), state=CaseState.SPAM, resolved_at=ny(17, 10, 5)),
         replace(
             make_case(settings, "4", ny(17, 9), department="sales", source="x"),
-            claimed_by='o"brien, "ana"', sla_marks=("sales:claim:note",),
+            claimed_by=Identity("cli", 'o"brien, "ana"'), sla_marks=("sales:claim:note",),
         ),
     ]  # fmt: skip
     rows = list(export_rows(cases, settings.calendar_for, NOW))
@@ -122,14 +124,17 @@ def test_export_round_trip(settings: Settings) -> None:
 
 
 def test_export_csv_cells_never_run_as_formulas(settings: Settings) -> None:
-    names = ['=HYPERLINK("https://evil.example","x")', "+1", "-2", "@SUM(A1)", "'=quoted", "\tx"]
+    # Names are ids typed with --by or display names from [[people]]: both reach the sheet.
+    names = ['=HYPERLINK("https://evil.example","x")', "+1", "-2", "@SUM(A1)", "'=quoted"]
     cases = [
-        replace(make_case(settings, str(n), ny(17, 9)), claimed_by=name)
+        replace(make_case(settings, str(n), ny(17, 9)), claimed_by=Identity("cli", name))
         for n, name in enumerate(names, start=1)
     ]
     rows = list(export_rows(cases, settings.calendar_for, NOW))
-    cells = [line["claimed_by"] for line in csv.DictReader(io.StringIO(_csv(rows)))]
-    assert cells == ["'" + name for name in names]
+    lines = list(csv.DictReader(io.StringIO(_csv(rows))))
+    # --by names are compared without regard to case, so they are kept in lower case.
+    assert [line["claimed_by_name"] for line in lines] == ["'" + n.casefold() for n in names]
+    assert [line["claimed_by"] for line in lines] == ["cli:" + n.casefold() for n in names]
     assert read_export(io.StringIO(_csv(rows)), "csv") == rows
 
 
@@ -183,8 +188,8 @@ def test_chart_of_a_hundred_thousand_cases(settings: Settings) -> None:
                 templates[n % len(departments)], id=str(n), state=CaseState.RESOLVED,
                 ingested_at=at, claim_due=at + timedelta(hours=2),
                 resolve_due=at + timedelta(days=1),
-                first_claimed_at=claim, claimed_at=claim, claimed_by="ana", resolved_at=done,
-                resolved_by="ana",
+                first_claimed_at=claim, claimed_at=claim, claimed_by=ANA, resolved_at=done,
+                resolved_by=ANA,
             )
         )  # fmt: skip
     end = start + timedelta(days=91)

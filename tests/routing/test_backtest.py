@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.cli_helpers import run_cli
 from tests.triage_helpers import DEPARTMENTS, post, write_rules
 from triagebot.actions.executor import SettingsPolicy, execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import MarkSpam, Reassign
 from triagebot.cases.records import Priority
 from triagebot.config.settings import Settings
@@ -17,6 +18,7 @@ from triagebot.routing.backtest import backtest
 from triagebot.routing.router import Router
 from triagebot.store import open_store
 
+ANA = Identity("cli", "ana")
 OLD = {
     "rules.yaml": """
         rules:
@@ -51,9 +53,9 @@ def test_backtest_counts_moves_fixes_and_breaks(
     mentions = [post(text, number=n) for n, text in enumerate(texts, 1)]
     cases = Pipeline(store, settings, old).ingest(mentions, now).new
     policy = SettingsPolicy(settings)
-    execute(store, policy, Reassign(cases[1].id, "ana", "cli", department="shipping"), now)
-    execute(store, policy, Reassign(cases[2].id, "ana", "cli", department="sales"), now)
-    execute(store, policy, MarkSpam(cases[4].id, "ana", "cli"), now)  # truth: spam
+    execute(store, policy, Reassign(cases[1].id, ANA, "cli", department="shipping"), now)
+    execute(store, policy, Reassign(cases[2].id, ANA, "cli", department="sales"), now)
+    execute(store, policy, MarkSpam(cases[4].id, ANA, "cli"), now)  # truth: spam
     new = Router.load(write_rules(tmp_path / "new", NEW), DEPARTMENTS, Priority.P2)
     result = backtest(store, new, now + timedelta(minutes=1), timedelta(days=30))
     store.close()

@@ -11,6 +11,7 @@ import pytest
 
 from tests.fakes.surface import RecordingSurface
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim
 from triagebot.cases.records import Author, Case, Mention, MessageRef, OutboxItem, OutboxKind
 from triagebot.config.settings import Settings
@@ -70,7 +71,7 @@ async def test_cases_go_out_in_parallel_and_one_cases_items_in_order(
     started = loop.time()
     await runtime.delivery().drain()
     assert loop.time() - started < 6 * 0.2 * 2 * 0.75  # six posts and updates, not one by one
-    execute(runtime.store, runtime.policy, Claim(cases[0].id, "ana", "cli"), now)
+    execute(runtime.store, runtime.policy, Claim(cases[0].id, Identity("cli", "ana"), "cli"), now)
     await runtime.delivery().drain()
     mine = [entry for entry in slow.log if entry.endswith(f" {cases[0].id}")]
     assert mine == [f"post {cases[0].id}", f"update {cases[0].id}", f"update {cases[0].id}",

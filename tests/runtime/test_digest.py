@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.sla_helpers import make_case, ny, store_cases
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import CaseState
 from triagebot.config.settings import Settings
 from triagebot.runtime.console import ConsoleSurface
@@ -92,8 +93,8 @@ def seed(runtime: Runtime) -> None:
             # Monday 16th, claimed in 20m, resolved in 2h: both within SLA.
             make_case(
                 s, "1", ny(16, 10), state=CaseState.RESOLVED,
-                first_claimed_at=ny(16, 10, 20), claimed_by="ana", claimed_at=ny(16, 10, 20),
-                resolved_at=ny(16, 12), resolved_by="ana",
+                first_claimed_at=ny(16, 10, 20), claimed_by=Identity("cli", "ana"), claimed_at=ny(16, 10, 20),
+                resolved_at=ny(16, 12), resolved_by=Identity("cli", "ana"),
             ),
             # Friday 13th, never claimed: breached both targets, still open.
             make_case(s, "2", ny(13, 10)),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import Assignment, Author, Case, CaseState, Mention, Priority
 from triagebot.durations import Span, parse_span
 from triagebot.sla.calendar import BusinessCalendar
@@ -137,9 +138,9 @@ def test_per_case_measures() -> None:
         lag=timedelta(seconds=90),
         state=CaseState.RESOLVED,
         first_claimed_at=mon(9, 30, days=1),
-        claimed_by="bob",
+        claimed_by=Identity("cli", "bob"),
         resolved_at=mon(15, days=1),
-        resolved_by="bob",
+        resolved_by=Identity("cli", "bob"),
     )
     assert source_lag(case) == 90.0
     assert source_lag(make_case("2", ingested=mon(9), lag=-M)) == 0.0
@@ -195,9 +196,9 @@ def sample_cases() -> list[Case]:
             ingested=mon(9),
             lag=timedelta(seconds=60),
             state=CaseState.RESOLVED,
-            claimed_by="alice",
+            claimed_by=Identity("cli", "alice"),
             first_claimed_at=mon(9, 10),
-            resolved_by="alice",
+            resolved_by=Identity("cli", "alice"),
             resolved_at=mon(12),
         ),
         make_case(
@@ -206,9 +207,9 @@ def sample_cases() -> list[Case]:
             source="x",
             lag=timedelta(seconds=120),
             state=CaseState.RESOLVED,
-            claimed_by="bob",
+            claimed_by=Identity("cli", "bob"),
             first_claimed_at=mon(9, 30, days=1),
-            resolved_by="bob",
+            resolved_by=Identity("cli", "bob"),
             resolved_at=mon(15, days=1),
         ),
         make_case("c3", ingested=mon(10), lag=timedelta(seconds=30)),
@@ -219,7 +220,7 @@ def sample_cases() -> list[Case]:
             ingested=mon(10),
             lag=timedelta(seconds=600),
             state=CaseState.CLAIMED,
-            claimed_by="alice",
+            claimed_by=Identity("cli", "alice"),
             first_claimed_at=mon(11),
         ),
         make_case(
@@ -228,7 +229,7 @@ def sample_cases() -> list[Case]:
             source="x",
             lag=timedelta(seconds=5),
             state=CaseState.SPAM,
-            resolved_by="carol",
+            resolved_by=Identity("cli", "carol"),
             resolved_at=mon(11, 5),
         ),
         make_case("c6", ingested=mon(12, days=-3)),  # before the period
@@ -265,12 +266,12 @@ def test_summary_groups() -> None:
     assert list(summary.by_department) == ["billing", "support"]
     assert summary.by_department["support"].count == 5
     assert summary.by_department["billing"].claim.median_business == 3600.0
-    assert list(summary.by_person) == ["alice", "bob"]  # carol only marked spam
-    alice = summary.by_person["alice"]
+    assert list(summary.by_person) == ["cli:alice", "cli:bob"]  # carol only marked spam
+    alice = summary.by_person["cli:alice"]
     assert (alice.count, alice.claim.n, alice.claim.median_business) == (2, 2, 2100.0)
     assert alice.claim.within_sla == 1.0
     assert alice.resolve.n == 1
-    assert summary.by_person["bob"].claim.breaches == 1
+    assert summary.by_person["cli:bob"].claim.breaches == 1
     assert {k: v.count for k, v in summary.by_source.items()} == {"reddit": 4, "x": 2}
     assert summary.by_source["x"].spam == 1
     assert summary.by_source["x"].claim.n == 1
@@ -285,10 +286,10 @@ def test_summary_person_falls_back_to_resolver() -> None:
         ingested=mon(9),
         state=CaseState.RESOLVED,
         first_claimed_at=mon(9, 5),
-        resolved_by="dana",
+        resolved_by=Identity("cli", "dana"),
         resolved_at=mon(9, 30),
     )
-    assert list(summary_of([case]).by_person) == ["dana"]
+    assert list(summary_of([case]).by_person) == ["cli:dana"]
 
 
 def test_spam_is_excluded_from_timing() -> None:
@@ -296,7 +297,7 @@ def test_spam_is_excluded_from_timing() -> None:
         "s",
         ingested=mon(9),
         state=CaseState.SPAM,
-        claimed_by="alice",
+        claimed_by=Identity("cli", "alice"),
         first_claimed_at=mon(9, 1),
         resolved_at=mon(9, 2),
     )

@@ -13,9 +13,12 @@ from integrations.slack.lanes import ChannelLanes
 from integrations.slack.surface import SlackSurface
 from tests.fakes.slack import TOKEN
 from tests.slack.conftest import SlackWorld
+from triagebot.cases.identities import Identity
 from triagebot.cases.note_mentions import mention_oncall, mention_user
 from triagebot.cases.records import MessageRef
 from triagebot.errors import DeliveryError
+
+MARIA = Identity("cli", "maria")
 
 
 async def test_a_post_lost_in_a_crash_is_found_by_its_metadata(world: SlackWorld) -> None:
@@ -143,10 +146,12 @@ async def test_reminders_mention_people_and_groups_and_escalations_go_up(
     await world.deliver()
     ref = world.ref(case.id)
     surface = world.slack.surface
-    await surface.reply(case, ref, f"{mention_user('U0ANA')} half the claim time is gone")
+    await surface.reply(
+        case, ref, f"{mention_user(Identity('slack', 'U0ANA'))} half the claim time is gone"
+    )
     await surface.reply(case, ref, f"{mention_oncall('shipping')} 75% of the claim time is gone")
-    await surface.reply(case, ref, f"{mention_user('maria')} <!channel> is overdue")
-    await surface.escalate(case, ref, f"claim overdue; {mention_user('maria')} please look")
+    await surface.reply(case, ref, f"{mention_user(MARIA)} <!channel> is overdue")
+    await surface.escalate(case, ref, f"claim overdue; {mention_user(MARIA)} please look")
     notes = [m["text"] for m in world.fake.replies(ref.channel, ref.message_id)]
     assert notes == [
         "<@U0ANA> half the claim time is gone",

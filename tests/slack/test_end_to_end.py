@@ -14,6 +14,7 @@ from integrations.slack.payload import ActionId
 from tests.fakes.slack_requests import block_action, signed
 from tests.slack.conftest import SlackWorld
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim
 from triagebot.cases.records import CaseState, MessageRef
 
@@ -50,7 +51,7 @@ async def test_mention_is_posted_claimed_resolved_and_counted(world: SlackWorld)
         lambda: "case-unclaim" in buttons(world.fake.find(ref.channel, ref.message_id))
     )
     claimed = world.case(case.id)
-    assert claimed.state is CaseState.CLAIMED and claimed.claimed_by == "U0ANA"
+    assert claimed.state is CaseState.CLAIMED and claimed.claimed_by == Identity("slack", "U0ANA")
     message = world.fake.find(ref.channel, ref.message_id)
     assert "Claimed* by <@U0ANA>" in texts(message["blocks"])
     assert buttons(message)[:2] == ["case-resolve", "case-unclaim"]
@@ -104,11 +105,14 @@ async def test_a_change_made_elsewhere_updates_the_message(world: SlackWorld) ->
     await world.deliver()
     ref = world.ref(case.id)
     execute(
-        world.runtime.store, world.runtime.policy, Claim(case.id, "maria", "cli"), world.clock()
+        world.runtime.store,
+        world.runtime.policy,
+        Claim(case.id, Identity("cli", "maria"), "cli"),
+        world.clock(),
     )
     await world.deliver()
     message = world.fake.find(ref.channel, ref.message_id)
     assert "Claimed* by maria" in texts(message["blocks"])
     assert [m["text"] for m in world.fake.replies(ref.channel, ref.message_id)] == [
-        "claimed by maria"
+        "claimed by @maria"
     ]

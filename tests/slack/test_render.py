@@ -21,6 +21,7 @@ from integrations.slack.payload import (
 )
 from integrations.slack.render import RenderContext, as_dicts, case_blocks, fallback_text
 from tests.fakes.slack import check_blocks
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import Author, Case, CaseState, Mention, Priority
 
 T0 = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
@@ -120,7 +121,9 @@ def test_buttons_follow_the_state() -> None:
         return [e["action_id"] for e in actions["elements"]]
 
     assert ids(make_case()) == ["case-claim", "case-resolve", "case-reassign", "case-spam"]
-    claimed = make_case(state=CaseState.CLAIMED, claimed_by="U0ANA", claimed_at=T0)
+    claimed = make_case(
+        state=CaseState.CLAIMED, claimed_by=Identity("slack", "U0ANA"), claimed_at=T0
+    )
     assert ids(claimed) == ["case-resolve", "case-unclaim", "case-reassign", "case-spam"]
     assert ids(make_case(state=CaseState.RESOLVED, resolved_at=T0)) == ["case-reopen"]
     select = as_dicts(case_blocks(make_case(), CTX))[-1]["elements"][2]

@@ -523,3 +523,34 @@ async def test_through_the_poller_posts_become_cases_and_a_deleted_one_gets_a_no
         assert "withdrawn by its author" in (notes[0].note or "")
     finally:
         runtime.close()
+
+
+async def test_full_text_replaces_excerpts_with_whole_posts(
+    forum: FakeForum, server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    at = "2025-03-14T15:00:00.000Z"
+    hits = [hit(n, at, f"Northwind excerpt {n}...", post_number=n) for n in (1, 2, 3, 4)]
+    forum.pages = {1: json_reply(search_body(hits, [TOPIC], more=False))}
+    whole = "<p>Northwind: the <b>whole</b> post &amp; more.</p><script>x()</script>"
+    server.add("/posts/1.json", json_reply({"id": 1, "cooked": whole, "updated_at": at}))
+    server.add(
+        "/posts/2.json",
+        json_reply({"errors": ["The requested URL or resource could not be found."]}, 404),
+    )
+    server.add("/posts/3.json", json_reply({"errors": ["slow down"]}, 429, {"retry-after": "12"}))
+    server.add("/posts/4.json", json_reply({"id": 4, "cooked": "<p>never asked</p>"}))
+    result = await make_source("discourse", full_text=True).poll(http, None)
+    texts = {m.id: m.text for m in result.mentions}
+    assert texts == {
+        "discourse:1": "Northwind question\n\nNorthwind: the whole post & more.",
+        "discourse:3": "Northwind question\n\nNorthwind excerpt 3...",
+        "discourse:4": "Northwind question\n\nNorthwind excerpt 4...",
+    }
+    assert [(g.id, g.why) for g in result.gone] == [("discourse:2", "deleted")]
+    assert result.retry_after == 12.0
+    assert result.pause_reason == "excerpts kept: rate limited on /posts/3.json"
+    assert server.seen("/posts/4.json") == []
+
+    plain = await make_source("discourse", name="plain").poll(http, None)
+    assert len(plain.mentions) == 4
+    assert len(server.seen("/posts/1.json")) == 1  # without full_text: the excerpts only

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from triagebot.cases.identities import SURFACES, SYSTEM, Identity
 from triagebot.cases.records import (
     Author,
     Case,
@@ -22,7 +23,15 @@ from triagebot.cases.records import (
 
 #: A fixed moment the builders' default times are relative to.
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-PEOPLE = ["ana", "bo", "", None]
+PEOPLE: list[Identity | None] = [Identity("cli", "ana"), Identity("slack", "U0BO"), None]
+
+
+def actor_of(who: Identity | str) -> Identity:
+    """``who`` as an identity: a qualified ``surface:id`` as written, a bare name as ``cli:``."""
+    if isinstance(who, Identity):
+        return who
+    surface, sep, _ = who.partition(":")
+    return Identity.parse(who) if sep and surface in SURFACES else Identity("cli", who)
 
 
 def make_mention(
@@ -56,7 +65,7 @@ def make_case(
     department: str = "support",
     priority: Priority = Priority.P2,
     version: int = 1,
-    claimed_by: str | None = None,
+    claimed_by: Identity | str | None = None,
     text: str | None = None,
 ) -> Case:
     mention = make_mention(mention_id or f"x:{case_id}", created_at=ingested_at)
@@ -70,7 +79,7 @@ def make_case(
         claim_due=ingested_at + timedelta(hours=1),
         resolve_due=ingested_at + timedelta(days=1),
         version=version,
-        claimed_by=claimed_by,
+        claimed_by=None if claimed_by is None else actor_of(claimed_by),
         updated_at=ingested_at,
     )
 
@@ -79,7 +88,7 @@ def make_event(
     case: Case,
     action: str = "created",
     *,
-    actor: str = "system",
+    actor: Identity | str = SYSTEM,
     surface: str = "test",
     at: datetime | None = None,
     note: str | None = None,
@@ -87,7 +96,7 @@ def make_event(
     return CaseEvent(
         case_id=case.id,
         action=action,
-        actor=actor,
+        actor=actor_of(actor),
         surface=surface,
         at=at or case.updated_at or T0,
         version=case.version,
@@ -113,9 +122,13 @@ def make_new(case_id: str, **case_args: Any) -> NewCase:
     return NewCase(case, (make_event(case),), (make_outbox(f"post-{case_id}", case_id),))
 
 
-def moved(case: Case, state: CaseState, *, actor: str = "ana", at: datetime | None = None) -> Case:
-    """The next version of ``case`` in ``state`` (claimed_by/resolved_by set as fitting)."""
+def moved(
+    case: Case, state: CaseState, *, actor: Identity | str = "ana", at: datetime | None = None
+) -> Case:
+    """The next version of ``case`` in ``state`` (claimed_by/resolved_by set as fitting; a
+    bare ``actor`` name is a ``cli:`` identity)."""
     when = at or (case.updated_at or T0) + timedelta(minutes=1)
+    actor = actor_of(actor)
     changes: dict[str, Any] = {"state": state, "version": case.version + 1, "updated_at": when}
     if state is CaseState.CLAIMED:
         changes |= {"claimed_by": actor, "claimed_at": when}

@@ -12,6 +12,7 @@ import pytest
 
 from tests.store import _workers
 from tests.store.builders import make_new, moved
+from triagebot.cases.identities import SYSTEM, Identity
 from triagebot.cases.records import CaseState
 from triagebot.errors import VersionConflict
 from triagebot.store.tinydb_store import TinyDBStore
@@ -56,8 +57,12 @@ def test_exactly_one_claim_wins(tmp_path: Path) -> None:
     with TinyDBStore(path) as store:
         for case_id, winner in winners.items():
             case = store.get_case(case_id)
-            assert (case.state, case.claimed_by, case.version) == (CaseState.CLAIMED, winner, 2)
-            assert [e.actor for e in store.events(case_id)] == ["system", winner]
+            assert (case.state, case.claimed_by, case.version) == (
+                CaseState.CLAIMED,
+                Identity("cli", winner),
+                2,
+            )
+            assert [e.actor for e in store.events(case_id)] == [SYSTEM, Identity("cli", winner)]
         assert store.pending_outbox() == 2 * ROUNDS  # one post and one winning claim each
 
 
@@ -121,7 +126,7 @@ def test_threads_claim_each_case_once(tmp_path: Path, shared: bool) -> None:
     with TinyDBStore(path) as store:
         for case_id, name in wins:
             case = store.get_case(case_id)
-            assert (case.version, case.claimed_by or case.resolved_by) == (2, name)
+            assert (case.version, case.claimed_by or case.resolved_by) == (2, Identity("cli", name))
         assert len(store.list_cases()) == 40
     for store in {id(s): s for s in stores}.values():
         store.close()

@@ -18,6 +18,7 @@ from tests.store.builders import (
     moved,
 )
 from tests.store.conftest import Opener
+from triagebot.cases.identities import SYSTEM, Identity
 from triagebot.cases.records import Case, CaseState, NewCase, OutboxKind
 from triagebot.errors import CaseNotFound, StoreError, VersionConflict
 from triagebot.store.base import Store
@@ -118,8 +119,8 @@ def test_save_case_compare_and_set(store: Store) -> None:
     with pytest.raises(VersionConflict):
         store.save_case(bo, 1, [make_event(bo, "claimed", actor="bo")], [make_outbox("u2", "1")])
     stored = store.get_case("1")
-    assert (stored.claimed_by, stored.version) == ("ana", 2)
-    assert [e.actor for e in store.events("1")] == ["system", "system"]
+    assert (stored.claimed_by, stored.version) == (Identity("cli", "ana"), 2)
+    assert [e.actor for e in store.events("1")] == [SYSTEM, SYSTEM]
     assert store.pending_outbox() == 2  # post-1 and u1, not u2
 
 
@@ -426,7 +427,7 @@ def test_two_connections_see_each_other(open_store: Opener) -> None:
     assert two.get_case("1").state is CaseState.NEW
     case = two.get_case("1")
     two.save_case(moved(case, CaseState.CLAIMED, actor="bo"), 1)
-    assert one.get_case("1").claimed_by == "bo"
+    assert one.get_case("1").claimed_by == Identity("cli", "bo")
     with pytest.raises(VersionConflict):
         one.save_case(moved(case, CaseState.CLAIMED, actor="ana"), 1)
     assert two.add_cases([make_new("2", mention_id="x:1")]) == [False]

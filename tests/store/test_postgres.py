@@ -15,6 +15,7 @@ import pytest
 from tests.store import _pg_workers
 from tests.store.builders import make_new
 from tests.store.pg_helpers import require_database, throwaway_schema
+from triagebot.cases.identities import SYSTEM, Identity
 from triagebot.cases.records import CaseState
 from triagebot.errors import StoreError
 
@@ -146,8 +147,9 @@ def test_twenty_concurrent_claims_have_one_winner() -> None:
         with PostgresStore(url, schema=schema) as store:
             for case_id, name in winners.items():
                 case = store.get_case(case_id)
-                assert (case.state, case.claimed_by, case.version) == (CaseState.CLAIMED, name, 2)
-                assert [e.actor for e in store.events(case_id)] == ["system", name]
+                who = Identity("cli", name)
+                assert (case.state, case.claimed_by, case.version) == (CaseState.CLAIMED, who, 2)
+                assert [e.actor for e in store.events(case_id)] == [SYSTEM, who]
             assert store.pending_outbox() == 2 * rounds
 
 

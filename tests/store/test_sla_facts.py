@@ -11,6 +11,7 @@ import pytest
 
 from tests.store.builders import T0, make_case, make_new, varied_case
 from triagebot.cases.facts import crosspost_keys, sla_facts
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import ACTIVE_STATES, Author, Case, CaseState, NewCase
 from triagebot.reports.comparison import worst_open, worst_open_facts
 from triagebot.sla.calendar import BusinessCalendar
@@ -80,16 +81,26 @@ def test_sla_facts_follow_every_change(store: Store) -> None:
     case = make_case("1", state=CaseState.OPEN)
     store.add_cases([NewCase(case)])
     claimed = replace(
-        case, state=CaseState.CLAIMED, version=2, claimed_by="ana", first_claimed_at=T0
+        case,
+        state=CaseState.CLAIMED,
+        version=2,
+        claimed_by=Identity("slack", "U0ANA"),
+        first_claimed_at=T0,
     )
     store.save_case(claimed, 1)
     moved = replace(claimed, department="billing", version=3)
     store.save_case(moved, 2)
     assert store.sla_facts() == [sla_facts(moved)]
-    done = replace(moved, state=CaseState.RESOLVED, version=4, resolved_at=NOW, resolved_by="bo")
+    done = replace(
+        moved,
+        state=CaseState.RESOLVED,
+        version=4,
+        resolved_at=NOW,
+        resolved_by=Identity("cli", "bo"),
+    )
     store.save_case(done, 3)
     assert store.sla_facts() == [sla_facts(done)]
-    assert store.sla_facts()[0].person == "ana"
+    assert store.sla_facts()[0].person == "slack:U0ANA"
 
 
 # --- cross-post candidates ---------------------------------------------------------------------

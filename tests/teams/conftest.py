@@ -71,8 +71,10 @@ class BotWorld:
         assert len(result.new) == 1
         return result.new[0]
 
-    async def send(self, activity: Activity, user: str = "29:alex", name: str = "Alex") -> None:
-        activity.from_property = ChannelAccount(id=user, name=name)
+    async def send(
+        self, activity: Activity, user: str = "29:alex", name: str = "Alex", aad: str | None = None
+    ) -> None:
+        activity.from_property = ChannelAccount(id=user, name=name, aad_object_id=aad)
         await self.adapter.receive_activity(activity)
         await self.bot.drain()
 

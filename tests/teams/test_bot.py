@@ -12,10 +12,13 @@ from integrations.common.payload import ActionId, CasePayload
 from integrations.teams.places import SURFACE
 from tests.teams.conftest import BotWorld
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim
+from triagebot.cases.note_mentions import mention_user
 from triagebot.cases.records import CaseState, MessageRef
 
 CARD = "application/vnd.microsoft.card.adaptive"
+BEN = Identity(SURFACE, "29:ben")
 
 
 def press(case_id: str, version: int, action: ActionId, **extra: Any) -> Activity:
@@ -50,7 +53,7 @@ async def test_claim_answers_with_the_refreshed_card_and_redraws_it_for_everyone
     assert (status, kind) == (200, CARD)
     assert "**Claimed** by Alex" in shown(card)
     stored = bot_world.runtime.store.get_case(case.id)
-    assert stored.state is CaseState.CLAIMED and stored.claimed_by == "29:alex"
+    assert stored.state is CaseState.CLAIMED and stored.claimed_by == Identity(SURFACE, "29:alex")
     [(where, activity_id, redrawn)] = bot_world.gateway.updates
     assert (where.conversation_id, activity_id) == ("19:ch;messageid=1", "1")
     assert "**Claimed** by Alex" in shown(redrawn)
@@ -59,7 +62,7 @@ async def test_claim_answers_with_the_refreshed_card_and_redraws_it_for_everyone
 async def test_a_stale_resolve_shows_the_case_as_it_is_and_why(bot_world: BotWorld) -> None:
     case = bot_world.ingest()
     store = bot_world.runtime.store
-    execute(store, bot_world.runtime.policy, Claim(case.id, "29:ben", SURFACE), bot_world.clock.now)
+    execute(store, bot_world.runtime.policy, Claim(case.id, BEN, SURFACE), bot_world.clock.now)
     await bot_world.send(press(case.id, case.version, ActionId.RESOLVE))
     status, kind, card = invoke_answer(bot_world)
     assert (status, kind) == (200, CARD)
@@ -71,21 +74,21 @@ async def test_a_forbidden_unclaim_is_refused_with_a_clear_notice(bot_world: Bot
     case = bot_world.ingest()
     store = bot_world.runtime.store
     outcome = execute(
-        store, bot_world.runtime.policy, Claim(case.id, "29:ben", SURFACE), bot_world.clock.now
+        store, bot_world.runtime.policy, Claim(case.id, BEN, SURFACE), bot_world.clock.now
     )
     bot_world.surface.remember_person("29:ben", "Ben Miller")
     await bot_world.send(press(case.id, outcome.case.version, ActionId.UNCLAIM))
     status, _, card = invoke_answer(bot_world)
     notice = card["body"][0]
     assert status == 200 and notice["id"] == "notice" and notice["color"] == "Attention"
-    assert store.get_case(case.id).claimed_by == "29:ben"
+    assert store.get_case(case.id).claimed_by == BEN
     assert "Ben Miller" in shown(card)
 
 
 async def test_a_claim_on_a_claimed_case_names_the_holder(bot_world: BotWorld) -> None:
     case = bot_world.ingest()
     store = bot_world.runtime.store
-    execute(store, bot_world.runtime.policy, Claim(case.id, "29:ben", SURFACE), bot_world.clock.now)
+    execute(store, bot_world.runtime.policy, Claim(case.id, BEN, SURFACE), bot_world.clock.now)
     bot_world.surface.remember_person("29:ben", "Ben Miller")
     await bot_world.send(press(case.id, case.version, ActionId.CLAIM))
     _, _, card = invoke_answer(bot_world)
@@ -160,3 +163,40 @@ async def test_every_activity_teaches_places_and_names(bot_world: BotWorld) -> N
     )  # fmt: skip
     assert place["reference"]["conversation"]["id"] == "19:ship@thread.tacv2"
     assert places["person:29:alex"] == {"kind": "person", "name": "Alex"}
+
+
+async def test_a_teams_user_whose_id_reads_like_a_slack_id_cannot_act_on_the_slack_claim(
+    bot_world: BotWorld,
+) -> None:
+    case = bot_world.ingest()
+    store = bot_world.runtime.store
+    slack_ana = Identity("slack", "U0ANA")
+    claimed = execute(store, bot_world.runtime.policy, Claim(case.id, slack_ana, "slack"),
+                      bot_world.clock.now).case  # fmt: skip
+    for action in (ActionId.RESOLVE, ActionId.UNCLAIM, ActionId.SPAM):
+        await bot_world.send(press(case.id, claimed.version, action), user="U0ANA", name="Mallory")
+        status, _, card = invoke_answer(bot_world)
+        assert status == 200 and card["body"][0]["id"] == "notice"
+        assert "only they or a manager" in shown(card)
+    stored = store.get_case(case.id)
+    assert (stored.state, stored.claimed_by, stored.version) == (
+        CaseState.CLAIMED,
+        slack_ana,
+        claimed.version,
+    )
+
+
+async def test_the_teams_actor_is_the_aad_object_id_and_named_as_teams_tells(
+    bot_world: BotWorld,
+) -> None:
+    case = bot_world.ingest()
+    await bot_world.send(
+        press(case.id, case.version, ActionId.CLAIM), user="29:1x-chat-id", aad="5c1e-aad-alex"
+    )
+    status, _, card = invoke_answer(bot_world)
+    assert status == 200 and "**Claimed** by Alex" in shown(card)
+    stored = bot_world.runtime.store.get_case(case.id)
+    assert stored.claimed_by == Identity("teams", "5c1e-aad-alex")
+    [event] = [e for e in bot_world.runtime.store.events(case.id) if e.action == "claim"]
+    note = bot_world.surface.note_text(f"claimed by {mention_user(event.actor)}", 200)
+    assert note == "claimed by @Alex"

@@ -25,6 +25,7 @@ from tests.conftest import EXAMPLE_CONFIG, ROOT
 from tests.fakes.surface import RecordingSurface
 from tests.teams.test_surface import FakeConnector
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim, Resolve
 from triagebot.cases.records import Author, Case, Mention
 from triagebot.config.settings import load_settings
@@ -125,9 +126,9 @@ async def test_cases_from_before_the_install_are_posted_once(world: World) -> No
     await runtime.delivery().drain()  # Billing's channel is unknown: not shown in Teams
     assert world.cards() == [] and len(world.other.posts) == 3
     now = runtime.clock()
-    execute(runtime.store, runtime.policy, Claim(claimed.id, "ana", "cli"), now)
-    execute(runtime.store, runtime.policy, Claim(closed.id, "bo", "cli"), now)
-    execute(runtime.store, runtime.policy, Resolve(closed.id, "bo", "cli"), now)
+    execute(runtime.store, runtime.policy, Claim(claimed.id, Identity("cli", "ana"), "cli"), now)
+    execute(runtime.store, runtime.policy, Claim(closed.id, Identity("cli", "bo"), "cli"), now)
+    execute(runtime.store, runtime.policy, Resolve(closed.id, Identity("cli", "bo"), "cli"), now)
     await runtime.delivery().drain()
 
     await world.install()

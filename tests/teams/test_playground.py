@@ -28,6 +28,7 @@ from tests.conftest import EXAMPLE_CONFIG, ROOT
 from tests.e2e_helpers import require_playground
 from tests.teams.playground import (
     GENERAL,
+    USER,
     USER_NAME,
     Playground,
     card_text,
@@ -35,6 +36,7 @@ from tests.teams.playground import (
     playground,
 )
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim
 from triagebot.cases.records import Author, Case, Mention
 from triagebot.config.settings import load_settings
@@ -161,7 +163,7 @@ async def test_case_card_claim_resolve_and_live_refresh(world: World) -> None:
         answer["value"]
     )
     stored = world.runtime.store.get_case(case.id)
-    assert stored.state.value == "claimed" and stored.claimed_by == "user-id-0"
+    assert stored.state.value == "claimed" and stored.claimed_by == Identity("teams", USER)
     # Everyone's card is redrawn too (update_activity).
     await world.pg.frame(
         lambda f: (
@@ -193,7 +195,11 @@ async def test_a_claim_elsewhere_updates_the_teams_card(world: World) -> None:
     card_id = frame["message"]["messageId"]
     runtime = world.runtime
     await asyncio.to_thread(
-        execute, runtime.store, runtime.policy, Claim(case.id, "maria", "cli"), runtime.clock()
+        execute,
+        runtime.store,
+        runtime.policy,
+        Claim(case.id, Identity("cli", "maria"), "cli"),
+        runtime.clock(),
     )
     await world.deliver()
     update = await world.pg.frame(

@@ -13,6 +13,7 @@ import pytest
 from integrations.common.payload import ActionId, parse_payload
 from integrations.teams import render, tmd
 from integrations.teams.render import RenderContext, case_card
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import Author, Case, CaseState, Mention, Priority
 
 NAMES = {"shipping": "Shipping", "billing": "Billing & Refunds", "triage": "Triage"}
@@ -104,9 +105,13 @@ def test_actions_follow_the_state_and_carry_only_the_payload(now: datetime) -> N
     verbs = lambda card: [a.get("verb") for a in card["actions"] if "verb" in a]  # noqa: E731
     open_card = case_card(make_case(now), ctx)
     assert verbs(open_card) == ["case-claim", "case-resolve", "case-spam"]
-    claimed = make_case(now, state=CaseState.CLAIMED, claimed_by="29:ana", claimed_at=now)
+    claimed = make_case(
+        now, state=CaseState.CLAIMED, claimed_by=Identity("teams", "29:ana"), claimed_at=now
+    )
     assert verbs(case_card(claimed, ctx)) == ["case-resolve", "case-unclaim", "case-spam"]
-    resolved = make_case(now, state=CaseState.RESOLVED, resolved_by="29:ana", resolved_at=now)
+    resolved = make_case(
+        now, state=CaseState.RESOLVED, resolved_by=Identity("teams", "29:ana"), resolved_at=now
+    )
     assert verbs(case_card(resolved, ctx)) == ["case-reopen"]
     claim = open_card["actions"][0]
     assert claim["type"] == "Action.Execute" and claim["fallback"]["type"] == "Action.Submit"
@@ -123,7 +128,9 @@ def test_reassign_offers_the_other_departments(now: datetime) -> None:
 
 
 def test_people_are_shown_by_name_and_times_in_the_viewers_zone(now: datetime) -> None:
-    claimed = make_case(now, state=CaseState.CLAIMED, claimed_by="29:ana", claimed_at=now)
+    claimed = make_case(
+        now, state=CaseState.CLAIMED, claimed_by=Identity("teams", "29:ana"), claimed_at=now
+    )
     ctx = RenderContext(NAMES, now, people={"29:ana": "Ana **Lopez**"})
     status = next(i for i in case_card(claimed, ctx)["body"] if i.get("id") == "case-status")
     assert "**Claimed** by Ana \\*\\*Lopez\\*\\*" in status["text"]

@@ -20,6 +20,7 @@ from integrations.teams.gateway import TeamsGateway
 from integrations.teams.places import SURFACE, Place
 from integrations.teams.surface import TeamsSurface
 from tests.conftest import EXAMPLE_CONFIG
+from triagebot.cases.identities import Identity
 from triagebot.cases.note_mentions import mention_user
 from triagebot.cases.records import Author, Case, CaseState, Mention, MessageRef, Priority
 from triagebot.config.settings import Environment, load_settings
@@ -111,7 +112,9 @@ async def test_post_update_reply_and_escalate(
     assert body["attachments"][0]["content"]["type"] == "AdaptiveCard"
 
     surface.people["29:ana"] = "Ana"
-    await surface.reply(case, ref, f"claimed by {mention_user('29:ana')} **now**")
+    await surface.reply(
+        case, ref, f"claimed by {mention_user(Identity('teams', '29:ana'))} **now**"
+    )
     method, path, body = fake.calls[-1]
     assert method == "POST"
     assert path.startswith("/v3/conversations/19:ship;messageid=m1/activities")

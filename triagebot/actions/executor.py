@@ -12,7 +12,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Command, LifecyclePolicy, Publish, apply
+from triagebot.cases.note_mentions import mention_user
 from triagebot.cases.records import Case, CaseEvent, OutboxItem, OutboxKind, Priority
 from triagebot.config.settings import Settings
 from triagebot.errors import VersionConflict
@@ -32,8 +34,14 @@ class SettingsPolicy:
     def reopen_within(self) -> timedelta:
         return self._settings.reopen_within
 
-    def is_manager(self, actor: str, surface: str) -> bool:
-        return self._settings.is_manager(actor, surface)
+    def is_manager(self, actor: Identity) -> bool:
+        return self._settings.is_manager(actor)
+
+    def same_person(self, one: Identity, other: Identity) -> bool:
+        return self._settings.people.same_person(one, other)
+
+    def name_of(self, actor: Identity) -> str:
+        return self._settings.people.name_of(actor)
 
     def department_exists(self, department: str) -> bool:
         return department in self._settings.departments
@@ -67,11 +75,13 @@ _PAST = {
 
 
 def note_for(event: CaseEvent) -> str:
-    """The thread note a change leaves under the case's message."""
+    """The thread note a change leaves under the case's message (the actor as a mention
+    token: each surface names the person its own way)."""
+    who = mention_user(event.actor)
     if event.action == "reassign":
         before, after = event.before["department"], event.after["department"]
-        return f"reassigned from {before} to {after} by {event.actor}"
-    return f"{_PAST.get(event.action, event.action)} by {event.actor}"
+        return f"reassigned from {before} to {after} by {who}"
+    return f"{_PAST.get(event.action, event.action)} by {who}"
 
 
 def execute(store: Store, policy: LifecyclePolicy, command: Command, now: datetime) -> Outcome:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from triagebot.actions.executor import SettingsPolicy, outbox_item
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import SYSTEM_ACTOR, Unclaim, apply
 from triagebot.cases.note_mentions import mention_oncall, mention_user
 from triagebot.cases.records import (
@@ -69,8 +70,20 @@ class Plan:
 class _SystemPolicy(SettingsPolicy):
     """The lifecycle policy, with the watcher allowed to release anyone's claim."""
 
-    def is_manager(self, actor: str, surface: str) -> bool:
-        return actor == SYSTEM_ACTOR or super().is_manager(actor, surface)
+    def is_manager(self, actor: Identity) -> bool:
+        return actor == SYSTEM_ACTOR or super().is_manager(actor)
+
+
+def _manager(settings: Settings, dept: DepartmentConfig) -> Identity | None:
+    """Who a breach names: the department's ``manager``, else the first manager listed."""
+    people = settings.people
+    if dept.manager:
+        return people.reference(dept.manager)
+    listed = next((p for p in people.persons if p.manager), None)
+    if listed is not None:
+        return listed.identities[0]
+    names = settings.config.managers.names
+    return Identity("cli", names[0]) if names else None
 
 
 class _Department:
@@ -82,7 +95,7 @@ class _Department:
         self.calendar = settings.calendar_for(dept.id)
         self.note_at = dept.note_at or sla.note_at
         self.idle_release = dept.idle_release or sla.idle_release
-        self.manager = dept.manager or next(iter(settings.config.managers.names), None)
+        self.manager = _manager(settings, dept)
         self.has_oncall = bool(dept.oncall_slack_group or dept.oncall_teams)
 
 

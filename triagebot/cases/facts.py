@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from triagebot.cases.identities import SURFACES, read_stored
 from triagebot.cases.links import canonical_url
 from triagebot.cases.records import Case, utc
 
@@ -79,7 +80,8 @@ def person_of(case: Case) -> str | None:
     """Who the case counts for: its claimer (or resolver), if it was ever claimed."""
     if case.first_claimed_at is None:
         return None
-    return case.claimed_by or case.resolved_by
+    who = case.claimed_by or case.resolved_by
+    return None if who is None else str(who)
 
 
 def sla_facts(case: Case) -> SlaFacts:
@@ -110,7 +112,7 @@ def sla_facts_of_doc(doc: Mapping[str, Any]) -> SlaFacts:
         doc["department"],
         doc["priority"],
         mention["source"],
-        None if first_claimed is None else (doc.get("claimed_by") or doc.get("resolved_by")),
+        None if first_claimed is None else _person(doc.get("claimed_by") or doc.get("resolved_by")),
         _doc_us(doc["ingested_at"]),
         _doc_us(mention["created_at"]),
         _doc_us_or_none(first_claimed),
@@ -118,6 +120,14 @@ def sla_facts_of_doc(doc: Mapping[str, Any]) -> SlaFacts:
         _doc_us(doc["claim_due"]),
         _doc_us(doc["resolve_due"]),
     )
+
+
+def _person(stored: str | None) -> str | None:
+    """A stored actor as its qualified text (an older, bare one read as ``read_optional``)."""
+    if stored is None or stored == "":
+        return None
+    surface, sep, _ = stored.partition(":")
+    return stored if sep and surface in SURFACES else str(read_stored(stored))
 
 
 def author_key(handle: str) -> str:

@@ -8,6 +8,17 @@ written to be shown to the person who clicked.
      │                ^  <──unclaim──  │                               (within a window)
      │                └──reassign──────┘  (to another department: open again, clock keeps running)
      └── spam (from new, open, claimed); reopen brings a spam case back to open
+
+Who may do what (actors are surface-qualified identities; the policy says which belong to one
+person and who is a manager):
+
+- claim an open case: anyone;
+- unclaim, resolve, reassign or mark as spam a claimed case: its holder or a manager;
+- resolve or mark as spam an unclaimed case: anyone (a resolve claims it in the same step, so
+  it counts for the resolver: refusing it would only make them press Claim first);
+- reopen a resolved case (within ``reopen_within``): who resolved it, who held it, or a
+  manager; reopen a spam case: who marked it, or a manager (spam marked by the rules at
+  ingest: a manager).
 """
 
 from __future__ import annotations
@@ -16,11 +27,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from triagebot.cases.identities import SYSTEM, Identity
 from triagebot.cases.records import JSON, Assignment, Case, CaseEvent, CaseState, Priority
 from triagebot.durations import format_seconds
 from triagebot.errors import AlreadyClaimed, IllegalTransition, NotAllowed
 
-SYSTEM_ACTOR = "triagebot"
+SYSTEM_ACTOR = SYSTEM
 
 
 class LifecyclePolicy(Protocol):
@@ -29,7 +41,15 @@ class LifecyclePolicy(Protocol):
     @property
     def reopen_within(self) -> timedelta: ...
 
-    def is_manager(self, actor: str, surface: str) -> bool: ...
+    def is_manager(self, actor: Identity) -> bool: ...
+
+    def same_person(self, one: Identity, other: Identity) -> bool:
+        """True when both identities are one person's (equal, or joined by the directory)."""
+        ...
+
+    def name_of(self, actor: Identity) -> str:
+        """How a person is named in the messages the lifecycle writes."""
+        ...
 
     def department_exists(self, department: str) -> bool: ...
 
@@ -43,7 +63,7 @@ class Command:
     """Base of every command: which case, who, from which surface."""
 
     case_id: str
-    actor: str
+    actor: Identity
     surface: str = "cli"
 
     @property
@@ -104,13 +124,49 @@ def _ago(now: datetime, then: datetime | None) -> str:
     return f" {format_seconds(max(0.0, (now - then).total_seconds()))} ago"
 
 
+def _is(policy: LifecyclePolicy, who: Identity | None, actor: Identity) -> bool:
+    return who is not None and policy.same_person(who, actor)
+
+
 def _require_holder_or_manager(
     case: Case, cmd: Command, policy: LifecyclePolicy, what: str
 ) -> None:
-    if case.claimed_by not in (None, cmd.actor) and not policy.is_manager(cmd.actor, cmd.surface):
-        raise NotAllowed(
-            f"case #{case.id} is claimed by {case.claimed_by}: only they or a manager may {what} it"
+    holder = case.claimed_by
+    if holder is None or _is(policy, holder, cmd.actor) or policy.is_manager(cmd.actor):
+        return
+    raise NotAllowed(
+        f"case #{case.id} is claimed by {policy.name_of(holder)}: "
+        f"only they or a manager may {what} it"
+    )
+
+
+def _require_may_reopen(case: Case, cmd: Command, policy: LifecyclePolicy) -> None:
+    """A resolved case: its resolver, its holder or a manager; spam: who marked it or a
+    manager (the rules' own spam verdicts: a manager)."""
+    if policy.is_manager(cmd.actor):
+        return
+    allowed: tuple[Identity | None, ...] = (case.resolved_by,)
+    if case.state is CaseState.RESOLVED:
+        allowed += (case.claimed_by,)
+    if any(_is(policy, who, cmd.actor) for who in allowed if who is not None and not who.is_system):
+        return
+    if case.state is CaseState.SPAM:
+        who = (
+            "the rules"
+            if case.resolved_by is None or case.resolved_by.is_system
+            else (policy.name_of(case.resolved_by))
         )
+        raise NotAllowed(
+            f"case #{case.id} was marked as spam by {who}: only they or a manager may reopen it"
+        )
+    named = policy.name_of(case.resolved_by) if case.resolved_by is not None else "someone"
+    raise NotAllowed(
+        f"case #{case.id} was resolved by {named}: only they, its holder or a manager may reopen it"
+    )
+
+
+def _name(policy: LifecyclePolicy, who: Identity | None) -> str:
+    return "nobody" if who is None else policy.name_of(who)
 
 
 def _close_assignment(case: Case, now: datetime) -> tuple[Assignment, ...]:
@@ -131,7 +187,8 @@ def _transition(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime
         return replace(case, state=CaseState.OPEN)
     if isinstance(cmd, Claim):
         if state is CaseState.CLAIMED:
-            who = "you" if case.claimed_by == cmd.actor else case.claimed_by
+            holder = case.claimed_by
+            who = "you" if _is(policy, holder, cmd.actor) else _name(policy, holder)
             raise AlreadyClaimed(
                 f"case #{case.id} is already claimed by {who}{_ago(now, case.claimed_at)}"
             )
@@ -193,6 +250,7 @@ def _reopen(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime) ->
             f"case #{case.id} was resolved{_ago(now, closed_at)}; "
             f"cases can be reopened within {window}"
         )
+    _require_may_reopen(case, cmd, policy)
     reopened = replace(
         case,
         state=CaseState.OPEN,

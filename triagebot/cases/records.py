@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from triagebot.cases.identities import Identity, read_optional, read_stored
+
 JSON = dict[str, Any]
 
 #: Id of the department that takes posts no rule claims; it always exists.
@@ -62,6 +64,10 @@ def parse_iso(value: str | None) -> datetime | None:
 
 def _req_iso(value: str) -> datetime:
     return utc(datetime.fromisoformat(value))
+
+
+def _text(identity: Identity | None) -> str | None:
+    return None if identity is None else str(identity)
 
 
 @dataclass(frozen=True)
@@ -171,10 +177,10 @@ class Case:
     cc: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     version: int = 1
-    claimed_by: str | None = None
+    claimed_by: Identity | None = None
     claimed_at: datetime | None = None
     first_claimed_at: datetime | None = None
-    resolved_by: str | None = None
+    resolved_by: Identity | None = None
     resolved_at: datetime | None = None
     updated_at: datetime | None = None
     assignments: tuple[Assignment, ...] = ()
@@ -199,10 +205,10 @@ class Case:
             "cc": list(self.cc),
             "rules": list(self.rules),
             "version": self.version,
-            "claimed_by": self.claimed_by,
+            "claimed_by": _text(self.claimed_by),
             "claimed_at": iso(self.claimed_at),
             "first_claimed_at": iso(self.first_claimed_at),
-            "resolved_by": self.resolved_by,
+            "resolved_by": _text(self.resolved_by),
             "resolved_at": iso(self.resolved_at),
             "updated_at": iso(self.updated_at),
             "assignments": [a.to_dict() for a in self.assignments],
@@ -224,10 +230,10 @@ class Case:
             cc=tuple(data.get("cc") or ()),
             rules=tuple(data.get("rules") or ()),
             version=int(data["version"]),
-            claimed_by=data.get("claimed_by"),
+            claimed_by=read_optional(data.get("claimed_by")),
             claimed_at=parse_iso(data.get("claimed_at")),
             first_claimed_at=parse_iso(data.get("first_claimed_at")),
-            resolved_by=data.get("resolved_by"),
+            resolved_by=read_optional(data.get("resolved_by")),
             resolved_at=parse_iso(data.get("resolved_at")),
             updated_at=parse_iso(data.get("updated_at")),
             assignments=tuple(Assignment.from_dict(a) for a in data.get("assignments") or ()),
@@ -242,7 +248,7 @@ class CaseEvent:
 
     case_id: str
     action: str
-    actor: str
+    actor: Identity
     surface: str
     at: datetime
     version: int
@@ -254,7 +260,7 @@ class CaseEvent:
         return {
             "case_id": self.case_id,
             "action": self.action,
-            "actor": self.actor,
+            "actor": str(self.actor),
             "surface": self.surface,
             "at": iso(self.at),
             "version": self.version,
@@ -268,7 +274,7 @@ class CaseEvent:
         return cls(
             case_id=data["case_id"],
             action=data["action"],
-            actor=data["actor"],
+            actor=read_stored(data["actor"], data["surface"]),
             surface=data["surface"],
             at=_req_iso(data["at"]),
             version=int(data["version"]),

@@ -15,9 +15,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
 from triagebot.cases.records import ACTIVE_STATES, Case, CaseState, Mention
 from triagebot.cli.rules import cmd_rules, print_explanation
+from triagebot.config.people import People
 from triagebot.config.settings import Settings, load_settings
 from triagebot.errors import InputError
 from triagebot.ingest.mention_io import mention_from_json, read_mentions
@@ -124,8 +126,8 @@ def _states(choice: str) -> set[CaseState] | None:
     return {CaseState(choice)}
 
 
-def _case_row(case: Case) -> list[str]:
-    owner = case.claimed_by or ""
+def _case_row(case: Case, people: People) -> list[str]:
+    owner = people.name_of(case.claimed_by) if case.claimed_by else ""
     return [
         f"#{case.id}",
         case.state.value,
@@ -150,8 +152,9 @@ def cmd_cases(args: argparse.Namespace) -> int:
             print(json.dumps(case.to_dict(), ensure_ascii=False))
         return 0
     table = Table("case", "state", "prio", "department", "owner", "source", "text", box=None)
+    people = runtime.settings.people
     for case in found:
-        table.add_row(*(escape(cell) for cell in _case_row(case)))
+        table.add_row(*(escape(cell) for cell in _case_row(case, people)))
     console = output_console()
     console.print(table if found else f"no {args.state} cases")
     return 0
@@ -169,7 +172,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     console = output_console()
     fields = Table(box=None, show_header=False)
-    for label, value in _case_fields(case):
+    people = runtime.settings.people
+    for label, value in _case_fields(case, people):
         fields.add_row(f"[bold]{label}[/]", escape(value))
     console.print(fields)
     history = Table("when (UTC)", "action", "by", "via", "change", box=None)
@@ -182,7 +186,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         history.add_row(
             f"{event.at:%Y-%m-%d %H:%M}",
             event.action,
-            escape(event.actor),
+            escape(_named(people, event.actor)),
             event.surface,
             escape(change),
         )
@@ -190,7 +194,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _case_fields(case: Case) -> list[tuple[str, str]]:
+def _named(people: People, who: Identity) -> str:
+    """``Ana Lopez (slack:U0ANA)``: the person's name and the identity that acted."""
+    name = people.name_of(who)
+    return str(who) if name == who.id else f"{name} ({who})"
+
+
+def _case_fields(case: Case, people: People) -> list[tuple[str, str]]:
     m = case.mention
     return [
         ("case", f"#{case.id} {case.state} {case.priority} {case.department}"),
@@ -200,19 +210,29 @@ def _case_fields(case: Case) -> list[tuple[str, str]]:
         *(("also on", safe_text(url, 300)) for url in case.also_on),
         ("claim due", f"{case.claim_due:%Y-%m-%d %H:%M} UTC"),
         ("resolve due", f"{case.resolve_due:%Y-%m-%d %H:%M} UTC"),
-        ("owner", case.claimed_by or "-"),
+        ("owner", _named(people, case.claimed_by) if case.claimed_by else "-"),
     ]
 
 
-def _act(args: argparse.Namespace, build: Callable[[str, str], Command]) -> int:
+def cli_actor(by: str) -> Identity:
+    """``--by NAME`` as the identity it is: ``cli:<name>`` (never another surface's)."""
+    try:
+        return Identity("cli", by)
+    except ValueError as exc:
+        raise InputError(f"--by: {exc}") from None
+
+
+def _act(args: argparse.Namespace, build: Callable[[str, Identity], Command]) -> int:
+    actor = cli_actor(args.by)
     runtime = Runtime.build(settings_for_command(), routing=False)
     try:
-        command = build(args.case_id.lstrip("#"), args.by)
+        command = build(args.case_id.lstrip("#"), actor)
         outcome = execute(runtime.store, runtime.policy, command, runtime.clock())
     finally:
         runtime.close()
     case = outcome.case
-    owner = f", {case.claimed_by}" if case.claimed_by else ""
+    people = runtime.settings.people
+    owner = f", {people.name_of(case.claimed_by)}" if case.claimed_by else ""
     print(f"#{case.id} is now {case.state} ({case.department}{owner})")
     return 0
 

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = settings_for_command()
-    runtime = Runtime.build(settings, [ConsoleSurface()])
+    runtime = Runtime.build(settings, [ConsoleSurface(name_of=settings.people.name_of)])
     replay = DemoReplay(
         runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed)
     )
@@ -89,7 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log_to_stdout(logging.getLogger().level)
     settings = settings_for_command(fallback=False)
     board = board_options(settings.env, demo=False)  # a weak secret stops before the store opens
-    runtime = Runtime.build(settings, [ConsoleSurface()])
+    runtime = Runtime.build(settings, [ConsoleSurface(name_of=settings.people.name_of)])
     host = listen_host(settings.env)
     log.info(
         "event=serve_started host=%s port=%d store=%s dyno=%s",

@@ -52,7 +52,7 @@ def _summary(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> i
         return 0
     console = output_console()
     print_summary(console, result.summary, f"last {format_seconds(period.total_seconds())}")
-    print_extras(console, result.current, result.previous, worst, now)
+    print_extras(console, result.current, result.previous, worst, now, runtime.settings.people)
     return 0
 
 
@@ -62,7 +62,8 @@ def _export(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> in
         since=now - period, until=now + timedelta(seconds=1), department=args.department
     )
     cases.reverse()  # oldest first
-    rows = export_rows(cases, runtime.settings.calendar_for, now)
+    settings = runtime.settings
+    rows = export_rows(cases, settings.calendar_for, now, settings.people.name_of)
     if args.output in (None, "-"):
         write_export(rows, args.format, sys.stdout)
         return 0

@@ -28,7 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import FALLBACK_DEPARTMENT, Priority
+from triagebot.config.people import People, PersonConfig, people_problems
 from triagebot.durations import Span, parse_duration, parse_span
 from triagebot.errors import ConfigError
 from triagebot.paths import packaged_path
@@ -238,16 +240,13 @@ class EscalationConfig(_Strict):
 
 
 class ManagersConfig(_Strict):
-    names: list[str] = []  # people acting from the CLI or the board
-    slack: list[str] = []
-    teams: list[str] = []
+    # The older way to name managers (``manager = true`` in [[people]] lists them once):
+    names: list[str] = []  # --by names and board logins
+    slack: list[str] = []  # Slack user ids
+    teams: list[str] = []  # Teams AAD object ids
     slack_channel: str | None = None  # the daily digest (default: the escalation channel)
     teams_channel: str | None = None
-    sla_command_managers_only: bool = False  # Slack's /sla answers only the managers above
-
-    def includes(self, actor: str, surface: str) -> bool:
-        by_surface = {"slack": self.slack, "teams": self.teams}
-        return actor in by_surface.get(surface, self.names)
+    sla_command_managers_only: bool = False  # /sla answers only the managers
 
 
 class FileConfig(_Strict):
@@ -260,11 +259,19 @@ class FileConfig(_Strict):
     sources: list[SourceConfig] = []
     escalation: EscalationConfig = EscalationConfig()
     managers: ManagersConfig = ManagersConfig()
+    people: list[PersonConfig] = []
 
     @model_validator(mode="after")
     def _unique_names(self) -> FileConfig:
         problems = _duplicates("departments", [d.id for d in self.departments])
         problems += _duplicates("sources", [s.name for s in self.sources])
+        problems += people_problems(self.people)
+        for key in ("names", "slack", "teams"):
+            for i, value in enumerate(getattr(self.managers, key)):
+                try:
+                    Identity("cli" if key == "names" else key, value)
+                except ValueError as exc:
+                    problems.append(f"managers.{key}[{i}]: {exc}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -416,8 +423,15 @@ class Settings:
         reminder = chosen.reminder_at or self.config.sla.reminder_at
         return SlaPolicy(chosen.claim_within, chosen.resolve_within, reminder)
 
-    def is_manager(self, actor: str, surface: str) -> bool:
-        return self.config.managers.includes(actor, surface)
+    @cached_property
+    def people(self) -> People:
+        """The people directory: ``[[people]]`` and the older ``[managers]`` lists."""
+        managers = self.config.managers
+        return People.from_config(self.config.people, managers.names, managers.slack,
+                                  managers.teams)  # fmt: skip
+
+    def is_manager(self, actor: Identity) -> bool:
+        return self.people.is_manager(actor)
 
     @property
     def reopen_within(self) -> timedelta:

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from triagebot.cases.facts import SlaFacts
 from triagebot.cases.records import ACTIVE_STATES, Case
+from triagebot.config.people import People
 from triagebot.durations import format_seconds
 from triagebot.runtime.console import safe_text
 from triagebot.runtime.wiring import Runtime
@@ -54,7 +55,8 @@ def report(runtime: Runtime, period: timedelta, department: str | None = None) -
     windows = [(now - period, end), (now - window, end), (now - 2 * window, now - window)]
     if window == period:
         del windows[1]
-    found = summarize_windows(facts, runtime.settings.calendar_for, now, windows)
+    settings = runtime.settings
+    found = summarize_windows(facts, settings.calendar_for, now, windows, settings.people.group_key)
     summary, previous = found[0], found[-1]
     return Report(summary, found[1] if window != period else summary, previous)
 
@@ -74,7 +76,7 @@ class OpenCase:
             "department": self.case.department,
             "priority": self.case.priority.value,
             "state": self.case.state.value,
-            "claimed_by": self.case.claimed_by,
+            "claimed_by": None if self.case.claimed_by is None else str(self.case.claimed_by),
             "target": self.target,
             "used": round(self.used, 4),
             "due": self.due.isoformat(),
@@ -202,7 +204,8 @@ def comparison_table(current: Summary, previous: Summary) -> Table:
     return table
 
 
-def worst_table(rows: list[OpenCase], now: datetime) -> Table:
+def worst_table(rows: list[OpenCase], now: datetime, people: People | None = None) -> Table:
+    people = people or People()
     table = Table(
         "case", "department", "priority", "state", "held by", "target", "used", "due", "link",
         title=f"the {WORST} worst open cases", box=None, title_justify="left",
@@ -217,20 +220,26 @@ def worst_table(rows: list[OpenCase], now: datetime) -> Table:
         )
         table.add_row(
             f"#{case.id}", escape(case.department), case.priority.value, case.state.value,
-            escape(case.claimed_by or "-"), row.target, f"{row.used:.0%}", due,
+            escape(people.name_of(case.claimed_by) if case.claimed_by else "-"), row.target,
+            f"{row.used:.0%}", due,
             escape(safe_text(case.mention.url, 120)),
         )  # fmt: skip
     return table
 
 
 def print_extras(
-    console: Console, current: Summary, previous: Summary, worst: list[OpenCase], now: datetime
+    console: Console,
+    current: Summary,
+    previous: Summary,
+    worst: list[OpenCase],
+    now: datetime,
+    people: People | None = None,
 ) -> None:
     """The comparison and the worst open cases, after the summary tables."""
     console.print()
     console.print(comparison_table(current, previous))
     console.print()
     if worst:
-        console.print(worst_table(worst, now))
+        console.print(worst_table(worst, now, people))
     else:
         console.print("no open cases")

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import ACTIVE_STATES, Case, CaseState
 from triagebot.errors import InputError
 from triagebot.reports.summary import summary_for
@@ -94,8 +95,9 @@ class SlaAnswer:
     holding: list[Case] = field(default_factory=list)  # me
 
 
-def gather(runtime: Runtime, query: SlaQuery, user: str) -> SlaAnswer:
-    """Read the store for ``query`` asked by ``user`` (blocking)."""
+def gather(runtime: Runtime, query: SlaQuery, user: Identity) -> SlaAnswer:
+    """Read the store for ``query`` asked by ``user`` (blocking); ``me`` is the person
+    ``user`` belongs to, with every identity the people directory joins to it."""
     names = {d: c.display_name for d, c in runtime.settings.departments.items()}
     now = runtime.clock()
     if query.view == "help":
@@ -111,8 +113,9 @@ def gather(runtime: Runtime, query: SlaQuery, user: str) -> SlaAnswer:
     summary = summary_for(runtime, query.period, query.department)
     if query.view == "me":
         held = runtime.store.list_cases(states=[CaseState.CLAIMED], department=query.department)
-        mine = [c for c in held if c.claimed_by == user]
-        return SlaAnswer(
-            query, names, now, label, summary, person=summary.by_person.get(user), holding=mine
-        )
+        people = runtime.settings.people
+        theirs = set(people.identities_of(user))
+        mine = [c for c in held if c.claimed_by in theirs]
+        person = summary.by_person.get(people.group_key(str(user)))
+        return SlaAnswer(query, names, now, label, summary, person=person, holding=mine)
     return SlaAnswer(query, names, now, label, summary)

@@ -19,7 +19,11 @@ def summary_for(runtime: Runtime, period: timedelta, department: str | None = No
     now = runtime.clock()
     since, until = now - period, now + timedelta(seconds=1)
     facts = runtime.store.sla_facts(since=since, until=until, department=department)
-    return summarize_windows(facts, runtime.settings.calendar_for, now, [(since, until)])[0]
+    settings = runtime.settings
+    windows = [(since, until)]
+    return summarize_windows(facts, settings.calendar_for, now, windows, settings.people.group_key)[
+        0
+    ]
 
 
 def _time(value: float | None) -> str:

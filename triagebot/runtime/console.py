@@ -7,12 +7,14 @@ rich markup is escaped and the text is cut to a readable length.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
 
+from triagebot.cases.identities import Identity
 from triagebot.cases.note_mentions import plain_mentions
 from triagebot.cases.records import Case, CaseState, MessageRef, Priority
 
@@ -36,10 +38,17 @@ class ConsoleSurface:
 
     name = "console"
 
-    def __init__(self, stream: TextIO | None = None, *, color: bool | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        color: bool | None = None,
+        name_of: Callable[[Identity], str] | None = None,
+    ) -> None:
         self._console = Console(
             file=stream, highlight=False, no_color=color is False, soft_wrap=True
         )
+        self._name_of = name_of  # a person's name (the people directory), else their id
 
     def shows(self, case: Case) -> bool:
         return True
@@ -68,13 +77,14 @@ class ConsoleSurface:
     async def escalate(self, case: Case, ref: MessageRef | None, text: str) -> None:
         self._console.print(
             f"[bold red]escalation[/] [bold]#{case.id}[/] "
-            f"{escape(safe_text(plain_mentions(text), 300))}"
+            f"{escape(safe_text(plain_mentions(text, self._name_of), 300))}"
         )
 
     async def reply(self, case: Case, ref: MessageRef, text: str) -> None:
         style = "green" if case.state is CaseState.RESOLVED else "magenta"
         self._console.print(
-            f"[bold]#{case.id}[/] [{style}]↳ {escape(safe_text(plain_mentions(text), 200))}[/]"
+            f"[bold]#{case.id}[/] [{style}]↳ "
+            f"{escape(safe_text(plain_mentions(text, self._name_of, at=''), 200))}[/]"
         )
 
     async def digest(self, department: str, text: str) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from triagebot.actions.executor import execute
+from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim, Resolve
 from triagebot.cases.records import Case, CaseState, Mention
 from triagebot.errors import TriagebotError
@@ -92,7 +93,7 @@ class DemoReplay:
     async def _play_staff(self, case: Case) -> None:
         if self.random.random() > 0.6:
             return
-        who = self.random.choice(STAFF)
+        who = Identity("board", self.random.choice(STAFF))  # as if typed on the demo board
         scale = self.options.pace
         await asyncio.sleep(self.random.uniform(3, 12) * scale)
         if not await self._act(Claim(case.id, who, "demo")):

@@ -27,7 +27,7 @@ from triagebot.config.settings import Settings
 from triagebot.durations import format_seconds
 from triagebot.runtime.scheduler import add_interval_job
 from triagebot.runtime.wiring import Runtime
-from triagebot.sla.figures import GroupStats, TargetStats
+from triagebot.sla.figures import GroupStats, Summary, TargetStats
 from triagebot.sla.period import summarize
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,22 @@ def _period_lines(title: str, stats: GroupStats) -> list[str]:
     ]
 
 
+#: People listed in a digest (the busiest first).
+DIGEST_PEOPLE = 10
+
+
+def _people_lines(summary: Summary) -> list[str]:
+    """One line per person (all their surfaces joined), the most cases first."""
+    ranked = sorted(summary.by_person.items(), key=lambda item: (-item[1].count, item[0]))
+    lines = [
+        f"  {name}: {stats.count} cases, {stats.by_state.get('resolved', 0)} resolved"
+        for name, stats in ranked[:DIGEST_PEOPLE]
+    ]
+    if len(ranked) > DIGEST_PEOPLE:
+        lines.append(f"  …and {len(ranked) - DIGEST_PEOPLE} more")
+    return ["by person, last 7 days:", *lines] if lines else []
+
+
 def digest_text(runtime: Runtime, department: str, now: datetime) -> str:
     """Yesterday and the last seven days (local days) of one department, as plain lines."""
     settings = runtime.settings
@@ -98,8 +114,9 @@ def digest_text(runtime: Runtime, department: str, now: datetime) -> str:
 
     midnight, yesterday, week = start_of(0), start_of(1), start_of(7)
     cases = runtime.store.list_cases(department=department, since=week, until=midnight)
-    day = summarize(cases, settings.calendar_for, now, yesterday, midnight)
-    seven = summarize(cases, settings.calendar_for, now, week, midnight)
+    person_of = settings.people.group_key
+    day = summarize(cases, settings.calendar_for, now, yesterday, midnight, person_of)
+    seven = summarize(cases, settings.calendar_for, now, week, midnight, person_of)
     waiting = runtime.store.list_cases(states=ACTIVE_STATES, department=department)
     dept = settings.departments.get(department)
     name = dept.display_name if dept else department
@@ -108,6 +125,7 @@ def digest_text(runtime: Runtime, department: str, now: datetime) -> str:
     ]
     lines += _period_lines("yesterday", day.total)
     lines += _period_lines("last 7 days", seven.total)
+    lines += _people_lines(seven)
     lines.append(f"open now: {len(waiting)}")
     return "\n".join(lines)
 

@@ -4,6 +4,9 @@ Timestamps are ISO 8601 in UTC; durations are seconds (0.1 s), business time of 
 department unless the column says ``wall``; ``claim_met``/``resolve_met`` are true, false or
 empty while undecided. CSV writes empty cells for missing values and JSON lines writes null;
 ``read_export`` reads either back into the same typed rows (the round trip is tested).
+``claimed_by``/``resolved_by`` are qualified identities (``slack:U0ANA``, ``cli:ana``);
+``claimed_by_name``/``resolved_by_name`` the person's name from ``[[people]]`` (else the id),
+so that one person's rows from several surfaces group together.
 
 Text cells hold strangers' input (post URLs, ids, staff display names), so a CSV text cell that
 a spreadsheet would run as a formula (starting with ``= + - @``, a tab, a CR or a LF) is
@@ -21,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case, CaseState, iso
 from triagebot.sla.calendar import BusinessCalendar
 from triagebot.sla.clocks import department_time, source_lag, time_to_claim, time_to_resolve
@@ -36,12 +40,14 @@ DURATIONS = (
 FLAGS = ("claim_met", "resolve_met")
 TEXTS = (
     "case_id", "mention_id", "source", "url", "department", "priority", "state", "claimed_by",
-    "resolved_by", "held", "sla_marks",
+    "resolved_by", "held", "sla_marks", "claimed_by_name", "resolved_by_name",
 )  # fmt: skip
 COLUMNS = (
     "case_id", "mention_id", "source", "url", "department", "priority", "state",
     *TIMES, *DURATIONS, *FLAGS, "claimed_by", "resolved_by", "held", "sla_marks",
+    "claimed_by_name", "resolved_by_name",
 )  # fmt: skip
+_IDENTITIES = ("claimed_by", "resolved_by", "claimed_by_name", "resolved_by_name")
 
 Row = dict[str, Any]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
@@ -60,8 +66,19 @@ def _met(done_at: datetime | None, due: datetime, case: Case, now: datetime) -> 
     return False if case.is_active and now > due else None
 
 
-def export_row(case: Case, calendar: BusinessCalendar, now: datetime) -> Row:
-    """The export row of one case."""
+def _name(who: Identity | None, name_of: Callable[[Identity], str] | None) -> str | None:
+    if who is None:
+        return None
+    return name_of(who) if name_of is not None else who.id
+
+
+def export_row(
+    case: Case,
+    calendar: BusinessCalendar,
+    now: datetime,
+    name_of: Callable[[Identity], str] | None = None,
+) -> Row:
+    """The export row of one case; ``name_of`` names a person (the people directory)."""
     resolved = case.resolved_at if case.state is CaseState.RESOLVED else None
     held = department_time(case, now)
     return {
@@ -87,19 +104,24 @@ def export_row(case: Case, calendar: BusinessCalendar, now: datetime) -> Row:
         "resolve_wall_s": _seconds(time_to_resolve(case, calendar, business=False)),
         "claim_met": _met(case.first_claimed_at, case.claim_due, case, now),
         "resolve_met": _met(resolved, case.resolve_due, case, now),
-        "claimed_by": case.claimed_by,
-        "resolved_by": case.resolved_by,
+        "claimed_by": None if case.claimed_by is None else str(case.claimed_by),
+        "resolved_by": None if case.resolved_by is None else str(case.resolved_by),
         "held": ";".join(f"{d}={s.total_seconds():.0f}" for d, s in held.items()),
         "sla_marks": ";".join(case.sla_marks),
+        "claimed_by_name": _name(case.claimed_by, name_of),
+        "resolved_by_name": _name(case.resolved_by, name_of),
     }
 
 
 def export_rows(
-    cases: Iterable[Case], calendar_for: Callable[[str], BusinessCalendar], now: datetime
+    cases: Iterable[Case],
+    calendar_for: Callable[[str], BusinessCalendar],
+    now: datetime,
+    name_of: Callable[[Identity], str] | None = None,
 ) -> Iterator[Row]:
     """Rows in the order of ``cases``."""
     for case in cases:
-        yield export_row(case, calendar_for(case.department), now)
+        yield export_row(case, calendar_for(case.department), now, name_of)
 
 
 def write_export(rows: Iterable[Row], fmt: str, stream: TextIO) -> int:
@@ -156,7 +178,7 @@ def _typed(raw: dict[str, str]) -> Row:
             row[name] = float(text) if text else None
         elif name in FLAGS:
             row[name] = None if text == "" else text == "true"
-        elif name in TIMES or name in {"claimed_by", "resolved_by"}:
+        elif name in TIMES or name in _IDENTITIES:
             row[name] = text or None
         else:
             row[name] = text

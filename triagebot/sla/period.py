@@ -21,11 +21,12 @@ def summarize_facts(
     now: datetime,
     since: datetime,
     until: datetime,
+    person_of: Callable[[str], str] | None = None,
 ) -> Summary:
     """SLA figures for the cases (as ``SlaFacts``) ingested in ``since <= ingested_at < until``."""
     from triagebot.sla.summary import summarize_windows  # noqa: PLC0415 (loads numpy)
 
-    return summarize_windows(facts, calendar_for, now, [(since, until)])[0]
+    return summarize_windows(facts, calendar_for, now, [(since, until)], person_of)[0]
 
 
 def summarize(
@@ -34,9 +35,11 @@ def summarize(
     now: datetime,
     since: datetime,
     until: datetime,
+    person_of: Callable[[str], str] | None = None,
 ) -> Summary:
     """SLA figures for the cases ingested in ``since <= ingested_at < until``.
 
-    Business times use the calendar of each case's current department.
+    Business times use the calendar of each case's current department; ``person_of`` as in
+    ``summarize_windows``.
     """
-    return summarize_facts(map(sla_facts, cases), calendar_for, now, since, until)
+    return summarize_facts(map(sla_facts, cases), calendar_for, now, since, until, person_of)

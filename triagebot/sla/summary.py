@@ -213,11 +213,22 @@ def summarize_windows(
     calendar_for: Callable[[str], BusinessCalendar],
     now: datetime,
     windows: Sequence[tuple[datetime, datetime]],
+    person_of: Callable[[str], str] | None = None,
 ) -> list[Summary]:
     """One summary per ``(since, until)`` window of the cases ingested in it, measuring each
-    case once; business times use the calendar of each case's current department."""
+    case once; business times use the calendar of each case's current department.
+    ``person_of`` names the row a case's person (a qualified identity) counts in, so that one
+    person's identities on several surfaces make one row."""
     with gc_paused():
-        return _summaries(list(facts), calendar_for, now, windows)
+        return _summaries(list(facts), calendar_for, now, windows, person_of)
+
+
+def _people_column(column: tuple[Any, ...], person_of: Callable[[str], str]) -> tuple[Any, ...]:
+    rows: dict[str, str] = {}
+    for who in set(column):
+        if who is not None:
+            rows[who] = person_of(who)
+    return tuple(None if who is None else rows[who] for who in column)
 
 
 def _summaries(
@@ -225,9 +236,13 @@ def _summaries(
     calendar_for: Callable[[str], BusinessCalendar],
     now: datetime,
     windows: Sequence[tuple[datetime, datetime]],
+    person_of: Callable[[str], str] | None = None,
 ) -> list[Summary]:
     # Column by column (zip(*rows) would allocate an iterator per row).
     columns = [tuple(map(itemgetter(k), rows)) for k in range(len(SlaFacts._fields))]
+    if person_of is not None:
+        at = SlaFacts._fields.index("person")
+        columns[at] = _people_column(columns[at], person_of)
     dimensions = {
         key: _codes(columns[SlaFacts._fields.index(key)])
         for key in ("department", "person", "source", "priority")
