@@ -13,7 +13,8 @@ reset header is a Unix epoch.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,13 +30,24 @@ from integrations.sources._base import (
     load_cursor,
     partial_result,
 )
-from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
+from integrations.sources._http import (
+    RateLimit,
+    ResetStyle,
+    body_text,
+    get,
+    json_body,
+    pause_for,
+    snippet,
+)
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._text import language, parse_time, unescape
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult, brand_handles, minimal_keywords
 
+log = logging.getLogger(__name__)
+#: Recent search reaches back seven days; older since_id and start_time values are refused.
+SEARCH_WINDOW = timedelta(days=7)
 LIMIT = RateLimit("x-rate-limit-remaining", "x-rate-limit-reset", ResetStyle.EPOCH)
 FIELDS = {
     "tweet.fields": "created_at,author_id,public_metrics,lang,note_tweet",
@@ -68,6 +80,15 @@ class XSource(BaseSource):
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         state = load_cursor(cursor, self.name)
+        try:
+            return await self._poll(http, state)
+        except StaleSinceId as exc:  # older than the search window: read the backfill window
+            log.warning("source %s: %s; reading the backfill window instead", self.name, exc)
+            state.pop("since_id", None)
+            state.pop("resume", None)
+            return await self._poll(http, state)
+
+    async def _poll(self, http: httpx.AsyncClient, state: dict[str, Any]) -> PollResult:
         since_id = state.get("since_id") if isinstance(state.get("since_id"), str) else None
         walk = Walk(Watermark(), self.floor()) if since_id is None else None
         latest = Latest()
@@ -75,11 +96,14 @@ class XSource(BaseSource):
         resume = as_dict(state.get("resume"))  # pages left over from the previous poll
         newest = resume.get("newest_id") if isinstance(resume.get("newest_id"), str) else None
         token = resume.get("next_token") if isinstance(resume.get("next_token"), str) else None
+        start = resume.get("start_time") if isinstance(resume.get("start_time"), str) else None
+        if since_id is None and start is None:  # the first walk: the backfill window only
+            start = self._start_time()
         wait: float | None = None
         errors: list[tuple[str, SourceError]] = []
         for page in range(self.max_pages):
             try:
-                body, wait = await self._page(http, since_id, token)
+                body, wait = await self._page(http, since_id, token, start)
             except SourceError as exc:
                 if page == 0:
                     raise
@@ -98,7 +122,11 @@ class XSource(BaseSource):
             if not token or wait or (walk is not None and walk.reached_known):
                 break
         if token and not (walk is not None and walk.reached_known):
-            state["resume"] = {"next_token": token, "newest_id": newest}  # finish them next time
+            state["resume"] = {  # finish them next time, with the same query
+                "next_token": token,
+                "newest_id": newest,
+                "start_time": None if since_id else start,
+            }
         else:
             state.pop("resume", None)
             state["since_id"] = max(
@@ -106,12 +134,20 @@ class XSource(BaseSource):
             )
         return partial_result(latest, dump_cursor(state), wait, errors, len(errors) + 1)
 
+    def _start_time(self) -> str:
+        """The backfill window's start, inside the week recent search covers."""
+        now = self.clock()
+        start = max(self.floor(), now - SEARCH_WINDOW + timedelta(minutes=1))
+        return start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     async def _page(
-        self, http: httpx.AsyncClient, since_id: str | None, token: str | None
+        self, http: httpx.AsyncClient, since_id: str | None, token: str | None, start: str | None
     ) -> tuple[dict[str, Any], float | None]:
         params: dict[str, Any] = {"query": self.query, "max_results": self.page_size, **FIELDS}
         if since_id:
             params["since_id"] = since_id
+        elif start:
+            params["start_time"] = start
         if token:
             params["next_token"] = token
         now = self.clock()
@@ -123,7 +159,15 @@ class XSource(BaseSource):
             headers={"Authorization": f"Bearer {self.token}"},
             limit=LIMIT,
             now=now,
+            ok=(200, 400),
         )
+        if response.status_code == 400:
+            text = body_text(response)
+            if since_id and "since_id" in text:
+                raise StaleSinceId(f"since_id {since_id} refused: {snippet(response)}")
+            raise SourceError(
+                f"{self.name}: HTTP 400 on /2/tweets/search/recent: {snippet(response)}"
+            )
         return as_dict(json_body(response, self.name)), pause_for(response, LIMIT, now)
 
     def _mention(
@@ -163,3 +207,7 @@ def edit_number(tweet: dict[str, Any]) -> float:
     history = [str(i) for i in as_list(tweet.get("edit_history_tweet_ids"))]
     tweet_id = str(tweet.get("id") or "")
     return float(history.index(tweet_id)) if tweet_id in history else 0.0
+
+
+class StaleSinceId(SourceError):
+    """X refused the saved ``since_id``: it is older than the recent-search window."""

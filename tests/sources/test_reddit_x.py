@@ -210,10 +210,55 @@ async def test_x_finishes_a_long_walk_on_the_next_poll(
     source = make_source("x", env=X_ENV, max_pages=1)
     first = await source.poll(http, None)
     assert len(first.mentions) == 8
+    start = "2025-03-12T16:00:00Z"  # the 2-day backfill window, sent as start_time
+    assert server.seen(RECENT)[0].query["start_time"] == start
     assert json.loads(first.cursor or "{}") == {
-        "resume": {"next_token": token, "newest_id": "1900572635953812027"}
+        "resume": {"next_token": token, "newest_id": "1900572635953812027", "start_time": start}
     }
     second = await source.poll(http, first.cursor)
     assert {m.id for m in second.mentions} >= {"x:1900276312570364562"}  # X12, the oldest
     assert server.seen(RECENT)[-1].query["next_token"] == token
     assert json.loads(second.cursor or "{}") == {"since_id": "1900572635953812027"}
+
+
+async def test_x_recovers_from_a_since_id_older_than_the_search_window(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    refused = {
+        "errors": [
+            {
+                "parameters": {"since_id": ["1890000000000000000"]},
+                "message": "Invalid 'since_id':'1890000000000000000'. 'since_id' must be a tweet "
+                "id created after 2025-03-07T16:00Z.",
+            }
+        ],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+    server.add(RECENT, json_reply(refused, 400), since_id="1890000000000000000")
+    server.add(RECENT, fixture_reply("x", "recent_page1.json"))
+    server.add(
+        RECENT,
+        fixture_reply("x", "recent_page2.json"),
+        next_token="b26v89c19zqg8o3frr3hpmh0kz6aau5m0ytnf5x3kbgal",
+    )
+    source = make_source("x", env=X_ENV, backfill="1d")
+    stale = json.dumps({"since_id": "1890000000000000000"})
+    result = await source.poll(http, stale)
+    assert result.mentions
+    fallback = server.seen(RECENT)[1].query
+    assert "since_id" not in fallback
+    assert fallback["start_time"] == "2025-03-13T16:00:00Z"
+    assert json.loads(result.cursor or "{}") == {"since_id": "1900572635953812027"}
+    server.add(RECENT, fixture_reply("x", "recent_empty.json"), since_id="1900572635953812027")
+    again = await source.poll(http, result.cursor)  # and later polls work again
+    assert list(again.mentions) == []
+
+
+async def test_x_other_400s_are_errors_that_name_the_problem(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(RECENT, json_reply({"title": "Invalid Request", "detail": "bad query"}, 400))
+    with pytest.raises(SourceError, match=r"HTTP 400 on /2/tweets/search/recent: .*bad query"):
+        await make_source("x", env=X_ENV).poll(http, json.dumps({"since_id": "1"}))
