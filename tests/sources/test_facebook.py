@@ -477,3 +477,39 @@ async def test_when_every_part_fails_the_poll_fails(
     server.add(FEED, expired)
     with pytest.raises(SourceError, match=r"code 190: the token expired"):
         await make_source("facebook", env=ENV, page_id=PAGE).poll(http, None)
+
+
+async def test_tagged_posts_through_the_poller_into_the_store_once(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    server.add(TAGGED, fixture_reply("facebook", "page_tagged_page1.json"))
+    server.add(TAGGED, fixture_reply("facebook", "page_tagged_page2.json"), after=AFTER1)
+    config = config_with(
+        tmp_path,
+        f"""
+[[sources]]
+name = "fb"
+type = "facebook"
+base_url = "{server.url}"
+page_id = "{PAGE}"
+comments = false
+page_size = 5
+backfill = "30000d"
+""",
+    )
+    environ = {"TRIAGEBOT_DB": str(tmp_path / "db.json"), **ENV}
+    runtime = Runtime.build(load_settings(config, environ))
+    poller = build_poller(runtime)
+    try:
+        first = await poller.run("fb")
+        again = await poller.run("fb")
+        cases = runtime.store.list_cases()
+    finally:
+        await poller.aclose()
+        runtime.close()
+    assert first.error is None and first.fetched == 8
+    assert len(first.result.new) == 8  # every post names the brand
+    assert first.result.spam == 1  # the FREE90 offer posted by "Gear Deals Daily"
+    assert {c.mention.id for c in cases} >= {"fb:100054411928377_1176655443322110"}
+    assert again.fetched == 0 and not again.result.new  # the cursor remembers
+    assert len({c.mention.id for c in cases}) == len(cases)
