@@ -33,7 +33,7 @@ def test_the_top_two_are_offered_most_likely_first() -> None:
 def test_unknown_departments_repeats_and_noise_are_skipped() -> None:
     case = triage_case(
         "priority-vip", "suggest:hr=0.60", "suggest:billing=0.20", "suggest:billing=0.20",
-        "suggest:triage=0.10", "suggest:sales", "suggest:sales=abc", "suggest:sales=1.5",
+        "suggest:triage=0.10", "suggest:", "suggest:sales=abc", "suggest:sales=1.5",
         "suggest:shipping=0.004", "suggest:sales=0.05",
     )  # fmt: skip
     assert offers(case, NAMES) == [Offer("billing", "Billing", 20), Offer("sales", "Sales", 5)]
@@ -59,3 +59,9 @@ def test_a_long_name_is_cut_so_the_label_fits() -> None:
     assert len(label) == 75 and label.startswith("Send to Billing, refunds and very")
     assert label.endswith("… · 71%") and "\n" not in label
     assert Offer("x", "  ", 3).label() == "Send to x · 3%"
+
+
+def test_the_older_classifiers_guess_is_offered_without_a_percentage() -> None:
+    case = triage_case("suggest:hr", "suggest:billing", "suggest:billing=0.3")
+    assert offers(case, NAMES) == [Offer("billing", "Billing", None)]
+    assert offers(case, NAMES)[0].label() == "Send to Billing"
