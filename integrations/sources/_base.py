@@ -219,6 +219,7 @@ class BaseSource:
         self.page_size = self.options.page_size or self.default_page_size
         self.max_pages = self.options.max_pages
         self.overlap = float(self.options.overlap_seconds)
+        self.every = config.interval.total_seconds()  # a rate limit is spread over polls
 
     @property
     def name(self) -> str:

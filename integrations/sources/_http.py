@@ -77,16 +77,29 @@ def reset_seconds(value: str | None, style: ResetStyle, now: datetime) -> float 
     return max(0.0, (when - now).total_seconds())
 
 
-def pause_for(response: httpx.Response, limit: RateLimit | None, now: datetime) -> float | None:
-    """How long to wait after ``response``: Retry-After, or the reset when quota is spent."""
+def pause_for(
+    response: httpx.Response,
+    limit: RateLimit | None,
+    now: datetime,
+    every: float | None = None,
+) -> float | None:
+    """How long to wait after ``response``: Retry-After, or the reset when quota is spent.
+
+    With ``every`` (the source's interval in seconds), a nearly spent window slows down
+    before it runs out: the requests left are spread evenly until the reset, so with 2 left
+    and a reset in 300 s the source waits 150 s, where its interval would have spent them
+    at once. A spread no longer than the interval changes nothing."""
     wait = retry_after_header(response.headers.get("retry-after"), now)
     if wait is not None or limit is None:
         return wait
-    remaining = response.headers.get(limit.remaining)
-    spent = remaining is not None and _number(remaining) is not None and _number(remaining) == 0
-    if response.status_code == 429 or spent:
-        return reset_seconds(response.headers.get(limit.reset), limit.style, now)
-    return None
+    remaining = _number(response.headers.get(limit.remaining) or "")
+    reset = reset_seconds(response.headers.get(limit.reset), limit.style, now)
+    if response.status_code == 429 or remaining == 0:
+        return reset
+    if every is None or remaining is None or reset is None or remaining < 0:
+        return None
+    spread = reset / remaining
+    return spread if spread > every else None
 
 
 def _number(text: str) -> float | None:

@@ -114,7 +114,7 @@ class BlueskySource(BaseSource):
             )
             body = self._body(response)
             if response.status_code == 200:
-                return body, pause_for(response, LIMIT, now)
+                return body, pause_for(response, LIMIT, now, self.every)
             self._token = None
             if attempt == 2 or body.get("error") not in ("ExpiredToken", "InvalidToken"):
                 raise SourceError(

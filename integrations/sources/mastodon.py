@@ -132,7 +132,7 @@ class MastodonSource(BaseSource):
         if not isinstance(items, list):
             raise SourceError(f"{self.name}: unexpected answer from {stream}")
         statuses = [s for s in items if isinstance(s, dict) and isinstance(s.get("id"), str)]
-        return statuses, pause_for(response, LIMIT, now)
+        return statuses, pause_for(response, LIMIT, now, self.every)
 
     def _edited(self, status: dict[str, Any]) -> float | None:
         """When the post was last edited (``edited_at``), else written; None if unknown."""

@@ -145,7 +145,7 @@ class RedditSource(BaseSource):
                     raise
                 failed = exc
                 break
-            wait = pause_for(response, LIMIT, now)
+            wait = pause_for(response, LIMIT, now, self.every)
             count += len(as_list(data.get("children")))
             for child in as_list(data.get("children")):
                 item = as_dict(as_dict(child).get("data"))

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+from pydantic import Field, StrictInt
 
 from integrations.sources._base import (
     BaseSource,
@@ -41,6 +42,8 @@ _WAIT = re.compile(r"available in (\d+) seconds")
 class StackExchangeOptions(SourceOptions):
     site: Text | None = None  # required: the site's API name (outdoors)
     key_env: Text | None = None
+    #: Requests of the daily quota kept back: at this many left, polling waits for the reset.
+    quota_floor: Annotated[StrictInt, Field(ge=0)] = 10
 
 
 class StackExchangeSource(BaseSource):
@@ -67,6 +70,7 @@ class StackExchangeSource(BaseSource):
             first, start = int(go_on.get("page") or 1), int(go_on.get("from") or start)
         latest = Latest()
         wait: float | None = None
+        why: str | None = None
         errors: list[tuple[str, SourceError]] = []
         stopped: dict[str, int] | None = None  # where to go on, when the walk stops early
         for page in range(first, first + self.max_pages):
@@ -85,7 +89,7 @@ class StackExchangeSource(BaseSource):
                     self._take(walk, item, now),
                     float(edited) if isinstance(edited, int | float) else None,
                 )
-            wait = self._pause(body, now)
+            wait, why = self._pause_why(body, now)
             if walk.reached_known or body.get("has_more") is not True:
                 stopped = None  # the walk is complete
                 break
@@ -95,7 +99,9 @@ class StackExchangeSource(BaseSource):
         else:
             walk.note_truncated(self.name, self.max_pages)
         cursor_text = dump_cursor(resumable.dump(stopped))
-        return partial_result(latest, cursor_text, wait, errors, len(errors) + 1)
+        return partial_result(
+            latest, cursor_text, wait, errors, len(errors) + 1, pause_reason=why if wait else None
+        )
 
     async def _page(
         self, http: httpx.AsyncClient, start: int, page: int, now: datetime
@@ -124,13 +130,30 @@ class StackExchangeSource(BaseSource):
         return body
 
     def _pause(self, body: dict[str, Any], now: datetime) -> float | None:
+        return self._pause_why(body, now)[0]
+
+    def _pause_why(self, body: dict[str, Any], now: datetime) -> tuple[float | None, str | None]:
+        """How long to wait, and why: a ``backoff`` asked for; the daily quota at its floor
+        (wait for the reset at 00:00 UTC); or the quota left above the floor spread until the
+        reset when the interval would spend it sooner."""
         backoff = body.get("backoff")
         if isinstance(backoff, int | float) and backoff > 0:
-            return float(backoff)
-        if body.get("quota_remaining") == 0:
-            tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-            return (tomorrow - now).total_seconds()
-        return None
+            return float(backoff), f"Stack Exchange asked for a backoff of {backoff:g} s"
+        left = body.get("quota_remaining")
+        if not isinstance(left, int) or isinstance(left, bool):
+            return None, None
+        tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        until_reset = (tomorrow - now).total_seconds()
+        floor = self.options.quota_floor
+        if left <= floor:
+            return until_reset, (
+                f"daily quota down to {left} (quota_floor {floor}): waits for the reset "
+                "at 00:00 UTC"
+            )
+        spread = until_reset / (left - floor)
+        if spread > self.every:
+            return spread, f"daily quota {left} left: spread until the reset at 00:00 UTC"
+        return None, None
 
     def _take(self, walk: Walk, item: dict[str, Any], now: datetime) -> Mention | None:
         question_id = item.get("question_id")

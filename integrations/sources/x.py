@@ -168,7 +168,7 @@ class XSource(BaseSource):
             raise SourceError(
                 f"{self.name}: HTTP 400 on /2/tweets/search/recent: {snippet(response)}"
             )
-        return as_dict(json_body(response, self.name)), pause_for(response, LIMIT, now)
+        return as_dict(json_body(response, self.name)), pause_for(response, LIMIT, now, self.every)
 
     def _mention(
         self, tweet: dict[str, Any], users: dict[str, Any], seen: set[str], walk: Walk | None
