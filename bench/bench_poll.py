@@ -39,8 +39,8 @@ from integrations.sources import build_specs
 from triagebot.cases.facts import author_key
 from triagebot.cases.records import Author, Mention
 from triagebot.config.settings import load_settings
+from triagebot.ingest.brand import BrandFilter
 from triagebot.ingest.crosspost import text_key
-from triagebot.ingest.pipeline import BrandFilter
 from triagebot.ingest.polling import Poller, poll_all
 from triagebot.runtime.wiring import Runtime, build_router
 

@@ -56,7 +56,7 @@ def test_links_after_the_limit_are_replaced() -> None:
 
 
 def test_author_fields_are_one_bounded_line() -> None:
-    author = Author("h" * 5000, "Ann\u202e\n" + "n" * 5000, followers=True)  # type: ignore[arg-type]
+    author = Author("h" * 5000, "Ann\u202e\n" + "n" * 5000, followers=True)  # a bool, not a count
     capped = cap_mention(mention("hi", author)).author
     assert len(capped.handle) <= MAX_HANDLE
     assert capped.name is not None

@@ -61,9 +61,12 @@ async def test_mastodon_waits_when_three_requests_are_left(
     server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
 ) -> None:
     reset = (POLL1 + timedelta(minutes=5)).isoformat()
-    headers = {"content-type": "application/json", "x-ratelimit-remaining": "3"}
+    headers = {
+        "content-type": "application/json",
+        "x-ratelimit-remaining": "3",
+        "x-ratelimit-reset": reset,
+    }
     server.add(TAG, fixture_reply("mastodon", "tag_northwind_poll_empty.json", headers=headers))
-    server.routes[-1].reply.headers["x-ratelimit-reset"] = reset
     source = make_source("mastodon", hashtags=["northwind"])
     result = await source.poll(http, '{"tag:northwind": "114161579662965381"}')
     assert result.retry_after == 100.0
