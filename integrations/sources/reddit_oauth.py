@@ -190,7 +190,10 @@ def reddit_access(
     if not value[refresh_var]:
         missing += [v for v in (user_var, password_var) if not value[v]]
     if missing:
-        raise MissingCredentials(name, missing)
+        error = MissingCredentials(name, missing)
+        if user_var in missing or password_var in missing:  # say there is another way
+            error.args = (f"{error} (or {refresh_var} instead of the username and password)",)
+        raise error
     grant = Grant(
         value[client_var],
         value[secret_var],

@@ -297,6 +297,10 @@ def test_modes_base_urls_and_missing_credentials(make_source: MakeSource) -> Non
     with pytest.raises(MissingCredentials) as half:
         make_source("reddit", env={"REDDIT_CLIENT_ID": "x", "REDDIT_USERNAME": "u"})
     assert half.value.variables == ["REDDIT_CLIENT_SECRET", "REDDIT_PASSWORD"]
+    assert str(half.value) == (
+        "source 'reddit' needs credentials: set REDDIT_CLIENT_SECRET and REDDIT_PASSWORD "
+        "(or REDDIT_REFRESH_TOKEN instead of the username and password)"
+    )
     named = {"NW_ID": "a", "NW_SECRET": "b", "NW_REFRESH": "c"}
     make_source(
         "reddit",
