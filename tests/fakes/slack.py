@@ -65,6 +65,7 @@ class FakeSlack:
     _last_ts: int = 0
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -96,7 +97,8 @@ class FakeSlack:
             ready.set()
             self._loop.run_forever()
 
-        threading.Thread(target=serve, daemon=True, name="fake-slack").start()
+        self._thread = threading.Thread(target=serve, daemon=True, name="fake-slack")
+        self._thread.start()
         ready.wait(10)
         return self.url
 
@@ -105,6 +107,9 @@ class FakeSlack:
         if loop is not None:
             asyncio.run_coroutine_threadsafe(self.stop(), loop).result(10)
             loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(10)
+                loop.close()
 
     @property
     def api_url(self) -> str:

@@ -1,12 +1,16 @@
 """The outbox worker: shows new cases and changes on every surface, with retries.
 
-Items are leased from the store, so a worker that dies gives its items back when the lease
-ends. A post is never repeated on a surface that already has a message ref for the case, and
-an item remembers which surfaces it has served, so a retry after a partial failure only redoes
-the surfaces that failed. An item for one surface (``OutboxItem.surface``: a post on a
-surface that has just become reachable) is given to that surface alone, without asking its
-``shows`` (whoever queued it checked; this process may not know the new channel yet, and the
-surface answers a permanent ``DeliveryError`` when it has nowhere to show the case).
+Items are leased from the store for ``LEASE`` (10 s) and the lease of every item a worker
+holds is renewed every ``RENEW_EVERY`` (3 s) while it works (a paced channel may keep an item
+waiting longer than a lease), so a worker that dies gives its items back within about 10 s.
+Stopping (SIGTERM) gives back at once every item leased but not delivered: those not started,
+and those cancelled when the drain time ran out. A post is never repeated on a surface that
+already has a message ref for the case, and an item remembers which surfaces it has served, so
+a retry after a partial failure only redoes the surfaces that failed. An item for one surface
+(``OutboxItem.surface``: a post on a surface that has just become reachable) is given to that
+surface alone, without asking its ``shows`` (whoever queued it checked; this process may not
+know the new channel yet, and the surface answers a permanent ``DeliveryError`` when it has
+nowhere to show the case).
 Backoff is exponential with jitter, or what the surface asked for; a permanent failure (a
 channel that does not exist) is logged and not retried. Items of different cases are
 delivered concurrently, those of one case in order.
@@ -33,6 +37,10 @@ from triagebot.store.base import Store
 log = logging.getLogger(__name__)
 
 _POLL = 0.5  # seconds between leases while a flush has items in flight
+#: How long a leased item stays hidden from other workers without a renewal.
+LEASE = timedelta(seconds=10)
+#: Seconds between renewals of the leases a working worker holds (well within ``LEASE``).
+RENEW_EVERY = 3.0
 _BASE_DELAY = 5.0
 _MAX_DELAY = 900.0
 
@@ -63,7 +71,8 @@ class DeliveryWorker:
         clock: Callable[[], datetime],
         *,
         batch: int = 50,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = LEASE,
+        renew_every: float = RENEW_EVERY,
     ) -> None:
         self.store = store
         self.surfaces = list(surfaces)
@@ -71,9 +80,12 @@ class DeliveryWorker:
         self.clock = clock
         self.batch = batch
         self.lease = lease
+        self.renew_every = renew_every
         self.stopping = False
         self._busy = 0
         self._inflight: set[asyncio.Task[bool]] = set()
+        self._held: dict[str, OutboxItem] = {}  # leased, not finished: id -> item with its lease
+        self._renewer: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
         """Lease nothing more; a flush in progress finishes its current item and gives the
@@ -81,17 +93,42 @@ class DeliveryWorker:
         self.stopping = True
 
     async def wait_idle(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the flush in progress; True if none is left."""
+        """Wait up to ``timeout`` seconds for the flush in progress, then give back the rest.
+
+        Items still waiting (a paced channel) or in flight are cancelled and given back to the
+        outbox, due at once, so the next leader delivers them without waiting out a lease;
+        nothing keeps running after shutdown. True when nothing is left leased.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self._busy and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        if self._busy:
-            # Items still waiting (a paced channel) or in flight are given up: their leases run
-            # out and another process delivers them; nothing keeps running after shutdown.
-            for task in list(self._inflight):
-                task.cancel()
-        return not self._busy
+        tasks = list(self._inflight)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
+        renewer = self._renewer
+        if renewer is not None:
+            renewer.cancel()
+            await asyncio.wait([renewer], timeout=2.0)
+        return await self.give_back()
+
+    async def give_back(self) -> bool:
+        """Hand every item still held back to the outbox, due at once; True if none is left."""
+        held = list(self._held.values())
+        if not held:
+            return True
+        try:
+            released = await asyncio.to_thread(self.store.renew_outbox, held, None)
+        except Exception:
+            log.exception("event=outbox_release_failed items=%d (their leases will expire)",
+                          len(held))  # fmt: skip
+            return False
+        for item in held:
+            self._held.pop(item.id, None)
+        log.info("event=outbox_released items=%d", len(released))
+        return True
 
     async def flush(self) -> int:
         """Deliver what is due; returns how many items were completed.
@@ -103,10 +140,15 @@ class DeliveryWorker:
         if self.stopping:
             return 0
         self._busy += 1
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.ensure_future(self._keep_leases())
         try:
             return await self._flush()
         finally:
             self._busy -= 1
+            if not self._busy and self._renewer is not None and not self.stopping:
+                self._renewer.cancel()
+                self._renewer = None
 
     async def _flush(self) -> int:
         running: dict[asyncio.Task[bool], OutboxItem] = {}
@@ -127,8 +169,9 @@ class DeliveryWorker:
                         task = asyncio.ensure_future(self._after(latest.get(item.case_id), item))
                         running[task] = item
                         latest[item.case_id] = task
+                        self._held[item.id] = item
                         self._inflight.add(task)
-                        task.add_done_callback(self._inflight.discard)
+                        task.add_done_callback(self._finished(item.id))
                 if not running:
                     return completed
                 done, _ = await asyncio.wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)
@@ -145,12 +188,61 @@ class DeliveryWorker:
     def _refill(self) -> int:
         return max(1, self.batch // 5)
 
+    def _finished(self, item_id: str) -> Callable[[asyncio.Task[bool]], None]:
+        """A delivered, retried or released item is no longer held; a cancelled one still is
+        (``give_back`` returns it)."""
+
+        def done(task: asyncio.Task[bool]) -> None:
+            self._inflight.discard(task)
+            if not task.cancelled():
+                self._held.pop(item_id, None)
+
+        return done
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of the items held, every ``renew_every`` seconds, while working."""
+        while True:
+            await asyncio.sleep(self.renew_every)
+            try:
+                await self._renew()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event=outbox_renew_failed items=%d", len(self._held))
+
+    async def _renew(self) -> None:
+        held = list(self._held.values())
+        if not held:
+            return
+        until = self.clock() + self.lease
+        call = asyncio.ensure_future(asyncio.to_thread(self.store.renew_outbox, held, until))
+        try:
+            renewed = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            self._renewed(held, await call)  # the write happened: remember the new leases
+            raise
+        self._renewed(held, renewed)
+
+    def _renewed(self, held: Sequence[OutboxItem], renewed: Sequence[OutboxItem]) -> None:
+        moved = {item.id: item for item in renewed}
+        for item in held:
+            if self._held.get(item.id) is not item:
+                continue  # finished (or renewed again) meanwhile
+            if item.id in moved:
+                self._held[item.id] = moved[item.id]
+            else:
+                # Completed by another worker after our lease ran out, or taken over.
+                log.warning("event=outbox_lease_lost item=%s case=%s", item.id, item.case_id)
+                del self._held[item.id]
+
     async def _after(self, previous: asyncio.Task[bool] | None, item: OutboxItem) -> bool:
         """Deliver ``item`` once the case's previous item is done (unless stopping)."""
         if previous is not None:
             await asyncio.wait([previous])
         if self.stopping:
-            await asyncio.to_thread(self._release, [item])
+            held = self._held.get(item.id, item)
+            released = await asyncio.to_thread(self.store.renew_outbox, [held], None)
+            log.info("event=outbox_released items=%d", len(released))
             return False
         try:
             return await self._deliver(item)
@@ -158,11 +250,6 @@ class DeliveryWorker:
             # The store failed; the item's lease runs out and it is delivered again later.
             log.exception("delivery of outbox item %s crashed", item.id)
             return False
-
-    def _release(self, items: Sequence[OutboxItem]) -> None:
-        for item in items:
-            self.store.retry_outbox(replace(item, next_attempt_at=None))
-        log.info("event=outbox_released items=%d", len(items))
 
     async def drain(self, max_rounds: int = 20) -> None:
         """Flush until nothing due is left (for the CLI and tests)."""

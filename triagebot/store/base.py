@@ -142,6 +142,16 @@ class Store(Protocol):
         """Store the item's new attempts, next_attempt_at, last_error and done surfaces."""
         ...
 
+    def renew_outbox(self, items: Sequence[OutboxItem], until: datetime | None) -> list[OutboxItem]:
+        """Move the lease of each item still held to ``until`` (``None``: give it back, due now).
+
+        An item is still held when its stored ``next_attempt_at`` is the one in ``item`` (what
+        ``lease_outbox`` or the last renewal returned); an item completed, retried or leased
+        again by another worker since is left as it is. Returns the items moved, with their
+        new ``next_attempt_at``, in one write.
+        """
+        ...
+
     def pending_outbox(self) -> int:
         """How many items wait for delivery."""
         ...

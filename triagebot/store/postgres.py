@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -416,6 +417,25 @@ class PostgresStore:
                 "UPDATE outbox SET doc = doc || %s::jsonb, next_attempt_at = %s WHERE id = %s",
                 (_dumps(change), _NEVER if at is None else utc(at), item.id),
             )
+
+    def renew_outbox(self, items: Sequence[OutboxItem], until: datetime | None) -> list[OutboxItem]:
+        """One UPDATE, matching each item on its id and the lease it holds."""
+        held = [item for item in items if item.next_attempt_at is not None]
+        if not held:
+            return []
+        with self._tx() as conn:
+            rows = conn.execute(
+                "UPDATE outbox o SET next_attempt_at = %s"
+                " FROM unnest(%s::text[], %s::timestamptz[]) AS h(id, held)"
+                " WHERE o.id = h.id AND o.next_attempt_at = h.held RETURNING o.id",
+                (
+                    _NEVER if until is None else utc(until),
+                    [item.id for item in held],
+                    [item.next_attempt_at for item in held],
+                ),
+            ).fetchall()
+        moved = {str(row[0]) for row in rows}
+        return [replace(item, next_attempt_at=until) for item in held if item.id in moved]
 
     def pending_outbox(self) -> int:
         row = self._one("SELECT count(*) FROM outbox")

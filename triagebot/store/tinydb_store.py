@@ -11,6 +11,7 @@ new segment files and replaces the root atomically. Readers take no file lock.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -346,6 +347,21 @@ class TinyDBStore(Engine):
                     {k: fields[k] for k in ("attempts", "next_attempt_at", "last_error", "done")},
                     doc_ids=[doc.doc_id],
                 )
+
+    def renew_outbox(self, items: Sequence[OutboxItem], until: datetime | None) -> list[OutboxItem]:
+        held = {item.id: utc(item.next_attempt_at) for item in items if item.next_attempt_at}
+        if not held:
+            return []
+        with self._transaction() as tx:
+            moved = {
+                doc["id"]: doc.doc_id
+                for doc in tx.outbox
+                if doc["id"] in held and parse_iso(doc["next_attempt_at"]) == held[doc["id"]]
+            }
+            if moved:
+                value = None if until is None else iso(until)
+                tx.outbox.update({"next_attempt_at": value}, doc_ids=list(moved.values()))
+        return [replace(i, next_attempt_at=until) for i in items if i.id in moved]
 
     def pending_outbox(self) -> int:
         return self._read(lambda: len(self._view()[1]))
