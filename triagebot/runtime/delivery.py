@@ -201,7 +201,7 @@ class DeliveryWorker:
 
     async def _keep_leases(self) -> None:
         """Renew the leases of the items held, every ``renew_every`` seconds, while working."""
-        while True:
+        while not (self.stopping and not self._held):
             await asyncio.sleep(self.renew_every)
             try:
                 await self._renew()
