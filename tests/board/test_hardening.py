@@ -18,7 +18,7 @@ from aiohttp import ClientSession
 
 from integrations.board.app import board_options
 from integrations.board.auth import secret_bits
-from integrations.board.sessions import client_address, is_loopback_host
+from integrations.board.sessions import EndedSessions, client_address, is_loopback_host
 from integrations.board.web import COOKIE, BoardOptions
 from tests.board.conftest import PASSWORD, BoardWorld, start_board
 from tests.cli_helpers import run_cli
@@ -149,8 +149,6 @@ async def test_logout_ends_the_session_for_every_process(
     assert other_session is not None
     token = (await served.page()).split('name="csrf" value="')[1].split('"')[0]
     await served.client.post("/logout", data={"csrf": token}, allow_redirects=False)
-
-    from integrations.board.sessions import EndedSessions  # noqa: PLC0415
 
     elsewhere = EndedSessions(served.runtime.store)
     assert elsewhere.is_ended(other_session)
