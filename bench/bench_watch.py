@@ -70,7 +70,8 @@ def _case(settings: Settings, n: int, at: datetime, rng: random.Random) -> Case:
     if rng.random() < 0.4:  # claimed, recently touched (idle release is not due)
         claimed = min(at + timedelta(minutes=rng.randint(1, 30)), NOW - timedelta(minutes=5))
         case = replace(
-            case, state=CaseState.CLAIMED, claimed_by=Identity("slack", f"U0AGENT{n % 40}"), claimed_at=claimed,
+            case, state=CaseState.CLAIMED, claimed_by=Identity("slack", f"U0AGENT{n % 40}"),
+            claimed_at=claimed,
             first_claimed_at=claimed, updated_at=NOW - timedelta(minutes=rng.randint(5, 50)),
         )  # fmt: skip
     return case

@@ -49,7 +49,7 @@ def test_bad_identities_are_refused(surface: str, ident: str, message: str) -> N
 
 @pytest.mark.parametrize("text", ["ana", "U0ANA", "email:ana", ":ana", "slack:"])
 def test_parse_wants_a_known_surface_and_an_id(text: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="identity"):
         Identity.parse(text)
 
 

@@ -35,7 +35,7 @@ def resolved(settings: Settings, case_id: str, at: datetime, claim: int, resolve
     return make_case(
         settings, case_id, at, state=CaseState.RESOLVED,
         first_claimed_at=at + timedelta(minutes=claim), claimed_at=at + timedelta(minutes=claim),
-        claimed_by=Identity("cli", "ana"), resolved_at=at + timedelta(minutes=resolve), resolved_by=Identity("cli", "ana"),
+        claimed_by=ANA, resolved_at=at + timedelta(minutes=resolve), resolved_by=ANA,
     )  # fmt: skip
 
 

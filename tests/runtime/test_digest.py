@@ -93,7 +93,8 @@ def seed(runtime: Runtime) -> None:
             # Monday 16th, claimed in 20m, resolved in 2h: both within SLA.
             make_case(
                 s, "1", ny(16, 10), state=CaseState.RESOLVED,
-                first_claimed_at=ny(16, 10, 20), claimed_by=Identity("cli", "ana"), claimed_at=ny(16, 10, 20),
+                first_claimed_at=ny(16, 10, 20), claimed_by=Identity("cli", "ana"),
+                claimed_at=ny(16, 10, 20),
                 resolved_at=ny(16, 12), resolved_by=Identity("cli", "ana"),
             ),
             # Friday 13th, never claimed: breached both targets, still open.

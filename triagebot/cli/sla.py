@@ -52,7 +52,8 @@ def _summary(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> i
         return 0
     console = output_console()
     print_summary(console, result.summary, f"last {format_seconds(period.total_seconds())}")
-    print_extras(console, result.current, result.previous, worst, now, runtime.settings.people)
+    people = runtime.settings.people
+    print_extras(console, result.current, result.previous, worst, now, people=people)
     return 0
 
 

@@ -233,6 +233,7 @@ def print_extras(
     previous: Summary,
     worst: list[OpenCase],
     now: datetime,
+    *,
     people: People | None = None,
 ) -> None:
     """The comparison and the worst open cases, after the summary tables."""

@@ -115,8 +115,8 @@ def digest_text(runtime: Runtime, department: str, now: datetime) -> str:
     midnight, yesterday, week = start_of(0), start_of(1), start_of(7)
     cases = runtime.store.list_cases(department=department, since=week, until=midnight)
     person_of = settings.people.group_key
-    day = summarize(cases, settings.calendar_for, now, yesterday, midnight, person_of)
-    seven = summarize(cases, settings.calendar_for, now, week, midnight, person_of)
+    day = summarize(cases, settings.calendar_for, now, yesterday, midnight, person_of=person_of)
+    seven = summarize(cases, settings.calendar_for, now, week, midnight, person_of=person_of)
     waiting = runtime.store.list_cases(states=ACTIVE_STATES, department=department)
     dept = settings.departments.get(department)
     name = dept.display_name if dept else department

@@ -21,6 +21,7 @@ def summarize_facts(
     now: datetime,
     since: datetime,
     until: datetime,
+    *,
     person_of: Callable[[str], str] | None = None,
 ) -> Summary:
     """SLA figures for the cases (as ``SlaFacts``) ingested in ``since <= ingested_at < until``."""
@@ -35,6 +36,7 @@ def summarize(
     now: datetime,
     since: datetime,
     until: datetime,
+    *,
     person_of: Callable[[str], str] | None = None,
 ) -> Summary:
     """SLA figures for the cases ingested in ``since <= ingested_at < until``.
@@ -42,4 +44,5 @@ def summarize(
     Business times use the calendar of each case's current department; ``person_of`` as in
     ``summarize_windows``.
     """
-    return summarize_facts(map(sla_facts, cases), calendar_for, now, since, until, person_of)
+    facts = map(sla_facts, cases)
+    return summarize_facts(facts, calendar_for, now, since, until, person_of=person_of)

@@ -150,6 +150,16 @@ ALTER INDEX cases_active_url_keys SET (fastupdate = off);
 SELECT gin_clean_pending_list('cases_active_url_keys'::regclass);
 """,
     ),
+    (
+        5,
+        "events found by action and time",
+        """
+-- The team's corrections (reassign, spam, resolve) are read by action and time for routing
+-- reports and retraining. Times are ISO 8601 UTC text in one format, so text order is time
+-- order.
+CREATE INDEX events_action_at ON events ((doc->>'action'), (doc->>'at'));
+""",
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -110,6 +110,22 @@ class Store(Protocol):
         """The append-only audit trail of one case, oldest first."""
         ...
 
+    def acted_cases(
+        self,
+        actions: Iterable[str],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[tuple[Case, list[CaseEvent]]]:
+        """Cases with an event whose action is in ``actions`` and ``since <= at < until``.
+
+        Each case comes with its whole audit trail (as ``events`` gives it); cases in the
+        order of their first such event. The stores find them without reading every case:
+        PostgreSQL through an index on the events' action and time, TinyDB skipping history
+        segments whose cases were all closed before ``since``.
+        """
+        ...
+
     # --- source cursors ------------------------------------------------------------------
     def get_cursor(self, source: str) -> str | None: ...
 

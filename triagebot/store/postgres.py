@@ -39,7 +39,7 @@ from triagebot.cases.records import (
     utc,
 )
 from triagebot.errors import CaseNotFound, StoreError, VersionConflict
-from triagebot.store import _pg_facts, _pg_schema
+from triagebot.store import _pg_events, _pg_facts, _pg_schema
 from triagebot.store._pg_active import ActiveCases
 from triagebot.store._pg_leader import PgLeadership
 from triagebot.store.base import check_next_version
@@ -335,6 +335,17 @@ class PostgresStore:
                 "SELECT doc FROM events WHERE case_id = %s ORDER BY seq", (case_id,)
             ).fetchall()
         return [CaseEvent.from_dict(r[0]) for r in rows]
+
+    def acted_cases(
+        self,
+        actions: Iterable[str],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[tuple[Case, list[CaseEvent]]]:
+        """Through the index on the events' action and time (see ``_pg_events``)."""
+        with self._tx() as conn:
+            return _pg_events.read_acted(conn, actions, since, until)
 
     # --- source cursors ------------------------------------------------------------------
     def get_cursor(self, source: str) -> str | None:

@@ -32,6 +32,7 @@ from triagebot.cases.records import (
     utc,
 )
 from triagebot.errors import CaseNotFound, VersionConflict
+from triagebot.store._acted import EventFilter
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
 from triagebot.store._root import CASES, META_ID, PLACES
 from triagebot.store.base import check_next_version
@@ -281,6 +282,32 @@ class TinyDBStore(Engine):
         """The case's events, oldest first; empty for an unknown case."""
         doc = self._read(lambda: self._doc(case_id))
         return [] if doc is None else [CaseEvent.from_dict(e) for e in doc.get("events", [])]
+
+    def acted_cases(
+        self,
+        actions: Iterable[str],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[tuple[Case, list[CaseEvent]]]:
+        """Active cases and the history segments that may hold a match (see ``_acted``)."""
+        wanted = EventFilter(actions, since, until)
+
+        def run() -> list[tuple[datetime, Case, list[CaseEvent]]]:
+            found: list[tuple[datetime, Case, list[CaseEvent]]] = []
+            for doc in self._root.get(CASES, {}).values():
+                if (at := wanted.first_match(doc)) is not None:
+                    found.append((at, self._active_case(doc), wanted.trail(doc)))
+            for info in self._segments:
+                if wanted.segment_may_match(self._history.facts(info), info.min_ingested_at):
+                    for doc in self._history.segment(info, keep=False).values():
+                        if (at := wanted.first_match(doc)) is not None:
+                            found.append((at, self._case(doc), wanted.trail(doc)))
+            return found
+
+        found = self._read(run)
+        found.sort(key=lambda hit: (hit[0], _id_rank(hit[1].id)))
+        return [(case, events) for _, case, events in found]
 
     # --- source cursors ------------------------------------------------------------------
     def get_cursor(self, source: str) -> str | None:
