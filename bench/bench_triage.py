@@ -12,6 +12,7 @@ and made-up words (one in twenty a common word, so some of them fire on ordinary
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -20,13 +21,38 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bench.triage_accuracy import DEPARTMENTS, RULES, as_mention, load_posts
-from triagebot.cases.records import Mention, Priority
+from triagebot.cases.records import Author, Mention, Priority
 from triagebot.routing.router import Router
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+POSTS = ROOT / "tests" / "data" / "triage_posts.jsonl"
+RULES = ROOT / "rules"
+DEPARTMENTS = ("customer_service", "sales", "shipping", "billing", "hr", "pr", "product")
+
+
+def load_posts(path: Path = POSTS) -> list[dict[str, Any]]:
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+
+
+def as_mention(number: int, post: dict[str, Any]) -> Mention:
+    source = str(post.get("source", "x"))
+    return Mention(
+        id=f"{source}:{number}",
+        source=source,
+        kind=source,
+        url=f"https://example.invalid/{number}",
+        author=Author(f"user{number}", followers=post.get("followers", 250)),
+        text=str(post["text"]),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        lang=post.get("lang"),
+    )
+
+
 GENERATED = 5_000
 COMMON = """order refund parcel invoice login app crash price stock size shipping delivery card
 account warranty broken love thanks job interview press idea feature design store support

@@ -49,6 +49,7 @@ def mention_of(text: str, number: int) -> Mention:
     return Mention(
         id=f"eval:{number}",
         source="eval",
+        kind="post",
         url=f"https://example.invalid/{number}",
         text=text,
         author=Author("someone"),

@@ -21,10 +21,12 @@ from triagebot.cases.records import ACTIVE_STATES, Case, CaseState, Mention
 from triagebot.cli.rules import cmd_rules, print_explanation
 from triagebot.config.people import People
 from triagebot.config.settings import Settings, load_settings
-from triagebot.errors import InputError
+from triagebot.errors import InputError, StoreError
 from triagebot.ingest.mention_io import mention_from_json, read_mentions
 from triagebot.ingest.pipeline import IngestResult
 from triagebot.runtime.console import safe_text
+from triagebot.routing.router import Router
+from triagebot.runtime.deploy import open_configured_store
 from triagebot.runtime.wiring import Runtime, build_router
 
 log = logging.getLogger(__name__)
@@ -91,9 +93,32 @@ def _stdin_mentions() -> Iterator[Mention]:
             raise InputError(f"stdin:{number}: {exc}") from None
 
 
+def _router_of_configured_store(settings: Settings) -> Router:
+    """The router with the configured store's learned model (the shipped one without a store)."""
+    try:
+        store = open_configured_store(settings.env)
+    except StoreError:
+        return build_router(settings)
+    try:
+        return build_router(settings, store)
+    finally:
+        store.close()
+
+
+def _batches(mentions: Iterator[Mention], size: int = 32) -> Iterator[list[Mention]]:
+    batch: list[Mention] = []
+    for mention in mentions:
+        batch.append(mention)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def cmd_triage(args: argparse.Namespace) -> int:
     settings = settings_for_command()
-    router = build_router(settings)
+    router = _router_of_configured_store(settings)
     if args.texts:
         base = {
             "source": "cli",
@@ -106,12 +131,14 @@ def cmd_triage(args: argparse.Namespace) -> int:
         )
     else:
         mentions = _stdin_mentions()
-    for mention in mentions:
-        if args.explain:
-            as_json = args.json or not args.texts
-            print_explanation(router.explain(mention), mention.text, as_json=as_json)
-            continue
-        print(json.dumps(router.route(mention).to_dict(), ensure_ascii=False), flush=True)
+    for batch in _batches(mentions):
+        router.prepare(batch)
+        for mention in batch:
+            if args.explain:
+                as_json = args.json or not args.texts
+                print_explanation(router.explain(mention), mention.text, as_json=as_json)
+                continue
+            print(json.dumps(router.decide(mention).to_dict(), ensure_ascii=False), flush=True)
     return 0
 
 

@@ -143,7 +143,12 @@ def print_explanation(explanation: Explanation, text: str, *, as_json: bool) -> 
             outcome = f"{outcome} {rule.priority}".strip()
         said = ", ".join(repr(w) for w in words) or "(conditions only)"
         console.print("  " + escape(f"{rule.id} [{outcome}, weight {rule.weight:g}]: {said}"))
-    if explanation.guess is not None:
+    if explanation.prediction is not None:
+        top = ", ".join(
+            f"{s.department} {s.probability:.0%}" for s in explanation.prediction.ranked[:3]
+        )
+        console.print(f"  model: {escape(top)}")
+    elif explanation.guess is not None:
         guess = explanation.guess
         console.print(f"  classifier: {escape(guess.department)} ({guess.probability:.0%})")
     for rule_id, reason in explanation.blocked.items():

@@ -31,6 +31,7 @@ from pydantic import (
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import FALLBACK_DEPARTMENT, Priority
 from triagebot.config.people import People, PersonConfig, people_problems
+from triagebot.config.routing import RoutingConfig
 from triagebot.durations import Span, parse_duration, parse_span
 from triagebot.errors import ConfigError
 from triagebot.paths import packaged_path
@@ -258,6 +259,7 @@ class FileConfig(_Strict):
     sla: SlaConfig = SlaConfig()
     sources: list[SourceConfig] = []
     escalation: EscalationConfig = EscalationConfig()
+    routing: RoutingConfig = RoutingConfig()
     managers: ManagersConfig = ManagersConfig()
     people: list[PersonConfig] = []
 

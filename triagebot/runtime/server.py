@@ -77,7 +77,9 @@ def create_app(
         worker = app[DELIVERY] = runtime.delivery()
         add_interval_job(app[SCHEDULER], "outbox", worker.flush, OUTBOX_EVERY)
         rules = RulesWatcher(
-            runtime.router, runtime.settings.rules_dir, lambda: build_router(runtime.settings)
+            runtime.router,
+            runtime.settings.rules_dir,
+            lambda: build_router(runtime.settings, runtime.store),
         )
         add_interval_job(
             app[SCHEDULER],

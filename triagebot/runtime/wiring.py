@@ -5,25 +5,45 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from triagebot.actions.executor import SettingsPolicy
 from triagebot.config.settings import Settings
 from triagebot.ingest.pipeline import Pipeline
+from triagebot.routing.gate import Gate
 from triagebot.routing.router import Router
 from triagebot.runtime.delivery import DeliveryWorker
 from triagebot.runtime.deploy import open_configured_store
 from triagebot.runtime.surfaces import Surface
 from triagebot.store.base import Store
 
+if TYPE_CHECKING:
+    from triagebot.routing.model.classifier import DepartmentModel
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def build_router(settings: Settings) -> Router:
+def build_router(settings: Settings, store: Store | None = None) -> Router:
+    """The rules of the settings, with the department model they ask for (see ``routing``)."""
+    config = settings.config.routing
+    model = None if config.model == "off" else active_model(settings, store)
     return Router.load(
-        settings.rules_dir, settings.departments, settings.config.sla.default_priority
+        settings.rules_dir,
+        settings.departments,
+        settings.config.sla.default_priority,
+        model=model,
+        gate=Gate.from_config(config),
     )
+
+
+def active_model(settings: Settings, store: Store | None) -> DepartmentModel:
+    """This deployment's learned model when asked for and stored, else the shipped one."""
+    from triagebot.routing.model.active import load_active  # noqa: PLC0415 (numpy)
+
+    learned = store if settings.config.routing.model == "learned" else None
+    return load_active(learned, settings.departments)
 
 
 @dataclass
@@ -50,14 +70,14 @@ class Runtime:
 
         Commands that never route (cases, claim, sla) skip the rules and start faster.
         """
-        router = build_router(settings) if routing else None
         opened = store or open_configured_store(settings.env)
+        router = build_router(settings, opened) if routing else None
         return cls(settings, opened, list(surfaces), clock, router)
 
     @property
     def router(self) -> Router:
         if self._router is None:
-            self._router = build_router(self.settings)
+            self._router = build_router(self.settings, self.store)
         return self._router
 
     @property

@@ -17,10 +17,10 @@ import numpy.typing as npt
 
 Floats = npt.NDArray[np.float32]
 
-#: L2 strength per post (chosen on a split of the shipped corpus).
-DEFAULT_L2 = 2e-4
-STEPS = 400
-RATE = 2.0
+#: L2 strength, steps and rate chosen by leave-one-industry-out validation on the corpus.
+DEFAULT_L2 = 3e-5
+STEPS = 1000
+RATE = 4.0
 
 
 @dataclass(frozen=True)
