@@ -102,6 +102,7 @@ class Pipeline:
         plan = self.crossposts.plan(fresh, now)  # one complaint seen twice is one case
         result.duplicates += plan.duplicates
         fresh = plan.fresh
+        self.router.prepare(fresh)  # the model embeds the whole batch at once
         ids = self.store.next_case_ids(len(fresh)) if fresh else []
         batch = [plan.apply(self._new_case(i, m, now)) for i, m in zip(ids, fresh, strict=True)]
         for entry, stored in zip(batch, self.store.add_cases(batch) if batch else [], strict=True):
