@@ -50,6 +50,8 @@ _REGULAR = 1  # post type; 2 moderator action, 3 small action, 4 whisper
 _WHOLE = ("cooked", "updated_at", "deleted_at", "user_deleted", "hidden")
 #: A search hit kept for fetching its whole post: the post, its topic, the topic's title.
 Hit = tuple[dict[str, Any], dict[str, Any], str]
+#: What cut a walk short: where, and the error.
+Stop = tuple[str, SourceError]
 
 
 class _NotFound(SourceError):
@@ -84,34 +86,44 @@ class DiscourseSource(BaseSource):
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         state = load_cursor(cursor, self.name)
         latest = Latest()  # one post found by both streams is one mention, the whole text kept
-        pause: float | None = None
-        reasons: list[str] = []
         streams = (["search"] if self.options.search else []) + (
             ["latest"] if self.options.latest_posts != "off" else []
         )
         failed: list[SourceError] = []
+        problems: list[tuple[str, SourceError]] = []  # what failed, or cut a walk short
         for stream in streams:
             walker = self._search if stream == "search" else self._latest
             try:
-                state[stream], wait, why = await walker(http, as_dict(state.get(stream)), latest)
+                state[stream], stop = await walker(http, as_dict(state.get(stream)), latest)
             except SourceError as exc:  # the other stream's posts still count
                 log.warning("source %s: %s failed: %s", self.name, stream, exc)
                 failed.append(exc)
-                reasons.append(f"{stream} failed: {str(exc).removeprefix(self.name + ': ')}")
-                wait, why = exc.retry_after, None
-            pause = max(pause or 0.0, wait or 0.0) or None
-            reasons += [why] if why else []
-        mentions, gone = latest.mentions(), latest.gone_posts()
-        if failed and (len(failed) == len(streams) or not (mentions or gone)):
+                problems.append((stream, exc))
+                continue
+            if stop is not None:
+                problems.append(stop)
+        if failed and len(failed) == len(streams):
             raise failed[0]
-        reason = "; ".join(reasons) if pause else None
-        return PollResult(mentions, dump_cursor(state), pause, reason, gone)
+        waits = [e.retry_after for _, e in problems if e.retry_after]
+        said = [f"{part}: {self._short(e)}" for part, e in problems]
+        reason = "; ".join(s for (_, e), s in zip(problems, said, strict=True) if e.retry_after)
+        return PollResult(
+            latest.mentions(),
+            dump_cursor(state),
+            max(waits) if waits else None,
+            reason or None,
+            latest.gone_posts(),
+            said,
+        )
+
+    def _short(self, exc: SourceError) -> str:
+        return str(exc).removeprefix(f"{self.name}: ")
 
     # --- search --------------------------------------------------------------------------
     async def _search(
         self, http: httpx.AsyncClient, saved: dict[str, Any], latest: Latest
-    ) -> tuple[dict[str, Any], float | None, str | None]:
-        """Walk the search pages; the new cursor, and a pause asked for (with its reason)."""
+    ) -> tuple[dict[str, Any], Stop | None]:
+        """Walk the search pages: the new cursor, and what cut the walk short."""
         walk = ResumableWalk(saved, self.overlap, self.floor())
         page = walk.start if _is_id(walk.start) else 1
         hits: list[Hit] = []
@@ -129,21 +141,20 @@ class DiscourseSource(BaseSource):
                 if count == 0:
                     raise
                 log.warning("source %s: search stopped at page %d: %s", self.name, page, exc)
-                why = f"search stopped at page {page}: {str(exc).removeprefix(self.name + ': ')}"
                 if exc.retry_after is None:  # throttled: the excerpts will do
                     await self._whole_posts(http, walk, hits, latest)
-                return walk.dump(stopped_at=page), exc.retry_after, why
+                return walk.dump(stopped_at=page), (f"search stopped at page {page}", exc)
             if walk.reached_known or not more:
-                return (walk.dump(), *await self._whole_posts(http, walk, hits, latest))
+                return walk.dump(), await self._whole_posts(http, walk, hits, latest)
             page += 1
         walk.walk.note_truncated(self.name, self.max_pages)
-        return (walk.dump(stopped_at=page), *await self._whole_posts(http, walk, hits, latest))
+        return walk.dump(stopped_at=page), await self._whole_posts(http, walk, hits, latest)
 
     async def _whole_posts(
         self, http: httpx.AsyncClient, walk: ResumableWalk, hits: list[Hit], latest: Latest
-    ) -> tuple[float | None, str | None]:
+    ) -> Stop | None:
         """With ``full_text``, each new hit's whole post (``/posts/{id}.json``) replaces its
-        excerpt; a refusal keeps the excerpts of the rest, and says so."""
+        excerpt; a refusal keeps the excerpts of the rest (and is returned)."""
         for post, topic, title in hits if self.options.full_text else []:
             post_id = _id(post)
             try:
@@ -152,13 +163,13 @@ class DiscourseSource(BaseSource):
                 latest.gone(self.gone_post(str(post_id), "deleted"))
                 continue
             except SourceError as exc:
-                log.warning("source %s: whole posts stopped: %s", self.name, exc)
-                return exc.retry_after, f"excerpts kept: {str(exc).removeprefix(self.name + ': ')}"
+                log.warning("source %s: whole posts stopped, excerpts kept: %s", self.name, exc)
+                return "excerpts kept", exc
             whole = post | {k: body.get(k) for k in _WHOLE if k in body}
             text = html_to_text(body.get("cooked"))
             edited = parse_time(body.get("updated_at"), self.clock()).timestamp()
             self._offer(walk, whole, topic, title, text, latest=latest, edited=edited)
-        return None, None
+        return None
 
     def _query(self, walk: ResumableWalk) -> str:
         """The search, newest first, from the day before the walk's watermark."""
@@ -194,7 +205,7 @@ class DiscourseSource(BaseSource):
     # --- latest posts ----------------------------------------------------------------------
     async def _latest(
         self, http: httpx.AsyncClient, saved: dict[str, Any], latest: Latest
-    ) -> tuple[dict[str, Any], float | None, str | None]:
+    ) -> tuple[dict[str, Any], Stop | None]:
         """Walk back through ``/posts.json`` to the newest post of the last complete walk."""
         walk = ResumableWalk(saved, self.overlap, self.floor())
         last = _number(saved.get("last_id"))
@@ -214,19 +225,17 @@ class DiscourseSource(BaseSource):
                 if count == 0:
                     raise
                 cursor = {**walk.dump(stopped_at=before), "last_id": last, "newest_id": newest}
-                why = f"latest posts stopped: {str(exc).removeprefix(self.name + ': ')}"
-                return cursor, exc.retry_after, why
+                return cursor, (f"latest posts stopped before {before}", exc)
             posts = [p for p in map(as_dict, body["latest_posts"]) if _id(p)]
             unseen = [p for p in posts if _id(p) > last]
             newest = max([newest, *(_id(p) for p in unseen)])
             for post in unseen:
                 self._latest_post(walk, post, latest)
             if not posts or len(unseen) < len(posts) or walk.reached_known:
-                return {**walk.dump(), "last_id": newest}, None, None
+                return {**walk.dump(), "last_id": newest}, None
             before = min(_id(p) for p in unseen)
         walk.walk.note_truncated(self.name, self.max_pages)
-        cursor = {**walk.dump(stopped_at=before), "last_id": last, "newest_id": newest}
-        return cursor, None, None
+        return {**walk.dump(stopped_at=before), "last_id": last, "newest_id": newest}, None
 
     def _latest_post(self, walk: ResumableWalk, post: dict[str, Any], latest: Latest) -> None:
         if post.get("post_type", _REGULAR) != _REGULAR:

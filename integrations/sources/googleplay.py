@@ -97,7 +97,8 @@ class GooglePlaySource(BaseSource):
                 log.warning("source %s: walk stopped: %s", self.name, exc)
                 cursor = dump_cursor(walk.dump(page_token))
                 why = f"stopped at a later page: {str(exc).removeprefix(self.name + ': ')}"
-                return PollResult(latest.mentions(), cursor, exc.retry_after, why)
+                reason = why if exc.retry_after else None
+                return PollResult(latest.mentions(), cursor, exc.retry_after, reason, errors=[why])
             for review in map(as_dict, as_list(body.get("reviews"))):
                 self._review(walk, review, latest)
             page_token = as_dict(body.get("tokenPagination")).get("nextPageToken")

@@ -412,6 +412,8 @@ async def test_both_streams_and_one_failing_keeps_the_others_posts(
     forum.posts[None] = json_reply({"latest_posts": [latest_post(91851, 0, "<p>Hello</p>")]})
     partial = await source.poll(http, result.cursor)
     assert [m.id for m in partial.mentions] == ["discourse:91851"]
+    assert partial.errors == ["search: HTTP 500 on /search.json"]
+    assert partial.retry_after is None
 
 
 def test_options_are_checked(forum: FakeForum, make_source: MakeSource) -> None:
@@ -549,6 +551,7 @@ async def test_full_text_replaces_excerpts_with_whole_posts(
     assert [(g.id, g.why) for g in result.gone] == [("discourse:2", "deleted")]
     assert result.retry_after == 12.0
     assert result.pause_reason == "excerpts kept: rate limited on /posts/3.json"
+    assert result.errors == [result.pause_reason]
     assert server.seen("/posts/4.json") == []
 
     plain = await make_source("discourse", name="plain").poll(http, None)

@@ -454,6 +454,7 @@ async def test_a_walk_cut_short_goes_on_with_its_page_token(
     assert len(first.mentions) == 4
     assert first.retry_after == 60.0
     assert first.pause_reason == f"stopped at a later page: HTTP 429 on {REVIEWS}"
+    assert first.errors == [first.pause_reason]  # shown as a partial poll
 
     play.pages[PAGE2_TOKEN] = page2
     second = await source.poll(http, first.cursor)
