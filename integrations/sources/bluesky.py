@@ -116,10 +116,15 @@ class BlueskySource(BaseSource):
             if response.status_code == 200:
                 return body, pause_for(response, LIMIT, now, self.every)
             self._token = None
-            if attempt == 2 or body.get("error") not in ("ExpiredToken", "InvalidToken"):
+            error = str(body.get("error") or response.status_code)
+            if attempt == 1 and error in ("ExpiredToken", "InvalidToken"):
+                continue  # a new session, once
+            if response.status_code in (401, 403):
                 raise SourceError(
-                    f"{self.name}: search refused: {body.get('error') or response.status_code}"
+                    f"{self.name}: authentication needed (HTTP {response.status_code}: "
+                    f"{error[:40]}): set {' and '.join(self.variables)}"
                 )
+            raise SourceError(f"{self.name}: search refused: {error[:80]}")
         raise AssertionError("unreachable")
 
     async def _session(self, http: httpx.AsyncClient) -> str:

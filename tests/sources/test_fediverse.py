@@ -221,3 +221,18 @@ async def test_mastodon_every_stream_failing_is_a_failed_poll(
     source = make_source("mastodon", env=env, hashtags=["northwind"])
     with pytest.raises(SourceError, match="HTTP 503"):
         await source.poll(http, None)
+
+
+async def test_bluesky_json_refusal_of_search_names_the_credentials(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(SESSION, json_reply({"accessJwt": "token"}))
+    server.add(
+        BSKY, json_reply({"error": "AuthMissing", "message": "Authentication Required"}, 401)
+    )
+    with pytest.raises(SourceError) as caught:
+        await make_source("bluesky", env=BSKY_ENV).poll(http, None)
+    assert str(caught.value) == (
+        "bluesky: authentication needed (HTTP 401: AuthMissing): "
+        "set BLUESKY_HANDLE and BLUESKY_APP_PASSWORD"
+    )
