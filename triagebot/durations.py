@@ -6,6 +6,8 @@ Two readings of the same text:
   periods and windows;
 * ``parse_span`` keeps days apart (``Span``), because an SLA target of ``1d`` means one
   *business* day of the department's calendar, not 24 business hours.
+
+Both refuse anything longer than ``MAX_DAYS`` (about 100 years).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: No period, interval or target is longer (about 100 years): a longer one is a typo, and
+#: ``now - period`` would leave the calendar.
+MAX_DAYS = 36_500
+MAX_SECONDS = MAX_DAYS * 86400
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
 _WHOLE = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*[smhdw]\s*)+$", re.IGNORECASE)
 
@@ -40,7 +46,10 @@ def _parts(text: str) -> list[tuple[float, str]]:
         raise ValueError(
             f"{text!r} is not a duration: use a number and a unit s, m, h, d or w, like 15m, 4h, 1d"
         )
-    return [(float(n), unit.lower()) for n, unit in _PART.findall(text)]
+    parts = [(float(n), unit.lower()) for n, unit in _PART.findall(text)]
+    if sum(n * _UNIT_SECONDS[unit] for n, unit in parts) > MAX_SECONDS:
+        raise ValueError(f"{text[:40]!r} is longer than {MAX_DAYS} days")
+    return parts
 
 
 def parse_duration(text: str) -> timedelta:

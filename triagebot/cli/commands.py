@@ -22,7 +22,7 @@ from triagebot.cli.rules import cmd_rules, print_explanation
 from triagebot.config.people import People
 from triagebot.config.settings import Settings, load_settings
 from triagebot.errors import InputError, StoreError
-from triagebot.ingest.mention_io import mention_from_json, read_mentions
+from triagebot.ingest.mention_io import decode_json_line, mention_from_json, read_mentions
 from triagebot.ingest.pipeline import IngestResult
 from triagebot.runtime.console import safe_text
 from triagebot.routing.router import Router
@@ -78,7 +78,7 @@ def _stdin_mentions() -> Iterator[Mention]:
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = decode_json_line(line)
             if not isinstance(data, dict):
                 raise ValueError("each line must be a JSON object")
             data = {
@@ -89,7 +89,7 @@ def _stdin_mentions() -> Iterator[Mention]:
             }
             data.setdefault("created_at", "1970-01-01T00:00:00+00:00")
             yield mention_from_json(data)
-        except (ValueError, json.JSONDecodeError) as exc:
+        except ValueError as exc:
             raise InputError(f"stdin:{number}: {exc}") from None
 
 
@@ -170,10 +170,13 @@ def cmd_cases(args: argparse.Namespace) -> int:
     runtime = Runtime.build(settings_for_command(), routing=False)
     try:
         found = runtime.store.list_cases(
-            states=_states(args.state), department=args.department, limit=args.limit
+            states=_states(args.state), department=args.department, limit=args.limit + 1
         )
     finally:
         runtime.close()
+    if len(found) > args.limit:
+        found = found[: args.limit]
+        print(f"the newest {args.limit} shown; more match (--limit N)", file=sys.stderr)
     if args.json:
         for case in found:
             print(json.dumps(case.to_dict(), ensure_ascii=False))

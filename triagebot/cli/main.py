@@ -11,13 +11,17 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn, cast
 
 from integrations.board.cli import add_board_parser  # argparse only
 from triagebot import __version__
 from triagebot.cases.records import CaseState
+from triagebot.cli.routing import add_routing_parser
 from triagebot.cli.rules import add_rules_parser
 from triagebot.errors import ConfigError, InputError, TriagebotError
 
+#: How many cases ``triagebot cases`` shows unless ``--limit`` says otherwise.
+CASES_LIMIT = 50
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 #: Modules holding the subcommands outside triagebot.cli.commands, imported only when run,
@@ -30,6 +34,7 @@ COMMAND_MODULES = {
     "poll": "triagebot.cli.sources",
     "sources": "triagebot.cli.sources",
     "sla": "triagebot.cli.sla",
+    "routing": "triagebot.cli.routing",
     "teams": "integrations.teams.cli",
     "board": "integrations.board.cli",
 }
@@ -42,6 +47,30 @@ def load_command(name: str) -> Callable[[argparse.Namespace], int]:
     return command
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line and exit 2, like every other input error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"triagebot: {message} (see `{self.prog} --help`)\n")
+
+
+def _name(text: str) -> str:
+    """A person's name typed with ``--by``: not empty, not only spaces."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a name is needed (it is empty or only spaces)")
+    return text
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number of at least 1")
+    return value
+
+
 def _case_command(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
 ) -> None:
@@ -49,17 +78,21 @@ def _case_command(
     parser.add_argument("case_id", help="case number, as shown by `triagebot cases`")
     if name == "reassign":
         parser.add_argument("department", help="department id to hand the case to")
-    parser.add_argument("--by", required=True, metavar="WHO", help="who is acting")
+    parser.add_argument("--by", required=True, type=_name, metavar="WHO", help="who is acting")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one line per subcommand)
+    parser = _Parser(
         prog="triagebot",
         description="Route public brand mentions to the department that owns them.",
     )
     parser.add_argument("--version", action="version", version=f"triagebot {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Every subcommand's parser is a _Parser too (argparse uses the parent's class).
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
 
     demo = sub.add_parser(
         "demo", help="replay sample mentions on the console, no credentials needed"
@@ -90,7 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", choices=[s.value for s in CaseState] + ["active", "all"], default="active"
     )
     cases.add_argument("--department", help="only this department")
-    cases.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    cases.add_argument(
+        "--limit",
+        type=_limit,
+        default=CASES_LIMIT,
+        metavar="N",
+        help=f"show the newest N cases (default {CASES_LIMIT}; stderr says when more match)",
+    )
     cases.add_argument("--json", action="store_true", help="JSON lines out")
 
     show = sub.add_parser("show", help="one case with its history")
@@ -131,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", dest="target", metavar="URL", help="PostgreSQL URL (default: DATABASE_URL)"
     )
     add_rules_parser(sub)
+    add_routing_parser(sub)
     # The teams subcommands live with the Teams package (no botbuilder is imported for them).
     from integrations.teams.cli import add_teams_parser  # noqa: PLC0415
 

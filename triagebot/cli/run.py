@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = settings_for_command()
+    check_surface_settings(settings.env)
     runtime = Runtime.build(settings, [ConsoleSurface(name_of=settings.people.name_of)])
     replay = DemoReplay(
         runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed)
@@ -88,6 +89,7 @@ async def _serve_until(
 def cmd_serve(args: argparse.Namespace) -> int:
     log_to_stdout(logging.getLogger().level)
     settings = settings_for_command(fallback=False)
+    check_surface_settings(settings.env)
     board = board_options(settings.env, demo=False)  # a weak secret stops before the store opens
     runtime = Runtime.build(settings, [ConsoleSurface(name_of=settings.people.name_of)])
     host = listen_host(settings.env)
@@ -112,14 +114,23 @@ def listen_host(env: Environment) -> str:
     return "127.0.0.1" if teams_local_mode else "0.0.0.0"
 
 
+def check_surface_settings(env: Environment) -> None:
+    """Half the Slack or Teams variables stop here, before the store (and data/) is created."""
+    if (env.slack_bot_token is None) != (env.slack_signing_secret is None):
+        missing = "SLACK_BOT_TOKEN" if env.slack_bot_token is None else "SLACK_SIGNING_SECRET"
+        raise ConfigError(f"environment: {missing}: must be set too to use Slack")
+    if env.microsoft_app_id or env.teams_local:
+        from integrations.teams.auth import auth_settings  # noqa: PLC0415 (Teams is on)
+
+        auth_settings(env)
+
+
 def add_slack(runtime: Runtime, app: web.Application) -> None:
     """Show cases in Slack and serve POST /slack/events when the Slack secrets are set."""
     env = runtime.settings.env
+    check_surface_settings(env)
     if env.slack_bot_token is None and env.slack_signing_secret is None:
         return
-    if env.slack_bot_token is None or env.slack_signing_secret is None:
-        missing = "SLACK_BOT_TOKEN" if env.slack_bot_token is None else "SLACK_SIGNING_SECRET"
-        raise ConfigError(f"environment: {missing}: must be set too to use Slack")
     # Imported only when Slack is configured: Bolt and the SDK are not part of the core.
     from integrations.slack.app import build_slack, mount  # noqa: PLC0415
 

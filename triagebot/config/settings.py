@@ -32,6 +32,7 @@ from triagebot.cases.identities import Identity
 from triagebot.cases.records import FALLBACK_DEPARTMENT, Priority
 from triagebot.config.people import People, PersonConfig, people_problems
 from triagebot.config.routing import RoutingConfig
+from triagebot.config.toml_depth import MAX_DEPTH, too_deep
 from triagebot.durations import Span, parse_duration, parse_span
 from triagebot.errors import ConfigError
 from triagebot.paths import packaged_path
@@ -372,6 +373,18 @@ def _flag(name: str, value: str | None) -> bool:
     raise ConfigError(f"environment: {name}: {value!r} is not one of 1, true, yes, 0, false, no")
 
 
+def board_login(name: str) -> str:
+    """A board login as the login form compares it (trimmed, lower case); ValueError if the
+    name cannot be one (``TRIAGEBOT_BOARD_USERS`` would refuse it)."""
+    login = name.strip().lower()
+    if not _ID.match(login):
+        raise ValueError(
+            f"{name[:60]!r} cannot be a board login: a letter, then letters, digits, - or _ "
+            "(at most 40)"
+        )
+    return login
+
+
 def _board_users(value: str | None) -> dict[str, str]:
     """``name:hash,name:hash`` (hashes from ``triagebot board hash-password``)."""
     users: dict[str, str] = {}
@@ -508,7 +521,13 @@ def _rules_dir_beside(config_file: Path) -> Path:
 def parse_config_file(path: Path) -> FileConfig:
     name = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if (deep := too_deep(text)) is not None:
+            raise ConfigError(
+                f"{name}:{deep.line}: {deep.field or 'value'}: nested more than "
+                f"{MAX_DEPTH} levels deep"
+            )
+        raw = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(
             f"{name}: file not found (copy triagebot.example.toml to triagebot.toml, "

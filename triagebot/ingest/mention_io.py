@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,8 @@ from triagebot.cases.records import Author, Mention, utc
 from triagebot.errors import InputError
 
 MAX_TEXT = 40_000
+#: No post is older than this; an earlier ``created_at`` is a mistake in the file.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
@@ -59,17 +61,35 @@ def check_url(url: str) -> str:
     return url
 
 
+def _created_at(stamp: str | None) -> datetime:
+    try:
+        when = utc(datetime.fromisoformat(str(stamp)))
+    except ValueError:
+        raise ValueError(f"created_at: {stamp!r} is not an ISO 8601 time") from None
+    except OverflowError:  # year 1 or 9999 with an offset that leaves the calendar in UTC
+        raise ValueError(f"created_at: {stamp!r} is outside the calendar in UTC") from None
+    if when < EARLIEST:
+        raise ValueError(f"created_at: {stamp!r} is before {EARLIEST:%Y}: not a post's time")
+    return when
+
+
+def decode_json_line(line: str) -> Any:
+    """One JSON value; ValueError (never RecursionError) for what cannot be decoded."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
+
+
 def mention_from_json(data: Any, *, created_at: datetime | None = None) -> Mention:
     """Build a Mention from one decoded JSON object; raises ValueError naming the field."""
     if not isinstance(data, dict):
         raise ValueError("each line must be a JSON object")
     when = created_at
     if when is None:
-        stamp = _text(data, "created_at")
-        try:
-            when = utc(datetime.fromisoformat(str(stamp)))
-        except ValueError:
-            raise ValueError(f"created_at: {stamp!r} is not an ISO 8601 time") from None
+        when = _created_at(_text(data, "created_at"))
     source = str(_text(data, "source"))
     text = str(_text(data, "text"))
     raw = data.get("raw")
@@ -101,9 +121,10 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    yield number, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+                    data = decode_json_line(line)
+                except ValueError as exc:
+                    raise InputError(f"{path}:{number}: {exc}") from None
+                yield number, data
         except UnicodeDecodeError:
             raise InputError(f"{path}: not UTF-8 text") from None
 

@@ -3,7 +3,8 @@
 ``load_yaml`` composes the document with PyYAML's safe loader and converts the node tree
 itself: mappings become ``LineDict`` (``line`` of the mapping, ``lines[key]`` of each value),
 sequences become ``LineList`` (``line``, ``lines[i]``), scalars plain Python values. Syntax
-errors and duplicate keys raise ``RuleFileError`` with the 1-based line.
+errors, duplicate keys, aliases and nesting deeper than ``MAX_DEPTH`` raise ``RuleFileError``
+with the 1-based line.
 """
 
 from __future__ import annotations
@@ -43,28 +44,62 @@ class LineList(list[Any]):
 
 
 _SCALARS = yaml.SafeLoader("")
+#: Deeper than any rule needs; a limit, so that a hostile file ends in a message.
+MAX_DEPTH = 32
 
 
-def _convert(path: Path, node: yaml.Node) -> Any:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+class _AliasFound(Exception):
+    """A node was reached twice: the document uses an alias (``*name``)."""
+
+
+class _Converter:
+    """Node tree to LineDict/LineList/scalars, each node visited once, at most MAX_DEPTH deep.
+
+    Aliases are refused: the composed tree shares one node between an anchor and its aliases,
+    so ten nested aliases of ten items each would expand to ten billion values (a "billion
+    laughs" file); rule files never need them.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen: set[int] = set()
+
+    def convert(self, node: yaml.Node, depth: int = 0) -> Any:
+        if id(node) in self.seen:
+            raise _AliasFound
+        self.seen.add(id(node))
+        line = node.start_mark.line + 1
+        if depth > MAX_DEPTH and isinstance(node, yaml.CollectionNode):
+            raise RuleFileError(self.path, line, f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, line, depth)
+        if isinstance(node, yaml.SequenceNode):
+            items = LineList(self.convert(item, depth + 1) for item in node.value)
+            items.line, items.lines = line, [item.start_mark.line + 1 for item in node.value]
+            return items
+        return _SCALARS.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.MappingNode, line: int, depth: int) -> LineDict:
         mapping = LineDict()
         mapping.line, mapping.lines = line, {}
         for key_node, value_node in node.value:
-            key = _convert(path, key_node)
+            key = self.convert(key_node, depth + 1)
+            key_line = key_node.start_mark.line + 1
             if not isinstance(key, str | int | float | bool) or key is None:
-                raise RuleFileError(path, key_node.start_mark.line + 1, "keys must be plain words")
+                raise RuleFileError(self.path, key_line, "keys must be plain words")
             key = str(key)
             if key in mapping:
-                raise RuleFileError(path, key_node.start_mark.line + 1, f"{key}: listed twice")
-            mapping[key] = _convert(path, value_node)
+                raise RuleFileError(self.path, key_line, f"{key}: listed twice")
+            mapping[key] = self.convert(value_node, depth + 1)
             mapping.lines[key] = value_node.start_mark.line + 1
         return mapping
-    if isinstance(node, yaml.SequenceNode):
-        items = LineList(_convert(path, item) for item in node.value)
-        items.line, items.lines = line, [item.start_mark.line + 1 for item in node.value]
-        return items
-    return _SCALARS.construct_object(node, deep=True)
+
+
+def _alias_line(text: str) -> int | None:
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
+            return int(event.start_mark.line) + 1
+    return None
 
 
 #: libyaml's parser when PyYAML was built with it (several times faster), else pure Python.
@@ -90,9 +125,10 @@ def load_yaml(path: Path) -> Any:
     if node is None:
         return None
     try:
-        return _convert(path, node)
-    except RecursionError:
-        raise RuleFileError(path, None, "invalid YAML: an alias refers to itself") from None
+        return _Converter(path).convert(node)
+    except _AliasFound:
+        message = "YAML aliases (*name) are not allowed in rule files: write the value out"
+        raise RuleFileError(path, _alias_line(text), message) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
