@@ -1,8 +1,9 @@
 """Rule expressions run on RE2: a hostile post cannot make a rule backtrack.
 
-The shipped ``sales.question_fit`` expression (``^\\W*…[\\s,!]*…``) took 15-19 s on Python's
-``re`` for 20,000 exclamation marks before a sales question; an operator's ``(a+)+$`` took
-~10 s on 28 characters. Both now take time linear in the post's length.
+The ``sales.question_fit`` expression once shipped (``^\\W*…[\\s,!]*…``, kept in
+``tests/hostile_rules.py``) took 15-19 s on Python's ``re`` for 20,000 exclamation marks
+before a sales question; an operator's ``(a+)+$`` took ~10 s on 28 characters. Both now take
+time linear in the post's length, with the real router, among the shipped rules.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.hostile_rules import QUESTION_FIT_ID, rules_with_question_fit
 from tests.triage_helpers import DEPARTMENTS, post, router_for
 from triagebot.cases.records import Priority
 from triagebot.errors import ConfigError
@@ -25,11 +27,23 @@ QUESTION = " does the northwind trail kettle work with a 12v camper socket?"
 PRICE_QUESTION = " how much is the northwind trail kettle, and is it available in canada?"
 #: Generous: each of these routes in about a millisecond; Python's ``re`` took seconds.
 LIMIT_S = 0.05
+HOSTILE = [
+    "!" * 20_000 + QUESTION,
+    "!" * 20_000 + PRICE_QUESTION,
+    "!" * 40_000 + PRICE_QUESTION,
+    "!" * (40_000 - len(QUESTION)) + QUESTION,
+    ", " * 20_000 + "hi" + PRICE_QUESTION,
+    "@northwind " * 3_000 + PRICE_QUESTION,
+    "is " + "a" * 40_000,
+]
+HOSTILE_IDS = ["20k-fits", "20k-price", "40k-price", "40k-fits", "commas", "handles", "long-word"]
 
 
 @pytest.fixture(scope="module")
-def shipped() -> Router:
-    return Router.load(ROOT / "rules", DEPARTMENTS, Priority.P2)
+def shipped_and_question_fit(tmp_path_factory: pytest.TempPathFactory) -> Router:
+    """The shipped rules with the backtracking expression added as ``hostile.question_fit``."""
+    folder = rules_with_question_fit(tmp_path_factory.mktemp("rules"))
+    return Router.load(folder, DEPARTMENTS, Priority.P2)
 
 
 def timed_route(router: Router, text: str) -> tuple[float, list[str]]:
@@ -39,29 +53,19 @@ def timed_route(router: Router, text: str) -> tuple[float, list[str]]:
     return time.perf_counter() - start, list(routing.rules)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "!" * 20_000 + QUESTION,
-        "!" * 20_000 + PRICE_QUESTION,
-        "!" * 40_000 + PRICE_QUESTION,
-        "!" * (40_000 - len(QUESTION)) + QUESTION,
-        ", " * 20_000 + "hi" + PRICE_QUESTION,
-        "@northwind " * 3_000 + PRICE_QUESTION,
-        "is " + "a" * 40_000,
-    ],
-    ids=["20k-fits", "20k-price", "40k-price", "40k-fits", "commas", "handles", "long-word"],
-)
-def test_hostile_posts_route_in_under_50_ms(shipped: Router, text: str) -> None:
-    elapsed, rules = timed_route(shipped, text)
+@pytest.mark.parametrize("text", HOSTILE, ids=HOSTILE_IDS)
+def test_hostile_posts_route_in_under_50_ms(shipped_and_question_fit: Router, text: str) -> None:
+    elapsed, rules = timed_route(shipped_and_question_fit, text)
     assert elapsed < LIMIT_S, f"{elapsed * 1000:.0f} ms"
     if text.endswith(QUESTION) and len(text) <= 40_000:
-        assert "sales.question_fit" in rules  # still recognised as the sales question it is
+        assert QUESTION_FIT_ID in rules  # still recognised as the sales question it is
 
 
-def test_the_question_rule_still_fires_on_ordinary_posts(shipped: Router) -> None:
-    routing = shipped.route(post("Hi! Does the Northwind kettle work with 12v sockets?"))
-    assert "sales.question_fit" in routing.rules
+def test_the_question_rule_still_fires_on_ordinary_posts(shipped_and_question_fit: Router) -> None:
+    routing = shipped_and_question_fit.route(
+        post("Hi! Does the Northwind kettle work with 12v sockets?")
+    )
+    assert QUESTION_FIT_ID in routing.rules
     assert routing.department == "sales"
 
 

@@ -2,10 +2,10 @@
 
 A real ``serve`` process (TinyDB store, console surface) polls a loopback feed of posts built
 to make a backtracking regex engine spin: 9,000 exclamation marks, then a sales question
-naming the brand that the shipped ``sales.question_fit`` expression almost matches. On Python's
-``re`` each such post held the interpreter lock for seconds and /healthz went silent; now the
-test asks /healthz every 20 ms through the whole poll and ingest (the feed is parsed and the
-posts routed off the event loop) and none of the answers may take long.
+naming the brand that the ``question_fit`` expression of ``tests/hostile_rules.py`` almost
+matches. On Python's ``re`` each such post held the interpreter lock for seconds and /healthz
+went silent; now the test asks /healthz every 20 ms through the whole poll and ingest (the
+feed is parsed and the posts routed off the event loop) and none of the answers may take long.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLE_CONFIG
+from tests.hostile_rules import rules_with_question_fit
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-POSTS = 200
+POSTS = 100
 #: Under every text cap, so the whole post, question included, reaches the rules.
 BANGS = 9_000
 QUESTION = " how much is the northwind trail kettle, and is it available in canada?"
@@ -138,7 +138,7 @@ def test_healthz_keeps_answering_while_hostile_posts_are_routed(
     env |= {
         "PORT": str(port),
         "TRIAGEBOT_CONFIG": str(write_config(tmp_path, url)),
-        "TRIAGEBOT_RULES": str(ROOT / "rules"),
+        "TRIAGEBOT_RULES": str(rules_with_question_fit(tmp_path / "rules")),
         "TRIAGEBOT_DB": str(tmp_path / "db.json"),
         "TRIAGEBOT_BOARD": "off",
         "PYTHONUNBUFFERED": "1",
