@@ -164,6 +164,8 @@ def json_body(response: httpx.Response, source: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise SourceError(f"{source}: malformed JSON ({exc})") from exc
+    except RecursionError:  # a hostile or broken API answer nested thousands of levels deep
+        raise SourceError(f"{source}: malformed JSON (nested too deeply)") from None
 
 
 def next_link(response: httpx.Response, rel: str) -> str | None:

@@ -248,3 +248,21 @@ def test_serve_with_half_the_teams_settings_leaves_no_data_folder(tmp_path: Path
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert all(line.startswith("triagebot: environment: ") for line in result.stderr.splitlines())
     assert not (tmp_path / "data").exists()
+
+
+def test_classifier_examples_line_nested_deep(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "pr.yaml").write_text(
+        "department: pr\nrules:\n  - {name: a, terms: [praise]}\n"
+        "options:\n  classifier: examples.jsonl\n",
+        encoding="utf-8",
+    )
+    deep = "[" * 100_000 + "]" * 100_000
+    (rules / "examples.jsonl").write_text(
+        '{"text": "love it", "department": "pr"}\n' + deep + "\n", encoding="utf-8"
+    )
+    one_line(
+        run_cli(["rules", "check", "--dir", str(rules)], tmp_path),
+        f'{rules / "examples.jsonl"}:2: each line must be {{"text": ..., "department": ...}}',
+    )

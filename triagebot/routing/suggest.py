@@ -90,7 +90,7 @@ class Classifier:
             try:
                 data = json.loads(line)
                 text, department = str(data["text"]), str(data["department"])
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 raise RuleFileError(
                     path, number, 'each line must be {"text": ..., "department": ...}'
                 ) from None
