@@ -118,6 +118,9 @@ def test_python_meaning_is_kept_where_re2_differs() -> None:
     assert compile_rule_regex(r"[$€£]\s?\d").search("took £5") is not None
     assert to_re2(r"[\]\w]\\w") == r"[\]\p{L}\p{N}_]\\w"
     assert to_re2(r"[[:alpha:]\d]") == r"[[:alpha:]\p{Nd}]"
+    assert compile_rule_regex(r"^[^\W\d_]+$").search("привет") is not None  # letters
+    assert compile_rule_regex(r"^[^\W\d_]+$").search("abc1") is None
+    assert compile_rule_regex(r"^[^\W_]+$").search("日本2") is not None
 
 
 def test_a_plain_syntax_error_is_reported_as_it_is() -> None:

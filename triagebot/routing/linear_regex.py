@@ -8,7 +8,8 @@ possessive quantifiers and atomic groups; ``compile_rule_regex`` names the const
 
 Rules are written in Python syntax and keep Python's meaning where RE2 would read them
 differently: ``\w \W \d \D \s \S`` are Unicode classes (RE2's are ASCII; inside ``[...]``,
-``\W`` and ``\S`` stay ASCII), ``\Z`` is the end of the text and ``x{,3}`` means ``x{0,3}``.
+``\W`` and ``\S`` stay ASCII except in ``[^\W\d_]``, ``[^\W_]`` and ``[^\W]``), ``\Z`` is the
+end of the text and ``x{,3}`` means ``x{0,3}``.
 ``\b`` stays RE2's ASCII word boundary, so an expression that puts it next to letters outside
 A-Z (it would never match there) is refused.
 """
@@ -111,7 +112,18 @@ def _class_end(pattern: str, start: int) -> int:
     return len(pattern)
 
 
+#: Negated classes built on ``\W`` (which stays ASCII inside a class), as Unicode classes.
+_NOT_NON_WORD = {
+    r"[^\W\d_]": r"\p{L}",
+    r"[^\W_\d]": r"\p{L}",
+    r"[^\W_]": r"[\p{L}\p{N}]",
+    r"[^\W]": f"[{_WORD}]",
+}
+
+
 def _rewrite_class(body: str) -> str:
+    if body in _NOT_NON_WORD:
+        return _NOT_NON_WORD[body]
     out: list[str] = []
     i = 0
     while i < len(body):
