@@ -74,7 +74,7 @@ def test_claim_ladder_fires_each_step_once_at_its_business_time(
     [(kind, text)] = sent(store, watcher, ny(17, 11, 0))
     assert kind is OutboxKind.ESCALATE
     assert "case #1 (Billing & Refunds, P2) was not claimed" in text
-    assert "manager: {@user:cli:maria}" in text
+    assert "manager: {@user:slack:U0MANAGER}" in text  # Maria Chen, from [[people]]
     assert sent(store, watcher, ny(17, 11, 30)) == []
     case = store.get_case("1")
     assert case.sla_marks == ("billing:claim:note", "billing:claim:remind", "billing:claim:breach")
@@ -237,7 +237,7 @@ async def test_console_shows_the_steps_with_plain_mentions(
     settings: Settings, store: Store
 ) -> None:
     out = io.StringIO()
-    console = ConsoleSurface(out, color=False)
+    console = ConsoleSurface(out, color=False, name_of=settings.people.name_of)
     store_cases(store, [make_case(settings, "1", ny(17, 9), department="shipping")])
     store.set_message_ref("1", MessageRef("console", "console", "1"))
     watcher = SlaWatcher(store, settings, Clock(ny(17, 9)))
@@ -249,4 +249,4 @@ async def test_console_shows_the_steps_with_plain_mentions(
     assert "#1 ↳ reminder: claim due in 14m of business time" in printed
     assert "— @on-call:shipping" in printed
     assert "escalation #1 SLA breach: case #1 (Shipping, P2)" in printed
-    assert "manager: @maria" in printed and "{@" not in printed
+    assert "manager: @Maria Chen" in printed and "{@" not in printed

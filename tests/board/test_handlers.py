@@ -51,7 +51,10 @@ async def test_claim_goes_through_the_core_and_a_lost_race_says_who(demo: BoardW
     case = await demo.ingest("northwind my parcel never arrived")
     await demo.name("ana")
     status, answer = await demo.act(case.id, "claim")
-    assert status == 200 and answer == {"ok": True, "message": f"Case #{case.id} claimed by ana."}
+    assert status == 200 and answer == {
+        "ok": True,
+        "message": f"Case #{case.id} claimed by Ana Lopez.",  # board:ana in [[people]]
+    }
     stored = demo.runtime.store.get_case(case.id)
     assert stored.state is CaseState.CLAIMED and stored.claimed_by == Identity("board", "ana")
     assert demo.runtime.store.events(case.id)[-1].surface == "board"
@@ -60,9 +63,9 @@ async def test_claim_goes_through_the_core_and_a_lost_race_says_who(demo: BoardW
     await demo.name("ben")
     status, answer = await demo.act(case.id, "claim")
     assert status == 409
-    assert answer["message"] == f"case #{case.id} is already claimed by ana 2m ago"
+    assert answer["message"] == f"case #{case.id} is already claimed by Ana Lopez 2m ago"
     html = await demo.page()
-    assert "claimed by ana" in html
+    assert "claimed by Ana Lopez" in html
 
 
 async def test_every_button_runs_its_command(demo: BoardWorld) -> None:
@@ -127,7 +130,7 @@ async def test_a_form_post_without_script_comes_back_to_the_board(demo: BoardWor
     )
     assert response.status == 303 and response.headers["Location"] == "/"
     html = await demo.page()
-    assert f"Case #{case.id} claimed by ana." in html
+    assert f"Case #{case.id} claimed by Ana Lopez." in html
 
 
 async def test_filters_narrow_the_board(demo: BoardWorld) -> None:

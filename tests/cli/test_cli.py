@@ -119,7 +119,7 @@ def test_claim_resolve_and_refusals(tmp_path: Path) -> None:
     assert claim.returncode == 0 and "#1 is now claimed" in claim.stdout
     again = run_cli(["claim", "1", "--by", "ben"], tmp_path)
     assert again.returncode == 1
-    assert "already claimed by ana" in again.stderr and "Traceback" not in again.stderr
+    assert "already claimed by Ana Lopez" in again.stderr and "Traceback" not in again.stderr
     forbidden = run_cli(["resolve", "1", "--by", "ben"], tmp_path)
     assert forbidden.returncode == 1 and "only they or a manager" in forbidden.stderr
     manager = run_cli(["resolve", "1", "--by", "maria"], tmp_path)

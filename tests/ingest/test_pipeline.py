@@ -165,7 +165,7 @@ async def test_surfaces_only_show_their_departments(
 def test_two_claims_one_winner(runtime: Runtime, now: datetime) -> None:
     [case] = runtime.pipeline.ingest([mention(1, "northwind where is my parcel")], now).new
     execute(runtime.store, runtime.policy, Claim(case.id, ANA, "slack"), now)
-    with pytest.raises(AlreadyClaimed, match="already claimed by U0ANA"):
+    with pytest.raises(AlreadyClaimed, match="already claimed by Ana Lopez"):
         execute(
             runtime.store,
             runtime.policy,

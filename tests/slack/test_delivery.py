@@ -156,11 +156,11 @@ async def test_reminders_mention_people_and_groups_and_escalations_go_up(
     assert notes == [
         "<@U0ANA> half the claim time is gone",
         "<!subteam^S0SHIPONCALL> 75% of the claim time is gone",
-        "@maria &lt;!channel&gt; is overdue",
+        "<@U0MANAGER> &lt;!channel&gt; is overdue",
     ]
     [escalation] = world.fake.top_level("C0ESCALATE")
     assert escalation["text"].startswith(":rotating_light: *Escalation*")
-    assert "@maria please look" in escalation["text"]
+    assert "<@U0MANAGER> please look" in escalation["text"]
     assert f"<#{ref.channel}>" in escalation["text"]
 
 

@@ -65,7 +65,7 @@ async def test_mention_is_posted_claimed_resolved_and_counted(world: SlackWorld)
     await world.until(lambda: world.fake.calls_of("chat.postEphemeral"))
     [ephemeral] = world.fake.calls_of("chat.postEphemeral")
     assert ephemeral.args["user"] == "U0BOB"
-    assert "already claimed by <@U0ANA>" in ephemeral.args["text"]
+    assert "already claimed by Ana Lopez" in ephemeral.args["text"]
 
     await world.click(ActionId.RESOLVE, case.id, "U0ANA")
     await world.until(lambda: world.case(case.id).state is CaseState.RESOLVED)
@@ -112,7 +112,7 @@ async def test_a_change_made_elsewhere_updates_the_message(world: SlackWorld) ->
     )
     await world.deliver()
     message = world.fake.find(ref.channel, ref.message_id)
-    assert "Claimed* by maria" in texts(message["blocks"])
+    assert "Claimed* by <@U0MANAGER>" in texts(message["blocks"])  # cli:maria is Maria Chen
     assert [m["text"] for m in world.fake.replies(ref.channel, ref.message_id)] == [
-        "claimed by @maria"
+        "claimed by <@U0MANAGER>"
     ]

@@ -41,7 +41,7 @@ async def test_only_the_holder_or_a_manager_may_resolve(world: SlackWorld) -> No
     await world.until(lambda: world.case(case.id).state is CaseState.CLAIMED)
     await world.click(ActionId.RESOLVE, case.id, "U0BOB")
     await world.until(lambda: ephemerals(world))
-    assert "claimed by <@U0ANA>: only they or a manager may resolve it" in ephemerals(world)[0]
+    assert "claimed by Ana Lopez: only they or a manager may resolve it" in ephemerals(world)[0]
     await world.click(ActionId.RESOLVE, case.id, "U0MANAGER")  # a manager in the config
     await world.until(lambda: world.case(case.id).state is CaseState.RESOLVED)
 
