@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from triagebot.cases.caps import (
@@ -9,6 +10,7 @@ from triagebot.cases.caps import (
     MAX_HANDLE,
     MAX_LINKS,
     MAX_NAME,
+    MAX_RAW_CHARS,
     MAX_RAW_ITEMS,
     MAX_RAW_STRING,
     MAX_TEXT,
@@ -75,7 +77,21 @@ def test_the_raw_payload_is_bounded() -> None:
     capped = cap_mention(mention("hi", raw=raw)).raw
     assert len(capped["body"]) <= MAX_RAW_STRING
     assert len(capped["links"]) == MAX_RAW_ITEMS
-    assert len(repr(capped)) < 20_000
+    assert len(json.dumps(capped)) <= MAX_RAW_CHARS
+
+
+def test_a_payload_of_many_long_fields_keeps_its_plain_values_cut_short() -> None:
+    raw: dict[str, object] = {f"field{i}": "x" * 5000 for i in range(300)}
+    raw["nested"] = {"a": ["b"] * 10}
+    capped = cap_mention(mention("hi", raw=raw)).raw
+    assert len(json.dumps(capped)) <= MAX_RAW_CHARS
+    assert "nested" not in capped
+    assert capped["field0"].endswith("…")
+
+
+def test_a_payload_within_bounds_is_kept_as_it_is() -> None:
+    raw: dict[str, object] = {"id": "t3_1", "selftext": "short", "tags": ["a", "b"]}
+    assert cap_mention(mention("hi", raw=raw)).raw is raw
 
 
 def test_a_hostile_megabyte_is_capped() -> None:

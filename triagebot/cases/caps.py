@@ -9,6 +9,7 @@ size of the input: no pattern here can backtrack.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from typing import Any
@@ -28,9 +29,11 @@ MAX_NAME = 200
 MAX_URL = 2_048
 MAX_LANG = 16
 MAX_FOLLOWERS = 10**10
-#: The raw payload kept for reference: strings, list lengths, keys and nesting are bounded.
+#: The raw payload kept for reference: its size, strings, list lengths, keys and nesting.
 MAX_RAW_STRING = 2_000
-MAX_RAW_ITEMS = 50
+MAX_RAW_ITEMS = 50  # items of a list
+MAX_RAW_KEYS = 200  # keys of an object (a Reddit post has about a hundred)
+MAX_RAW_CHARS = 20_000  # the whole payload, serialised
 MAX_RAW_DEPTH = 6
 
 _LINK = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
@@ -81,17 +84,38 @@ def cap_followers(value: object) -> int | None:
     return value if 0 <= value <= MAX_FOLLOWERS else None
 
 
-def cap_raw(value: Any, depth: int = 0) -> Any:
-    """A copy of a decoded JSON payload with every string, list and nesting level bounded."""
+def cap_raw(value: Any) -> Any:
+    """The decoded JSON payload within ``MAX_RAW_CHARS`` once serialised: the same object when
+    it already is; else a copy with every string, list, object and nesting level bounded; else
+    (still too large) only its top-level plain values, cut short."""
+    if _size(value) <= MAX_RAW_CHARS:
+        return value
+    bounded = _bounded(value, 0)
+    if _size(bounded) <= MAX_RAW_CHARS:
+        return bounded
+    if not isinstance(bounded, dict):
+        return None
+    plain = [(k, v) for k, v in bounded.items() if not isinstance(v, dict | list)]
+    return {k: cut(v, 200) if isinstance(v, str) else v for k, v in plain[:MAX_RAW_ITEMS]}
+
+
+def _size(value: Any) -> int:
+    try:
+        return len(json.dumps(value, default=str, ensure_ascii=False))
+    except (TypeError, ValueError, RecursionError):
+        return MAX_RAW_CHARS + 1
+
+
+def _bounded(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return cut(value, MAX_RAW_STRING)
     if depth >= MAX_RAW_DEPTH:
         return None if isinstance(value, dict | list | tuple) else value
     if isinstance(value, dict):
-        items = list(value.items())[:MAX_RAW_ITEMS]
-        return {cut(str(k), 100): cap_raw(v, depth + 1) for k, v in items}
+        items = list(value.items())[:MAX_RAW_KEYS]
+        return {cut(str(k), 100): _bounded(v, depth + 1) for k, v in items}
     if isinstance(value, list | tuple):
-        return [cap_raw(v, depth + 1) for v in value[:MAX_RAW_ITEMS]]
+        return [_bounded(v, depth + 1) for v in value[:MAX_RAW_ITEMS]]
     return value
 
 
@@ -113,7 +137,7 @@ def cap_mention(mention: Mention, max_text: int = MAX_TEXT) -> Mention:
         text == mention.text
         and author == mention.author
         and lang == mention.lang
-        and raw == mention.raw
+        and raw is mention.raw
         and len(mention.url) <= MAX_URL
     ):
         return mention

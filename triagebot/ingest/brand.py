@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from triagebot.cases.records import Mention
 from triagebot.config.settings import BrandConfig
@@ -35,9 +34,10 @@ _RUN = re.compile(rf"[{_LATIN}]+|[^{_LATIN}]+")
 _POSSESSIVE = ("'s", "\u2019s")
 
 
-class Token(NamedTuple):
-    text: str  # case-folded, without the leading @ or #
-    kind: str  # "word", "handle", "tag" or "mark"
+#: (text, kind): the text case-folded, without the leading @ or #; the kind "word", "handle",
+#: "tag" or "mark". Plain tuples: a post of 10,000 characters makes a few thousand of them.
+Token = tuple[str, str]
+TEXT, KIND = 0, 1
 
 
 def normalise(text: str) -> str:
@@ -46,22 +46,26 @@ def normalise(text: str) -> str:
 
 def tokens(text: str) -> list[Token]:
     """The tokens of ``text`` in order (see the module docstring)."""
+    return _split(normalise(text))
+
+
+def _split(folded: str) -> list[Token]:
     found: list[Token] = []
     append = found.append
-    for raw in _TOKEN.findall(normalise(text)):
+    for raw in _TOKEN.findall(folded):
         first = raw[0]
         if first == "@" and len(raw) > 1:
-            append(Token(raw[1:], "handle"))
+            append((raw[1:], "handle"))
         elif first == "#" and len(raw) > 1:
-            append(Token(raw[1:], "tag"))
+            append((raw[1:], "tag"))
         elif first.isalnum() or first == "_":
             word = raw.removesuffix(_POSSESSIVE[0]).removesuffix(_POSSESSIVE[1])
             if word.isascii():
-                append(Token(word, "word"))
+                append((word, "word"))
             else:
-                found.extend(Token(run, "word") for run in _RUN.findall(word))
+                found.extend((run, "word") for run in _RUN.findall(word))
         else:
-            append(Token(raw, "mark"))
+            append((raw, "mark"))
     return found
 
 
@@ -77,7 +81,7 @@ class BrandFilter:
 
     def __init__(self, brand: BrandConfig) -> None:
         self._own = {_handle(h) for h in brand.handles if _handle(h)}
-        keywords = [tuple(t.text for t in tokens(k) if t.kind == "word") for k in brand.keywords]
+        keywords = [tuple(t[TEXT] for t in tokens(k) if t[KIND] == "word") for k in brand.keywords]
         self._keywords = _by_first(k for k in keywords if k)
         self._joined = {"".join(k) for k in keywords if k}  # hashtags write them without spaces
         self._heads = {k[0] for k in keywords if k}
@@ -86,7 +90,10 @@ class BrandFilter:
     def is_relevant(self, mention: Mention) -> bool:
         if _handle(mention.author.handle) in self._own:
             return False
-        found = tokens(mention.text)
+        folded = normalise(mention.text)
+        if not any(head in folded for head in self._heads):
+            return True  # nothing brand-like at all: no need to read it word by word
+        found = _split(folded)
         if not any(self._looks_like_brand(t) for t in found):
             return True  # nothing brand-like: a review or comment on the brand's own channel
         return self.names_brand(found)
@@ -94,11 +101,11 @@ class BrandFilter:
     def names_brand(self, found: list[Token]) -> bool:
         """True if a keyword or one of the brand's handles occurs outside excluded contexts."""
         excluded = self._excluded(found)
-        words = [i for i, t in enumerate(found) if t.kind == "word"]
+        words = [i for i, t in enumerate(found) if t[KIND] == "word"]
         for n, i in enumerate(words):
-            for keyword in () if excluded[i] else self._keywords.get(found[i].text, ()):
+            for keyword in () if excluded[i] else self._keywords.get(found[i][TEXT], ()):
                 span = words[n : n + len(keyword)]
-                texts = [found[j].text for j in span if not excluded[j]]
+                texts = [found[j][TEXT] for j in span if not excluded[j]]
                 if texts == list(keyword):
                     return True
         return any(
@@ -107,20 +114,21 @@ class BrandFilter:
 
     def _names_brand_alone(self, token: Token) -> bool:
         """One of the brand's handles, a hashtag of a keyword, or a keyword's plural."""
-        if token.kind == "handle":
-            return token.text in self._own
-        if token.kind == "tag":
-            return token.text in self._joined
-        return token.kind == "word" and token.text[-1:] == "s" and token.text[:-1] in self._joined
+        text, kind = token
+        if kind == "handle":
+            return text in self._own
+        if kind == "tag":
+            return text in self._joined
+        return kind == "word" and text[-1:] == "s" and text[:-1] in self._joined
 
     def _looks_like_brand(self, token: Token) -> bool:
-        return token.kind != "mark" and any(head in token.text for head in self._heads)
+        return token[KIND] != "mark" and any(head in token[TEXT] for head in self._heads)
 
     def _excluded(self, found: list[Token]) -> list[bool]:
         """Which tokens lie inside an occurrence of an ``exclude`` pattern."""
         excluded = [False] * len(found)
         for i, token in enumerate(found):
-            for pattern in self._exclude.get(token.text, ()):
+            for pattern in self._exclude.get(token[TEXT], ()):
                 end = i + len(pattern)
                 if found[i:end] == pattern:
                     excluded[i:end] = [True] * len(pattern)
@@ -136,5 +144,5 @@ def _by_first(items: Iterable[Pattern]) -> dict[str, list[Pattern]]:
     grouped: dict[str, list[Pattern]] = {}
     for item in items:
         first = item[0]
-        grouped.setdefault(first.text if isinstance(first, Token) else first, []).append(item)
+        grouped.setdefault(first[TEXT] if isinstance(first, tuple) else first, []).append(item)
     return grouped
