@@ -1,4 +1,4 @@
-"""Login, logout and the report page (the SLA summary and its chart)."""
+"""Login, logout and the report page (the SLA summary and its chart, routing accuracy)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from integrations.board.web import (
 )
 from triagebot.durations import format_seconds, parse_duration
 from triagebot.reports.summary import summary_for
+from triagebot.routing.feedback_report import RoutingReport, routing_report
 from triagebot.sla.figures import GroupStats, TargetStats
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,23 @@ class Row:
         return "-" if share is None else f"{share:.0%} ({target.met}/{target.decided})"
 
 
+@dataclass(frozen=True)
+class RoutingView:
+    """The routing figures of the period as the page shows them."""
+
+    report: RoutingReport
+
+    @staticmethod
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    @property
+    def weeks(self) -> list[tuple[str, int, str]]:
+        return [
+            (f"{w.start:%Y-%m-%d}", w.labels, self.share(w.accuracy)) for w in self.report.weeks
+        ]
+
+
 def _period(request: web.Request) -> tuple[str, timedelta]:
     label = request.query.get("since", "7d")
     try:
@@ -126,6 +144,10 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     label, period = _period(request)
     department = _department(request)
     summary = await asyncio.to_thread(summary_for, runtime, period, department or None)
+    fallback = runtime.router.options.fallback
+    routing = await asyncio.to_thread(
+        routing_report, runtime.store, runtime.clock(), period, fallback
+    )
     tables = [
         (title, [Row(name, stats) for name, stats in groups.items()])
         for title, groups in (
@@ -146,6 +168,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         "department": department,
         "departments": runtime.settings.departments,
         "chart_query": query,
+        "routing": RoutingView(routing),
     }
     return render(request, "report.html", context, session, fresh=fresh)
 

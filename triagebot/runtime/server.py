@@ -22,6 +22,7 @@ from triagebot.routing.rules.reload import RELOAD_EVERY, RulesWatcher
 from triagebot.runtime.delivery import DeliveryWorker
 from triagebot.runtime.digest import register_sla_jobs
 from triagebot.runtime.leadership import Leadership, keep_leadership, leadership_for
+from triagebot.runtime.model_jobs import register_model_jobs
 from triagebot.runtime.scheduler import (
     EVERY_PROCESS,
     add_interval_job,
@@ -92,6 +93,7 @@ def create_app(
         if poller is not None:
             poller.schedule(app[SCHEDULER])
         register_sla_jobs(runtime, app[SCHEDULER])  # SLA watcher and daily digests
+        register_model_jobs(runtime, app[SCHEDULER])  # nightly learning, model refresh
         if extra_startup is not None:
             await extra_startup(app)
         await start_leadership(app)

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: The store key of the active learned model.
 ACTIVE_KEY = "routing:model:active"
+#: The store key of its version alone: what running processes compare to notice a new model.
+VERSION_KEY = "routing:model:version"
 
 
 class KeyValues(Protocol):
@@ -75,6 +77,7 @@ def read_stored(store: KeyValues) -> StoredModel | None:
     """The active learned model of ``store``; None when there is none or it is unusable."""
     text = store.get_cursor(ACTIVE_KEY)
     if not text:
+        log.info("no learned routing model in the store: routing with the shipped model")
         return None
     try:
         stored = StoredModel.from_text(text)
@@ -93,7 +96,17 @@ def read_stored(store: KeyValues) -> StoredModel | None:
 
 
 def save_stored(store: KeyValues, model: StoredModel) -> None:
+    """Make ``model`` the active one (the model first, then the version others watch)."""
     store.set_cursor(ACTIVE_KEY, model.to_text())
+    store.set_cursor(VERSION_KEY, model.version)
+
+
+def stored_version(store: KeyValues) -> str:
+    """The version of the active learned model, ``shipped`` when there is none (cheap)."""
+    version = store.get_cursor(VERSION_KEY)
+    if version:
+        return version
+    return "shipped" if not store.get_cursor(ACTIVE_KEY) else "unknown"
 
 
 def load_active(store: KeyValues | None, departments: Iterable[str]) -> DepartmentModel:

@@ -42,6 +42,7 @@ class E5Embedder:
         self._threads = threads or int(os.environ.get("TRIAGEBOT_EMBED_THREADS", "1") or 1)
         self._model: object | None = None
         self._lock = threading.Lock()
+        self._calls = threading.Lock()
 
     def _load(self) -> object:
         with self._lock:
@@ -57,10 +58,13 @@ class E5Embedder:
             return np.zeros((0, DIM), dtype=np.float32)
         model = self._load()
         clipped = [t[:MAX_CHARS] if t.strip() else "." for t in texts]
-        parts = [
-            np.asarray(model.passage(clipped[i : i + BATCH]), dtype=np.float32)  # type: ignore[attr-defined]
-            for i in range(0, len(clipped), BATCH)
-        ]
+        parts = []
+        for i in range(0, len(clipped), BATCH):
+            # One batch at a time across threads (routing and a nightly retraining share the
+            # engine): a router waits for at most one batch of the other's.
+            with self._calls:
+                batch = model.passage(clipped[i : i + BATCH])  # type: ignore[attr-defined]
+            parts.append(np.asarray(batch, dtype=np.float32))
         return np.vstack([p.reshape(-1, DIM) for p in parts])
 
 

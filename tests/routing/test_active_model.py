@@ -1,0 +1,118 @@
+"""The active model lives in the store: another process routes with it, a running server picks
+a new one up, and a corrupt or missing one falls back to the shipped model with a log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli_helpers import run_cli
+from triagebot.config.settings import Settings
+from triagebot.routing.model.active import (
+    ACTIVE_KEY,
+    VERSION_KEY,
+    StoredModel,
+    load_active,
+    save_stored,
+    stored_version,
+)
+from triagebot.routing.model.embedder import DIM, MODEL_NAME
+from triagebot.routing.model.head import LinearHead
+from triagebot.runtime.model_jobs import ModelRefresher, register_model_jobs
+from triagebot.runtime.scheduler import create_scheduler
+from triagebot.runtime.wiring import Runtime
+from triagebot.store.tinydb_store import TinyDBStore
+
+LABELS = ("billing", "customer_service", "hr", "none", "pr", "product", "sales", "shipping")
+TEXT = "quick question about the thing I saw on your site yesterday"
+
+
+def always(department: str, version: str) -> StoredModel:
+    """A model that sends every post to ``department``, whatever it says."""
+    bias = np.array([8.0 if label == department else 0.0 for label in LABELS], np.float32)
+    head = LinearHead(LABELS, np.zeros((len(LABELS), DIM), np.float32), bias, MODEL_NAME)
+    return StoredModel(version, head, "2026-11-17T15:00:00+00:00", 12, {})
+
+
+def store_in(folder: Path) -> TinyDBStore:
+    return TinyDBStore(folder / "data" / "triagebot.json")
+
+
+def triage(folder: Path) -> tuple[dict[str, object], str]:
+    result = run_cli(["triage", "--json", TEXT], folder)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def test_a_model_stored_by_one_process_routes_in_another(tmp_path: Path) -> None:
+    with store_in(tmp_path) as store:
+        save_stored(store, always("hr", "learned-test-1"))
+    decision, _ = triage(tmp_path)
+    assert decision["department"] == "hr"
+    assert "model:hr=1.00" in decision["rules"]  # type: ignore[operator]
+
+
+def test_a_corrupt_stored_model_falls_back_to_the_shipped_one(tmp_path: Path) -> None:
+    with store_in(tmp_path) as store:
+        store.set_cursor(ACTIVE_KEY, '{"version": "learned-x", "head": "not base64!"}')
+        store.set_cursor(VERSION_KEY, "learned-x")
+    decision, stderr = triage(tmp_path)
+    assert "routing model in the store ignored" in stderr
+    assert "routing with the shipped model" in stderr
+    assert "Traceback" not in stderr
+    assert decision["department"] != "hr" or "model:hr=1.00" not in decision["rules"]  # type: ignore[operator]
+
+
+def test_a_model_of_another_embedder_is_ignored(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = always("hr", "learned-old")
+    head = LinearHead(LABELS, model.head.weights, model.head.bias, "some-other-embedder")
+    with store_in(tmp_path) as store:
+        save_stored(store, StoredModel("learned-old", head, model.trained_at, 3, {}))
+        with caplog.at_level(logging.INFO):
+            active = load_active(store, settings.departments)
+    assert active.version == "shipped"
+    assert "was trained on some-other-embedder" in caplog.text
+
+
+def test_no_stored_model_routes_with_the_shipped_one_and_says_so(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with store_in(tmp_path) as store, caplog.at_level(logging.INFO):
+        active = load_active(store, settings.departments)
+        assert stored_version(store) == "shipped"
+    assert active.version == "shipped"
+    assert "no learned routing model in the store" in caplog.text
+
+
+def test_a_running_server_picks_up_a_newly_stored_model(settings: Settings) -> None:
+    runtime = Runtime.build(settings)
+    try:
+        refresher = ModelRefresher(runtime)
+        assert refresher.seen == "shipped" and not refresher.check()
+        with TinyDBStore(settings.env.db_path) as other:  # e.g. `routing learn` on a one-off dyno
+            save_stored(other, always("pr", "learned-test-2"))
+        assert refresher.check()
+        model = runtime.router.model
+        assert model is not None and model.version == "learned-test-2"
+        assert not refresher.check()  # one small read, nothing loaded again
+    finally:
+        runtime.close()
+
+
+def test_the_leader_learns_nightly_and_every_process_refreshes(settings: Settings) -> None:
+    runtime = Runtime.build(settings)
+    try:
+        scheduler = create_scheduler()
+        assert register_model_jobs(runtime, scheduler) is not None
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert jobs["routing-learn"].executor == "default"  # leader only
+        assert jobs["routing-model-refresh"].executor == "every-process"
+        assert "hour='3'" in str(jobs["routing-learn"].trigger)
+    finally:
+        runtime.close()

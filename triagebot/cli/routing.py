@@ -1,0 +1,151 @@
+"""``triagebot routing learn|report``: learn from the team's corrections, and measure routing.
+
+``learn`` retrains the department model on the shipped corpus plus this deployment's labels
+and activates it in the store when it is not worse on the latest labels; ``report`` shows
+per-department precision and recall from the team's corrections, the top confusions and how
+much was routed without a person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from triagebot.cli.commands import output_console, settings_for_command
+from triagebot.durations import parse_duration
+from triagebot.errors import ConfigError, InputError
+from triagebot.routing.feedback_report import RoutingReport, routing_report
+from triagebot.runtime.wiring import Runtime
+
+
+def add_routing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``routing`` with its subcommands on the top-level parser."""
+    routing = sub.add_parser(
+        "routing", help="learn from the team's reassignments, or report routing accuracy"
+    )
+    routing_sub = routing.add_subparsers(dest="routing_command", required=True, metavar="SUB")
+    learn = routing_sub.add_parser(
+        "learn", help="retrain the department model on the team's labels; activate if not worse"
+    )
+    learn.add_argument("--json", action="store_true", help="JSON out")
+    learn.add_argument(
+        "--dry-run", action="store_true", help="train and compare, but store nothing"
+    )
+    report = routing_sub.add_parser(
+        "report", help="precision and recall per department from the team's corrections"
+    )
+    report.add_argument("--since", default="30d", help="period, e.g. 7d, 30d (default 30d)")
+    report.add_argument("--json", action="store_true", help="JSON out")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def cmd_routing(args: argparse.Namespace) -> int:
+    if args.routing_command == "learn":
+        return _learn(args)
+    return _report(args)
+
+
+def _learn(args: argparse.Namespace) -> int:
+    from triagebot.routing.learning import learn  # noqa: PLC0415 (numpy and the model)
+
+    settings = settings_for_command()
+    if settings.config.routing.model != "learned":
+        raise ConfigError(
+            f"{settings.config_file.name}: routing.model: is "
+            f'"{settings.config.routing.model}"; set it to "learned" to learn from the team'
+        )
+    runtime = Runtime.build(settings, routing=False)
+    try:
+        fallback = runtime.router.options.fallback
+        result, _ = learn(
+            runtime.store,
+            settings.departments,
+            runtime.clock(),
+            fallback=fallback,
+            activate=not args.dry_run,
+        )
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    console = output_console()
+    console.print(
+        f"{result.labels} labels from the team ({result.corrections} corrections, "
+        f"{result.confirmations} confirmations)"
+        + (f"; scored on the latest {result.held_out}" if result.held_out else "")
+    )
+    if result.held_out:
+        table = Table("department", f"before ({result.baseline})", "after", "posts", box=None)
+        for department, total in sorted(result.before.total.items()):
+            before, after = result.before.of(department), result.after.of(department)
+            table.add_row(escape(department), _percent(before), _percent(after), str(total))
+        table.add_row(
+            "[bold]all[/]",
+            _percent(result.before.accuracy),
+            _percent(result.after.accuracy),
+            str(result.held_out),
+        )
+        console.print(table)
+    verdict = f"activated {result.version}" if result.activated else result.reason
+    console.print(escape(verdict))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
+        period = parse_duration(args.since)
+    except ValueError as exc:
+        raise InputError(f"--since: {exc}") from None
+    runtime = Runtime.build(settings_for_command(), routing=False)
+    try:
+        fallback = runtime.router.options.fallback
+        report = routing_report(runtime.store, runtime.clock(), period, fallback)
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print_report(output_console(), report, args.since)
+    return 0
+
+
+def print_report(console: Console, report: RoutingReport, label: str) -> None:
+    how = report.how
+    console.print(
+        f"{report.cases} cases in the last {escape(label)}: {_percent(report.auto_share)} "
+        f"routed without a person ({how.get('model', 0)} by the model, {how.get('rules', 0)} "
+        f"by rules, {how.get('spam', 0)} marked spam), {how.get('fallback', 0)} left to triage"
+    )
+    console.print(
+        f"{len(report.labels)} labels from the team ({report.corrections} corrections): "
+        f"routed right first time {_percent(report.accuracy)}"
+    )
+    if not report.labels:
+        return
+    table = Table("department", "precision", "recall", "routed", "belong", box=None)
+    for row in report.departments:
+        table.add_row(
+            escape(row.department),
+            _percent(row.precision),
+            _percent(row.recall),
+            str(row.routed),
+            str(row.owned),
+        )
+    console.print(table)
+    if report.confusions:
+        confusions = Table("routed to", "belonged to", "cases", box=None)
+        for routed, truth, count in report.confusions:
+            confusions.add_row(escape(routed), escape(truth), str(count))
+        console.print(confusions)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"routing": cmd_routing}

@@ -1,0 +1,241 @@
+"""``triagebot routing learn``: retrain the department model on the team's corrections.
+
+The head is trained again on the shipped corpus (its vectors ship with triagebot, so only this
+deployment's posts are embedded) plus this deployment's labels (``feedback``): corrections
+weigh ``CORRECTION_WEIGHT`` times a corpus post, confirmations ``CONFIRMATION_WEIGHT`` times,
+and the few labels of a department the corpus lacks more (see ``Learner.weights``).
+The most recent fifth of the labels (in time order) is held out: a candidate trained without
+them is scored on them against the model routing now, and only a candidate that is not worse
+is trained again on every label and activated in the store, where every process of the
+deployment finds it. A model that has already learned from the held-out posts cannot be
+judged on them; it is then the shipped model that the candidate must not fall behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from triagebot.cases.records import FALLBACK_DEPARTMENT, iso, parse_iso
+from triagebot.errors import TriagebotError
+from triagebot.routing.feedback import NONE, Label, LabelKind, read_labels
+from triagebot.routing.model.active import StoredModel, read_stored, save_stored
+from triagebot.routing.model.corpus import HEAD, read_posts, shipped_vectors
+from triagebot.routing.model.embedder import Embedder, Vectors, shared_embedder
+from triagebot.routing.model.head import LinearHead
+from triagebot.store.base import Store
+
+log = logging.getLogger(__name__)
+
+CORRECTION_WEIGHT = 5.0
+CONFIRMATION_WEIGHT = 2.0
+NEW_DEPARTMENT_CAP = 40.0
+HOLDOUT_SHARE = 0.2
+#: Fewer labels than this teach too little to be worth a model of their own.
+MIN_LABELS = 5
+#: The most recent labels used (older ones are dropped: embedding them is the slow part).
+MAX_LABELS = 5000
+
+
+class LearningError(TriagebotError):
+    """Learning cannot run (the shipped corpus vectors do not match the corpus)."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """Right answers per department (by the label) on the held-out posts."""
+
+    correct: dict[str, int] = field(default_factory=dict)
+    total: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float | None:
+        whole = sum(self.total.values())
+        return sum(self.correct.values()) / whole if whole else None
+
+    def of(self, department: str) -> float | None:
+        whole = self.total.get(department, 0)
+        return self.correct.get(department, 0) / whole if whole else None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "accuracy": self.accuracy,
+            "departments": {
+                d: {"correct": self.correct.get(d, 0), "total": n, "accuracy": self.of(d)}
+                for d, n in sorted(self.total.items())
+            },
+        }
+
+
+@dataclass(frozen=True)
+class LearnResult:
+    """What a learning run found and did."""
+
+    activated: bool
+    reason: str
+    labels: int
+    corrections: int
+    confirmations: int
+    held_out: int
+    baseline: str
+    before: Score
+    after: Score
+    version: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "activated": self.activated,
+            "reason": self.reason,
+            "version": self.version,
+            "labels": self.labels,
+            "corrections": self.corrections,
+            "confirmations": self.confirmations,
+            "held_out": self.held_out,
+            "baseline": self.baseline,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+        }
+
+
+def score(head: LinearHead, vectors: Vectors, labels: Sequence[str], allowed: set[str]) -> Score:
+    """Top-1 of ``head`` among the ``allowed`` labels, per true label."""
+    keep = np.array([name in allowed for name in head.labels])
+    probabilities = head.probabilities(vectors)[:, keep]
+    names = [name for name in head.labels if name in allowed]
+    correct: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for row, truth in zip(probabilities, labels, strict=True):
+        total[truth] = total.get(truth, 0) + 1
+        if names[int(np.argmax(row))] == truth:
+            correct[truth] = correct.get(truth, 0) + 1
+    return Score(correct, total)
+
+
+def weight_of(label: Label) -> float:
+    return CORRECTION_WEIGHT if label.kind is LabelKind.CORRECTION else CONFIRMATION_WEIGHT
+
+
+class Learner:
+    """Trains heads on the shipped corpus plus a deployment's labels."""
+
+    def __init__(self, embedder: Embedder | None = None) -> None:
+        self.embedder = embedder or shared_embedder()
+        posts = read_posts()
+        vectors = shipped_vectors(posts)
+        if vectors is None:
+            raise LearningError(
+                "the shipped corpus vectors do not match the corpus: "
+                "run `python -m triagebot.routing.model.build`"
+            )
+        self.corpus_vectors = vectors
+        self.corpus_labels = [p.label for p in posts]
+
+    def embed(self, labels: Sequence[Label]) -> Vectors:
+        texts = list(dict.fromkeys(label.text for label in labels))
+        vectors = self.embedder.embed(texts)
+        row = {text: i for i, text in enumerate(texts)}
+        return vectors[[row[label.text] for label in labels]] if labels else vectors
+
+    def fit(self, labels: Sequence[Label], vectors: Vectors) -> LinearHead:
+        """A head on the corpus and ``labels`` (whose vectors are ``vectors``), weighted."""
+        all_vectors = np.vstack([self.corpus_vectors, vectors]) if labels else self.corpus_vectors
+        names = self.corpus_labels + [label.department for label in labels]
+        weights = [1.0] * len(self.corpus_labels) + self.weights(labels)
+        return LinearHead.fit(all_vectors, names, self.embedder.name, weights)
+
+    def weights(self, labels: Sequence[Label]) -> list[float]:
+        """Each label's weight; a department the corpus lacks weighs, until it has enough
+        labels of its own, about as much as an average corpus department (at most
+        ``NEW_DEPARTMENT_CAP`` per label)."""
+        known = set(self.corpus_labels)
+        average = len(self.corpus_labels) / max(1, len(known))
+        new = Counter(label.department for label in labels if label.department not in known)
+        return [
+            max(weight_of(label), min(NEW_DEPARTMENT_CAP, average / new[label.department]))
+            if label.department in new
+            else weight_of(label)
+            for label in labels
+        ]
+
+
+def _baseline(store: Store, first_held_out: datetime) -> tuple[str, LinearHead]:
+    """The model to beat: the active learned one unless it has seen the held-out posts."""
+    stored = read_stored(store)
+    if stored is not None:
+        seen_until = _time_or_none(stored.report.get("labels_until"))
+        if seen_until is not None and seen_until < first_held_out:
+            return stored.version, stored.head
+    return "shipped", LinearHead.from_bytes(HEAD.read_bytes())
+
+
+def _time_or_none(value: object) -> datetime | None:
+    try:
+        return parse_iso(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def learn(
+    store: Store,
+    departments: Iterable[str],
+    now: datetime,
+    *,
+    fallback: str = FALLBACK_DEPARTMENT,
+    learner: Learner | None = None,
+    activate: bool = True,
+) -> tuple[LearnResult, StoredModel | None]:
+    """Retrain on the corpus and ``store``'s labels; store the new model if not worse.
+
+    Returns the result and the model now active because of this run (None if none was).
+    """
+    known = set(departments) - {fallback}
+    labels = read_labels(store, known=known, fallback=fallback)[-MAX_LABELS:]
+    corrections = sum(label.kind is LabelKind.CORRECTION for label in labels)
+    counts = (len(labels), corrections, len(labels) - corrections)
+    if len(labels) < MIN_LABELS:
+        reason = f"{len(labels)} labels from the team, fewer than {MIN_LABELS}: nothing learned"
+        return LearnResult(False, reason, *counts, 0, "-", Score(), Score()), None
+    learner = learner or Learner()
+    vectors = learner.embed(labels)
+    held = max(1, round(len(labels) * HOLDOUT_SHARE))
+    split = len(labels) - held
+    candidate = learner.fit(labels[:split], vectors[:split])
+    baseline_name, baseline = _baseline(store, labels[split].at)
+    allowed = known | {NONE}
+    truths = [label.department for label in labels[split:]]
+    before = score(baseline, vectors[split:], truths, allowed)
+    after = score(candidate, vectors[split:], truths, allowed)
+    if (after.accuracy or 0.0) < (before.accuracy or 0.0):
+        reason = "the new model is worse on the latest labels: the active model stays"
+        return LearnResult(False, reason, *counts, held, baseline_name, before, after), None
+    if not activate:
+        reason = "not worse on the latest labels (dry run: nothing stored)"
+        return LearnResult(False, reason, *counts, held, baseline_name, before, after), None
+    version = f"learned-{now:%Y%m%dT%H%M%SZ}-{len(labels)}"
+    result = LearnResult(
+        True,
+        "not worse on the latest labels: activated",
+        *counts,
+        held,
+        baseline_name,
+        before,
+        after,
+        version,
+    )
+    report = result.to_dict() | {"labels_until": iso(labels[-1].at)}
+    model = StoredModel(version, learner.fit(labels, vectors), iso(now) or "", len(labels), report)
+    save_stored(store, model)
+    log.info(
+        "routing model %s activated: %d labels, %.1f%% -> %.1f%% on the latest %d",
+        version,
+        len(labels),
+        100 * (before.accuracy or 0.0),
+        100 * (after.accuracy or 0.0),
+        held,
+    )
+    return result, model
