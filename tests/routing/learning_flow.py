@@ -1,0 +1,139 @@
+"""A deployment driven through the real ``triagebot`` commands, as a team would use it.
+
+Posts are ingested with ``triagebot ingest``; the misrouted ones are corrected the way staff
+would (``triagebot reassign``, ``triagebot spam``, and ``reopen`` by a manager first for a post
+the rules marked as spam); ``triagebot routing learn`` retrains; ``triagebot triage --json``
+routes new posts. Used by the learning tests and by ``bench/bench_learning.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.cli_helpers import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "triagebot.example.toml"
+NONE = "none"
+STAFF, MANAGER = "ana", "maria"
+_HANDLE = re.compile(r"@([A-Za-z0-9_]{2,30})")
+
+
+def brand_handles(texts: Sequence[str]) -> list[str]:
+    """Every @handle the posts address: in a real deployment, the brand's own names."""
+    return sorted({m.group(1).lower() for text in texts for m in _HANDLE.finditer(text)})
+
+
+def config_for(texts: Sequence[str], departments: Sequence[str] = ()) -> str:
+    """The example configuration, with the posts' @handles as the brand's keywords and
+    ``departments`` added to its own."""
+    example = EXAMPLE.read_text(encoding="utf-8")
+    names = brand_handles(texts)
+    keywords = json.dumps(["northwind", *names])
+    text = re.sub(r"(?m)^keywords = \[.*\]$", lambda _: f"keywords = {keywords}", example, count=1)
+    blocks = "".join(f'[[departments]]\nid = "{d}"\nname = "{d.title()}"\n\n' for d in departments)
+    at = text.index("[[departments]]")
+    return text[:at] + blocks + text[at:]
+
+
+@dataclass
+class Deployment:
+    """One deployment in ``folder`` (its own triagebot.toml and store)."""
+
+    folder: Path
+    env: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+    posted: int = 0
+
+    def setup(self, texts: Sequence[str], departments: Sequence[str] = ()) -> Deployment:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        config = config_for(texts, departments)
+        (self.folder / "triagebot.toml").write_text(config, encoding="utf-8")
+        return self
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        self.calls += 1
+        result = run_cli(list(args), self.folder, env=self.env, stdin=stdin, timeout=900)
+        assert result.returncode == 0, f"{args}: {result.stderr[-2000:]}"
+        return result
+
+    def ingest(self, posts: Sequence[dict[str, Any]]) -> None:
+        rows = []
+        for post in posts:
+            self.posted += 1
+            n = self.posted
+            rows.append(
+                {
+                    "id": f"x:{n}",
+                    "source": "x",
+                    "url": f"https://x.example/status/{n}",
+                    "author": {"handle": f"customer{n}"},
+                    "text": post["text"],
+                    "created_at": "2026-11-17T14:00:00Z",
+                }
+            )
+        path = self.folder / f"posts-{self.posted}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        self.cli("ingest", str(path))
+
+    def cases(self) -> dict[str, dict[str, Any]]:
+        """Every case by its post's text."""
+        out = self.cli("cases", "--state", "all", "--json", "--limit", "100000").stdout
+        return {case["mention"]["text"]: case for case in map(json.loads, out.splitlines())}
+
+    def correct(self, posts: Sequence[dict[str, Any]]) -> int:
+        """Correct every misrouted case of ``posts`` as staff would; how many were."""
+        cases = self.cases()
+        corrected = 0
+        for post in posts:
+            case = cases.get(post["text"])
+            if case is None:
+                continue
+            truth = post["label"]
+            spam = case["state"] == "spam"
+            if (NONE if spam else case["department"]) == truth:
+                continue
+            corrected += 1
+            if truth == NONE:
+                self.cli("spam", case["id"], "--by", STAFF)
+                continue
+            if spam:
+                self.cli("reopen", case["id"], "--by", MANAGER)
+            self.cli("reassign", case["id"], truth, "--by", STAFF)
+        return corrected
+
+    def learn(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.cli("routing", "learn", "--json").stdout)
+        return result
+
+    def triage(self, texts: Sequence[str]) -> list[str]:
+        """The top-1 department of each text (``none`` for no department), as routed now."""
+        stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+        out = self.cli("triage", "--json", stdin=stdin).stdout
+        return [top_one(json.loads(line)) for line in out.splitlines()]
+
+
+def top_one(decision: dict[str, Any]) -> str:
+    """The department a routing decision puts first: where it sent the post, else the model's
+    first choice (``none`` when the model thinks no department owns it)."""
+    if decision.get("spam"):
+        return NONE
+    suggestions = decision.get("suggestions") or []
+    department = str(decision["department"])
+    if department != "triage":
+        return department
+    confidence = decision.get("confidence")
+    if not suggestions or (confidence is not None and confidence > suggestions[0]["probability"]):
+        return NONE
+    return str(suggestions[0]["department"])
+
+
+def accuracy(predicted: Sequence[str], posts: Sequence[dict[str, Any]]) -> float:
+    right = sum(p == str(post["label"]) for p, post in zip(predicted, posts, strict=True))
+    return right / len(posts)

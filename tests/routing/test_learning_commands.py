@@ -1,0 +1,141 @@
+"""Learning from the team through the real commands, on both stores.
+
+An insurer's deployment has a department the shipped model has never heard of (``claims``).
+Posts are ingested with ``triagebot ingest``; staff hand every claim to ``claims`` with
+``triagebot reassign``; ``triagebot routing learn`` retrains and activates; later posts,
+routed with ``triagebot triage --json`` by other processes, go to ``claims`` while the other
+departments keep their posts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.routing.learning_flow import Deployment, accuracy
+from tests.store.pg_helpers import throwaway_schema
+
+EARLY_CLAIMS = [
+    "Filed a claim for my cracked windscreen with Northwind two weeks ago, still no adjuster "
+    "assigned. Claim ref NW-22817",
+    "@northwind how long does a water damage claim usually take to get approved? submitted "
+    "photos on monday",
+    "northwind rejected my claim for the stolen bike saying I didn't have a receipt. I sent the "
+    "bank statement, what else do you want",
+    "Need to open a claim: tree fell on my garage last night during the storm. Northwind policy "
+    "holder, what do I do first?",
+    "My northwind claim was marked 'pending documents' but I uploaded everything. Can someone "
+    "check claim 88310?",
+    "Adjuster from Northwind came out, valued the hail damage at half what the roofer quoted. "
+    "How do I appeal a claim decision?",
+    "northwind: is there a way to add more photos to an existing claim? the app only lets me "
+    "upload 5",
+    "Car was rear-ended Friday, other driver's fault. Do I file the claim with northwind or "
+    "with their insurer?",
+    "It's been 40 days since I filed my Northwind travel claim for the cancelled trip. Status "
+    "still says 'under review'.",
+    "@northwind my claim handler left the company and nobody has picked up my file since. "
+    "Claim NW-55190, burst pipe.",
+    "Reclamación abierta con Northwind por el robo del coche hace un mes y nadie me ha llamado. "
+    "¿Cómo va mi siniestro?",
+    "Northwind asked for a police report for my lost luggage claim, the airline gave me a PIR, "
+    "is that enough?",
+]
+LATER = [
+    (
+        "How do I check the status of my Northwind claim? Filed it online after the kitchen fire, "
+        "no email since.",
+        "claims",
+    ),
+    (
+        "Submitted a northwind claim for storm damage to the fence, got a claim number but no "
+        "adjuster visit yet",
+        "claims",
+    ),
+    (
+        "@northwind I want to dispute the settlement amount on my car write-off claim, it's way "
+        "under market value",
+        "claims",
+    ),
+    (
+        "Third time uploading the same invoice to my northwind claim because the portal 'lost' "
+        "it. Claim 77012.",
+        "claims",
+    ),
+    (
+        "Sinistre déclaré chez Northwind pour un dégât des eaux il y a trois semaines, toujours "
+        "aucun expert. Que faire ?",
+        "claims",
+    ),
+    (
+        "northwind how many days do I have to file a claim after a break-in? was away on holiday "
+        "and only just found out",
+        "claims",
+    ),
+    (
+        "what does northwind charge for adding a second driver to my car policy? thinking of "
+        "switching from my current insurer",
+        "sales",
+    ),
+    (
+        "@northwind you charged my card twice for the March premium, please refund one of them",
+        "billing",
+    ),
+    (
+        "Can't log into my Northwind account, the password reset email never arrives",
+        "customer_service",
+    ),
+    (
+        "Applied for the underwriting internship at Northwind last month, has anyone heard back?",
+        "hr",
+    ),
+    (
+        "Journalist at the Daily Ledger here, writing about insurers and flood zones. Could "
+        "someone from Northwind's press office get in touch?",
+        "pr",
+    ),
+    ("Wish the Northwind app had a dark mode and Apple Pay, otherwise a decent app", "product"),
+]
+
+
+@pytest.fixture(params=["tinydb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    if request.param == "tinydb":
+        yield {}
+        return
+    with throwaway_schema() as (url, schema):
+        yield {"DATABASE_URL": f"{url}?options=-csearch_path%3D{schema}"}
+
+
+@pytest.mark.slow
+def test_reassignments_teach_the_model_and_other_processes_route_with_it(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
+    later = [{"text": text, "label": label} for text, label in LATER]
+    texts = EARLY_CLAIMS + [p["text"] for p in later]
+    team = Deployment(tmp_path / "deployment", store_env).setup(texts, ["claims"])
+    before = team.triage([p["text"] for p in later])
+    assert "claims" not in before  # the shipped model cannot know it
+
+    team.ingest([{"text": t} for t in EARLY_CLAIMS])
+    corrected = team.correct([{"text": t, "label": "claims"} for t in EARLY_CLAIMS])
+    assert corrected == len(EARLY_CLAIMS)
+    learned = team.learn()
+    assert learned["activated"], learned
+    assert (learned["labels"], learned["corrections"]) == (12, 12)
+    assert learned["after"]["accuracy"] >= learned["before"]["accuracy"]
+
+    after = team.triage([p["text"] for p in later])
+    claims = [i for i, p in enumerate(later) if p["label"] == "claims"]
+    assert sum(after[i] == "claims" for i in claims) >= len(claims) // 2, (before, after)
+    others = [i for i, p in enumerate(later) if p["label"] != "claims"]
+    kept = sum(after[i] == later[i]["label"] for i in others)
+    assert kept >= sum(before[i] == later[i]["label"] for i in others) - 1, (before, after)
+    assert accuracy(after, later) >= accuracy(before, later) + 0.2, (before, after)
+
+    report = json.loads(team.cli("routing", "report", "--json").stdout)
+    assert report["corrections"] == 12 and report["accuracy"] == 0.0
+    assert report["departments"]["claims"]["recall"] == 0.0
