@@ -77,41 +77,76 @@ class MastodonSource(BaseSource):
         streams = [f"tag:{t}" for t in self.hashtags] + (["search"] if self.search else [])
         for stream in streams:
             newest = state.get(stream) if isinstance(state.get(stream), str) else None
+            back = state.get(f"{stream}:back")
             try:
-                statuses, newest, wait = await self._stream(http, stream, newest)
+                statuses, newest, back, wait = await self._stream(
+                    http, stream, newest, back if isinstance(back, str) else None
+                )
             except SourceError as exc:  # the other streams' posts are still ingested
                 errors.append((stream, exc))
                 continue
             state[stream] = newest
+            state.pop(f"{stream}:back", None)
+            if back is not None:  # the walk back to the backfill window goes on next time
+                state[f"{stream}:back"] = back
             pause = max(pause or 0.0, wait or 0.0) or None
             for status in statuses:
                 latest.offer(self._mention(status), self._edited(status))
         return partial_result(latest, dump_cursor(state), pause, errors, len(streams))
 
     async def _stream(
-        self, http: httpx.AsyncClient, stream: str, newest: str | None
-    ) -> tuple[list[dict[str, Any]], str | None, float | None]:
+        self, http: httpx.AsyncClient, stream: str, newest: str | None, back: str | None
+    ) -> tuple[list[dict[str, Any]], str | None, str | None, float | None]:
+        """One stream's new statuses, its newest id, where the walk back to the backfill window
+        goes on (None: it is done) and the pause asked for."""
         found: list[dict[str, Any]] = []
-        floor = self.floor()
-        bound: dict[str, str] = {"min_id": newest} if newest else {}
+        wait: float | None = None
+        if newest is not None:
+            found, wait = await self._forward(http, stream, newest)
+        if (newest is None or back is not None) and not wait:
+            older, back, wait = await self._back(http, stream, back)
+            found += older
+        ids = [str(s.get("id")) for s in found] + ([newest] if newest else [])
+        return found, max(ids, key=id_order) if ids else None, back, wait
+
+    async def _forward(
+        self, http: httpx.AsyncClient, stream: str, newest: str
+    ) -> tuple[list[dict[str, Any]], float | None]:
+        """What is newer than ``newest``, page by page (``min_id``)."""
+        found: list[dict[str, Any]] = []
+        bound = {"min_id": newest}
         wait: float | None = None
         for _ in range(self.max_pages):
             page, wait = await self._page(http, stream, bound)
             if not page:
                 break
             found.extend(page)
-            ids = sorted((str(s.get("id")) for s in page), key=id_order)
-            if newest is not None:  # walking forward: ask for what is newer still
-                bound = {"min_id": ids[-1]}
-            else:  # first poll: walk back until the backfill window
-                oldest = min(parse_time(s.get("created_at"), self.clock()) for s in page)
-                if oldest < floor:
-                    break
-                bound = {"max_id": ids[0]}
+            bound = {"min_id": max((str(s.get("id")) for s in page), key=id_order)}
             if wait:
                 break
-        ids = [str(s.get("id")) for s in found] + ([newest] if newest else [])
-        return found, max(ids, key=id_order) if ids else None, wait
+        return found, wait
+
+    async def _back(
+        self, http: httpx.AsyncClient, stream: str, start: str | None
+    ) -> tuple[list[dict[str, Any]], str | None, float | None]:
+        """Older statuses from ``start`` (None: the newest) back to the backfill window; the
+        ``max_id`` to go on from when a pause or ``max_pages`` stops the walk first."""
+        found: list[dict[str, Any]] = []
+        floor = self.floor()
+        bound: dict[str, str] = {"max_id": start} if start else {}
+        wait: float | None = None
+        for _ in range(self.max_pages):
+            page, wait = await self._page(http, stream, bound)
+            if not page:
+                return found, None, wait
+            found.extend(page)
+            oldest = min(parse_time(s.get("created_at"), self.clock()) for s in page)
+            if oldest < floor:
+                return found, None, wait
+            bound = {"max_id": min((str(s.get("id")) for s in page), key=id_order)}
+            if wait:
+                break
+        return found, bound.get("max_id"), wait
 
     async def _page(
         self, http: httpx.AsyncClient, stream: str, bound: dict[str, str]

@@ -18,6 +18,8 @@ BSKY_ENV = {"BLUESKY_HANDLE": "brand.example", "BLUESKY_APP_PASSWORD": "app-pass
 APP = "/us/rss/customerreviews/page={}/id=1498765432/sortBy=mostRecent/json"
 RECENT = "/2/tweets/search/recent"
 X_TOKEN = "b26v89c19zqg8o3frr3hpmh0kz6aau5m0ytnf5x3kbgal"
+MASTODON_NEWEST = "114161579662965381"  # the newest status of the Mastodon tag fixture
+OLDEST = "114156919304387639"  # the oldest, on its second page
 
 
 async def test_reddit_goes_on_after_a_spent_rate_limit(
@@ -105,3 +107,31 @@ async def test_x_keeps_the_pages_read_before_a_429(
     second = await source.poll(http, first.cursor)
     assert second.mentions
     assert "since_id" in json.loads(second.cursor or "{}")
+
+
+async def test_mastodon_goes_on_walking_back_after_a_spent_window(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource, clock: Clock
+) -> None:
+    tag = "/api/v1/timelines/tag/northwind"
+    page1 = fixture_reply("mastodon", "tag_northwind_page1.json")
+    page1.headers = {**page1.headers, "x-ratelimit-remaining": "0"}
+    server.add(tag, page1, times=1)
+    older = "114161151872869063"
+    server.add(tag, fixture_reply("mastodon", "tag_northwind_page2.json"), max_id=older)
+    server.add(tag, Reply(b"[]", 200, {"content-type": "application/json"}), max_id=OLDEST)
+    server.add(tag, Reply(b"[]", 200, {"content-type": "application/json"}), min_id=MASTODON_NEWEST)
+    source = make_source("mastodon", hashtags=["northwind"], page_size=5)
+    first = await source.poll(http, None)
+    assert first.retry_after == 300.0  # until the reset at 16:05
+    assert json.loads(first.cursor or "{}") == {
+        "tag:northwind": MASTODON_NEWEST,
+        "tag:northwind:back": older,
+    }
+    clock.now += timedelta(minutes=5)
+    second = await source.poll(http, first.cursor)
+    later = [r.query for r in server.seen(tag)[1:]]
+    assert [q.get("min_id") or q.get("max_id") for q in later] == [MASTODON_NEWEST, older, OLDEST]
+    assert second.mentions
+    assert json.loads(second.cursor or "{}") == {"tag:northwind": MASTODON_NEWEST}
+    ids = [m.id for m in [*first.mentions, *second.mentions]]
+    assert len(ids) == len(set(ids)) == 9
