@@ -24,8 +24,8 @@ from triagebot.config.settings import Settings, load_settings
 from triagebot.errors import InputError, StoreError
 from triagebot.ingest.mention_io import decode_json_line, mention_from_json, read_mentions
 from triagebot.ingest.pipeline import IngestResult
-from triagebot.runtime.console import safe_text
 from triagebot.routing.router import Router
+from triagebot.runtime.console import safe_text
 from triagebot.runtime.deploy import open_configured_store
 from triagebot.runtime.wiring import Runtime, build_router
 
