@@ -22,7 +22,7 @@ from triagebot.routing.model.active import (
 )
 from triagebot.routing.model.embedder import DIM, MODEL_NAME
 from triagebot.routing.model.head import LinearHead
-from triagebot.runtime.model_jobs import ModelRefresher, register_model_jobs
+from triagebot.runtime.model_jobs import ModelRefresher, learn_now, register_model_jobs
 from triagebot.runtime.scheduler import create_scheduler
 from triagebot.runtime.wiring import Runtime
 from triagebot.store.tinydb_store import TinyDBStore
@@ -114,5 +114,20 @@ def test_the_leader_learns_nightly_and_every_process_refreshes(settings: Setting
         assert jobs["routing-learn"].executor == "default"  # leader only
         assert jobs["routing-model-refresh"].executor == "every-process"
         assert "hour='3'" in str(jobs["routing-learn"].trigger)
+    finally:
+        runtime.close()
+
+
+def test_the_nightly_learning_keeps_the_model_when_there_is_too_little_to_learn(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = Runtime.build(settings)
+    try:
+        refresher = ModelRefresher(runtime)
+        with caplog.at_level(logging.INFO):
+            assert not learn_now(runtime, refresher)
+        model = runtime.router.model
+        assert model is not None and model.version == "shipped"
+        assert "event=routing_learned activated=False labels=0" in caplog.text
     finally:
         runtime.close()
