@@ -177,19 +177,30 @@ class Poller:
             kept = [m for m in mentions if m.created_at >= floor]
             outcome.too_old = len(mentions) - len(kept)
             mentions = kept
-        if mentions:
-            outcome.result = await asyncio.to_thread(self.ingest, mentions, fetched_at)
-        if polled.gone and self.note_gone is not None:
-            noted = await asyncio.to_thread(self.note_gone, list(polled.gone), fetched_at)
-            outcome.gone_noted = len(noted)
-        if polled.cursor != cursor:  # only after the mentions are safely stored
-            await asyncio.to_thread(self.store.set_cursor, name, polled.cursor)
+        # One worker call for the poll's writes: the event loop stays free, one thread hop.
+        await asyncio.to_thread(self._store_poll, outcome, mentions, polled, cursor, fetched_at)
         self.state[name].record_lags(outcome.result.new, fetched_at)
         if polled.errors:
             outcome.partial = "; ".join(polled.errors)
         if polled.retry_after:
             self._pause(name, polled.retry_after, polled.pause_reason or "the source asked to wait")
         return outcome
+
+    def _store_poll(
+        self,
+        outcome: PollOutcome,
+        mentions: list[Mention],
+        polled: PollResult,
+        cursor: str | None,
+        fetched_at: datetime,
+    ) -> None:
+        """Ingest the poll's mentions, note its deleted posts, then move the cursor."""
+        if mentions:
+            outcome.result = self.ingest(mentions, fetched_at)
+        if polled.gone and self.note_gone is not None:
+            outcome.gone_noted = len(self.note_gone(list(polled.gone), fetched_at))
+        if polled.cursor != cursor:  # only after the mentions are safely stored
+            self.store.set_cursor(outcome.source, polled.cursor)
 
     # --- bookkeeping ------------------------------------------------------------------
     def _succeeded(self, name: str, outcome: PollOutcome) -> None:

@@ -24,9 +24,22 @@ from triagebot.errors import StoreError
 TMP_MARK = ".tmp-"
 
 
+#: orjson hands these to the fallback (which refuses them) instead of writing them itself.
+_PLAIN_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
 def dump_json(data: Any) -> bytes:
-    """Compact JSON bytes (ASCII-escaped, so any str, even a lone surrogate, round-trips)."""
-    return json.dumps(data, separators=(",", ":")).encode("ascii")
+    """Compact JSON bytes: UTF-8 from orjson (many times faster on a large root); what orjson
+    refuses (a lone surrogate, an int beyond 64 bits, a str subclass) is written ASCII-escaped
+    by ``json``, so any str round-trips and a value ``json`` cannot write still raises."""
+    try:
+        return orjson.dumps(data, option=_PLAIN_ONLY)
+    except orjson.JSONEncodeError:
+        return json.dumps(data, separators=(",", ":")).encode("ascii")
 
 
 def _write_all(fd: int, data: bytes) -> None:
