@@ -257,6 +257,15 @@ class Poller:
     def save_statuses(self) -> None:
         """Save the status of every source that changed (for ``triagebot sources``)."""
         self.note_next_runs()
+        set_cursors = getattr(self.store, "set_cursors", None)  # one write for them all
+        if set_cursors is not None and len(self._dirty) > 1:
+            names = list(self._dirty)
+            self._dirty.clear()
+            try:
+                set_cursors({status_key(n): json.dumps(self.state[n].to_dict()) for n in names})
+            except Exception:  # the status is informative only; never fail a poll for it
+                log.exception("could not save the status of sources %s", ", ".join(names))
+            return
         while self._dirty:
             name = self._dirty.pop()
             try:

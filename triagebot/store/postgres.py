@@ -363,6 +363,19 @@ class PostgresStore:
                     (source, cursor),
                 )
 
+    def set_cursors(self, cursors: Mapping[str, str | None]) -> None:
+        """``set_cursor`` for many sources in one transaction."""
+        with self._tx() as conn:
+            for source, cursor in cursors.items():
+                if cursor is None:
+                    conn.execute("DELETE FROM cursors WHERE source = %s", (source,))
+                else:
+                    conn.execute(
+                        "INSERT INTO cursors (source, cursor) VALUES (%s, %s)"
+                        " ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor",
+                        (source, cursor),
+                    )
+
     # --- places --------------------------------------------------------------------------
     def remember_place(self, surface: str, place_id: str, data: Mapping[str, Any]) -> None:
         with self._tx() as conn:
