@@ -10,11 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from triagebot.cases.records import CaseState
+from tests.store.builders import T0
+from triagebot.cases.facts import crosspost_keys
+from triagebot.cases.records import ACTIVE_STATES, CaseState
+from triagebot.store._index import keys_of_doc, stored_keys
 from triagebot.store.tinydb_store import TinyDBStore
 
 pytestmark = pytest.mark.slow
@@ -49,14 +53,20 @@ def test_sigkill_never_loses_acknowledged_changes(tmp_path: Path) -> None:
     path = tmp_path / "data" / "triagebot.json"
     rng = random.Random(20250303)
     acked: dict[str, tuple[int, str]] = {}
+    mentions: dict[str, str] = {}
     changes = 0
     for seed in range(KILLS):
         for line in run_until_killed(path, seed, rng.uniform(0.01, 0.2)):
             case_id, version_text, state_text = line.split()
             acked[case_id] = (int(version_text), state_text)
+            if version_text == "1":  # an add (a case whose add was not acked is left out)
+                mentions[case_id] = f"crash:{seed}:{case_id}"
             changes += 1
 
-        json.loads(path.read_text())
+        root = json.loads(path.read_text())
+        for doc in root.get("cases", {}).values():  # each case's keys were written with it
+            assert stored_keys(doc) == keys_of_doc(doc), doc["id"]
+        check_indexes(path, mentions)
         with TinyDBStore(path) as store:
             for case_id, (version, state) in acked.items():
                 case = store.get_case(case_id)
@@ -67,3 +77,16 @@ def test_sigkill_never_loses_acknowledged_changes(tmp_path: Path) -> None:
             listed = {c.id for c in store.list_cases()}
             assert set(acked) <= listed
     assert changes >= KILLS  # the writer did get work done between kills
+
+
+def check_indexes(path: Path, mentions: dict[str, str]) -> None:
+    """The mention and cross-post indexes of a store opened afresh agree with its cases."""
+    with TinyDBStore(path) as store:
+        assert store.known_mentions([*mentions.values(), "crash:never"]) == set(mentions.values())
+        active = store.list_cases(states=ACTIVE_STATES)
+        assert {m.mention.id for m in store.list_cases()} >= set(mentions.values())
+        by_author = store.crosspost_candidates(set(), {"jo"}, T0 - timedelta(days=1))
+        assert [c.id for c in by_author] == [c.id for c in active]  # the writer's one author
+        for case in active[:10]:
+            found = store.crosspost_candidates(crosspost_keys(case).urls, set(), T0)
+            assert [c.id for c in found] == [case.id]

@@ -29,10 +29,7 @@ ATTEMPTS = 3
 
 def known_ids(store: Store, ids: Sequence[str]) -> set[str]:
     """The ids among ``ids`` that a stored case was made from."""
-    known_mentions = getattr(store, "known_mentions", None)
-    if known_mentions is not None:
-        return set(known_mentions(list(ids)))
-    return {i for i in ids if store.has_mention(i)}
+    return store.known_mentions(list(ids))
 
 
 def note_gone(store: Store, gone: Iterable[GonePost], now: datetime) -> list[Case]:

@@ -74,11 +74,7 @@ class Pipeline:
         seen: set[str] = set()
         # Every source's adapter caps its posts; this is the ceiling for whatever reached here.
         mentions = [cap_mention(m, TEXT_CEILING) for m in mentions]
-        # A store that can answer for a whole batch at once (PostgreSQL) saves a round trip each.
-        known_mentions = getattr(self.store, "known_mentions", None)
-        known: set[str] | None = (
-            None if known_mentions is None else known_mentions([m.id for m in mentions])
-        )
+        known = self.store.known_mentions([m.id for m in mentions])  # one look-up a batch
         for mention in mentions:
             if (field := control_character_field(mention)) is not None:
                 log.warning(
@@ -90,9 +86,7 @@ class Pipeline:
                 result.ignored += 1
             elif not mention.text.strip() or not self.brand.is_relevant(mention):
                 result.ignored += 1  # an empty post (deleted, media only) has nothing to act on
-            elif mention.id in seen or (
-                mention.id in known if known is not None else self.store.has_mention(mention.id)
-            ):
+            elif mention.id in seen or mention.id in known:
                 result.duplicates += 1
             else:
                 seen.add(mention.id)

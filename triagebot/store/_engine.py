@@ -25,7 +25,7 @@ from typing import Self, TypeVar, cast
 from tinydb import Query
 from tinydb.table import Document, Table
 
-from triagebot.cases.facts import CrossPostKeys, SlaFacts, sla_facts_of_doc
+from triagebot.cases.facts import SlaFacts, sla_facts_of_doc
 from triagebot.cases.records import ACTIVE_STATES, JSON, Case
 from triagebot.errors import CaseNotFound, StoreError
 from triagebot.store._atomic import (
@@ -38,6 +38,7 @@ from triagebot.store._atomic import (
     write_new_file,
 )
 from triagebot.store._history import SEGMENT_PREFIX, History, HistoryTx, SegmentInfo
+from triagebot.store._index import KEYS_FIELD, ActiveIndex, keys_of_doc, with_keys
 from triagebot.store._root import (
     CASES,
     CURSORS,
@@ -74,44 +75,80 @@ def find_doc(table: Table, key: str, value: str) -> Document | None:
 
 
 class Tx:
-    """One write transaction: a TinyDB over the in-memory root plus the history changes."""
+    """One write transaction: the in-memory root (cases through ``ActiveIndex``, the other
+    tables through a TinyDB) plus the history changes."""
 
-    def __init__(self, root: Tables, meta: JSON, history: HistoryTx) -> None:
+    def __init__(self, root: Tables, meta: JSON, history: HistoryTx, index: ActiveIndex) -> None:
         self.storage = RootStorage(root)
         db = open_db(self.storage)
-        self.cases, self.outbox, self.cursors = db.table(CASES), db.table(OUTBOX), db.table(CURSORS)
+        #: The cases table through TinyDB, for whole-store migrations only: it changes
+        #: documents in place, so it must not change a case's mention or links (the index).
+        self.cases = db.table(CASES)
+        self.outbox, self.cursors = db.table(OUTBOX), db.table(CURSORS)
         self.meta_table = db.table(META)
         self.places = db.table(PLACES)
         self.meta = dict(meta)
         self.meta_changed = False
         self.history = history
+        self.index = index
+        #: Ids of the cases that left the root in this transaction.
+        self.dropped: set[str] = set()
 
     @property
     def dirty(self) -> bool:
         return self.storage.writes > 0 or self.meta_changed or self.history.changed
 
-    def find(self, case_id: str) -> tuple[Document | None, JSON]:
-        """(root document or None, current case document); raises ``CaseNotFound``."""
-        doc = find_doc(self.cases, "id", case_id)
-        if doc is not None:
-            return doc, doc
+    @property
+    def _cases(self) -> dict[str, JSON]:
+        return self.storage.data.setdefault(CASES, {})
+
+    def find(self, case_id: str) -> tuple[str | None, JSON]:
+        """(slot in the root or None, current case document); raises ``CaseNotFound``."""
+        slot = self.index.slots.get(case_id)
+        if slot is not None:
+            return slot, self._cases[slot]
         closed = self.history.get(case_id)
         if closed is None:
             raise CaseNotFound(f"no case {case_id}")
         return None, closed
 
-    def store(self, old: Document | None, doc: JSON) -> None:
+    def insert(self, doc: JSON) -> None:
+        """Put a new active case document into the root, with its cross-post keys."""
+        self.storage.writes += 1  # before any change: a failure from here reloads the root
+        keys = keys_of_doc(doc)
+        slot = str(self.index.last_slot + 1)
+        self._cases[slot] = with_keys(doc, keys)
+        self.index.add(slot, doc, keys)
+        self.dropped.discard(doc["id"])
+
+    def replace(self, slot: str, doc: JSON) -> None:
+        """Replace the root document in ``slot`` (the same case) by ``doc``."""
+        self.storage.writes += 1
+        old = self._cases[slot]
+        keys = keys_of_doc(doc)
+        self.index.remove(old)
+        self._cases[slot] = with_keys(doc, keys)
+        self.index.add(slot, doc, keys)
+
+    def drop(self, slot: str) -> None:
+        self.storage.writes += 1
+        old = self._cases.pop(slot)
+        self.index.remove(old)
+        self.dropped.add(old["id"])
+
+    def store(self, slot: str | None, doc: JSON) -> None:
         """Put the case document where its state says: the root if active, else history."""
         if doc["state"] in ACTIVE:
-            if old is not None:
-                self.cases.update(doc, doc_ids=[old.doc_id])
+            if slot is not None:
+                self.replace(slot, doc)
             else:
                 self.history.remove(doc["id"])
-                self.cases.insert(doc)
+                self.insert(doc)
         else:
-            if old is not None:
-                self.cases.remove(doc_ids=[old.doc_id])
-            self.history.put(doc, new=old is not None)
+            if slot is not None:
+                self.drop(slot)
+            closed = {k: v for k, v in doc.items() if k != KEYS_FIELD}
+            self.history.put(closed, new=slot is not None)
 
 
 class Engine:
@@ -145,10 +182,10 @@ class Engine:
         self._loaded = False
         self._closed = False
         self._last_scan = -math.inf
-        #: Decoded active cases and their cross-post keys by case id, with the version they
-        #: are of: repeated scans of the root (the SLA watcher's) decode only what changed.
+        #: Decoded active cases by case id, with the version they are of: repeated scans of
+        #: the root (the SLA watcher's) decode only what changed.
         self._decoded: dict[str, tuple[int, Case]] = {}
-        self._key_cache: dict[str, tuple[int, CrossPostKeys]] = {}
+        self._index = ActiveIndex()
         with self._lock:
             self._refresh()
 
@@ -189,16 +226,29 @@ class Engine:
         log.debug("loaded %s (%d bytes)", self.path, len(data))
         self._install(root, sig, fd)
 
-    def _install(self, root: Tables, sig: _Signature | None, fd: int | None) -> None:
-        self._meta, self._segments = root_meta(root, self.path)
+    def _install(
+        self, root: Tables, sig: _Signature | None, fd: int | None, tx: Tx | None = None
+    ) -> None:
+        """Make ``root`` the current one: the file just read (indexes built afresh), or the one
+        ``tx`` committed (its indexes kept up to date by the transaction)."""
+        meta, segments = root_meta(root, self.path)
+        if tx is None:
+            try:
+                index = ActiveIndex.build(root.get(CASES, {}))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                if fd is not None:
+                    os.close(fd)
+                raise StoreError(f"{self.path}: an active case is malformed ({exc!r})") from None
+            dropped: Iterable[str] = [k for k in self._decoded if k not in index.slots]
+        else:
+            index, dropped = tx.index, tx.dropped
+        self._meta, self._segments, self._index = meta, segments, index
         if self._fd is not None:
             os.close(self._fd)
         self._root, self._sig, self._fd, self._loaded = root, sig, fd, True
         self._history.sync(self._segments)
-        live = {doc["id"] for doc in root.get(CASES, {}).values()}
-        for cache in (self._decoded, self._key_cache):
-            for case_id in [k for k in cache if k not in live]:
-                del cache[case_id]
+        for case_id in dropped:
+            self._decoded.pop(case_id, None)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -232,7 +282,7 @@ class Engine:
                 history = HistoryTx(
                     self._history, int(self._meta["next_segment"]), self.segment_capacity
                 )
-                tx = Tx(self._root, self._meta, history)
+                tx = Tx(self._root, self._meta, history, self._index)
                 try:
                     yield tx
                     if tx.dirty:
@@ -278,7 +328,7 @@ class Engine:
         meta["format"] = FORMAT
         tx.meta_table.upsert(Document(meta, doc_id=META_ID))
         fd = replace_file(self.path, dump_json(tx.storage.data))
-        self._install(tx.storage.data, _signature(os.fstat(fd)), fd)
+        self._install(tx.storage.data, _signature(os.fstat(fd)), fd, tx)
         for name, segment in installs:
             self._history.install(name, segment)
         self._collect(due, now)
@@ -309,9 +359,9 @@ class Engine:
                 log.warning("cannot remove unreferenced file %s: %s", path, exc)
 
     def _doc(self, case_id: str) -> JSON | None:
-        doc = find_doc(self._view()[0], "id", case_id)
-        if doc is not None:
-            return doc
+        slot = self._index.slots.get(case_id)
+        if slot is not None:
+            return cast(JSON, self._root[CASES][slot])
         info = self._history.locate(case_id)
         return None if info is None else self._history.segment(info).get(case_id)
 

@@ -47,6 +47,11 @@ class Store(Protocol):
         """True if a case for this mention id exists."""
         ...
 
+    def known_mentions(self, mention_ids: Sequence[str]) -> set[str]:
+        """Which of these mention ids have a case: one look-up for a whole batch, in time
+        independent of the number of stored cases."""
+        ...
+
     def get_case(self, case_id: str) -> Case:
         """The stored case; raises ``CaseNotFound``."""
         ...

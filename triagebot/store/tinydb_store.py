@@ -18,7 +18,7 @@ from typing import Any, cast
 from tinydb import Query
 from tinydb.table import Document
 
-from triagebot.cases.facts import CrossPostKeys, SlaFacts, crosspost_keys, gc_paused, to_us
+from triagebot.cases.facts import SlaFacts, gc_paused, to_us
 from triagebot.cases.records import (
     JSON,
     Case,
@@ -34,6 +34,7 @@ from triagebot.cases.records import (
 from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.store._acted import EventFilter
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
+from triagebot.store._index import keys_of_doc, stored_keys, with_keys
 from triagebot.store._root import CASES, META_ID, PLACES
 from triagebot.store.base import check_next_version
 
@@ -79,31 +80,27 @@ class TinyDBStore(Engine):
             ]
         )
         with self._transaction() as tx:
-            known = {doc["mention"]["id"] for doc in tx.cases}
-            root_ids = {doc["id"] for doc in tx.cases}
+            known = tx.index.mentions  # updated by each insert below
+            batch: set[str] = set()  # mention ids of this batch gone to history
             next_case = int(tx.meta["next_case"])
             result: list[bool] = []
-            active: list[JSON] = []
             outbox: list[JSON] = []
             for doc, items in prepared:
                 mention_id, case_id = doc["mention"]["id"], doc["id"]
-                if mention_id in known or tx.history.has_mention(mention_id):
+                if mention_id in known or mention_id in batch or tx.history.has_mention(mention_id):
                     result.append(False)
                     continue
-                if case_id in root_ids or tx.history.get(case_id) is not None:
+                if case_id in tx.index.slots or tx.history.get(case_id) is not None:
                     raise ValueError(f"case id {case_id} is already stored")
-                known.add(mention_id)
-                root_ids.add(case_id)
                 result.append(True)
                 if doc["state"] in ACTIVE:
-                    active.append(doc)
+                    tx.insert(doc)
                 else:
+                    batch.add(mention_id)
                     tx.history.put(doc, new=True)
                 outbox += items
                 if case_id.isdecimal() and int(case_id) >= next_case:
                     next_case = int(case_id) + 1
-            if active:
-                tx.cases.insert_multiple(active)
             if outbox:
                 tx.outbox.insert_multiple(outbox)
             if next_case != tx.meta["next_case"]:
@@ -112,13 +109,15 @@ class TinyDBStore(Engine):
         return result
 
     def has_mention(self, mention_id: str) -> bool:
-        def run() -> bool:
-            # The raw root documents, not TinyDB's Document wrappers: this runs once per
-            # mention of every ingested batch.
-            active = self._root.get(CASES, {}).values()
-            if any(doc["mention"]["id"] == mention_id for doc in active):
-                return True
-            return self._history.has_mention(mention_id)
+        return bool(self.known_mentions([mention_id]))
+
+    def known_mentions(self, mention_ids: Sequence[str]) -> set[str]:
+        """Which of these mention ids already have a case (one look-up for a whole batch):
+        the active cases' mention index, then the history's."""
+
+        def run() -> set[str]:
+            active = self._index.mentions
+            return {m for m in mention_ids if m in active or self._history.has_mention(m)}
 
         return self._read(run)
 
@@ -251,32 +250,22 @@ class TinyDBStore(Engine):
     def crosspost_candidates(
         self, urls: Iterable[str], authors: Iterable[str], since: datetime
     ) -> list[Case]:
-        """Active cases matching the keys; each version's keys are computed once."""
-        wanted_urls = set(urls)
-        wanted_authors = {a for a in authors if a}
+        """Active cases sharing a key, found through the link and author indexes."""
         low = utc(since)
 
         def run() -> list[tuple[datetime, str, Case]]:
             found = []
-            for doc in self._root.get(CASES, {}).values():
+            table = self._root.get(CASES, {})
+            for case_id in self._index.sharing(urls, authors):
+                doc = table[self._index.slots[case_id]]
                 at = parse_iso(doc["ingested_at"])
-                if at is None or at < low:
-                    continue
-                keys = self._keys(doc)
-                if keys.author in wanted_authors or not keys.urls.isdisjoint(wanted_urls):
-                    found.append((at, doc["id"], self._active_case(doc)))
+                if at is not None and at >= low:
+                    found.append((at, case_id, self._active_case(doc)))
             return found
 
         found = self._read(run)  # the caches are used under the store's lock only
         found.sort(key=lambda f: (f[0], _id_rank(f[1])), reverse=True)
         return [case for _, _, case in found]
-
-    def _keys(self, doc: JSON) -> CrossPostKeys:
-        cached = self._key_cache.get(doc["id"])
-        if cached is None or cached[0] != doc["version"]:
-            cached = (doc["version"], crosspost_keys(self._active_case(doc)))
-            self._key_cache[doc["id"]] = cached
-        return cached[1]
 
     def events(self, case_id: str) -> list[CaseEvent]:
         """The case's events, oldest first; empty for an unknown case."""
@@ -323,19 +312,6 @@ class TinyDBStore(Engine):
                 tx.cursors.update({"cursor": cursor}, doc_ids=[doc.doc_id])
             elif doc is None and cursor is not None:
                 tx.cursors.insert({"source": source, "cursor": cursor})
-
-    def set_cursors(self, cursors: Mapping[str, str | None]) -> None:
-        """``set_cursor`` for many sources in one transaction (one file write)."""
-        with self._transaction() as tx:
-            docs = {doc["source"]: doc for doc in tx.cursors.all()}
-            for source, cursor in cursors.items():
-                doc = docs.get(source)
-                if doc is not None and cursor is None:
-                    tx.cursors.remove(doc_ids=[doc.doc_id])
-                elif doc is not None and doc["cursor"] != cursor:
-                    tx.cursors.update({"cursor": cursor}, doc_ids=[doc.doc_id])
-                elif doc is None and cursor is not None:
-                    tx.cursors.insert({"source": source, "cursor": cursor})
 
     # --- outbox --------------------------------------------------------------------------
     def lease_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
@@ -440,10 +416,13 @@ class TinyDBStore(Engine):
     # --- lifecycle -----------------------------------------------------------------------
     def migrate(self) -> list[str]:
         """Make sure the file exists and records its format; give every history segment of an
-        earlier version its SLA facts file."""
+        earlier version its SLA facts file; keep each active case's cross-post keys beside it."""
+        done: list[str] = []
         with self._transaction() as tx:
             if not self.path.exists() or tx.meta_table.get(doc_id=META_ID) is None:
                 tx.meta_changed = True
+            if self._keep_keys(tx.storage.data.get(CASES, {})):  # derived data: not reported
+                tx.storage.writes += 1
             bare = [info for info in self._segments if info.facts is None]
             if bare:
                 tx.meta["segments"] = [
@@ -451,4 +430,14 @@ class TinyDBStore(Engine):
                     for info in self._segments
                 ]
                 tx.meta_changed = True
-        return [f"wrote SLA facts files for {len(bare)} history segments"] if bare else []
+        if bare:
+            done.insert(0, f"wrote SLA facts files for {len(bare)} history segments")
+        return done
+
+    @staticmethod
+    def _keep_keys(table: dict[str, JSON]) -> int:
+        """Give every active case document lacking them its cross-post keys; how many."""
+        stale = [doc for doc in table.values() if stored_keys(doc) is None]
+        for doc in stale:
+            with_keys(doc, keys_of_doc(doc))
+        return len(stale)

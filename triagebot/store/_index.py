@@ -1,0 +1,113 @@
+"""Lookups over the TinyDB store's active cases: by case id, mention id, link and author.
+
+Each active case document in the root carries its cross-post keys (``crosspost``: the version
+they were computed for, the canonical links and the author key), written in the same commit
+as the case, so a new process does not derive them again. ``ActiveIndex`` is built from the
+root's cases table when the root is loaded and changed by each transaction together with the
+table, so "is this mention known", "where is case N" and "which active cases share a link or
+an author with this batch" cost the same whatever the number of active cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from triagebot.cases.facts import CrossPostKeys, author_key
+from triagebot.cases.links import canonical_url
+from triagebot.cases.records import JSON
+
+KEYS_FIELD = "crosspost"
+
+
+def keys_of_doc(doc: JSON) -> CrossPostKeys:
+    """``crosspost_keys`` of the case a stored document holds, without decoding it."""
+    mention = doc["mention"]
+    urls = frozenset(canonical_url(u) for u in (mention["url"], *(doc.get("also_on") or ())))
+    return CrossPostKeys(urls, author_key(mention["author"]["handle"]))
+
+
+def stored_keys(doc: JSON) -> CrossPostKeys | None:
+    """The keys kept beside the document, if they are of its current version."""
+    kept = doc.get(KEYS_FIELD)
+    if not isinstance(kept, dict) or kept.get("v") != doc.get("version"):
+        return None
+    urls, author = kept.get("urls"), kept.get("author")
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        return None
+    return CrossPostKeys(frozenset(urls), author) if isinstance(author, str) else None
+
+
+def with_keys(doc: JSON, keys: CrossPostKeys) -> JSON:
+    """``doc`` carrying ``keys`` for its version (the document is changed in place)."""
+    doc[KEYS_FIELD] = {"v": doc["version"], "urls": sorted(keys.urls), "author": keys.author}
+    return doc
+
+
+class ActiveIndex:
+    """Case id -> slot (the document's id in the root's cases table), mention id -> case id,
+    canonical link -> case ids and author key -> case ids, of the active cases."""
+
+    def __init__(self) -> None:
+        self.slots: dict[str, str] = {}
+        self.mentions: dict[str, str] = {}
+        self._keys: dict[str, CrossPostKeys] = {}
+        self._by_url: dict[str, set[str]] = {}
+        self._by_author: dict[str, set[str]] = {}
+        self.last_slot = 0
+        #: Documents whose kept keys were missing or stale (written by an older version).
+        self.stale = 0
+
+    @classmethod
+    def build(cls, table: Mapping[str, JSON]) -> ActiveIndex:
+        index = cls()
+        for slot, doc in table.items():
+            keys = stored_keys(doc)
+            if keys is None:
+                index.stale += 1
+                keys = keys_of_doc(doc)
+            index.add(slot, doc, keys)
+        return index
+
+    def add(self, slot: str, doc: JSON, keys: CrossPostKeys) -> None:
+        case_id = doc["id"]
+        self.slots[case_id] = slot
+        self.mentions[doc["mention"]["id"]] = case_id
+        self._keys[case_id] = keys
+        for url in keys.urls:
+            self._by_url.setdefault(url, set()).add(case_id)
+        if keys.author:
+            self._by_author.setdefault(keys.author, set()).add(case_id)
+        if slot.isdecimal():
+            self.last_slot = max(self.last_slot, int(slot))
+
+    def remove(self, doc: JSON) -> None:
+        case_id = doc["id"]
+        self.slots.pop(case_id, None)
+        mention_id = doc["mention"]["id"]
+        if self.mentions.get(mention_id) == case_id:
+            del self.mentions[mention_id]
+        keys = self._keys.pop(case_id, None)
+        if keys is None:
+            return
+        for url in keys.urls:
+            _discard(self._by_url, url, case_id)
+        if keys.author:
+            _discard(self._by_author, keys.author, case_id)
+
+    def sharing(self, urls: Iterable[str], authors: Iterable[str]) -> set[str]:
+        """Ids of the active cases with one of these links or (non-empty) author keys."""
+        found: set[str] = set()
+        for url in urls:
+            found |= self._by_url.get(url, set())
+        for author in authors:
+            if author:
+                found |= self._by_author.get(author, set())
+        return found
+
+
+def _discard(index: dict[str, set[str]], key: str, case_id: str) -> None:
+    ids = index.get(key)
+    if ids is not None:
+        ids.discard(case_id)
+        if not ids:
+            del index[key]
