@@ -58,7 +58,11 @@ def similar(a: str, b: str, threshold: float = SIMILARITY) -> bool:
     if min(len(a), len(b)) < MIN_TEXT:
         return False
     matcher = SequenceMatcher(None, a, b, autojunk=False)
-    return matcher.real_quick_ratio() >= threshold and matcher.ratio() >= threshold
+    return (  # the cheap upper bounds first: most pairs fail them
+        matcher.real_quick_ratio() >= threshold
+        and matcher.quick_ratio() >= threshold
+        and matcher.ratio() >= threshold
+    )
 
 
 @dataclass
