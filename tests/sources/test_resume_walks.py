@@ -135,3 +135,19 @@ async def test_mastodon_goes_on_walking_back_after_a_spent_window(
     assert json.loads(second.cursor or "{}") == {"tag:northwind": MASTODON_NEWEST}
     ids = [m.id for m in [*first.mentions, *second.mentions]]
     assert len(ids) == len(set(ids)) == 9
+
+
+async def test_reddit_a_failing_comment_stream_keeps_the_search_posts(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add("/search.json", fixture_reply("reddit", "search_page1.json"))
+    server.add("/search.json", fixture_reply("reddit", "search_page2.json"), after="t3_1japv51")
+    server.add("/r/NorthwindOutfitters/comments.json", Reply(b"<html>private</html>", 403))
+    source = make_source(
+        "reddit", page_size=6, backfill="3d", comments_subreddits=["NorthwindOutfitters"]
+    )
+    result = await source.poll(http, None)
+    assert len(result.mentions) == 10
+    (error,) = result.errors
+    assert error.startswith("comments:NorthwindOutfitters: reddit: HTTP 403")
+    assert set(json.loads(result.cursor or "{}")) == {"search"}
