@@ -119,7 +119,13 @@ async def _store_cycle(folder: Path, model: str, active: int) -> dict[str, float
     runtime = Runtime.build(settings, clock=clock)
     http = httpx.AsyncClient(transport=httpx.MockTransport(_handler(lambda: clock.cycle)))
     poller = Poller(
-        build_specs(settings, clock), runtime.store, runtime.pipeline.ingest, http, clock=clock
+        build_specs(settings, clock),
+        runtime.store,
+        runtime.pipeline.ingest,
+        http,
+        clock=clock,
+        note_gone=runtime.pipeline.note_gone,
+        ingest_batches=runtime.pipeline.ingest_batches,
     )
     names = list(poller.specs)
     started = time.perf_counter()

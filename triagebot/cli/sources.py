@@ -56,6 +56,7 @@ def build_poller(runtime: Runtime, only: str | None = None) -> Poller:
         open_http(),
         clock=runtime.clock,
         note_gone=runtime.pipeline.note_gone,
+        ingest_batches=runtime.pipeline.ingest_batches,
     )
 
 

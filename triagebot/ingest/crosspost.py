@@ -89,7 +89,11 @@ class CrossPostPlan:
     fresh: list[Mention] = field(default_factory=list)
     extra_urls: dict[str, list[str]] = field(default_factory=dict)  # new mention id -> also_on
     attach: dict[str, list[Mention]] = field(default_factory=dict)  # case id -> sightings
-    duplicates: int = 0
+    duplicate_ids: list[str] = field(default_factory=list)  # mentions already on their case
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.duplicate_ids)
 
     def apply(self, entry: NewCase) -> NewCase:
         """``entry`` with the links of its cross-posts from the same batch in ``also_on``."""
@@ -119,7 +123,7 @@ class CrossPosts:
                 plan.fresh.append(mention)
                 index.add(_new_entry(mention, url))
             elif url in match.urls or not match.active:
-                plan.duplicates += 1
+                plan.duplicate_ids.append(mention.id)
             else:
                 index.add_url(match, url)
                 if match.case_id is None:

@@ -8,7 +8,7 @@ same batch twice stores nothing the second time: dedupe is by mention id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,6 +36,8 @@ from triagebot.sla.clocks import due_times
 from triagebot.store.base import Store
 
 log = logging.getLogger(__name__)
+
+Batch = tuple[Iterable[Mention], datetime]  # mentions and when they were fetched
 
 
 @dataclass
@@ -69,43 +71,59 @@ class Pipeline:
         self.crossposts = CrossPosts(store)
 
     def ingest(self, mentions: Iterable[Mention], now: datetime) -> IngestResult:
-        result = IngestResult()
-        fresh: list[Mention] = []
-        seen: set[str] = set()
+        return self.ingest_batches([(mentions, now)])[0]
+
+    def ingest_batches(self, batches: Sequence[Batch]) -> list[IngestResult]:
+        """``ingest`` of several batches at once (the polls of one cycle): one look-up of known
+        mentions, one cross-post plan, one id reservation and one store write for them all.
+        Each batch keeps its own ingest time and gets its own result."""
+        results = [IngestResult() for _ in batches]
         # Every source's adapter caps its posts; this is the ceiling for whatever reached here.
-        mentions = [cap_mention(m, TEXT_CEILING) for m in mentions]
-        known = self.store.known_mentions([m.id for m in mentions])  # one look-up a batch
-        for mention in mentions:
-            if (field := control_character_field(mention)) is not None:
-                log.warning(
-                    "mention %r from %s refused: control character in its %s",
-                    mention.id[:200],
-                    mention.source[:100],
-                    field,
-                )
-                result.ignored += 1
-            elif not mention.text.strip() or not self.brand.is_relevant(mention):
-                result.ignored += 1  # an empty post (deleted, media only) has nothing to act on
-            elif mention.id in seen or mention.id in known:
-                result.duplicates += 1
-            else:
-                seen.add(mention.id)
-                fresh.append(mention)
+        capped = [[cap_mention(m, TEXT_CEILING) for m in mentions] for mentions, _ in batches]
+        known = self.store.known_mentions([m.id for ms in capped for m in ms])  # one look-up
+        seen: dict[str, int] = {}  # mention id -> its batch
+        fresh: list[Mention] = []
+        for n, mentions in enumerate(capped):
+            result = results[n]
+            for mention in mentions:
+                if (field := control_character_field(mention)) is not None:
+                    log.warning(
+                        "mention %r from %s refused: control character in its %s",
+                        mention.id[:200],
+                        mention.source[:100],
+                        field,
+                    )
+                    result.ignored += 1
+                elif not mention.text.strip() or not self.brand.is_relevant(mention):
+                    result.ignored += 1  # an empty post (deleted, media only): nothing to do
+                elif mention.id in seen or mention.id in known:
+                    result.duplicates += 1
+                else:
+                    seen[mention.id] = n
+                    fresh.append(mention)
         if not fresh:
-            return result
+            return results
+        now = max(at for _, at in batches)
         plan = self.crossposts.plan(fresh, now)  # one complaint seen twice is one case
-        result.duplicates += plan.duplicates
+        for mention_id in plan.duplicate_ids:
+            results[seen[mention_id]].duplicates += 1
         fresh = plan.fresh
         self.router.prepare(fresh)  # the model embeds the whole batch at once
         ids = self.store.next_case_ids(len(fresh)) if fresh else []
-        batch = [plan.apply(self._new_case(i, m, now)) for i, m in zip(ids, fresh, strict=True)]
+        batch = [
+            plan.apply(self._new_case(i, m, batches[seen[m.id]][1]))
+            for i, m in zip(ids, fresh, strict=True)
+        ]
         for entry, stored in zip(batch, self.store.add_cases(batch) if batch else [], strict=True):
+            result = results[seen[entry.case.mention.id]]
             if stored:
                 result.new.append(entry.case)
             else:
                 result.duplicates += 1
-        result.also_seen = self.crossposts.record(plan, now)
-        return result
+        for case in self.crossposts.record(plan, now):
+            for n in sorted({seen[m.id] for m in plan.attach.get(case.id, ())}):
+                results[n].also_seen.append(case)
+        return results
 
     def note_gone(self, gone: Iterable[GonePost], now: datetime) -> list[Case]:
         """Note on open cases that their post was deleted at the source (``ingest.gone``)."""

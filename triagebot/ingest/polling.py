@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Ingest = Callable[[list[Mention], datetime], IngestResult]
+IngestBatches = Callable[[list[tuple[list[Mention], datetime]]], list[IngestResult]]
 NoteGone = Callable[[list[GonePost], datetime], list[Case]]
 MAX_BACKOFF = timedelta(hours=1)
 MAX_RETRY_AFTER = timedelta(days=1)
@@ -58,6 +59,19 @@ class PollOutcome:
     skipped: str | None = None
 
 
+@dataclass
+class _Write:
+    """A poll waiting for its mentions, deleted posts and cursor to be written."""
+
+    outcome: PollOutcome
+    mentions: list[Mention]
+    polled: PollResult
+    cursor: str | None
+    fetched_at: datetime
+    done: asyncio.Future[None] | None = None
+    error: Exception | None = None
+
+
 class Poller:
     """Polls the configured sources into the pipeline; keeps each source's state."""
 
@@ -73,6 +87,7 @@ class Poller:
         rng: random.Random | None = None,
         on_outcome: Callable[[PollOutcome], None] | None = None,
         note_gone: NoteGone | None = None,
+        ingest_batches: IngestBatches | None = None,
     ) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self.store = store
@@ -84,6 +99,11 @@ class Poller:
         self.state = {spec.name: SourceState.initial(spec) for spec in specs}
         self.on_outcome = on_outcome  # e.g. print each run (``triagebot poll``)
         self.note_gone = note_gone  # e.g. ``Pipeline.note_gone``
+        #: e.g. ``Pipeline.ingest_batches``: the polls that finish while a write is under way
+        #: are written together, in one store write, when it is done.
+        self.ingest_batches = ingest_batches
+        self._writes: list[_Write] = []
+        self._writer: asyncio.Task[None] | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._dirty: set[str] = set()  # sources whose saved status is out of date
 
@@ -178,13 +198,95 @@ class Poller:
             outcome.too_old = len(mentions) - len(kept)
             mentions = kept
         # One worker call for the poll's writes: the event loop stays free, one thread hop.
-        await asyncio.to_thread(self._store_poll, outcome, mentions, polled, cursor, fetched_at)
+        await self._store(outcome, mentions, polled, cursor, fetched_at)
         self.state[name].record_lags(outcome.result.new, fetched_at)
         if polled.errors:
             outcome.partial = "; ".join(polled.errors)
         if polled.retry_after:
             self._pause(name, polled.retry_after, polled.pause_reason or "the source asked to wait")
         return outcome
+
+    async def _store(
+        self,
+        outcome: PollOutcome,
+        mentions: list[Mention],
+        polled: PollResult,
+        cursor: str | None,
+        fetched_at: datetime,
+    ) -> None:
+        """Write what a poll found, alone or with the polls that finished meanwhile."""
+        if self.ingest_batches is None:
+            await asyncio.to_thread(self._store_poll, outcome, mentions, polled, cursor, fetched_at)
+            return
+        write = _Write(outcome, mentions, polled, cursor, fetched_at)
+        done = asyncio.get_running_loop().create_future()
+        self._writes.append(write)
+        write.done = done
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        await done
+
+    async def _write_pending(self) -> None:
+        """Write the waiting polls in groups, each group in one worker call, until none waits."""
+        while self._writes:
+            group, self._writes = self._writes, []
+            try:
+                await asyncio.to_thread(self._store_group, group)
+            except Exception as exc:  # handed to every poll of the group
+                for write in group:
+                    write.error = write.error or exc
+            for write in group:
+                if write.done is None or write.done.done():
+                    continue  # that poll was cancelled meanwhile
+                if write.error is not None:
+                    write.done.set_exception(write.error)
+                else:
+                    write.done.set_result(None)
+
+    def _store_group(self, group: list[_Write]) -> None:
+        """The polls' mentions in one ingest, their deleted posts noted, then their cursors in
+        one write: a crash in between repeats the fetch, never loses nor doubles a mention."""
+        assert self.ingest_batches is not None
+        if len(group) == 1:
+            self._store_alone(group[0])
+            return
+        with_mentions = [w for w in group if w.mentions]
+        try:
+            results = self.ingest_batches([(w.mentions, w.fetched_at) for w in with_mentions])
+        except Exception:  # one poll's trouble must not be every poll's: each on its own
+            log.exception("writing %d polls together failed; writing each alone", len(group))
+            for write in group:
+                self._store_alone(write)
+            return
+        for write, result in zip(with_mentions, results, strict=True):
+            write.outcome.result = result
+        for write in group:
+            if write.polled.gone and self.note_gone is not None:
+                try:
+                    noted = self.note_gone(list(write.polled.gone), write.fetched_at)
+                except Exception as exc:  # that poll fails, its cursor stays
+                    write.error = exc
+                    continue
+                write.outcome.gone_noted = len(noted)
+        moved = {
+            w.outcome.source: w.polled.cursor
+            for w in group
+            if w.error is None and w.polled.cursor != w.cursor
+        }
+        set_cursors = getattr(self.store, "set_cursors", None)
+        if set_cursors is not None and len(moved) > 1:
+            set_cursors(moved)  # only after the mentions are safely stored
+        else:
+            for source, new_cursor in moved.items():
+                self.store.set_cursor(source, new_cursor)
+
+    def _store_alone(self, write: _Write) -> None:
+        try:
+            self._store_poll(
+                write.outcome, write.mentions, write.polled, write.cursor, write.fetched_at
+            )
+        except Exception as exc:  # raised in that poll's own run
+            write.error = exc
 
     def _store_poll(
         self,
