@@ -60,3 +60,18 @@ def test_a_closed_case_found_by_another_connection(open_store: Opener) -> None:
     reader = open_store()
     found = reader.acted_cases(["resolve"], since=T0 + timedelta(minutes=12))
     assert [c.id for c, _ in found] == ["2", "3", "6"]
+
+
+def test_bounds_with_and_without_microseconds(store: Store) -> None:
+    """Times are kept as ISO text; whole seconds and fractions still compare as times."""
+    store.add_cases([make_new("1"), make_new("2")])
+    exact = T0 + timedelta(minutes=10)
+    for case_id, at in (("1", exact), ("2", exact + timedelta(milliseconds=500))):
+        case = store.get_case(case_id)
+        nxt = moved(case, CaseState.RESOLVED, at=at)
+        store.save_case(nxt, 1, [make_event(nxt, "resolve", actor="ana", surface="cli", at=at)])
+    tiny = timedelta(microseconds=1)
+    assert [c.id for c, _ in store.acted_cases(["resolve"], since=exact)] == ["1", "2"]
+    assert [c.id for c, _ in store.acted_cases(["resolve"], since=exact + tiny)] == ["2"]
+    assert [c.id for c, _ in store.acted_cases(["resolve"], until=exact + tiny)] == ["1"]
+    assert store.acted_cases(["resolve"], until=exact) == []
