@@ -65,6 +65,7 @@ def test_a_version_2_store_migrates_and_gives_the_same_summary() -> None:
                 "applied migration 3: SLA facts and cross-post keys beside each case",
                 "applied migration 4: link keys indexed without a pending list",
                 "applied migration 5: events found by action and time",
+                "applied migration 6: actors qualified by the surface that recorded them",
             ]
         with PostgresStore(url, schema=schema) as store:
             listed = store.list_cases()

@@ -43,4 +43,8 @@ def open_store(
     # Imported here so that the core, which imports this package, never loads tinydb.
     from triagebot.store.tinydb_store import TinyDBStore  # noqa: PLC0415
 
-    return TinyDBStore(db_path if db_path is not None else DEFAULT_DB_PATH)
+    store = TinyDBStore(db_path if db_path is not None else DEFAULT_DB_PATH)
+    # An embedded store has no release phase: actors an earlier version stored are qualified
+    # the first time this version opens it (one transaction under the file lock).
+    store.qualify_actors_if_needed()
+    return store

@@ -9,15 +9,18 @@ release never races the release phase or an old dyno still serving requests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from psycopg import conninfo
 
 from triagebot.errors import StoreError
+from triagebot.store._pg_actors import qualify_actors
 
-#: (version, description, SQL). Append new migrations; never edit an applied one.
-MIGRATIONS: list[tuple[int, str, str]] = [
+#: (version, description, SQL or a function of the connection run in the same transaction).
+#: Append new migrations; never edit an applied one.
+MIGRATIONS: list[tuple[int, str, str | Callable[[psycopg.Connection[Any]], None]]] = [
     (
         1,
         "cases, events, outbox, message refs, cursors",
@@ -160,6 +163,7 @@ SELECT gin_clean_pending_list('cases_active_url_keys'::regclass);
 CREATE INDEX events_action_at ON events ((doc->>'action'), (doc->>'at'));
 """,
     ),
+    (6, "actors qualified by the surface that recorded them", qualify_actors),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -228,7 +232,10 @@ def migrate(conn: psycopg.Connection[Any], upto: int | None = None) -> list[str]
         for version, description, script in MIGRATIONS:
             if version <= current or (upto is not None and version > upto):
                 continue
-            conn.execute(script)
+            if callable(script):
+                script(conn)
+            else:
+                conn.execute(script)
             conn.execute(
                 "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
                 (version, description),

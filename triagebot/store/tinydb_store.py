@@ -10,6 +10,7 @@ new segment files and replaces the root atomically. Readers take no file lock.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -36,7 +37,10 @@ from triagebot.store._acted import EventFilter
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
 from triagebot.store._index import keys_of_doc, stored_keys, with_keys
 from triagebot.store._root import CASES, META_ID, PLACES
+from triagebot.store._tinydb_actors import QUALIFIED_ACTORS, qualify_actors
 from triagebot.store.base import check_next_version
+
+log = logging.getLogger(__name__)
 
 _CLOSED = frozenset(s.value for s in CaseState) - ACTIVE
 
@@ -416,7 +420,8 @@ class TinyDBStore(Engine):
     # --- lifecycle -----------------------------------------------------------------------
     def migrate(self) -> list[str]:
         """Make sure the file exists and records its format; give every history segment of an
-        earlier version its SLA facts file; keep each active case's cross-post keys beside it."""
+        earlier version its SLA facts file; keep each active case's cross-post keys beside it;
+        qualify the actors an earlier version stored."""
         done: list[str] = []
         with self._transaction() as tx:
             if not self.path.exists() or tx.meta_table.get(doc_id=META_ID) is None:
@@ -430,9 +435,21 @@ class TinyDBStore(Engine):
                     for info in self._segments
                 ]
                 tx.meta_changed = True
+            if not tx.meta.get(QUALIFIED_ACTORS):
+                count = qualify_actors(tx, self._history, self._segments)
+                if count:
+                    done.append(f"qualified the actors of {count} cases by their surfaces")
         if bare:
             done.insert(0, f"wrote SLA facts files for {len(bare)} history segments")
+        self._decoded.clear()  # the same versions now read differently
         return done
+
+    def qualify_actors_if_needed(self) -> None:
+        """Qualify an earlier version's actors when this store still holds some (at open)."""
+        if self._meta.get(QUALIFIED_ACTORS) or not (self._root.get(CASES) or self._segments):
+            return
+        for line in self.migrate():
+            log.info("%s: %s", self.path, line)
 
     @staticmethod
     def _keep_keys(table: dict[str, JSON]) -> int:
