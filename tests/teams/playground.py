@@ -27,6 +27,8 @@ BOT_ID = "00000000-0000-0000-0000-00000000000011"
 BOT_NAME = "Test Bot"
 USER = "user-id-0"
 USER_NAME = "Alex Wilber"
+#: Alex Wilber's Azure AD object id, sent as ``from.aadObjectId`` with every activity.
+USER_AAD = "00000000-0000-0000-0000-0000000000020"
 TEAM = "team-id"
 GENERAL = "team-id"
 START_TIMEOUT = 20.0

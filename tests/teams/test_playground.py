@@ -28,7 +28,7 @@ from tests.conftest import EXAMPLE_CONFIG, ROOT
 from tests.e2e_helpers import require_playground
 from tests.teams.playground import (
     GENERAL,
-    USER,
+    USER_AAD,
     USER_NAME,
     Playground,
     card_text,
@@ -163,7 +163,7 @@ async def test_case_card_claim_resolve_and_live_refresh(world: World) -> None:
         answer["value"]
     )
     stored = world.runtime.store.get_case(case.id)
-    assert stored.state.value == "claimed" and stored.claimed_by == Identity("teams", USER)
+    assert stored.state.value == "claimed" and stored.claimed_by == Identity("teams", USER_AAD)
     # Everyone's card is redrawn too (update_activity).
     await world.pg.frame(
         lambda f: (
@@ -206,10 +206,10 @@ async def test_a_claim_elsewhere_updates_the_teams_card(world: World) -> None:
         lambda f: (
             f.get("action") == "updateMessage"
             and f["message"]["messageId"] == card_id
-            and "by maria" in card_text(f)
+            and "by Maria Chen" in card_text(f)
         )
     )
-    assert "**Claimed** by maria" in card_text(update)
+    assert "**Claimed** by Maria Chen" in card_text(update)  # cli:maria in [[people]]
     # A Claim pressed in Teams now is refused with who holds it.
     status, answer = await world.pg.press(
         frame["message"]["postConversationId"],
@@ -217,7 +217,7 @@ async def test_a_claim_elsewhere_updates_the_teams_card(world: World) -> None:
         "case-claim",
         _data(_card(frame), "case-claim"),
     )
-    assert status == 200 and "already claimed by maria" in json.dumps(answer["value"])
+    assert status == 200 and "already claimed by Maria Chen" in json.dumps(answer["value"])
 
 
 async def test_a_case_from_before_the_install_appears_after_it(world: World) -> None:
