@@ -92,7 +92,8 @@ class ClickHandler:
         try:
             case = await self._apply(click)
         except TriagebotError as exc:
-            await self._tell(body, mrkdwn.mention_users(mrkdwn.escape(str(exc))))
+            # Names, not ids turned into mentions: a Teams id can read like a Slack user id.
+            await self._tell(body, mrkdwn.escape(str(exc)))
             return
         except Exception:
             error_id = uuid.uuid4().hex[:8]

@@ -22,7 +22,6 @@ _CONTROL = re.compile(
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _SLACK_GROUP = re.compile(r"^S[A-Z0-9]{2,20}$")
-_SLACK_USER_IN_TEXT = re.compile(r"(?<![\w@<])([UW][A-Z0-9]{4,20})\b")
 _URL_UNSAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '|<> "`{}\\^')
 ELLIPSIS = "…"
 
@@ -103,8 +102,3 @@ def person(actor: Identity | None, people: People | None = None) -> str:
     if slack is not None and is_slack_user(slack.id):
         return f"<@{slack.id}>"
     return one_line(people.name_of(actor), 80)
-
-
-def mention_users(escaped: str) -> str:
-    """Turn Slack user ids inside triagebot's own (already escaped) messages into mentions."""
-    return _SLACK_USER_IN_TEXT.sub(r"<@\1>", escaped)

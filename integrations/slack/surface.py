@@ -158,9 +158,10 @@ class SlackSurface:
             log.warning("escalation of case %s not shown: no escalation.slack_channel", case.id)
 
     def note_text(self, text: str, limit: int) -> str:
-        """A core note as mrkdwn: escaped, mention tokens and Slack user ids as mentions."""
+        """A core note as mrkdwn: escaped, mention tokens as mentions of the people Slack knows
+        (only a token's Slack identity becomes ``<@U…>``: another surface's id never does)."""
         escaped = mrkdwn.escape_cut(text, limit)[0]
-        return mrkdwn.mention_users(render_mentions(escaped, self._mention))
+        return render_mentions(escaped, self._mention)
 
     def _mention(self, kind: str, value: str) -> str:
         if kind == "user":

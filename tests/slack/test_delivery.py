@@ -151,12 +151,16 @@ async def test_reminders_mention_people_and_groups_and_escalations_go_up(
     )
     await surface.reply(case, ref, f"{mention_oncall('shipping')} 75% of the claim time is gone")
     await surface.reply(case, ref, f"{mention_user(MARIA)} <!channel> is overdue")
+    # A Teams user whose id reads like a Slack id is named, never mentioned as that Slack user.
+    look_alike = Identity("teams", "U0BOB")
+    await surface.reply(case, ref, f"claimed by {mention_user(look_alike)} (U0BOB in Teams)")
     await surface.escalate(case, ref, f"claim overdue; {mention_user(MARIA)} please look")
     notes = [m["text"] for m in world.fake.replies(ref.channel, ref.message_id)]
     assert notes == [
         "<@U0ANA> half the claim time is gone",
         "<!subteam^S0SHIPONCALL> 75% of the claim time is gone",
         "<@U0MANAGER> &lt;!channel&gt; is overdue",
+        "claimed by @U0BOB (U0BOB in Teams)",
     ]
     [escalation] = world.fake.top_level("C0ESCALATE")
     assert escalation["text"].startswith(":rotating_light: *Escalation*")
