@@ -140,7 +140,7 @@ def test_claim_in_the_browser_moves_the_card_and_the_cli_sees_it(page: Page, dem
     claimed = page.locator(f".group-claimed #case-{case_id}")
     expect(claimed).to_be_visible()
     expect(claimed.locator(".state")).to_have_text("claimed by zoe")
-    assert demo.cases()[case_id]["claimed_by"] == "zoe"
+    assert demo.cases()[case_id]["claimed_by"] == "board:zoe"
 
     page.click(f"#claim-{first_waiting(page)}")  # a second one, still fine
     expect(page.locator("#status")).to_contain_text("claimed by zoe.")
@@ -151,13 +151,14 @@ def test_a_claim_made_in_another_terminal_appears_without_reload(page: Page, dem
     page.evaluate("window.stillTheSamePage = true")
     demo.cli("claim", case_id, "--by", "ana")
     card = page.locator(f".group-claimed #case-{case_id}")
-    expect(card.locator(".state")).to_have_text("claimed by ana", timeout=15_000)
+    # cli:ana is Ana Lopez in the example's [[people]]
+    expect(card.locator(".state")).to_have_text("claimed by Ana Lopez", timeout=15_000)
     assert page.evaluate("window.stillTheSamePage") is True
 
     act_as(page, "ben")
     page.click(f"#unclaim-{case_id}")  # ben is not ana and not a manager
     expect(page.locator("#status")).to_have_text(
-        f"case #{case_id} is claimed by ana: only they or a manager may unclaim it"
+        f"case #{case_id} is claimed by Ana Lopez: only they or a manager may unclaim it"
     )
 
 
