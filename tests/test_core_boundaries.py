@@ -17,11 +17,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "triagebot"
 
-#: Bottom to top. ``errors``, ``paths`` and ``durations`` are the foundation every package uses.
+#: Bottom to top. ``errors``, ``paths``, ``durations`` and ``lanes`` are the foundation every
+#: package uses.
 LAYERS = [
     "errors",
     "paths",
     "durations",
+    "lanes",
     "cases",
     "sla",
     "config",

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.cli_helpers import run_cli
@@ -105,8 +106,11 @@ def test_demo_store_is_shared_with_other_commands_and_stops_on_ctrl_c(tmp_path: 
         assert claim.returncode == 0, claim.stderr
         assert run_cli(["claim", case_id, "--by", "ana"], tmp_path).returncode == 1
         deadline = time.monotonic() + 15
+        claimed_at = datetime.now(UTC)
         while time.monotonic() < deadline:  # the demo's delivery job shows the change
-            if int(str(wait_for_health(port, proc)["pending_outbox"])) == 0:
+            health = wait_for_health(port, proc)  # counts taken after the claim, all delivered
+            counted_at = datetime.fromisoformat(str(health["counts_at"]))
+            if counted_at > claimed_at and health["pending_outbox"] == 0:
                 break
             time.sleep(0.2)
     finally:

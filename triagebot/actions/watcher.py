@@ -19,7 +19,6 @@ tokens a surface renders its own way (``triagebot.cases.note_mentions``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,6 +40,7 @@ from triagebot.cases.records import (
 from triagebot.config.settings import DepartmentConfig, Settings
 from triagebot.durations import format_seconds
 from triagebot.errors import CaseNotFound, VersionConflict
+from triagebot.lanes import in_background
 from triagebot.sla.calendar import BusinessCalendar
 from triagebot.store.base import Store
 
@@ -115,7 +115,7 @@ class SlaWatcher:
 
     async def run(self) -> int:
         """One pass in a worker thread (the scheduler's job)."""
-        return await asyncio.to_thread(self.run_once, self.clock())
+        return await in_background(self.run_once, self.clock())
 
     def run_once(self, now: datetime) -> int:
         """Check every active case; returns how many cases were changed."""

@@ -26,6 +26,7 @@ from triagebot.errors import SourceError
 from triagebot.ingest.pipeline import IngestResult
 from triagebot.ingest.source_state import SourceState, status_key
 from triagebot.ingest.sources import GonePost, PollResult, SourceSpec
+from triagebot.lanes import in_background
 from triagebot.store.base import Store
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class Poller:
                 next_run_time=datetime.now(UTC),  # the scheduler runs on real time
             )
         scheduler.add_job(
-            asyncio.to_thread,
+            in_background,
             "interval",
             args=[self.save_statuses],
             seconds=STATUS_EVERY.total_seconds(),
@@ -177,7 +178,7 @@ class Poller:
         else:
             self._succeeded(name, outcome)
         if outcome.error is not None or state.status != status_before:
-            await asyncio.to_thread(self.save_statuses)  # failures show at once
+            await in_background(self.save_statuses)  # failures show at once
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         return outcome
@@ -185,7 +186,7 @@ class Poller:
     async def _poll_and_ingest(self, name: str) -> PollOutcome:
         source = self.specs[name].source
         assert source is not None
-        cursor = await asyncio.to_thread(self.store.get_cursor, name)
+        cursor = await in_background(self.store.get_cursor, name)
         polled: PollResult = await asyncio.wait_for(
             source.poll(self.http, cursor), timeout=self.poll_timeout
         )
@@ -216,7 +217,7 @@ class Poller:
     ) -> None:
         """Write what a poll found, alone or with the polls that finished meanwhile."""
         if self.ingest_batches is None:
-            await asyncio.to_thread(self._store_poll, outcome, mentions, polled, cursor, fetched_at)
+            await in_background(self._store_poll, outcome, mentions, polled, cursor, fetched_at)
             return
         write = _Write(outcome, mentions, polled, cursor, fetched_at)
         done = asyncio.get_running_loop().create_future()
@@ -231,7 +232,7 @@ class Poller:
         while self._writes:
             group, self._writes = self._writes, []
             try:
-                await asyncio.to_thread(self._store_group, group)
+                await in_background(self._store_group, group)
             except Exception as exc:  # handed to every poll of the group
                 for write in group:
                     write.error = write.error or exc
@@ -378,7 +379,7 @@ class Poller:
 
     async def aclose(self) -> None:
         """Save what is left of the sources' status and close their HTTP client."""
-        await asyncio.to_thread(self.save_statuses)
+        await in_background(self.save_statuses)
         await self.http.aclose()
 
     def states(self) -> list[SourceState]:
@@ -396,5 +397,5 @@ def job_id(name: str) -> str:
 async def poll_all(poller: Poller, names: Iterable[str]) -> list[PollOutcome]:
     """Run the given sources once, concurrently, and save their status."""
     outcomes = list(await asyncio.gather(*(poller.run(name) for name in names)))
-    await asyncio.to_thread(poller.save_statuses)
+    await in_background(poller.save_statuses)
     return outcomes

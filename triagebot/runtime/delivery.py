@@ -31,6 +31,7 @@ from triagebot.actions.executor import execute
 from triagebot.cases.lifecycle import SYSTEM_ACTOR, LifecyclePolicy, Publish
 from triagebot.cases.records import Case, CaseState, OutboxItem, OutboxKind
 from triagebot.errors import CaseNotFound, DeliveryError, IllegalTransition
+from triagebot.lanes import in_delivery
 from triagebot.runtime.surfaces import Surface
 from triagebot.store.base import Store
 
@@ -120,7 +121,7 @@ class DeliveryWorker:
         if not held:
             return True
         try:
-            released = await asyncio.to_thread(self.store.renew_outbox, held, None)
+            released = await in_delivery(self.store.renew_outbox, held, None)
         except Exception:
             log.exception("event=outbox_release_failed items=%d (their leases will expire)",
                           len(held))  # fmt: skip
@@ -161,7 +162,7 @@ class DeliveryWorker:
                 due = not running or room >= self._refill or loop.time() - leased_at >= _POLL
                 if not self.stopping and room > 0 and due:
                     leased_at = loop.time()
-                    items = await asyncio.to_thread(
+                    items = await in_delivery(
                         self.store.lease_outbox, self.clock(), room, self.lease
                     )
                     taken = {item.id for item in running.values()}
@@ -215,7 +216,7 @@ class DeliveryWorker:
         if not held:
             return
         until = self.clock() + self.lease
-        call = asyncio.ensure_future(asyncio.to_thread(self.store.renew_outbox, held, until))
+        call = asyncio.ensure_future(in_delivery(self.store.renew_outbox, held, until))
         try:
             renewed = await asyncio.shield(call)
         except asyncio.CancelledError:
@@ -241,7 +242,7 @@ class DeliveryWorker:
             await asyncio.wait([previous])
         if self.stopping:
             held = self._held.get(item.id, item)
-            released = await asyncio.to_thread(self.store.renew_outbox, [held], None)
+            released = await in_delivery(self.store.renew_outbox, [held], None)
             log.info("event=outbox_released items=%d", len(released))
             return False
         try:
@@ -259,10 +260,10 @@ class DeliveryWorker:
 
     async def _deliver(self, item: OutboxItem) -> bool:
         try:
-            case = await asyncio.to_thread(self.store.get_case, item.case_id)
+            case = await in_delivery(self.store.get_case, item.case_id)
         except CaseNotFound:
             log.warning("outbox item %s names unknown case %s; dropped", item.id, item.case_id)
-            await asyncio.to_thread(self.store.complete_outbox, item.id)
+            await in_delivery(self.store.complete_outbox, item.id)
             return True
         done = list(item.done)
         errors: list[DeliveryError] = []
@@ -302,15 +303,15 @@ class DeliveryWorker:
                 last_error=str(errors[0])[:500],
                 next_attempt_at=self.clock() + backoff(attempts, retry_after),
             )
-            await asyncio.to_thread(self.store.retry_outbox, retry)
+            await in_delivery(self.store.retry_outbox, retry)
             return False
         if item.kind is OutboxKind.POST and item.surface is None and case.state is CaseState.NEW:
-            await asyncio.to_thread(self._publish, case)
-        await asyncio.to_thread(self.store.complete_outbox, item.id)
+            await in_delivery(self._publish, case)
+        await in_delivery(self.store.complete_outbox, item.id)
         return True
 
     async def _on_surface(self, surface: Surface, item: OutboxItem, case: Case) -> None:
-        refs = await asyncio.to_thread(self.store.message_refs, case.id)
+        refs = await in_delivery(self.store.message_refs, case.id)
         ref = refs.get(surface.name)
         if item.kind is OutboxKind.ESCALATE:
             await surface.escalate(case, ref, item.text or "")
@@ -318,7 +319,7 @@ class DeliveryWorker:
         if item.kind is OutboxKind.POST:
             if ref is None:
                 ref = await surface.post(case)
-                await asyncio.to_thread(self.store.set_message_ref, case.id, ref)
+                await in_delivery(self.store.set_message_ref, case.id, ref)
             return
         if ref is None:
             # Not shown there yet; the pending post renders the current state.

@@ -13,7 +13,6 @@ becomes the scheduler's leader and runs its jobs at once, or a restart, sends no
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol, runtime_checkable
@@ -25,6 +24,7 @@ from triagebot.actions.watcher import SlaWatcher, watch_every
 from triagebot.cases.records import ACTIVE_STATES
 from triagebot.config.settings import Settings
 from triagebot.durations import format_seconds
+from triagebot.lanes import in_background
 from triagebot.runtime.scheduler import add_interval_job
 from triagebot.runtime.wiring import Runtime
 from triagebot.sla.figures import GroupStats, Summary, TargetStats
@@ -132,7 +132,7 @@ def digest_text(runtime: Runtime, department: str, now: datetime) -> str:
 
 async def send_digest(runtime: Runtime, department: str) -> int:
     """Post the digest on every surface that takes digests; returns how many took it."""
-    text = await asyncio.to_thread(digest_text, runtime, department, runtime.clock())
+    text = await in_background(digest_text, runtime, department, runtime.clock())
     sent = 0
     for surface in runtime.surfaces:
         if not isinstance(surface, DigestSurface):
@@ -158,10 +158,10 @@ async def run_digest(runtime: Runtime, department: str) -> bool:
         log.info("digest for %s skipped: not its time (%s)", department, local.isoformat())
         return False
     key, today = f"digest:{department}", local.date().isoformat()
-    if await asyncio.to_thread(runtime.store.get_cursor, key) == today:
+    if await in_background(runtime.store.get_cursor, key) == today:
         return False
     # Recorded before sending: a crash in between loses that day's digest, never doubles it.
-    await asyncio.to_thread(runtime.store.set_cursor, key, today)
+    await in_background(runtime.store.set_cursor, key, today)
     await send_digest(runtime, department)
     return True
 

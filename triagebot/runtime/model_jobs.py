@@ -10,13 +10,13 @@ from a one-off dyno, reaches every process within a minute and a restart keeps i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from triagebot.lanes import in_background
 from triagebot.runtime.scheduler import EVERY_PROCESS, add_interval_job
 from triagebot.runtime.wiring import Runtime, active_model
 
@@ -49,7 +49,7 @@ class ModelRefresher:
         return True
 
     async def run(self) -> None:
-        await asyncio.to_thread(self.check)
+        await in_background(self.check)
 
 
 def learn_now(runtime: Runtime, refresher: ModelRefresher) -> bool:
@@ -99,7 +99,7 @@ def register_model_jobs(runtime: Runtime, scheduler: AsyncIOScheduler) -> ModelR
 
     async def nightly() -> None:
         try:
-            await asyncio.to_thread(learn_now, runtime, refresher)
+            await in_background(learn_now, runtime, refresher)
         except Exception:
             log.exception("nightly routing learning failed; the active model stays")
 

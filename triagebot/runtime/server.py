@@ -11,16 +11,18 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from triagebot import __version__
-from triagebot.cases.records import ACTIVE_STATES
 from triagebot.ingest.polling import Poller
+from triagebot.lanes import in_background
 from triagebot.routing.rules.reload import RELOAD_EVERY, RulesWatcher
 from triagebot.runtime.delivery import DeliveryWorker
 from triagebot.runtime.digest import register_sla_jobs
+from triagebot.runtime.health import HEALTH_EVERY, HealthCounts
 from triagebot.runtime.leadership import Leadership, keep_leadership, leadership_for
 from triagebot.runtime.model_jobs import register_model_jobs
 from triagebot.runtime.scheduler import (
@@ -39,6 +41,7 @@ POLLER = web.AppKey("poller", Poller)
 LEADERSHIP = web.AppKey("leadership", Leadership)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)
 LEADER_TASK = web.AppKey("leader_task", asyncio.Task[None])
+HEALTH = web.AppKey("health", HealthCounts)
 SHUTDOWN_TIMEOUT = 8.0  # exit within 10 s of SIGTERM, well below Heroku's 30 s to SIGKILL
 DRAIN_TIMEOUT = 6.0  # how long SIGTERM waits for the outbox item being delivered
 OUTBOX_EVERY = timedelta(seconds=2)
@@ -47,16 +50,12 @@ StartupHook = Callable[[web.Application], Awaitable[None]]
 
 
 async def healthz(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    store = runtime.store
-    pending = await asyncio.to_thread(store.pending_outbox)
-    active = await asyncio.to_thread(store.list_cases, states=ACTIVE_STATES)
+    """Answered from memory, never waiting for the store (see ``runtime.health``)."""
     return web.json_response(
         {
             "status": "ok",
             "version": __version__,
-            "active_cases": len(active),
-            "pending_outbox": pending,
+            **request.app[HEALTH].snapshot(),
             "sources": poller.health() if (poller := request.app.get(POLLER)) else [],
         }
     )
@@ -72,9 +71,20 @@ def create_app(
     app[SCHEDULER] = create_scheduler(app[LEADERSHIP])
     if poller is not None:
         app[POLLER] = poller
+    app[HEALTH] = HealthCounts(runtime.store)
     app.router.add_get("/healthz", healthz)
 
     async def start_scheduler(app: web.Application) -> None:
+        health = app[HEALTH]
+        await in_background(health.refresh)
+        add_interval_job(
+            app[SCHEDULER],
+            "health-counts",
+            partial(in_background, health.refresh),
+            HEALTH_EVERY,
+            run_now=False,
+            executor=EVERY_PROCESS,
+        )
         worker = app[DELIVERY] = runtime.delivery()
         add_interval_job(app[SCHEDULER], "outbox", worker.flush, OUTBOX_EVERY)
         rules = RulesWatcher(

@@ -8,13 +8,13 @@ broken state is reported once, and tried again as soon as the files change again
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from triagebot.errors import ConfigError
+from triagebot.lanes import in_background
 from triagebot.routing.router import Router
 
 log = logging.getLogger(__name__)
@@ -75,4 +75,4 @@ class RulesWatcher:
 
     async def run(self) -> None:
         """The scheduler job: the check reads files, so it runs off the event loop."""
-        await asyncio.to_thread(self.check)
+        await in_background(self.check)
