@@ -142,6 +142,7 @@ async def _store_cycle(folder: Path, model: str, active: int) -> dict[str, float
 
 def store_path(repeats: int, model: str = "off", active: int = 300) -> dict[str, Any]:
     times, cpus, sources = [], [], 0
+    load = os.getloadavg()[0]
     for _ in range(repeats):
         folder = Path(tempfile.mkdtemp(prefix="bench-poll-"))
         try:
@@ -155,6 +156,7 @@ def store_path(repeats: int, model: str = "off", active: int = 300) -> dict[str,
         "median": statistics.median(times),
         "max": max(times),
         "cpu": statistics.median(cpus),
+        "load": load,
         "repeats": repeats,
         "sources": sources,
         "model": model,
@@ -220,7 +222,8 @@ def _store_row(store: dict[str, Any], posts: str) -> str:
         f"{store['active']:,} active cases: {count} sources polled concurrently, {posts} posts "
         f"parsed, deduplicated (cursor, mention id, cross-post check), triaged, stored as "
         f"{posts} cases with outbox items, cursors and source status saved; "
-        f"{store['repeats']} fresh stores | median {store['median']:.2f} s · worst "
+        f"{store['repeats']} fresh store{'s' if store['repeats'] != 1 else ''}, load average "
+        f"{store['load']:.1f} before | median {store['median']:.2f} s · worst "
         f"{store['max']:.2f} s (CPU time of the process: median {store['cpu']:.2f} s) | "
         f"{target} |"
     )
@@ -257,7 +260,7 @@ def section(stores: list[dict[str, Any]], memory: dict[str, Any]) -> str:
             "",
             "With the model off the cycle is the polling machinery: parsing, deduplication, rule "
             "routing, the store's writes. With it on, most of the cycle is the model embedding "
-            "the posts (see Department model); that cost is the model's. The store path was "
+            "the posts (see Routing model); that cost is the model's. The store path was "
             "measured over single cycles on fresh stores: repeated cycles on "
             "one store keep every new case active (nobody claims or resolves them here), so the "
             "store's "
