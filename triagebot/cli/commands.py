@@ -8,11 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import Progress
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from triagebot.actions.executor import execute
 from triagebot.cases.identities import Identity
@@ -23,11 +19,15 @@ from triagebot.config.people import People
 from triagebot.config.settings import Settings, load_settings
 from triagebot.errors import InputError, StoreError
 from triagebot.ingest.mention_io import decode_json_line, mention_from_json, read_mentions
-from triagebot.ingest.pipeline import IngestResult
-from triagebot.routing.router import Router
-from triagebot.runtime.console import safe_text
 from triagebot.runtime.deploy import open_configured_store
 from triagebot.runtime.wiring import Runtime, build_router
+
+# rich, the pipeline and the rules stack are imported by the commands that use them, so that
+# a command which only changes a case (claim, resolve) starts fast.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from triagebot.routing.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ def settings_for_command(*, fallback: bool = True) -> Settings:
 
 
 def output_console() -> Console:
+    from rich.console import Console  # noqa: PLC0415
+
     # Piped output is read by programs and people alike: do not cut wide tables to 80 columns.
     width = None if sys.stdout.isatty() else 200
     return Console(highlight=False, soft_wrap=True, width=width)
@@ -51,6 +53,11 @@ def output_console() -> Console:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from triagebot.ingest.pipeline import IngestResult  # noqa: PLC0415
+
     mentions = read_mentions(Path(args.file))  # the whole file is checked before storing
     runtime = Runtime.build(settings_for_command())
     total = IngestResult()
@@ -154,6 +161,8 @@ def _states(choice: str) -> set[CaseState] | None:
 
 
 def _case_row(case: Case, people: People) -> list[str]:
+    from triagebot.runtime.console import safe_text  # noqa: PLC0415
+
     owner = people.name_of(case.claimed_by) if case.claimed_by else ""
     return [
         f"#{case.id}",
@@ -167,6 +176,9 @@ def _case_row(case: Case, people: People) -> list[str]:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     runtime = Runtime.build(settings_for_command(), routing=False)
     try:
         found = runtime.store.list_cases(
@@ -191,6 +203,9 @@ def cmd_cases(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     runtime = Runtime.build(settings_for_command(), routing=False)
     try:
         case = runtime.store.get_case(args.case_id.lstrip("#"))
@@ -231,6 +246,8 @@ def _named(people: People, who: Identity) -> str:
 
 
 def _case_fields(case: Case, people: People) -> list[tuple[str, str]]:
+    from triagebot.runtime.console import safe_text  # noqa: PLC0415
+
     m = case.mention
     return [
         ("case", f"#{case.id} {case.state} {case.priority} {case.department}"),

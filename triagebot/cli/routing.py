@@ -11,16 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from triagebot.cli.commands import output_console, settings_for_command
 from triagebot.durations import parse_duration
 from triagebot.errors import ConfigError, InputError
 from triagebot.routing.feedback_report import RoutingReport, routing_report
 from triagebot.runtime.wiring import Runtime
+
+if TYPE_CHECKING:  # rich is imported when a table is printed, not for the parser
+    from rich.console import Console
 
 
 def add_routing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +54,9 @@ def cmd_routing(args: argparse.Namespace) -> int:
 
 
 def _learn(args: argparse.Namespace) -> int:
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     from triagebot.routing.learning import learn  # noqa: PLC0415 (numpy and the model)
 
     settings = settings_for_command()
@@ -119,6 +122,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def print_report(console: Console, report: RoutingReport, label: str) -> None:
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     how = report.how
     console.print(
         f"{report.cases} cases in the last {escape(label)}: {_percent(report.auto_share)} "

