@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from triagebot.cases.facts import CrossPostKeys, author_key
+from triagebot.cases.facts import CrossPostKeys, author_key, gc_paused
 from triagebot.cases.links import canonical_url
 from triagebot.cases.records import JSON
 
@@ -60,12 +60,13 @@ class ActiveIndex:
     @classmethod
     def build(cls, table: Mapping[str, JSON]) -> ActiveIndex:
         index = cls()
-        for slot, doc in table.items():
-            keys = stored_keys(doc)
-            if keys is None:
-                index.stale += 1
-                keys = keys_of_doc(doc)
-            index.add(slot, doc, keys)
+        with gc_paused():  # many small objects beside a large parsed root
+            for slot, doc in table.items():
+                keys = stored_keys(doc)
+                if keys is None:
+                    index.stale += 1
+                    keys = keys_of_doc(doc)
+                index.add(slot, doc, keys)
         return index
 
     def add(self, slot: str, doc: JSON, keys: CrossPostKeys) -> None:
