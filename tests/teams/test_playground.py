@@ -46,7 +46,8 @@ from triagebot.runtime.wiring import Runtime
 pytestmark = pytest.mark.playground
 
 HOSTILE = (
-    "**URGENT** [click here](javascript:alert(1)) <at>Alex Wilber</at> <b>bold</b> "
+    "my parcel never arrived **URGENT** [see details](javascript:alert(1)) <at>Alex Wilber</at> "
+    "<b>bold</b> "
     "visit https://evil.example/login now\n# Heading\n- item"
 )
 
@@ -267,7 +268,7 @@ async def test_a_hostile_post_renders_inert(world: World) -> None:
     post = next(item for item in card["body"] if item.get("id") == "case-post")
     text = post["items"][0]["text"]
     assert "**URGENT**" not in text and "\\*\\*URGENT\\*\\*" in text
-    assert "[click here](" not in text and "<at>" not in text and "<b>" not in text
+    assert "[see details](" not in text and "<at>" not in text and "<b>" not in text
     assert "https://evil" not in text and "https[:]//" in text.replace("\\", "")
     assert "\n# " not in text and "\n- " not in text
     assert len(text) < 2_600 and "…" in text
