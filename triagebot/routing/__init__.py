@@ -1,9 +1,12 @@
 """Which department owns a post, how urgent it is, and whether it is spam.
 
 The rules language (``rules``: spec, YAML reading with line numbers, parsing, ``rules check``,
-hot reload), text normalisation shared by rules and posts, the Aho-Corasick matcher, the
-``Router`` that scores rules and asks the classifier when no rule claims a post, and the
-backtest of rule edits against stored cases.
+hot reload; expressions on RE2), text normalisation shared by rules and posts, the Aho-Corasick
+matcher, and the ``Router``: spam and department rules are overrides, every other post goes to
+the department model (``model``: multilingual embeddings and a linear head) when the confidence
+gate (``gate``) lets it, else it waits in triage with the model's suggestions. Labels from the
+team's corrections (``feedback``) retrain the model (``learning``); the backtest replays rule
+edits against stored cases.
 """
 
 from __future__ import annotations
