@@ -317,6 +317,19 @@ class TinyDBStore(Engine):
             elif doc is None and cursor is not None:
                 tx.cursors.insert({"source": source, "cursor": cursor})
 
+    def set_cursors(self, cursors: Mapping[str, str | None]) -> None:
+        """``set_cursor`` for many sources in one transaction (one file write)."""
+        with self._transaction() as tx:
+            docs = {doc["source"]: doc for doc in tx.cursors.all()}
+            for source, cursor in cursors.items():
+                doc = docs.get(source)
+                if doc is not None and cursor is None:
+                    tx.cursors.remove(doc_ids=[doc.doc_id])
+                elif doc is not None and doc["cursor"] != cursor:
+                    tx.cursors.update({"cursor": cursor}, doc_ids=[doc.doc_id])
+                elif doc is None and cursor is not None:
+                    tx.cursors.insert({"source": source, "cursor": cursor})
+
     # --- outbox --------------------------------------------------------------------------
     def lease_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
         """Due items, oldest first, hidden until ``now + lease``; writes only if any is due."""
