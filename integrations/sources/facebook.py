@@ -23,14 +23,10 @@ import httpx
 from pydantic import Field, StrictBool, StrictStr
 
 from integrations.sources._base import (
-    BaseSource,
     Latest,
     Walk,
     Watermark,
     as_dict,
-    dump_cursor,
-    load_cursor,
-    partial_result,
 )
 from integrations.sources._graph import (
     GraphError,
@@ -41,10 +37,9 @@ from integrations.sources._graph import (
     paused_page,
     take,
 )
+from integrations.sources._graph_source import GraphSource, Part
 from integrations.sources._options import Positive
 from integrations.sources._text import parse_time, tidy
-from triagebot.errors import SourceError
-from triagebot.ingest.sources import PollResult
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +56,7 @@ class FacebookOptions(GraphOptions):
     posts: Positive = 10  # how many recent feed posts have their comments read
 
 
-class FacebookSource(BaseSource):
+class FacebookSource(GraphSource):
     kind = "facebook"
     default_base_url = "https://graph.facebook.com"
     default_page_size = 25
@@ -75,13 +70,8 @@ class FacebookSource(BaseSource):
             raise self.bad_option("tagged", "tagged and comments cannot both be false")
         self.graph = graph_for(self, "FACEBOOK_PAGE_TOKEN", "FACEBOOK_APP_SECRET")
 
-    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
-        state = load_cursor(cursor, self.name)
-        found = Latest()
-        self.graph.reason = None
-        pause: float | None = None
-        errors: list[tuple[str, SourceError]] = []
-        streams = [
+    def parts(self) -> list[tuple[str, Part]]:
+        return [
             (part, walk)
             for part, walk, wanted in (
                 ("tagged", self._tagged, self.options.tagged),
@@ -89,16 +79,6 @@ class FacebookSource(BaseSource):
             )
             if wanted
         ]
-        for part, walk in streams:
-            if pause:
-                break  # the budget is nearly spent: the rest waits for the next poll
-            try:
-                pause = await walk(http, state, found)
-            except SourceError as exc:  # what the other part found is still ingested
-                errors.append((part, exc))
-        reason = self.graph.reason if pause else None
-        cursor = dump_cursor(state)
-        return partial_result(found, cursor, pause, errors, len(streams), pause_reason=reason)
 
     # --- tagged posts ---------------------------------------------------------------------
     async def _tagged(

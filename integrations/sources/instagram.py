@@ -21,15 +21,11 @@ import httpx
 from pydantic import Field, StrictBool, StrictStr
 
 from integrations.sources._base import (
-    BaseSource,
     Latest,
     Walk,
     Watermark,
     as_dict,
     as_list,
-    dump_cursor,
-    load_cursor,
-    partial_result,
 )
 from integrations.sources._graph import (
     GraphError,
@@ -39,10 +35,9 @@ from integrations.sources._graph import (
     paused_page,
     take,
 )
+from integrations.sources._graph_source import GraphSource, Part
 from integrations.sources._options import Positive
 from integrations.sources._text import parse_time, tidy
-from triagebot.errors import SourceError
-from triagebot.ingest.sources import PollResult
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +55,7 @@ class InstagramOptions(GraphOptions):
     media: Positive = 10  # how many recent media items have their comments read
 
 
-class InstagramSource(BaseSource):
+class InstagramSource(GraphSource):
     kind = "instagram"
     default_base_url = "https://graph.facebook.com"
     default_page_size = 50
@@ -74,13 +69,8 @@ class InstagramSource(BaseSource):
             raise self.bad_option("mentions", "mentions and comments cannot both be false")
         self.graph = graph_for(self, "INSTAGRAM_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET")
 
-    async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
-        state = load_cursor(cursor, self.name)
-        found = Latest()
-        self.graph.reason = None
-        pause: float | None = None
-        errors: list[tuple[str, SourceError]] = []
-        streams = [
+    def parts(self) -> list[tuple[str, Part]]:
+        return [
             (part, walk)
             for part, walk, wanted in (
                 ("tags", self._tags, self.options.mentions),
@@ -88,16 +78,6 @@ class InstagramSource(BaseSource):
             )
             if wanted
         ]
-        for part, walk in streams:
-            if pause:
-                break  # the budget is nearly spent: the rest waits for the next poll
-            try:
-                pause = await walk(http, state, found)
-            except SourceError as exc:  # what the other part found is still ingested
-                errors.append((part, exc))
-        reason = self.graph.reason if pause else None
-        cursor = dump_cursor(state)
-        return partial_result(found, cursor, pause, errors, len(streams), pause_reason=reason)
 
     # --- media the account is tagged in ---------------------------------------------------
     async def _tags(
