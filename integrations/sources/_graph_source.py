@@ -15,16 +15,21 @@ import httpx
 from integrations.sources._base import (
     BaseSource,
     Latest,
+    Walk,
+    Watermark,
+    as_dict,
     dump_cursor,
     load_cursor,
     partial_result,
 )
-from integrations.sources._graph import Graph
+from integrations.sources._graph import Graph, finished, paused_page
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
 
 #: A part of a poll: it walks its edge into ``found`` and returns the pause Graph asked for.
 Part = Callable[[httpx.AsyncClient, dict[str, Any], Latest], Awaitable[float | None]]
+#: What a part does with one item of its edge.
+Take = Callable[[dict[str, Any], Walk, Latest], None]
 
 
 class GraphSource(BaseSource):
@@ -53,3 +58,45 @@ class GraphSource(BaseSource):
         reason = self.graph.reason if pause else None
         cursor = dump_cursor(state)
         return partial_result(found, cursor, pause, errors, len(streams), pause_reason=reason)
+
+    async def walk_edge(
+        self,
+        http: httpx.AsyncClient,
+        state: dict[str, Any],
+        found: Latest,
+        *,
+        key: str,
+        path: str,
+        fields: str,
+        take_item: Take,
+    ) -> float | None:
+        """Walk the newest items of ``path`` down to the watermark kept under ``state[key]``.
+
+        A throttled page or a nearly spent budget ends the walk early; what earlier pages found
+        is kept, and the watermark moves only past a walk that was not cut short.
+        """
+        mark = Watermark.load(as_dict(state.get(key)), self.overlap)
+        walk = Walk(mark, self.floor())
+        params = {"fields": fields, "limit": self.page_size}
+        after: str | None = None
+        pause: float | None = None
+        cut_short = False
+        for _ in range(self.max_pages):
+            page, pause = await paused_page(
+                self.graph, http, path, params, after=after, now=self.clock()
+            )
+            if page is None:  # throttled: what earlier pages found is kept
+                cut_short = True
+                break
+            for item in page.items:
+                take_item(item, walk, found)
+            after = page.after
+            if walk.reached_known or not after:
+                break
+            if pause:
+                cut_short = True
+                break
+        else:
+            walk.note_truncated(self.name, self.max_pages)
+        state[key] = finished(walk, mark, interrupted=cut_short).dump()
+        return pause

@@ -84,31 +84,15 @@ class FacebookSource(GraphSource):
     async def _tagged(
         self, http: httpx.AsyncClient, state: dict[str, Any], found: Latest
     ) -> float | None:
-        mark = Watermark.load(as_dict(state.get("tagged")), self.overlap)
-        walk = Walk(mark, self.floor())
-        params = {"fields": TAGGED_FIELDS, "limit": self.page_size}
-        after: str | None = None
-        pause: float | None = None
-        cut_short = False
-        for _ in range(self.max_pages):
-            page, pause = await paused_page(
-                self.graph, http, f"/{self.page_id}/tagged", params, after=after, now=self.clock()
-            )
-            if page is None:  # throttled: what earlier pages found is kept
-                cut_short = True
-                break
-            for item in page.items:
-                self._post(item, walk, found)
-            after = page.after
-            if walk.reached_known or not after:
-                break
-            if pause:
-                cut_short = True
-                break
-        else:
-            walk.note_truncated(self.name, self.max_pages)
-        state["tagged"] = finished(walk, mark, interrupted=cut_short).dump()
-        return pause
+        return await self.walk_edge(
+            http,
+            state,
+            found,
+            key="tagged",
+            path=f"/{self.page_id}/tagged",
+            fields=TAGGED_FIELDS,
+            take_item=self._post,
+        )
 
     def _post(self, item: dict[str, Any], walk: Walk, found: Latest) -> None:
         post_id = str(item.get("id") or "")

@@ -83,31 +83,15 @@ class InstagramSource(GraphSource):
     async def _tags(
         self, http: httpx.AsyncClient, state: dict[str, Any], found: Latest
     ) -> float | None:
-        mark = Watermark.load(as_dict(state.get("tags")), self.overlap)
-        walk = Walk(mark, self.floor())
-        params = {"fields": TAG_FIELDS, "limit": self.page_size}
-        after: str | None = None
-        pause: float | None = None
-        cut_short = False
-        for _ in range(self.max_pages):
-            page, pause = await paused_page(
-                self.graph, http, f"/{self.account}/tags", params, after=after, now=self.clock()
-            )
-            if page is None:
-                cut_short = True
-                break
-            for item in page.items:
-                self._tagged(item, walk, found)
-            after = page.after
-            if walk.reached_known or not after:
-                break
-            if pause:
-                cut_short = True
-                break
-        else:
-            walk.note_truncated(self.name, self.max_pages)
-        state["tags"] = finished(walk, mark, interrupted=cut_short).dump()
-        return pause
+        return await self.walk_edge(
+            http,
+            state,
+            found,
+            key="tags",
+            path=f"/{self.account}/tags",
+            fields=TAG_FIELDS,
+            take_item=self._tagged,
+        )
 
     def _tagged(self, item: dict[str, Any], walk: Walk, found: Latest) -> None:
         media_id = str(item.get("id") or "")
