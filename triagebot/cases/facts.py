@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 
 from triagebot.cases.identities import SURFACES, read_stored
 from triagebot.cases.links import canonical_url
-from triagebot.cases.records import Case, utc
+from triagebot.cases.records import Case
+from triagebot.cases.time_fields import utc
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)

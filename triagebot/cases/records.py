@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from triagebot.cases.answers import FirstResponse, PublicReply, ReplyState
 from triagebot.cases.identities import Identity, read_optional, read_stored
+from triagebot.cases.time_fields import iso, parse_iso
+from triagebot.cases.time_fields import req_iso as _req_iso
 
 JSON = dict[str, Any]
 
@@ -43,27 +46,6 @@ class Priority(StrEnum):
     P1 = "P1"
     P2 = "P2"
     P3 = "P3"
-
-
-def utc(value: datetime) -> datetime:
-    """Return ``value`` as an aware UTC datetime; naive values are taken to be UTC."""
-    if value.tzinfo is UTC:
-        return value
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else utc(value).isoformat()
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    return None if value is None else utc(datetime.fromisoformat(value))
-
-
-def _req_iso(value: str) -> datetime:
-    return utc(datetime.fromisoformat(value))
 
 
 def _text(identity: Identity | None) -> str | None:
@@ -187,10 +169,38 @@ class Case:
     also_on: tuple[str, ...] = ()  # URLs where the same post was seen too (cross-posts)
     #: SLA steps already sent for this case ("<department>:<target>:<level>"), see watcher.py.
     sla_marks: tuple[str, ...] = ()
+    #: The first public response is due (business time from ingest); None on older cases.
+    respond_due: datetime | None = None
+    first_response: FirstResponse | None = None
+    replies: tuple[PublicReply, ...] = ()
+    #: The brand answered and the customer has not replied since: the resolve clock pauses.
+    waiting_since: datetime | None = None
+    #: Newest post of the customer's public thread already recorded on the case.
+    thread_seen_at: datetime | None = None
+    #: When the source showed the customer's post deleted.
+    gone_at: datetime | None = None
+    #: Why a closed case was closed, when not simply resolved ("deleted": the post went).
+    closed_as: str | None = None
 
     @property
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+    @property
+    def is_waiting_on_customer(self) -> bool:
+        return self.waiting_since is not None and self.is_active
+
+    def reply(self, reply_id: str) -> PublicReply | None:
+        return next((r for r in self.replies if r.id == reply_id), None)
+
+    @property
+    def reply_in_flight(self) -> PublicReply | None:
+        """A reply being sent or not yet settled: no other reply starts until it is."""
+        return next((r for r in self.replies if r.state.is_open), None)
+
+    @property
+    def drafts(self) -> tuple[PublicReply, ...]:
+        return tuple(r for r in self.replies if r.state is ReplyState.DRAFT)
 
     def to_dict(self) -> JSON:
         return {
@@ -214,7 +224,25 @@ class Case:
             "assignments": [a.to_dict() for a in self.assignments],
             "also_on": list(self.also_on),
             "sla_marks": list(self.sla_marks),
+            **self._answer_fields(),
         }
+
+    def _answer_fields(self) -> JSON:
+        """The public-answer fields, written only when set (older stores never had them)."""
+        data: JSON = {}
+        if self.respond_due is not None:
+            data["respond_due"] = iso(self.respond_due)
+        if self.first_response is not None:
+            data["first_response"] = self.first_response.to_dict()
+        if self.replies:
+            data["replies"] = [r.to_dict() for r in self.replies]
+        for name in ("waiting_since", "thread_seen_at", "gone_at"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = iso(value)
+        if self.closed_as is not None:
+            data["closed_as"] = self.closed_as
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Case:
@@ -239,6 +267,17 @@ class Case:
             assignments=tuple(Assignment.from_dict(a) for a in data.get("assignments") or ()),
             also_on=tuple(data.get("also_on") or ()),
             sla_marks=tuple(data.get("sla_marks") or ()),
+            respond_due=parse_iso(data.get("respond_due")),
+            first_response=(
+                FirstResponse.from_dict(data["first_response"])
+                if data.get("first_response")
+                else None
+            ),
+            replies=tuple(PublicReply.from_dict(r) for r in data.get("replies") or ()),
+            waiting_since=parse_iso(data.get("waiting_since")),
+            thread_seen_at=parse_iso(data.get("thread_seen_at")),
+            gone_at=parse_iso(data.get("gone_at")),
+            closed_as=data.get("closed_as"),
         )
 
 

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from triagebot.cases.caps import cap_mention
 from triagebot.cases.control_chars import control_character_field
-from triagebot.cases.records import Author, Mention, utc
+from triagebot.cases.records import Author, Mention
+from triagebot.cases.time_fields import utc
 from triagebot.errors import InputError
 
 MAX_TEXT = 40_000

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from triagebot.cases.records import Case, iso, parse_iso
+from triagebot.cases.records import Case
+from triagebot.cases.time_fields import iso, parse_iso
 from triagebot.ingest.sources import SourceSpec
 
 LAG_SAMPLES = 200

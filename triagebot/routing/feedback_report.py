@@ -17,7 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from triagebot.cases.records import FALLBACK_DEPARTMENT, iso
+from triagebot.cases.records import FALLBACK_DEPARTMENT
+from triagebot.cases.time_fields import iso
 from triagebot.routing.feedback import Label, LabelKind, read_labels, routed_by
 from triagebot.store.base import Store
 

@@ -21,7 +21,8 @@ from datetime import datetime
 
 import numpy as np
 
-from triagebot.cases.records import FALLBACK_DEPARTMENT, iso, parse_iso
+from triagebot.cases.records import FALLBACK_DEPARTMENT
+from triagebot.cases.time_fields import iso, parse_iso
 from triagebot.errors import TriagebotError
 from triagebot.routing.feedback import NONE, Label, LabelKind, read_labels
 from triagebot.routing.model.active import StoredModel, read_stored, save_stored

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from triagebot.cases.records import ACTIVE_STATES, iso
+from triagebot.cases.records import ACTIVE_STATES
+from triagebot.cases.time_fields import iso
 from triagebot.store.base import Store
 
 HEALTH_EVERY = timedelta(seconds=2)

@@ -25,7 +25,8 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from triagebot.cases.identities import Identity
-from triagebot.cases.records import Case, CaseState, iso
+from triagebot.cases.records import Case, CaseState
+from triagebot.cases.time_fields import iso
 from triagebot.sla.calendar import BusinessCalendar
 from triagebot.sla.clocks import department_time, source_lag, time_to_claim, time_to_resolve
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from triagebot.cases.records import CaseState, iso
+from triagebot.cases.records import CaseState
+from triagebot.cases.time_fields import iso
 
 
 class Ordered(Protocol):

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from triagebot.cases.facts import SlaFacts, to_us
-from triagebot.cases.records import JSON, CaseEvent, parse_iso, utc
+from triagebot.cases.records import JSON, CaseEvent
+from triagebot.cases.time_fields import parse_iso, utc
 
 
 class EventFilter:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from triagebot.cases.facts import SlaFacts, sla_facts_of_doc
-from triagebot.cases.records import JSON, iso, parse_iso
+from triagebot.cases.records import JSON
+from triagebot.cases.time_fields import iso, parse_iso
 from triagebot.errors import StoreError
 from triagebot.store._atomic import dump_json, fsync_dir, read_json, write_new_file
 

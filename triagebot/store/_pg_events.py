@@ -13,7 +13,8 @@ from typing import Any
 
 import psycopg
 
-from triagebot.cases.records import Case, CaseEvent, iso, utc
+from triagebot.cases.records import Case, CaseEvent
+from triagebot.cases.time_fields import iso, utc
 
 
 def read_acted(

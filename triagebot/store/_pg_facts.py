@@ -13,7 +13,8 @@ import orjson
 import psycopg
 
 from triagebot.cases.facts import SlaFacts, crosspost_keys, gc_paused
-from triagebot.cases.records import Case, utc
+from triagebot.cases.records import Case
+from triagebot.cases.time_fields import utc
 
 ACTIVE_SQL = "state IN ('new', 'open', 'claimed')"  # the predicate of the partial indexes
 _STALE_SQL = "keys_version IS DISTINCT FROM version"  # keys written for another version

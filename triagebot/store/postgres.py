@@ -35,9 +35,8 @@ from triagebot.cases.records import (
     MessageRef,
     NewCase,
     OutboxItem,
-    iso,
-    utc,
 )
+from triagebot.cases.time_fields import iso, utc
 from triagebot.errors import CaseNotFound, StoreError, VersionConflict
 from triagebot.store import _pg_events, _pg_facts, _pg_schema
 from triagebot.store._pg_active import ActiveCases

@@ -28,10 +28,8 @@ from triagebot.cases.records import (
     MessageRef,
     NewCase,
     OutboxItem,
-    iso,
-    parse_iso,
-    utc,
 )
+from triagebot.cases.time_fields import iso, parse_iso, utc
 from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.store._acted import EventFilter
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
