@@ -114,8 +114,11 @@ class FirstResponse:
 class ThreadPost:
     """A post in the public thread under a customer's post, as a source reads it.
 
-    ``author`` is the platform handle without ``@``; ``in_reply_to`` the external id of the
-    post it answers when the platform says (None: the thread's root or unknown).
+    ``author`` is the platform handle as the platform writes it (a leading ``@`` is ignored);
+    ``in_reply_to`` the external id of the post it answers when the platform says (None: the
+    thread's root or unknown). ``by_brand`` is True when the platform itself marks the post as
+    the brand's (a developer response, a Page's comment); otherwise the core compares
+    ``author`` with the brand's handles.
     """
 
     id: str
@@ -124,6 +127,7 @@ class ThreadPost:
     created_at: datetime
     url: str | None = None
     in_reply_to: str | None = None
+    by_brand: bool = False
 
 
 def normalized_text(text: str) -> str:
