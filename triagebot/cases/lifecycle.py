@@ -88,7 +88,9 @@ class Unclaim(Command):
 
 @dataclass(frozen=True)
 class Resolve(Command):
-    pass
+    """``reason``: why, when it is not simply done (``"deleted"``: the customer's post went)."""
+
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,9 @@ def _require_holder_or_manager(
 
 def _require_may_reopen(case: Case, cmd: Command, policy: LifecyclePolicy) -> None:
     """A resolved case: its resolver, its holder or a manager; spam: who marked it or a
-    manager (the rules' own spam verdicts: a manager)."""
-    if policy.is_manager(cmd.actor):
+    manager (the rules' own spam verdicts: a manager). triagebot itself reopens a resolved
+    case when its customer writes again in the thread."""
+    if policy.is_manager(cmd.actor) or (cmd.actor.is_system and case.state is CaseState.RESOLVED):
         return
     allowed: tuple[Identity | None, ...] = (case.resolved_by,)
     if case.state is CaseState.RESOLVED:
@@ -221,6 +224,7 @@ def _transition(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime
             resolved_by=cmd.actor,
             resolved_at=now,
             assignments=_close_assignment(case, now),
+            closed_as=cmd.reason,
         )
     if isinstance(cmd, Reopen):
         return _reopen(case, cmd, policy, now)
@@ -258,6 +262,7 @@ def _reopen(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime) ->
         claimed_at=None,
         resolved_by=None,
         resolved_at=None,
+        closed_as=None,
     )
     return replace(reopened, assignments=_open_assignment(reopened, now))
 

@@ -56,3 +56,9 @@ def plain_mentions(
         return f"{at}{name_of(who) if name_of is not None else who.id}"
 
     return render_mentions(text, plain)
+
+
+def inert_text(text: str) -> str:
+    """Untrusted words (a customer's follow-up, a reply's text) quoted inside a note: a
+    ``{@…}`` in them can never become a mention token."""
+    return text.replace("{@", "(@")

@@ -221,6 +221,25 @@ class SourceConfig(BaseModel):
         return value
 
 
+class RepliesConfig(_Strict):
+    """Public replies and thread checks (``[replies]``)."""
+
+    #: "managers": a reply from anyone but a manager is a draft a manager approves.
+    approval: Literal["none", "managers"] = "none"
+    #: How often the thread under each active case is read at most (the sources' rate
+    #: limits may make it less often; see ``triagebot sources``).
+    check_every: Duration = timedelta(minutes=5)
+    #: How long after a case is resolved its thread is still read for the customer's reply.
+    follow_closed_for: Duration = timedelta(days=2)
+
+    @field_validator("check_every")
+    @classmethod
+    def _check_every_is_sane(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=30):
+            raise ValueError("must be at least 30s: thread reads share the sources' rate limits")
+        return value
+
+
 class EscalationConfig(_Strict):
     slack_channel: str | None = None
     teams_channel: str | None = None
@@ -246,6 +265,7 @@ class FileConfig(_Strict):
     sources: list[SourceConfig] = []
     escalation: EscalationConfig = EscalationConfig()
     routing: RoutingConfig = RoutingConfig()
+    replies: RepliesConfig = RepliesConfig()
     managers: ManagersConfig = ManagersConfig()
     people: list[PersonConfig] = []
 

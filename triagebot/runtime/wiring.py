@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from triagebot.ingest.pipeline import Pipeline
     from triagebot.routing.model.classifier import DepartmentModel
     from triagebot.routing.router import Router
+    from triagebot.runtime.answering import Answering
     from triagebot.runtime.delivery import DeliveryWorker
 
 
@@ -59,6 +60,8 @@ class Runtime:
     surfaces: list[Surface] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
     _router: Router | None = None
+    #: Replies and thread reads through the sources that can (set by the command line).
+    answering: Answering | None = None
 
     @classmethod
     def build(

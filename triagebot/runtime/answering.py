@@ -1,0 +1,202 @@
+"""Answering the customer from where staff work: what Slack, Teams, the board and the CLI call.
+
+``Answering`` holds the sources that can reply or read threads (by source name) and one HTTP
+client. A reply is recorded first (``actions.reply.request_reply``, off the event loop), then
+sent in a task of its own, so the click is answered at once and the card shows the outcome
+when it is recorded. Replies still ``sending`` when the process stopped are never sent again:
+the thread checker (``ingest.threads``) settles them from what the thread shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from triagebot.actions import reply as replies
+from triagebot.actions.executor import SettingsPolicy, execute
+from triagebot.actions.public import PublicThreads
+from triagebot.cases.identities import Identity
+from triagebot.cases.lifecycle import Resolve
+from triagebot.cases.records import Case
+from triagebot.config.settings import Settings
+from triagebot.errors import NotAllowed
+from triagebot.lanes import in_background
+from triagebot.store.base import Store
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Answering:
+    """Replies, drafts, "answered elsewhere" and "closed: post deleted", for every surface."""
+
+    store: Store
+    settings: Settings
+    sources: Mapping[str, PublicThreads]
+    http: httpx.AsyncClient | None
+    clock: Callable[[], datetime]
+    _tasks: set[asyncio.Task[object]] = field(default_factory=set)
+
+    @property
+    def policy(self) -> SettingsPolicy:
+        return SettingsPolicy(self.settings)
+
+    def source_for(self, case: Case) -> PublicThreads | None:
+        return self.sources.get(case.mention.source)
+
+    def can_reply(self, case: Case) -> bool:
+        """True when a reply typed here can be posted to the case's source."""
+        source = self.source_for(case)
+        return source is not None and source.can_reply and self.http is not None
+
+    def reply_problem(self, case: Case, text: str) -> str | None:
+        """Why ``text`` cannot be sent as the case's reply (empty, too long for the platform,
+        the source cannot post), in words for the replier; None when it can."""
+        source = self.source_for(case)
+        if source is None or not source.can_reply:
+            return (
+                f"triagebot cannot post to {case.mention.source}: answer on the platform and "
+                "mark the case answered"
+            )
+        try:
+            replies.clean_reply_text(text, source.reply_problem)
+        except Exception as error:  # InputError: its message is the answer
+            return str(error)
+        return None
+
+    @property
+    def approval(self) -> str:
+        return self.settings.config.replies.approval
+
+    async def reply(
+        self, case_id: str, actor: Identity, surface: str, text: str
+    ) -> replies.ReplyStarted:
+        """Record the reply (a draft when approval is needed) and, if it is to be sent now,
+        send it in the background. Raises ``NotAllowed``/``InputError`` for the replier."""
+        case = await in_background(self.store.get_case, case_id)
+        source = self.source_for(case)
+        if source is None or not source.can_reply or self.http is None:
+            raise NotAllowed(
+                f"triagebot cannot post to {case.mention.source}: answer on the platform and "
+                "mark the case answered"
+            )
+        started = await in_background(
+            lambda: replies.request_reply(
+                self.store,
+                self.policy,
+                case_id=case_id,
+                actor=actor,
+                surface=surface,
+                text=text,
+                now=self.clock(),
+                approval=self.approval,
+                problem=source.reply_problem,
+            )
+        )
+        if started.needs_sending:
+            self._send(started.case, started.reply.id)
+        return started
+
+    async def approve(
+        self,
+        case_id: str,
+        reply_id: str,
+        actor: Identity,
+        surface: str,
+        text: str | None = None,
+    ) -> replies.ReplyStarted:
+        """A manager approves a draft (as written, or edited to ``text``) and it is sent."""
+        case = await in_background(self.store.get_case, case_id)
+        source = self.source_for(case)
+        if source is None or not source.can_reply or self.http is None:
+            raise NotAllowed(f"triagebot cannot post to {case.mention.source}")
+        started = await in_background(
+            lambda: replies.approve_draft(
+                self.store,
+                self.policy,
+                case_id=case_id,
+                reply_id=reply_id,
+                actor=actor,
+                surface=surface,
+                now=self.clock(),
+                text=text,
+                problem=source.reply_problem,
+            )
+        )
+        self._send(started.case, started.reply.id)
+        return started
+
+    async def discard(self, case_id: str, reply_id: str, actor: Identity, surface: str) -> Case:
+        return await in_background(
+            lambda: replies.discard_draft(
+                self.store,
+                self.policy,
+                case_id=case_id,
+                reply_id=reply_id,
+                actor=actor,
+                surface=surface,
+                now=self.clock(),
+            )
+        )
+
+    async def mark_answered(
+        self, case_id: str, actor: Identity, surface: str, url: str | None = None
+    ) -> Case:
+        """The customer was answered where triagebot cannot post (``url``: the answer)."""
+        return await in_background(
+            lambda: replies.mark_answered(
+                self.store,
+                self.policy,
+                case_id=case_id,
+                actor=actor,
+                surface=surface,
+                now=self.clock(),
+                url=url,
+            )
+        )
+
+    async def close_deleted(self, case_id: str, actor: Identity, surface: str) -> Case:
+        """Close a case whose post its author deleted (resolved, ``closed_as="deleted"``)."""
+        case = await in_background(self.store.get_case, case_id)
+        if case.gone_at is None:
+            raise NotAllowed(f"the post of case #{case_id} is not known to be deleted")
+        command = Resolve(case_id, actor, surface, reason="deleted")
+        outcome = await in_background(execute, self.store, self.policy, command, self.clock())
+        return outcome.case
+
+    def _send(self, case: Case, reply_id: str) -> None:
+        source = self.source_for(case)
+        if source is None or self.http is None:
+            return
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
+            self._deliver(source, case.id, reply_id)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, source: PublicThreads, case_id: str, reply_id: str) -> Case | None:
+        assert self.http is not None
+        try:
+            return await replies.deliver_reply(
+                self.store,
+                source,
+                self.http,
+                case_id=case_id,
+                reply_id=reply_id,
+                clock=self.clock,
+            )
+        except Exception:
+            log.exception("case %s: recording reply %s failed", case_id, reply_id)
+            return None
+
+    async def drain(self) -> None:
+        """Wait for the replies being sent (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
