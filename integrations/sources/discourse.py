@@ -35,9 +35,10 @@ from integrations.sources._base import (
     load_cursor,
 )
 from integrations.sources._http import get, json_body, retry_after_header, snippet
-from integrations.sources._options import SourceOptions, Text
+from integrations.sources._options import Text
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import html_to_text, join, parse_time, tidy
+from integrations.sources.discourse_public import DiscoursePublic, DiscoursePublicOptions
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult, brand_handles, minimal_keywords
 
@@ -58,7 +59,7 @@ class _NotFound(SourceError):
     """The forum answered 404 (a post deleted since it was listed)."""
 
 
-class DiscourseOptions(SourceOptions):
+class DiscourseOptions(DiscoursePublicOptions):
     search: StrictBool = True  # /search.json for the query
     latest_posts: Literal["off", "matching", "all"] = "off"  # /posts.json
     full_text: StrictBool = False  # search hits: fetch each new post whole (one call each)
@@ -66,7 +67,7 @@ class DiscourseOptions(SourceOptions):
     api_username: Text = "system"
 
 
-class DiscourseSource(BaseSource):
+class DiscourseSource(BaseSource, DiscoursePublic):
     kind = "discourse"
     options_model = DiscourseOptions
     options: DiscourseOptions
@@ -79,6 +80,13 @@ class DiscourseSource(BaseSource):
             raise self.bad_option("search", "nothing to poll: set search or latest_posts")
         named = self.options.api_key_env is not None
         self.api_key = self.credential("api_key_env", KEY_VARIABLE, required=named)
+        self.reply_key = None
+        if self.options.reply_api_key_env is not None:
+            if not self.options.reply_username:
+                raise self.bad_option(
+                    "reply_username", "the forum account replies are posted as is required"
+                )
+            self.reply_key = self.credential("reply_api_key_env", "")
         words = [re.escape(w) for w in minimal_keywords(self.brand)]
         words += [re.escape("@" + h) for h in brand_handles(self.brand)]
         self._brand = re.compile(rf"(?<!\w)(?:{'|'.join(words)})(?!\w)", re.IGNORECASE)

@@ -1,0 +1,115 @@
+"""What the sources that answer in public share (``triagebot.actions.public``).
+
+``send`` makes one write request and sorts its failures the way the core needs them: a
+request that never reached the platform (no connection, no free connection) is
+``ReplyFailed`` (nothing was posted, it may be sent again); a timeout after the request left,
+a dropped connection or a 5xx is ``ReplyUnknown`` (it may have been posted: the core reads the
+thread instead of sending again). ``thread_post`` builds a ``ThreadPost`` under the same caps
+as a mention: text cut and links capped, the author one short line, the link http(s) only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from integrations.sources._http import USER_AGENT, retry_after_header
+from triagebot.actions.public import ReplyFailed, ReplyUnknown
+from triagebot.cases.answers import ThreadPost
+from triagebot.cases.caps import MAX_HANDLE, MAX_TEXT, MAX_URL, cap_field, cap_text
+from triagebot.cases.links import safe_http_url
+from triagebot.cases.records import Mention
+
+
+async def send(
+    http: httpx.AsyncClient,
+    source: str,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    json: Any = None,
+    data: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> httpx.Response:
+    """One write request (with the client's timeouts); a 5xx answer is ``ReplyUnknown``, any
+    other answer is returned."""
+    where = httpx.URL(url).path
+    sent = {"User-Agent": USER_AGENT, **(headers or {})}
+    try:
+        response = await http.request(
+            method,
+            url,
+            headers=sent,
+            json=json,
+            data=data,
+            params=params,
+        )
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise ReplyFailed(
+            f"{source}: cannot reach {where} ({type(exc).__name__}); nothing was posted"
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise ReplyUnknown(
+            f"{source}: no answer from {where} in time ({type(exc).__name__}); "
+            "the reply may have been posted"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise ReplyUnknown(
+            f"{source}: connection lost on {where} ({type(exc).__name__}); "
+            "the reply may have been posted"
+        ) from exc
+    if response.status_code >= 500:
+        raise ReplyUnknown(
+            f"{source}: HTTP {response.status_code} on {where}; the reply may have been posted"
+        )
+    return response
+
+
+def retry_after(response: httpx.Response, now: datetime) -> float | None:
+    """``Retry-After`` of the answer, in seconds (None when absent)."""
+    return retry_after_header(response.headers.get("retry-after"), now)
+
+
+def too_long(count: int, limit: int, unit: str = "characters") -> str | None:
+    """The length rule in words (``412 of 350 characters: shorten by 62``), or None."""
+    if count <= limit:
+        return None
+    return f"{count:,} of {limit:,} {unit}: shorten by {count - limit:,}"
+
+
+def empty(text: str) -> str | None:
+    return "the reply is empty" if not text.strip() else None
+
+
+def external_id(source: str, mention: Mention) -> str:
+    """The platform's id of the mention (its id without the ``<source>:`` prefix)."""
+    return mention.id.removeprefix(f"{source}:")
+
+
+def thread_post(
+    post_id: str,
+    *,
+    author: str | None,
+    text: str,
+    created_at: datetime,
+    url: object = None,
+    in_reply_to: str | None = None,
+    by_brand: bool = False,
+    max_text: int = MAX_TEXT,
+) -> ThreadPost:
+    """A post of a customer's thread, capped like a mention: text, author, an http(s) link."""
+    link = safe_http_url(url)
+    at = created_at.replace(tzinfo=UTC) if created_at.tzinfo is None else created_at
+    return ThreadPost(
+        id=post_id,
+        author=cap_field(author, MAX_HANDLE) or "unknown",
+        text=cap_text(text, max_text),
+        created_at=at.astimezone(UTC),
+        url=link if link is not None and len(link) <= MAX_URL else None,
+        in_reply_to=in_reply_to,
+        by_brand=by_brand,
+    )
