@@ -31,7 +31,9 @@ def make_case(
     lag: timedelta = timedelta(minutes=3),
     **changes: Any,
 ) -> Case:
-    claim_due, resolve_due = SettingsPolicy(settings).due_times(priority, department, ingested)
+    policy = SettingsPolicy(settings)
+    claim_due, resolve_due = policy.due_times(priority, department, ingested)
+    changes.setdefault("respond_due", policy.respond_due(priority, department, ingested))
     mention = Mention(
         id=f"{source}:{case_id}",
         source=source,

@@ -60,6 +60,10 @@ class Policy:
         hours = 2 if department == "shipping" else 1
         return start + timedelta(hours=hours), start + timedelta(hours=8 * hours)
 
+    def respond_due(self, priority: Priority, department: str, start: datetime) -> datetime:
+        hours = 2 if department == "shipping" else 1
+        return start + timedelta(hours=4 * hours)
+
 
 POLICY = Policy()
 
@@ -164,6 +168,7 @@ def test_reassign_hands_over_without_resetting_the_customer_clock() -> None:
     # Due times are recomputed for the new department but from the original ingest time.
     assert after.claim_due == T0 + timedelta(hours=2)
     assert after.resolve_due == T0 + timedelta(hours=16)
+    assert after.respond_due == T0 + timedelta(hours=8)
     assert after.first_claimed_at == T0
     assert after.assignments == (
         Assignment("support", T0, T0 + timedelta(minutes=20)),

@@ -52,6 +52,26 @@ def test_minimal_configuration_gets_defaults(tmp_path: Path) -> None:
     assert settings.sla_policy(Priority.P2, "support").resolve_within == Span(days=1)
 
 
+def test_respond_within_defaults_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "triagebot.toml"
+    path.write_text(
+        MINIMAL
+        + '[sla.P2]\nclaim_within = "30m"\nresolve_within = "8h"\n'
+        + '[sla.P3]\nclaim_within = "1h"\nresolve_within = "2d"\nrespond_within = "6h"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(path, {})
+    # Defaults: P1 1h, P2 4h, P3 one business day; an [sla.P…] value wins.
+    assert settings.sla_policy(Priority.P1, "support").respond_within == Span(seconds=3600)
+    assert settings.sla_policy(Priority.P2, "support").respond_within == Span(seconds=4 * 3600)
+    assert settings.sla_policy(Priority.P3, "support").respond_within == Span(seconds=6 * 3600)
+    example = load_settings(EXAMPLE_CONFIG, {})
+    assert example.sla_policy(Priority.P3, "support").respond_within == Span(days=1)
+    # A department's [departments.sla.P1] sets its own, else takes [sla.P1]'s.
+    assert example.sla_policy(Priority.P1, "pr").respond_within == Span(seconds=1800)
+    assert example.sla_policy(Priority.P1, "shipping").respond_within == Span(seconds=3600)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nothere.toml: file not found"):
         load_settings(tmp_path / "nothere.toml", {})
@@ -92,6 +112,10 @@ def test_bad_department_fields(tmp_path: Path, extra: str, expected: str) -> Non
             "sla.P1.claim_within: must be more than zero",
         ),
         ('[sla.P1]\nclaim_within = "15m"', "sla.P1.resolve_within: is required"),
+        (
+            '[sla.P1]\nclaim_within = "15m"\nresolve_within = "1h"\nrespond_within = "soon"',
+            "sla.P1.respond_within: 'soon' is not a duration",
+        ),
         ("[sla]\nreminder_at = 1.5", "sla.reminder_at"),
         ('[[sources]]\nname = "r"\ntype = "myspace"', "sources[0] (r).type"),
         (

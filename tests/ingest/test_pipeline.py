@@ -66,6 +66,10 @@ def test_ingest_creates_cases_with_due_times_and_outbox(runtime: Runtime, now: d
     case = runtime.store.get_case(result.new[0].id)
     assert case.ingested_at == now
     assert now < case.claim_due < case.resolve_due
+    assert case.respond_due is not None and case.claim_due < case.respond_due < case.resolve_due
+    assert case.respond_due == runtime.settings.calendar_for(case.department).add(
+        now, runtime.settings.sla_policy(case.priority, case.department).respond_within
+    )
     assert runtime.store.pending_outbox() == 2
     assert [e.action for e in runtime.store.events(case.id)] == ["ingest"]
 

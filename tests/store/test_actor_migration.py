@@ -102,6 +102,9 @@ class _Policy:
     def due_times(self, priority: Any, department: str, start: Any) -> Any:
         return start, start
 
+    def respond_due(self, priority: Any, department: str, start: Any) -> Any:
+        return start
+
 
 def check_migrated(store: Store) -> None:
     for case_id, (claimed, resolved) in EXPECTED.items():

@@ -18,7 +18,7 @@ from triagebot.cases.note_mentions import mention_user
 from triagebot.cases.records import Case, CaseEvent, OutboxItem, OutboxKind, Priority
 from triagebot.config.settings import Settings
 from triagebot.errors import VersionConflict
-from triagebot.sla.clocks import due_times
+from triagebot.sla.clocks import due_times, respond_due_time
 from triagebot.store.base import Store
 
 _MAX_ATTEMPTS = 5
@@ -51,6 +51,10 @@ class SettingsPolicy:
     ) -> tuple[datetime, datetime]:
         policy = self._settings.sla_policy(priority, department)
         return due_times(policy, self._settings.calendar_for(department), start)
+
+    def respond_due(self, priority: Priority, department: str, start: datetime) -> datetime:
+        policy = self._settings.sla_policy(priority, department)
+        return respond_due_time(policy, self._settings.calendar_for(department), start)
 
 
 @dataclass(frozen=True)

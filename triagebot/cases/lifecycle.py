@@ -57,6 +57,10 @@ class LifecyclePolicy(Protocol):
         self, priority: Priority, department: str, start: datetime
     ) -> tuple[datetime, datetime]: ...
 
+    def respond_due(self, priority: Priority, department: str, start: datetime) -> datetime:
+        """When the first public response is due (business time from ``start``)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Command:
@@ -287,6 +291,7 @@ def _reassign(case: Case, cmd: Reassign, policy: LifecyclePolicy, now: datetime)
         claimed_at=None,
         claim_due=claim_due,
         resolve_due=resolve_due,
+        respond_due=policy.respond_due(case.priority, cmd.department, case.ingested_at),
         assignments=_close_assignment(case, now),
     )
     return replace(moved, assignments=(*moved.assignments, Assignment(cmd.department, now)))

@@ -106,6 +106,8 @@ class CalendarConfig(_Strict):
 class PolicyConfig(_Strict):
     claim_within: PositiveSpan
     resolve_within: PositiveSpan
+    #: The first public answer (None: the priority's ``[sla.P…]`` value, else its default).
+    respond_within: PositiveSpan | None = None
     reminder_at: float | None = Field(default=None, gt=0, lt=1)
 
 
@@ -141,12 +143,28 @@ class DepartmentConfig(_Strict):
         return self.name or self.id.replace("_", " ").replace("-", " ").title()
 
 
+#: The first public answer is due within these when no ``respond_within`` is set.
+DEFAULT_RESPOND_WITHIN = {
+    Priority.P1: Span(seconds=3600),
+    Priority.P2: Span(seconds=4 * 3600),
+    Priority.P3: Span(days=1),
+}
 _DEFAULT_POLICIES = {
     Priority.P1: PolicyConfig(
-        claim_within=Span(seconds=900), resolve_within=Span(seconds=4 * 3600)
+        claim_within=Span(seconds=900),
+        resolve_within=Span(seconds=4 * 3600),
+        respond_within=DEFAULT_RESPOND_WITHIN[Priority.P1],
     ),
-    Priority.P2: PolicyConfig(claim_within=Span(seconds=3600), resolve_within=Span(days=1)),
-    Priority.P3: PolicyConfig(claim_within=Span(seconds=4 * 3600), resolve_within=Span(days=3)),
+    Priority.P2: PolicyConfig(
+        claim_within=Span(seconds=3600),
+        resolve_within=Span(days=1),
+        respond_within=DEFAULT_RESPOND_WITHIN[Priority.P2],
+    ),
+    Priority.P3: PolicyConfig(
+        claim_within=Span(seconds=4 * 3600),
+        resolve_within=Span(days=3),
+        respond_within=DEFAULT_RESPOND_WITHIN[Priority.P3],
+    ),
 }
 
 

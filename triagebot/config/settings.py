@@ -30,6 +30,7 @@ from triagebot.config.environment import (
     source_env,
 )
 from triagebot.config.file import (
+    DEFAULT_RESPOND_WITHIN,
     SOURCE_TYPES,
     BrandConfig,
     CalendarConfig,
@@ -102,10 +103,17 @@ class Settings:
         return self._calendars.get(department) or self._calendars[FALLBACK_DEPARTMENT]
 
     def sla_policy(self, priority: Priority, department: str) -> SlaPolicy:
+        """The targets of ``priority`` in ``department``: its ``[departments.sla.P…]`` when
+        set, else ``[sla.P…]``; an unset ``respond_within`` falls back to ``[sla.P…]``'s, then
+        to the default of the priority (``DEFAULT_RESPOND_WITHIN``)."""
         dept = self.departments.get(department)
-        chosen = (dept.sla.get(priority) if dept else None) or self.config.sla.policy(priority)
+        general = self.config.sla.policy(priority)
+        chosen = (dept.sla.get(priority) if dept else None) or general
         reminder = chosen.reminder_at or self.config.sla.reminder_at
-        return SlaPolicy(chosen.claim_within, chosen.resolve_within, reminder)
+        respond = (
+            chosen.respond_within or general.respond_within or DEFAULT_RESPOND_WITHIN[priority]
+        )
+        return SlaPolicy(chosen.claim_within, chosen.resolve_within, reminder, respond)
 
     @cached_property
     def people(self) -> People:

@@ -32,7 +32,7 @@ from triagebot.ingest.crosspost import CrossPosts
 from triagebot.ingest.gone import note_gone
 from triagebot.ingest.sources import GonePost
 from triagebot.routing.router import Router
-from triagebot.sla.clocks import due_times
+from triagebot.sla.clocks import due_times, respond_due_time
 from triagebot.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,8 @@ class Pipeline:
         routing = self.route(mention)
         department = routing.department
         policy = self.settings.sla_policy(routing.priority, department)
-        claim_due, resolve_due = due_times(policy, self.settings.calendar_for(department), now)
+        calendar = self.settings.calendar_for(department)
+        claim_due, resolve_due = due_times(policy, calendar, now)
         state = CaseState.SPAM if routing.spam else CaseState.NEW
         case = Case(
             id=case_id,
@@ -147,6 +148,7 @@ class Pipeline:
             ingested_at=now,
             claim_due=claim_due,
             resolve_due=resolve_due,
+            respond_due=respond_due_time(policy, calendar, now),
             cc=routing.cc,
             rules=routing.rules,
             updated_at=now,
