@@ -19,7 +19,7 @@ from triagebot.cases.records import Case, CaseEvent, OutboxItem, OutboxKind, Pri
 from triagebot.config.settings import Settings
 from triagebot.errors import VersionConflict
 from triagebot.sla.clocks import due_times, respond_due_time
-from triagebot.store.base import Store
+from triagebot.store.base import CaseChange, Store
 
 _MAX_ATTEMPTS = 5
 
@@ -88,17 +88,24 @@ def note_for(event: CaseEvent) -> str:
     return f"{_PAST.get(event.action, event.action)} by {who}"
 
 
+def change_of(case: Case, command: Command, policy: LifecyclePolicy, now: datetime) -> CaseChange:
+    """What ``command`` writes to ``case``: the new record, its event and the outbox items
+    (an update of every surface, and a thread note unless it is the first publication);
+    raises the lifecycle's errors unchanged."""
+    changed, event = apply(case, command, policy, now)
+    outbox = [outbox_item(case.id, OutboxKind.UPDATE, now)]
+    if not isinstance(command, Publish):
+        outbox.append(outbox_item(case.id, OutboxKind.REPLY, now, note_for(event)))
+    return CaseChange(changed, case.version, (event,), tuple(outbox))
+
+
 def execute(store: Store, policy: LifecyclePolicy, command: Command, now: datetime) -> Outcome:
     """Apply ``command`` with compare-and-set; raises the lifecycle's errors unchanged."""
     for _ in range(_MAX_ATTEMPTS):
-        case = store.get_case(command.case_id)
-        changed, event = apply(case, command, policy, now)
-        outbox = [outbox_item(case.id, OutboxKind.UPDATE, now)]
-        if not isinstance(command, Publish):
-            outbox.append(outbox_item(case.id, OutboxKind.REPLY, now, note_for(event)))
+        change = change_of(store.get_case(command.case_id), command, policy, now)
         try:
-            store.save_case(changed, case.version, [event], outbox)
+            store.save_case(change.case, change.expected_version, change.events, change.outbox)
         except VersionConflict:
             continue
-        return Outcome(changed, event)
+        return Outcome(change.case, change.events[0])
     raise VersionConflict(f"case #{command.case_id} keeps changing; try again")

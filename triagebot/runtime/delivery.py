@@ -13,7 +13,10 @@ know the new channel yet, and the surface answers a permanent ``DeliveryError`` 
 nowhere to show the case).
 Backoff is exponential with jitter, or what the surface asked for; a permanent failure (a
 channel that does not exist) is logged and not retried. Items of different cases are
-delivered concurrently, those of one case in order.
+delivered concurrently, those of one case in order. A delivered item costs one write: the ref
+of its new post, the publication of a new case (new -> open) and the item's completion are
+recorded together (``Store.finish_delivery``); when several surfaces post, the ref of each but
+the last is stored before the next surface is tried.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from triagebot.actions.executor import execute
+from triagebot.actions.executor import change_of
 from triagebot.cases.lifecycle import SYSTEM_ACTOR, LifecyclePolicy, Publish
-from triagebot.cases.records import Case, CaseState, OutboxItem, OutboxKind
-from triagebot.errors import CaseNotFound, DeliveryError, IllegalTransition
+from triagebot.cases.records import Case, CaseState, MessageRef, OutboxItem, OutboxKind
+from triagebot.errors import CaseNotFound, DeliveryError, IllegalTransition, VersionConflict
 from triagebot.lanes import in_delivery
 from triagebot.runtime.surfaces import Surface
 from triagebot.store.base import Store
@@ -43,6 +46,7 @@ LEASE = timedelta(seconds=10)
 #: Seconds between renewals of the leases a working worker holds (well within ``LEASE``).
 RENEW_EVERY = 3.0
 _BASE_DELAY = 5.0
+_MAX_ATTEMPTS = 5  # compare-and-set attempts of the write that records a delivery
 _MAX_DELAY = 900.0
 
 
@@ -267,11 +271,14 @@ class DeliveryWorker:
             return True
         done = list(item.done)
         errors: list[DeliveryError] = []
+        unsaved: list[MessageRef] = []  # the last post's ref, written with the completion
         for surface in self.surfaces:
             if surface.name in done or not _for(item, surface, case):
                 continue
+            if unsaved:  # a post is remembered before the next surface is tried
+                await in_delivery(self.store.set_message_ref, case.id, unsaved.pop())
             try:
-                await self._on_surface(surface, item, case)
+                unsaved += await self._on_surface(surface, item, case)
             except DeliveryError as exc:
                 if exc.permanent:
                     # Retrying cannot help (no such channel, revoked token): say so, move on.
@@ -294,6 +301,8 @@ class DeliveryWorker:
             else:
                 done.append(surface.name)
         if errors:
+            for ref in unsaved:
+                await in_delivery(self.store.set_message_ref, case.id, ref)
             retry_after = max((e.retry_after or 0.0 for e in errors), default=0.0) or None
             attempts = item.attempts + 1
             retry = replace(
@@ -305,32 +314,40 @@ class DeliveryWorker:
             )
             await in_delivery(self.store.retry_outbox, retry)
             return False
-        if item.kind is OutboxKind.POST and item.surface is None and case.state is CaseState.NEW:
-            await in_delivery(self._publish, case)
-        await in_delivery(self.store.complete_outbox, item.id)
+        publish = item.kind is OutboxKind.POST and item.surface is None
+        await in_delivery(self._finish, item, case if publish else None, unsaved)
         return True
 
-    async def _on_surface(self, surface: Surface, item: OutboxItem, case: Case) -> None:
+    async def _on_surface(self, surface: Surface, item: OutboxItem, case: Case) -> list[MessageRef]:
+        """Do ``item`` on ``surface``; the ref of a new post (not stored yet), else nothing."""
         refs = await in_delivery(self.store.message_refs, case.id)
         ref = refs.get(surface.name)
         if item.kind is OutboxKind.ESCALATE:
             await surface.escalate(case, ref, item.text or "")
-            return
-        if item.kind is OutboxKind.POST:
+        elif item.kind is OutboxKind.POST:
             if ref is None:
-                ref = await surface.post(case)
-                await in_delivery(self.store.set_message_ref, case.id, ref)
-            return
-        if ref is None:
-            # Not shown there yet; the pending post renders the current state.
-            return
-        if item.kind is OutboxKind.UPDATE:
+                return [await surface.post(case)]
+        elif ref is None:
+            pass  # not shown there yet; the pending post renders the current state
+        elif item.kind is OutboxKind.UPDATE:
             await surface.update(case, ref)
         elif item.text:
             await surface.reply(case, ref, item.text)
+        return []
 
-    def _publish(self, case: Case) -> None:
-        publish = Publish(case.id, SYSTEM_ACTOR, "delivery")
-        # Claimed or closed before it was shown: nothing to publish.
-        with contextlib.suppress(IllegalTransition):
-            execute(self.store, self.policy, publish, self.clock())
+    def _finish(self, item: OutboxItem, shown: Case | None, refs: Sequence[MessageRef]) -> None:
+        """One write: the new refs, the publication of ``shown`` (new -> open) when it is
+        still new, and the item's completion; a lost compare-and-set is tried again."""
+        case = shown
+        for _ in range(_MAX_ATTEMPTS):
+            change = None
+            if case is not None and case.state is CaseState.NEW:
+                publish = Publish(case.id, SYSTEM_ACTOR, "delivery")
+                with contextlib.suppress(IllegalTransition):  # nothing to publish
+                    change = change_of(case, publish, self.policy, self.clock())
+            try:
+                self.store.finish_delivery(item.id, item.case_id, refs, change)
+                return
+            except VersionConflict:  # claimed (or changed) while it was being posted
+                case = self.store.get_case(item.case_id)
+        raise VersionConflict(f"case #{item.case_id} keeps changing; delivery not recorded")

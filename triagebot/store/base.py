@@ -9,6 +9,7 @@ writes nothing. The contract test suite in ``tests/store/`` runs against every s
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,6 +24,16 @@ def check_next_version(case: Case, expected_version: int) -> None:
             f"case {case.id}: version {case.version} must be expected_version + 1 "
             f"({expected_version + 1})"
         )
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """One compare-and-set of a case, as ``save_case`` takes it."""
+
+    case: Case
+    expected_version: int
+    events: Sequence[CaseEvent] = ()
+    outbox: Sequence[OutboxItem] = ()
 
 
 @runtime_checkable
@@ -157,6 +168,19 @@ class Store(Protocol):
 
     def complete_outbox(self, item_id: str) -> None:
         """Remove a delivered item."""
+        ...
+
+    def finish_delivery(
+        self,
+        item_id: str,
+        case_id: str,
+        refs: Sequence[MessageRef] = (),
+        change: CaseChange | None = None,
+    ) -> None:
+        """What a delivered item leaves behind, in one commit: the case's new message
+        ``refs`` (as ``set_message_ref``), ``change`` of that case (as ``save_case``: raises
+        ``VersionConflict`` or ``CaseNotFound`` and then writes nothing) and the item removed
+        (as ``complete_outbox``)."""
         ...
 
     def retry_outbox(self, item: OutboxItem) -> None:

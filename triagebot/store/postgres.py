@@ -41,7 +41,7 @@ from triagebot.errors import CaseNotFound, StoreError, VersionConflict
 from triagebot.store import _pg_events, _pg_facts, _pg_schema
 from triagebot.store._pg_active import ActiveCases
 from triagebot.store._pg_leader import PgLeadership
-from triagebot.store.base import check_next_version
+from triagebot.store.base import CaseChange, check_next_version
 
 log = logging.getLogger(__name__)
 
@@ -242,35 +242,41 @@ class PostgresStore:
     ) -> None:
         """One conditional UPDATE on ``version``, with the events and outbox items."""
         check_next_version(case, expected_version)
+        with self._tx() as conn:
+            self._compare_and_set(conn, CaseChange(case, expected_version, events, outbox))
+
+    @staticmethod
+    def _compare_and_set(conn: psycopg.Connection[Any], change: CaseChange) -> None:
+        """``save_case``'s statements, inside the caller's transaction."""
+        case, expected_version = change.case, change.expected_version
         row = _case_row(case)
         doc = _dumps(row[7])
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE cases SET state = %s, department = %s, ingested_at = %s, version = %s,"
-                " doc = %s::jsonb, url_keys = %s, author_key = %s, keys_version = %s"
-                " WHERE id = %s AND version = %s",
-                (
-                    *row[3:6],
-                    case.version,
-                    doc,
-                    row[8],
-                    row[9],
-                    case.version,
-                    case.id,
-                    expected_version,
-                ),
+        cur = conn.execute(
+            "UPDATE cases SET state = %s, department = %s, ingested_at = %s, version = %s,"
+            " doc = %s::jsonb, url_keys = %s, author_key = %s, keys_version = %s"
+            " WHERE id = %s AND version = %s",
+            (
+                *row[3:6],
+                case.version,
+                doc,
+                row[8],
+                row[9],
+                case.version,
+                case.id,
+                expected_version,
+            ),
+        )
+        if cur.rowcount == 0:
+            found = conn.execute("SELECT version FROM cases WHERE id = %s", (case.id,))
+            current = found.fetchone()
+            if current is None:
+                raise CaseNotFound(f"no case {case.id}")
+            raise VersionConflict(
+                f"case {case.id} is at version {current[0]}, "
+                f"not {expected_version}: it changed meanwhile"
             )
-            if cur.rowcount == 0:
-                found = conn.execute("SELECT version FROM cases WHERE id = %s", (case.id,))
-                current = found.fetchone()
-                if current is None:
-                    raise CaseNotFound(f"no case {case.id}")
-                raise VersionConflict(
-                    f"case {case.id} is at version {current[0]}, "
-                    f"not {expected_version}: it changed meanwhile"
-                )
-            self._append(conn, events)
-            self._enqueue(conn, outbox)
+        PostgresStore._append(conn, change.events)
+        PostgresStore._enqueue(conn, change.outbox)
 
     def list_cases(
         self,
@@ -431,6 +437,28 @@ class PostgresStore:
         with self._tx() as conn:
             conn.execute("DELETE FROM outbox WHERE id = %s", (item_id,))
 
+    def finish_delivery(
+        self,
+        item_id: str,
+        case_id: str,
+        refs: Sequence[MessageRef] = (),
+        change: CaseChange | None = None,
+    ) -> None:
+        """The refs, the case's compare-and-set and the item's removal in one transaction."""
+        if change is not None:
+            check_next_version(change.case, change.expected_version)
+            if change.case.id != case_id:
+                raise ValueError(f"the change is of case {change.case.id}, not {case_id}")
+        try:
+            with self._tx() as conn:
+                if change is not None:
+                    self._compare_and_set(conn, change)
+                if refs:
+                    self._put_refs(conn, [(case_id, ref) for ref in refs])
+                conn.execute("DELETE FROM outbox WHERE id = %s", (item_id,))
+        except psycopg.errors.ForeignKeyViolation:
+            raise CaseNotFound(f"no case {case_id}") from None
+
     def retry_outbox(self, item: OutboxItem) -> None:
         fields = item.to_dict()
         change = {k: fields[k] for k in ("attempts", "next_attempt_at", "last_error", "done")}
@@ -488,16 +516,20 @@ class PostgresStore:
         """Store many (case id, ref) pairs in one transaction."""
         if not refs:
             return
+        with self._tx() as conn:
+            self._put_refs(conn, refs)
+
+    @staticmethod
+    def _put_refs(conn: psycopg.Connection[Any], refs: Sequence[tuple[str, MessageRef]]) -> None:
         rows = _dumps(
             [{"c": case_id, "s": ref.surface, "d": ref.to_dict()} for case_id, ref in refs]
         )
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO message_refs (case_id, surface, doc)"
-                " SELECT r->>'c', r->>'s', r->'d' FROM jsonb_array_elements(%s::jsonb) AS t(r)"
-                " ON CONFLICT (case_id, surface) DO UPDATE SET doc = EXCLUDED.doc",
-                (rows,),
-            )
+        conn.execute(
+            "INSERT INTO message_refs (case_id, surface, doc)"
+            " SELECT r->>'c', r->>'s', r->'d' FROM jsonb_array_elements(%s::jsonb) AS t(r)"
+            " ON CONFLICT (case_id, surface) DO UPDATE SET doc = EXCLUDED.doc",
+            (rows,),
+        )
 
     def put_outbox(self, items: Sequence[OutboxItem]) -> None:
         """Queue items as they are, in this order, in one transaction."""

@@ -36,7 +36,7 @@ from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
 from triagebot.store._index import keys_of_doc, stored_keys, with_keys
 from triagebot.store._root import CASES, META_ID, PLACES
 from triagebot.store._tinydb_actors import QUALIFIED_ACTORS, qualify_actors
-from triagebot.store.base import check_next_version
+from triagebot.store.base import CaseChange, check_next_version
 
 log = logging.getLogger(__name__)
 
@@ -368,6 +368,49 @@ class TinyDBStore(Engine):
             doc = find_doc(tx.outbox, "id", item_id)
             if doc is not None:
                 tx.outbox.remove(doc_ids=[doc.doc_id])
+
+    def finish_delivery(
+        self,
+        item_id: str,
+        case_id: str,
+        refs: Sequence[MessageRef] = (),
+        change: CaseChange | None = None,
+    ) -> None:
+        """Refs, the case's change and the item's removal in one transaction (one write)."""
+        if change is not None:
+            check_next_version(change.case, change.expected_version)
+            if change.case.id != case_id:
+                raise ValueError(f"the change is of case {change.case.id}, not {case_id}")
+        new_refs = plain({ref.surface: ref.to_dict() for ref in refs})
+        doc, new_events, items = plain(
+            (None, [], [])
+            if change is None
+            else (
+                change.case.to_dict(),
+                [e.to_dict() for e in change.events],
+                [i.to_dict() for i in change.outbox],
+            )
+        )
+        with self._transaction() as tx:
+            if doc is not None or new_refs:
+                old, current = tx.find(case_id)
+                if change is not None and current["version"] != change.expected_version:
+                    raise VersionConflict(
+                        f"case {case_id} is at version {current['version']}, "
+                        f"not {change.expected_version}: it changed meanwhile"
+                    )
+                stored: dict[str, Any] = current.get("refs", {})
+                if doc is not None:
+                    doc["events"] = [*current.get("events", []), *new_events]
+                    doc["refs"] = stored | new_refs
+                    tx.store(old, doc)
+                elif any(stored.get(surface) != value for surface, value in new_refs.items()):
+                    tx.store(old, current | {"refs": stored | new_refs})
+                if items:
+                    tx.outbox.insert_multiple(items)
+            done = find_doc(tx.outbox, "id", item_id)
+            if done is not None:
+                tx.outbox.remove(doc_ids=[done.doc_id])
 
     def retry_outbox(self, item: OutboxItem) -> None:
         fields = item.to_dict()
