@@ -15,7 +15,7 @@ from aiohttp import web
 
 from integrations.board.app import add_board, board_options
 from triagebot.cli.commands import output_console, settings_for_command
-from triagebot.cli.sources import build_poller
+from triagebot.cli.sources import build_answering, build_poller
 from triagebot.config.settings import Environment
 from triagebot.errors import ConfigError
 from triagebot.runtime.console import ConsoleSurface
@@ -100,7 +100,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         store_label(settings.env),
         settings.env.dyno or "-",
     )
-    app = create_app(runtime, poller=build_poller(runtime))
+    poller = build_poller(runtime)
+    runtime.answering = build_answering(runtime, poller)
+    app = create_app(runtime, poller=poller)
     add_slack(runtime, app)
     add_teams(runtime, app)
     add_board(runtime, app, board)

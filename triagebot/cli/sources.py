@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -34,6 +35,9 @@ from triagebot.ingest.sources import SourceSpec
 from triagebot.runtime.console import safe_text
 from triagebot.runtime.scheduler import create_scheduler
 from triagebot.runtime.wiring import Runtime
+
+if TYPE_CHECKING:
+    from triagebot.runtime.answering import Answering
 
 LAG_PERIOD = timedelta(days=7)
 
@@ -58,6 +62,23 @@ def build_poller(runtime: Runtime, only: str | None = None) -> Poller:
         note_gone=runtime.pipeline.note_gone,
         ingest_batches=runtime.pipeline.ingest_batches,
     )
+
+
+def build_answering(runtime: Runtime, poller: Poller) -> Answering:
+    """Replies and thread reads through the configured sources that implement them (the
+    poller's own adapters), with an HTTP client of their own that never follows redirects."""
+    from integrations.sources import open_http  # noqa: PLC0415
+    from triagebot.actions.public import reply_capable  # noqa: PLC0415
+    from triagebot.runtime.answering import Answering  # noqa: PLC0415
+
+    capable = {
+        name: public
+        for name, spec in poller.specs.items()
+        if spec.runnable and (public := reply_capable(spec.source)) is not None
+    }
+    http = open_http()
+    http.follow_redirects = False
+    return Answering(runtime.store, runtime.settings, capable, http, runtime.clock)
 
 
 def _settings() -> Settings:

@@ -24,11 +24,14 @@ from triagebot.cases.lifecycle import Resolve
 from triagebot.cases.records import Case
 from triagebot.config.settings import Settings
 from triagebot.errors import NotAllowed
+from triagebot.ingest.threads import RUN_EVERY, ThreadChecker
 from triagebot.lanes import in_background
+from triagebot.runtime.scheduler import add_interval_job
 from triagebot.store.base import Store
 
 if TYPE_CHECKING:
     import httpx
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class Answering:
     http: httpx.AsyncClient | None
     clock: Callable[[], datetime]
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
+    _checker: ThreadChecker | None = None
 
     @property
     def policy(self) -> SettingsPolicy:
@@ -175,6 +179,8 @@ class Answering:
         source = self.source_for(case)
         if source is None or self.http is None:
             return
+        if self._checker is not None:
+            self._checker.note_changed(case)
         task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
             self._deliver(source, case.id, reply_id)
         )
@@ -200,3 +206,24 @@ class Answering:
         """Wait for the replies being sent (shutdown, tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def thread_checker(self) -> ThreadChecker | None:
+        """The leader's thread reads over the sources that can read threads (None: none can)."""
+        if self.http is None or not any(s.can_read_threads for s in self.sources.values()):
+            return None
+        if self._checker is None:
+            self._checker = ThreadChecker(
+                self.store, self.settings, self.sources, self.http, self.clock
+            )
+        return self._checker
+
+    def schedule(self, scheduler: AsyncIOScheduler) -> None:
+        """Read threads every ``RUN_EVERY`` on the leader, within each source's budget."""
+        checker = self.thread_checker()
+        if checker is not None:
+            add_interval_job(scheduler, "threads", checker.run, RUN_EVERY)
+
+    async def aclose(self) -> None:
+        await self.drain()
+        if self.http is not None:
+            await self.http.aclose()

@@ -104,6 +104,8 @@ def create_app(
             poller.schedule(app[SCHEDULER])
         register_sla_jobs(runtime, app[SCHEDULER])  # SLA watcher and daily digests
         register_model_jobs(runtime, app[SCHEDULER])  # nightly learning, model refresh
+        if runtime.answering is not None:
+            runtime.answering.schedule(app[SCHEDULER])  # thread reads: public answers
         if extra_startup is not None:
             await extra_startup(app)
         await start_leadership(app)
@@ -113,6 +115,8 @@ def create_app(
         app[SCHEDULER].shutdown(wait=False)
         if poller is not None:
             await poller.aclose()
+        if runtime.answering is not None:
+            await runtime.answering.aclose()
         runtime.close()
 
     app.on_startup.append(start_scheduler)
