@@ -31,9 +31,10 @@ from integrations.sources._base import (
 )
 from integrations.sources._google_auth import ServiceAccountToken, read_key
 from integrations.sources._http import get, json_body
-from integrations.sources._options import SourceOptions, Text
+from integrations.sources._options import Text
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import join, language, parse_time, tidy
+from integrations.sources.googleplay_public import GooglePlayPublic, GooglePlayPublicOptions
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
@@ -47,13 +48,13 @@ _OK = (200, 400, 401, 403, 404)
 _PACKAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
 
 
-class GooglePlayOptions(SourceOptions):
+class GooglePlayOptions(GooglePlayPublicOptions):
     package_name: Text | None = None  # required: com.example.app
     service_account_json_env: Text = KEY_VARIABLE
     translation_language: Text | None = None  # reviews translated into this language (en)
 
 
-class GooglePlaySource(BaseSource):
+class GooglePlaySource(BaseSource, GooglePlayPublic):
     kind = "googleplay"
     default_base_url = "https://androidpublisher.googleapis.com"
     default_page_size = 100
@@ -69,14 +70,20 @@ class GooglePlaySource(BaseSource):
             )
         self.package = package
         self.translation = self.options.translation_language
-        key_text = self.credential("service_account_json_env", KEY_VARIABLE)
-        variable = self.options.service_account_json_env
+        self.token = self._token("service_account_json_env", KEY_VARIABLE)
+        self.reply_token = None
+        if self.options.reply_service_account_json_env is not None:
+            self.reply_token = self._token("reply_service_account_json_env", "")
+
+    def _token(self, option: str, default: str) -> ServiceAccountToken:
+        """The token of the service-account key in the variable named by ``option``."""
+        key_text = self.credential(option, default)
+        variable = getattr(self.options, option) or default
         try:
-            self.token = ServiceAccountToken(read_key(key_text or ""), SCOPE)
+            return ServiceAccountToken(read_key(key_text or ""), SCOPE)
         except ValueError as exc:
             raise self.bad_option(
-                "service_account_json_env",
-                f"{variable} does not hold a usable service-account JSON key: {exc}",
+                option, f"{variable} does not hold a usable service-account JSON key: {exc}"
             ) from None
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
