@@ -5,6 +5,8 @@ records every call, keeps the messages of each channel (with metadata, for
 ``conversations.history``), can rate-limit ``chat.postMessage`` per channel with 429 and
 Retry-After, and serves ``response_url`` endpoints. It runs on the test's event loop
 (``await fake.start()``) or on a thread of its own (``start_in_thread()``, for benchmarks).
+A benchmark that runs for long passes ``keep_calls=False`` and an ``observer``: each call is
+handed to it (on the fake's thread) instead of being kept.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -60,6 +63,8 @@ class FakeSlack:
     failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # block validation failures
     rejected: int = 0  # answers with 429
+    keep_calls: bool = True  # False: ``calls`` stays empty (a long benchmark)
+    observer: Callable[[Call], None] | None = None  # sees every call, on the fake's thread
     url: str = ""
     _last_post: dict[str, float] = field(default_factory=dict)
     _last_ts: int = 0
@@ -144,7 +149,11 @@ class FakeSlack:
         method = request.match_info["method"]
         args = await _read_args(request)
         status, body = self._answer(method, args, request.headers.get("Authorization", ""))
-        self.calls.append(Call(method, args, status, body, time.monotonic()))
+        call = Call(method, args, status, body, time.monotonic())
+        if self.keep_calls:
+            self.calls.append(call)
+        if self.observer is not None:
+            self.observer(call)
         headers = {}
         if status == 429:
             headers["Retry-After"] = str(body.pop("retry_after"))
