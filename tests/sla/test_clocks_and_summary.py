@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from triagebot.cases.answers import FirstResponse, ResponseVia
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import Assignment, Author, Case, CaseState, Mention, Priority
 from triagebot.durations import Span, parse_span
@@ -19,9 +20,14 @@ from triagebot.sla.clocks import (
     due_times,
     progress,
     resolve_breached,
+    respond_breached,
+    respond_due_time,
+    respond_met,
+    resumed_resolve_due,
     source_lag,
     time_to_claim,
     time_to_resolve,
+    time_to_respond,
 )
 from triagebot.sla.figures import percentile
 from triagebot.sla.period import summarize
@@ -57,6 +63,7 @@ def make_case(
 ) -> Case:
     calendar = CALENDARS[department]
     claim_due, resolve_due = due_times(POLICIES[priority], calendar, ingested)
+    respond_due = respond_due_time(POLICIES[priority], calendar, ingested)
     mention = Mention(
         id=f"{source}:{case_id}",
         source=source,
@@ -75,9 +82,14 @@ def make_case(
         ingested_at=ingested,
         claim_due=claim_due,
         resolve_due=resolve_due,
+        respond_due=respond_due,
         assignments=(Assignment(department, ingested),),
     )
     return replace(case, **changes)
+
+
+def answered(at: datetime, via: ResponseVia = ResponseVia.THREAD) -> FirstResponse:
+    return FirstResponse(at, "@northwind", via, "https://example.com/answer")
 
 
 # -- due times and progress ----------------------------------------------------------------
@@ -171,6 +183,61 @@ def test_breaches() -> None:
     assert time_to_resolve(spam, OFFICE) is None
     resolved_late = replace(late, state=CaseState.RESOLVED, resolved_at=mon(17, 1))
     assert resolve_breached(resolved_late, mon(17, 2))
+
+
+def test_respond_target_met_breached_or_undecided() -> None:
+    # P2 in the office: respond within 4 business hours of Monday 15:00 -> Tuesday 11:00.
+    case = make_case("1", ingested=mon(15))
+    assert case.respond_due == mon(11, days=1)
+    assert respond_met(case, mon(11, days=1)) is None  # not due yet
+    assert respond_breached(case, mon(11, 1, days=1))  # active, unanswered, past due
+    claimed = replace(case, state=CaseState.CLAIMED, first_claimed_at=mon(15, 5))
+    assert respond_breached(claimed, mon(12, days=1))  # a claim is not an answer
+    on_time = replace(claimed, first_response=answered(mon(11, days=1)))
+    assert respond_met(on_time, mon(12, days=3)) is True
+    assert time_to_respond(on_time, OFFICE) == 4 * 3600
+    assert time_to_respond(on_time, OFFICE, business=False) == 20 * 3600
+    late = replace(claimed, first_response=answered(mon(11, 1, days=1), ResponseVia.REPLY))
+    assert respond_breached(late, mon(11, 2, days=1))
+    # Closed unanswered: breached if it was open past the due time, else undecided.
+    closed = replace(claimed, state=CaseState.RESOLVED, resolved_at=mon(16))
+    assert respond_met(closed, mon(12, days=5)) is None
+    closed_late = replace(closed, resolved_at=mon(12, days=1))
+    assert respond_breached(closed_late, mon(12, days=5))
+    spam = replace(case, state=CaseState.SPAM, resolved_at=mon(15))
+    assert not respond_breached(spam, mon(12, days=5))
+    assert time_to_respond(replace(spam, first_response=answered(mon(16))), OFFICE) is None
+    # A case ingested before the target: not judged, its answer still timed.
+    older = replace(on_time, respond_due=None)
+    assert respond_met(older, mon(12, days=5)) is None
+    assert time_to_respond(older, OFFICE) == 4 * 3600
+
+
+def test_the_resolve_clock_pauses_while_waiting_on_the_customer() -> None:
+    # P2 from Monday 15:00: resolve within one business day (8 h) -> Tuesday 15:00.
+    case = make_case("1", ingested=mon(15), state=CaseState.CLAIMED, first_claimed_at=mon(15, 5))
+    assert case.resolve_due == mon(15, days=1)
+    waiting = replace(case, waiting_since=mon(16), first_response=answered(mon(16)))
+    # Monday 16-17 and Tuesday 09-11 are three business hours of waiting: due Wednesday 10:00.
+    pushed = resumed_resolve_due(OFFICE, case.resolve_due, mon(16), mon(11, days=1))
+    assert pushed == mon(10, days=2)
+    # No business time waited (overnight): the due time stays as it was.
+    assert resumed_resolve_due(OFFICE, case.resolve_due, mon(18), mon(8, days=1)) == (
+        case.resolve_due
+    )
+    assert resolve_breached(case, mon(15, 1, days=1))
+    assert not resolve_breached(waiting, mon(15, 1, days=1), OFFICE)
+    assert not resolve_breached(waiting, mon(12, days=4), OFFICE)  # still waiting, paused
+    # Without a calendar a waiting case is late only if it was when the wait began.
+    assert not resolve_breached(waiting, mon(12, days=4))
+    assert resolve_breached(replace(waiting, waiting_since=mon(9, days=2)), mon(12, days=4))
+    # Resolved while waiting: judged against the due time pushed until the resolve.
+    resolved = replace(waiting, state=CaseState.RESOLVED, resolved_at=mon(9, 30, days=2))
+    assert not resolve_breached(resolved, mon(12, days=5), OFFICE)
+    assert resolve_breached(replace(resolved, waiting_since=None), mon(12, days=5), OFFICE)
+    # A wait that began after the due time does not undo the breach.
+    late_wait = replace(waiting, waiting_since=mon(10, days=2))
+    assert resolve_breached(late_wait, mon(12, days=3), OFFICE)
 
 
 def test_percentile_matches_statistics_inclusive() -> None:
@@ -338,17 +405,23 @@ def test_to_dict_is_json_ready_and_rounded() -> None:
 
 
 def test_summary_measures_equal_the_per_case_functions() -> None:
-    """Each case alone: the summary's figures are exactly what the per-case functions give."""
+    """Each case alone: the summary's figures are exactly what the per-case functions give,
+    with answers before and after the respond due time and waits on the customer that begin
+    and end in and out of business hours."""
     import random  # noqa: PLC0415
 
     rng = random.Random(2)
-    for n in range(300):
+    for n in range(600):
         department = rng.choice(["support", "billing"])
         calendar = CALENDARS[department]
         ingested = mon(0, days=rng.randint(-2, 4)) + timedelta(microseconds=rng.randint(0, 10**11))
         claimed = ingested + timedelta(microseconds=rng.randint(-(10**9), 10**11))
         done = claimed + timedelta(microseconds=rng.randint(0, 10**11))
-        state = rng.choice([CaseState.OPEN, CaseState.CLAIMED, CaseState.RESOLVED])
+        state = rng.choice([CaseState.OPEN, CaseState.CLAIMED, CaseState.RESOLVED, CaseState.SPAM])
+        answer = ingested + timedelta(microseconds=rng.randint(-(10**9), 10**11))
+        wait = answer + timedelta(microseconds=rng.randint(0, 10**11))
+        if n % 7 == 0:  # a wait that begins at the resolve due time (a close, often)
+            wait = make_case("w", department=department, ingested=ingested).resolve_due
         case = make_case(
             f"r{n}",
             department=department,
@@ -357,18 +430,30 @@ def test_summary_measures_equal_the_per_case_functions() -> None:
             lag=timedelta(microseconds=rng.randint(-(10**6), 10**10)),
             state=state,
             first_claimed_at=claimed if state is not CaseState.OPEN or n % 2 else None,
-            resolved_at=done if state is CaseState.RESOLVED else None,
+            resolved_at=done if state.is_closed else None,
+            first_response=answered(answer) if n % 3 else None,
+            waiting_since=wait if n % 3 and n % 4 else None,
         )
-        now = ingested + timedelta(days=rng.randint(0, 6))
+        if n % 11 == 0:
+            case = replace(case, respond_due=None)
+        now = ingested + timedelta(days=rng.randint(0, 6), microseconds=rng.randint(0, 10**10))
         total = summarize(
             [case], CALENDARS.__getitem__, now, SINCE - timedelta(days=9), UNTIL
         ).total
         assert total.count == 1
+        if state is CaseState.SPAM:
+            assert total.breaches == 0 and total.respond.n == 0
+            continue
         assert total.source_lag_median == source_lag(case)
-        claim, resolve = total.claim, total.resolve
+        claim, resolve, respond = total.claim, total.resolve, total.respond
         assert claim.median_business == time_to_claim(case, calendar)
         assert claim.median_wall == time_to_claim(case, calendar, business=False)
         assert resolve.median_business == time_to_resolve(case, calendar)
         assert resolve.median_wall == time_to_resolve(case, calendar, business=False)
+        assert respond.median_business == time_to_respond(case, calendar)
+        assert respond.median_wall == time_to_respond(case, calendar, business=False)
         assert claim.breaches == claim_breached(case, now)
-        assert resolve.breaches == resolve_breached(case, now)
+        assert resolve.breaches == resolve_breached(case, now, calendar), case
+        assert resolve.met == (state is CaseState.RESOLVED and not resolve.breaches)
+        decided = respond_met(case, now)
+        assert (respond.met, respond.breaches) == (decided is True, decided is False), case

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from triagebot.cases.answers import FirstResponse, ResponseVia
 from triagebot.cases.identities import SURFACES, SYSTEM, Identity
 from triagebot.cases.records import (
     Author,
@@ -144,7 +145,12 @@ def make_ref(surface: str = "slack", message_id: str = "1700000000.000100") -> M
 
 
 def varied_case(rng: random.Random, n: int) -> Case:
-    """A case at some stage of its life, with times that have microseconds."""
+    """A case at some stage of its life, with times that have microseconds, and (from a
+    random source of its own, so ``rng`` draws as before) its public answer."""
+    return _answered(_staged(rng, n), random.Random(n))
+
+
+def _staged(rng: random.Random, n: int) -> Case:
     at = T0 + timedelta(seconds=rng.randint(0, 12 * 86_400), microseconds=rng.randint(0, 999_999))
     case = make_case(
         str(n),
@@ -189,4 +195,23 @@ def varied_case(rng: random.Random, n: int) -> Case:
     if stage == "closed-unclaimed":
         state = rng.choice([CaseState.RESOLVED, CaseState.SPAM])
         return replace(case, state=state, resolved_by=who, resolved_at=done)
+    return case
+
+
+def _answered(case: Case, rng: random.Random) -> Case:
+    """Respond due (none on some, as cases ingested before the target), a first public
+    response on some, before or after the due time, and a wait on the customer on some."""
+    at = case.ingested_at
+    if rng.random() < 0.15:
+        return case
+    due = at + timedelta(minutes=rng.randint(30, 900), microseconds=rng.randint(0, 999_999))
+    case = replace(case, respond_due=due)
+    if case.state is CaseState.NEW or rng.random() < 0.3:
+        return case
+    answered = at + timedelta(seconds=rng.randint(-300, 60_000), microseconds=rng.randint(0, 999))
+    via = rng.choice(list(ResponseVia))
+    first = FirstResponse(answered, rng.choice(["@northwind", "slack:U0ANA"]), via)
+    case = replace(case, first_response=first)
+    if rng.random() < 0.5:
+        case = replace(case, waiting_since=answered + timedelta(seconds=rng.randint(0, 9_000)))
     return case

@@ -1,4 +1,5 @@
-"""PostgreSQL migrations 3 and 4: a store written at version 2 migrates and answers as before."""
+"""PostgreSQL migrations: a store written at version 2 (no facts, no keys) or 6 (no
+first-response facts) migrates and answers as before."""
 
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ def test_a_version_2_store_migrates_and_gives_the_same_summary() -> None:
                 "applied migration 4: link keys indexed without a pending list",
                 "applied migration 5: events found by action and time",
                 "applied migration 6: actors qualified by the surface that recorded them",
+                "applied migration 7: first-response SLA facts beside each case",
             ]
         with PostgresStore(url, schema=schema) as store:
             listed = store.list_cases()
@@ -101,3 +103,28 @@ def test_rows_written_by_an_older_version_after_the_migration_are_candidates() -
         found = store.crosspost_candidates({"https://example.org/seen"}, set(), T0)
         assert found == [moved]
         assert store.sla_facts() == [sla_facts(moved)]
+
+
+def test_a_version_6_store_gets_the_first_response_facts_of_its_cases() -> None:
+    """Rows written before migration 7 hold respond_due, first_response and waiting_since
+    in their documents only: the migration fills the new columns from them."""
+    rng = random.Random(6)
+    cases = [varied_case(rng, n) for n in range(1, 61)]
+    assert any(c.first_response for c in cases) and any(c.waiting_since for c in cases)
+    with throwaway_schema(migrate=False) as (url, schema):
+        options = f"-c search_path={schema}"
+        with psycopg.connect(url, options=options) as conn:
+            assert _pg_schema.migrate(conn, upto=6)
+            with conn.transaction():
+                _write_as_version_2(conn, cases)
+        with PostgresStore(url, schema=schema, check_schema=False) as store:
+            with pytest.raises(Exception, match="run `triagebot migrate`"):
+                PostgresStore(url, schema=schema).close()
+            assert store.migrate() == [
+                "applied migration 7: first-response SLA facts beside each case"
+            ]
+        with PostgresStore(url, schema=schema) as store:
+            assert sorted(store.sla_facts()) == sorted(sla_facts(c) for c in cases)
+            from_facts = summarize_facts(store.sla_facts(), CALENDARS.__getitem__, NOW, T0, NOW)
+            assert from_facts == summarize(store.list_cases(), CALENDARS.__getitem__, NOW, T0, NOW)
+            assert from_facts.total.respond.n > 0

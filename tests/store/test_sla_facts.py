@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.store.builders import T0, make_case, make_new, varied_case
+from triagebot.cases.answers import FirstResponse, ResponseVia
 from triagebot.cases.facts import crosspost_keys, sla_facts
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import ACTIVE_STATES, Author, Case, CaseState, NewCase
@@ -75,6 +76,8 @@ def test_summary_from_the_facts_equals_the_summary_of_the_cases(store: Store) ->
             assert summary.to_dict() == from_cases.to_dict()
         assert from_facts[0].total.count == len(cases)
     assert from_facts[0].by_person  # the data has claims, so people show up
+    respond = from_facts[0].total.respond  # answers on time and late, waits on the customer
+    assert respond.n and respond.met and respond.breaches
 
 
 def test_sla_facts_follow_every_change(store: Store) -> None:
@@ -91,14 +94,24 @@ def test_sla_facts_follow_every_change(store: Store) -> None:
     moved = replace(claimed, department="billing", version=3)
     store.save_case(moved, 2)
     assert store.sla_facts() == [sla_facts(moved)]
+    answer = FirstResponse(T0 + timedelta(hours=1), "@northwind", ResponseVia.THREAD)
+    answered = replace(
+        moved, version=4, respond_due=T0 + timedelta(hours=4), first_response=answer,
+        waiting_since=answer.at,
+    )  # fmt: skip
+    store.save_case(answered, 3)
+    facts = store.sla_facts()
+    assert facts == [sla_facts(answered)]
+    assert facts[0].first_response_us is not None and facts[0].waiting_since_us is not None
+    moved = answered
     done = replace(
         moved,
         state=CaseState.RESOLVED,
-        version=4,
+        version=5,
         resolved_at=NOW,
         resolved_by=Identity("cli", "bo"),
     )
-    store.save_case(done, 3)
+    store.save_case(done, 4)
     assert store.sla_facts() == [sla_facts(done)]
     assert store.sla_facts()[0].person == "slack:U0ANA"
 

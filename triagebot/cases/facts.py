@@ -75,6 +75,11 @@ class SlaFacts(NamedTuple):
     resolved_us: int | None
     claim_due_us: int
     resolve_due_us: int
+    respond_due_us: int | None  # None on cases ingested before the respond target
+    first_response_us: int | None
+    #: Set while the case waits on the customer (the resolve clock pauses), and on a case
+    #: closed while waiting.
+    waiting_since_us: int | None
 
 
 def person_of(case: Case) -> str | None:
@@ -100,6 +105,9 @@ def sla_facts(case: Case) -> SlaFacts:
         None if case.resolved_at is None else to_us(case.resolved_at),
         to_us(case.claim_due),
         to_us(case.resolve_due),
+        None if case.respond_due is None else to_us(case.respond_due),
+        None if case.first_response is None else to_us(case.first_response.at),
+        None if case.waiting_since is None else to_us(case.waiting_since),
     )
 
 
@@ -107,6 +115,7 @@ def sla_facts_of_doc(doc: Mapping[str, Any]) -> SlaFacts:
     """``sla_facts(Case.from_dict(doc))`` without building the case."""
     first_claimed = doc.get("first_claimed_at")
     mention = doc["mention"]
+    first_response = doc.get("first_response")
     return SlaFacts(
         doc["id"],
         doc["state"],
@@ -120,6 +129,9 @@ def sla_facts_of_doc(doc: Mapping[str, Any]) -> SlaFacts:
         _doc_us_or_none(doc.get("resolved_at")),
         _doc_us(doc["claim_due"]),
         _doc_us(doc["resolve_due"]),
+        _doc_us_or_none(doc.get("respond_due")),
+        _doc_us(first_response["at"]) if first_response else None,
+        _doc_us_or_none(doc.get("waiting_since")),
     )
 
 

@@ -39,7 +39,8 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 @dataclass
 class TargetStats:
-    """One target (claim or resolve) of a group: timings in seconds and the SLA outcome."""
+    """One target (claim, respond or resolve) of a group: timings in seconds and the SLA
+    outcome."""
 
     n: int = 0
     median_business: float | None = None
@@ -80,8 +81,15 @@ class GroupStats:
     spam: int = 0
     claim: TargetStats = field(default_factory=TargetStats)
     resolve: TargetStats = field(default_factory=TargetStats)
+    #: The first public response (``Case.first_response``) against ``respond_due``.
+    respond: TargetStats = field(default_factory=TargetStats)
     source_lag_median: float | None = None
     source_lag_p90: float | None = None
+
+    @property
+    def breaches(self) -> int:
+        """Breached targets of the group: claim, respond and resolve together."""
+        return self.claim.breaches + self.respond.breaches + self.resolve.breaches
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +98,7 @@ class GroupStats:
             "spam": self.spam,
             "claim": self.claim.to_dict(),
             "resolve": self.resolve.to_dict(),
+            "respond": self.respond.to_dict(),
             "source_lag_median": _round(self.source_lag_median),
             "source_lag_p90": _round(self.source_lag_p90),
         }

@@ -53,6 +53,14 @@ class _Columns:
     resolve: tuple[Ranked, Ranked]
     resolve_met: Bools
     resolve_breached: Bools
+    responded: Bools  # has a first public response (spam left out)
+    respond: tuple[Ranked, Ranked]
+    respond_met: Bools
+    respond_breached: Bools
+
+
+#: The column that says a case has a time for the target.
+_DONE = {"claim": "claimed", "resolve": "resolved", "respond": "responded"}
 
 
 def _seconds(us: Ints) -> Ranked:
@@ -75,6 +83,26 @@ def _optional(values: Sequence[int | None]) -> tuple[Bools, Ints]:
     return present, np.where(present, floats, 0).astype(np.int64)
 
 
+def _lookup(begin: Ints, end: Ints, total: Ints, at: Ints) -> Ints:
+    """Business µs from the table's origin to each instant (``BusinessCalendar.intervals_us``)."""
+    i = np.searchsorted(begin, at, side="right") - 1
+    j = np.maximum(i, 0)
+    found: Ints = np.where(i < 0, 0, total[j] - np.maximum(0, end[j] - at))
+    return found
+
+
+def _table(calendar: BusinessCalendar, instants: list[Ints]) -> tuple[Ints, Ints, Ints] | None:
+    """One calendar table covering every instant given, as arrays (None: nothing to cover)."""
+    every = np.concatenate(instants)
+    if not every.size:
+        return None
+    starts, ends, totals = calendar.intervals_us(int(every.min()), int(every.max()))
+    if not starts:
+        return None
+    begin, end, total = (np.array(x, dtype=np.int64) for x in (starts, ends, totals))
+    return begin, end, total
+
+
 def _business(
     departments: Ints, names: list[str], instants: list[Ints], calendar_for: Callable[[str], Any]
 ) -> list[Ints]:
@@ -83,19 +111,48 @@ def _business(
     for code, name in enumerate(names):
         mine = departments == code
         chosen = [a[mine] for a in instants]
-        every = np.concatenate(chosen)
-        if not every.size:
+        table = _table(calendar_for(name), chosen)
+        if table is None:
             continue
-        calendar: BusinessCalendar = calendar_for(name)
-        starts, ends, totals = calendar.intervals_us(int(every.min()), int(every.max()))
-        if not starts:
-            continue
-        begin, end, total = (np.array(x, dtype=np.int64) for x in (starts, ends, totals))
         for out, at in zip(result, chosen, strict=True):
-            i = np.searchsorted(begin, at, side="right") - 1
-            j = np.maximum(i, 0)
-            out[mine] = np.where(i < 0, 0, total[j] - np.maximum(0, end[j] - at))
+            out[mine] = _lookup(*table, at)
     return result
+
+
+def _late_after_wait(
+    departments: Ints,
+    names: list[str],
+    times: tuple[Ints, Ints, Ints],
+    rows: Bools,
+    calendar_for: Callable[[str], Any],
+) -> Bools:
+    """``end > resumed_resolve_due(calendar, due, since, end)`` for each of ``rows``, with
+    ``times`` = (due, since, end): the resolve due time pushed by the business time waited.
+
+    With ``B`` the business µs of an instant and ``w = B(end) - B(since)`` (0 if negative),
+    the pushed due time is ``due`` when ``w`` is 0, else the first instant whose ``B`` is
+    ``B(due) + w`` (``BusinessCalendar.add``); ``end`` can pass it only when that is at most
+    ``B(end)``, so the table covering the three instants suffices."""
+    due, since, end = times
+    late = np.zeros(len(rows), dtype=np.bool_)
+    for code, name in enumerate(names):
+        mine = rows & (departments == code)
+        if not mine.any():
+            continue
+        d, s, e = due[mine], since[mine], end[mine]
+        table = _table(calendar_for(name), [d, s, e])
+        if table is None:
+            late[mine] = e > d
+            continue
+        begin, close, total = table
+        at_end = _lookup(begin, close, total, e)
+        waited = np.maximum(0, at_end - _lookup(begin, close, total, s))
+        target = _lookup(begin, close, total, d) + waited
+        reach = (waited > 0) & (target <= at_end)
+        k = np.minimum(np.searchsorted(total, target, side="left"), len(total) - 1)
+        pushed = close[k] - (total[k] - target)
+        late[mine] = np.where(waited == 0, e > d, reach & (e > pushed))
+    return late
 
 
 def _columns(
@@ -105,7 +162,7 @@ def _columns(
     now: int,
 ) -> _Columns:
     _, states, _, _, _, _, ingested, posted, claims, resolves = columns[:10]
-    claim_due, resolve_due = columns[10:]
+    claim_due, resolve_due, respond_due, responses, waits = columns[10:]
     state, names = _codes(states)
     spam = state == (names.index(_SPAM) if _SPAM in names else -2)
     active = np.isin(state, [names.index(s) for s in _ACTIVE if s in names])
@@ -115,13 +172,30 @@ def _columns(
     claimed &= ~spam
     resolved, resolve_at = _optional(resolves)
     resolved &= is_resolved
+    responded, respond_at = _optional(responses)
+    responded &= ~spam
     # Missing instants are looked up as the ingest: the calendar table spans only real ones.
-    instants = [ing, np.where(claimed, claim_at, ing), np.where(resolved, resolve_at, ing)]
-    start_b, claim_b, resolve_b = _business(*departments, instants, calendar_for)
+    instants = [
+        ing,
+        np.where(claimed, claim_at, ing),
+        np.where(resolved, resolve_at, ing),
+        np.where(responded, respond_at, ing),
+    ]
+    start_b, claim_b, resolve_b, respond_b = _business(*departments, instants, calendar_for)
     claim_due_at = np.array(claim_due, dtype=np.int64)
-    resolve_due_at = np.array(resolve_due, dtype=np.int64)
     waiting = active & (now > claim_due_at)
-    late = active & (now > resolve_due_at)
+    late = _resolve_late(
+        departments,
+        (active, resolved, spam),
+        np.array(resolve_due, dtype=np.int64),
+        (resolve_at, _optional(waits), now),
+        calendar_for,
+    )
+    judged, respond_due_at = _optional(respond_due)
+    judged &= ~spam
+    unanswered_late = np.where(
+        resolved, resolve_at > respond_due_at, active & (now > respond_due_at)
+    )
     return _Columns(
         ingested=ing,
         state=state,
@@ -134,9 +208,34 @@ def _columns(
         claim_breached=(claimed & (claim_at > claim_due_at)) | (~claimed & ~spam & waiting),
         resolved=resolved,
         resolve=(_seconds(resolve_b - start_b), _seconds(resolve_at - ing)),
-        resolve_met=resolved & (resolve_at <= resolve_due_at),
-        resolve_breached=(resolved & (resolve_at > resolve_due_at)) | (~resolved & ~spam & late),
+        resolve_met=resolved & ~late,
+        resolve_breached=late,
+        responded=responded,
+        respond=(_seconds(respond_b - start_b), _seconds(respond_at - ing)),
+        respond_met=judged & responded & (respond_at <= respond_due_at),
+        respond_breached=judged & np.where(responded, respond_at > respond_due_at, unanswered_late),
     )
+
+
+def _resolve_late(
+    departments: tuple[Ints, list[str]],
+    kinds: tuple[Bools, Bools, Bools],
+    due: Ints,
+    times: tuple[Ints, tuple[Bools, Ints], int],
+    calendar_for: Callable[[str], Any],
+) -> Bools:
+    """Resolved after the resolve due time, or active past it (spam never); the due time of
+    a case waiting on the customer (or resolved while waiting) is pushed by the wait."""
+    active, resolved, spam = kinds
+    resolve_at, (waited, since), now = times
+    end = np.where(resolved, resolve_at, now)
+    judged = (active | resolved) & ~spam
+    late: Bools = judged & (end > due)
+    paused = judged & waited
+    if paused.any():
+        pushed = _late_after_wait(*departments, (due, since, end), paused, calendar_for)
+        late = np.where(paused, pushed, late)
+    return late
 
 
 def _percentiles(
@@ -166,10 +265,9 @@ def _count(codes: Ints, where: Bools, size: int) -> list[int]:
 
 
 def _target(codes: Ints, where: Bools, size: int, c: _Columns, target: str) -> list[TargetStats]:
-    has = where & (c.claimed if target == "claim" else c.resolved)
-    business, wall = c.claim if target == "claim" else c.resolve
-    met = c.claim_met if target == "claim" else c.resolve_met
-    breached = c.claim_breached if target == "claim" else c.resolve_breached
+    has = where & getattr(c, _DONE[target])
+    business, wall = getattr(c, target)
+    met, breached = getattr(c, f"{target}_met"), getattr(c, f"{target}_breached")
     return [
         TargetStats(n, mb, pb, mw, pw, m, b)
         for (n, mb, pb), (_, mw, pw), m, b in zip(
@@ -195,11 +293,15 @@ def _groups(codes: Ints, names: list[str], inside: Bools, c: _Columns) -> dict[s
     lags = _percentiles(codes, c.lag, timed, size)
     claims = _target(codes, timed, size, c, "claim")
     resolves = _target(codes, timed, size, c, "resolve")
+    responds = _target(codes, timed, size, c, "respond")
     result: dict[str, GroupStats] = {}
     for j in sorted(range(size), key=names.__getitem__):
         if not counts[j]:
             continue
-        stats = GroupStats(count=counts[j], spam=spam[j], claim=claims[j], resolve=resolves[j])
+        stats = GroupStats(
+            count=counts[j], spam=spam[j], claim=claims[j], resolve=resolves[j],
+            respond=responds[j],
+        )  # fmt: skip
         for s, n in zip(c.states, states[j].tolist(), strict=True):
             if n:
                 stats.by_state[s] = n

@@ -228,7 +228,8 @@ class History:
         return cases
 
     def facts(self, info: SegmentInfo) -> list[SlaFacts] | None:
-        """The segment's facts file, or None when it has none (or it has just gone)."""
+        """The segment's facts file, or None when it has none (or it has just gone, or an
+        earlier version wrote it with fewer facts per case)."""
         if info.facts is None:
             return None
         path = self.directory / info.facts
@@ -237,7 +238,10 @@ class History:
         except FileNotFoundError:
             return None
         try:
-            return [SlaFacts._make(row) for row in data["facts"]]
+            rows = data["facts"]
+            if any(len(row) != len(SlaFacts._fields) for row in rows):
+                return None  # kept by an earlier version with fewer facts: read the cases
+            return [SlaFacts._make(row) for row in rows]
         except (KeyError, TypeError, AttributeError):
             raise StoreError(f"{path}: not a facts file (malformed 'facts')") from None
 

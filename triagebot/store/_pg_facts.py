@@ -1,5 +1,5 @@
-"""Reads of the PostgreSQL store's narrow per-case columns (migration 3): SLA facts and the
-cross-post lookup by keys. The facts columns are kept by the ``cases_sla_facts`` trigger; the
+"""Reads of the PostgreSQL store's narrow per-case columns (migrations 3 and 7): SLA facts and
+the cross-post lookup by keys. The facts columns are kept by the ``cases_sla_facts`` trigger; the
 keys are written by the store with the case and carry the version they were computed for.
 """
 
@@ -20,7 +20,8 @@ ACTIVE_SQL = "state IN ('new', 'open', 'claimed')"  # the predicate of the parti
 _STALE_SQL = "keys_version IS DISTINCT FROM version"  # keys written for another version
 _SLA_COLUMNS = (
     "id, state, department, priority, source, person, ingested_us, posted_us,"
-    " first_claimed_us, resolved_us, claim_due_us, resolve_due_us"
+    " first_claimed_us, resolved_us, claim_due_us, resolve_due_us,"
+    " respond_due_us, first_response_us, waiting_since_us"
 )
 ORDER = " ORDER BY ingested_at DESC, id_num DESC NULLS FIRST, id DESC"
 

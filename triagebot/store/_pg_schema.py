@@ -164,6 +164,45 @@ CREATE INDEX events_action_at ON events ((doc->>'action'), (doc->>'at'));
 """,
     ),
     (6, "actors qualified by the surface that recorded them", qualify_actors),
+    (
+        7,
+        "first-response SLA facts beside each case",
+        """
+ALTER TABLE cases
+    ADD COLUMN respond_due_us bigint,
+    ADD COLUMN first_response_us bigint,
+    ADD COLUMN waiting_since_us bigint;
+
+CREATE OR REPLACE FUNCTION cases_sla_facts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.priority := NEW.doc->>'priority';
+    NEW.source := NEW.doc->'mention'->>'source';
+    NEW.person := CASE WHEN NEW.doc->>'first_claimed_at' IS NULL THEN NULL
+        ELSE coalesce(nullif(NEW.doc->>'claimed_by', ''), NEW.doc->>'resolved_by') END;
+    NEW.ingested_us := case_us(NEW.doc->>'ingested_at');
+    NEW.posted_us := case_us(NEW.doc->'mention'->>'created_at');
+    NEW.first_claimed_us := case_us(NEW.doc->>'first_claimed_at');
+    NEW.resolved_us := case_us(NEW.doc->>'resolved_at');
+    NEW.claim_due_us := case_us(NEW.doc->>'claim_due');
+    NEW.resolve_due_us := case_us(NEW.doc->>'resolve_due');
+    NEW.respond_due_us := case_us(NEW.doc->>'respond_due');
+    NEW.first_response_us := case_us(NEW.doc->'first_response'->>'at');
+    NEW.waiting_since_us := case_us(NEW.doc->>'waiting_since');
+    RETURN NEW;
+END $$;
+
+-- Only documents that hold one of the new fields have anything to fill in.
+UPDATE cases SET doc = doc
+    WHERE doc ? 'respond_due' OR doc ? 'first_response' OR doc ? 'waiting_since';
+
+DROP INDEX cases_sla;
+CREATE INDEX cases_sla ON cases (ingested_at) INCLUDE (
+    id, state, department, priority, source, person, ingested_us, posted_us,
+    first_claimed_us, resolved_us, claim_due_us, resolve_due_us,
+    respond_due_us, first_response_us, waiting_since_us
+);
+""",
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -482,10 +482,11 @@ class TinyDBStore(Engine):
                 tx.meta_changed = True
             if self._keep_keys(tx.storage.data.get(CASES, {})):  # derived data: not reported
                 tx.storage.writes += 1
-            bare = [info for info in self._segments if info.facts is None]
+            # Without a facts file, or with one of an earlier version's shape.
+            bare = [info for info in self._segments if self._history.facts(info) is None]
             if bare:
                 tx.meta["segments"] = [
-                    (self._history.write_facts(info) if info.facts is None else info).to_dict()
+                    (self._history.write_facts(info) if info in bare else info).to_dict()
                     for info in self._segments
                 ]
                 tx.meta_changed = True
