@@ -16,6 +16,7 @@ from typing import NoReturn, cast
 from integrations.board.cli import add_board_parser  # argparse only
 from triagebot import __version__
 from triagebot.cases.records import CaseState
+from triagebot.cli.answer_parsers import add_answer_parsers
 from triagebot.cli.routing import add_routing_parser
 from triagebot.cli.rules import add_rules_parser
 from triagebot.errors import ConfigError, InputError, TriagebotError
@@ -37,6 +38,9 @@ COMMAND_MODULES = {
     "routing": "triagebot.cli.routing",
     "teams": "integrations.teams.cli",
     "board": "integrations.board.cli",
+    "reply": "triagebot.cli.answers",
+    "answered": "triagebot.cli.answers",
+    "threads": "triagebot.cli.answers",
 }
 
 
@@ -171,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one line per su
     )
     add_rules_parser(sub)
     add_routing_parser(sub)
+    add_answer_parsers(sub)
     # The teams subcommands live with the Teams package (no botbuilder is imported for them).
     from integrations.teams.cli import add_teams_parser  # noqa: PLC0415
 

@@ -43,6 +43,7 @@ from triagebot.cases.records import OutboxKind as Kind
 from triagebot.config.settings import Settings
 from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.lanes import in_background
+from triagebot.sla.clocks import resumed_resolve_due
 from triagebot.store.base import Store
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ def resume_due_for(settings: Settings) -> Callable[[Case, datetime, datetime], d
 
     def resume(case: Case, since: datetime, now: datetime) -> datetime:
         calendar = settings.calendar_for(case.department)
-        return calendar.add(case.resolve_due, calendar.elapsed(since, now))
+        return resumed_resolve_due(calendar, case.resolve_due, since, now)
 
     return resume
 
