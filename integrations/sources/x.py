@@ -39,8 +39,9 @@ from integrations.sources._http import (
     pause_for,
     snippet,
 )
-from integrations.sources._options import SourceOptions, Text
+from integrations.sources._options import Text
 from integrations.sources._text import language, parse_time, unescape
+from integrations.sources.x_public import XPublic, XPublicOptions
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult, brand_handles, minimal_keywords
@@ -50,17 +51,17 @@ log = logging.getLogger(__name__)
 SEARCH_WINDOW = timedelta(days=7)
 LIMIT = RateLimit("x-rate-limit-remaining", "x-rate-limit-reset", ResetStyle.EPOCH)
 FIELDS = {
-    "tweet.fields": "created_at,author_id,public_metrics,lang,note_tweet",
+    "tweet.fields": "created_at,author_id,public_metrics,lang,note_tweet,conversation_id",
     "expansions": "author_id",
     "user.fields": "username,name,public_metrics",
 }
 
 
-class XOptions(SourceOptions):
+class XOptions(XPublicOptions):
     bearer_token_env: Text | None = None
 
 
-class XSource(BaseSource):
+class XSource(BaseSource, XPublic):
     kind = "x"
     default_base_url = "https://api.x.com"
     default_page_size = 100
@@ -70,6 +71,7 @@ class XSource(BaseSource):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.token = self.credential("bearer_token_env", "X_BEARER_TOKEN")
+        self._init_public()
         if not 10 <= self.page_size <= 100:
             raise self.bad_option("page_size", "must be between 10 and 100 for X")
 
