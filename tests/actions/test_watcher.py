@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tests.sla_helpers import make_case, ny, store_cases
 from tests.store.pg_helpers import needs_postgres, throwaway_schema
 from triagebot.actions.executor import execute
 from triagebot.actions.watcher import SlaWatcher
+from triagebot.cases.answers import FirstResponse, ResponseVia
 from triagebot.cases.identities import SYSTEM, Identity
 from triagebot.cases.lifecycle import Claim, Reassign
 from triagebot.cases.note_mentions import plain_mentions, render_mentions
@@ -20,6 +22,7 @@ from triagebot.cases.records import CaseState, MessageRef, OutboxItem, OutboxKin
 from triagebot.config.settings import Settings
 from triagebot.runtime.console import ConsoleSurface
 from triagebot.runtime.delivery import DeliveryWorker
+from triagebot.sla.clocks import resumed_resolve_due
 from triagebot.store import open_store
 from triagebot.store.base import Store
 
@@ -250,3 +253,77 @@ async def test_console_shows_the_steps_with_plain_mentions(
     assert "— @on-call:shipping" in printed
     assert "escalation #1 SLA breach: case #1 (Shipping, P2)" in printed
     assert "manager: @Maria Chen" in printed and "{@" not in printed
+
+
+def _public(items: list[tuple[OutboxKind, str]]) -> list[tuple[OutboxKind, str]]:
+    return [(kind, text) for kind, text in items if "public answer" in text]
+
+
+def test_respond_ladder_climbs_until_the_first_public_response(
+    settings: Settings, store: Store
+) -> None:
+    # Billing (New York, 09:00-17:00), P2: respond within 4h of Tue 09:00 -> Tue 13:00.
+    answered = make_case(settings, "1", ny(17, 9), answer_due=True)
+    silent = make_case(settings, "2", ny(17, 9), answer_due=True)
+    older = make_case(settings, "3", ny(17, 9))  # ingested before the target: no respond_due
+    store_cases(store, [answered, silent, older])
+    assert answered.respond_due == ny(17, 13)
+    watcher = SlaWatcher(store, settings, Clock(ny(17, 9)))
+    for case_id in ("1", "2", "3"):
+        execute(store, watcher.policy, Claim(case_id, ANA), ny(17, 9, 5))
+    drain(store, ny(17, 9, 5))
+    # Claimed is not answered: the respond ladder goes on, and says what is missing.
+    notes = _public(sent(store, watcher, ny(17, 11)))
+    assert notes == [
+        (OutboxKind.REPLY, "{@user:cli:ana}: no public answer yet: half-way to the respond "
+         "target; due in 2h (Tue 13:00 EST)"),
+    ] * 2  # fmt: skip
+    case = store.get_case("1")
+    reply = FirstResponse(ny(17, 11, 30), "@northwind", ResponseVia.THREAD, "https://x.test/1")
+    store.save_case(replace(case, version=case.version + 1, first_response=reply), case.version)
+    [(_, reminder)] = _public(sent(store, watcher, ny(17, 12)))
+    assert (
+        reminder
+        == "reminder: no public answer yet: respond due in 1h of business time (Tue 13:00 EST)"
+        " — {@user:cli:ana}"
+    )
+    [(kind, breach)] = _public(sent(store, watcher, ny(17, 13, 1)))
+    assert kind is OutboxKind.ESCALATE
+    assert breach.startswith("SLA breach: case #2 (Billing & Refunds, P2) had no public answer by")
+    assert _public(sent(store, watcher, ny(17, 16))) == []
+    marks = {c: store.get_case(c).sla_marks for c in ("1", "2", "3")}
+    assert [m for m in marks["1"] if ":respond:" in m] == ["billing:respond:note"]
+    assert [m for m in marks["2"] if ":respond:" in m] == [
+        "billing:respond:note", "billing:respond:remind", "billing:respond:breach",
+    ]  # fmt: skip
+    assert not [m for m in marks["3"] if ":respond:" in m]
+
+
+def test_waiting_on_the_customer_pauses_the_resolve_ladder(
+    settings: Settings, store: Store
+) -> None:
+    # Billing, P2: resolve within one business day of Tue 09:00 -> Tue 17:00.
+    answered_at = ny(17, 10)
+    case = make_case(
+        settings, "1", ny(17, 9), answer_due=True, state=CaseState.CLAIMED, claimed_by=ANA,
+        claimed_at=ny(17, 9, 5), first_claimed_at=ny(17, 9, 5),
+        first_response=FirstResponse(answered_at, "@northwind", ResponseVia.REPLY),
+        waiting_since=answered_at,
+    )  # fmt: skip
+    store_cases(store, [case])
+    watcher = SlaWatcher(store, settings, Clock(ny(17, 9)))
+    for at in (ny(17, 13), ny(17, 15), ny(17, 17, 1), ny(18, 12)):  # the idle claim goes
+        assert not [t for _, t in sent(store, watcher, at) if "resolve" in t], at
+    assert not [m for m in store.get_case("1").sla_marks if ":resolve:" in m]
+    # The customer replies Wed 12:00: the due time moves by the 10 business hours waited.
+    current = store.get_case("1")
+    pushed = resumed_resolve_due(
+        settings.calendar_for("billing"), current.resolve_due, answered_at, ny(18, 12)
+    )
+    assert pushed == ny(19, 11)
+    resumed = replace(current, version=current.version + 1, waiting_since=None, resolve_due=pushed)
+    store.save_case(resumed, current.version)
+    [(_, note)] = [item for item in sent(store, watcher, ny(18, 12, 1)) if "resolve" in item[1]]
+    assert note == "nobody holds this case yet: resolve due in 6h 59m (Thu 11:00 EST)"
+    [(kind, _)] = [item for item in sent(store, watcher, ny(19, 11, 1)) if "resolve" in item[1]]
+    assert kind is OutboxKind.ESCALATE

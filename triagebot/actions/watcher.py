@@ -1,7 +1,8 @@
 """The SLA watcher: notes, reminders and escalations before and at a breach; idle claims released.
 
 Every pass reads the active cases and walks each target that is still running (claim until the
-first claim, resolve until the case is closed) up a ladder measured in the department's
+first claim, respond until the first public response, resolve until the case is closed) up a
+ladder measured in the department's
 business time: at ``note_at`` (default 50%) a thread note to the claimer, or to the
 department's channel while nobody holds the case; at the policy's ``reminder_at`` a thread note
 mentioning the department's on-call group; at the due time a post to the escalation channel
@@ -12,7 +13,12 @@ Nothing is sent while the department is closed (a few minutes' grace after the c
 target due at the close be escalated that day); a step reached overnight goes out when it opens.
 Reassignment starts the ladder again for the new department (its marks are its own);
 unclaiming does not restart the claim target, which is met by the first claim; closed cases are
-not watched, and a reopened case keeps the marks it had. A claim with no change for
+not watched, and a reopened case keeps the marks it had. A claimed case with no public answer
+stays on the respond ladder (its texts say what is missing); a case without ``respond_due``
+(ingested before the target existed) is not. While the case waits on the customer
+(``Case.waiting_since``) the resolve clock is paused and its ladder does not climb; when the
+customer replies the resolve due time is pushed by the wait (``sla.clocks.resumed_resolve_due``)
+and the ladder goes on from there. A claim with no change for
 ``idle_release`` of business time goes back to the queue with a note. Mentions in the texts are
 tokens a surface renders its own way (``triagebot.cases.note_mentions``).
 """
@@ -143,9 +149,13 @@ class SlaWatcher:
         """The earliest instant a step or the idle release could be due (wall clock)."""
         wakes = [datetime.max.replace(tzinfo=UTC)]
         thresholds = (dept.note_at, self._reminder_at(case), 1.0)
-        running = [("resolve", clocks.resolve, clocks.resolve_total)]
+        running = []
+        if case.waiting_since is None:
+            running.append(("resolve", clocks.resolve, clocks.resolve_total))
         if case.first_claimed_at is None:
             running.append(("claim", clocks.claim, clocks.claim_total))
+        if _awaits_answer(case):
+            running.append(("respond", clocks.respond, clocks.respond_total))
         for name, used, total in running:
             if f"{dept.config.id}:{name}:breach" in case.sla_marks:
                 continue
@@ -196,7 +206,12 @@ class SlaWatcher:
         marks = list(case.sla_marks)
         if case.first_claimed_at is None:
             steps += self._climb(case, dept, now, ("claim", case.claim_due, clocks.claim), marks)
-        steps += self._climb(case, dept, now, ("resolve", case.resolve_due, clocks.resolve), marks)
+        if case.respond_due is not None and case.first_response is None:
+            due = case.respond_due
+            steps += self._climb(case, dept, now, ("respond", due, clocks.respond), marks)
+        if case.waiting_since is None:  # waiting on the customer: the resolve clock pauses
+            due = case.resolve_due
+            steps += self._climb(case, dept, now, ("resolve", due, clocks.resolve), marks)
         released = self._release(case, dept, now, clocks.idle)
         if not steps and released is None:
             return None
@@ -259,20 +274,20 @@ class SlaWatcher:
         holder = mention_user(case.claimed_by) if case.claimed_by else None
         if step == "breach":
             manager = mention_user(dept.manager) if dept.manager else "no manager configured"
-            what = "claimed" if name == "claim" else "resolved"
             held = f", held by {holder}" if holder else ", nobody holds it"
             return (
                 f"SLA breach: case #{case.id} ({dept.config.display_name}, {case.priority}) "
-                f"was not {what} by {when}{held} — manager: {manager}"
+                f"{_BREACHED[name]} by {when}{held} — manager: {manager}"
             )
         left = format_seconds(dept.calendar.elapsed(now, due).total_seconds())
+        missing = "no public answer yet: " if name == "respond" else ""
         if step == "remind":
             who = mention_oncall(dept.config.id) if dept.has_oncall else holder
             suffix = f" — {who}" if who else ""
-            return f"reminder: {name} due in {left} of business time ({when}){suffix}"
-        if holder and name == "resolve":
-            return f"{holder}: half-way to the resolve target; due in {left} ({when})"
-        return f"nobody holds this case yet: {name} due in {left} ({when})"
+            return f"reminder: {missing}{name} due in {left} of business time ({when}){suffix}"
+        if holder and name != "claim":
+            return f"{holder}: {missing}half-way to the {name} target; due in {left} ({when})"
+        return f"nobody holds this case yet: {missing}{name} due in {left} ({when})"
 
     def _release(
         self, case: Case, dept: _Department, now: datetime, idle: float
@@ -290,13 +305,28 @@ class SlaWatcher:
 
 class _Clocks(NamedTuple):
     """Progress of a case's targets (1.0: due), business seconds since its last change, and
-    the business seconds from ingest to each due time."""
+    the business seconds from ingest to each due time (respond: 0 without ``respond_due``)."""
 
     claim: float
     resolve: float
     idle: float
     claim_total: float
     resolve_total: float
+    respond: float
+    respond_total: float
+
+
+#: What a breach post says did not happen, per target.
+_BREACHED = {
+    "claim": "was not claimed",
+    "respond": "had no public answer",
+    "resolve": "was not resolved",
+}
+
+
+def _awaits_answer(case: Case) -> bool:
+    """The respond target runs: the case has one and no public answer yet."""
+    return case.respond_due is not None and case.first_response is None
 
 
 def _share(start: float, due: float, now: float) -> float:
@@ -316,12 +346,16 @@ def _measure(dept: _Department, cases: list[Case], now: datetime) -> list[_Clock
     """The clocks of many cases of one department with one calendar lookup per instant."""
     instants = [now]
     for case in cases:
-        instants += (case.ingested_at, case.claim_due, case.resolve_due, _last_change(case))
+        respond_due = case.respond_due or case.ingested_at
+        instants += (
+            case.ingested_at, case.claim_due, case.resolve_due, _last_change(case), respond_due,
+        )  # fmt: skip
     offsets = dept.calendar.offsets(instants)
     at = offsets[0]
     result = []
-    for i in range(1, len(offsets), 4):
-        start, claim_due, resolve_due, last = offsets[i : i + 4]
+    for i, case in zip(range(1, len(offsets), 5), cases, strict=True):
+        start, claim_due, resolve_due, last, respond_due = offsets[i : i + 5]
+        respond = _share(start, respond_due, at) if case.respond_due is not None else 0.0
         result.append(
             _Clocks(
                 _share(start, claim_due, at),
@@ -329,6 +363,8 @@ def _measure(dept: _Department, cases: list[Case], now: datetime) -> list[_Clock
                 max(0.0, at - last),
                 claim_due - start,
                 resolve_due - start,
+                respond,
+                respond_due - start,
             )
         )
     return result
