@@ -346,9 +346,9 @@ def _measure(dept: _Department, cases: list[Case], now: datetime) -> list[_Clock
     """The clocks of many cases of one department with one calendar lookup per instant."""
     instants = [now]
     for case in cases:
-        respond_due = case.respond_due or case.ingested_at
+        answer_due = case.respond_due or case.ingested_at
         instants += (
-            case.ingested_at, case.claim_due, case.resolve_due, _last_change(case), respond_due,
+            case.ingested_at, case.claim_due, case.resolve_due, _last_change(case), answer_due,
         )  # fmt: skip
     offsets = dept.calendar.offsets(instants)
     at = offsets[0]
