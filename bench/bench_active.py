@@ -1,33 +1,40 @@
 """Benchmark of the TinyDB store's lookups as the number of active cases grows.
 
-Run ``python -m bench.bench_active [--active 300 10300]``. For each size a store holding only
-that many active cases (ingested over the last two days, so all inside the cross-post window)
-is generated through the store's API under ``bench/.work/``. Measured on it: opening the
-store cold, asking ``has_mention`` for 1,000 unknown mentions one by one and ``known_mentions``
-for the same 1,000 at once, the cross-post lookup of a batch of 1,000 posts in a fresh process
-(``crosspost_candidates``), a claim in the process (get_case + compare-and-set save with one
-event, fsync included), and the whole ``triagebot ingest`` command of 1,000 new mentions.
-Results are printed as one Markdown table.
+Run ``python -m bench.bench_active [--active 300 10300 50300] [--writes] [--serve]``. For each
+size a store holding only that many active cases (ingested over the last two days, so all
+inside the cross-post window) is generated through the store's API under ``bench/.work/``.
+Measured on it: opening the store cold, asking ``has_mention`` for 1,000 unknown mentions one
+by one and ``known_mentions`` for the same 1,000 at once, the cross-post lookup of a batch of
+1,000 posts in a fresh process (``crosspost_candidates``), a claim in the process (get_case +
+compare-and-set save with one event, fsync included), and the whole ``triagebot ingest``
+command of 1,000 new mentions. ``--writes`` measures what a write costs instead: 200 claims
+(each with an outbox item, p50 / p99), three ``add_cases`` of 1,000 new cases with their
+outbox items (median), and, in a fresh process, opening the store and listing the active
+cases (with that process's peak RSS); ``--serve`` adds ``triagebot serve``'s peak RSS after
+200 /healthz requests. Results are printed as one Markdown table, load average per row.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.bench_cli import _config, _env, _mentions, _timed
-from bench.bench_store import _event, new_cases
+from bench.bench_cli import _config, _env, _mentions, _serve_rss, _timed
+from bench.bench_store import _event, _mention, _p99, new_cases
 from triagebot.cases.facts import author_key
 from triagebot.cases.identities import Identity
 from triagebot.cases.links import canonical_url
-from triagebot.cases.records import CaseState, NewCase
+from triagebot.cases.records import ACTIVE_STATES, CaseState, NewCase, OutboxItem, OutboxKind
 from triagebot.store.tinydb_store import TinyDBStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,12 +115,132 @@ def measure(active: int, ingest: bool = True) -> dict[str, str]:
     }
 
 
+def _copy(active: int) -> Path:
+    """A fresh copy of the data set of ``active`` cases (generated once); its root file."""
+    data = WORK / f"{active}" / "data"
+    if not (data / "triagebot.json").exists():
+        shutil.rmtree(data, ignore_errors=True)
+        generate(data / "triagebot.json", active)
+    run = WORK / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(data, run / "data")
+    db = run / "data" / "triagebot.json"
+    with TinyDBStore(db) as store:
+        store.migrate()  # the layout of the code measured, before anything is timed
+    return db
+
+
+def _claims(store: TinyDBStore, count: int) -> list[float]:
+    """``count`` claims of new cases (get_case + compare-and-set with an event and an outbox
+    item, as a click does); seconds each."""
+    who = Identity("cli", "bench")
+    ids = [c.id for c in store.list_cases(states=[CaseState.NEW], limit=count)]
+    took: list[float] = []
+    for case_id in ids:
+        started = time.perf_counter()
+        case = store.get_case(case_id)
+        nxt = replace(case, state=CaseState.CLAIMED, version=case.version + 1, claimed_by=who)
+        update = OutboxItem(f"claim-{case_id}", case_id, OutboxKind.UPDATE, datetime.now(UTC))
+        store.save_case(nxt, case.version, [_event(nxt, "claimed", "bench", "new")], [update])
+        took.append(time.perf_counter() - started)
+    return took
+
+
+def _adds(store: TinyDBStore, batches: int, size: int) -> list[float]:
+    """``batches`` calls of ``add_cases`` with ``size`` new cases and their post items."""
+    rng = random.Random(size)
+    took: list[float] = []
+    for b in range(batches):
+        ids = store.next_case_ids(size)
+        now = datetime.now(UTC)
+        batch = []
+        for n, template in enumerate(new_cases(rng, 1, size, now - timedelta(minutes=5), 60)):
+            mention = _mention(rng, 50_000_000 + b * size + n, template.ingested_at)
+            case = replace(template, id=ids[n], mention=mention)
+            post = OutboxItem(f"post-{case.id}", case.id, OutboxKind.POST, now)
+            batch.append(NewCase(case, (_event(case, "created", "triagebot", ""),), (post,)))
+        started = time.perf_counter()
+        store.add_cases(batch)
+        took.append(time.perf_counter() - started)
+    return took
+
+
+def cold_list(db: Path) -> dict[str, float]:
+    """In this (fresh) process: open the store, list its active cases; seconds and peak RSS."""
+    started = time.perf_counter()
+    store = TinyDBStore(db)
+    opened = time.perf_counter() - started
+    active = store.list_cases(states=ACTIVE_STATES)
+    listed = time.perf_counter() - started
+    page = store.list_cases(states=ACTIVE_STATES, limit=50)
+    store.close()
+    import resource  # noqa: PLC0415
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"open": opened, "list": listed, "count": len(active), "page": len(page), "rss": rss}
+
+
+def _cold_list_process(db: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_active", "--cold-list", str(db)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(json.loads(out))
+
+
+def measure_writes(active: int, serve: bool, count: int = 200) -> dict[str, str]:
+    db = _copy(active)
+    load = [os.getloadavg()[0]]
+    root_mb = os.path.getsize(db) / 1e6
+    cold = [_cold_list_process(db) for _ in range(3)]
+    load.append(os.getloadavg()[0])
+    with TinyDBStore(db) as store:
+        claims = _claims(store, count)
+        load.append(os.getloadavg()[0])
+        adds = _adds(store, 3, 1_000)
+        load.append(os.getloadavg()[0])
+    serve_mb = float("nan")
+    if serve:
+        _, serve_mb = _serve_rss(_config(db.parent.parent), db)
+        load.append(os.getloadavg()[0])
+    shutil.rmtree(db.parent.parent, ignore_errors=True)
+    return {
+        "active": f"{active:,}",
+        "snapshot": f"{root_mb:.1f} MB",
+        f"claim p50 / p99 ({len(claims)})": (
+            f"{_ms(statistics.median(claims))} / {_ms(_p99(claims))}"
+        ),
+        "add_cases 1,000 (median of 3)": f"{statistics.median(adds):.3f} s",
+        "cold open + list active (median of 3)": (
+            f"{_ms(statistics.median(c['open'] for c in cold))} + "
+            f"{_ms(statistics.median(c['list'] - c['open'] for c in cold))} = "
+            f"{_ms(statistics.median(c['list'] for c in cold))}"
+        ),
+        "cold RSS": f"{statistics.median(c['rss'] for c in cold):.0f} MB",
+        "`serve` RSS": f"{serve_mb:.0f} MB",
+        "load": f"{min(load):.1f}-{max(load):.1f}",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--active", type=int, nargs="+", default=[300, 10_300])
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest command")
+    parser.add_argument("--writes", action="store_true", help="measure writes, open and RSS")
+    parser.add_argument("--serve", action="store_true", help="with --writes: serve's RSS")
+    parser.add_argument("--claims", type=int, default=200, help="with --writes: how many")
+    parser.add_argument("--cold-list", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    rows = [measure(n, ingest=not args.no_ingest) for n in args.active]
+    if args.cold_list is not None:
+        print(json.dumps(cold_list(args.cold_list)))
+        return 0
+    if args.writes:
+        rows = [measure_writes(n, args.serve, args.claims) for n in args.active]
+    else:
+        rows = [measure(n, ingest=not args.no_ingest) for n in args.active]
     keys = list(rows[0])
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))

@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.store.builders import make_event, make_new, make_outbox, moved
 from triagebot.cases.records import CaseState
 from triagebot.errors import VersionConflict
+from triagebot.store._engine import Engine
 from triagebot.store.tinydb_store import TinyDBStore
 
 
@@ -68,9 +69,12 @@ _NEXT = {
 
 
 def crash_writer(path: str, seed: int) -> None:
-    """Change the store forever; print ``<case id> <version> <state>`` after each change."""
+    """Change the store forever; print ``<case id> <version> <state>`` after each change.
+
+    The journal is compacted every few dozen writes (a small threshold), so kills also land
+    in compactions."""
     rng = random.Random(seed)
-    store = TinyDBStore(Path(path), segment_capacity=5, gc_grace=0)
+    store = TinyDBStore(Path(path), segment_capacity=5, gc_grace=0, compact_bytes=64 << 10)
     known = [c.id for c in store.list_cases()]
     text = "a long complaint " * 100  # a root of some size makes each write take a while
     print("ready", flush=True)
@@ -90,5 +94,18 @@ def crash_writer(path: str, seed: int) -> None:
         print(nxt.id, nxt.version, nxt.state.value, flush=True)
 
 
+def compactor(path: str) -> None:
+    """Compact the store over and over (as the child process a writer starts does); print
+    ``compacted`` after each compaction that wrote a snapshot."""
+    print("ready", flush=True)
+    while True:
+        with Engine(Path(path)) as engine:
+            if engine.compact():
+                print("compacted", flush=True)
+
+
 if __name__ == "__main__":
-    crash_writer(sys.argv[1], int(sys.argv[2]))
+    if sys.argv[2] == "compactor":
+        compactor(sys.argv[1])
+    else:
+        crash_writer(sys.argv[1], int(sys.argv[2]))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.store._files import compacted_root
 from tests.store.builders import T0, make_event, make_new, moved
 from tests.store.conftest import Opener
 from triagebot.cases.facts import crosspost_keys
@@ -64,7 +65,7 @@ def test_the_indexes_follow_a_case_out_of_and_back_into_the_root(path: Path) -> 
         found = store.crosspost_candidates({"https://example.org/seen/1"}, set(), SINCE)
         assert _ids(found) == ["1"]
         assert _ids(store.crosspost_candidates(set(), {"jo"}, SINCE)) == ["2", "1"]
-    root = json.loads(path.read_text())
+    root = compacted_root(path)
     kept = {doc["id"]: doc[KEYS_FIELD] for doc in root["cases"].values()}
     assert kept["1"]["v"] == 3
     assert "https://example.org/seen/1" in kept["1"]["urls"]
@@ -95,7 +96,7 @@ def test_keys_an_earlier_version_did_not_keep_are_derived_and_migrate_writes_the
 ) -> None:
     with TinyDBStore(path) as store:
         store.add_cases([make_new("1"), make_new("2", mention_id="x:2")])
-    root = json.loads(path.read_text())
+    root = compacted_root(path)
     docs = list(root["cases"].values())
     del docs[0][KEYS_FIELD]  # as an earlier version wrote it
     docs[1][KEYS_FIELD]["v"] = 0  # written for another version of the case
@@ -106,5 +107,5 @@ def test_keys_an_earlier_version_did_not_keep_are_derived_and_migrate_writes_the
         assert _ids(store.crosspost_candidates(urls, set(), SINCE)) == ["2"]
         assert store.crosspost_candidates({"https://example.com/wrong"}, set(), SINCE) == []
         assert store.migrate() == []  # derived data: nothing to report
-    root = json.loads(path.read_text())
+    root = compacted_root(path)
     assert all(doc[KEYS_FIELD]["v"] == 1 for doc in root["cases"].values())

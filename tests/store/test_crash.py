@@ -1,9 +1,8 @@
 """A writer killed with SIGKILL at random moments never damages the store or loses an
-acknowledged change."""
+acknowledged change; nor does a compaction killed at random moments while a writer works."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.store._files import replayed_cases
 from tests.store.builders import T0
 from triagebot.cases.facts import crosspost_keys
 from triagebot.cases.records import ACTIVE_STATES, CaseState
@@ -27,26 +27,68 @@ KILLS = 15
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_until_killed(path: Path, seed: int, delay: float) -> list[str]:
-    """Start a writer, let it work ``delay`` seconds after it is ready, kill it; its lines."""
+def start(path: Path, role: str) -> subprocess.Popen[str]:
+    """A worker of ``tests.store._workers`` (a writer's seed, or ``compactor``), once ready."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.store._workers", str(path), str(seed)],
+        [sys.executable, "-m", "tests.store._workers", str(path), role],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
+    if proc.stdout.readline() != "ready\n":
+        kill(proc)
+        raise AssertionError(f"worker {role} did not start")
+    return proc
+
+
+def kill(proc: subprocess.Popen[str]) -> list[str]:
+    """SIGKILL the worker; the lines it printed (the last one may be cut, so it is left out)."""
+    assert proc.stdout is not None
+    proc.send_signal(signal.SIGKILL)
+    output = proc.stdout.read()
+    proc.wait()
+    proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    return [line for line in output.split("\n")[:-1] if line]
+
+
+def run_until_killed(path: Path, seed: int, delay: float) -> list[str]:
+    """Start a writer, let it work ``delay`` seconds after it is ready, kill it; its lines."""
+    proc = start(path, str(seed))
     try:
-        assert proc.stdout.readline() == "ready\n"
         time.sleep(delay)
     finally:
-        proc.send_signal(signal.SIGKILL)
-        output = proc.stdout.read()
-        proc.wait()
-        proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
-    return [line for line in output.split("\n")[:-1] if line]  # the last one may be cut
+        lines = kill(proc)
+    return lines
+
+
+def record(
+    lines: list[str], seed: int, acked: dict[str, tuple[int, str]], mentions: dict[str, str]
+) -> int:
+    """Note the changes a writer acknowledged; how many."""
+    for line in lines:
+        case_id, version_text, state_text = line.split()
+        acked[case_id] = (int(version_text), state_text)
+        if version_text == "1":  # an add (a case whose add was not acked is left out)
+            mentions[case_id] = f"crash:{seed}:{case_id}"
+    return len(lines)
+
+
+def check_acked(path: Path, acked: dict[str, tuple[int, str]]) -> None:
+    """Every acknowledged change is in the store (or the one after it, not acknowledged)."""
+    for doc in replayed_cases(path).values():  # each case's keys were written with it
+        assert stored_keys(doc) == keys_of_doc(doc), doc["id"]
+    with TinyDBStore(path) as store:
+        for case_id, (version, state) in acked.items():
+            case = store.get_case(case_id)
+            assert case.version in (version, version + 1), case_id
+            if case.version == version:
+                assert case.state == CaseState(state), case_id
+            assert len(store.events(case_id)) == case.version
+        listed = {c.id for c in store.list_cases()}
+        assert set(acked) <= listed
 
 
 def test_sigkill_never_loses_acknowledged_changes(tmp_path: Path) -> None:
@@ -56,27 +98,37 @@ def test_sigkill_never_loses_acknowledged_changes(tmp_path: Path) -> None:
     mentions: dict[str, str] = {}
     changes = 0
     for seed in range(KILLS):
-        for line in run_until_killed(path, seed, rng.uniform(0.01, 0.2)):
-            case_id, version_text, state_text = line.split()
-            acked[case_id] = (int(version_text), state_text)
-            if version_text == "1":  # an add (a case whose add was not acked is left out)
-                mentions[case_id] = f"crash:{seed}:{case_id}"
-            changes += 1
-
-        root = json.loads(path.read_text())
-        for doc in root.get("cases", {}).values():  # each case's keys were written with it
-            assert stored_keys(doc) == keys_of_doc(doc), doc["id"]
+        changes += record(
+            run_until_killed(path, seed, rng.uniform(0.01, 0.2)), seed, acked, mentions
+        )
         check_indexes(path, mentions)
-        with TinyDBStore(path) as store:
-            for case_id, (version, state) in acked.items():
-                case = store.get_case(case_id)
-                assert case.version in (version, version + 1), case_id
-                if case.version == version:
-                    assert case.state == CaseState(state), case_id
-                assert len(store.events(case_id)) == case.version
-            listed = {c.id for c in store.list_cases()}
-            assert set(acked) <= listed
+        check_acked(path, acked)
     assert changes >= KILLS  # the writer did get work done between kills
+    journals = [p for p in path.parent.iterdir() if ".journal-" in p.name]
+    assert int(max(journals).name.rsplit("-", 1)[1]) > 2, "the writer never compacted"
+
+
+def test_sigkill_of_a_compaction_loses_nothing(tmp_path: Path) -> None:
+    """A compaction in a process of its own (as a writer starts one) killed at random moments,
+    while a writer works: the writer's acknowledged changes all stay, before and after the
+    writer is killed too."""
+    path = tmp_path / "data" / "triagebot.json"
+    rng = random.Random(20261204)
+    acked: dict[str, tuple[int, str]] = {}
+    mentions: dict[str, str] = {}
+    compactions = 0
+    for seed in range(3):
+        writer = start(path, str(100 + seed))
+        try:
+            for _ in range(KILLS // 3):
+                compactor = start(path, "compactor")
+                time.sleep(rng.uniform(0.01, 0.3))
+                compactions += kill(compactor).count("compacted")
+        finally:
+            record(kill(writer), 100 + seed, acked, mentions)
+        check_indexes(path, mentions)
+        check_acked(path, acked)
+    assert acked and compactions, "nothing was written, or no compaction finished"
 
 
 def check_indexes(path: Path, mentions: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from tinydb import TinyDB
 
+from tests.store._files import compacted_root
 from tests.store.builders import T0, make_case, make_mention, make_new, make_ref, moved
 from triagebot.cases.records import CaseState, NewCase
 from triagebot.errors import StoreError
@@ -27,7 +28,7 @@ def path(tmp_path: Path) -> Path:
 
 
 def root(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
+    data: dict[str, Any] = compacted_root(path)
     return data
 
 
@@ -76,9 +77,11 @@ def test_missing_file_is_an_empty_store(path: Path) -> None:
 
 
 def test_root_is_a_tinydb_file(path: Path) -> None:
+    """A compacted root (the snapshot) is a TinyDB file."""
     with TinyDBStore(path) as store:
         store.add_cases([make_new("1")])
         store.set_cursor("x", "42")
+    compacted_root(path)
     with TinyDB(path) as db:
         assert [d["id"] for d in db.table("cases").all()] == ["1"]
         assert db.table("cursors").all() == [{"source": "x", "cursor": "42"}]
@@ -342,6 +345,7 @@ def test_no_temporary_files_are_left(path: Path) -> None:
         close_case(store, "1")
     assert sorted(os.listdir(path.parent)) == [
         "triagebot.history",
+        "triagebot.journal-000001",
         "triagebot.json",
         "triagebot.json.lock",
     ]

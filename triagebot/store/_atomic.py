@@ -96,6 +96,24 @@ def replace_file(path: Path, data: bytes) -> int:
     return fd
 
 
+def write_temp(path: Path, data: bytes) -> tuple[Path, int]:
+    """Write ``data`` to a fresh temporary file beside ``path`` and fsync it; (its name, a
+    read-only descriptor), for a rename over ``path`` later."""
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+    try:
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write ({exc.strerror})") from exc
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"{path}: cannot write ({exc.strerror})") from exc
+    return tmp, fd
+
+
 def parse_json(data: bytes, path: Path) -> Any:
     """Decode JSON bytes read from ``path``; errors name the file and the position."""
     try:
@@ -160,6 +178,25 @@ class FileLock:
                 raise
             self._fd = fd
         self._depth += 1
+
+    def try_acquire(self) -> bool:
+        """Take the lock if no other process holds it; False at once otherwise."""
+        if self._depth == 0:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StoreError(f"{self.path}: cannot open lock file ({exc.strerror})") from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+        self._depth += 1
+        return True
 
     def release(self) -> None:
         self._depth -= 1

@@ -1,12 +1,29 @@
-"""Transactions of the TinyDB store: the root file in memory, locking, commits and cleanup.
+"""Transactions of the TinyDB store: the root in memory, locking, commits, journal, cleanup.
 
-``Engine`` keeps the parsed root file and reloads it whenever the file on disk is another one
-(compared by device, inode, size and mtime; the descriptor of the loaded file stays open so
-its inode number cannot be reused). A write transaction holds a thread lock and an ``flock``
-on the lock file, works on the in-memory tables through a fresh ``TinyDB`` and, if anything
-changed, writes new history segments first and then replaces the root file atomically. A
-failed transaction drops the in-memory state, which is re-read from disk. Files that left the
-root's segment list are deleted only after a grace period, for readers that may still use them.
+``Engine`` keeps the parsed root file (a snapshot) brought up to date by the journal
+(``_journal``). Before each read or write it looks whether the root file on disk is another one
+(device, inode, size and mtime; the descriptor of the loaded file stays open so its inode number
+cannot be reused) and whether the journal grew, and applies only the new records. A write
+transaction holds a thread lock and an ``flock`` on the lock file, works on the in-memory
+tables through a fresh ``TinyDB`` (whose tables note the documents they touch) and, if anything
+changed, writes new history segments first and then appends one fsynced journal record of the
+touched documents: the commit point. A failed transaction drops the in-memory state, which is
+re-read from disk.
+
+Why a journal: rewriting the root on every write cost ~20 µs per active case (a claim took
+0.2-1.8 s with 50,000 active cases); a record costs the size of the change. One journal beside
+one snapshot was measured against the alternatives (see docs/benchmarks.md, "Many active
+cases"): a file per case would make a cold open read tens of thousands of files.
+
+Compaction writes a new snapshot once the journal is half the snapshot's size (at least
+``compact_bytes``), so its cost, proportional to the store, is spread over as many bytes of
+records. A small store compacts inline; a large one in a child process
+(``python -m triagebot.store._compact``), which holds the file lock only to end the journal
+with a ``next`` record and to rename its snapshot into place, so writers wait milliseconds, and
+whose parsing and encoding take no time from this process. A process whose position in the
+journal chain is past the point the new snapshot covers adopts it without reading it. Files
+that left the root's segment list are deleted only after a grace period, for readers that may
+still use them; journals that a snapshot covers are deleted by the compaction after next.
 """
 
 from __future__ import annotations
@@ -15,6 +32,9 @@ import json
 import logging
 import math
 import os
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +45,7 @@ from typing import Self, TypeVar, cast
 from tinydb import Query
 from tinydb.table import Document, Table
 
-from triagebot.cases.facts import SlaFacts, sla_facts_of_doc
+from triagebot.cases.facts import SlaFacts, gc_paused, sla_facts_of_doc
 from triagebot.cases.records import ACTIVE_STATES, JSON, Case
 from triagebot.errors import CaseNotFound, StoreError
 from triagebot.store._atomic import (
@@ -34,11 +54,20 @@ from triagebot.store._atomic import (
     dump_json,
     fsync_dir,
     read_fd,
-    replace_file,
     write_new_file,
+    write_temp,
 )
 from triagebot.store._history import SEGMENT_PREFIX, History, HistoryTx, SegmentInfo
-from triagebot.store._index import KEYS_FIELD, ActiveIndex, keys_of_doc, with_keys
+from triagebot.store._index import KEYS_FIELD, ActiveIndex, keys_of_doc, stored_keys, with_keys
+from triagebot.store._journal import (
+    Changes,
+    append,
+    decode_records,
+    encode_record,
+    journal_number,
+    journal_path,
+    read_from,
+)
 from triagebot.store._root import (
     CASES,
     CURSORS,
@@ -59,6 +88,13 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _Signature = tuple[int, int, int, int]
 ACTIVE = frozenset(s.value for s in ACTIVE_STATES)
+
+#: Compaction waits for at least this many journal bytes (and half the snapshot's size).
+COMPACT_BYTES = 1 << 20
+#: Stores whose snapshot and journal together are smaller compact inline, in the writer.
+INLINE_COMPACT_BYTES = 4 << 20
+#: A snapshot starts with its meta document, whose first key is the journal continuing it.
+_HEAD = re.compile(rb'\{"meta":\{"1":\{"journal":(\d+),')
 
 
 def plain(data: _T) -> _T:
@@ -117,6 +153,7 @@ class Tx:
         self.storage.writes += 1  # before any change: a failure from here reloads the root
         keys = keys_of_doc(doc)
         slot = str(self.index.last_slot + 1)
+        self.storage.touch(CASES, slot)
         self._cases[slot] = with_keys(doc, keys)
         self.index.add(slot, doc, keys)
         self.dropped.discard(doc["id"])
@@ -124,6 +161,7 @@ class Tx:
     def replace(self, slot: str, doc: JSON) -> None:
         """Replace the root document in ``slot`` (the same case) by ``doc``."""
         self.storage.writes += 1
+        self.storage.touch(CASES, slot)
         old = self._cases[slot]
         keys = keys_of_doc(doc)
         self.index.remove(old)
@@ -132,6 +170,7 @@ class Tx:
 
     def drop(self, slot: str) -> None:
         self.storage.writes += 1
+        self.storage.touch(CASES, slot)
         old = self._cases.pop(slot)
         self.index.remove(old)
         self.dropped.add(old["id"])
@@ -150,9 +189,20 @@ class Tx:
             closed = {k: v for k, v in doc.items() if k != KEYS_FIELD}
             self.history.put(closed, new=slot is not None)
 
+    def changes(self) -> Changes:
+        """The touched documents as they are now (None for a removed one), by table."""
+        data = self.storage.data
+        return {
+            name: {doc_id: data.get(name, {}).get(doc_id) for doc_id in sorted(ids)}
+            for name, ids in self.storage.touched.items()
+        }
+
 
 class Engine:
-    """Root file, locks and transactions shared by the store's operations."""
+    """Root file, journal, locks and transactions shared by the store's operations.
+
+    ``compact_bytes`` is the least journal size that makes a write compact the store.
+    """
 
     def __init__(
         self,
@@ -161,18 +211,21 @@ class Engine:
         segment_capacity: int = 500,
         cache_segments: int = 4,
         gc_grace: float = 300.0,
+        compact_bytes: int = COMPACT_BYTES,
     ) -> None:
         self.path = Path(path)
         name = self.path.name.removesuffix(".json") if self.path.suffix == ".json" else None
         self.history_dir = self.path.with_name(f"{name or self.path.name}.history")
         self.segment_capacity = segment_capacity
         self.gc_grace = gc_grace
+        self.compact_bytes = compact_bytes
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{self.path.parent}: cannot create ({exc.strerror})") from exc
         self._lock = threading.RLock()
         self._flock = FileLock(self.path.with_name(self.path.name + ".lock"))
+        self._compact_lock = FileLock(self.path.with_name(self.path.name + ".compact.lock"))
         self._history = History(self.history_dir, cache_segments)
         self._root: Tables = {}
         self._meta: JSON = {}
@@ -182,6 +235,15 @@ class Engine:
         self._loaded = False
         self._closed = False
         self._last_scan = -math.inf
+        #: The journal the snapshot in memory starts with (None: a root older than journals,
+        #: or no root yet), the one read now and the offset after its last record applied.
+        self._first_journal: int | None = None
+        self._journal: int | None = None
+        self._offset = 0
+        #: Size of the snapshot loaded and of the journal records applied since.
+        self._snapshot_bytes = 0
+        self._journal_bytes = 0
+        self._compactor: subprocess.Popen[bytes] | None = None
         #: Decoded active cases by case id, with the version they are of: repeated scans of
         #: the root (the SLA watcher's) decode only what changed.
         self._decoded: dict[str, tuple[int, Case]] = {}
@@ -195,17 +257,30 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- root file -----------------------------------------------------------------------
-    def _refresh(self) -> None:
-        """Reload the root if the file on disk is not the one in memory."""
+    # --- root file and journal -----------------------------------------------------------
+    def _stat_root(self) -> _Signature | None:
         try:
-            sig: _Signature | None = _signature(os.stat(self.path))
+            return _signature(os.stat(self.path))
         except FileNotFoundError:
-            sig = None
+            return None
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot read ({exc.strerror})") from exc
-        if self._loaded and sig == self._sig:
-            return
+
+    def _refresh(self) -> None:
+        """Bring the state in memory up to what is on disk: the journal's new records, or the
+        root file if another one replaced it (adopted unread when this state already covers
+        it)."""
+        for _ in range(5):
+            sig = self._stat_root()
+            if not self._loaded or (sig != self._sig and not self._adopt()):
+                self._load()
+            if self._catch_up():
+                return
+            self._loaded = False  # a journal went away under an unchanged root: read again
+        raise StoreError(f"{self.path}: the store kept changing while it was read")
+
+    def _load(self) -> None:
+        """Read the root file afresh (the journal is read after by ``_catch_up``)."""
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
@@ -216,7 +291,8 @@ class Engine:
         try:
             data = read_fd(fd)
             sig = _signature(os.fstat(fd))
-            root = decode_root(data, self.path)
+            with gc_paused():  # a large root is many small objects
+                root = decode_root(data, self.path)
         except OSError as exc:
             os.close(fd)
             raise StoreError(f"{self.path}: cannot read ({exc.strerror})") from exc
@@ -225,6 +301,92 @@ class Engine:
             raise
         log.debug("loaded %s (%d bytes)", self.path, len(data))
         self._install(root, sig, fd)
+        self._snapshot_bytes = len(data)
+
+    def _adopt(self) -> bool:
+        """Take a root file written by a compaction without reading it, when the state in
+        memory, brought to the journal that snapshot starts with, is the same state."""
+        if self._journal is None:
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            head = _HEAD.match(os.pread(fd, 64, 0))
+            if head is None:
+                return False
+            number = int(head.group(1))
+            if not self._catch_up(until=number) or self._journal < number:
+                return False
+            sig = _signature(os.fstat(fd))
+            size = os.fstat(fd).st_size
+        except BaseException:
+            os.close(fd)
+            raise
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd, fd = fd, -1
+        self._sig, self._first_journal = sig, number
+        self._snapshot_bytes, self._journal_bytes = size, self._offset
+        return True
+
+    def _catch_up(self, until: int | None = None) -> bool:
+        """Apply the journal records not applied yet, following ``next`` records (not past
+        journal ``until``); False when a journal vanished under a root that changed."""
+        changed = False
+        dropped: list[str] = []
+        try:
+            while self._journal is not None:
+                path = journal_path(self.path, self._journal)
+                try:
+                    size = os.stat(path).st_size
+                except FileNotFoundError:
+                    return self._stat_root() == self._sig
+                if size == self._offset:
+                    return True
+                data = read_from(path, self._offset) if size > self._offset else None
+                if data is None:
+                    return self._stat_root() == self._sig and size >= self._offset
+                moved = False
+                for record in decode_records(data, self._offset, path):
+                    self._journal_bytes += record.end - self._offset
+                    self._offset = record.end
+                    nxt = record.payload.get("next")
+                    if nxt is not None:
+                        self._journal, self._offset, moved = int(nxt), 0, True
+                        break
+                    self._apply(record.payload.get("t", {}), dropped)
+                    changed = True
+                if not moved or (until is not None and self._journal >= until):
+                    return True
+            return True
+        finally:
+            if changed:
+                self._meta, self._segments = root_meta(self._root, self.path)
+                self._history.sync(self._segments)
+                for case_id in dropped:
+                    self._decoded.pop(case_id, None)
+
+    def _apply(self, changes: Changes, dropped: list[str]) -> None:
+        """One journal record's documents into the tables in memory and the active index."""
+        try:
+            for name, docs in changes.items():
+                table = self._root.setdefault(name, {})
+                for doc_id, doc in docs.items():
+                    old = table.get(doc_id)
+                    if name == CASES and old is not None:
+                        self._index.remove(old)
+                        dropped.append(old["id"])
+                    if doc is None:
+                        table.pop(doc_id, None)
+                        continue
+                    table[doc_id] = doc
+                    if name == CASES:
+                        self._index.add(doc_id, doc, stored_keys(doc) or keys_of_doc(doc))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self._loaded = False
+            raise StoreError(f"{self.path}: a journal record is malformed ({exc!r})") from None
 
     def _install(
         self, root: Tables, sig: _Signature | None, fd: int | None, tx: Tx | None = None
@@ -240,12 +402,17 @@ class Engine:
                     os.close(fd)
                 raise StoreError(f"{self.path}: an active case is malformed ({exc!r})") from None
             dropped: Iterable[str] = [k for k in self._decoded if k not in index.slots]
+            self._first_journal = self._journal = meta["journal"]
+            self._offset = self._journal_bytes = 0
+            self._snapshot_bytes = 0
         else:
             index, dropped = tx.index, tx.dropped
         self._meta, self._segments, self._index = meta, segments, index
-        if self._fd is not None:
-            os.close(self._fd)
-        self._root, self._sig, self._fd, self._loaded = root, sig, fd, True
+        if fd is not None or tx is None:
+            if self._fd is not None:
+                os.close(self._fd)
+            self._sig, self._fd = sig, fd
+        self._root, self._loaded = root, True
         self._history.sync(self._segments)
         for case_id in dropped:
             self._decoded.pop(case_id, None)
@@ -296,9 +463,12 @@ class Engine:
                     raise
             finally:
                 self._flock.release()
+        if tx.dirty:
+            self._maybe_compact()
 
     def _commit(self, tx: Tx) -> None:
-        """Write new segments, then the root (the commit point); then forget and clean up.
+        """Write new segments, then the journal record (the commit point); then forget and
+        clean up.
 
         On failure nothing is deleted: files that no root references are orphans, removed by
         a later scan, and one that a root did end up naming must stay.
@@ -327,11 +497,134 @@ class Engine:
         meta["garbage"] = [g for g in garbage if g["file"] not in due]
         meta["format"] = FORMAT
         tx.meta_table.upsert(Document(meta, doc_id=META_ID))
-        fd = replace_file(self.path, dump_json(tx.storage.data))
-        self._install(tx.storage.data, _signature(os.fstat(fd)), fd, tx)
+        if self._journal is None:  # no root yet, or one older than the journal: a snapshot
+            self._write_snapshot(tx.storage.data, self._next_journal())
+        else:
+            record = encode_record({"t": tx.changes()})
+            append(journal_path(self.path, self._journal), self._offset, record)
+            self._offset += len(record)
+            self._journal_bytes += len(record)
+        self._install(tx.storage.data, None, None, tx)
         for name, segment in installs:
             self._history.install(name, segment)
         self._collect(due, now)
+
+    # --- compaction ----------------------------------------------------------------------
+    def _next_journal(self) -> int:
+        """A journal number above every journal file on disk."""
+        numbers = [journal_number(self.path, p) for p in self.path.parent.iterdir()]
+        return max([n for n in numbers if n is not None], default=0) + 1
+
+    def _snapshot_bytes_of(self, root: Tables, journal: int) -> bytes:
+        """The root as a snapshot continued by ``journal``: meta first, journal its first key."""
+        meta = {"journal": journal} | {
+            k: v for k, v in root.get(META, {}).get(str(META_ID), {}).items() if k != "journal"
+        }
+        meta["format"] = FORMAT
+        root.setdefault(META, {})[str(META_ID)] = meta
+        return dump_json({META: root[META]} | {k: v for k, v in root.items() if k != META})
+
+    def _write_snapshot(self, root: Tables, journal: int) -> None:
+        """Replace the root file by a snapshot of ``root`` continued by the empty ``journal``;
+        under the file lock."""
+        tmp, fd = write_temp(self.path, self._snapshot_bytes_of(root, journal))
+        try:
+            journal_path(self.path, journal).unlink(missing_ok=True)  # stale: none follows it
+        except OSError as exc:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{self.path}: cannot write ({exc.strerror})") from exc
+        self._swap_in(tmp, fd, journal, root)
+
+    def _swap_in(self, tmp: Path, fd: int, journal: int, root: Tables) -> None:
+        """Rename a written snapshot over the root file (under the file lock) and delete the
+        journals that the snapshot before the replaced one covered."""
+        try:
+            os.replace(tmp, self.path)
+            fsync_dir(self.path.parent)
+            sig = _signature(os.fstat(fd))
+            size = os.fstat(fd).st_size
+        except OSError as exc:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{self.path}: cannot write ({exc.strerror})") from exc
+        older = self._first_journal
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd, self._sig = fd, sig
+        self._first_journal = self._journal = journal
+        self._offset = self._journal_bytes = 0
+        self._snapshot_bytes = size
+        self._meta = root_meta(root, self.path)[0]
+        for path in self.path.parent.iterdir():
+            number = journal_number(self.path, path)
+            if number is not None and number < (older or journal) and number != journal:
+                path.unlink(missing_ok=True)
+
+    def _due_for_compaction(self) -> bool:
+        if self._journal is None:
+            return False
+        return self._journal_bytes >= max(self.compact_bytes, self._snapshot_bytes // 2)
+
+    def _maybe_compact(self) -> None:
+        """Compact after a write that made the journal long enough: inline for a small store,
+        else in a child process (at most one running per process)."""
+        if not self._due_for_compaction():
+            return
+        if self._snapshot_bytes + self._journal_bytes <= INLINE_COMPACT_BYTES:
+            self.compact()
+            return
+        if self._compactor is not None and self._compactor.poll() is None:
+            return
+        try:
+            self._compactor = subprocess.Popen(
+                [sys.executable, "-m", "triagebot.store._compact", str(self.path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            log.warning("%s: cannot start compaction (%s); compacting here", self.path, exc)
+            self.compact()
+
+    def compact(self) -> bool:
+        """Write a snapshot of the whole store and drop the journals it covers; False when
+        another compaction is running. Writers wait only while the journal is ended with a
+        ``next`` record and while the snapshot is renamed into place."""
+        if not self._compact_lock.try_acquire():
+            return False
+        try:
+            with self._lock:
+                self._check_open()
+                self._refresh()  # a fresh process parses the store here, without the file lock
+                self._flock.acquire()
+                try:
+                    self._refresh()
+                    journal, sig = self._journal, self._sig
+                    if journal is None:
+                        self._write_snapshot(self._root, self._next_journal())
+                        return True
+                    if self._offset == 0:
+                        return True  # nothing after the snapshot's journal start
+                    end = encode_record({"next": journal + 1})
+                    append(journal_path(self.path, journal), self._offset, end)
+                    self._journal, self._offset = journal + 1, 0
+                finally:
+                    self._flock.release()
+                tmp, fd = write_temp(self.path, self._snapshot_bytes_of(self._root, journal + 1))
+                self._flock.acquire()
+                try:
+                    if self._stat_root() != sig:  # replaced meanwhile: this snapshot is stale
+                        os.close(fd)
+                        tmp.unlink(missing_ok=True)
+                        return False
+                    self._swap_in(tmp, fd, journal + 1, self._root)
+                finally:
+                    self._flock.release()
+                log.info("%s: compacted (%d bytes)", self.path, self._snapshot_bytes)
+                return True
+        finally:
+            self._compact_lock.release()
 
     def _collect(self, due: Iterable[str], now: float) -> None:
         """Delete files that left the garbage list; now and then, orphans of crashed writes."""

@@ -2,27 +2,31 @@
 
 The root (``triagebot.json``) is a TinyDB file with four tables: ``cases`` (active cases, each
 embedding its ``events`` list and ``refs`` by surface), ``outbox``, ``cursors`` and ``meta``
-(one document: format version, id counters, the live history segments and the files waiting
-for garbage collection). It is the commit point of every change. ``RootStorage`` lets a fresh
-``TinyDB`` operate on the in-memory root; a write only marks it changed, the store writes the
-file once, atomically, when the transaction commits.
+(one document: format version, id counters, the live history segments, the files waiting
+for garbage collection and the journal that continues this snapshot). Since format 2 it is a
+snapshot that the journal (``_journal``) brings up to date. ``RootStorage`` lets a fresh
+``TinyDB`` operate on the in-memory root and records which documents each table operation
+touched (``TrackedTable``), so that a commit journals only those.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
+from tinydb.table import Table
 
 from triagebot.cases.records import JSON
 from triagebot.errors import StoreError
 from triagebot.store._atomic import parse_json
 from triagebot.store._history import SegmentInfo
 
-#: Version of the on-disk layout this code writes; newer files are refused.
-FORMAT = 1
+#: Version of the on-disk layout this code writes; newer files are refused. 2: the root is a
+#: snapshot continued by a journal (an earlier version would not read the journal).
+FORMAT = 2
 
 CASES, OUTBOX, CURSORS, META = "cases", "outbox", "cursors", "meta"
 PLACES = "places"
@@ -32,11 +36,13 @@ Tables = dict[str, dict[str, Any]]
 
 
 class RootStorage(Storage):
-    """TinyDB storage over an in-memory root; ``write`` only records that it changed."""
+    """TinyDB storage over an in-memory root; ``write`` only records that it changed, and
+    ``touched`` which documents (table -> document ids) may have changed."""
 
     def __init__(self, data: Tables) -> None:
         self.data = data
         self.writes = 0
+        self.touched: dict[str, set[str]] = {}
 
     def read(self) -> Tables:
         return self.data
@@ -45,10 +51,66 @@ class RootStorage(Storage):
         self.data = data
         self.writes += 1
 
+    def touch(self, table: str, doc_id: str) -> None:
+        self.touched.setdefault(table, set()).add(doc_id)
+
+
+class _Tracking(dict[int, Any]):
+    """The table dict a TinyDB operation works on, noting every document it reached."""
+
+    def __init__(self, items: dict[int, Any], seen: set[str]) -> None:
+        super().__init__(items)
+        self.seen = seen
+
+    def __getitem__(self, key: int) -> Any:
+        self.seen.add(str(key))
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        self.seen.add(str(key))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: int) -> None:
+        self.seen.add(str(key))
+        super().__delitem__(key)
+
+    def pop(self, key: int, *default: Any) -> Any:
+        self.seen.add(str(key))
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        self.seen.update(str(key) for key in self)
+        super().clear()
+
+
+class TrackedTable(Table):
+    """A TinyDB table whose updates tell the ``RootStorage`` which documents they reached
+    (TinyDB changes documents in place, so a diff would need a copy of the whole table)."""
+
+    def _update_table(self, updater: Callable[[dict[int, Any]], None]) -> None:
+        storage = self._storage
+        assert isinstance(storage, RootStorage)
+        tables = storage.read()
+        seen: set[str] = set()
+        table = _Tracking(
+            {self.document_id_class(k): doc for k, doc in tables.get(self.name, {}).items()},
+            seen,
+        )
+        updater(table)
+        tables[self.name] = {str(doc_id): doc for doc_id, doc in table.items()}
+        for doc_id in seen:
+            storage.touch(self.name, doc_id)
+        storage.write(tables)
+        self.clear_cache()
+
+
+class _TrackedDB(TinyDB):
+    table_class = TrackedTable
+
 
 def open_db(storage: RootStorage) -> TinyDB:
     """A fresh TinyDB (fresh query caches and id counters) over ``storage``."""
-    return TinyDB(storage=lambda: storage)
+    return _TrackedDB(storage=lambda: storage)
 
 
 def default_meta() -> JSON:
@@ -58,6 +120,7 @@ def default_meta() -> JSON:
         "next_segment": 1,
         "segments": [],
         "garbage": [],
+        "journal": None,
     }
 
 
@@ -87,6 +150,8 @@ def root_meta(root: Tables, path: Path) -> tuple[JSON, list[SegmentInfo]]:
             )
         int(meta["next_case"])
         int(meta["next_segment"])
+        if meta["journal"] is not None:
+            int(meta["journal"])
         segments = [SegmentInfo.from_dict(s) for s in meta["segments"]]
         for item in meta["garbage"]:
             str(item["file"])

@@ -34,7 +34,7 @@ from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.store._acted import EventFilter
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
 from triagebot.store._index import keys_of_doc, stored_keys, with_keys
-from triagebot.store._root import CASES, META_ID, PLACES
+from triagebot.store._root import CASES, FORMAT, META_ID, PLACES
 from triagebot.store._tinydb_actors import QUALIFIED_ACTORS, qualify_actors
 from triagebot.store.base import CaseChange, check_next_version
 
@@ -475,13 +475,16 @@ class TinyDBStore(Engine):
     def migrate(self) -> list[str]:
         """Make sure the file exists and records its format; give every history segment of an
         earlier version its SLA facts file; keep each active case's cross-post keys beside it;
-        qualify the actors an earlier version stored."""
+        qualify the actors an earlier version stored; write a store older than the journal as
+        a snapshot continued by one."""
         done: list[str] = []
+        unjournaled = self._read(lambda: self._journal is None and self._sig is not None)
         with self._transaction() as tx:
             if not self.path.exists() or tx.meta_table.get(doc_id=META_ID) is None:
                 tx.meta_changed = True
-            if self._keep_keys(tx.storage.data.get(CASES, {})):  # derived data: not reported
+            for slot in self._keep_keys(tx.storage.data.get(CASES, {})):  # derived: unreported
                 tx.storage.writes += 1
+                tx.storage.touch(CASES, slot)
             # Without a facts file, or with one of an earlier version's shape.
             bare = [info for info in self._segments if self._history.facts(info) is None]
             if bare:
@@ -496,6 +499,9 @@ class TinyDBStore(Engine):
                     done.append(f"qualified the actors of {count} cases by their surfaces")
         if bare:
             done.insert(0, f"wrote SLA facts files for {len(bare)} history segments")
+        if unjournaled:
+            self.compact()
+            done.append(f"wrote the store as a snapshot continued by a journal (format {FORMAT})")
         self._decoded.clear()  # the same versions now read differently
         return done
 
@@ -507,9 +513,9 @@ class TinyDBStore(Engine):
             log.info("%s: %s", self.path, line)
 
     @staticmethod
-    def _keep_keys(table: dict[str, JSON]) -> int:
-        """Give every active case document lacking them its cross-post keys; how many."""
-        stale = [doc for doc in table.values() if stored_keys(doc) is None]
-        for doc in stale:
-            with_keys(doc, keys_of_doc(doc))
-        return len(stale)
+    def _keep_keys(table: dict[str, JSON]) -> list[str]:
+        """Give every active case document lacking them its cross-post keys; their slots."""
+        stale = [slot for slot, doc in table.items() if stored_keys(doc) is None]
+        for slot in stale:
+            with_keys(table[slot], keys_of_doc(table[slot]))
+        return stale
