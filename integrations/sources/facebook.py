@@ -37,15 +37,22 @@ from integrations.sources._graph import (
     paused_page,
     take,
 )
+from integrations.sources._graph_public import GraphPublic, reply_graph_for
 from integrations.sources._graph_source import GraphSource, Part
 from integrations.sources._options import Positive
+from integrations.sources._replies import thread_post
 from integrations.sources._text import parse_time, tidy
+from triagebot.cases.answers import ThreadPost
+from triagebot.cases.records import Mention
 
 log = logging.getLogger(__name__)
 
 TAGGED_FIELDS = "id,message,created_time,updated_time,permalink_url,from"
 FEED_FIELDS = "id,created_time,updated_time,permalink_url"
 COMMENT_FIELDS = "id,message,created_time,from,permalink_url"
+THREAD_FIELDS = "id,from,message,created_time,parent{id},permalink_url"
+#: Characters in one Facebook comment (the limit Facebook's comment box enforces).
+MAX_COMMENT = 8_000
 _NOT_FOUND = 100  # Graph's code for an object that no longer exists (a post deleted meanwhile)
 
 
@@ -56,7 +63,7 @@ class FacebookOptions(GraphOptions):
     posts: Positive = 10  # how many recent feed posts have their comments read
 
 
-class FacebookSource(GraphSource):
+class FacebookSource(GraphSource, GraphPublic):
     kind = "facebook"
     default_base_url = "https://graph.facebook.com"
     default_page_size = 25
@@ -69,6 +76,7 @@ class FacebookSource(GraphSource):
         if not (self.options.tagged or self.options.comments):
             raise self.bad_option("tagged", "tagged and comments cannot both be false")
         self.graph = graph_for(self, "FACEBOOK_PAGE_TOKEN", "FACEBOOK_APP_SECRET")
+        self.reply_graph = reply_graph_for(self, "FACEBOOK_APP_SECRET")
 
     def parts(self) -> list[tuple[str, Part]]:
         return [
@@ -205,3 +213,44 @@ class FacebookSource(GraphSource):
             raw={**item, "post_id": post["id"]},
         )
         found.offer(mention)
+
+    # --- replies and threads (``_graph_public``) -----------------------------------------------
+    max_reply = MAX_COMMENT
+
+    def reply_path(self, mention: Mention, target: str) -> str:
+        return f"/{target}/comments"  # on a post: a comment; on a comment: a reply to it
+
+    def reply_url(self, mention: Mention, reply_id: str) -> str | None:
+        short = reply_id.rpartition("_")[2]
+        base = mention.url
+        separator = "&" if "?" in base else "?"
+        on_comment = "post_id" in mention.raw and "comment_id=" in base
+        return f"{base}{separator}{'reply_comment_id' if on_comment else 'comment_id'}={short}"
+
+    def thread_edge(self, mention: Mention, target: str) -> tuple[str, dict[str, Any]]:
+        query = {"fields": THREAD_FIELDS, "filter": "stream", "order": "chronological"}
+        return f"/{target}/comments", query
+
+    def thread_item(self, item: dict[str, Any], mention: Mention) -> ThreadPost | None:
+        comment_id = str(item.get("id") or "")
+        author = as_dict(item.get("from"))
+        author_id = str(author.get("id") or "")
+        by_brand = author_id == self.page_id
+        text = tidy(str(item.get("message") or ""))
+        if not comment_id or not (text or by_brand):
+            return None  # a sticker or photo without words, from a customer
+        parent = as_dict(item.get("parent")).get("id")
+        if not isinstance(parent, str) or not parent:
+            parent = mention.id.removeprefix(f"{self.name}:")  # a comment on the post itself
+        return thread_post(
+            comment_id,
+            author=author_id or str(author.get("name") or ""),
+            text=text,
+            created_at=parse_time(item.get("created_time"), self.clock()),
+            url=item.get("permalink_url"),
+            in_reply_to=parent
+            if isinstance(parent, str) and parent
+            else mention.id.removeprefix(f"{self.name}:"),
+            by_brand=by_brand,
+            max_text=self.options.max_text,
+        )

@@ -35,9 +35,14 @@ from integrations.sources._graph import (
     paused_page,
     take,
 )
+from integrations.sources._graph_public import GraphPublic, reply_graph_for
 from integrations.sources._graph_source import GraphSource, Part
 from integrations.sources._options import Positive
+from integrations.sources._replies import thread_post
 from integrations.sources._text import parse_time, tidy
+from triagebot.actions.public import ReplyFailed
+from triagebot.cases.answers import ThreadPost
+from triagebot.cases.records import Mention
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,8 @@ TAG_FIELDS = "id,caption,timestamp,permalink,username,media_type"
 MEDIA_FIELDS = "id,permalink,timestamp,username,comments_count"
 COMMENT = "id,text,timestamp,username,from,parent_id"
 COMMENT_FIELDS = f"{COMMENT},replies{{{COMMENT}}}"
+#: Characters in one Instagram comment (2,200, as in a caption).
+MAX_COMMENT = 2_200
 _NOT_FOUND = 100
 
 
@@ -55,7 +62,7 @@ class InstagramOptions(GraphOptions):
     media: Positive = 10  # how many recent media items have their comments read
 
 
-class InstagramSource(GraphSource):
+class InstagramSource(GraphSource, GraphPublic):
     kind = "instagram"
     default_base_url = "https://graph.facebook.com"
     default_page_size = 50
@@ -68,6 +75,7 @@ class InstagramSource(GraphSource):
         if not (self.options.mentions or self.options.comments):
             raise self.bad_option("mentions", "mentions and comments cannot both be false")
         self.graph = graph_for(self, "INSTAGRAM_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET")
+        self.reply_graph = reply_graph_for(self, "INSTAGRAM_APP_SECRET")
 
     def parts(self) -> list[tuple[str, Part]]:
         return [
@@ -192,3 +200,50 @@ class InstagramSource(GraphSource):
             raw={**{k: v for k, v in item.items() if k != "replies"}, "media_id": media["id"]},
         )
         found.offer(mention)
+
+    # --- replies and threads (``_graph_public``) -----------------------------------------------
+    max_reply = MAX_COMMENT
+
+    def reply_path(self, mention: Mention, target: str) -> str:
+        if "media_id" not in mention.raw:
+            raise ReplyFailed(
+                f"{self.name}: Instagram does not let an account comment on media it is "
+                "tagged in; answer in the Instagram app"
+            )
+        return f"/{_top_level(mention, target)}/replies"  # replies nest one level only
+
+    def reply_url(self, mention: Mention, reply_id: str) -> str | None:
+        return mention.url  # the customer's comment; the reply is listed under it
+
+    def thread_edge(self, mention: Mention, target: str) -> tuple[str, dict[str, Any]] | None:
+        if "media_id" not in mention.raw:
+            return None  # tagged media: its comments are not the account's to read
+        return f"/{_top_level(mention, target)}/replies", {"fields": COMMENT}
+
+    def thread_item(self, item: dict[str, Any], mention: Mention) -> ThreadPost | None:
+        comment_id = str(item.get("id") or "")
+        if not comment_id or comment_id == mention.id.removeprefix(f"{self.name}:"):
+            return None
+        author = as_dict(item.get("from"))
+        by_brand = author.get("id") == self.account
+        username = str(item.get("username") or author.get("username") or "")
+        text = tidy(str(item.get("text") or ""))
+        if not (text or by_brand):
+            return None
+        parent = item.get("parent_id")
+        return thread_post(
+            comment_id,
+            author=username,
+            text=text,
+            created_at=parse_time(item.get("timestamp"), self.clock()),
+            url=None,
+            in_reply_to=parent if isinstance(parent, str) and parent else None,
+            by_brand=by_brand,
+            max_text=self.options.max_text,
+        )
+
+
+def _top_level(mention: Mention, target: str) -> str:
+    """The top-level comment of a thread: the comment's parent when it is itself a reply."""
+    parent = mention.raw.get("parent_id")
+    return parent if isinstance(parent, str) and parent.isdigit() else target
