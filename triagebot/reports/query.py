@@ -104,9 +104,14 @@ def gather(runtime: Runtime, query: SlaQuery, user: Identity) -> SlaAnswer:
         return SlaAnswer(query, names, now)
     if query.view == "breached":
         active = runtime.store.list_cases(states=ACTIVE_STATES, department=query.department)
-        late = [c for c in active if overdue(c, now) is not None]
-        late.sort(key=lambda c: (overdue(c, now) or ("", now))[1])
-        return SlaAnswer(query, names, now, late=late)
+        calendar_for = runtime.settings.calendar_for
+        ranked: list[tuple[datetime, str, Case]] = []
+        for case in active:
+            late = overdue(case, now, calendar_for(case.department))
+            if late is not None:
+                ranked.append((late[1], case.id, case))
+        ranked.sort(key=lambda item: item[:2])
+        return SlaAnswer(query, names, now, late=[case for _, _, case in ranked])
     label = period_label(query.period)
     if query.department is not None:
         label = f"{names.get(query.department, query.department)}, {label}"
