@@ -27,8 +27,9 @@ from integrations.sources._base import (
     partial_result,
 )
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
-from integrations.sources._options import SourceOptions, Text
+from integrations.sources._options import Text
 from integrations.sources._text import html_to_text, join, language, parse_time, tidy
+from integrations.sources.mastodon_public import MastodonPublic, MastodonPublicOptions
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult, minimal_keywords
@@ -41,13 +42,13 @@ def id_order(status_id: str) -> tuple[int, str]:
     return (len(status_id), status_id)
 
 
-class MastodonOptions(SourceOptions):
+class MastodonOptions(MastodonPublicOptions):
     hashtags: list[Text] | None = None  # default: the brand's keywords without spaces
     search: StrictBool | None = None  # true: status search is required (needs the token)
     access_token_env: Text | None = None
 
 
-class MastodonSource(BaseSource):
+class MastodonSource(BaseSource, MastodonPublic):
     kind = "mastodon"
     default_base_url = "https://mastodon.social"
     default_page_size = 40
@@ -68,6 +69,7 @@ class MastodonSource(BaseSource):
             raise self.bad_option("hashtags", "must be a list of hashtags")
         self.hashtags = [t.strip().lstrip("#").lower() for t in tags]
         self.instance = urlsplit(self.base_url).hostname or ""
+        self._init_public()
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         state = load_cursor(cursor, self.name)
