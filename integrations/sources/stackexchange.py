@@ -29,9 +29,13 @@ from integrations.sources._base import (
     partial_result,
 )
 from integrations.sources._http import get, json_body
-from integrations.sources._options import SourceOptions, Text
+from integrations.sources._options import Text
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import html_to_text, join, parse_time, unescape
+from integrations.sources.stackexchange_public import (
+    StackExchangePublic,
+    StackExchangePublicOptions,
+)
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
@@ -39,14 +43,14 @@ from triagebot.ingest.sources import PollResult
 _WAIT = re.compile(r"available in (\d+) seconds")
 
 
-class StackExchangeOptions(SourceOptions):
+class StackExchangeOptions(StackExchangePublicOptions):
     site: Text | None = None  # required: the site's API name (outdoors)
     key_env: Text | None = None
     #: Requests of the daily quota kept back: at this many left, polling waits for the reset.
     quota_floor: Annotated[StrictInt, Field(ge=0)] = 10
 
 
-class StackExchangeSource(BaseSource):
+class StackExchangeSource(BaseSource, StackExchangePublic):
     kind = "stackexchange"
     default_base_url = "https://api.stackexchange.com"
     options_model = StackExchangeOptions
@@ -59,6 +63,13 @@ class StackExchangeSource(BaseSource):
             raise self.bad_option("site", "the Stack Exchange site is required (e.g. outdoors)")
         self.site = site
         self.key = self.credential("key_env", "STACKEXCHANGE_KEY", required=False)
+        self.reply_token = None
+        if self.options.reply_access_token_env is not None:
+            if not self.key:
+                raise self.bad_option(
+                    "key_env", "replies need the app key (key_env) with the access token"
+                )
+            self.reply_token = self.credential("reply_access_token_env", "")
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         resumable = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())
