@@ -1,0 +1,1 @@
+"""The demo's loopback platform: replies and threads with no accounts."""
