@@ -173,13 +173,13 @@ def test_write_credentials(make_source: MakeSource) -> None:
 
 def install_thread(server: FakeServer) -> None:
     ids = f"{QUESTION};33838"
-    for path, name, query in (
-        (f"/2.3/questions/{ids}", "thread_questions.json", {}),
-        (f"/2.3/questions/{ids}/answers", "thread_answers.json", {"filter": "withbody"}),
-        (f"/2.3/posts/{ids}/comments", "thread_question_comments.json", {"filter": "withbody"}),
-        ("/2.3/posts/33842;33844/comments", "thread_answer_comments.json", {"filter": "withbody"}),
+    server.add(f"/2.3/questions/{ids}", fixture_reply("stackexchange", "thread_questions.json"))
+    for path, name in (
+        (f"/2.3/questions/{ids}/answers", "thread_answers.json"),
+        (f"/2.3/posts/{ids}/comments", "thread_question_comments.json"),
+        ("/2.3/posts/33842;33844/comments", "thread_answer_comments.json"),
     ):
-        server.add(path, fixture_reply("stackexchange", name), **query)
+        server.add(path, fixture_reply("stackexchange", name), filter="withbody")
 
 
 async def test_thread_reads_answers_and_comments_of_many_questions_in_four_calls(
