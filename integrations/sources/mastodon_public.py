@@ -184,14 +184,16 @@ class MastodonPublic:
             if status_id is None:
                 continue
             try:
-                found[mention.id] = await self._thread(http, status_id)
+                own = mention.id.removeprefix(f"{self.name}:")
+                found[mention.id] = await self._thread(http, status_id, own)
             except SourceError:
                 if found:
                     break  # throttled or down: the rest waits for the next round
                 raise
         return found
 
-    async def _thread(self, http: httpx.AsyncClient, status_id: str) -> ThreadRead:
+    async def _thread(self, http: httpx.AsyncClient, status_id: str, own: str) -> ThreadRead:
+        """The statuses under ``status_id`` (whose uri, the mention's id, is ``own``)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         now = self.clock()
         response = await get(
@@ -214,6 +216,7 @@ class MastodonPublic:
             if isinstance(s.get("id"), str)
         ]
         uris = {str(s["id"]): str(s.get("uri") or s.get("url") or s["id"]) for s in statuses}
+        uris[status_id] = own
         descendants = [s for s in map(as_dict, as_list(context.get("descendants"))) if s.get("id")]
         return ThreadRead(posts=[self._post(s, uris, now) for s in descendants])
 
