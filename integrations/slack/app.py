@@ -24,6 +24,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from integrations.common.answers import reply_check
+from integrations.slack.answers import register_answers
 from integrations.slack.handlers import ClickHandler, SlackDeps, action_listener
 from integrations.slack.lanes import ChannelLanes
 from integrations.slack.payload import ActionId, listens_to
@@ -83,6 +85,7 @@ def register_listeners(bolt: AsyncApp, deps: SlackDeps) -> None:
     clicks = ClickHandler(deps)
     for action_id in ActionId:
         bolt.action(listens_to(action_id))(action_listener(clicks, action_id))
+    register_answers(bolt, deps, clicks)
     bolt.command("/sla")(SlaCommand(deps).__call__)
     bolt.event("app_mention")(on_mention)
 
@@ -106,7 +109,13 @@ def build_slack(
     if env.slack_bot_token is None or env.slack_signing_secret is None:
         raise ConfigError("environment: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must both be set")
     client = client or web_client(env.slack_bot_token.get_secret_value(), env.slack_api_url)
-    surface = SlackSurface(client, slack_targets(runtime.settings), runtime.clock, lanes=lanes)
+    surface = SlackSurface(
+        client,
+        slack_targets(runtime.settings),
+        runtime.clock,
+        lanes=lanes,
+        can_reply=reply_check(runtime),
+    )
     secret = env.slack_signing_secret.get_secret_value()
     bolt = AsyncApp(client=client, signing_secret=secret, process_before_response=False)
     register_listeners(bolt, SlackDeps(runtime, surface))

@@ -104,14 +104,14 @@ class ClickHandler:
             )
             return
         if case is not None:
-            await self._refresh(case)
+            await self.refresh(case)
 
     async def _apply(self, click: Click) -> Case | None:
         runtime = self.deps.runtime
         if click.action in clicks.NEEDS_FRESH:
             current = await asyncio.to_thread(runtime.store.get_case, click.payload.case_id)
             if current.version != click.payload.version:
-                await self._refresh(current)
+                await self.refresh(current)
                 clicks.check_fresh(click.action, click.payload, current)
         command = build_command(click)
         outcome = await asyncio.to_thread(
@@ -120,7 +120,7 @@ class ClickHandler:
         log.info("case %s: %s by %s from slack", outcome.case.id, command.action, click.user)
         return outcome.case
 
-    async def _refresh(self, case: Case) -> None:
+    async def refresh(self, case: Case) -> None:
         """Re-render the case's Slack message now (the outbox will do it again, harmlessly)."""
         refs = await asyncio.to_thread(self.deps.runtime.store.message_refs, case.id)
         ref = refs.get(SURFACE)
@@ -137,6 +137,10 @@ class ClickHandler:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id"
         )
+        await self.tell_user(channel, user, text)
+
+    async def tell_user(self, channel: str | None, user: str | None, text: str) -> None:
+        """An ephemeral message (``text``: mrkdwn, already escaped) to ``user`` in ``channel``."""
         if not user or not channel:
             log.info("cannot answer a click without user and channel: %s", text)
             return

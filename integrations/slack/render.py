@@ -8,7 +8,7 @@ post is cut with a link to the original. Buttons carry only ``CasePayload`` valu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,10 +26,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.metadata import Metadata
 
+from integrations.common.answers import never
 from integrations.common.labels import STATE_LABELS, author_label
 from integrations.common.suggested import offers
 from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, CasePayload, option_value, suggest_action_id
+from integrations.slack.render_answers import answer_blocks
 from triagebot.cases.records import Case, CaseState, Priority
 from triagebot.config.people import People
 from triagebot.sla.status import status_text
@@ -46,11 +48,13 @@ _PRIORITY = {Priority.P1: ":red_circle: P1", Priority.P2: ":large_orange_circle:
 
 @dataclass(frozen=True)
 class RenderContext:
-    """What rendering needs besides the case: department names and the current time."""
+    """What rendering needs besides the case: department names, the current time, and
+    whether a reply typed in Slack can be posted to the case's source."""
 
     departments: Mapping[str, str]  # id -> display name
     now: datetime
     people: People = field(default_factory=People)
+    can_reply: Callable[[Case], bool] = never
 
 
 def md(text: str) -> MarkdownTextObject:
@@ -194,13 +198,15 @@ def _actions(case: Case, ctx: RenderContext) -> ActionsBlock:
 
 
 def case_blocks(case: Case, ctx: RenderContext) -> list[Block]:
-    """The whole case message: header, quoted post, status, due times and rules, suggested
-    departments (a case waiting in triage), buttons."""
+    """The whole case message: header, quoted post, status, due times and rules, the public
+    answer (replies, drafts and their buttons), suggested departments (a case waiting in
+    triage), buttons."""
     return [
         _header(case, ctx),
         _post(case),
         _status(case, ctx),
         _details(case),
+        *answer_blocks(case, ctx),
         *_suggestions(case, ctx),
         _actions(case, ctx),
     ]

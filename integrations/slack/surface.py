@@ -19,6 +19,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from integrations.common.answers import never
 from integrations.slack import mrkdwn, render
 from integrations.slack.lanes import ChannelLanes
 from triagebot.cases.note_mentions import mentioned, render_mentions
@@ -83,8 +84,10 @@ class SlackSurface:
         *,
         lanes: ChannelLanes | None = None,
         recovery_window: timedelta = timedelta(days=7),
+        can_reply: Callable[[Case], bool] | None = None,
     ) -> None:
         self.client = client
+        self.can_reply = can_reply or never
         self.targets = targets
         self.clock = clock
         self.lanes = lanes or ChannelLanes()
@@ -94,7 +97,9 @@ class SlackSurface:
         self._bot_user: str | None = None
 
     def context(self) -> render.RenderContext:
-        return render.RenderContext(self.targets.departments, self.clock(), self.targets.people)
+        return render.RenderContext(
+            self.targets.departments, self.clock(), self.targets.people, self.can_reply
+        )
 
     def shows(self, case: Case) -> bool:
         return case.department in self.targets.channels

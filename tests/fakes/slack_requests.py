@@ -34,6 +34,7 @@ def block_action(
     response_url: str,
     selected: str | None = None,
     block_id: str = "case-actions",
+    trigger_id: str = "111.222.333",
 ) -> str:
     """The form body of a block_actions request (as in Bolt's own tests)."""
     action: dict[str, Any] = {"action_id": action_id, "block_id": block_id,
@@ -57,7 +58,7 @@ def block_action(
         "channel": {"id": channel, "name": channel.lower()},
         "message": {"type": "message", "ts": message_ts},
         "response_url": response_url,
-        "trigger_id": "111.222.333",
+        "trigger_id": trigger_id,
         "actions": [action],
     }
     return urlencode({"payload": json.dumps(payload)})
@@ -70,3 +71,24 @@ def slash(text: str, *, user: str, channel: str, response_url: str) -> str:
                       "user_name": user.lower(), "command": "/sla", "text": text,
                       "api_app_id": "A0TEST", "response_url": response_url,
                       "trigger_id": "111.222.333"})  # fmt: skip
+
+
+def view_submission(view: dict[str, Any], values: dict[str, dict[str, str]], *, user: str) -> str:
+    """The form body of a ``view_submission``: ``view`` as opened, ``values`` typed in it
+    (block id -> action id -> text)."""
+    state = {
+        block: {action: {"type": "plain_text_input", "value": text}}
+        for block, typed in values.items()
+        for action, text in typed.items()
+    }
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "api_app_id": "A0TEST",
+        "token": "legacy",
+        "trigger_id": "444.555.666",
+        "view": {**view, "id": "V00000001", "team_id": "T0TEST", "state": {"values": state}},
+        "response_urls": [],
+    }
+    return urlencode({"payload": json.dumps(payload)})

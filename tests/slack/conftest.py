@@ -25,8 +25,9 @@ from integrations.slack.payload import ActionId, CasePayload, option_value
 from integrations.slack.surface import SURFACE
 from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.clock import FakeClock as Clock
-from tests.fakes.slack import TOKEN, FakeSlack
+from tests.fakes.slack import TOKEN
 from tests.fakes.slack_requests import SECRET, block_action, signed, slash
+from tests.fakes.slack_views import ModalSlack
 from triagebot.cases.records import Author, Case, Mention, MessageRef
 from triagebot.config.settings import load_settings
 from triagebot.runtime.server import create_app
@@ -38,7 +39,7 @@ CHANNELS = {"C0SUPPORT", "C0SALES", "C0SHIPPING", "C0BILLING", "C0PRESS", "C0PRO
 
 @dataclass
 class SlackWorld:
-    fake: FakeSlack
+    fake: ModalSlack
     runtime: Runtime
     slack: SlackIntegration
     client: TestClient[Any, Any]
@@ -114,7 +115,7 @@ class SlackWorld:
 
 @pytest.fixture
 async def world(tmp_path: Path, now: datetime) -> AsyncIterator[SlackWorld]:
-    fake = FakeSlack(channels=set(CHANNELS))
+    fake = ModalSlack(channels=set(CHANNELS))
     await fake.start()
     env = {
         "TRIAGEBOT_DB": str(tmp_path / "db" / "triagebot.json"),

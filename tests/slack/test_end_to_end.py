@@ -29,7 +29,7 @@ def message_of(world: SlackWorld, ref: MessageRef) -> dict[str, Any]:
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
-    actions = next(b for b in message["blocks"] if b["type"] == "actions")
+    actions = next(b for b in message["blocks"] if b.get("block_id") == "case-actions")
     return [e["action_id"] for e in actions["elements"]]
 
 
