@@ -16,8 +16,10 @@ import pytest
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLE_CONFIG
 from tests.sla_helpers import make_case, ny, store_cases
+from triagebot.cases.answers import FirstResponse, ResponseVia
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case, CaseState, Priority
+from triagebot.cases.time_fields import iso
 from triagebot.config.settings import Settings
 from triagebot.reports.comparison import report, worst_open
 from triagebot.runtime.wiring import Runtime
@@ -123,6 +125,46 @@ def test_export_round_trip(settings: Settings) -> None:
     assert tuple(header) == COLUMNS
 
 
+def test_export_has_the_first_public_response_and_the_wait(settings: Settings) -> None:
+    # Billing (New York 09:00-17:00), P2 from Mon 16th 16:00: answer by Tue 12:00, resolve
+    # by Tue 16:00; answered Tue 10:00 (2 business hours) in the thread, then waiting.
+    start = ny(16, 16)
+    answer = FirstResponse(ny(17, 10), "@northwind", ResponseVia.THREAD, "=https://x.test/1")
+    waited = replace(
+        resolved(settings, "1", start, 5, 22 * 60 + 30), respond_due=ny(17, 12),
+        first_response=answer, waiting_since=ny(17, 10),
+    )  # fmt: skip
+    silent = make_case(settings, "2", ny(17, 8), answer_due=True, department="billing")
+    older = make_case(settings, "3", ny(17, 9))
+    rows = list(export_rows([waited, silent, older], settings.calendar_for, NOW))
+    first = rows[0]
+    assert first["respond_due"] == iso(ny(17, 12))
+    assert first["first_response_at"] == iso(ny(17, 10))
+    assert (first["first_response_by"], first["first_response_via"]) == ("@northwind", "thread")
+    assert first["respond_s"] == 2 * 3600.0 and first["respond_wall_s"] == 18 * 3600.0
+    assert first["respond_met"] is True and first["waiting_since"] == iso(ny(17, 10))
+    assert first["resolve_met"] is True  # resolved Tue 14:30, due Tue 16:00
+    # Resolved Tue 16:30 while waiting since 10:00: the due time moved by 6h30m to Wed 14:30.
+    [late, no_wait] = export_rows(
+        [replace(waited, resolved_at=ny(17, 16, 30)),
+         replace(waited, resolved_at=ny(17, 16, 30), waiting_since=None)],
+        settings.calendar_for, NOW,
+    )  # fmt: skip
+    assert (late["resolve_met"], no_wait["resolve_met"]) == (True, False)
+    assert rows[1]["respond_met"] is None and rows[1]["first_response_at"] is None
+    assert rows[2]["respond_due"] is None and rows[2]["respond_met"] is None
+    assert rows[1]["respond_due"] is not None
+    for fmt in ("csv", "jsonl"):
+        out = io.StringIO()
+        write_export(rows, fmt, out)
+        assert read_export(io.StringIO(out.getvalue()), fmt) == rows
+    assert ",'=https://x.test/1," in _csv(rows)  # a link is a stranger's text too
+    assert COLUMNS[-9:] == (
+        "respond_due", "first_response_at", "first_response_by", "first_response_via",
+        "first_response_url", "respond_s", "respond_wall_s", "respond_met", "waiting_since",
+    )  # fmt: skip
+
+
 def test_export_csv_cells_never_run_as_formulas(settings: Settings) -> None:
     # Names are ids typed with --by or display names from [[people]]: both reach the sheet.
     names = ['=HYPERLINK("https://evil.example","x")', "+1", "-2", "@SUM(A1)", "'=quoted"]
@@ -216,7 +258,13 @@ def cli_store(tmp_path: Path) -> Path:
         store_cases(
             store,
             [
-                resolved(settings, "1", now - timedelta(days=2), 10, 60),
+                replace(
+                    resolved(settings, "1", now - timedelta(days=2), 10, 60),
+                    respond_due=now - timedelta(days=2, minutes=-240),
+                    first_response=FirstResponse(
+                        now - timedelta(days=2, minutes=-30), "@northwind", ResponseVia.REPLY
+                    ),
+                ),
                 make_case(settings, "2", now - timedelta(days=20), department="shipping"),
                 resolved(settings, "3", now - timedelta(days=9), 10, 60),
             ],
@@ -233,7 +281,11 @@ def test_cli_summary_compares_periods_and_lists_worst_open(cli_store: Path) -> N
     assert data["total"]["count"] == 1
     assert data["comparison"]["previous"]["total"]["count"] == 1
     assert [w["case_id"] for w in data["worst_open"]] == ["2"]
+    respond = data["total"]["respond"]  # answered in public 30 minutes (wall) after ingest
+    assert (respond["n"], respond["met"], respond["breaches"]) == (1, 1, 0)
+    assert respond["median_wall"] == 1800.0
     table = run_cli(["sla", "summary"], cli_store)
+    assert "answer med/p90" in table.stdout and "public answer in SLA" in table.stdout
     assert "the last 7d against the 7d before" in table.stdout
     assert "worst open cases" in table.stdout and "#2" in table.stdout
 

@@ -14,18 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from triagebot.cases.facts import SlaFacts
 from triagebot.cases.records import ACTIVE_STATES, Case
 from triagebot.config.people import People
 from triagebot.durations import format_seconds
-from triagebot.runtime.console import safe_text
+from triagebot.reports.text_table import Terminal, TextTable, one_line
 from triagebot.runtime.wiring import Runtime
 from triagebot.sla.calendar import BusinessCalendar
-from triagebot.sla.clocks import progress
+from triagebot.sla.clocks import progress, resumed_resolve_due
 from triagebot.sla.figures import GroupStats, Summary
 from triagebot.sla.summary import summarize_windows
 
@@ -66,7 +62,7 @@ class OpenCase:
     """An active case and the share of its running target used (business time)."""
 
     case: Case
-    target: str  # "claim" or "resolve"
+    target: str  # "claim", "respond" or "resolve"
     used: float
     due: datetime
 
@@ -84,23 +80,54 @@ class OpenCase:
         }
 
 
-def _running(
-    calendar: BusinessCalendar,
-    now: datetime,
-    times: tuple[datetime, datetime, datetime],
-    claimed: bool,
-) -> tuple[str, float, datetime]:
-    """(target, share used, due) of the running target that used most of its time."""
-    ingested, claim_due, resolve_due = times
-    resolve = ("resolve", progress(calendar, ingested, resolve_due, now), resolve_due)
-    if claimed:
-        return resolve
-    claim = ("claim", progress(calendar, ingested, claim_due, now), claim_due)
-    return claim if claim[1] >= resolve[1] else resolve
+@dataclass(frozen=True)
+class _Times:
+    """What ranks an active case: its ingest and due times, and what already happened."""
+
+    ingested: datetime
+    claim_due: datetime
+    resolve_due: datetime
+    respond_due: datetime | None
+    waiting_since: datetime | None
+    claimed: bool
+    responded: bool
 
 
-def _at(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
+def _running(calendar: BusinessCalendar, now: datetime, t: _Times) -> tuple[str, float, datetime]:
+    """(target, share used, due) of the running target that used most of its time; the
+    resolve due time of a case waiting on the customer is pushed by the wait."""
+    resolve_due = t.resolve_due
+    if t.waiting_since is not None:
+        resolve_due = resumed_resolve_due(calendar, resolve_due, t.waiting_since, now)
+    found = [("resolve", progress(calendar, t.ingested, resolve_due, now), resolve_due)]
+    if t.respond_due is not None and not t.responded:
+        found.append(("respond", progress(calendar, t.ingested, t.respond_due, now), t.respond_due))
+    if not t.claimed:
+        found.append(("claim", progress(calendar, t.ingested, t.claim_due, now), t.claim_due))
+    return max(reversed(found), key=lambda item: item[1])
+
+
+def _at(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)
+
+
+def _times_of(case: Case) -> _Times:
+    return _Times(
+        case.ingested_at, case.claim_due, case.resolve_due, case.respond_due,
+        case.waiting_since, case.first_claimed_at is not None, case.first_response is not None,
+    )  # fmt: skip
+
+
+def _times_of_facts(f: SlaFacts) -> _Times:
+    return _Times(
+        _EPOCH + timedelta(microseconds=f.ingested_us),
+        _EPOCH + timedelta(microseconds=f.claim_due_us),
+        _EPOCH + timedelta(microseconds=f.resolve_due_us),
+        _at(f.respond_due_us),
+        _at(f.waiting_since_us),
+        f.first_claimed_us is not None,
+        f.first_response_us is not None,
+    )
 
 
 def worst_open(
@@ -111,15 +138,7 @@ def worst_open(
 ) -> list[OpenCase]:
     """The ``count`` active cases that used the largest share of a running target."""
     ranked = [
-        OpenCase(
-            case,
-            *_running(
-                calendar_for(case.department),
-                now,
-                (case.ingested_at, case.claim_due, case.resolve_due),
-                case.first_claimed_at is not None,
-            ),
-        )
+        OpenCase(case, *_running(calendar_for(case.department), now, _times_of(case)))
         for case in cases
         if case.state in ACTIVE_STATES
     ]
@@ -139,8 +158,7 @@ def worst_open_facts(
     ranked = []
     for f in facts:
         if f.state in active:
-            times = (_at(f.ingested_us), _at(f.claim_due_us), _at(f.resolve_due_us))
-            found = _running(calendar_for(f.department), now, times, f.first_claimed_us is not None)
+            found = _running(calendar_for(f.department), now, _times_of_facts(f))
             ranked.append((found, f.id))
     ranked.sort(key=lambda item: (-item[0][1], item[0][2], item[1]))
     return [OpenCase(get_case(case_id), *found) for found, case_id in ranked[:count]]
@@ -172,10 +190,13 @@ def _metrics(stats: GroupStats) -> list[tuple[str, float | None, str]]:
         ("claim median", stats.claim.median_business, "time"),
         ("claim p90", stats.claim.p90_business, "time"),
         ("claim in SLA", stats.claim.within_sla, "pct"),
+        ("public answer median", stats.respond.median_business, "time"),
+        ("public answer p90", stats.respond.p90_business, "time"),
+        ("public answer in SLA", stats.respond.within_sla, "pct"),
         ("resolve median", stats.resolve.median_business, "time"),
         ("resolve p90", stats.resolve.p90_business, "time"),
         ("resolve in SLA", stats.resolve.within_sla, "pct"),
-        ("breaches", float(stats.claim.breaches + stats.resolve.breaches), "count"),
+        ("breaches", float(stats.breaches), "count"),
         ("source lag median", stats.source_lag_median, "time"),
     ]
 
@@ -188,13 +209,12 @@ def _show(value: float | None, kind: str) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def comparison_table(current: Summary, previous: Summary) -> Table:
+def comparison_table(current: Summary, previous: Summary) -> TextTable:
     length = format_seconds((current.until - current.since).total_seconds())
-    table = Table(
+    table = TextTable(
         "measure", f"last {length}", f"{length} before", "change",
         title=f"the last {length} against the {length} before (business time; source lag is "
         "wall time)",
-        box=None, title_justify="left",
     )  # fmt: skip
     before = {name: value for name, value, _ in _metrics(previous.total)}
     for name, value, kind in _metrics(current.total):
@@ -204,11 +224,11 @@ def comparison_table(current: Summary, previous: Summary) -> Table:
     return table
 
 
-def worst_table(rows: list[OpenCase], now: datetime, people: People | None = None) -> Table:
+def worst_table(rows: list[OpenCase], now: datetime, people: People | None = None) -> TextTable:
     people = people or People()
-    table = Table(
+    table = TextTable(
         "case", "department", "priority", "state", "held by", "target", "used", "due", "link",
-        title=f"the {WORST} worst open cases", box=None, title_justify="left",
+        title=f"the {WORST} worst open cases",
     )  # fmt: skip
     for row in rows:
         case = row.case
@@ -219,16 +239,16 @@ def worst_table(rows: list[OpenCase], now: datetime, people: People | None = Non
             else "in " + (format_seconds(-late.total_seconds()))
         )
         table.add_row(
-            f"#{case.id}", escape(case.department), case.priority.value, case.state.value,
-            escape(people.name_of(case.claimed_by) if case.claimed_by else "-"), row.target,
+            f"#{case.id}", case.department, case.priority.value, case.state.value,
+            people.name_of(case.claimed_by) if case.claimed_by else "-", row.target,
             f"{row.used:.0%}", due,
-            escape(safe_text(case.mention.url, 120)),
+            one_line(case.mention.url, 120),
         )  # fmt: skip
     return table
 
 
 def print_extras(
-    console: Console,
+    out: Terminal,
     current: Summary,
     previous: Summary,
     worst: list[OpenCase],
@@ -237,10 +257,10 @@ def print_extras(
     people: People | None = None,
 ) -> None:
     """The comparison and the worst open cases, after the summary tables."""
-    console.print()
-    console.print(comparison_table(current, previous))
-    console.print()
+    out.print()
+    out.table(comparison_table(current, previous))
+    out.print()
     if worst:
-        console.print(worst_table(worst, now, people))
+        out.table(worst_table(worst, now, people))
     else:
-        console.print("no open cases")
+        out.print("no open cases")

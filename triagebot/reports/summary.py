@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from triagebot.durations import format_seconds
+from triagebot.reports.text_table import Terminal, TextTable
 from triagebot.runtime.wiring import Runtime
 from triagebot.sla.figures import GroupStats, Summary, TargetStats
 from triagebot.sla.summary import summarize_windows
@@ -40,7 +37,7 @@ def _share(target: TargetStats) -> str:
 def _row(name: str, stats: GroupStats) -> list[str]:
     states = stats.by_state
     return [
-        escape(name),
+        name,
         str(stats.count),
         str(states["new"] + states["open"]),
         str(states["claimed"]),
@@ -48,42 +45,45 @@ def _row(name: str, stats: GroupStats) -> list[str]:
         str(stats.spam),
         f"{_time(stats.claim.median_business)} / {_time(stats.claim.p90_business)}",
         _share(stats.claim),
+        f"{_time(stats.respond.median_business)} / {_time(stats.respond.p90_business)}",
+        _share(stats.respond),
         f"{_time(stats.resolve.median_business)} / {_time(stats.resolve.p90_business)}",
         _share(stats.resolve),
-        str(stats.claim.breaches + stats.resolve.breaches),
+        str(stats.breaches),
         _time(stats.source_lag_median),
     ]
 
 
-def _table(title: str, groups: dict[str, GroupStats], total: GroupStats | None) -> Table:
-    table = Table(
+def _table(title: str, groups: dict[str, GroupStats], total: GroupStats | None) -> TextTable:
+    table = TextTable(
         title, "cases", "waiting", "claimed", "resolved", "spam",
-        "claim med/p90", "claim in SLA", "resolve med/p90", "resolve in SLA",
+        "claim med/p90", "claim in SLA", "answer med/p90", "answer in SLA",
+        "resolve med/p90", "resolve in SLA",
         "breaches", "source lag",
-        box=None, title_justify="left",
     )  # fmt: skip
     for name, stats in groups.items():
         table.add_row(*_row(name, stats))
     if total is not None and len(groups) > 1:
-        table.add_row(*_row("all", total), style="bold")
+        table.add_row(*_row("all", total), bold=True)
     return table
 
 
-def print_summary(console: Console, summary: Summary, label: str) -> None:
+def print_summary(out: Terminal, summary: Summary, label: str) -> None:
     """Print the summary as tables; times are business time, source lag is wall time."""
-    console.print(
-        f"[bold]SLA summary[/], {label} ({summary.since:%Y-%m-%d %H:%M} to "
-        f"{summary.until:%Y-%m-%d %H:%M} UTC). Times in business hours, median / p90."
+    out.print(
+        f"{out.bold('SLA summary')}, {label} ({summary.since:%Y-%m-%d %H:%M} to "
+        f"{summary.until:%Y-%m-%d %H:%M} UTC). Times in business hours, median / p90; "
+        "answer: the first public response."
     )
     if summary.total.count == 0:
-        console.print("no cases in this period")
+        out.print("no cases in this period")
         return
-    console.print(_table("department", summary.by_department, summary.total))
+    out.table(_table("department", summary.by_department, summary.total))
     for title, groups in (
         ("priority", summary.by_priority),
         ("person", summary.by_person),
         ("source", summary.by_source),
     ):
         if groups:
-            console.print()
-            console.print(_table(title, groups, None))
+            out.print()
+            out.table(_table(title, groups, None))

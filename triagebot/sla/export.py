@@ -1,9 +1,14 @@
 """``triagebot sla export``: one row per case with every timestamp and duration, for spreadsheets.
 
 Timestamps are ISO 8601 in UTC; durations are seconds (0.1 s), business time of the case's
-department unless the column says ``wall``; ``claim_met``/``resolve_met`` are true, false or
-empty while undecided. CSV writes empty cells for missing values and JSON lines writes null;
-``read_export`` reads either back into the same typed rows (the round trip is tested).
+department unless the column says ``wall``; ``claim_met``/``respond_met``/``resolve_met`` are
+true, false or empty while undecided. The first public response has its own columns:
+``respond_due`` (empty on cases ingested before the target), ``first_response_at``, ``_by`` (a
+brand handle or a person), ``_via`` (reply, thread or marked), ``_url``, and ``respond_s`` /
+``respond_wall_s``; ``waiting_since`` is set while the case waits on the customer (its resolve
+is judged against the due time pushed by the wait). CSV writes empty cells for missing values
+and JSON lines writes null; ``read_export`` reads either back into the same typed rows (the
+round trip is tested).
 ``claimed_by``/``resolved_by`` are qualified identities (``slack:U0ANA``, ``cli:ana``);
 ``claimed_by_name``/``resolved_by_name`` the person's name from ``[[people]]`` (else the id),
 so that one person's rows from several surfaces group together.
@@ -28,27 +33,43 @@ from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case, CaseState
 from triagebot.cases.time_fields import iso
 from triagebot.sla.calendar import BusinessCalendar
-from triagebot.sla.clocks import department_time, source_lag, time_to_claim, time_to_resolve
+from triagebot.sla.clocks import (
+    department_time,
+    resolve_breached,
+    respond_met,
+    source_lag,
+    time_to_claim,
+    time_to_resolve,
+    time_to_respond,
+)
 
 FORMATS = ("csv", "jsonl")
+#: The first public response's columns, after the earlier ones (sheets keep their positions).
+RESPOND_TIMES = ("respond_due", "first_response_at", "waiting_since")
+RESPOND_TEXTS = ("first_response_by", "first_response_via", "first_response_url")
+RESPOND_DURATIONS = ("respond_s", "respond_wall_s")
 TIMES = (
     "posted_at", "ingested_at", "claim_due", "resolve_due", "first_claimed_at", "claimed_at",
-    "resolved_at", "updated_at",
+    "resolved_at", "updated_at", *RESPOND_TIMES,
 )  # fmt: skip
 DURATIONS = (
-    "source_lag_s", "claim_s", "claim_wall_s", "resolve_s", "resolve_wall_s",
+    "source_lag_s", "claim_s", "claim_wall_s", "resolve_s", "resolve_wall_s", *RESPOND_DURATIONS,
 )  # fmt: skip
-FLAGS = ("claim_met", "resolve_met")
+FLAGS = ("claim_met", "resolve_met", "respond_met")
 TEXTS = (
     "case_id", "mention_id", "source", "url", "department", "priority", "state", "claimed_by",
-    "resolved_by", "held", "sla_marks", "claimed_by_name", "resolved_by_name",
+    "resolved_by", "held", "sla_marks", "claimed_by_name", "resolved_by_name", *RESPOND_TEXTS,
 )  # fmt: skip
 COLUMNS = (
     "case_id", "mention_id", "source", "url", "department", "priority", "state",
-    *TIMES, *DURATIONS, *FLAGS, "claimed_by", "resolved_by", "held", "sla_marks",
+    *TIMES[:8], *DURATIONS[:5], *FLAGS[:2], "claimed_by", "resolved_by", "held", "sla_marks",
     "claimed_by_name", "resolved_by_name",
+    "respond_due", "first_response_at", "first_response_by", "first_response_via",
+    "first_response_url", *RESPOND_DURATIONS, "respond_met", "waiting_since",
 )  # fmt: skip
 _IDENTITIES = ("claimed_by", "resolved_by", "claimed_by_name", "resolved_by_name")
+#: Text columns that are empty (None) when the case has no such value.
+_OPTIONAL_TEXTS = (*_IDENTITIES, *RESPOND_TEXTS)
 
 Row = dict[str, Any]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
@@ -67,6 +88,14 @@ def _met(done_at: datetime | None, due: datetime, case: Case, now: datetime) -> 
     return False if case.is_active and now > due else None
 
 
+def _resolve_met(case: Case, calendar: BusinessCalendar, now: datetime) -> bool | None:
+    """As ``_met``, with the due time of a case waiting on the customer pushed by the wait."""
+    late = resolve_breached(case, now, calendar)
+    if case.state is CaseState.RESOLVED and case.resolved_at is not None:
+        return not late
+    return False if late else None
+
+
 def _name(who: Identity | None, name_of: Callable[[Identity], str] | None) -> str | None:
     if who is None:
         return None
@@ -80,8 +109,8 @@ def export_row(
     name_of: Callable[[Identity], str] | None = None,
 ) -> Row:
     """The export row of one case; ``name_of`` names a person (the people directory)."""
-    resolved = case.resolved_at if case.state is CaseState.RESOLVED else None
     held = department_time(case, now)
+    first = case.first_response
     return {
         "case_id": case.id,
         "mention_id": case.mention.id,
@@ -104,13 +133,22 @@ def export_row(
         "resolve_s": _seconds(time_to_resolve(case, calendar)),
         "resolve_wall_s": _seconds(time_to_resolve(case, calendar, business=False)),
         "claim_met": _met(case.first_claimed_at, case.claim_due, case, now),
-        "resolve_met": _met(resolved, case.resolve_due, case, now),
+        "resolve_met": _resolve_met(case, calendar, now),
         "claimed_by": None if case.claimed_by is None else str(case.claimed_by),
         "resolved_by": None if case.resolved_by is None else str(case.resolved_by),
         "held": ";".join(f"{d}={s.total_seconds():.0f}" for d, s in held.items()),
         "sla_marks": ";".join(case.sla_marks),
         "claimed_by_name": _name(case.claimed_by, name_of),
         "resolved_by_name": _name(case.resolved_by, name_of),
+        "respond_due": iso(case.respond_due),
+        "first_response_at": None if first is None else iso(first.at),
+        "first_response_by": None if first is None else first.by,
+        "first_response_via": None if first is None else first.via.value,
+        "first_response_url": None if first is None else first.url,
+        "respond_s": _seconds(time_to_respond(case, calendar)),
+        "respond_wall_s": _seconds(time_to_respond(case, calendar, business=False)),
+        "respond_met": respond_met(case, now),
+        "waiting_since": iso(case.waiting_since),
     }
 
 
@@ -179,7 +217,7 @@ def _typed(raw: dict[str, str]) -> Row:
             row[name] = float(text) if text else None
         elif name in FLAGS:
             row[name] = None if text == "" else text == "true"
-        elif name in TIMES or name in _IDENTITIES:
+        elif name in TIMES or name in _OPTIONAL_TEXTS:
             row[name] = text or None
         else:
             row[name] = text
