@@ -49,6 +49,8 @@ def generate(path: Path, active: int) -> None:
         for first in range(0, len(cases), 2_000):
             batch = cases[first : first + 2_000]
             store.add_cases([NewCase(c, (_event(c, "created", "triagebot", ""),)) for c in batch])
+        while not store.compact():  # a compaction started by a write is still running
+            time.sleep(0.1)
 
 
 def _ms(seconds: float) -> str:
@@ -202,6 +204,7 @@ def measure_writes(active: int, serve: bool, count: int = 200) -> dict[str, str]
         load.append(os.getloadavg()[0])
         adds = _adds(store, 3, 1_000)
         load.append(os.getloadavg()[0])
+    after = _cold_list_process(db)  # with the journal of those writes to replay
     serve_mb = float("nan")
     if serve:
         _, serve_mb = _serve_rss(_config(db.parent.parent), db)
@@ -220,6 +223,7 @@ def measure_writes(active: int, serve: bool, count: int = 200) -> dict[str, str]
             f"{_ms(statistics.median(c['list'] for c in cold))}"
         ),
         "cold RSS": f"{statistics.median(c['rss'] for c in cold):.0f} MB",
+        "the same after the writes": f"{_ms(after['list'])}, {after['rss']:.0f} MB",
         "`serve` RSS": f"{serve_mb:.0f} MB",
         "load": f"{min(load):.1f}-{max(load):.1f}",
     }

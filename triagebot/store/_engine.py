@@ -312,6 +312,7 @@ class Engine:
             fd = os.open(self.path, os.O_RDONLY)
         except OSError:
             return False
+        adopted = False
         try:
             head = _HEAD.match(os.pread(fd, 64, 0))
             if head is None:
@@ -319,17 +320,16 @@ class Engine:
             number = int(head.group(1))
             if not self._catch_up(until=number) or self._journal < number:
                 return False
-            sig = _signature(os.fstat(fd))
-            size = os.fstat(fd).st_size
-        except BaseException:
-            os.close(fd)
-            raise
-        if self._fd is not None:
-            os.close(self._fd)
-        self._fd, fd = fd, -1
-        self._sig, self._first_journal = sig, number
-        self._snapshot_bytes, self._journal_bytes = size, self._offset
-        return True
+            st = os.fstat(fd)
+            if self._fd is not None:
+                os.close(self._fd)
+            self._fd, self._sig, self._first_journal = fd, _signature(st), number
+            self._snapshot_bytes, self._journal_bytes = st.st_size, self._offset
+            adopted = True
+            return True
+        finally:
+            if not adopted:
+                os.close(fd)
 
     def _catch_up(self, until: int | None = None) -> bool:
         """Apply the journal records not applied yet, following ``next`` records (not past
