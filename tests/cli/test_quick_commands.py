@@ -103,3 +103,21 @@ def test_a_damaged_cache_is_rebuilt(cache: Path) -> None:
     assert "DE-BY-2026" in json.loads(file.read_text())["years"]
     with pytest.raises(NotImplementedError):
         holiday_tables.check_calendar("ZZ", None)
+
+
+def test_sla_table_is_printed_without_rich(tmp_path: Path) -> None:
+    with TinyDBStore(tmp_path / "data" / "triagebot.json") as store:
+        store.add_cases([make_new("1")])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    env |= {
+        "TRIAGEBOT_DB": str(tmp_path / "data" / "triagebot.json"),
+        "TRIAGEBOT_CACHE_DIR": str(tmp_path / "cache"),
+        "PYTHONPATH": str(ROOT),
+    }
+    heavy = ["rich", "matplotlib", "triagebot.routing.router", "triagebot.runtime.delivery"]
+    done = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {heavy!r}\n{PROBE}", "sla", "--since", "30d"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert "SLA summary" in done.stdout and "worst open cases" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "LOADED  EXIT 0"

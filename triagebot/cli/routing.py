@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 from triagebot.cli.commands import output_console, settings_for_command
 from triagebot.durations import parse_duration
 from triagebot.errors import ConfigError, InputError
-from triagebot.routing.feedback_report import RoutingReport, routing_report
 from triagebot.runtime.wiring import Runtime
 
-if TYPE_CHECKING:  # rich is imported when a table is printed, not for the parser
+if TYPE_CHECKING:  # rich and the report are imported when run, not for the parser
     from rich.console import Console
+
+    from triagebot.routing.feedback_report import RoutingReport
 
 
 def add_routing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -111,6 +112,8 @@ def _report(args: argparse.Namespace) -> int:
     runtime = Runtime.build(settings_for_command(), routing=False)
     try:
         fallback = runtime.router.options.fallback
+        from triagebot.routing.feedback_report import routing_report  # noqa: PLC0415
+
         report = routing_report(runtime.store, runtime.clock(), period, fallback)
     finally:
         runtime.close()

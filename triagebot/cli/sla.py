@@ -10,12 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from triagebot.cases.records import ACTIVE_STATES
-from triagebot.cli.commands import output_console, settings_for_command
+from triagebot.cli.commands import settings_for_command
 from triagebot.config.settings import Settings
 from triagebot.durations import format_seconds, parse_duration
 from triagebot.errors import InputError
 from triagebot.reports.comparison import print_extras, report, worst_open_facts
 from triagebot.reports.summary import print_summary
+from triagebot.reports.text_table import Terminal
 from triagebot.runtime.wiring import Runtime
 from triagebot.sla.export import export_rows, write_export
 
@@ -50,10 +51,10 @@ def _summary(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> i
         }
         print(json.dumps(data, ensure_ascii=False))
         return 0
-    console = output_console()
-    print_summary(console, result.summary, f"last {format_seconds(period.total_seconds())}")
+    out = Terminal(sys.stdout)
+    print_summary(out, result.summary, f"last {format_seconds(period.total_seconds())}")
     people = runtime.settings.people
-    print_extras(console, result.current, result.previous, worst, now, people=people)
+    print_extras(out, result.current, result.previous, worst, now, people=people)
     return 0
 
 
