@@ -26,9 +26,10 @@ from integrations.sources._base import (
     partial_result,
 )
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body, pause_for
-from integrations.sources._options import SourceOptions, Text
+from integrations.sources._options import Text
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import language, parse_time, tidy
+from integrations.sources.bluesky_public import BlueskyPublic, BlueskyPublicOptions
 from triagebot.cases.records import Mention
 from triagebot.errors import MissingCredentials, SourceError
 from triagebot.ingest.sources import PollResult
@@ -38,12 +39,12 @@ SEARCH = "/xrpc/app.bsky.feed.searchPosts"
 SESSION = "/xrpc/com.atproto.server.createSession"
 
 
-class BlueskyOptions(SourceOptions):
+class BlueskyOptions(BlueskyPublicOptions):
     handle_env: Text | None = None
     app_password_env: Text | None = None
 
 
-class BlueskySource(BaseSource):
+class BlueskySource(BaseSource, BlueskyPublic):
     kind = "bluesky"
     default_base_url = "https://bsky.social"
     default_page_size = 100
@@ -62,6 +63,7 @@ class BlueskySource(BaseSource):
         self.handle = self.credential("handle_env", "BLUESKY_HANDLE") or ""
         self.password = self.credential("app_password_env", "BLUESKY_APP_PASSWORD") or ""
         self._token: str | None = None
+        self._init_public()
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         resumable = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())
