@@ -138,7 +138,7 @@ def test_a_large_store_compacts_in_a_child_process(
         claim(store, "1")
         child = store._compactor
         assert child is not None
-        assert list(child.args)[1:3] == ["-m", "triagebot.store._compact"]
+        assert child.args[1:3] == ["-m", "triagebot.store._compact"]  # type: ignore[index]
         assert child.wait(timeout=60) == 0
         assert json.loads(path.read_text())["meta"]["1"]["journal"] == 2
         store.add_cases([make_new("2", mention_id="x:2")])
