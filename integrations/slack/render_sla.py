@@ -7,7 +7,7 @@ anyway. Tables are preformatted text inside one section each, cut to Slack's lim
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
@@ -17,7 +17,14 @@ from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case
 from triagebot.config.people import People
 from triagebot.sla.figures import GroupStats, Summary
-from triagebot.sla.status import overdue, person_figures, share_text, time_text
+from triagebot.sla.status import (
+    TARGET_WORDS,
+    overdue,
+    person_figures,
+    share_text,
+    status_text,
+    time_text,
+)
 
 SECTION_LIMIT = 2_900
 MAX_LISTED = 25
@@ -28,14 +35,15 @@ def _row(name: str, stats: GroupStats) -> str:
     return (
         f"{name[:18]:<18} {stats.count:>5} {waiting:>4} {stats.by_state['claimed']:>4} "
         f"{stats.by_state['resolved']:>5} {time_text(stats.claim.median_business):>8} "
-        f"{share_text(stats.claim):>5} {time_text(stats.resolve.median_business):>8} "
-        f"{share_text(stats.resolve):>5} {stats.claim.breaches + stats.resolve.breaches:>4}"
+        f"{share_text(stats.claim):>5} {time_text(stats.respond.median_business):>8} "
+        f"{share_text(stats.respond):>5} {time_text(stats.resolve.median_business):>8} "
+        f"{share_text(stats.resolve):>5} {stats.breaches:>4}"
     )
 
 
 _HEAD = (
     f"{'department':<18} {'cases':>5} {'wait':>4} {'held':>4} {'done':>5} "
-    f"{'claim':>8} {'in':>5} {'resolve':>8} {'in':>5} {'late':>4}"
+    f"{'claim':>8} {'in':>5} {'answer':>8} {'in':>5} {'resolve':>8} {'in':>5} {'late':>4}"
 )
 
 
@@ -60,8 +68,9 @@ def summary_blocks(summary: Summary, names: Mapping[str, str], title: str) -> li
         ContextBlock(
             elements=[
                 md(
-                    "wait: not claimed yet · held: claimed · claim/resolve: median business "
-                    "time · in: share within SLA · late: breaches"
+                    "wait: not claimed yet · held: claimed · claim/answer/resolve: median "
+                    "business time to the claim, the first public answer, the resolve · in: "
+                    "share within SLA · late: breaches"
                 )
             ]
         ),
@@ -77,6 +86,7 @@ def breached_blocks(
     lines = []
     for case in list(cases)[:MAX_LISTED]:
         target, due = overdue(case, now) or ("resolve", case.resolve_due)
+        target = TARGET_WORDS[target]
         holder = f" · held by {mrkdwn.person(case.claimed_by, people)}" if case.claimed_by else ""
         dept = mrkdwn.one_line(names.get(case.department, case.department), 60)
         lines.append(
@@ -96,13 +106,18 @@ def person_blocks(
     holding: Sequence[Case],
     title: str,
     people: People | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[Block]:
-    """One person's figures and the cases they hold now."""
+    """One person's figures and the cases they hold now, each with its status (what is due
+    next: the public answer, the resolve, or the wait on the customer)."""
+    now = now or datetime.now(UTC)
     head = f"*SLA · {mrkdwn.person(user, people)} · {mrkdwn.one_line(title, 100)}*"
     figures = person_figures(stats)
     lines = [
-        f"• #{mrkdwn.one_line(c.id, 40)} {c.priority} · resolve by "
-        f"{mrkdwn.date_token(c.resolve_due)} · _{mrkdwn.one_line(c.mention.text, 80)}_"
+        f"• #{mrkdwn.one_line(c.id, 40)} {c.priority} · "
+        f"{status_text(c, now, mrkdwn.date_token, ':rotating_light:')} · "
+        f"_{mrkdwn.one_line(c.mention.text, 80)}_"
         for c in list(holding)[:MAX_LISTED]
     ]
     held = "\n*Holding now:*\n" + "\n".join(lines) if lines else "\nHolding no case now."

@@ -52,7 +52,9 @@ def answer(runtime: Runtime, query: SlaQuery, user: Identity) -> list[Block]:
         return render_sla.breached_blocks(found.late, found.names, found.now, people)
     assert found.summary is not None
     if query.view == "me":
-        return render_sla.person_blocks(user, found.person, found.holding, found.label, people)
+        return render_sla.person_blocks(
+            user, found.person, found.holding, found.label, people, now=found.now
+        )
     return render_sla.summary_blocks(found.summary, found.names, found.label)
 
 

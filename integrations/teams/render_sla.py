@@ -16,7 +16,14 @@ from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case
 from triagebot.reports.query import SlaAnswer
 from triagebot.sla.figures import GroupStats, Summary
-from triagebot.sla.status import overdue, person_figures, share_text, time_text
+from triagebot.sla.status import (
+    TARGET_WORDS,
+    overdue,
+    person_figures,
+    share_text,
+    status_text,
+    time_text,
+)
 
 MAX_LISTED = 25
 HELP = (
@@ -28,7 +35,7 @@ HELP = (
     "- `sla 30d`: another period (hours `h`, days `d`, weeks `w`)\n\n"
     "Words combine: `sla {example} 30d`."
 )
-_COLUMNS = ("department", "cases", "waiting", "claim", "resolve", "late")
+_COLUMNS = ("department", "cases", "waiting", "claim", "answer", "resolve", "late")
 
 
 def card(body: list[dict[str, Any]]) -> Card:
@@ -54,8 +61,9 @@ def _cells(name: str, stats: GroupStats) -> list[str]:
         str(stats.count),
         str(waiting),
         f"{time_text(stats.claim.median_business)} ({share_text(stats.claim)})",
+        f"{time_text(stats.respond.median_business)} ({share_text(stats.respond)})",
         f"{time_text(stats.resolve.median_business)} ({share_text(stats.resolve)})",
-        str(stats.claim.breaches + stats.resolve.breaches),
+        str(stats.breaches),
     ]
 
 
@@ -71,8 +79,8 @@ def summary_card(summary: Summary, names: Mapping[str, str], title: str) -> Card
     if len(summary.by_department) > 1:
         rows.append(_row(_cells("all", summary.total), bold=True))
     legend = text(
-        "waiting: not claimed yet · claim/resolve: median business time (share within SLA) · "
-        "late: breaches",
+        "waiting: not claimed yet · claim/answer/resolve: median business time to the claim, "
+        "the first public answer, the resolve (share within SLA) · late: breaches",
         isSubtle=True,
         size="Small",
     )
@@ -85,6 +93,7 @@ def breached_card(cases: Sequence[Case], ctx: RenderContext) -> Card:
     lines = []
     for case in list(cases)[:MAX_LISTED]:
         target, due = overdue(case, ctx.now) or ("resolve", case.resolve_due)
+        target = TARGET_WORDS[target]
         holder = f" · held by {person(ctx, case.claimed_by)}" if case.claimed_by else ""
         dept = tmd.one_line(ctx.departments.get(case.department, case.department), 60)
         lines.append(
@@ -102,7 +111,7 @@ def person_card(found: SlaAnswer, user: Identity, ctx: RenderContext) -> Card:
     stats = found.person
     figures = person_figures(stats)
     lines = [
-        f"- #{tmd.one_line(c.id, 40)} {c.priority} · resolve by {when(c.resolve_due)} · "
+        f"- #{tmd.one_line(c.id, 40)} {c.priority} · {status_text(c, ctx.now, when, '🚨')} · "
         f"_{tmd.one_line(c.mention.text, 80)}_"
         for c in found.holding[:MAX_LISTED]
     ]
