@@ -26,9 +26,10 @@ from integrations.sources._base import (
     partial_result,
 )
 from integrations.sources._http import get, json_body
-from integrations.sources._options import SourceOptions, Text
+from integrations.sources._options import Text
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import join, parse_time, tidy
+from integrations.sources.appstore_public import AppStorePublic, AppStorePublicOptions, ConnectKey
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
@@ -44,12 +45,12 @@ def label(value: object) -> str:
     return text if isinstance(text, str) else ""
 
 
-class AppStoreOptions(SourceOptions):
+class AppStoreOptions(AppStorePublicOptions):
     app_id: StrictStr | StrictInt | None = None  # required: the app's numeric id
     country: Text = "us"  # the storefront
 
 
-class AppStoreSource(BaseSource):
+class AppStoreSource(BaseSource, AppStorePublic):
     kind = "appstore"
     default_base_url = "https://itunes.apple.com"
     options_model = AppStoreOptions
@@ -62,6 +63,23 @@ class AppStoreSource(BaseSource):
             raise self.bad_option("app_id", "the app's numeric App Store id is required")
         self.app_id = str(app_id)
         self.country = self.options.country.lower()
+        self.connect_key = self._connect_key()
+
+    def _connect_key(self) -> ConnectKey | None:
+        """The App Store Connect API key, when ``connect_private_key_env`` names one."""
+        if self.options.connect_private_key_env is None:
+            return None
+        for option in ("connect_issuer_id_env", "connect_key_id_env"):
+            if getattr(self.options, option) is None:
+                raise self.bad_option(option, "needed with connect_private_key_env")
+        issuer = self.credential("connect_issuer_id_env", "") or ""
+        key_id = self.credential("connect_key_id_env", "") or ""
+        pem = self.credential("connect_private_key_env", "") or ""
+        try:
+            return ConnectKey.read(issuer, key_id, pem)
+        except ValueError as exc:
+            variable = self.options.connect_private_key_env
+            raise self.bad_option("connect_private_key_env", f"{variable}: {exc}") from None
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         resumable = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())
