@@ -2,7 +2,8 @@
 
 With a database URL (Heroku's ``DATABASE_URL``) the store is PostgreSQL (``postgres``, needs
 the ``postgres`` extra). Without one it is the embedded TinyDB store in a file (by default
-``data/triagebot.json``, with closed cases under ``data/triagebot.history/``).
+``data/triagebot.json``, continued by its journal ``data/triagebot.journal-*``, with closed cases
+under ``data/triagebot.history/``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """The embedded store: TinyDB files with atomic commits, history segments and file locking.
 
 The root file (``data/triagebot.json``) holds the active cases with their events and message
-refs, the outbox, source cursors and a meta document; closed cases live in immutable history
-segments under ``data/triagebot.history/`` (see ``_history``). Every write is one transaction
-(see ``_engine``): under a thread lock and an ``flock`` on ``triagebot.json.lock`` it reloads
-the root if another process replaced it, applies the change through a fresh ``TinyDB``, writes
-new segment files and replaces the root atomically. Readers take no file lock.
+refs, the outbox, source cursors and a meta document; it is a snapshot, continued by a journal
+(``data/triagebot.journal-000001``, …) of one record per committed change (see ``_journal``).
+Closed cases live in immutable history segments under ``data/triagebot.history/`` (see
+``_history``). Every write is one transaction (see ``_engine``): under a thread lock and an
+``flock`` on ``triagebot.json.lock`` it applies the journal records other processes appended
+(or reads the root if a compaction replaced it), applies the change through a fresh
+``TinyDB``, writes new segment files and appends the changed documents to the journal, fsynced.
+Readers take no file lock.
 """
 
 from __future__ import annotations
