@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from integrations.board import handlers, pages
+from integrations.board import answers, handlers, pages
 from integrations.board.auth import Signer, check_hash, check_secret
 from integrations.board.live import BoardSurface, Hub
 from integrations.board.sessions import EndedSessions
@@ -66,6 +66,7 @@ def add_board(runtime: Runtime, app: web.Application, options: BoardOptions | No
     routes.add_get("/board/columns", handlers.columns_fragment)
     routes.add_get("/board/events", handlers.events)
     routes.add_post("/board/name", handlers.set_name)
+    routes.add_post("/board/cases/{case_id}/replies/{action}", answers.answer_act)
     routes.add_post("/board/cases/{case_id}/{action}", handlers.act)
     routes.add_get("/report", pages.report_page)
     routes.add_get("/report/chart.png", pages.chart)

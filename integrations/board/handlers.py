@@ -33,6 +33,7 @@ from integrations.board.web import (
     viewer,
     wants_json,
 )
+from integrations.common.answers import reply_check
 from triagebot.actions.executor import execute, note_for
 from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
@@ -78,7 +79,7 @@ async def _board_context(request: web.Request) -> dict[str, object]:
     sources = sorted({c.mention.source for c in cases} | {s.name for s in settings.config.sources})
     return {
         "filters": filters,
-        "columns": columns(cases, settings, filters, now),
+        "columns": columns(cases, settings, filters, now, reply_check(board.runtime)),
         "departments": settings.departments,
         "department_names": [(d.id, d.display_name) for d in settings.departments.values()],
         "sources": sources,

@@ -8,12 +8,21 @@ its reminder is due and its state (ok, nearing, breached) for the countdown in t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from integrations.common.answers import (
+    STATE_WORDS,
+    VIA_WORDS,
+    AnswerView,
+    never,
+    quoted,
+    responder,
+)
 from integrations.common.suggested import Offer, offers
+from triagebot.cases.answers import PublicReply, ReplyState
 from triagebot.cases.links import safe_http_url
 from triagebot.cases.records import ACTIVE_STATES, Case, CaseState
 from triagebot.config.settings import Settings
@@ -110,6 +119,33 @@ class Clock:
 
 
 @dataclass(frozen=True)
+class ReplyRow:
+    """One reply as a card lists it (the template escapes every string)."""
+
+    id: str
+    by: str
+    state: str  # the ReplyState value, for the CSS class
+    words: str
+    text: str
+    full_text: str  # a draft's whole text, for the edit form
+    url: str | None
+    error: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The public answer of a case as the board shows it."""
+
+    view: AnswerView
+    first_by: str = ""
+    first_via: str = ""
+    first_url: str | None = None
+    replies: list[ReplyRow] = field(default_factory=list)
+    drafts: list[ReplyRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Card:
     case: Case
     age: str
@@ -118,6 +154,7 @@ class Card:
     clocks: list[Clock]
     offers: list[Offer] = field(default_factory=list)  # suggested departments (triage only)
     holder: str = ""  # who holds the case, named as [[people]] names them
+    answer: Answer | None = None
 
 
 @dataclass
@@ -154,13 +191,39 @@ def clocks(case: Case, settings: Settings, now: datetime) -> list[Clock]:
     return result
 
 
-def card(case: Case, settings: Settings, now: datetime) -> Card:
+def _row(reply: PublicReply, settings: Settings) -> ReplyRow:
+    when = reply.sent_at if reply.state is ReplyState.SENT and reply.sent_at else reply.created_at
+    return ReplyRow(
+        reply.id, settings.people.name_of(reply.by), reply.state.value, STATE_WORDS[reply.state],
+        safe_text(quoted(reply.text, MAX_TEXT), MAX_TEXT), reply.text, safe_http_url(reply.url),
+        safe_text(reply.error, 300) if reply.error else None, when,
+    )  # fmt: skip
+
+
+def answer(case: Case, settings: Settings, can_reply: bool) -> Answer:
+    """What the card says about the public answer, with names as [[people]] give them."""
+    view = AnswerView.of(case, can_reply)
+    first = view.first
+    return Answer(
+        view,
+        safe_text(responder(first, settings.people.name_of), 80) if first else "",
+        VIA_WORDS[first.via] if first else "",
+        safe_http_url(first.url) if first else None,
+        [_row(r, settings) for r in view.replies],
+        [_row(r, settings) for r in view.drafts],
+    )
+
+
+def card(
+    case: Case, settings: Settings, now: datetime, can_reply: Callable[[Case], bool] = never
+) -> Card:
     age = format_seconds(max(0.0, (now - case.ingested_at).total_seconds()))
     names = {d: c.display_name for d, c in settings.departments.items()}
     holder = settings.people.name_of(case.claimed_by) if case.claimed_by else ""
     return Card(
         case, age, segments(case.mention.text), safe_http_url(case.mention.url),
         clocks(case, settings, now), offers(case, names), holder,
+        answer(case, settings, can_reply(case)),
     )  # fmt: skip
 
 
@@ -170,7 +233,11 @@ def _urgency(case: Case) -> tuple[datetime, str]:
 
 
 def columns(
-    cases: Iterable[Case], settings: Settings, filters: Filters, now: datetime
+    cases: Iterable[Case],
+    settings: Settings,
+    filters: Filters,
+    now: datetime,
+    can_reply: Callable[[Case], bool] = never,
 ) -> list[Column]:
     """One column per department (or only the filtered one), most urgent case first."""
     wanted = [filters.department] if filters.department else list(settings.departments)
@@ -186,7 +253,7 @@ def columns(
         items.sort(key=_urgency)
         column = result[department]
         column.total, column.hidden = len(items), max(0, len(items) - limit)
-        shown = [card(c, settings, now) for c in items[:limit]]
+        shown = [card(c, settings, now, can_reply) for c in items[:limit]]
         for label, states in _GROUPS:
             cards = [c for c in shown if c.case.state in states]
             if cards or (label in ("Waiting", "Claimed") and filters.state == "active"):

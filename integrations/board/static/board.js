@@ -47,7 +47,9 @@
       })
       .then(function (html) {
         if (html === null) { return; }
+        var typed = keep();
         columns.innerHTML = html;
+        restore(typed);
         var first = columns.querySelector("[data-now]");
         if (first) { offset = Date.parse(first.dataset.now) - Date.now(); }
         tick();
@@ -65,6 +67,27 @@
         if (again) { again = false; soon(); }
       });
   }
+  // What a person is writing in an answer form survives a live redraw: the texts typed and
+  // which forms are open.
+  function keep() {
+    var typed = {values: {}, open: []};
+    var fields = columns.querySelectorAll(".answer-form textarea[id], .answer-form input[id]");
+    for (var i = 0; i < fields.length; i++) { typed.values[fields[i].id] = fields[i].value; }
+    var open = columns.querySelectorAll("details[open][id]");
+    for (var j = 0; j < open.length; j++) { typed.open.push(open[j].id); }
+    return typed;
+  }
+  function restore(typed) {
+    Object.keys(typed.values).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el && el.closest(".answer-form")) { el.value = typed.values[id]; }
+    });
+    typed.open.forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el && el.tagName === "DETAILS") { el.open = true; }
+    });
+  }
+
   function soon() {
     if (pending) { clearTimeout(pending); }
     pending = setTimeout(function () { pending = null; refresh(); }, 250);
@@ -91,6 +114,14 @@
       return r.json().catch(function () { return {ok: false, message: "Refused (" + r.status + ")."}; });
     }).then(function (answer) {
       say(answer.message, !answer.ok);
+      var error = form.querySelector(".form-error");
+      if (error) { error.textContent = answer.ok ? "" : answer.message; }
+      if (!answer.ok && form.classList.contains("answer-form")) { return; }  // keep the text
+      if (form.classList.contains("answer-form")) {
+        form.reset();
+        var details = form.closest("details");
+        if (details) { details.open = false; }
+      }
       refresh();
     }).catch(function () { say("The board could not reach the server; try again.", true); });
   });

@@ -1,0 +1,119 @@
+"""The board's answer forms: reply in public, mark answered, approve, edit or discard a draft,
+close a case whose post was deleted.
+
+Each form posts to ``/board/cases/{id}/replies/{action}`` with the session's CSRF token, like
+the case buttons, and acts as the board's user through ``Answering`` (the path Slack and
+Teams take). A reply is checked before anything is recorded (empty, too long for the
+platform, a source that cannot post, claim first), and a "Mark answered" link must be
+http(s). Scripts get JSON (``ok``, ``message``) and show a refusal under the form, keeping
+what was typed; a plain form post is redirected back with the answer shown once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from aiohttp import web
+
+from integrations.board.web import BOARD, FLASH, checked_form, safe_next, wants_json
+from integrations.common.answers import answering_of, clean_url
+from triagebot.actions.reply import may_reply
+from triagebot.cases.answers import ReplyState
+from triagebot.cases.identities import Identity
+from triagebot.errors import InputError, NotAllowed, TriagebotError
+from triagebot.runtime.answering import Answering
+from triagebot.runtime.wiring import Runtime
+
+log = logging.getLogger(__name__)
+
+SURFACE = "board"
+ACTIONS = ("send", "answered", "approve", "discard", "close-deleted")
+
+
+async def answer_act(request: web.Request) -> web.StreamResponse:
+    """One answer form: check the caller, act, answer."""
+    board = request.app[BOARD]
+    session, form = await checked_form(request)
+    if not board.options.writable:
+        raise web.HTTPForbidden(text="this board is read-only")
+    if board.options.login and session.user not in board.options.users:
+        raise web.HTTPForbidden(text="log in to act on cases")
+    action, case_id = request.match_info["action"], request.match_info["case_id"]
+    if action not in ACTIONS:
+        raise web.HTTPNotFound(text="no such action")
+    ok, message = await _run(board.runtime, session.user, action, case_id, form)
+    with contextlib.suppress(Exception):
+        board.hub.notify(case_id)
+    if wants_json(request):
+        return web.json_response({"ok": ok, "message": message}, status=200 if ok else 409)
+    response = web.HTTPSeeOther(safe_next(form.get("next")))
+    response.set_cookie(
+        FLASH, quote(message[:300]), max_age=60, path="/", httponly=True, samesite="Strict"
+    )
+    raise response
+
+
+async def _run(
+    runtime: Runtime, who: str, action: str, case_id: str, form: Mapping[str, str]
+) -> tuple[bool, str]:
+    if not who:
+        return False, "Type your name first (top of the page): it is recorded with each change."
+    actor = Identity(SURFACE, who)
+    answering = answering_of(runtime)
+    try:
+        message = await _act(answering, action, case_id, actor, form)
+    except TriagebotError as exc:
+        return False, str(exc)
+    except Exception:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("board %s on case %s failed (error id %s)", action, case_id, error_id)
+        return False, f"Something went wrong; nothing was sent (error id {error_id})."
+    log.info("case %s: reply %s by %s from the board", case_id, action, who)
+    return True, message
+
+
+async def _act(
+    answering: Answering, action: str, case_id: str, actor: Identity, form: Mapping[str, str]
+) -> str:
+    reply_id = form.get("reply", "")
+    if action == "approve":
+        text = form.get("text")
+        if text is not None:
+            case = await asyncio.to_thread(answering.store.get_case, case_id)
+            problem = answering.reply_problem(case, text)
+            if problem:
+                raise InputError(problem)
+        await answering.approve(case_id, reply_id, actor, SURFACE, text)
+        edited = " as edited" if text is not None else ""
+        return f"Case #{case_id}: the draft reply is approved{edited} and being posted."
+    if action == "discard":
+        await answering.discard(case_id, reply_id, actor, SURFACE)
+        return f"Case #{case_id}: the draft reply is discarded."
+    if action == "close-deleted":
+        await answering.close_deleted(case_id, actor, SURFACE)
+        return f"Case #{case_id} is closed: its post was deleted by its author."
+    case = await asyncio.to_thread(answering.store.get_case, case_id)
+    if action == "answered":
+        try:
+            url = clean_url(form.get("url", ""))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        may_reply(case, actor, answering.policy)
+        await answering.mark_answered(case_id, actor, SURFACE, url)
+        return f"Case #{case_id} is marked answered in public."
+    text = form.get("text", "")
+    problem = answering.reply_problem(case, text)
+    if problem:
+        raise InputError(problem)
+    may_reply(case, actor, answering.policy)
+    started = await answering.reply(case_id, actor, SURFACE, text)
+    if started.reply.state is ReplyState.DRAFT:
+        return f"Case #{case_id}: your reply is saved as a draft; a manager approves it."
+    if started.needs_sending:
+        return f"Case #{case_id}: your reply is being posted on {case.mention.source}."
+    raise NotAllowed(f"case #{case_id}: the reply was not started")
