@@ -226,7 +226,7 @@ class GooglePlayPublic:
             posts.append(
                 thread_post(
                     f"{review_id}:{int(edited.timestamp())}",
-                    author=str(review.get("authorName") or mention.author.handle),
+                    author=mention.author.handle,  # the reviewer, as the case knows them
                     text="\n".join(p for p in (tidy(title), tidy(words)) if p),
                     created_at=min(edited, now),
                     url=mention.url,
