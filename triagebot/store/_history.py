@@ -8,7 +8,8 @@ case, so that an SLA summary need not parse the cases; a segment written before 
 is read whole instead). Segments are never
 changed in place: a change writes a new file under a new name and the root file, which lists
 the live segments, is the commit point. ``History`` is one process's view of them (an LRU of
-parsed segments and the case/mention index, loaded lazily); ``HistoryTx`` collects the changes
+parsed segments, and where each case id and mention id is, as compact hashes confirmed by the
+segments' indexes: see ``_hashes``; loaded lazily); ``HistoryTx`` collects the changes
 of one write transaction and turns them into new files when it commits.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -28,12 +29,17 @@ from triagebot.cases.records import JSON
 from triagebot.cases.time_fields import iso, parse_iso
 from triagebot.errors import StoreError
 from triagebot.store._atomic import dump_json, fsync_dir, read_json, write_new_file
+from triagebot.store._hashes import SegmentHashes, hashes
 
 log = logging.getLogger(__name__)
 
 SEGMENT_PREFIX = "seg-"
 INDEX_SUFFIX = ".idx.json"
 FACTS_SUFFIX = ".facts.json"
+#: Parsed segment indexes kept for confirming lookups (a few hundred ids each).
+_KEPT_INDEXES = 32
+#: ``load_all`` reads this many indexes or fewer one at a time, more in one merge.
+_ONE_BY_ONE = 8
 
 #: A segment in memory: case id -> case document, in file order. Treated as immutable.
 Segment = dict[str, JSON]
@@ -132,81 +138,115 @@ class History:
         self.directory = directory
         self._cache_size = max(1, cache_size)
         self._cache: OrderedDict[str, Segment] = OrderedDict()
-        self._loaded: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self._case_file: dict[str, str] = {}
-        self._mention_file: dict[str, str] = {}
+        #: Live files whose keys the lookups below hold.
+        self._loaded: set[str] = set()
+        #: Case ids and mention ids -> the segments that may hold them (compact hashes).
+        self._case_ids = SegmentHashes()
+        self._mention_ids = SegmentHashes()
+        #: Parsed segment indexes (case id -> mention id, and the mention ids), for confirming.
+        self._indexes: OrderedDict[str, tuple[dict[str, str], frozenset[str]]] = OrderedDict()
         self.segments: list[SegmentInfo] = []
         self._by_file: dict[str, SegmentInfo] = {}
+        self._by_seq: dict[int, SegmentInfo] = {}
 
     # --- index ---------------------------------------------------------------------------
     def sync(self, segments: Sequence[SegmentInfo]) -> None:
         """Take the segment list of the current root; forget files it no longer lists."""
         self.segments = list(segments)
         self._by_file = {info.file: info for info in segments}
-        for file in [f for f in self._loaded if f not in self._by_file]:
-            self._forget(file)
+        self._by_seq = {info.seq: info for info in segments}
+        # A replaced file's keys stay in the lookups as hints of its segment (confirmed on use).
+        self._loaded &= self._by_file.keys()
+        for file in [f for f in self._indexes if f not in self._by_file]:
+            del self._indexes[file]
         for file in [f for f in self._cache if f not in self._by_file]:
             del self._cache[file]
 
-    def _forget(self, file: str) -> None:
-        case_ids, mention_ids = self._loaded.pop(file)
-        for cid in case_ids:
-            if self._case_file.get(cid) == file:
-                del self._case_file[cid]
-        for mid in mention_ids:
-            if self._mention_file.get(mid) == file:
-                del self._mention_file[mid]
+    def _learn(self, file: str, index: dict[str, str]) -> None:
+        """Add a live file's case id -> mention id index to the lookups."""
+        info = self._by_file.get(file)
+        if info is not None:  # else no longer live (a scan that began before a commit)
+            self._case_ids.add(info.seq, index)
+            self._mention_ids.add(info.seq, index.values())
+            self._loaded.add(file)
 
-    def _learn(self, file: str, pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-        if file in self._loaded:
-            self._forget(file)
-        case_ids: list[str] = []
-        mention_ids: list[str] = []
-        for cid, mid in pairs:
-            case_ids.append(cid)
-            mention_ids.append(mid)
-            self._case_file[cid] = file
-            self._mention_file[mid] = file
-        self._loaded[file] = (tuple(case_ids), tuple(mention_ids))
-        return self._loaded[file][0]
-
-    def _load_index(self, info: SegmentInfo) -> tuple[str, ...]:
+    def _read_index(self, info: SegmentInfo) -> dict[str, str]:
         path = self.directory / info.index
         data = read_json(path)
         try:
-            pairs = [(str(cid), str(mid)) for cid, mid in data["cases"].items()]
+            return {str(cid): str(mid) for cid, mid in data["cases"].items()}
         except (KeyError, TypeError, AttributeError):
             raise StoreError(f"{path}: not a history index (no 'cases' object)") from None
-        return self._learn(info.file, pairs)
+
+    def _index(self, info: SegmentInfo) -> tuple[dict[str, str], frozenset[str]]:
+        """The segment's index (case id -> mention id) and its mention ids, read if needed."""
+        kept = self._indexes.get(info.file)
+        if kept is not None:
+            self._indexes.move_to_end(info.file)
+            return kept
+        index = self._read_index(info)
+        if info.file not in self._loaded:
+            self._learn(info.file, index)
+        kept = (index, frozenset(index.values()))
+        self._indexes[info.file] = kept
+        while len(self._indexes) > _KEPT_INDEXES:
+            self._indexes.popitem(last=False)
+        return kept
 
     def _all_loaded(self) -> bool:
         return len(self._loaded) == len(self.segments)  # only live files stay loaded
 
     def load_all(self) -> None:
-        """Load the index of every live segment not loaded yet."""
-        if not self._all_loaded():
-            for info in self.segments:
-                if info.file not in self._loaded:
-                    self._load_index(info)
+        """Add the index of every live segment not loaded yet to the lookups (the many of a
+        fresh process in one merge, each index read once and dropped)."""
+        if self._all_loaded():
+            return
+        missing = [info for info in self.segments if info.file not in self._loaded]
+        if len(missing) <= _ONE_BY_ONE:
+            for info in missing:
+                self._index(info)
+            return
+        case_ids, mention_ids = [], []
+        for info in missing:
+            index = self._read_index(info)
+            case_ids.append((info.seq, hashes(index)))
+            mention_ids.append((info.seq, hashes(index.values())))
+        self._case_ids.add_many(case_ids)
+        self._mention_ids.add_many(mention_ids)
+        self._loaded.update(info.file for info in missing)
 
     def locate(self, case_id: str) -> SegmentInfo | None:
-        """The live segment that holds ``case_id``, loading indexes newest first as needed."""
-        file = self._case_file.get(case_id)
-        if file is not None:
-            return self._by_file[file]
+        """The live segment that holds ``case_id``: the segments its hash names, confirmed by
+        their index; then, until all are loaded, the indexes not loaded yet, newest first."""
+        for seq in sorted(self._case_ids.segments_of(case_id), reverse=True):
+            info = self._by_seq.get(seq)
+            if info is not None and case_id in self._index(info)[0]:
+                return info
         if not self._all_loaded():
             for info in reversed(self.segments):
                 if (
                     info.file not in self._loaded
                     and info.may_hold(case_id)
-                    and case_id in self._load_index(info)
+                    and case_id in self._index(info)[0]
                 ):
                     return info
         return None
 
     def has_mention(self, mention_id: str) -> bool:
+        return bool(self.known_mentions([mention_id]))
+
+    def known_mentions(self, mention_ids: Sequence[str]) -> set[str]:
+        """Which of these mention ids a live segment holds (one search for the batch; each
+        hit confirmed by the segment's index)."""
         self.load_all()
-        return mention_id in self._mention_file
+        found: set[str] = set()
+        for mention_id, seqs in self._mention_ids.segments_of_many(mention_ids).items():
+            for seq in sorted(seqs, reverse=True):
+                info = self._by_seq.get(seq)
+                if info is not None and mention_id in self._index(info)[1]:
+                    found.add(mention_id)
+                    break
+        return found
 
     # --- segments ------------------------------------------------------------------------
     def segment(self, info: SegmentInfo, keep: bool = True) -> Segment:
@@ -224,7 +264,7 @@ class History:
         if keep:
             self._put(info.file, cases)
         if info.file not in self._loaded:
-            self._learn(info.file, ((cid, doc["mention"]["id"]) for cid, doc in cases.items()))
+            self._learn(info.file, {cid: doc["mention"]["id"] for cid, doc in cases.items()})
         return cases
 
     def facts(self, info: SegmentInfo) -> list[SlaFacts] | None:
@@ -261,7 +301,7 @@ class History:
     def install(self, file: str, cases: Segment) -> None:
         """Remember a segment this process has just committed."""
         self._put(file, cases)
-        self._learn(file, ((cid, doc["mention"]["id"]) for cid, doc in cases.items()))
+        self._learn(file, {cid: doc["mention"]["id"] for cid, doc in cases.items()})
 
 
 @dataclass
