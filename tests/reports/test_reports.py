@@ -194,7 +194,7 @@ def test_chart_of_an_empty_history_says_so(settings: Settings) -> None:
     assert png.startswith(PNG)
     figure = build_figure(data)
     texts = [t.get_text() for ax in figure.axes for t in ax.texts]
-    assert texts.count("no cases in this period") == 2 and "no breaches in this period" in texts
+    assert texts.count("no cases in this period") == 3 and "no breaches in this period" in texts
 
 
 def test_chart_of_one_case(settings: Settings) -> None:
@@ -202,7 +202,7 @@ def test_chart_of_one_case(settings: Settings) -> None:
     data = chart_data([case], settings.calendar_for, NOW, NOW - timedelta(days=7), NOW)
     assert data.to_dict()["claim"] == {"billing": {"n": 1, "median": 0.5, "p90": 0.5}}
     assert data.to_dict()["resolve"] == {"billing": {"n": 1, "median": 0.75, "p90": 0.75}}
-    assert sum(c + r for c, r in data.breaches.values()) == 0
+    assert sum(map(sum, data.breaches.values())) == 0
     figure = build_figure(data, "SLA, billing")
     claim_axes = figure.axes[0]
     widths = sorted(patch.get_width() for patch in claim_axes.patches)  # type: ignore[attr-defined]
@@ -212,6 +212,25 @@ def test_chart_of_one_case(settings: Settings) -> None:
     [target] = claim_axes.lines
     assert target.get_label() == "SLA target (100%)"
     assert target.get_xydata()[0][0] == 100  # type: ignore[index]
+    assert render_chart(data).startswith(PNG)
+
+
+def test_chart_of_the_first_public_answer(settings: Settings) -> None:
+    # Billing P2 from Mon 16th 10:00: answer due 14:00 (4h), resolve due Tue 10:00.
+    answered = replace(
+        resolved(settings, "1", ny(16, 10), 30, 6 * 60), respond_due=ny(16, 14),
+        first_response=FirstResponse(ny(16, 11), "@northwind", ResponseVia.REPLY),
+    )  # fmt: skip
+    silent = make_case(settings, "2", ny(16, 10), answer_due=True, state=CaseState.CLAIMED,
+                       first_claimed_at=ny(16, 10, 5), claimed_by=ANA)  # fmt: skip
+    data = chart_data([answered, silent], settings.calendar_for, NOW, NOW - timedelta(days=7),
+                      NOW)  # fmt: skip
+    assert data.to_dict()["respond"] == {"billing": {"n": 1, "median": 0.25, "p90": 0.25}}
+    assert data.breaches[ny(16, 14).date()] == (0, 0, 1)  # the silent one, on its due day
+    figure = build_figure(data)
+    assert figure.axes[1].get_title(loc="left") == "Time to the first public answer"
+    labels = figure.axes[3].get_legend_handles_labels()[1]
+    assert "public answer breaches" in labels
     assert render_chart(data).startswith(PNG)
 
 
@@ -238,7 +257,7 @@ def test_chart_of_a_hundred_thousand_cases(settings: Settings) -> None:
     data = chart_data(cases, settings.calendar_for, end, start, end)
     assert set(data.claim) == set(departments)
     assert sum(share.n for share in data.claim.values()) == 100_000
-    breaches = sum(c for c, _ in data.breaches.values())
+    breaches = sum(c for c, _, _ in data.breaches.values())
     assert breaches == sum(
         1 for c in cases if c.first_claimed_at and c.first_claimed_at > c.claim_due
     )

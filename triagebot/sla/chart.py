@@ -1,8 +1,12 @@
-"""The SLA chart: time to claim and to resolve per department against the target, breaches per day.
+"""The SLA chart: time to claim, to the first public answer and to resolve per department
+against the target, breaches per day.
 
-Times are drawn as a share of each case's own target (business time from ingest to the claim or
-resolve, divided by business time from ingest to its due time), so cases of every priority share
-one scale and one target line at 100%. ``chart_data`` computes the figures (tested on their
+Times are drawn as a share of each case's own target (business time from ingest to the claim,
+the first public response or the resolve, divided by business time from ingest to its due
+time), so cases of every priority share one scale and one target line at 100%. Cases without a
+respond due time (ingested before the target existed) are left out of the answer panel; the
+resolve of a case that waited on the customer is measured against the due time pushed by the
+wait. ``chart_data`` computes the figures (tested on their
 own); ``render_chart`` draws them with matplotlib's Agg canvas (no display, no pyplot state)
 into a PNG, in the Okabe-Ito palette, which stays distinct for colour-blind readers. matplotlib
 is imported only when a chart is drawn.
@@ -18,15 +22,21 @@ from typing import TYPE_CHECKING, Any
 
 from triagebot.cases.records import Case, CaseState
 from triagebot.sla.calendar import BusinessCalendar
-from triagebot.sla.clocks import claim_breached, resolve_breached
+from triagebot.sla.clocks import (
+    claim_breached,
+    resolve_breached,
+    resolve_due_at,
+    respond_breached,
+)
 from triagebot.sla.figures import percentile
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-#: Okabe-Ito colours: blue, orange, vermillion, sky blue, black.
+#: Okabe-Ito colours: blue, orange, vermillion, sky blue, black, bluish green.
 BLUE, ORANGE, VERMILLION, SKY, BLACK = "#0072B2", "#E69F00", "#D55E00", "#56B4E9", "#000000"
+GREEN = "#009E73"
 MAX_DEPARTMENTS = 12
 
 
@@ -45,11 +55,18 @@ class ChartData:
     until: datetime
     claim: dict[str, TargetShare] = field(default_factory=dict)
     resolve: dict[str, TargetShare] = field(default_factory=dict)
-    breaches: dict[date, tuple[int, int]] = field(default_factory=dict)  # day -> (claim, resolve)
+    respond: dict[str, TargetShare] = field(default_factory=dict)
+    #: day -> (claim, resolve, respond) breaches, by due date
+    breaches: dict[date, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
-        return not self.claim and not self.resolve and not any(map(sum, self.breaches.values()))
+        return (
+            not self.claim
+            and not self.resolve
+            and not self.respond
+            and not any(map(sum, self.breaches.values()))
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def shares(groups: dict[str, TargetShare]) -> dict[str, Any]:
@@ -58,6 +75,7 @@ class ChartData:
         return {
             "claim": shares(self.claim),
             "resolve": shares(self.resolve),
+            "respond": shares(self.respond),
             "breaches": {d.isoformat(): list(v) for d, v in self.breaches.items()},
         }
 
@@ -69,28 +87,37 @@ def _share(start: float, done: float, due: float) -> float:
 
 def _department_shares(
     cases: list[Case], calendar: BusinessCalendar
-) -> tuple[list[float], list[float]]:
-    """Claim and resolve shares of one department's cases, one calendar lookup per instant."""
+) -> tuple[list[float], list[float], list[float]]:
+    """Claim, resolve and respond shares of one department's cases, one calendar lookup per
+    instant."""
     instants: list[datetime] = []
     for case in cases:
         resolved = case.resolved_at if case.state is CaseState.RESOLVED else None
+        answered = case.first_response.at if case.first_response else case.ingested_at
         instants += (
             case.ingested_at,
             case.first_claimed_at or case.ingested_at,
             case.claim_due,
             resolved or case.ingested_at,
-            case.resolve_due,
+            resolve_due_at(case, calendar, resolved) if resolved else case.resolve_due,
+            answered,
+            case.respond_due or case.ingested_at,
         )
     offsets = calendar.offsets(instants)
     claims: list[float] = []
     resolves: list[float] = []
+    responds: list[float] = []
     for i, case in enumerate(cases):
-        start, claimed_at, claim_due, resolved_at, resolve_due = offsets[5 * i : 5 * i + 5]
+        start, claimed_at, claim_due, resolved_at, resolve_due, answered, respond_due = offsets[
+            7 * i : 7 * i + 7
+        ]
         if case.first_claimed_at is not None:
             claims.append(_share(start, claimed_at, claim_due))
         if case.state is CaseState.RESOLVED and case.resolved_at is not None:
             resolves.append(_share(start, resolved_at, resolve_due))
-    return claims, resolves
+        if case.first_response is not None and case.respond_due is not None:
+            responds.append(_share(start, answered, respond_due))
+    return claims, resolves, responds
 
 
 def _summary(values: list[float]) -> TargetShare:
@@ -109,26 +136,41 @@ def chart_data(
     data = ChartData(since, until)
     first = since.date()
     days = max(0, (until.date() - first).days) + 1
-    daily = [[0, 0] for _ in range(days)]
+    daily = [[0, 0, 0] for _ in range(days)]
     by_department: dict[str, list[Case]] = {}
     for case in cases:
         if case.state is CaseState.SPAM or not since <= case.ingested_at < until:
             continue
         by_department.setdefault(case.department, []).append(case)
-        for slot, due, breached in (
-            (0, case.claim_due, claim_breached(case, now)),
-            (1, case.resolve_due, resolve_breached(case, now)),
-        ):
+        for slot, due, breached in _breaches(case, calendar_for(case.department), now):
             day = (due.date() - first).days
             if breached and 0 <= day < days:
                 daily[day][slot] += 1
     ranked = sorted(by_department, key=lambda d: (-len(by_department[d]), d))[:MAX_DEPARTMENTS]
     for department in sorted(ranked):
-        claims, resolves = _department_shares(by_department[department], calendar_for(department))
+        claims, resolves, responds = _department_shares(
+            by_department[department], calendar_for(department)
+        )
         data.claim[department] = _summary(claims)
         data.resolve[department] = _summary(resolves)
-    data.breaches = {first + timedelta(days=i): (c, r) for i, (c, r) in enumerate(daily)}
+        data.respond[department] = _summary(responds)
+    data.breaches = {first + timedelta(days=i): (c, r, a) for i, (c, r, a) in enumerate(daily)}
     return data
+
+
+def _breaches(
+    case: Case, calendar: BusinessCalendar, now: datetime
+) -> list[tuple[int, datetime, bool]]:
+    """(slot, due time, breached) of each target of a case; the resolve of a case that waits
+    (or waited until its resolve) on the customer is judged and dated by the pushed due time."""
+    end = case.resolved_at if case.state is CaseState.RESOLVED and case.resolved_at else now
+    found = [
+        (0, case.claim_due, claim_breached(case, now)),
+        (1, resolve_due_at(case, calendar, end), resolve_breached(case, now, calendar)),
+    ]
+    if case.respond_due is not None:
+        found.append((2, case.respond_due, respond_breached(case, now)))
+    return found
 
 
 # --- drawing --------------------------------------------------------------------------------
@@ -161,16 +203,19 @@ def _breaches_panel(ax: Axes, breaches: dict[date, tuple[int, int]]) -> None:
     days = list(breaches)
     claims = [breaches[d][0] for d in days]
     resolves = [breaches[d][1] for d in days]
+    responds = [breaches[d][2] for d in days]
     x = list(range(len(days)))
     ax.bar(x, claims, color=VERMILLION, label="claim breaches", width=0.8)
-    ax.bar(x, resolves, bottom=claims, color=SKY, label="resolve breaches", width=0.8)
+    ax.bar(x, responds, bottom=claims, color=GREEN, label="public answer breaches", width=0.8)
+    below = [c + a for c, a in zip(claims, responds, strict=True)]
+    ax.bar(x, resolves, bottom=below, color=SKY, label="resolve breaches", width=0.8)
     step = max(1, len(days) // 15)
     ax.set_xticks(x[::step], [f"{d:%a %d %b}" for d in days[::step]])
     ax.set_title("Breaches per day (by due date, UTC)", loc="left", fontsize=11,
                  fontweight="bold")  # fmt: skip
     ax.set_ylabel("breached targets")
     ax.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
-    if any(claims) or any(resolves):
+    if any(claims) or any(resolves) or any(responds):
         ax.legend(loc="upper left", fontsize=8, frameon=False)
     else:
         ax.set_ylim(0, 1)
@@ -185,10 +230,11 @@ def build_figure(data: ChartData, title: str = "SLA") -> Figure:
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     rows = max(len(data.claim), 1)
-    figure = Figure(figsize=(13, 4 + 0.35 * rows + 3.5), layout="constrained")
-    grid = figure.add_gridspec(2, 2, height_ratios=[1 + 0.12 * rows, 1])
+    figure = Figure(figsize=(17, 4 + 0.35 * rows + 3.5), layout="constrained")
+    grid = figure.add_gridspec(2, 3, height_ratios=[1 + 0.12 * rows, 1])
     _shares_panel(figure.add_subplot(grid[0, 0]), "Time to claim per department", data.claim)
-    _shares_panel(figure.add_subplot(grid[0, 1]), "Time to resolve per department", data.resolve)
+    _shares_panel(figure.add_subplot(grid[0, 1]), "Time to the first public answer", data.respond)
+    _shares_panel(figure.add_subplot(grid[0, 2]), "Time to resolve per department", data.resolve)
     _breaches_panel(figure.add_subplot(grid[1, :]), data.breaches)
     figure.suptitle(
         f"{title}: {data.since:%Y-%m-%d} to {data.until:%Y-%m-%d} (UTC)",
