@@ -33,7 +33,8 @@ from integrations.sources._http import (
 from integrations.sources._options import Text
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import join, parse_time, tidy
-from integrations.sources.reddit_oauth import RedditAccessOptions, reddit_access
+from integrations.sources.reddit_oauth import reddit_access
+from integrations.sources.reddit_public import RedditPublic, RedditPublicOptions
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult, minimal_keywords
@@ -43,13 +44,13 @@ _GONE = {"[deleted]", "[removed]"}
 _PERIODS = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 31 * 86400))
 
 
-class RedditOptions(RedditAccessOptions):
+class RedditOptions(RedditPublicOptions):
     subreddit: Text | None = None  # search only this subreddit
     comments_subreddits: list[Text] = []  # also read the newest comments of these
     site_url: Text = "https://www.reddit.com"  # where post links point
 
 
-class RedditSource(BaseSource):
+class RedditSource(BaseSource, RedditPublic):
     kind = "reddit"
     default_base_url = "https://www.reddit.com"
     default_page_size = 100
@@ -63,6 +64,7 @@ class RedditSource(BaseSource):
         self.subreddit = self.options.subreddit
         self.access, api = reddit_access(self.name, self.options, self.env, self.config.base_url)
         self.base_url = api or self.base_url  # OAuth calls go to oauth.reddit.com
+        self._init_public()
 
     def default_query(self) -> str:
         words = minimal_keywords(self.brand)

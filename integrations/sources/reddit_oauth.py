@@ -33,7 +33,7 @@ from triagebot.errors import MissingCredentials, SourceError
 
 OAUTH_API = "https://oauth.reddit.com"
 TOKEN_URL = "https://www.reddit.com/api/v1/access_token"
-_WEB_HOSTS = {"reddit.com", "www.reddit.com", "old.reddit.com"}  # no bearer tokens there
+WEB_HOSTS = {"reddit.com", "www.reddit.com", "old.reddit.com"}  # no bearer tokens there
 _EARLY = timedelta(seconds=60)  # a token is renewed this long before it expires
 
 
@@ -203,15 +203,15 @@ def reddit_access(
     )
     grant_vars = (refresh_var,) if grant.refresh_token else (user_var, password_var)
     host = (urlsplit(base_url).hostname or "").lower() if base_url else ""
-    api = OAUTH_API if not base_url or host in _WEB_HOSTS else None
-    agent = options.user_agent or _user_agent(username)
+    api = OAUTH_API if not base_url or host in WEB_HOSTS else None
+    agent = options.user_agent or user_agent(username)
     access = RedditAccess(
         name, agent, grant, options.token_url, (client_var, secret_var), grant_vars
     )
     return access, api
 
 
-def _user_agent(username: str | None) -> str:
+def user_agent(username: str | None) -> str:
     """Reddit's format: ``<platform>:<app id>:<version> (by /u/<username>)``."""
     by = f"by /u/{username}" if username else "brand mention monitor"
     return f"python:triagebot:{__version__} ({by})"

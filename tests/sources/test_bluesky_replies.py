@@ -174,7 +174,7 @@ async def test_a_wrong_app_password_is_said_in_words(
     server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
 ) -> None:
     source = sky(server, make_source)
-    source.env = {**ENV, "NW_BSKY_PASSWORD": "wrong"}  # type: ignore[misc]
+    source.env = {**ENV, "NW_BSKY_PASSWORD": "wrong"}
     source._init_public()  # type: ignore[attr-defined]
     with pytest.raises(ReplyFailed, match=r"login.*NW_BSKY_HANDLE and NW_BSKY_PASSWORD"):
         await source.reply(http, post_of(source, WES), "Hello", "k")  # type: ignore[attr-defined]
