@@ -10,29 +10,69 @@ import argparse
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
+import httpx
 from aiohttp import web
 
 from integrations.board.app import add_board, board_options
+from integrations.demo.forum import TOKEN, DemoForum, ForumSource
+from triagebot.actions.public import ThreadBudget
 from triagebot.cli.commands import output_console, settings_for_command
 from triagebot.cli.sources import build_answering, build_poller
 from triagebot.config.settings import Environment
 from triagebot.errors import ConfigError
+from triagebot.runtime.answering import Answering
 from triagebot.runtime.console import ConsoleSurface
 from triagebot.runtime.demo import DemoOptions, DemoReplay
 from triagebot.runtime.deploy import log_to_stdout, open_configured_store, store_label
-from triagebot.runtime.server import create_app, run
+from triagebot.runtime.scheduler import add_interval_job
+from triagebot.runtime.server import SCHEDULER, create_app, run
 from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
 
+#: The demo's platform: every demo source posts to one loopback forum, each with its
+#: platform's own length limit; threads are read every few seconds.
+DEMO_FORUM_LIMIT = 10_000
+DEMO_REPLY_LIMITS = {
+    "demo-x": 280,
+    "demo-bluesky": 300,
+    "demo-mastodon": 500,
+    "demo-reddit": 10_000,
+    "demo-appstore": 5_970,
+    "demo-stackexchange": 600,
+    "demo-hackernews": None,  # no write API: staff answer there and mark the case answered
+}
+DEMO_THREAD_EVERY = timedelta(seconds=5)
+DEMO_THREAD_RUNS = timedelta(seconds=3)
+DEMO_THREAD_BUDGET = ThreadBudget(requests=1200, per_seconds=60.0, batch=10)
+
+
+def demo_answering(runtime: Runtime, forum_url: str) -> Answering:
+    """Replies and thread reads of the demo sources through the loopback forum."""
+    sources = {
+        name: ForumSource(
+            forum_url,
+            name=name,
+            token=TOKEN if limit else None,
+            limit=limit or 0,
+            thread_budget=DEMO_THREAD_BUDGET,
+        )
+        for name, limit in DEMO_REPLY_LIMITS.items()
+    }
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+    return Answering(runtime.store, runtime.settings, sources, http, runtime.clock)
+
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the loopback forum's every request
     settings = settings_for_command()
     check_surface_settings(settings.env)
     runtime = Runtime.build(settings, [ConsoleSurface(name_of=settings.people.name_of)])
+    forum = DemoForum(limit=DEMO_FORUM_LIMIT)
     replay = DemoReplay(
-        runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed)
+        runtime, DemoOptions(args.pace, not args.no_staff, args.until_done, args.seed), forum
     )
     port = settings.env.port
     console = output_console()
@@ -47,9 +87,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
     async def start_replay(app: web.Application) -> None:
+        runtime.answering = demo_answering(runtime, await forum.start())
+        checker = runtime.answering.thread_checker(every=DEMO_THREAD_EVERY)
+        if checker is not None:
+            add_interval_job(app[SCHEDULER], "threads", checker.run, DEMO_THREAD_RUNS)
         app["demo_task"] = asyncio.ensure_future(replay.run())
 
+    async def stop_forum(app: web.Application) -> None:
+        if runtime.answering is not None:
+            await runtime.answering.aclose()
+        await forum.stop()
+
     app = create_app(runtime, extra_startup=start_replay)
+    app.on_shutdown.append(stop_forum)
     add_slack(runtime, app)
     add_teams(runtime, app)
     add_board(runtime, app, board)

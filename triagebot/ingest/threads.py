@@ -57,6 +57,8 @@ BUDGET_SHARE = 0.5
 RUN_EVERY = timedelta(seconds=30)
 #: How often the list of cases to follow is read again from the store.
 REFRESH_EVERY = timedelta(minutes=5)
+#: New cases are looked for from a little before the last look (ingest times may lag).
+NEW_CASES_OVERLAP = timedelta(minutes=2)
 #: A source whose read failed is left alone this long.
 ERROR_PAUSE = timedelta(minutes=2)
 #: Longest wait for one read of a batch of threads.
@@ -298,10 +300,13 @@ class ThreadChecker:
     sources: Mapping[str, PublicThreads]
     http: httpx.AsyncClient
     clock: Callable[[], datetime]
+    #: How often each case is read at most (default: ``[replies] check_every``).
+    every: timedelta | None = None
     _followed: dict[str, Case] = field(default_factory=dict)
     _next: dict[str, datetime] = field(default_factory=dict)
     _paces: dict[str, _Pace] = field(default_factory=dict)
     _refreshed: datetime | None = None
+    _newest: datetime | None = None
 
     def _readers(self) -> dict[str, PublicThreads]:
         return {n: s for n, s in self.sources.items() if s.can_read_threads}
@@ -326,6 +331,15 @@ class ThreadChecker:
             c for c in resolved if c.resolved_at is not None and now - c.resolved_at <= window
         ]
         return {c.id: c for c in (*active, *recent) if c.mention.source in readers}
+
+    def _add_new_cases(self, now: datetime) -> None:
+        """Follow the cases ingested since the last look (between full refreshes)."""
+        since = (self._newest or now) - NEW_CASES_OVERLAP
+        readers = self._readers()
+        for case in self.store.list_cases(states=ACTIVE_STATES, since=since):
+            if case.id not in self._followed and case.mention.source in readers:
+                self._followed[case.id] = case
+        self._newest = now
 
     def note_changed(self, case: Case) -> None:
         """A case changed here (a reply recorded): read its thread again soon."""
@@ -356,7 +370,9 @@ class ThreadChecker:
         if self._refreshed is None or now - self._refreshed >= REFRESH_EVERY:
             self._followed = await in_background(self._load_followed, now)
             self._next = {k: v for k, v in self._next.items() if k in self._followed}
-            self._refreshed = now
+            self._refreshed = self._newest = now
+        else:
+            await in_background(self._add_new_cases, now)
         readers = self._readers()
         jobs = [
             self._read_source(readers[name], cases, now)
@@ -371,7 +387,7 @@ class ThreadChecker:
     ) -> int:
         pace = self._pace(source)
         batch = max(1, source.thread_budget.batch)
-        every = self.settings.config.replies.check_every
+        every = self.every or self.settings.config.replies.check_every
         read = 0
         for start in range(0, len(cases), batch):
             if not pace.take(self.clock()):

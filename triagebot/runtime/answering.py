@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from triagebot.actions import reply as replies
@@ -207,13 +207,14 @@ class Answering:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def thread_checker(self) -> ThreadChecker | None:
-        """The leader's thread reads over the sources that can read threads (None: none can)."""
+    def thread_checker(self, every: timedelta | None = None) -> ThreadChecker | None:
+        """The leader's thread reads over the sources that can read threads (None: none can);
+        ``every``: how often each case is read at most, when not ``[replies] check_every``."""
         if self.http is None or not any(s.can_read_threads for s in self.sources.values()):
             return None
         if self._checker is None:
             self._checker = ThreadChecker(
-                self.store, self.settings, self.sources, self.http, self.clock
+                self.store, self.settings, self.sources, self.http, self.clock, every
             )
         return self._checker
 
