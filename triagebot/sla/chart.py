@@ -93,14 +93,14 @@ def _department_shares(
     instants: list[datetime] = []
     for case in cases:
         resolved = case.resolved_at if case.state is CaseState.RESOLVED else None
-        answered = case.first_response.at if case.first_response else case.ingested_at
+        answer_at = case.first_response.at if case.first_response else case.ingested_at
         instants += (
             case.ingested_at,
             case.first_claimed_at or case.ingested_at,
             case.claim_due,
             resolved or case.ingested_at,
             resolve_due_at(case, calendar, resolved) if resolved else case.resolve_due,
-            answered,
+            answer_at,
             case.respond_due or case.ingested_at,
         )
     offsets = calendar.offsets(instants)
@@ -199,7 +199,7 @@ def _shares_panel(ax: Axes, title: str, groups: dict[str, TargetShare]) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def _breaches_panel(ax: Axes, breaches: dict[date, tuple[int, int]]) -> None:
+def _breaches_panel(ax: Axes, breaches: dict[date, tuple[int, int, int]]) -> None:
     days = list(breaches)
     claims = [breaches[d][0] for d in days]
     resolves = [breaches[d][1] for d in days]
