@@ -24,9 +24,10 @@ from integrations.sources._base import (
     partial_result,
 )
 from integrations.sources._http import get, json_body
-from integrations.sources._options import SourceOptions, Text
+from integrations.sources._options import Text
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import html_to_text, join, parse_time, unescape
+from integrations.sources.hackernews_public import HackerNewsPublic, HackerNewsPublicOptions
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
@@ -34,11 +35,11 @@ from triagebot.ingest.sources import PollResult
 ITEM_URL = "https://news.ycombinator.com/item?id="
 
 
-class HackerNewsOptions(SourceOptions):
+class HackerNewsOptions(HackerNewsPublicOptions):
     tags: Text = "(story,comment)"  # Algolia tag filter
 
 
-class HackerNewsSource(BaseSource):
+class HackerNewsSource(BaseSource, HackerNewsPublic):
     kind = "hackernews"
     default_base_url = "https://hn.algolia.com"
     default_page_size = 50

@@ -24,6 +24,7 @@ import httpx
 from integrations.sources._base import BaseSource, Latest, dump_cursor, load_cursor
 from integrations.sources._http import get
 from integrations.sources._text import html_to_text, join, language, parse_time, tidy
+from integrations.sources.rss_public import RssPublic
 from triagebot.cases.links import safe_http_url, unwrap_redirect
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -37,7 +38,7 @@ _ALERT_PREFIX = "tag:google.com,2013:googlealerts/feed:"
 _EMAIL_NAME = re.compile(r"^(\S+@\S+)\s*\((.*)\)$")
 
 
-class RssSource(BaseSource):
+class RssSource(BaseSource, RssPublic):
     kind = "rss"
     default_base_url = ""
 
