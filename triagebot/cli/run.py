@@ -127,6 +127,11 @@ async def _serve_until(
         if not until_done:
             await asyncio.Event().wait()
         await replay.done.wait()
+        answering = replay.runtime.answering
+        checker = answering.thread_checker() if answering is not None else None
+        if checker is not None:  # the last answers and follow-ups on the platform
+            await asyncio.sleep(DEMO_THREAD_EVERY.total_seconds())
+            await checker.run()
         store = replay.runtime.store
         for _ in range(100):  # let the delivery job show the last changes
             if await asyncio.to_thread(store.pending_outbox) == 0:
