@@ -48,7 +48,14 @@ async def send(
             data=data,
             params=params,
         )
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+    except (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpx.ProxyError,
+        httpx.UnsupportedProtocol,
+        httpx.LocalProtocolError,
+    ) as exc:  # the request never reached the platform
         raise ReplyFailed(
             f"{source}: cannot reach {where} ({type(exc).__name__}); nothing was posted"
         ) from exc
