@@ -129,6 +129,8 @@ def test_claim_resolve_and_refusals(tmp_path: Path) -> None:
     show = run_cli(["show", "1", "--json"], tmp_path)
     actions = [e["action"] for e in json.loads(show.stdout)["events"]]
     assert actions == ["ingest", "claim", "resolve"]
+    shown = run_cli(["show", "1"], tmp_path)
+    assert shown.returncode == 0 and "answer due" in shown.stdout  # the first public answer
 
 
 def test_sla_json_and_table(tmp_path: Path) -> None:

@@ -101,6 +101,22 @@ def test_worst_open_cases_rank_by_share_of_target_used(settings: Settings) -> No
     assert worst[0].to_dict()["url"] == "https://example.test/reddit/2"
 
 
+def test_worst_open_cases_count_the_public_answer_and_pause_while_waiting(
+    settings: Settings,
+) -> None:
+    # Billing P2 from Tue 09:00: claimed at once; answer due 13:00, resolve due 17:00.
+    claimed = {"state": CaseState.CLAIMED, "first_claimed_at": ny(17, 9, 1), "claimed_by": ANA}
+    unanswered = make_case(settings, "1", ny(17, 9), answer_due=True, **claimed)
+    answer = FirstResponse(ny(17, 9, 30), "@northwind", ResponseVia.REPLY)
+    waiting = make_case(settings, "2", ny(17, 9), answer_due=True, first_response=answer,
+                        waiting_since=ny(17, 9, 30), **claimed)  # fmt: skip
+    worst = worst_open([unanswered, waiting], settings.calendar_for, NOW)
+    assert [(w.case.id, w.target, round(w.used, 3)) for w in worst] == [
+        ("1", "respond", 0.75),  # 3h of 4h at noon
+        ("2", "resolve", 0.062),  # 30m of 8h: the resolve clock paused at 09:30
+    ]  # fmt: skip
+
+
 def test_export_round_trip(settings: Settings) -> None:
     cases = [
         resolved(settings, "1", ny(16, 10), 10, 60),

@@ -256,9 +256,29 @@ def _case_fields(case: Case, people: People) -> list[tuple[str, str]]:
         ("link", safe_text(m.url, 300)),
         *(("also on", safe_text(url, 300)) for url in case.also_on),
         ("claim due", f"{case.claim_due:%Y-%m-%d %H:%M} UTC"),
+        *_answer_fields(case),
         ("resolve due", f"{case.resolve_due:%Y-%m-%d %H:%M} UTC"),
         ("owner", _named(people, case.claimed_by) if case.claimed_by else "-"),
     ]
+
+
+def _answer_fields(case: Case) -> list[tuple[str, str]]:
+    """The first public response: when it is due, when and where it came, the wait."""
+    from triagebot.runtime.console import safe_text  # noqa: PLC0415
+
+    fields = []
+    if case.respond_due is not None:
+        fields.append(("answer due", f"{case.respond_due:%Y-%m-%d %H:%M} UTC"))
+    first = case.first_response
+    if first is not None:
+        link = f" {safe_text(first.url, 300)}" if first.url else ""
+        fields.append((
+            "answered",
+            f"{first.at:%Y-%m-%d %H:%M} UTC by {safe_text(first.by, 80)} ({first.via}){link}",
+        ))  # fmt: skip
+    if case.waiting_since is not None:
+        fields.append(("waiting since", f"{case.waiting_since:%Y-%m-%d %H:%M} UTC"))
+    return fields
 
 
 def cli_actor(by: str) -> Identity:

@@ -95,11 +95,14 @@ class _Times:
 
 def _running(calendar: BusinessCalendar, now: datetime, t: _Times) -> tuple[str, float, datetime]:
     """(target, share used, due) of the running target that used most of its time; the
-    resolve due time of a case waiting on the customer is pushed by the wait."""
-    resolve_due = t.resolve_due
+    resolve clock of a case waiting on the customer stopped when the wait began (its due time
+    is pushed by the wait so far)."""
+    resolve = ("resolve", progress(calendar, t.ingested, t.resolve_due, now), t.resolve_due)
     if t.waiting_since is not None:
-        resolve_due = resumed_resolve_due(calendar, resolve_due, t.waiting_since, now)
-    found = [("resolve", progress(calendar, t.ingested, resolve_due, now), resolve_due)]
+        paused = min(t.waiting_since, now)
+        pushed = resumed_resolve_due(calendar, t.resolve_due, t.waiting_since, now)
+        resolve = ("resolve", progress(calendar, t.ingested, t.resolve_due, paused), pushed)
+    found = [resolve]
     if t.respond_due is not None and not t.responded:
         found.append(("respond", progress(calendar, t.ingested, t.respond_due, now), t.respond_due))
     if not t.claimed:
