@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,7 +106,9 @@ def test_worst_open_cases_count_the_public_answer_and_pause_while_waiting(
     settings: Settings,
 ) -> None:
     # Billing P2 from Tue 09:00: claimed at once; answer due 13:00, resolve due 17:00.
-    claimed = {"state": CaseState.CLAIMED, "first_claimed_at": ny(17, 9, 1), "claimed_by": ANA}
+    claimed: dict[str, Any] = {
+        "state": CaseState.CLAIMED, "first_claimed_at": ny(17, 9, 1), "claimed_by": ANA,
+    }  # fmt: skip
     unanswered = make_case(settings, "1", ny(17, 9), answer_due=True, **claimed)
     answer = FirstResponse(ny(17, 9, 30), "@northwind", ResponseVia.REPLY)
     waiting = make_case(settings, "2", ny(17, 9), answer_due=True, first_response=answer,
