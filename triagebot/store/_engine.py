@@ -93,6 +93,9 @@ ACTIVE = frozenset(s.value for s in ACTIVE_STATES)
 COMPACT_BYTES = 1 << 20
 #: Stores whose snapshot and journal together are smaller compact inline, in the writer.
 INLINE_COMPACT_BYTES = 4 << 20
+#: Seconds between two child compactions this process starts (one that another process's
+#: compaction made give up at once, or that failed, is not started again at every write).
+COMPACT_RETRY = 30.0
 #: A snapshot starts with its meta document, whose first key is the journal continuing it.
 _HEAD = re.compile(rb'\{"meta":\{"1":\{"journal":(\d+),')
 
@@ -244,6 +247,7 @@ class Engine:
         self._snapshot_bytes = 0
         self._journal_bytes = 0
         self._compactor: subprocess.Popen[bytes] | None = None
+        self._compact_after = -math.inf
         #: Decoded active cases by case id, with the version they are of: repeated scans of
         #: the root (the SLA watcher's) decode only what changed.
         self._decoded: dict[str, tuple[int, Case]] = {}
@@ -576,6 +580,10 @@ class Engine:
             return
         if self._compactor is not None and self._compactor.poll() is None:
             return
+        now = time.monotonic()
+        if now < self._compact_after:
+            return
+        self._compact_after = now + COMPACT_RETRY
         try:
             self._compactor = subprocess.Popen(
                 [sys.executable, "-m", "triagebot.store._compact", str(self.path)],
