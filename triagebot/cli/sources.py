@@ -4,7 +4,8 @@
 found and prints it; without ``--once`` it keeps polling on each source's interval until
 Ctrl-C. ``sources`` shows each configured source: whether it can run (and which environment
 variable to set if not), its last success and error, next run and typical lag, as saved by
-the poller of ``triagebot serve`` (or of ``poll``) in the store.
+the poller of ``triagebot serve`` (or of ``poll``) in the store, and whether it can reply in
+public (or which write variable is missing) and read the thread under a post.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from triagebot.actions.public import reply_capable
 from triagebot.cases.records import Case
 from triagebot.config.settings import Settings, load_settings
 from triagebot.errors import InputError
@@ -181,15 +184,66 @@ def cmd_sources(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     rows = [_merged(spec, saved.get(spec.name), lags.get(spec.name)) for spec in specs]
+    answers = [public_status(spec) for spec in specs]
     if args.json:
-        for row in rows:
-            print(json.dumps(row.to_dict(), ensure_ascii=False))
+        for row, answer in zip(rows, answers, strict=True):
+            print(json.dumps(row.to_dict() | answer.to_dict(), ensure_ascii=False))
         return 0
     if not rows:
         print("no sources configured (add [[sources]] blocks to triagebot.toml)")
         return 0
-    _print_table(rows, now)
+    _print_table(rows, answers, now)
     return 0
+
+
+@dataclass(frozen=True)
+class PublicStatus:
+    """Whether a source can answer in public and read threads, and what it lacks to reply."""
+
+    can_reply: bool | None  # None: the source is not built (its read credentials are missing)
+    can_read_threads: bool | None
+    reply_missing: tuple[str, ...] = ()  # write variables to set
+    reply_unsupported: str | None = None  # why it can never reply (no write API)
+
+    @property
+    def reply_text(self) -> str:
+        if self.can_reply is None:
+            return "-"
+        if self.can_reply:
+            return "yes"
+        if self.reply_missing:
+            return "set " + " and ".join(self.reply_missing)
+        return "no write API" if self.reply_unsupported else "not set up"
+
+    @property
+    def threads_text(self) -> str:
+        return "-" if self.can_read_threads is None else "yes" if self.can_read_threads else "no"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "can_reply": self.can_reply,
+            "can_read_threads": self.can_read_threads,
+            "reply_missing": list(self.reply_missing),
+            "reply_unsupported": self.reply_unsupported,
+        }
+
+
+def public_status(spec: SourceSpec) -> PublicStatus:
+    """What ``triagebot sources`` says of a source's replies and threads (adapters name the
+    write variables they lack in ``reply_missing`` and say in ``reply_unsupported`` why
+    their platform cannot take a reply)."""
+    public = reply_capable(spec.source) if spec.source is not None else None
+    if public is None:
+        known = spec.source is not None
+        return PublicStatus(False if known else None, False if known else None)
+    missing = getattr(public, "reply_missing", ())
+    unsupported = getattr(public, "reply_unsupported", None)
+    return PublicStatus(
+        bool(public.can_reply),
+        bool(public.can_read_threads),
+        tuple(str(v) for v in missing) if isinstance(missing, tuple | list) else (),
+        unsupported if isinstance(unsupported, str) else None,
+    )
 
 
 def _merged(spec: SourceSpec, saved: SourceState | None, lag: float | None) -> SourceState:
@@ -210,7 +264,7 @@ def _merged(spec: SourceSpec, saved: SourceState | None, lag: float | None) -> S
     return state
 
 
-def _print_table(rows: list[SourceState], now: datetime) -> None:
+def _print_table(rows: list[SourceState], answers: list[PublicStatus], now: datetime) -> None:
     table = Table(
         "source", "type", "status", "every", "last success", "next run", "lag", "problem", box=None
     )
@@ -233,7 +287,12 @@ def _print_table(rows: list[SourceState], now: datetime) -> None:
             format_span(state.typical_lag),
             escape(safe_text(error, 80)),
         )
-    Console(highlight=False, soft_wrap=True).print(table)
+    public = Table("source", "public reply", "threads", box=None)
+    for state, answer in zip(rows, answers, strict=True):
+        public.add_row(escape(state.name), escape(answer.reply_text), answer.threads_text)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(table)
+    console.print(public)
 
 
 COMMANDS = {"poll": cmd_poll, "sources": cmd_sources}

@@ -138,6 +138,14 @@ SOURCE_CREDENTIALS = (
     "REDDIT_USERNAME",
     "REDDIT_PASSWORD",
     "REDDIT_REFRESH_TOKEN",
+    # the brand accounts' write credentials, apart from the read ones (public replies)
+    "X_REPLY_TOKEN",
+    "MASTODON_REPLY_TOKEN",
+    "BLUESKY_REPLY_HANDLE",
+    "BLUESKY_REPLY_APP_PASSWORD",
+    "REDDIT_REPLY_REFRESH_TOKEN",
+    "REDDIT_REPLY_USERNAME",
+    "REDDIT_REPLY_PASSWORD",
 )
 
 
