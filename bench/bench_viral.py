@@ -13,8 +13,8 @@ Slack app, against the fake Slack Web API (``tests/fakes/slack.py``) that allows
 ``chat.postMessage`` per second in each channel and answers 429 with Retry-After beyond;
 ``--staff`` people claiming and resolving the newest cards of their channels through signed
 Slack clicks; and a process asking ``/healthz`` every ``--probe-every`` seconds throughout.
-After the posts stop, the run goes on for ``--tail`` seconds, then serve is stopped (SIGTERM)
-and the store is opened to count what it holds.
+The posts start when serve is started; after they stop, the run goes on for ``--tail``
+seconds, then serve is stopped (SIGTERM) and the store is opened to count what it holds.
 
 Measured: mentions stored against mentions arrived (and how far behind the poller fell), posts
 delivered per second against 0.95 x channels x 1/s, /healthz p50/p99, claim and resolve clicks
@@ -41,6 +41,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bench.bench_cli import compiled
 from bench.bench_store import WORK, _machine, write_doc
 from bench.viral_world import DEPARTMENTS, Firehose, SlackWatch, Staff, probe
 from tests.fakes.slack import TOKEN, FakeSlack
@@ -122,6 +123,7 @@ def serve_env(folder: Path, o: Options, slack_url: str, port: int) -> dict[str, 
         "SLACK_API_URL": slack_url,
         "PORT": str(port),
         "PYTHONUNBUFFERED": "1",
+        **compiled(),
     }
     if o.database_url:
         env["DATABASE_URL"] = o.database_url
@@ -238,6 +240,7 @@ class Run:
     loads: list[float] = field(default_factory=lambda: [os.getloadavg()[0]])
     last: dict[str, float] = field(default_factory=dict)
     ready: float = 0.0
+    started: float = 0.0  # monotonic time of the first post
     seconds: float = 0.0
 
     @property
@@ -249,9 +252,6 @@ class Run:
         return self.folder / "healthz.jsonl"
 
     def start_serve(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        if self.o.database_url:
-            command = [sys.executable, "-m", "triagebot", "migrate"]
-            subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)
         with (self.folder / "serve.log").open("wb") as log:
             return subprocess.Popen(
                 [sys.executable, "-c", SERVE], env=env, cwd=ROOT, stdout=log, stderr=log
@@ -264,8 +264,7 @@ class Run:
 
     async def watch_serve(self, serve: subprocess.Popen[bytes], staff: Staff) -> None:
         """Let the flood run its course; sample serve's memory and CPU every second."""
-        self.firehose.start()
-        started = time.monotonic()
+        started = self.started
         staff_task = asyncio.ensure_future(staff.run())
         end = started + self.o.minutes * 60 + self.o.tail
         while time.monotonic() < end:
@@ -283,6 +282,11 @@ class Run:
     async def go(self, slack_url: str) -> Staff:
         port = free_port()
         env = serve_env(self.folder, self.o, slack_url, port)
+        if self.o.database_url:
+            command = [sys.executable, "-m", "triagebot", "migrate"]
+            subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)
+        self.firehose.start()  # the flood is on when serve starts
+        self.started = time.monotonic()
         serve = self.start_serve(env)
         health = f"http://127.0.0.1:{port}/healthz"
         staff = Staff(
@@ -571,7 +575,8 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         f"{o['staff']} people claim the newest card of their channels with signed Slack clicks "
         f"and resolve it {o['think']:g} s later; the SLA watcher runs (calendar 24/7, the "
         "default targets); another process asks `/healthz` every "
-        f"{o['probe_every'] * 1000:.0f} ms. The run goes on {o['tail']:g} s after the last post, "
+        f"{o['probe_every'] * 1000:.0f} ms. The posts start as serve starts; the run goes on "
+        f"{o['tail']:g} s after the last post, "
         "then serve gets SIGTERM and the store is opened to count what it holds.",
         "",
         f"Machine: {any_run['machine']}.",
