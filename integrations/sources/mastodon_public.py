@@ -156,9 +156,11 @@ class MastodonPublic:
         return response
 
     async def _read_limits(self, http: httpx.AsyncClient) -> None:
-        """The instance's status length and link weight, read once (a failure keeps 500)."""
+        """The instance's status length and link weight, read once (a failure keeps 500,
+        Mastodon's own default: stricter than a larger limit, never looser)."""
         if self._limits_read:
             return
+        self._limits_read = True
         try:
             response = await get(
                 http, self.name, f"{self.base_url}/api/v2/instance", now=self.clock()
@@ -166,7 +168,6 @@ class MastodonPublic:
             body = as_dict(json_body(response, self.name))
         except SourceError:
             return
-        self._limits_read = True
         statuses = as_dict(as_dict(body.get("configuration")).get("statuses"))
         most = statuses.get("max_characters")
         if isinstance(most, int) and not isinstance(most, bool) and most > 0:
@@ -178,6 +179,8 @@ class MastodonPublic:
     async def threads(
         self, http: httpx.AsyncClient, mentions: Sequence[Mention]
     ) -> Mapping[str, ThreadRead]:
+        if self.can_reply:  # the instance's length limit, for reply_problem, read once
+            await self._read_limits(http)
         found: dict[str, ThreadRead] = {}
         for mention in mentions:
             status_id = _local_id(mention.raw)
