@@ -56,7 +56,7 @@
         var el = focused && document.getElementById(focused);
         if (!el && cardId) {
           var cardEl = document.getElementById(cardId);
-          el = cardEl && cardEl.querySelector("button");
+          el = cardEl && (cardEl.querySelector(".actions button") || cardEl.querySelector("button"));
         }
         if (el) { el.focus(); }
         columns.dispatchEvent(new CustomEvent("board:refreshed", {bubbles: true}));
