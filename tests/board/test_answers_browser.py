@@ -57,7 +57,8 @@ def _case(runtime: Runtime, n: int, source: str, text: str) -> Case:
     now = runtime.clock()
     url = f"https://{source}.example/item/{n}"
     author = Author(f"customer_{n}", "Sam", 12)
-    mention = Mention(f"{source}:{n}", source, "post", url, author, text, now - timedelta(minutes=2))
+    at = now - timedelta(minutes=2)
+    mention = Mention(f"{source}:{n}", source, "post", url, author, text, at)
     [case] = runtime.pipeline.ingest([mention], now).new
     claim = Claim(case.id, Identity("board", "ana"), "board")
     return execute(runtime.store, runtime.policy, claim, now).case
@@ -149,9 +150,11 @@ def open_page(browser: Browser, url: str, problems: list[str]) -> Page:
     refused = "Failed to load resource: the server responded with a status of 409"
     page.on(
         "console",
-        lambda m: problems.append(m.text)
-        if m.type == "error" and not m.text.startswith(refused)
-        else None,
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" and not m.text.startswith(refused)
+            else None
+        ),
     )
     page.on("pageerror", lambda e: problems.append(str(e)))
 
@@ -231,6 +234,8 @@ def test_mark_answered_refuses_a_javascript_link(browser: Browser, served: Serve
     page.locator(f"#answered-send-{case_id}").click()
     answered = card.locator(".answered")
     expect(answered).to_contain_text("marked answered", timeout=15_000)
-    expect(answered.locator("a")).to_have_attribute("href", "https://news.ycombinator.com/item?id=2")
+    expect(answered.locator("a")).to_have_attribute(
+        "href", "https://news.ycombinator.com/item?id=2"
+    )
     expect(card.locator(".waiting")).to_contain_text("Waiting on the customer since")
     assert problems == [], problems
