@@ -26,7 +26,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from triagebot.actions.executor import SettingsPolicy, outbox_item
@@ -64,6 +64,7 @@ ERROR_PAUSE = timedelta(minutes=2)
 #: Longest wait for one read of a batch of threads.
 READ_TIMEOUT = 30.0
 _QUOTE = 300
+NEVER = datetime.min.replace(tzinfo=UTC)
 _ATTEMPTS = 4
 
 
@@ -304,6 +305,7 @@ class ThreadChecker:
     every: timedelta | None = None
     _followed: dict[str, Case] = field(default_factory=dict)
     _next: dict[str, datetime] = field(default_factory=dict)
+    _last: dict[str, datetime] = field(default_factory=dict)  # when each case was last read
     _paces: dict[str, _Pace] = field(default_factory=dict)
     _refreshed: datetime | None = None
     _newest: datetime | None = None
@@ -349,19 +351,13 @@ class ThreadChecker:
 
     def due(self, now: datetime) -> dict[str, list[Case]]:
         """The cases whose threads are due, per source, most urgent first: replies to settle,
-        then cases without a public response, then the longest unread."""
+        then the longest unread (never read first), so that no case waits behind others."""
         by_source: dict[str, list[Case]] = {}
         for case in self._followed.values():
             if self._next.get(case.id, now) <= now:
                 by_source.setdefault(case.mention.source, []).append(case)
         for cases in by_source.values():
-            cases.sort(
-                key=lambda c: (
-                    c.reply_in_flight is None,
-                    c.first_response is not None,
-                    self._next.get(c.id, now),
-                )
-            )
+            cases.sort(key=lambda c: (c.reply_in_flight is None, self._last.get(c.id, NEVER)))
         return by_source
 
     async def run(self) -> int:
@@ -370,6 +366,7 @@ class ThreadChecker:
         if self._refreshed is None or now - self._refreshed >= REFRESH_EVERY:
             self._followed = await in_background(self._load_followed, now)
             self._next = {k: v for k, v in self._next.items() if k in self._followed}
+            self._last = {k: v for k, v in self._last.items() if k in self._followed}
             self._refreshed = self._newest = now
         else:
             await in_background(self._add_new_cases, now)
@@ -403,6 +400,7 @@ class ThreadChecker:
                 break
             for case in group:
                 self._next[case.id] = now + every
+                self._last[case.id] = now
                 found = answers.get(case.mention.id)
                 if found is None:
                     continue
@@ -427,3 +425,4 @@ class ThreadChecker:
         else:
             self._followed.pop(case.id, None)
             self._next.pop(case.id, None)
+            self._last.pop(case.id, None)
