@@ -9,9 +9,10 @@ once more: the second cannot make a second public post. Quotas (per app): 2,000 
 day, 200 GET requests an hour for ``reviews.list`` and ``reviews.get`` together
 (support.google.com/googleplay/android-developer/contact/review_apiqr).
 
-The thread is ``GET .../reviews/{reviewId}`` (``reviews.get``): its ``developerComment`` is
-the brand's answer (``by_brand``); a ``userComment`` changed after the developer's answer is
-the customer's follow-up (Play has no replies to replies: the reviewer edits the review). A
+The thread is the review as ``reviews.list`` (one call: the 100 reviews changed last, within
+the last week) or, for an older one, ``reviews.get`` shows it: its ``developerComment`` is the
+brand's answer (``by_brand``); a ``userComment`` changed after the developer's answer is the
+customer's follow-up (Play has no replies to replies: the reviewer edits the review). A
 review that is not found (404) or has lost its text is gone.
 """
 
@@ -50,8 +51,11 @@ from triagebot.errors import SourceError
 
 #: ``replyText``: "The reply text. The maximum length is 350 characters" (reviews.reply).
 MAX_REPLY = 350
-#: 200 GET requests an hour per app for reviews.list and reviews.get together (see above).
-THREAD_BUDGET = ThreadBudget(200, 3600.0, 1)
+#: Reviews read one by one (``reviews.get``) in a round, after the one ``reviews.list`` call.
+GETS_PER_ROUND = 3
+#: 200 GET requests an hour per app for reviews.list and reviews.get together (see above); a
+#: round is one list call (100 reviews) and at most ``GETS_PER_ROUND`` get calls.
+THREAD_BUDGET = ThreadBudget(200 // (1 + GETS_PER_ROUND), 3600.0, 100)
 _READ_OK = (200, 400, 401, 403, 404, 429)
 
 
@@ -158,33 +162,58 @@ class GooglePlayPublic:
     async def threads(
         self, http: httpx.AsyncClient, mentions: Sequence[Mention]
     ) -> Mapping[str, ThreadRead]:
+        """One ``reviews.list`` call reads every review changed in the last week (with its
+        developer reply); up to ``GETS_PER_ROUND`` older ones are read with ``reviews.get``,
+        the rest in later rounds."""
+        recent = await self._recent(http)
         found: dict[str, ThreadRead] = {}
+        gets = 0
         for mention in mentions:
+            review_id = external_id(self.name, mention)
+            if review_id in recent:
+                found[mention.id] = self._read(review_id, recent[review_id], mention, self.clock())
+                continue
+            if gets >= GETS_PER_ROUND:
+                continue  # not read this round
+            gets += 1
             try:
                 found[mention.id] = await self._thread(http, mention)
             except SourceError:
-                if found:
-                    break  # the quota or the service: the rest waits for the next round
-                raise
+                if not found:
+                    raise
+                break  # the quota or the service: the rest waits for the next round
         return found
 
-    async def _thread(self, http: httpx.AsyncClient, mention: Mention) -> ThreadRead:
-        review_id = external_id(self.name, mention)
+    async def _recent(self, http: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+        """The reviews of the first ``reviews.list`` page (the 100 changed last), by id."""
+        url = self._review_url("").rstrip("/")
+        response, now = await self._read_get(http, url, {"maxResults": 100})
+        body = as_dict(json_body(response, self.name))
+        if response.status_code != 200:
+            wait = retry_after(response, now) if response.status_code == 429 else None
+            raise SourceError(f"{self.name}: {_said(response.status_code, body)}", retry_after=wait)
+        reviews = map(as_dict, as_list(body.get("reviews")))
+        return {r["reviewId"]: r for r in reviews if isinstance(r.get("reviewId"), str)}
+
+    async def _read_get(
+        self, http: httpx.AsyncClient, url: str, params: dict[str, Any] | None = None
+    ) -> tuple[httpx.Response, datetime]:
+        """A GET with the read token (renewed once when refused with 401)."""
         for attempt in (1, 2):
             bearer = await self.token.bearer(http, self.name)
             now = self.clock()
+            headers = {"Authorization": f"Bearer {bearer}"}
             response = await get(
-                http,
-                self.name,
-                self._review_url(review_id),
-                headers={"Authorization": f"Bearer {bearer}"},
-                now=now,
-                ok=_READ_OK,
+                http, self.name, url, params=params, headers=headers, now=now, ok=_READ_OK
             )
-            if response.status_code == 401 and attempt == 1:
-                self.token.forget()
-                continue
-            break
+            if response.status_code != 401 or attempt == 2:
+                return response, now
+            self.token.forget()
+        raise AssertionError("unreachable")
+
+    async def _thread(self, http: httpx.AsyncClient, mention: Mention) -> ThreadRead:
+        review_id = external_id(self.name, mention)
+        response, now = await self._read_get(http, self._review_url(review_id))
         status = response.status_code
         if status == 404:
             return ThreadRead(gone="deleted")

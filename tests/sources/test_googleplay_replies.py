@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -122,6 +122,7 @@ class FakePlayWrites(FakePlay):
 def play(server: FakeServer) -> FakePlayWrites:
     fake = FakePlayWrites(server)
     fake.install()
+    fake.pages = {None: json_reply({"reviews": [], "tokenPagination": {}})}  # nothing recent
     return fake
 
 
@@ -282,3 +283,25 @@ async def test_an_unanswered_or_deleted_review(
     assert (await public.threads(http, [mention]))[mention.id].posts == []
     play.review = {}
     assert (await public.threads(http, [mention]))[mention.id].gone == "deleted"
+
+
+async def test_recent_reviews_are_read_from_one_list_call(
+    play: FakePlayWrites, server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    play.pages = {None: json_reply(fixture_body("reviews_page1.json"))}
+    source = make_play(make_source, play)
+    public = public_of(source)
+    mentions = [jordan(source)]
+    for review in fixture_body("reviews_page1.json")["reviews"][:2]:
+        review_id = review["reviewId"]
+        mentions.append(source._mention(review_id, review, source.clock()))  # type: ignore[attr-defined]
+    old = [replace(mentions[0], id=f"googleplay:gp:old-{i}") for i in range(5)]
+    reads = await public.threads(http, [*mentions, *old])
+    assert [len(reads[m.id].posts) for m in mentions] == [1, 0, 0]  # Jordan's is answered
+    assert len(server.seen(REVIEWS)) == 1  # one list call for all three
+    assert [r.path for r in server.requests if "/reviews/gp:old" in r.path] == [
+        f"{REVIEWS}/gp:old-{i}" for i in range(3)
+    ]  # older reviews: at most three reviews.get a round
+    assert all(reads[m.id].gone == "deleted" for m in old[:3])
+    assert not any(m.id in reads for m in old[3:])
+    assert public.thread_budget.requests * 4 <= 200 and public.thread_budget.batch == 100
