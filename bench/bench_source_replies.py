@@ -275,7 +275,7 @@ thread read include listing 200 App Store Connect reviews to find the feed's rev
 
 Machine: {_machine()}; load average {result["load"]:.1f} when measured.
 
-| Source | reply (adapter time) | thread read | per post read |
+| Source | reply (adapter time) | thread read | per case read |
 | --- | --- | --- | --- |
 {rows}
 
