@@ -1,0 +1,120 @@
+"""The leader's paced thread reads against the loopback forum: within each source's budget,
+fair to every case, and one failing source never stalls the others."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest_asyncio
+
+from integrations.demo.forum import DemoForum, ForumSource
+from tests.store.builders import make_case, make_mention
+from triagebot.actions.public import ThreadBudget, ThreadRead
+from triagebot.cases.records import CaseState, Mention, NewCase
+from triagebot.config.settings import Settings
+from triagebot.ingest.threads import RUN_EVERY, ThreadChecker
+from triagebot.store.tinydb_store import TinyDBStore
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Counting(ForumSource):
+    reads: list[tuple[datetime, int]] = field(default_factory=list)
+    clock: Clock = field(default_factory=Clock)
+    broken: bool = False
+
+    async def threads(
+        self, http: httpx.AsyncClient, mentions: Sequence[Mention]
+    ) -> Mapping[str, ThreadRead]:
+        self.reads.append((self.clock(), len(mentions)))
+        if self.broken:
+            raise httpx.ConnectError("the platform is down")
+        return await super().threads(http, mentions)
+
+
+@pytest_asyncio.fixture
+async def forum() -> AsyncIterator[DemoForum]:
+    fake = DemoForum()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def fill(store: TinyDBStore, now: datetime, source: str, count: int, first: int) -> None:
+    new = []
+    for n in range(first, first + count):
+        mention = make_mention(f"{source}:{n}", created_at=now - timedelta(hours=1))
+        case = make_case(str(n), state=CaseState.OPEN, ingested_at=now - timedelta(minutes=50))
+        new.append(NewCase(replace(case, mention=mention)))
+    store.add_cases(new)
+
+
+async def test_reads_stay_in_budget_and_reach_every_case(
+    tmp_path: Path, settings: Settings, forum: DemoForum
+) -> None:
+    clock = Clock()
+    store = TinyDBStore(tmp_path / "db.json")
+    fill(store, clock.now, "x", 60, 1)
+    fill(store, clock.now, "down", 10, 100)
+    budget = ThreadBudget(requests=8, per_seconds=60.0)  # 4 reads a minute for threads
+    fast = Counting(forum.url, name="x", thread_budget=budget, clock=clock)
+    down = Counting(forum.url, name="down", thread_budget=budget, clock=clock, broken=True)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    checker = ThreadChecker(store, settings, {"x": fast, "down": down}, http, clock)
+    forum.say("7", "northwind", "Sorry! Sending a new one today")
+    try:
+        for _ in range(40):  # 20 minutes
+            await checker.run()
+            clock.now += RUN_EVERY
+    finally:
+        await http.aclose()
+    times = [at for at, _ in fast.reads]
+    for i, at in enumerate(times):  # never more than the budget's share in any minute
+        assert sum(1 for t in times[i:] if t - at < timedelta(seconds=60)) <= 4 + 1
+    assert len(times) >= 70  # ~4 a minute for 20 minutes, despite the broken source
+    assert len(down.reads) < len(times) / 3  # the broken source pauses after each failure
+    assert store.get_case("7").first_response is not None  # the brand's answer was found
+    store.close()
+
+
+async def test_every_case_is_read_before_any_is_read_twice(
+    tmp_path: Path, settings: Settings, forum: DemoForum
+) -> None:
+    clock = Clock()
+    store = TinyDBStore(tmp_path / "db.json")
+    fill(store, clock.now, "x", 30, 1)
+    seen: list[str] = []
+
+    @dataclass
+    class Recording(Counting):
+        async def threads(
+            self, http: httpx.AsyncClient, mentions: Sequence[Mention]
+        ) -> Mapping[str, ThreadRead]:
+            seen.extend(m.id for m in mentions)
+            return await super().threads(http, mentions)
+
+    source = Recording(
+        forum.url, name="x", thread_budget=ThreadBudget(4, 30.0), clock=clock
+    )  # 2 reads per run
+    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    checker = ThreadChecker(store, settings, {"x": source}, http, clock, every=timedelta(0))
+    try:
+        for _ in range(40):
+            await checker.run()
+            clock.now += RUN_EVERY
+    finally:
+        await http.aclose()
+        store.close()
+    assert len(seen) >= 60
+    assert len(set(seen[:30])) == 30  # the first 30 reads cover all 30 cases
