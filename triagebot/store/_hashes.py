@@ -10,6 +10,7 @@ Python's ``hash`` of the id (this process's; never stored). numpy is imported on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,24 @@ def _numpy() -> Any:
     import numpy  # noqa: PLC0415 (a command that never reads history does not load it)
 
     return numpy
+
+
+def give_back_memory() -> None:
+    """Return freed heap memory to the system (glibc's ``malloc_trim``; elsewhere nothing):
+    a merge's temporary copies would otherwise stay in the process's resident memory."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    import ctypes  # noqa: PLC0415 (used after a merge only)
+
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
 
 
 def hashes(keys: Collection[str]) -> Hashes:
@@ -86,6 +105,7 @@ class SegmentHashes:
                 recent[h] = (*seqs, seq)
         if len(recent) >= self._merge_at:
             self.add_many([])
+            give_back_memory()
 
     def add_many(self, parts: Sequence[tuple[int, Hashes]]) -> None:
         """Add many segments' key hashes (``hashes``) at once and merge everything."""

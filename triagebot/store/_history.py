@@ -29,7 +29,7 @@ from triagebot.cases.records import JSON
 from triagebot.cases.time_fields import iso, parse_iso
 from triagebot.errors import StoreError
 from triagebot.store._atomic import dump_json, fsync_dir, read_json, write_new_file
-from triagebot.store._hashes import SegmentHashes, hashes
+from triagebot.store._hashes import SegmentHashes, give_back_memory, hashes
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ SEGMENT_PREFIX = "seg-"
 INDEX_SUFFIX = ".idx.json"
 FACTS_SUFFIX = ".facts.json"
 #: Parsed segment indexes kept for confirming lookups (a few hundred ids each).
-_KEPT_INDEXES = 32
+_KEPT_INDEXES = 64
 #: ``load_all`` reads this many indexes or fewer one at a time, more in one merge.
 _ONE_BY_ONE = 8
 
@@ -173,10 +173,10 @@ class History:
     def _read_index(self, info: SegmentInfo) -> dict[str, str]:
         path = self.directory / info.index
         data = read_json(path)
-        try:
-            return {str(cid): str(mid) for cid, mid in data["cases"].items()}
-        except (KeyError, TypeError, AttributeError):
-            raise StoreError(f"{path}: not a history index (no 'cases' object)") from None
+        cases = data.get("cases") if isinstance(data, dict) else None
+        if not isinstance(cases, dict):
+            raise StoreError(f"{path}: not a history index (no 'cases' object)")
+        return cases  # case id -> mention id, as the segment's writer put them
 
     def _index(self, info: SegmentInfo) -> tuple[dict[str, str], frozenset[str]]:
         """The segment's index (case id -> mention id) and its mention ids, read if needed."""
@@ -214,6 +214,8 @@ class History:
         self._case_ids.add_many(case_ids)
         self._mention_ids.add_many(mention_ids)
         self._loaded.update(info.file for info in missing)
+        del case_ids, mention_ids
+        give_back_memory()  # the indexes read, each segment's hashes and the merge's copies
 
     def locate(self, case_id: str) -> SegmentInfo | None:
         """The live segment that holds ``case_id``: the segments its hash names, confirmed by
@@ -233,20 +235,32 @@ class History:
         return None
 
     def has_mention(self, mention_id: str) -> bool:
-        return bool(self.known_mentions([mention_id]))
+        """Whether a live segment holds the mention id (a hash hit confirmed by its index)."""
+        self.load_all()
+        return self._holds(mention_id, self._mention_ids.segments_of(mention_id))
 
     def known_mentions(self, mention_ids: Sequence[str]) -> set[str]:
-        """Which of these mention ids a live segment holds (one search for the batch; each
-        hit confirmed by the segment's index)."""
+        """``has_mention`` of a batch: one search of the hashes for all, then each segment
+        named by a hit reads its index once to confirm its hits."""
         self.load_all()
-        found: set[str] = set()
+        hits: dict[int, list[str]] = {}
         for mention_id, seqs in self._mention_ids.segments_of_many(mention_ids).items():
-            for seq in sorted(seqs, reverse=True):
-                info = self._by_seq.get(seq)
-                if info is not None and mention_id in self._index(info)[1]:
-                    found.add(mention_id)
-                    break
-        return found
+            for seq in seqs:
+                hits.setdefault(seq, []).append(mention_id)
+        known: set[str] = set()
+        for seq, named in sorted(hits.items(), reverse=True):
+            info = self._by_seq.get(seq)
+            if info is not None:
+                held = self._index(info)[1]
+                known.update(mention_id for mention_id in named if mention_id in held)
+        return known
+
+    def _holds(self, mention_id: str, seqs: set[int]) -> bool:
+        for seq in sorted(seqs, reverse=True):
+            info = self._by_seq.get(seq)
+            if info is not None and mention_id in self._index(info)[1]:
+                return True
+        return False
 
     # --- segments ------------------------------------------------------------------------
     def segment(self, info: SegmentInfo, keep: bool = True) -> Segment:
