@@ -12,9 +12,11 @@ reply uncertain (Graph has no idempotency key). The thread is the comments edge 
 customer's post or comment; a comment by the Page or the account itself is the brand's, and
 Graph's code 100 ("object does not exist") on it means the post is gone.
 
-Budget: the Graph platform limit of 200 calls an hour per user of the app
-(developers.facebook.com/docs/graph-api/overview/rate-limiting); Page tokens get Business
-Use Case limits that are larger for any Page with engaged users, so 200 is the floor.
+Budget (developers.facebook.com/docs/graph-api/overview/rate-limiting): requests with a Page
+token fall under the Business Use Case limits, 4,800 calls a day times the Page's engaged
+users (Instagram: times its impressions); with one, 200 an hour, the floor declared here. A
+read that finds a budget nearly spent (the usage headers, ``_graph.SLOW_FROM``) ends the
+round; the rest waits for the next one.
 """
 
 from __future__ import annotations
@@ -134,16 +136,19 @@ class GraphPublic:
                 found[mention.id] = ThreadRead()
                 continue
             try:
-                found[mention.id] = await self._thread(http, mention, *edge)
+                found[mention.id], slow_down = await self._thread(http, mention, *edge)
             except SourceError:
                 if found:
                     break  # throttled: the rest waits for the next round
                 raise
+            if slow_down:
+                break  # the budget is nearly spent: the rest waits for the next round
         return found
 
     async def _thread(
         self, http: httpx.AsyncClient, mention: Mention, path: str, query: dict[str, Any]
-    ) -> ThreadRead:
+    ) -> tuple[ThreadRead, bool]:
+        """The thread, and whether Graph's usage headers ask to slow down."""
         params = {**query, "limit": 100}
         posts: list[ThreadPost] = []
         after: str | None = None
@@ -152,16 +157,16 @@ class GraphPublic:
                 page = await self.graph.page(http, path, params, after, self.clock())
             except GraphError as exc:
                 if exc.code == _NOT_FOUND:
-                    return ThreadRead(gone="deleted")
+                    return ThreadRead(gone="deleted"), False
                 raise
             for item in page.items:
                 post = self.thread_item(item, mention)
                 if post is not None:
                     posts.append(post)
             after = page.after
-            if not after:
-                break
-        return ThreadRead(posts=posts)
+            if not after or page.pause:
+                return ThreadRead(posts=posts), page.pause is not None
+        return ThreadRead(posts=posts), False
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

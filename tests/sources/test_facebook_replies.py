@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -185,3 +186,16 @@ async def test_a_deleted_comment_is_gone(
     source = source_of(make_source)
     mention = zeke(source)
     assert (await public_of(source).threads(http, [mention]))[mention.id].gone == "deleted"
+
+
+async def test_a_nearly_spent_budget_ends_the_round(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    usage = {"x-app-usage": json.dumps({"call_count": 92, "total_cputime": 10, "total_time": 9})}
+    server.add(f"/v22.0/{COMMENT}/comments", json_reply({"data": []}, headers=usage))
+    source = source_of(make_source)
+    first = zeke(source)
+    second = replace(first, id="facebook:122189950421773019_1042233445566773")
+    reads = await public_of(source).threads(http, [first, second])
+    assert list(reads) == [first.id]  # the second waits for the next round
+    assert [r.path for r in server.requests] == [f"/v22.0/{COMMENT}/comments"]
