@@ -4,8 +4,9 @@
   U+0000-U+10FF, U+2000-U+200D, U+2010-U+201F and U+2032-U+2037 count 1, every other one 2;
   an emoji sequence (skin tone, ZWJ family, flag, keycap) counts 2 as a whole; a link counts
   23 whatever its length. Text is NFC-normalised first, as X does. A bare domain
-  (``northwind.example/help``) may or may not be a link to X: it counts the larger of its
-  length and 23, so the count never comes out below X's.
+  (``northwind.com/help``), or a link whose host has no real top-level domain
+  (``https://shop.example/…``), may or may not be a link to X: it counts the larger of its
+  own count and 23, so the count never comes out below X's.
 * Mastodon counts grapheme clusters, a link as 23 and a mention ``@user@domain`` as ``@user``.
 * Bluesky counts grapheme clusters (300) and UTF-8 bytes (3000) of the text as it is.
 
@@ -27,6 +28,7 @@ _X_LIGHT = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x203
 _TRAILING = ".,:;!?'\")]}>…"
 _LEADING = "(\"'[{<"
 _SCHEMES = ("http://", "https://")
+_RESERVED = {"example", "test", "invalid", "localhost", "local"}
 
 
 def link_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -50,9 +52,10 @@ def x_weighted_length(text: str) -> int:
     text = unicodedata.normalize("NFC", text)
     total = 0
     position = 0
-    for start, end, is_link in _x_pieces(text):
+    for start, end, kind in _x_pieces(text):
         total += _x_chars(text[position:start])
-        total += max(end - start, X_LINK) if is_link == "bare" else X_LINK
+        sure = kind == "link" and _real_tld(text[start:end])
+        total += X_LINK if sure else max(_x_chars(text[start:end]), X_LINK)
         position = end
     return total + _x_chars(text[position:])
 
@@ -72,6 +75,15 @@ def _x_pieces(text: str) -> Iterator[tuple[int, int, str]]:
             hi -= 1
         if _bare_domain(text[lo:hi]):
             yield lo, hi, "bare"
+
+
+def _real_tld(link: str) -> bool:
+    """False when X would not take ``link`` for a link: its host has no top-level domain of
+    letters, or a reserved one (``.example``, ``.test``, ``.invalid``, ``.localhost``)."""
+    host = link.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host = host.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".").lower()
+    labels = host.split(".")
+    return len(labels) >= 2 and labels[-1].isalpha() and labels[-1] not in _RESERVED
 
 
 def _bare_domain(word: str) -> bool:

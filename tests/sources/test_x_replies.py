@@ -5,6 +5,7 @@ length, 429 with ``x-rate-limit-reset``, 5xx."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -263,3 +264,21 @@ async def test_a_rate_limited_search_pauses_the_reads(
     with pytest.raises(Exception, match="429") as failed:
         await source.threads(http, [post(source, SAM)])  # type: ignore[attr-defined]
     assert getattr(failed.value, "retry_after", None) == pytest.approx(300)
+
+
+def test_a_link_without_a_real_domain_counts_in_full(make_source: MakeSource) -> None:
+    public = reply_capable(x_source(make_source))
+    assert public is not None
+    assert x_weighted_length("https://northwind.com/" + "x" * 300) == 23
+    assert x_weighted_length("https://shop.example/" + "x" * 300) == 321  # X: not a link
+    assert x_weighted_length("see northwind.com") == 4 + 23  # a bare domain: at least 23
+    assert x_weighted_length("🇯🇵 1️⃣ 👨‍👩‍👧‍👦") == 8  # flag, keycap, family: 2 each
+
+
+def test_counting_hostile_text_stays_linear() -> None:
+    started = time.perf_counter()
+    counts = [
+        x_weighted_length(text) for text in ("@a." * 3333, "https://" + "a." * 4996, "a-" * 5000)
+    ]
+    assert counts == [9999, 24, 10_000]  # one long link counts 23 (and its final ".")
+    assert time.perf_counter() - started < 5  # a backtracking pattern takes minutes here
