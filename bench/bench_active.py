@@ -1,7 +1,7 @@
 """Benchmark of the TinyDB store's lookups as the number of active cases grows.
 
-Run ``python -m bench.bench_active [--active 300 10300 50300] [--writes] [--serve]``. For each
-size a store holding only that many active cases (ingested over the last two days, so all
+Run ``python -m bench.bench_active [--active 300 10300 50300] [--writes [--serve] | --layouts]``.
+For each size a store holding only that many active cases (ingested over the last two days, so all
 inside the cross-post window) is generated through the store's API under ``bench/.work/``.
 Measured on it: opening the store cold, asking ``has_mention`` for 1,000 unknown mentions one
 by one and ``known_mentions`` for the same 1,000 at once, the cross-post lookup of a batch of
@@ -11,7 +11,10 @@ command of 1,000 new mentions. ``--writes`` measures what a write costs instead:
 (each with an outbox item, p50 / p99), three ``add_cases`` of 1,000 new cases with their
 outbox items (median), and, in a fresh process, opening the store and listing the active
 cases (with that process's peak RSS); ``--serve`` adds ``triagebot serve``'s peak RSS after
-200 /healthz requests. Results are printed as one Markdown table, load average per row.
+200 /healthz requests. ``--layouts`` compares the two layouts considered for the store on
+the data set's documents: a journal record against a file per case for one write, one snapshot
+against a file per case for reading every case. Results are printed as one Markdown table,
+load average per row.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from bench.bench_cli import _config, _env, _mentions, _serve_rss, _timed
 from bench.bench_store import _event, _mention, _p99, new_cases
@@ -35,6 +41,8 @@ from triagebot.cases.facts import author_key
 from triagebot.cases.identities import Identity
 from triagebot.cases.links import canonical_url
 from triagebot.cases.records import ACTIVE_STATES, CaseState, NewCase, OutboxItem, OutboxKind
+from triagebot.store._atomic import fsync_dir, write_temp
+from triagebot.store._journal import append, encode_record
 from triagebot.store.tinydb_store import TinyDBStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -229,6 +237,64 @@ def measure_writes(active: int, serve: bool, count: int = 200) -> dict[str, str]
     }
 
 
+def _read_files(folder: Path) -> float:
+    """Seconds to read and parse every file of ``folder`` (a file per case)."""
+    started = time.perf_counter()
+    docs = [orjson.loads(path.read_bytes()) for path in folder.iterdir()]
+    assert docs
+    return time.perf_counter() - started
+
+
+def compare_layouts(active: int, writes: int = 200) -> dict[str, str]:
+    """The two layouts considered for the embedded store, on the data set's case documents:
+    one journal beside one snapshot, or a file per case. For each, one write of a claimed case
+    (fsynced as the store does it; medians of ``writes``) and reading every case back."""
+    db = _copy(active)
+    docs = list(compacted_cases(db).values())
+    folder = db.parent / "per-case"
+    folder.mkdir()
+    for n, doc in enumerate(docs):
+        (folder / f"{n}.json").write_bytes(orjson.dumps(doc))
+    journal = db.parent / "journal-bench"
+    load = [os.getloadavg()[0]]
+    appended: list[float] = []
+    replaced: list[float] = []
+    for n in range(writes):
+        doc = docs[n % len(docs)] | {"state": "claimed", "version": n + 2}
+        started = time.perf_counter()
+        append(journal, journal.stat().st_size if journal.exists() else 0, encode_record(doc))
+        appended.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        tmp, fd = write_temp(folder / f"{n % len(docs)}.json", orjson.dumps(doc))
+        os.replace(tmp, folder / f"{n % len(docs)}.json")
+        fsync_dir(folder)
+        os.close(fd)
+        replaced.append(time.perf_counter() - started)
+    load.append(os.getloadavg()[0])
+    started = time.perf_counter()
+    orjson.loads(db.read_bytes())
+    snapshot_s = time.perf_counter() - started
+    files_s = _read_files(folder)
+    load.append(os.getloadavg()[0])
+    shutil.rmtree(db.parent.parent, ignore_errors=True)
+    return {
+        "active": f"{active:,}",
+        "write: journal record (pwrite + fdatasync)": _ms(statistics.median(appended)),
+        "write: file per case (write, fsync, rename, fsync dir)": _ms(statistics.median(replaced)),
+        "read all: one snapshot": _ms(snapshot_s),
+        "read all: a file per case": _ms(files_s),
+        "load": f"{min(load):.1f}-{max(load):.1f}",
+    }
+
+
+def compacted_cases(db: Path) -> dict[str, Any]:
+    """The active case documents of the store at ``db``, by slot, after a compaction."""
+    with TinyDBStore(db) as store:
+        store.compact()
+    cases: dict[str, Any] = orjson.loads(db.read_bytes()).get("cases", {})
+    return cases
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--active", type=int, nargs="+", default=[300, 10_300])
@@ -236,12 +302,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", action="store_true", help="measure writes, open and RSS")
     parser.add_argument("--serve", action="store_true", help="with --writes: serve's RSS")
     parser.add_argument("--claims", type=int, default=200, help="with --writes: how many")
+    parser.add_argument("--layouts", action="store_true", help="journal or a file per case")
     parser.add_argument("--cold-list", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.cold_list is not None:
         print(json.dumps(cold_list(args.cold_list)))
         return 0
-    if args.writes:
+    if args.layouts:
+        rows = [compare_layouts(n) for n in args.active]
+    elif args.writes:
         rows = [measure_writes(n, args.serve, args.claims) for n in args.active]
     else:
         rows = [measure(n, ingest=not args.no_ingest) for n in args.active]

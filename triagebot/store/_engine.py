@@ -11,9 +11,11 @@ touched documents: the commit point. A failed transaction drops the in-memory st
 re-read from disk.
 
 Why a journal: rewriting the root on every write cost ~20 µs per active case (a claim took
-0.2-1.8 s with 50,000 active cases); a record costs the size of the change. One journal beside
-one snapshot was measured against the alternatives (see docs/benchmarks.md, "Many active
-cases"): a file per case would make a cold open read tens of thousands of files.
+0.2-0.8 s with 50,000 active cases, most of it encoding and fsyncing the whole root); a record
+costs the size of the change (a claim ~2 KB: p50 ~4 ms, p99 8-16 ms with fsync at 300 to
+50,300 active cases). A file per case costs a write about as much but a cold open far more, and
+a change of several documents would still need a commit record of its own (both measured:
+``python -m bench.bench_active --layouts``; docs/benchmarks.md, "Many active cases").
 
 Compaction writes a new snapshot once the journal is half the snapshot's size (at least
 ``compact_bytes``), so its cost, proportional to the store, is spread over as many bytes of
