@@ -292,8 +292,8 @@ an hour / 3).
 | --- | --- | --- | --- | --- | --- |
 {budgets}
 
-The Graph sources have the tightest free limit (200 calls an hour per user of the app, the
-floor of Graph's limits; Page tokens get larger Business Use Case limits): {CASES:,} cases
+The Graph sources have the tightest free limit (Business Use Case: 4,800 calls a day per
+engaged user of the Page, 200 an hour with one; more with a busier Page): {CASES:,} cases
 are each read about every 10 hours there, so an answer given on Facebook or Instagram itself
 is seen within that time (a reply sent from triagebot is recorded at once). Google Play reads
 the reviews changed in the last week in one call; its read quota is shared with the
