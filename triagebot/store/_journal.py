@@ -31,6 +31,9 @@ Changes = dict[str, dict[str, Any]]
 
 JOURNAL_MARK = ".journal-"
 
+#: ``fdatasync`` where the platform has it (it skips the inode's times), else ``fsync``.
+_datasync = getattr(os, "fdatasync", os.fsync)
+
 
 def journal_path(root: Path, number: int) -> Path:
     """The file of journal ``number`` beside the root file ``root``."""
@@ -139,7 +142,7 @@ def append(path: Path, offset: int, record: bytes) -> None:
         while view:
             written = os.pwrite(fd, view, at)
             view, at = view[written:], at + written
-        os.fdatasync(fd)
+        _datasync(fd)
         if created:
             fsync_dir(path.parent)
     except OSError as exc:
