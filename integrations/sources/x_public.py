@@ -32,6 +32,7 @@ from integrations.sources._text import parse_time, unescape
 from triagebot.actions.public import ReplyFailed, SentReply, ThreadBudget, ThreadRead
 from triagebot.cases.answers import ThreadPost
 from triagebot.cases.records import Mention
+from triagebot.errors import SourceError
 
 LIMIT = RateLimit("x-rate-limit-remaining", "x-rate-limit-reset", ResetStyle.EPOCH)
 REPLY_VARIABLE = "X_REPLY_TOKEN"
@@ -159,17 +160,21 @@ class XPublic:
         ids.pop("", None)
         if not ids:
             return {}
-        response = await get(
-            http,
-            self.name,
-            f"{self.base_url}/2/tweets",
-            params={"ids": ",".join(ids)},
-            headers={"Authorization": f"Bearer {self.token}"},
-            limit=LIMIT,
-            now=self.clock(),
-        )
+        try:
+            response = await get(
+                http,
+                self.name,
+                f"{self.base_url}/2/tweets",
+                params={"ids": ",".join(ids)},
+                headers={"Authorization": f"Bearer {self.token}"},
+                limit=LIMIT,
+                now=self.clock(),
+            )
+            body = as_dict(json_body(response, self.name))
+        except SourceError:  # the conversations were read: whether a post is gone waits
+            return {}
         gone: dict[str, str] = {}
-        for error in map(as_dict, as_list(as_dict(json_body(response, self.name)).get("errors"))):
+        for error in map(as_dict, as_list(body.get("errors"))):
             kind = str(error.get("type") or "")
             which = str(error.get("resource_id") or error.get("value") or "")
             if kind.endswith("/resource-not-found") and which in ids:

@@ -282,3 +282,15 @@ def test_counting_hostile_text_stays_linear() -> None:
     ]
     assert counts == [9999, 24, 10_000]  # one long link counts 23 (and its final ".")
     assert time.perf_counter() - started < 5  # a backtracking pattern takes minutes here
+
+
+async def test_a_failed_existence_check_keeps_the_conversation(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(SEARCH, searched)
+    server.add(TWEETS, json_reply({"title": "Too Many Requests"}, 429))
+    source = x_source(make_source)
+    sam = post(source, SAM)
+    reads = await source.threads(http, [sam])  # type: ignore[attr-defined]
+    assert reads[sam.id].gone is None
+    assert {p.author for p in reads[sam.id].posts} == {"northwind_support", "sam_on_trail"}
