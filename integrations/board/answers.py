@@ -20,19 +20,74 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from integrations.board.web import BOARD, FLASH, checked_form, safe_next, wants_json
+from integrations.board.web import (
+    BOARD,
+    FLASH,
+    checked_form,
+    may_view,
+    render,
+    safe_next,
+    viewer,
+    wants_json,
+)
 from integrations.common.answers import answering_of, clean_url
 from triagebot.actions.reply import may_reply
 from triagebot.cases.answers import ReplyState
 from triagebot.cases.identities import Identity
-from triagebot.errors import InputError, NotAllowed, TriagebotError
+from triagebot.cases.records import CaseEvent
+from triagebot.errors import CaseNotFound, InputError, NotAllowed, TriagebotError
 from triagebot.runtime.answering import Answering
+from triagebot.runtime.console import safe_text
 from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
 
 SURFACE = "board"
 ACTIONS = ("send", "answered", "approve", "discard", "close-deleted")
+#: The events of the public thread a card's "Thread" lists, in words.
+THREAD_WORDS = {
+    "follow_up": "the customer replied in the thread",
+    "public_response": "the brand answered in the thread",
+    "reply_started": "a reply is being posted",
+    "reply": "a public reply was posted",
+    "reply_failed": "a reply was not posted",
+    "reply_uncertain": "a reply may have been posted",
+    "reply_drafted": "a draft reply was written",
+    "reply_approved": "a draft reply was approved",
+    "reply_discarded": "a draft reply was discarded",
+    "answered": "marked answered in public",
+    "source_deleted": "the post was deleted at the source",
+}
+THREAD_SHOWN = 20
+NOTE_LIMIT = 600
+
+
+async def thread_fragment(request: web.Request) -> web.StreamResponse:
+    """The public thread of one case as the card's "Thread" shows it: the latest events of
+    the answer, each note the text a customer or a replier wrote (escaped by the template,
+    never read for mention tokens). One case's events, read by its id."""
+    session, fresh = viewer(request)
+    if fresh or not may_view(request, session):
+        raise web.HTTPUnauthorized(text="log in again")
+    runtime = request.app[BOARD].runtime
+    try:
+        events: list[CaseEvent] = await asyncio.to_thread(
+            runtime.store.events, request.match_info["case_id"]
+        )
+    except CaseNotFound:
+        raise web.HTTPNotFound(text="no such case") from None
+    name_of = runtime.settings.people.name_of
+    rows = [
+        {
+            "at": e.at,
+            "who": "triagebot" if e.actor.is_system else safe_text(name_of(e.actor), 80),
+            "words": THREAD_WORDS[e.action],
+            "note": safe_text(e.note, NOTE_LIMIT) if e.note else "",
+        }
+        for e in events
+        if e.action in THREAD_WORDS
+    ][-THREAD_SHOWN:]
+    return render(request, "_thread.html", {"rows": rows}, session)
 
 
 async def answer_act(request: web.Request) -> web.StreamResponse:

@@ -67,6 +67,7 @@ def add_board(runtime: Runtime, app: web.Application, options: BoardOptions | No
     routes.add_get("/board/events", handlers.events)
     routes.add_post("/board/name", handlers.set_name)
     routes.add_post("/board/cases/{case_id}/replies/{action}", answers.answer_act)
+    routes.add_get("/board/cases/{case_id}/thread", answers.thread_fragment)
     routes.add_post("/board/cases/{case_id}/{action}", handlers.act)
     routes.add_get("/report", pages.report_page)
     routes.add_get("/report/chart.png", pages.chart)

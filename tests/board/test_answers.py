@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -18,12 +18,16 @@ import pytest
 from tests.board.conftest import BoardWorld
 from tests.fakes.public_source import LIMIT, FakeForum, ForumSource
 from triagebot.actions.executor import execute
-from triagebot.cases.answers import ReplyState, ResponseVia
+from triagebot.actions.public import ThreadRead
+from triagebot.cases.answers import ReplyState, ResponseVia, ThreadPost
 from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim
 from triagebot.cases.records import Case
+from triagebot.config.settings import Settings
+from triagebot.ingest.threads import record_read
 from triagebot.runtime.answering import Answering
 
+HOSTILE_FOLLOW_UP = "<img src=x onerror=alert(1)> still nothing {@user:slack:U1} <!channel>"
 HOSTILE_REPLY = "<img src=x onerror=alert(1)> <!channel> {@user:slack:U1} <script>x()</script>"
 
 
@@ -48,6 +52,12 @@ class Forms:
         match = re.search(rf'<li class="card[^"]*" id="case-{case.id}".*?</article>', page, re.S)
         assert match, f"case {case.id} is not on the board"
         return match.group(0)
+
+
+def managers_approve(settings: Settings) -> Settings:
+    """The settings with ``[replies] approval = "managers"`` (the shared ones stay as they are)."""
+    replies = settings.config.replies.model_copy(update={"approval": "managers"})
+    return replace(settings, config=settings.config.model_copy(update={"replies": replies}))
 
 
 @pytest.fixture
@@ -141,7 +151,7 @@ async def test_mark_answered_takes_only_http_links(forms: Forms) -> None:
 
 async def test_drafts_wait_for_a_manager(forms: Forms) -> None:
     world = forms.world
-    object.__setattr__(world.runtime.settings.config.replies, "approval", "managers")
+    forms.answering.settings = managers_approve(forms.answering.settings)
     case = await forms.claimed()
     await world.name("ana")
     status, body = await forms.send(case, "send", text="Draft <b>one</b>")
@@ -181,3 +191,25 @@ async def test_answer_forms_need_the_csrf_token(forms: Forms) -> None:
     status, _ = await forms.send(case, "nonsense")
     assert status == 404
     assert forms.forum.requests == []
+
+
+async def test_the_thread_shows_a_hostile_follow_up_as_text(forms: Forms) -> None:
+    world = forms.world
+    case = await forms.claimed()
+    await world.name("ana")
+    await forms.send(case, "send", text="We are on it.")
+    await forms.answering.drain()
+    customer = case.mention.author.handle
+    post = ThreadPost("f1", customer, HOSTILE_FOLLOW_UP, world.clock.now, "https://x.example/f1")
+    read = ThreadRead(posts=[post])
+    runtime = world.runtime
+    await asyncio.to_thread(record_read, runtime.store, runtime.settings, case.id, read,
+                            world.clock.now)  # fmt: skip
+    assert f'id="thread-{case.id}"' in await forms.card(case)
+    html = await world.page(f"/board/cases/{case.id}/thread")
+    assert "the customer replied in the thread" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html
+    assert "{@user:slack:U1}" in html and "Ana Lopez</blockquote>" not in html
+    assert "a public reply was posted" in html
+    response = await world.client.get("/board/cases/404/thread")
+    assert response.status in (200, 404)

@@ -31,16 +31,20 @@ from tests.e2e_helpers import CHROMIUM_ARGS, require_chromium
 from tests.fakes.public_source import LIMIT, FakeForum, ForumSource
 from tests.runtime.test_demo import free_port
 from triagebot.actions.executor import execute
+from triagebot.actions.public import ThreadRead
+from triagebot.cases.answers import ThreadPost
 from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim
 from triagebot.cases.records import Author, Case, Mention
 from triagebot.config.settings import load_settings
+from triagebot.ingest.threads import record_read
 from triagebot.runtime.answering import Answering
 from triagebot.runtime.wiring import Runtime
 
 pytestmark = pytest.mark.browser
 
 POST = "@northwind my order never came <img src=x onerror=alert(1)>"
+FOLLOW_UP = "still nothing <img src=x onerror=alert(4)> {@user:slack:U1} <!channel>"
 REPLY = "Sorry! <img src=x onerror=alert(2)> <!channel> {@user:slack:U1} <script>alert(3)</script>"
 
 
@@ -209,6 +213,17 @@ def test_a_reply_from_the_board_is_checked_posted_once_and_shown_sent(
         assert view.locator(f"#case-{case_id} img, #case-{case_id} script").count() == 0
     assert len(served.forum.requests) == 1 and served.forum.posts[0].text == REPLY
     expect(card.locator(".text")).to_contain_text("<img src=x onerror=alert(1)>")
+
+    # The customer answers back with hostile text: the card's Thread shows it as text.
+    runtime = served.runtime
+    now = runtime.clock()
+    follow_up = ThreadPost("f1", served.case.mention.author.handle, FOLLOW_UP, now)
+    record_read(runtime.store, runtime.settings, case_id, ThreadRead(posts=[follow_up]), now)
+    expect(card.locator(".waiting")).to_have_count(0, timeout=15_000)  # drawn again, live
+    card.locator(f"#thread-{case_id} summary").click()
+    note = card.locator(".thread-note").last
+    expect(note).to_have_text(FOLLOW_UP)
+    assert card.locator("img, script").count() == 0
     assert problems == [], problems  # no CSP violation, no script error, no alert()
 
 

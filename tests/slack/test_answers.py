@@ -10,6 +10,7 @@ only); a post deleted by its author closes as such; hostile reply text stays ine
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -27,10 +28,13 @@ from tests.fakes.public_source import LIMIT, TOKEN, FakeForum, ForumSource
 from tests.fakes.slack_requests import block_action, view_submission
 from tests.slack.conftest import SlackWorld
 from triagebot.actions.executor import outbox_item
+from triagebot.actions.public import ThreadRead
 from triagebot.actions.reply import save_change
-from triagebot.cases.answers import FirstResponse, PublicReply, ReplyState, ResponseVia
+from triagebot.cases.answers import FirstResponse, PublicReply, ReplyState, ResponseVia, ThreadPost
 from triagebot.cases.identities import SYSTEM, Identity
 from triagebot.cases.records import Case, CaseEvent, CaseState, OutboxKind
+from triagebot.config.settings import Settings
+from triagebot.ingest.threads import record_read
 from triagebot.runtime.answering import Answering
 
 HOSTILE = "<!channel> <img src=x onerror=alert(1)> {@user:slack:U1} *bold* <https://evil|bank>"
@@ -131,8 +135,10 @@ async def answers(world: SlackWorld) -> AsyncIterator[Answers]:
         await forum.stop()
 
 
-def set_approval(world: SlackWorld, approval: str) -> None:
-    object.__setattr__(world.runtime.settings.config.replies, "approval", approval)
+def managers_approve(settings: Settings) -> Settings:
+    """The settings with ``[replies] approval = "managers"`` (the shared ones stay as they are)."""
+    replies = settings.config.replies.model_copy(update={"approval": "managers"})
+    return replace(settings, config=settings.config.model_copy(update={"replies": replies}))
 
 
 async def test_reply_opens_a_modal_refuses_a_long_text_and_posts_a_valid_one_once(
@@ -245,7 +251,7 @@ async def test_a_refused_or_doubtful_send_shows_why_on_the_card(answers: Answers
 
 async def test_drafts_are_approved_edited_or_discarded_by_managers(answers: Answers) -> None:
     world = answers.world
-    set_approval(world, "managers")
+    answers.answering.settings = managers_approve(answers.answering.settings)
     case = await answers.case()
     await answers.claim(case)
 
@@ -382,3 +388,26 @@ def test_a_card_with_every_kind_of_answer_stays_within_slacks_limits() -> None:
     assert "@brand&lt;!channel&gt;|x&gt;" in json.dumps(blocks)
     assert "javascript" not in json.dumps([b for b in blocks if b["block_id"] == "case-answer"])
     assert blocks[-1]["block_id"] == "case-actions"
+
+
+async def test_a_hostile_follow_up_is_an_inert_thread_note(answers: Answers) -> None:
+    world = answers.world
+    case = await answers.case()
+    await answers.claim(case)
+    view = await answers.open_view(AnswerAction.REPLY, case, "U0ANA")
+    assert await answers.submit(view, "We are on it.", "U0ANA") == ""
+    stored = await answers.settled(case)
+    assert stored.is_waiting_on_customer
+    follow_up = ThreadPost("f1", case.mention.author.handle, HOSTILE, world.clock.now,
+                           "https://x.example/f1")  # fmt: skip
+    runtime = world.runtime
+    await asyncio.to_thread(record_read, runtime.store, runtime.settings, case.id,
+                            ThreadRead(posts=[follow_up]), world.clock.now)  # fmt: skip
+    stored = await answers.settled(case)
+    assert not stored.is_waiting_on_customer
+    note = answers.notes(case)[-1]
+    assert note.startswith("the customer replied in the thread")
+    assert "&lt;!channel&gt;" in note and "&lt;img src=x onerror=alert(1)&gt;" in note
+    for live in ("<!channel>", "<@U1>", "<https://evil", "<img"):
+        assert live not in note
+    assert "Waiting on the customer" not in json.dumps(answers.message(case)["blocks"])

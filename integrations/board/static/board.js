@@ -88,6 +88,22 @@
     });
   }
 
+  // A card's "Thread" loads the case's public thread (a server-escaped fragment) when opened.
+  function loadThread(details) {
+    var box = details.querySelector(".thread-events-box");
+    if (!box || !details.dataset.thread) { return; }
+    fetch(details.dataset.thread, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html !== null) { box.innerHTML = html; } })
+      .catch(function () {});
+  }
+  columns.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (details.classList && details.classList.contains("thread") && details.open) {
+      loadThread(details);
+    }
+  }, true);
+
   function soon() {
     if (pending) { clearTimeout(pending); }
     pending = setTimeout(function () { pending = null; refresh(); }, 250);
