@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
 
+from integrations.common.answers import reply_check
 from integrations.teams.auth import auth_settings, create_adapter, guard_messages
 from integrations.teams.bot import TriagebotTeamsBot
 from integrations.teams.gateway import TeamsGateway
@@ -60,7 +61,11 @@ def build_teams(runtime: Runtime, adapter: CloudAdapter | None = None) -> TeamsI
     app_id = auth_settings(env).app_id
     adapter = adapter or create_adapter(env)
     surface = TeamsSurface(
-        TeamsGateway(adapter, app_id), teams_targets(runtime.settings), runtime.store, runtime.clock
+        TeamsGateway(adapter, app_id),
+        teams_targets(runtime.settings),
+        runtime.store,
+        runtime.clock,
+        reply_check(runtime),
     )
     surface.load()
     return TeamsIntegration(adapter, TriagebotTeamsBot(runtime, surface), surface)

@@ -287,7 +287,7 @@ class TriagebotTeamsBot(ActivityHandler):  # type: ignore[misc]
                 status_code=200, type=MESSAGE_RESPONSE, value=answer.message or ""
             )
         else:
-            card = self.actions.card(answer.case, answer.notice)
+            card = self.actions.card(answer.case, answer.notice, answer.typed)
             body = AdaptiveCardInvokeResponse(
                 status_code=200, type=render.ADAPTIVE_CARD, value=card
             )

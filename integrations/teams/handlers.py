@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from integrations.common import clicks
+from integrations.common.answers import AnswerAction
 from integrations.common.payload import ActionId, BadPayload, parse_department, parse_payload
 from integrations.teams import render
+from integrations.teams.answers import answer_action, press_answer
 from integrations.teams.places import SURFACE
 from integrations.teams.surface import TeamsSurface
 from triagebot.actions.executor import execute
@@ -38,6 +40,7 @@ class CardAnswer:
     case: Case | None = None
     notice: str | None = None
     message: str | None = None
+    typed: str | None = None  # a refused reply, kept in its box
 
 
 def read_action(verb: object, data: object) -> ActionId:
@@ -60,6 +63,9 @@ class CardActions:
 
     async def handle(self, verb: object, data: object, actor: Identity) -> CardAnswer:
         """Everything a press does; never raises."""
+        answer = answer_action(verb, data)
+        if answer is not None and isinstance(data, dict):
+            return await self._answer(answer, data, actor)
         try:
             action = read_action(verb, data)
             payload = parse_payload(data)
@@ -92,8 +98,27 @@ class CardActions:
         self.refresh_later(outcome.case)
         return CardAnswer(outcome.case)
 
-    def card(self, case: Case, notice: str | None = None) -> render.Card:
-        return render.case_card(case, self.surface.context(), notice)
+    async def _answer(
+        self, action: AnswerAction, data: dict[str, Any], actor: Identity
+    ) -> CardAnswer:
+        try:
+            outcome = await press_answer(self.runtime, action, data, actor)
+        except (BadPayload, CaseNotFound) as exc:
+            return CardAnswer(message=str(exc))
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("teams answer press %s failed (error id %s)", action, error_id)
+            return CardAnswer(
+                message=f"Something went wrong; nothing was changed (error id {error_id})."
+            )
+        if outcome.notice is None:
+            log.info("case %s: %s by %s from teams", outcome.case.id, action, actor)
+        self.refresh_later(outcome.case)
+        notice = self._words(outcome.notice) if outcome.notice else None
+        return CardAnswer(outcome.case, notice=notice, typed=outcome.typed)
+
+    def card(self, case: Case, notice: str | None = None, typed: str | None = None) -> render.Card:
+        return render.case_card(case, self.surface.context(), notice, typed)
 
     def _words(self, text: str) -> str:
         """A core message with Teams user ids shown as the names Teams told us."""

@@ -9,15 +9,18 @@ an ``Action.OpenUrl`` to the whole post, made only from an http(s) URL. Actions 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from integrations.common.answers import never
 from integrations.common.labels import STATE_LABELS, author_label
 from integrations.common.payload import ActionId, CasePayload
 from integrations.common.suggested import offers
 from integrations.teams import tmd
+from integrations.teams.render_answers import answer_section
+from integrations.teams.tmd import when
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case, CaseState, Priority
 from triagebot.config.people import People
@@ -45,17 +48,12 @@ class RenderContext:
     now: datetime
     people: Mapping[str, str] = field(default_factory=dict)  # Teams user id -> display name
     directory: People = field(default_factory=People)  # [[people]]: names across surfaces
+    can_reply: Callable[[Case], bool] = never  # the case's source can post a reply
 
 
 def text(value: str, **props: Any) -> dict[str, Any]:
     """A wrapping TextBlock; ``value`` must already be escaped (or be triagebot's own)."""
     return {"type": "TextBlock", "text": value, "wrap": True, **props}
-
-
-def when(at: datetime) -> str:
-    """A date and time every viewer sees in their own time zone (Adaptive Card functions)."""
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
 
 
 def department_name(ctx: RenderContext, department: str) -> str:
@@ -238,8 +236,11 @@ def _actions(case: Case, ctx: RenderContext) -> list[Card]:
     return actions
 
 
-def case_card(case: Case, ctx: RenderContext, notice: str | None = None) -> Card:
-    """The whole case card; ``notice`` (triagebot's own words, escaped here) tops it."""
+def case_card(
+    case: Case, ctx: RenderContext, notice: str | None = None, typed: str | None = None
+) -> Card:
+    """The whole case card; ``notice`` (triagebot's own words, escaped here) tops it;
+    ``typed``: a refused reply kept in its box."""
     body: list[dict[str, Any]] = []
     if notice:
         body.append(text(tmd.escape(notice), color="Attention", weight="Bolder", id="notice"))
@@ -248,6 +249,7 @@ def case_card(case: Case, ctx: RenderContext, notice: str | None = None) -> Card
         _post(case),
         text(status_line(case, ctx), id="case-status"),
         _details(case),
+        *answer_section(case, ctx, typed),
         *_suggestions(case, ctx),
     ]
     return {

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from integrations.teams import tmd
-from integrations.teams.render import SCHEMA, Card, RenderContext, person, text, when
+from integrations.teams.render import SCHEMA, Card, RenderContext, person, text
+from integrations.teams.tmd import when
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case
 from triagebot.reports.query import SlaAnswer

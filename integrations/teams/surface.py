@@ -22,6 +22,7 @@ from typing import Any
 
 from botbuilder.core import MessageFactory
 
+from integrations.common.answers import never
 from integrations.teams import render, tmd
 from integrations.teams.gateway import TeamsGateway, Where
 from integrations.teams.places import SURFACE, Place, find_channel, load_places
@@ -61,11 +62,13 @@ class TeamsSurface:
         targets: TeamsTargets,
         store: Store,
         clock: Callable[[], datetime],
+        can_reply: Callable[[Case], bool] = never,
     ) -> None:
         self.gateway = gateway
         self.targets = targets
         self.store = store
         self.clock = clock
+        self.can_reply = can_reply
         self.people: dict[str, str] = {}  # Teams user id -> display name
         self._places: list[Place] = []
         self._unreachable: set[str] = set()  # departments already warned about
@@ -127,7 +130,7 @@ class TeamsSurface:
     # --- the Surface interface -------------------------------------------------------------
     def context(self) -> render.RenderContext:
         return render.RenderContext(
-            self.targets.departments, self.clock(), self.people, self.targets.people
+            self.targets.departments, self.clock(), self.people, self.targets.people, self.can_reply
         )
 
     def shows(self, case: Case) -> bool:

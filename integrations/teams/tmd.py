@@ -12,6 +12,7 @@ Real links are made only from http(s) URLs, in ``Action.OpenUrl``.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from triagebot.cases.links import safe_http_url
 
@@ -85,3 +86,9 @@ def safe_url(url: str, limit: int = 2_000) -> str | None:
     """The URL if it is a short http(s) URL with a host and no spaces, else None."""
     checked = safe_http_url(clean(url))
     return checked if checked is not None and len(checked) <= limit else None
+
+
+def when(at: datetime) -> str:
+    """A date and time every viewer sees in their own time zone (Adaptive Card functions)."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"

@@ -1,0 +1,193 @@
+"""Answering the customer from Teams, end to end with Microsoft's local Teams client.
+
+The playground plays Teams; the case's source is the loopback forum
+(``integrations.demo.forum``), which checks the token, the fields and the length as a real
+write API does. A reply typed in the card's Reply box is checked before anything is recorded
+(too long: the card comes back with the reason and the text kept), then posted once; the card
+shows it sending, then sent. A hostile reply stays inert on the card; where triagebot cannot
+post, Mark answered refuses a javascript: link and records an https one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp.test_utils import TestServer
+
+from integrations.demo.forum import DemoForum, ForumSource
+from integrations.teams.app import add_teams
+from integrations.teams.places import SURFACE
+from tests.conftest import ROOT
+from tests.e2e_helpers import require_playground
+from tests.teams.playground import USER_AAD, card_text, free_port, playground
+from tests.teams.test_playground import World, _card, _config, _data, _installed
+from triagebot.cases.answers import ReplyState
+from triagebot.cases.identities import Identity
+from triagebot.cases.records import Author, Case, Mention
+from triagebot.config.settings import load_settings
+from triagebot.runtime.answering import Answering
+from triagebot.runtime.server import create_app
+from triagebot.runtime.wiring import Runtime
+
+pytestmark = pytest.mark.playground
+
+HOSTILE_REPLY = "Sorry! <at>Alex Wilber</at> [win](javascript:alert(1)) **now** {@user:teams:x}"
+
+
+@pytest.fixture
+async def world_with_forum(tmp_path: Path) -> AsyncIterator[tuple[World, DemoForum]]:
+    node, cli = require_playground()
+    env = {
+        "TRIAGEBOT_DB": str(tmp_path / "db" / "triagebot.json"),
+        "TRIAGEBOT_RULES": str(ROOT / "rules"),
+        "TRIAGEBOT_TEAMS": "1",
+        "TRIAGEBOT_RUN_JOBS": "0",
+    }
+    settings = load_settings(_config(tmp_path), env)
+    runtime = Runtime.build(settings)
+    forum = DemoForum()
+    url = await forum.start()
+    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    sources = {"x": ForumSource(url, name="x"), "hn": ForumSource(url, name="hn", token=None)}
+    runtime.answering = Answering(runtime.store, settings, sources, http, runtime.clock)
+    app = create_app(runtime)
+    teams = add_teams(runtime, app)
+    assert teams is not None
+    server = TestServer(app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    workdir = tmp_path / "playground"
+    workdir.mkdir()
+    try:
+        bot_url = f"http://127.0.0.1:{server.port}/api/messages"
+        async with playground(node, cli, bot_url, workdir) as pg:
+            yield World(runtime, teams, pg), forum
+    finally:
+        await runtime.answering.aclose()
+        await server.close()
+        await forum.stop()
+        runtime.close()
+
+
+async def _ingest(world: World, source: str, text: str) -> Case:
+    world.n += 1
+    now = world.runtime.clock()
+    mention = Mention(
+        id=f"{source}:{world.n}", source=source, kind="post", url=f"https://{source}.example/{world.n}",
+        author=Author(f"customer_{world.n}", "Sam", 10), text=text,
+        created_at=now - timedelta(minutes=1),
+    )  # fmt: skip
+    result = await asyncio.to_thread(world.runtime.pipeline.ingest, [mention], now)
+    return result.new[0]
+
+
+def _answer_action(card: dict[str, Any], verb: str) -> dict[str, Any]:
+    """The Execute action named ``verb`` in the card's answer part (inside a ShowCard or not)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Execute" and node.get("verb") == verb:
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card)
+    assert found, f"no {verb} on the card"
+    return found[0]
+
+
+async def test_reply_from_the_card_is_checked_then_posted_once(
+    world_with_forum: tuple[World, DemoForum],
+) -> None:
+    world, forum = world_with_forum
+    await _installed(world)
+    case = await _ingest(world, "x", "My order #55 never arrived, two weeks now")
+    await world.deliver()
+    frame = await world.card_of(case)
+    thread, card_id = frame["message"]["postConversationId"], frame["message"]["messageId"]
+    card = _card(frame)
+
+    # Reply before claiming: refused by the core, nothing posted, the text kept.
+    data = _answer_action(card, "case-reply")["data"] | {"reply_text": "On it!"}
+    status, answer = await world.pg.press(thread, card_id, "case-reply", data)
+    assert status == 200 and "claim case" in json.dumps(answer["value"])
+    assert forum.requests == []
+
+    status, answer = await world.pg.press(thread, card_id, "case-claim", _data(card, "case-claim"))
+    assert status == 200
+    claimed = answer["value"]
+
+    # Too long for the platform: the reason on top, the typed text still in the box.
+    long_text = "x" * 300
+    data = _answer_action(claimed, "case-reply")["data"] | {"reply_text": long_text}
+    status, answer = await world.pg.press(thread, card_id, "case-reply", data)
+    body = json.dumps(answer["value"])
+    assert status == 200 and "shorten by 20" in body and long_text in body
+    assert forum.requests == []
+
+    # A hostile reply: posted once, as written; the card shows it inert.
+    data = _answer_action(claimed, "case-reply")["data"] | {"reply_text": HOSTILE_REPLY}
+    status, answer = await world.pg.press(thread, card_id, "case-reply", data)
+    assert status == 200
+    assert world.runtime.answering is not None
+    await world.runtime.answering.drain()
+    assert [p.text for p in forum.posts] == [HOSTILE_REPLY]
+    stored = world.runtime.store.get_case(case.id)
+    assert stored.replies[0].state is ReplyState.SENT
+    assert stored.replies[0].by == Identity("teams", USER_AAD)
+    assert stored.first_response is not None
+    await world.deliver()
+    update = await world.pg.frame(
+        lambda f: (
+            f.get("action") == "updateMessage"
+            and f["message"]["messageId"] == card_id
+            and "Answered in public" in card_text(f)
+        )
+    )
+    shown = json.dumps(update["message"]["attachments"][0]["content"], ensure_ascii=False)
+    assert "<at>Alex" not in shown and "](javascript" not in shown
+    assert "\\\\*\\\\*now\\\\*\\\\*" in shown  # markdown shown as typed
+    # The thread note quotes the reply: a {@user:…} in it never becomes a mention.
+    note = await world.pg.frame(lambda f: "public reply by" in card_text(f))
+    assert "(@user:teams:x}" in card_text(note) and "{@user:teams:x}" not in card_text(note)
+    assert forum.posts[0].url in shown  # the reply's link, as an Open button
+    ref = world.runtime.store.message_refs(case.id)[SURFACE]
+    assert ref.message_id == card_id
+
+
+async def test_mark_answered_where_triagebot_cannot_post(
+    world_with_forum: tuple[World, DemoForum],
+) -> None:
+    world, forum = world_with_forum
+    await _installed(world)
+    case = await _ingest(world, "hn", "Northwind's checkout is broken again")
+    await world.deliver()
+    frame = await world.card_of(case)
+    thread, card_id = frame["message"]["postConversationId"], frame["message"]["messageId"]
+    card = _card(frame)
+    assert "case-reply" not in json.dumps(card)  # no write API: no Reply box
+    status, answer = await world.pg.press(thread, card_id, "case-claim", _data(card, "case-claim"))
+    mark = _answer_action(answer["value"], "case-answered")["data"]
+    status, answer = await world.pg.press(
+        thread, card_id, "case-answered", mark | {"answer_url": "javascript:alert(1)"}
+    )
+    assert status == 200 and "must be an http" in json.dumps(answer["value"])
+    assert world.runtime.store.get_case(case.id).first_response is None
+    link = "https://news.ycombinator.com/item?id=42"
+    status, answer = await world.pg.press(
+        thread, card_id, "case-answered", mark | {"answer_url": link}
+    )
+    assert status == 200 and "Answered in public" in json.dumps(answer["value"])
+    stored = world.runtime.store.get_case(case.id)
+    assert stored.first_response is not None and stored.first_response.url == link
+    assert forum.requests == []
