@@ -1,9 +1,13 @@
 """X: the brand's public reply to a post, and the conversation under it.
 
-A reply is ``POST /2/tweets`` with ``{"text", "reply": {"in_reply_to_tweet_id"}}`` and a
-*user-context* token of the brand's account (OAuth 2.0 user access token with the
-``tweet.write`` scope, in the variable named by ``reply_token_env``): the app-only bearer
-token that search uses cannot post. X has no idempotency key, so a reply is sent once; a
+A reply is ``POST /2/tweets`` with ``{"text", "reply": {"in_reply_to_tweet_id"}}`` as the
+brand's account, in *user context*: the app-only bearer token that search uses cannot post.
+Either an OAuth 2.0 user access token with the ``tweet.write`` scope (``reply_token_env``; X
+makes those expire after two hours) or, for a service that runs for months, the app's
+OAuth 1.0a consumer key and secret with the brand account's access token and secret
+(``reply_consumer_key_env``, ``reply_consumer_secret_env``, ``reply_access_token_env``,
+``reply_access_token_secret_env``; they do not expire), each request signed HMAC-SHA1 by
+oauthlib. X has no idempotency key, so a reply is sent once; a
 doubtful one is settled by reading the conversation. The length is X's weighted count
 (``_lengths.x_weighted_length``, 280).
 
@@ -21,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
+from oauthlib import oauth1
 
 from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body
@@ -50,10 +55,22 @@ THREAD_FIELDS = {
 }
 
 
+OAUTH1_VARIABLES = (
+    "X_REPLY_CONSUMER_KEY",
+    "X_REPLY_CONSUMER_SECRET",
+    "X_REPLY_ACCESS_TOKEN",
+    "X_REPLY_ACCESS_TOKEN_SECRET",
+)
+
+
 class XPublicOptions(SourceOptions):
-    """The key an X source reads to reply as the brand."""
+    """The keys an X source reads to reply as the brand."""
 
     reply_token_env: Text | None = None  # OAuth 2.0 user token (tweet.write); default X_REPLY_TOKEN
+    reply_consumer_key_env: Text | None = None  # OAuth 1.0a, with the three below
+    reply_consumer_secret_env: Text | None = None
+    reply_access_token_env: Text | None = None
+    reply_access_token_secret_env: Text | None = None
 
 
 class XPublic:
@@ -74,16 +91,49 @@ class XPublic:
     reply_unsupported: ClassVar[str | None] = None
     reply_token: str | None = None
     reply_missing: tuple[str, ...] = ()
+    _signer: oauth1.Client | None = None
 
     def _init_public(self) -> None:
         variable = self.options.reply_token_env or REPLY_VARIABLE
-        values, self.reply_missing = write_credentials(self.env, [variable])
+        named = (
+            self.options.reply_consumer_key_env,
+            self.options.reply_consumer_secret_env,
+            self.options.reply_access_token_env,
+            self.options.reply_access_token_secret_env,
+        )
+        signing = [n or default for n, default in zip(named, OAUTH1_VARIABLES, strict=True)]
+        values, _ = write_credentials(self.env, [variable, *signing])
         self.reply_token = values.get(variable)
-        self._reply_variable = variable
+        keys = [values.get(v) for v in signing]
+        self._signer = None
+        if all(keys):
+            key, secret, token, token_secret = (str(k) for k in keys)
+            self._signer = oauth1.Client(
+                key,
+                client_secret=secret,
+                resource_owner_key=token,
+                resource_owner_secret=token_secret,
+            )
+        if self.can_reply:
+            self.reply_missing = ()
+        elif any(keys):  # OAuth 1.0a begun: name what it lacks
+            self.reply_missing = tuple(v for v, k in zip(signing, keys, strict=True) if not k)
+        else:
+            self.reply_missing = (variable,)
+        self._reply_variables = " and ".join(signing) if self._signer is not None else variable
 
     @property
     def can_reply(self) -> bool:
-        return self.reply_token is not None
+        return self.reply_token is not None or self._signer is not None
+
+    def _write_headers(self, url: str) -> dict[str, str]:
+        """The brand account's authorization: an OAuth 1.0a signature, else its user token."""
+        if self._signer is not None:
+            _, signed, _ = self._signer.sign(
+                url, http_method="POST", headers={"Content-Type": "application/json"}
+            )
+            return {"Authorization": signed["Authorization"]}
+        return {"Authorization": f"Bearer {self.reply_token}"}
 
     def reply_problem(self, text: str) -> str | None:
         if problem := empty(text):
@@ -93,19 +143,19 @@ class XPublic:
     async def reply(
         self, http: httpx.AsyncClient, mention: Mention, text: str, key: str
     ) -> SentReply:
-        if self.reply_token is None:
-            raise ReplyFailed(f"X replies are not set up: set {self._reply_variable}")
+        if not self.can_reply:
+            raise ReplyFailed(f"X replies are not set up: set {' and '.join(self.reply_missing)}")
         if problem := self.reply_problem(text):
             raise ReplyFailed(f"X: {problem}")
         tweet_id = str(mention.raw.get("id") or "")
         if not tweet_id.isdigit():
             raise ReplyFailed("X: the post's id is unknown; reply on X")
         body = {"text": text, "reply": {"in_reply_to_tweet_id": tweet_id}}
-        headers = {"Authorization": f"Bearer {self.reply_token}"}
         url = f"{self.base_url}/2/tweets"
+        headers = self._write_headers(url)
         response = await send(http, self.name, "POST", url, headers=headers, json=body)
         if response.status_code not in (200, 201):
-            hint = f"reconnect the brand account (a new token in {self._reply_variable})"
+            hint = f"reconnect the brand account (check {self._reply_variables})"
             raise refusal(response, "X", now=self.clock(), limit=LIMIT, token_hint=hint)
         data = as_dict(as_dict(_json(response)).get("data"))
         new_id = str(data.get("id") or "")

@@ -4,6 +4,9 @@ length, 429 with ``x-rate-limit-reset``, 5xx."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from oauthlib.oauth1.rfc5849 import signature
 
 from integrations.sources._base import BaseSource
 from integrations.sources._lengths import x_weighted_length
@@ -294,3 +298,62 @@ async def test_a_failed_existence_check_keeps_the_conversation(
     reads = await source.threads(http, [sam])  # type: ignore[attr-defined]
     assert reads[sam.id].gone is None
     assert {p.author for p in reads[sam.id].posts} == {"northwind_support", "sam_on_trail"}
+
+
+OAUTH1_ENV = {
+    "X_BEARER_TOKEN": APP_TOKEN,
+    "X_REPLY_CONSUMER_KEY": "consumer-key",
+    "X_REPLY_CONSUMER_SECRET": "consumer-secret",
+    "X_REPLY_ACCESS_TOKEN": "1420000000000000001-brand",
+    "X_REPLY_ACCESS_TOKEN_SECRET": "token-secret",
+}
+
+
+def signed(url: str) -> Any:
+    """``POST /2/tweets`` checking an OAuth 1.0a HMAC-SHA1 signature as X does."""
+
+    def answer(request: Seen) -> Reply:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("OAuth "):
+            return json_reply(UNAUTHORIZED, 401)
+        params = signature.collect_parameters(
+            headers={"Authorization": header}, exclude_oauth_signature=True
+        )
+        fields = dict(
+            signature.collect_parameters(
+                headers={"Authorization": header}, exclude_oauth_signature=False
+            )
+        )
+        if fields.get("oauth_consumer_key") != "consumer-key":
+            return json_reply(UNAUTHORIZED, 401)
+        normalized = signature.normalize_parameters(params)  # type: ignore[arg-type]
+        base = signature.signature_base_string("POST", signature.base_string_uri(url), normalized)
+        key = b"consumer-secret&token-secret"  # RFC 5849 3.4.2: both secrets, encoded, with &
+        digest = hmac.new(key, base.encode(), hashlib.sha1).digest()
+        expected = base64.b64encode(digest).decode()
+        if fields.get("oauth_signature") != expected:
+            return json_reply(UNAUTHORIZED, 401)
+        return json_reply({"data": {"id": "1900610000000000002", "text": "ok"}}, 201)
+
+    return answer
+
+
+async def test_oauth1_signs_each_reply_with_the_brand_accounts_keys(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(TWEETS, signed(f"{server.url}{TWEETS}"))
+    source = make_source("x", env=OAUTH1_ENV)
+    assert source.can_reply  # type: ignore[attr-defined]
+    sent = await source.reply(http, post(source, SAM), "Sorry Sam!", "k")  # type: ignore[attr-defined]
+    assert sent.external_id == "1900610000000000002"
+    wrong = make_source("x", name="x2", env={**OAUTH1_ENV, "X_REPLY_ACCESS_TOKEN_SECRET": "old"})
+    with pytest.raises(ReplyFailed, match=r"\(401\).*X_REPLY_ACCESS_TOKEN_SECRET"):
+        await wrong.reply(http, post(wrong, SAM), "Sorry Sam!", "k")  # type: ignore[attr-defined]
+    half = make_source(
+        "x", name="x3", env={"X_BEARER_TOKEN": APP_TOKEN, "X_REPLY_CONSUMER_KEY": "k"}
+    )
+    assert not half.can_reply  # type: ignore[attr-defined]
+    assert half.reply_missing == OAUTH1_MISSING  # type: ignore[attr-defined]
+
+
+OAUTH1_MISSING = ("X_REPLY_CONSUMER_SECRET", "X_REPLY_ACCESS_TOKEN", "X_REPLY_ACCESS_TOKEN_SECRET")

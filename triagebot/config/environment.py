@@ -140,6 +140,10 @@ SOURCE_CREDENTIALS = (
     "REDDIT_REFRESH_TOKEN",
     # the brand accounts' write credentials, apart from the read ones (public replies)
     "X_REPLY_TOKEN",
+    "X_REPLY_CONSUMER_KEY",
+    "X_REPLY_CONSUMER_SECRET",
+    "X_REPLY_ACCESS_TOKEN",
+    "X_REPLY_ACCESS_TOKEN_SECRET",
     "MASTODON_REPLY_TOKEN",
     "BLUESKY_REPLY_HANDLE",
     "BLUESKY_REPLY_APP_PASSWORD",
