@@ -58,3 +58,4 @@ def test_only_open_cases_are_noted_and_only_once(runtime: Runtime, now: datetime
     assert events.count("source_deleted") == 1
     assert "source_deleted" not in [e.action for e in runtime.store.events(closed.id)]
     assert runtime.store.get_case(open_case.id).mention.text == "northwind charged me twice"
+    assert runtime.store.get_case(open_case.id).gone_at == later  # "Close: post deleted" offered

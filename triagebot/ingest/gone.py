@@ -57,7 +57,7 @@ def _note(store: Store, case_id: str, post: GonePost, now: datetime) -> Case | N
             e.action == ACTION for e in store.events(case_id)
         ):
             return None
-        updated = replace(case, version=case.version + 1, updated_at=now)
+        updated = replace(case, version=case.version + 1, updated_at=now, gone_at=now)
         text = f"The post was {post.why} at the source; this case keeps the copy fetched earlier."
         event = CaseEvent(
             case_id=case_id,
