@@ -154,7 +154,8 @@ class AnswerView:
 
     @property
     def offers_reply(self) -> bool:
-        return self.can_reply
+        """Reply, unless a reply is still being sent or settled (the core would refuse)."""
+        return self.can_reply and self.case.reply_in_flight is None
 
     @property
     def offers_answered(self) -> bool:

@@ -82,10 +82,14 @@ def _reply_line(reply: PublicReply, ctx: RenderContext) -> str:
 
 
 def _summary(view: AnswerView, ctx: RenderContext) -> str:
+    """The answer's lines; the oldest replies give way when they would not fit a section."""
+    replies = [_reply_line(r, ctx) for r in view.replies]
+    while len(replies) > 1 and sum(len(line) + 1 for line in replies) > SECTION_LIMIT - 700:
+        replies.pop(0)
     lines = []
     if view.first is not None:
         lines.append(_first_line(view.first, ctx))
-    lines += [_reply_line(r, ctx) for r in view.replies]
+    lines += replies
     if view.waiting_since is not None:
         lines.append(
             f":hourglass_flowing_sand: *Waiting on the customer* since "

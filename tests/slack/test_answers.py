@@ -247,6 +247,7 @@ async def test_a_refused_or_doubtful_send_shows_why_on_the_card(answers: Answers
     card = json.dumps(answers.message(doubtful)["blocks"])
     assert "may have been posted: checking the thread" in card
     assert "case-reply" in answers.buttons(failing)  # nothing is in flight: reply again
+    assert "case-reply" not in answers.buttons(doubtful)  # settled from the thread first
 
 
 async def test_drafts_are_approved_edited_or_discarded_by_managers(answers: Answers) -> None:
