@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
+import lxml.etree
+import lxml.html
 
 from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body
@@ -229,9 +231,8 @@ class MastodonPublic:
         if acct and "@" not in acct and self.instance:
             acct = f"{acct}@{self.instance}"
         parent = status.get("in_reply_to_id")
-        text = join(
-            tidy(str(status.get("spoiler_text") or "")), html_to_text(status.get("content"))
-        )
+        content = links_spelled_out(str(status.get("content") or ""))
+        text = join(tidy(str(status.get("spoiler_text") or "")), html_to_text(content))
         return thread_post(
             str(status.get("uri") or status["id"]),
             author=acct or None,
@@ -241,6 +242,28 @@ class MastodonPublic:
             in_reply_to=uris.get(str(parent)) if isinstance(parent, str) else None,
             max_text=self.options.max_text,
         )
+
+
+def links_spelled_out(markup: str) -> str:
+    """Status HTML with each link's text replaced by its address: Mastodon shows a link cut
+    short (``northwind.com/help/ref…``, the rest in hidden spans), and a post must read as it
+    was typed to be recognised as the reply sent. Mentions, hashtags and links that are not
+    http(s) keep their text."""
+    if "<a" not in markup:
+        return markup
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return markup
+    for anchor in root.iter("a"):
+        classes = str(anchor.get("class") or "").split()
+        href = safe_http_url(anchor.get("href"))
+        if href is None or "mention" in classes or "hashtag" in classes:
+            continue
+        for child in list(anchor):
+            anchor.remove(child)
+        anchor.text = href
+    return str(lxml.html.tostring(root, encoding="unicode"))
 
 
 def _local_id(raw: Mapping[str, Any]) -> str | None:

@@ -36,6 +36,7 @@ from integrations.sources._replies import empty, send, thread_post, too_long
 from integrations.sources._text import parse_time, unescape
 from triagebot.actions.public import ReplyFailed, SentReply, ThreadBudget, ThreadRead
 from triagebot.cases.answers import ThreadPost
+from triagebot.cases.links import safe_http_url
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 
@@ -49,7 +50,7 @@ QUERY_LIMIT = 512
 #: conversation ids of 19-20 digits fit in one query.
 THREAD_BUDGET = ThreadBudget(450, 900.0, 12)
 THREAD_FIELDS = {
-    "tweet.fields": "created_at,author_id,conversation_id,referenced_tweets,note_tweet",
+    "tweet.fields": "created_at,author_id,conversation_id,referenced_tweets,note_tweet,entities",
     "expansions": "author_id",
     "user.fields": "username",
 }
@@ -234,8 +235,10 @@ class XPublic:
     def _post(self, tweet: dict[str, Any], users: Mapping[str, str], now: datetime) -> ThreadPost:
         tweet_id = str(tweet["id"])
         username = users.get(str(tweet.get("author_id")), "")
-        note = as_dict(tweet.get("note_tweet")).get("text")
-        text = unescape(note if isinstance(note, str) and note else str(tweet.get("text") or ""))
+        note = as_dict(tweet.get("note_tweet"))
+        long_text = note.get("text")
+        source = note if isinstance(long_text, str) and long_text else tweet
+        text = unescape(expanded(str(source.get("text") or ""), source.get("entities")))
         parent = next(
             (
                 str(ref.get("id"))
@@ -253,6 +256,16 @@ class XPublic:
             in_reply_to=parent,
             max_text=self.options.max_text,
         )
+
+
+def expanded(text: str, entities: object) -> str:
+    """``text`` with X's ``t.co`` links put back as the links that were written (the
+    ``expanded_url`` of each ``entities.urls``), so a post reads as typed."""
+    for link in map(as_dict, as_list(as_dict(entities).get("urls"))):
+        short, full = link.get("url"), safe_http_url(link.get("expanded_url"))
+        if isinstance(short, str) and short.startswith("https://t.co/") and full:
+            text = text.replace(short, full)
+    return text
 
 
 def _conversation(mention: Mention) -> str:

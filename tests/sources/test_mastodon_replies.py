@@ -16,6 +16,7 @@ from integrations.sources._lengths import mastodon_length
 from tests.sources.conftest import POLL1, MakeSource
 from tests.sources.server import FIXTURES, FakeServer, Reply, Seen, fixture_reply, json_reply
 from triagebot.actions.public import ReplyFailed, ReplyUnknown, reply_capable
+from triagebot.cases.answers import same_reply
 from triagebot.cases.records import Mention
 
 READ_TOKEN, WRITE_TOKEN = "read-333", "write-444"
@@ -201,6 +202,8 @@ async def test_thread_reads_descendants_and_keeps_hostile_text_inert(
     brand, follow_up, spam = read.posts
     assert brand.author == "northwind@social.northwind.example"
     assert brand.text.startswith("@lena_outdoors Sorry Lena")
+    typed = "Sorry Lena, that is far too long. We have found your return and the refund goes out "
+    assert same_reply(typed + "today: https://northwind.com/help/refunds/lena-return", brand.text)
     assert brand.in_reply_to == mention.id.removeprefix("mastodon:")  # the customer's uri
     assert follow_up.author.startswith("lena_outdoors@")  # a local account, named in full
     assert follow_up.in_reply_to == brand.id

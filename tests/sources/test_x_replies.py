@@ -21,6 +21,7 @@ from integrations.sources._lengths import x_weighted_length
 from tests.sources.conftest import POLL1, MakeSource
 from tests.sources.server import FakeServer, Reply, Seen, fixture_reply, json_reply
 from triagebot.actions.public import ReplyFailed, ReplyUnknown, reply_capable
+from triagebot.cases.answers import same_reply
 from triagebot.cases.records import Mention
 from triagebot.errors import ConfigError
 
@@ -237,9 +238,12 @@ async def test_threads_read_several_conversations_in_one_search(
     assert brand.url == "https://x.com/northwind_support/status/1900590011472347136"
     assert brand.in_reply_to == SAM
     assert brand.created_at == datetime(2025, 3, 14, 15, 47, 15, tzinfo=UTC)
+    typed = "Sorry about the wait, Sam! We have sent you a DM to sort out the Summit 2P shipment. "
+    assert same_reply(typed + "https://northwind.com/help/shipping", brand.text)  # t.co undone
     follow_up = by_author["sam_on_trail"]
     assert "<script>alert(1)</script>" in follow_up.text  # decoded once, kept as text
     assert "<!channel>" in follow_up.text  # surfaces escape it; the source keeps it as typed
+    assert follow_up.text.endswith("https://t.co/EvIl000001")  # never a javascript: link
     assert follow_up.url is not None and follow_up.url.startswith("https://")
     assert reads[sasha.id].gone == "deleted by its author"
     assert [p.author for p in reads[sasha.id].posts] == ["kai_hikes"]
