@@ -201,7 +201,13 @@ class RedditPublic:
         return found
 
     async def _thread(self, http: httpx.AsyncClient, name: str, article: str) -> ThreadRead | None:
-        params: dict[str, Any] = {"raw_json": 1, "limit": 100, "depth": THREAD_DEPTH}
+        # newest first: a recent answer is among the comments sent, not behind a "more" stub
+        params: dict[str, Any] = {
+            "raw_json": 1,
+            "limit": 100,
+            "depth": THREAD_DEPTH,
+            "sort": "new",
+        }
         if name.startswith("t1_"):
             params["comment"] = name.removeprefix("t1_")
         now = self.clock()

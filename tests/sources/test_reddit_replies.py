@@ -217,6 +217,7 @@ async def test_thread_reads_the_comment_tree_and_keeps_hostile_text_inert(
     reads = await source.threads(http, [mention])  # type: ignore[attr-defined]
     (seen,) = server.seen(THREAD)
     assert seen.query["raw_json"] == "1" and "comment" not in seen.query
+    assert seen.query["sort"] == "new"
     assert seen.headers["Authorization"].startswith("bearer read-")  # reading uses the read grant
     read = reads[mention.id]
     assert read.gone is None
