@@ -31,7 +31,13 @@ from integrations.sources._options import SourceOptions, Text
 from integrations.sources._refusals import platform_message, refusal, write_credentials
 from integrations.sources._replies import empty, send, thread_post, too_long
 from integrations.sources._text import parse_time, tidy
-from triagebot.actions.public import ReplyFailed, SentReply, ThreadBudget, ThreadRead
+from triagebot.actions.public import (
+    ReplyFailed,
+    ReplyUnknown,
+    SentReply,
+    ThreadBudget,
+    ThreadRead,
+)
 from triagebot.cases.answers import ThreadPost
 from triagebot.cases.links import safe_http_url
 from triagebot.cases.records import Mention
@@ -176,9 +182,12 @@ class BlueskyPublic:
         headers: Mapping[str, str],
     ) -> dict[str, str] | None:
         """A session from ``createSession`` or ``refreshSession``; None when refused."""
-        response = await send(
-            http, self.name, "POST", f"{self.base_url}{path}", headers=headers, json=body
-        )
+        try:
+            response = await send(
+                http, self.name, "POST", f"{self.base_url}{path}", headers=headers, json=body
+            )
+        except ReplyUnknown as doubt:  # a login posts nothing: the reply was not sent
+            raise ReplyFailed(f"Bluesky login did not answer ({doubt.reason})") from None
         if response.status_code == 429:
             raise refusal(response, "Bluesky", now=self.clock(), limit=LIMIT)
         answer = as_dict(_json(response))

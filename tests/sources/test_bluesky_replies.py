@@ -250,3 +250,13 @@ async def test_a_deleted_post_is_gone(
     mention = post_of(source, WES)
     reads = await source.threads(http, [mention])  # type: ignore[attr-defined]
     assert reads[mention.id].gone is not None
+
+
+async def test_a_login_that_fails_posts_nothing(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(SESSION, json_reply({"error": "InternalServerError"}, 503))
+    source = make_source("bluesky", env=ENV, **OPTIONS)
+    with pytest.raises(ReplyFailed, match="login"):
+        await source.reply(http, post_of(source, WES), "Hello", "k")  # type: ignore[attr-defined]
+    assert server.seen(CREATE) == []
