@@ -235,7 +235,7 @@ class GraphOptions(SourceOptions):
 
     access_token_env: Text | None = None
     app_secret_env: Text | None = None  # set when the app requires appsecret_proof
-    reply_token_env: Text | None = None  # a token that may publish comments; unset: no replies
+    reply_token_env: Text | None = None  # a token that may publish comments (see _graph_public)
     api_version: Annotated[StrictStr, Field(pattern=r"^v\d+\.\d+$")] = API_VERSION
 
 

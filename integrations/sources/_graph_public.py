@@ -2,15 +2,17 @@
 post, through the Graph API.
 
 A reply is one ``POST`` of ``message`` (Facebook ``/{object-id}/comments``; Instagram
-``/{ig-comment-id}/replies``) with a token of its own, named by ``reply_token_env``: a Page
-access token with ``pages_manage_engagement`` (Facebook) or ``instagram_manage_comments``
-(Instagram), so the read token can stay read-only. Graph refuses with HTTP 400/403 and an
-``error`` object: codes 4/17/32/613/80001-80014 are throttling (the wait comes from the usage
-headers' ``estimated_time_to_regain_access`` or ``Retry-After``), 190 a dead token (which
-variable to renew), 10 and 200-299 a missing permission; a 5xx or a lost answer leaves the
-reply uncertain (Graph has no idempotency key). The thread is the comments edge of the
-customer's post or comment; a comment by the Page or the account itself is the brand's, and
-Graph's code 100 ("object does not exist") on it means the post is gone.
+``/{ig-comment-id}/replies``) with a token of its own, named by ``reply_token_env`` (default
+``FACEBOOK_REPLY_TOKEN``, ``INSTAGRAM_REPLY_TOKEN``): a Page access token with
+``pages_manage_engagement`` (Facebook) or ``instagram_manage_comments`` (Instagram), so the
+read token can stay read-only; not set, the source cannot reply and polls as before. Graph
+refuses with HTTP 400/403 and an ``error`` object: codes 4/17/32/613/80001-80014 are
+throttling (the wait comes from the usage headers' ``estimated_time_to_regain_access`` or
+``Retry-After``), 190 a dead token (which variable to renew), 10 and 200-299 a missing
+permission; a 5xx or a lost answer leaves the reply uncertain (Graph has no idempotency
+key). The thread is the comments edge of the customer's post or comment; a comment by the
+Page or the account itself is the brand's, and Graph's code 100 ("object does not exist") on
+it means the post is gone.
 
 Budget (developers.facebook.com/docs/graph-api/overview/rate-limiting): requests with a Page
 token fall under the Business Use Case limits, 4,800 calls a day times the Page's engaged
@@ -34,6 +36,7 @@ from integrations.sources._graph import (
     GraphOptions,
     read_usage,
 )
+from integrations.sources._refusals import write_credentials
 from integrations.sources._replies import empty, external_id, send, too_long
 from triagebot.actions.public import ReplyFailed, SentReply, ThreadBudget, ThreadRead
 from triagebot.cases.answers import ThreadPost
@@ -45,16 +48,20 @@ _NOT_FOUND = 100
 _THREAD_PAGES = 3  # pages of comments read per thread (newest 300 at 100 a page)
 
 
-def reply_graph_for(source: BaseSource, secret_default: str) -> Graph | None:
-    """The Graph client that writes replies, when ``reply_token_env`` names a token."""
+def reply_graph_for(
+    source: BaseSource, token_default: str, secret_default: str
+) -> tuple[Graph | None, tuple[str, ...]]:
+    """The Graph client that writes replies, and the write variable to set when there is
+    none (a variable that is not set never stops polling; the source just cannot reply)."""
     options = source.options
     assert isinstance(options, GraphOptions)
-    if options.reply_token_env is None:
-        return None
-    token = source.credential("reply_token_env", "") or ""
+    variable = options.reply_token_env or token_default
+    values, missing = write_credentials(source.env, [variable])
+    if variable not in values:
+        return None, missing
     secret = source.credential("app_secret_env", secret_default, required=False)
     base = f"{source.base_url}/{options.api_version}"
-    return Graph(source.name, base, token, options.reply_token_env, secret)
+    return Graph(source.name, base, values[variable], variable, secret), ()
 
 
 class GraphPublic:
@@ -70,6 +77,7 @@ class GraphPublic:
     clock: Callable[[], datetime]
     graph: Graph
     reply_graph: Graph | None
+    reply_missing: tuple[str, ...] = ()  # write variables to set (``triagebot sources``)
     max_reply: ClassVar[int]  # characters in one comment
     can_read_threads: ClassVar[bool] = True
     thread_budget: ClassVar[ThreadBudget] = THREAD_BUDGET
@@ -102,7 +110,8 @@ class GraphPublic:
     ) -> SentReply:
         graph = self.reply_graph
         if graph is None:
-            raise ReplyFailed(f"{self.name}: replies are not configured (reply_token_env)")
+            missing = " and ".join(self.reply_missing)
+            raise ReplyFailed(f"{self.name}: replies are not set up: set {missing}")
         path = self.reply_path(mention, external_id(self.name, mention))
         params = {"appsecret_proof": graph.proof} if graph.proof else None
         response = await send(

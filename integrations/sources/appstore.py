@@ -27,9 +27,17 @@ from integrations.sources._base import (
 )
 from integrations.sources._http import get, json_body
 from integrations.sources._options import Text
+from integrations.sources._refusals import write_credentials
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import join, parse_time, tidy
-from integrations.sources.appstore_public import AppStorePublic, AppStorePublicOptions, ConnectKey
+from integrations.sources.appstore_public import (
+    ISSUER_VARIABLE,
+    KEY_ID_VARIABLE,
+    PRIVATE_KEY_VARIABLE,
+    AppStorePublic,
+    AppStorePublicOptions,
+    ConnectKey,
+)
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
@@ -66,20 +74,22 @@ class AppStoreSource(BaseSource, AppStorePublic):
         self.connect_key = self._connect_key()
 
     def _connect_key(self) -> ConnectKey | None:
-        """The App Store Connect API key, when ``connect_private_key_env`` names one."""
-        if self.options.connect_private_key_env is None:
+        """The App Store Connect API key from its three variables; any of them not set only
+        leaves the source unable to reply and read responses (``reply_missing``)."""
+        options = self.options
+        variables = [
+            options.connect_issuer_id_env or ISSUER_VARIABLE,
+            options.connect_key_id_env or KEY_ID_VARIABLE,
+            options.connect_private_key_env or PRIVATE_KEY_VARIABLE,
+        ]
+        values, self.reply_missing = write_credentials(self.env, variables)
+        if self.reply_missing:
             return None
-        for option in ("connect_issuer_id_env", "connect_key_id_env"):
-            if getattr(self.options, option) is None:
-                raise self.bad_option(option, "needed with connect_private_key_env")
-        issuer = self.credential("connect_issuer_id_env", "") or ""
-        key_id = self.credential("connect_key_id_env", "") or ""
-        pem = self.credential("connect_private_key_env", "") or ""
+        issuer, key_id, pem = (values[v] for v in variables)
         try:
             return ConnectKey.read(issuer, key_id, pem)
         except ValueError as exc:
-            variable = self.options.connect_private_key_env
-            raise self.bad_option("connect_private_key_env", f"{variable}: {exc}") from None
+            raise self.bad_option("connect_private_key_env", f"{variables[2]}: {exc}") from None
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         resumable = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())

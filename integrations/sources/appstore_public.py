@@ -12,7 +12,9 @@ so a reply whose fate is unknown (a 5xx, a timeout) is sent once more, as for Go
 
 Every request carries an ES256 JWT signed with the API key (``.p8``) in
 ``connect_private_key_env``, with the key id (``kid``) and issuer id from
-``connect_key_id_env`` and ``connect_issuer_id_env``, ``aud: appstoreconnect-v1`` and a
+``connect_key_id_env`` and ``connect_issuer_id_env`` (default ``APP_STORE_CONNECT_PRIVATE_KEY``,
+``APP_STORE_CONNECT_KEY_ID``, ``APP_STORE_CONNECT_ISSUER_ID``; any not set, the source neither
+replies nor reads responses and polls the feed as before), ``aud: appstoreconnect-v1`` and a
 lifetime of 20 minutes (Apple's maximum); the key needs the Customer Support role. Responses
 are at most 5,970 characters (App Store Connect Help, "Respond to customer reviews").
 
@@ -60,6 +62,9 @@ from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 
 CONNECT_URL = "https://api.appstoreconnect.apple.com"
+ISSUER_VARIABLE = "APP_STORE_CONNECT_ISSUER_ID"
+KEY_ID_VARIABLE = "APP_STORE_CONNECT_KEY_ID"
+PRIVATE_KEY_VARIABLE = "APP_STORE_CONNECT_PRIVATE_KEY"
 MAX_RESPONSE = 5_970
 TOKEN_LIFETIME = 20 * 60  # seconds: the longest App Store Connect accepts
 LIST_PAGES = 3  # pages of 200 reviews searched for a feed review (the newest 600)
@@ -79,7 +84,7 @@ class AppStorePublicOptions(SourceOptions):
 
     connect_issuer_id_env: Text | None = None
     connect_key_id_env: Text | None = None
-    connect_private_key_env: Text | None = None  # the .p8 file's text; unset: no replies
+    connect_private_key_env: Text | None = None  # the .p8 file's text
     connect_base_url: Text = CONNECT_URL
 
 
@@ -126,6 +131,7 @@ class AppStorePublic:
     options: Any
     clock: Callable[[], datetime]
     connect_key: ConnectKey | None
+    reply_missing: tuple[str, ...] = ()  # write variables to set (``triagebot sources``)
     thread_budget: ClassVar[ThreadBudget] = THREAD_BUDGET
     _bearer: tuple[str, float] | None = None  # the signed token and when it is renewed
 

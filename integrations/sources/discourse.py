@@ -80,13 +80,7 @@ class DiscourseSource(BaseSource, DiscoursePublic):
             raise self.bad_option("search", "nothing to poll: set search or latest_posts")
         named = self.options.api_key_env is not None
         self.api_key = self.credential("api_key_env", KEY_VARIABLE, required=named)
-        self.reply_key = None
-        if self.options.reply_api_key_env is not None:
-            if not self.options.reply_username:
-                raise self.bad_option(
-                    "reply_username", "the forum account replies are posted as is required"
-                )
-            self.reply_key = self.credential("reply_api_key_env", "")
+        self._init_public()
         words = [re.escape(w) for w in minimal_keywords(self.brand)]
         words += [re.escape("@" + h) for h in brand_handles(self.brand)]
         self._brand = re.compile(rf"(?<!\w)(?:{'|'.join(words)})(?!\w)", re.IGNORECASE)

@@ -1,12 +1,14 @@
 """Discourse: the brand's public reply to a forum post, and the posts that follow it.
 
 A reply is ``POST /posts.json`` with ``topic_id``, ``raw`` and ``reply_to_post_number``, as
-the forum user ``reply_username`` with the key in ``reply_api_key_env`` (``Api-Key`` and
-``Api-Username`` headers; a key apart from the read one, scoped to ``posts:create`` or a user
-key of the brand's account). A refused reply answers ``{"errors": [...]}`` (422: too short,
-too similar to a recent post, topic closed; 403: the user may not post there); a throttled one
-429 with ``Retry-After`` and ``extras.wait_seconds``. Discourse has no idempotency key: a
-reply is sent once and a doubtful one is settled by reading the thread.
+the forum user ``reply_username`` with the key in ``reply_api_key_env`` (default
+``DISCOURSE_REPLY_API_KEY``; ``Api-Key`` and ``Api-Username`` headers; a key apart from the
+read one, scoped to ``posts:create`` or a user key of the brand's account; a variable that is
+not set only leaves the source unable to reply). A refused reply answers
+``{"errors": [...]}`` (422: too short, too similar to a recent post, topic closed; 403: the
+user may not post there); a throttled one 429 with ``Retry-After`` and
+``extras.wait_seconds``. Discourse has no idempotency key: a reply is sent once and a doubtful
+one is settled by reading the thread.
 
 The thread is ``GET /t/{topic_id}/posts.json?post_number={n-1}&asc=true``: the customer's
 post ``n`` and the (up to 20) posts after it. Posts by ``reply_username`` or one of
@@ -25,6 +27,7 @@ import httpx
 from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import get, json_body, retry_after_header
 from integrations.sources._options import Positive, SourceOptions, Text
+from integrations.sources._refusals import write_credentials
 from integrations.sources._replies import (
     empty,
     external_id,
@@ -37,8 +40,9 @@ from integrations.sources._text import html_to_text, parse_time
 from triagebot.actions.public import ReplyFailed, SentReply, ThreadBudget, ThreadRead
 from triagebot.cases.answers import ThreadPost
 from triagebot.cases.records import Mention
-from triagebot.errors import SourceError
+from triagebot.errors import ConfigError, SourceError
 
+REPLY_KEY_VARIABLE = "DISCOURSE_REPLY_API_KEY"
 #: Discourse's own default of ``max_post_length`` and ``min_post_length`` (site settings).
 MAX_POST_LENGTH = 32_000
 MIN_POST_LENGTH = 20
@@ -52,7 +56,7 @@ _GONE_WORDS = ("(post deleted by author)", "(post withdrawn by author", "(post d
 class DiscoursePublicOptions(SourceOptions):
     """The keys a Discourse source reads to reply and to tell the brand's posts."""
 
-    reply_api_key_env: Text | None = None  # the write key's variable; unset: no replies
+    reply_api_key_env: Text | None = None  # default DISCOURSE_REPLY_API_KEY
     reply_username: Text | None = None  # the forum account the replies are posted as
     brand_usernames: tuple[Text, ...] = ()  # more forum accounts of the brand
     max_post_length: Positive = MAX_POST_LENGTH  # the forum's site setting
@@ -71,9 +75,24 @@ class DiscoursePublic:
     options: Any
     clock: Callable[[], datetime]
     api_key: str | None  # the read key, when the forum is private
-    reply_key: str | None
+    env: Mapping[str, str]
+    reply_key: str | None = None
+    reply_missing: tuple[str, ...] = ()  # write variables to set (``triagebot sources``)
     can_read_threads: ClassVar[bool] = True
     thread_budget: ClassVar[ThreadBudget] = THREAD_BUDGET
+
+    def _init_public(self) -> None:
+        """The write key (a variable that is not set only leaves the source unable to reply);
+        a key named in the block needs the forum account it posts as."""
+        named = self.options.reply_api_key_env
+        variable = named or REPLY_KEY_VARIABLE
+        values, self.reply_missing = write_credentials(self.env, [variable])
+        self.reply_key = values.get(variable)
+        if named and not self.options.reply_username:
+            raise ConfigError(
+                f"sources ({self.name}).reply_username: the forum account replies are posted "
+                "as is required with reply_api_key_env"
+            )
 
     @property
     def can_reply(self) -> bool:
@@ -92,7 +111,8 @@ class DiscoursePublic:
 
     def _write_headers(self) -> dict[str, str]:
         if not self.can_reply:
-            raise ReplyFailed(f"{self.name}: replies are not configured (reply_api_key_env)")
+            missing = " and ".join(self.reply_missing) or "reply_username"
+            raise ReplyFailed(f"{self.name}: replies are not set up: set {missing}")
         return {
             "Api-Key": str(self.reply_key),
             "Api-Username": str(self.options.reply_username),

@@ -76,7 +76,9 @@ class FacebookSource(GraphSource, GraphPublic):
         if not (self.options.tagged or self.options.comments):
             raise self.bad_option("tagged", "tagged and comments cannot both be false")
         self.graph = graph_for(self, "FACEBOOK_PAGE_TOKEN", "FACEBOOK_APP_SECRET")
-        self.reply_graph = reply_graph_for(self, "FACEBOOK_APP_SECRET")
+        self.reply_graph, self.reply_missing = reply_graph_for(
+            self, "FACEBOOK_REPLY_TOKEN", "FACEBOOK_APP_SECRET"
+        )
 
     def parts(self) -> list[tuple[str, Part]]:
         return [

@@ -32,6 +32,7 @@ from integrations.sources._base import (
 from integrations.sources._google_auth import ServiceAccountToken, read_key
 from integrations.sources._http import get, json_body
 from integrations.sources._options import Text
+from integrations.sources._refusals import write_credentials
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import join, language, parse_time, tidy
 from integrations.sources.googleplay_public import GooglePlayPublic, GooglePlayPublicOptions
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
 KEY_VARIABLE = "GOOGLE_PLAY_SERVICE_ACCOUNT_JSON"
+REPLY_KEY_VARIABLE = "GOOGLE_PLAY_REPLY_SERVICE_ACCOUNT_JSON"
 #: Answers read as JSON: Google explains a refusal in an ``error`` object.
 _OK = (200, 400, 401, 403, 404)
 _PACKAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
@@ -72,8 +74,10 @@ class GooglePlaySource(BaseSource, GooglePlayPublic):
         self.translation = self.options.translation_language
         self.token = self._token("service_account_json_env", KEY_VARIABLE)
         self.reply_token = None
-        if self.options.reply_service_account_json_env is not None:
-            self.reply_token = self._token("reply_service_account_json_env", "")
+        variable = self.options.reply_service_account_json_env or REPLY_KEY_VARIABLE
+        found, self.reply_missing = write_credentials(self.env, [variable])
+        if found:  # a variable that is not set only leaves the source unable to reply
+            self.reply_token = self._token("reply_service_account_json_env", variable)
 
     def _token(self, option: str, default: str) -> ServiceAccountToken:
         """The token of the service-account key in the variable named by ``option``."""

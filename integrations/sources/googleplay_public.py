@@ -2,12 +2,13 @@
 
 A reply is ``POST .../applications/{package}/reviews/{reviewId}:reply`` with ``replyText``
 (at most 350 characters, plain text), sent with a service account of its own
-(``reply_service_account_json_env``: the key of an account given "Reply to reviews" in the
-Play Console; it may name the same variable as the read key). A review has one developer
-reply and a new one replaces it, so a reply whose fate is unknown (a 5xx, a timeout) is sent
-once more: the second cannot make a second public post. Quotas (per app): 2,000 replies a
-day, 200 GET requests an hour for ``reviews.list`` and ``reviews.get`` together
-(support.google.com/googleplay/android-developer/contact/review_apiqr).
+(``reply_service_account_json_env``, default ``GOOGLE_PLAY_REPLY_SERVICE_ACCOUNT_JSON``: the
+key of an account given "Reply to reviews" in the Play Console; it may name the same
+variable as the read key; not set, the source cannot reply and polls as before). A review
+has one developer reply and a new one replaces it, so a reply whose fate is unknown (a 5xx, a
+timeout) is sent once more: the second cannot make a second public post. Quotas (per app):
+2,000 replies a day, 200 GET requests an hour for ``reviews.list`` and ``reviews.get``
+together (support.google.com/googleplay/android-developer/contact/review_apiqr).
 
 The thread is the review as ``reviews.list`` (one call: the 100 reviews changed last, within
 the last week) or, for an older one, ``reviews.get`` shows it: its ``developerComment`` is the
@@ -62,7 +63,7 @@ _READ_OK = (200, 400, 401, 403, 404, 429)
 class GooglePlayPublicOptions(SourceOptions):
     """The key a Google Play source reads to reply."""
 
-    reply_service_account_json_env: Text | None = None  # unset: no replies
+    reply_service_account_json_env: Text | None = None  # GOOGLE_PLAY_REPLY_SERVICE_ACCOUNT_JSON
 
 
 class GooglePlayPublic:
@@ -79,6 +80,7 @@ class GooglePlayPublic:
     clock: Callable[[], datetime]
     token: ServiceAccountToken  # the read key's token
     reply_token: ServiceAccountToken | None
+    reply_missing: tuple[str, ...] = ()  # write variables to set (``triagebot sources``)
     can_read_threads: ClassVar[bool] = True
     thread_budget: ClassVar[ThreadBudget] = THREAD_BUDGET
 
@@ -100,9 +102,8 @@ class GooglePlayPublic:
         self, http: httpx.AsyncClient, mention: Mention, text: str, key: str
     ) -> SentReply:
         if self.reply_token is None:
-            raise ReplyFailed(
-                f"{self.name}: replies are not configured (reply_service_account_json_env)"
-            )
+            missing = " and ".join(self.reply_missing)
+            raise ReplyFailed(f"{self.name}: replies are not set up: set {missing}")
         review_id = external_id(self.name, mention)
         uncertain: ReplyUnknown | None = None  # an earlier attempt that may have posted
         renewed = False

@@ -75,7 +75,9 @@ class InstagramSource(GraphSource, GraphPublic):
         if not (self.options.mentions or self.options.comments):
             raise self.bad_option("mentions", "mentions and comments cannot both be false")
         self.graph = graph_for(self, "INSTAGRAM_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET")
-        self.reply_graph = reply_graph_for(self, "INSTAGRAM_APP_SECRET")
+        self.reply_graph, self.reply_missing = reply_graph_for(
+            self, "INSTAGRAM_REPLY_TOKEN", "INSTAGRAM_APP_SECRET"
+        )
 
     def parts(self) -> list[tuple[str, Part]]:
         return [

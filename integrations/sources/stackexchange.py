@@ -63,13 +63,7 @@ class StackExchangeSource(BaseSource, StackExchangePublic):
             raise self.bad_option("site", "the Stack Exchange site is required (e.g. outdoors)")
         self.site = site
         self.key = self.credential("key_env", "STACKEXCHANGE_KEY", required=False)
-        self.reply_token = None
-        if self.options.reply_access_token_env is not None:
-            if not self.key:
-                raise self.bad_option(
-                    "key_env", "replies need the app key (key_env) with the access token"
-                )
-            self.reply_token = self.credential("reply_access_token_env", "")
+        self._init_public()
 
     async def poll(self, http: httpx.AsyncClient, cursor: str | None) -> PollResult:
         resumable = ResumableWalk(load_cursor(cursor, self.name), self.overlap, self.floor())

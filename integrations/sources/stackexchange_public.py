@@ -1,12 +1,14 @@
 """Stack Exchange: the brand's public comment on a question, and the answers and comments
 under it.
 
-A reply is ``POST /2.3/posts/{id}/comments/add`` with ``body``, ``site``, the app ``key`` and
-an ``access_token`` with the ``write_access`` scope of the brand's account, named by
-``reply_access_token_env`` (reads need no token). Comments are 15 to 600 characters. Every
-refusal is an error wrapper (``error_id``, ``error_name``, ``error_message``; HTTP 400 as the
-API sends them): ``throttle_violation`` (502) says in its message how many seconds to wait,
-401-406 are the token or key, ``internal_error`` (500) may have written the comment.
+A reply is ``POST /2.3/posts/{id}/comments/add`` with ``body``, ``site``, the app ``key``
+and an ``access_token`` with the ``write_access`` scope of the brand's account, named by
+``reply_access_token_env`` (default ``STACKEXCHANGE_REPLY_ACCESS_TOKEN``; reads need no
+token; not set, the source cannot reply and polls as before). Comments are 15 to 600
+characters. Every refusal is an error wrapper (``error_id``, ``error_name``,
+``error_message``; HTTP 400 as the API sends them): ``throttle_violation`` (502) says in its
+message how many seconds to wait, 401-406 are the token or key, ``internal_error`` (500) may
+have written the comment.
 
 The thread of up to 30 questions is read in four calls: ``/questions/{ids}`` (a question
 missing from the answer is deleted), ``/questions/{ids}/answers``, ``/posts/{ids}/comments``
@@ -30,6 +32,7 @@ from pydantic import StrictInt
 from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import get, json_body
 from integrations.sources._options import SourceOptions, Text
+from integrations.sources._refusals import write_credentials
 from integrations.sources._replies import empty, external_id, send, thread_post, too_long
 from integrations.sources._text import html_to_text, parse_time, unescape
 from triagebot.actions.public import (
@@ -43,6 +46,7 @@ from triagebot.cases.answers import ThreadPost
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 
+REPLY_TOKEN_VARIABLE = "STACKEXCHANGE_REPLY_ACCESS_TOKEN"
 MIN_COMMENT, MAX_COMMENT = 15, 600
 BATCH = 30  # questions per thread round (ids per call go up to 100)
 CALLS_PER_ROUND = 4
@@ -53,7 +57,7 @@ _TOKEN_ERRORS = {401, 402, 403, 405, 406}
 class StackExchangePublicOptions(SourceOptions):
     """The keys a Stack Exchange source reads to comment and to tell the brand's posts."""
 
-    reply_access_token_env: Text | None = None  # a write_access token; unset: no replies
+    reply_access_token_env: Text | None = None  # default STACKEXCHANGE_REPLY_ACCESS_TOKEN
     brand_user_ids: tuple[StrictInt, ...] = ()  # the site's user ids of the brand's accounts
 
 
@@ -68,7 +72,9 @@ class StackExchangePublic:
     base_url: str
     site: str
     key: str | None
-    reply_token: str | None
+    env: Mapping[str, str]
+    reply_token: str | None = None
+    reply_missing: tuple[str, ...] = ()  # write variables to set (``triagebot sources``)
     options: Any
     clock: Callable[[], datetime]
     can_read_threads: ClassVar[bool] = True
@@ -77,6 +83,15 @@ class StackExchangePublic:
     def thread_budget(self) -> ThreadBudget:
         daily = 10_000 if self.key else 300
         return ThreadBudget(daily // CALLS_PER_ROUND, 86_400.0, BATCH)
+
+    def _init_public(self) -> None:
+        """The write token; it needs the app key too (a variable that is not set only leaves
+        the source unable to reply)."""
+        variable = self.options.reply_access_token_env or REPLY_TOKEN_VARIABLE
+        values, missing = write_credentials(self.env, [variable])
+        self.reply_token = values.get(variable)
+        key_variable = self.options.key_env or "STACKEXCHANGE_KEY"
+        self.reply_missing = missing + (() if self.key else (key_variable,))
 
     @property
     def can_reply(self) -> bool:
@@ -97,9 +112,8 @@ class StackExchangePublic:
         self, http: httpx.AsyncClient, mention: Mention, text: str, key: str
     ) -> SentReply:
         if not self.can_reply:
-            raise ReplyFailed(
-                f"{self.name}: replies are not configured (reply_access_token_env and key_env)"
-            )
+            missing = " and ".join(self.reply_missing)
+            raise ReplyFailed(f"{self.name}: replies are not set up: set {missing}")
         post_id = external_id(self.name, mention)
         form = {
             "body": text,

@@ -25,7 +25,7 @@ from tests.sources.conftest import MakeSource
 from tests.sources.server import FakeServer, Reply, Seen, fixture_reply, json_reply
 from triagebot.actions.public import PublicThreads, ReplyFailed, ReplyUnknown, reply_capable
 from triagebot.cases.records import Mention
-from triagebot.errors import ConfigError, MissingCredentials
+from triagebot.errors import ConfigError
 
 APP_ID = "1498765432"
 FEED = "/us/rss/customerreviews/page={}/id=1498765432/sortBy=mostRecent/json"
@@ -288,15 +288,18 @@ def test_connect_key_options(make_source: MakeSource) -> None:
     plain = make_source("appstore", app_id=APP_ID)
     public = public_of(plain)
     assert not public.can_reply and not public.can_read_threads
-    with pytest.raises(ConfigError, match="connect_key_id_env"):
-        make_source(
-            "appstore",
-            env=ENV,
-            app_id=APP_ID,
-            connect_private_key_env="ASC_KEY_P8",
-            connect_issuer_id_env="ASC_ISSUER",
-        )
-    with pytest.raises(MissingCredentials):
-        make_source("appstore", env={}, app_id=APP_ID, **CONNECT)
-    with pytest.raises(ConfigError, match=r"not a PEM private key"):
+    assert plain.reply_missing == (  # type: ignore[attr-defined]
+        "APP_STORE_CONNECT_ISSUER_ID",
+        "APP_STORE_CONNECT_KEY_ID",
+        "APP_STORE_CONNECT_PRIVATE_KEY",
+    )
+    half = make_source("appstore", env={"ASC_KEY_P8": PEM}, app_id=APP_ID, **CONNECT)
+    assert half.reply_missing == ("ASC_ISSUER", "ASC_KEY_ID")  # type: ignore[attr-defined]
+    defaults = {
+        "APP_STORE_CONNECT_ISSUER_ID": ISSUER,
+        "APP_STORE_CONNECT_KEY_ID": KEY_ID,
+        "APP_STORE_CONNECT_PRIVATE_KEY": PEM,
+    }
+    assert public_of(make_source("appstore", env=defaults, app_id=APP_ID)).can_reply
+    with pytest.raises(ConfigError, match=r"ASC_KEY_P8: not a PEM private key"):
         make_source("appstore", env=ENV | {"ASC_KEY_P8": "not a key"}, app_id=APP_ID, **CONNECT)

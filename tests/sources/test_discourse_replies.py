@@ -15,7 +15,7 @@ from tests.sources.conftest import MakeSource
 from tests.sources.server import FIXTURES, FakeServer, Reply, Seen, json_reply
 from triagebot.actions.public import ReplyFailed, ReplyUnknown, reply_capable
 from triagebot.cases.records import Mention
-from triagebot.errors import ConfigError, MissingCredentials
+from triagebot.errors import ConfigError
 
 READ_KEY, WRITE_KEY = "read-key-111", "write-key-222"
 ENV = {"DISCOURSE_API_KEY": READ_KEY, "NW_FORUM_WRITE": WRITE_KEY}
@@ -181,9 +181,14 @@ async def test_a_forum_that_cannot_be_reached_is_a_clean_failure(
 def test_write_credentials_are_their_own_options(make_source: MakeSource) -> None:
     reading = make_source("discourse", env=ENV)
     public = reply_capable(reading)
-    assert public is not None and not public.can_reply  # no write key named: no replies
-    with pytest.raises(MissingCredentials):
-        make_source("discourse", env={}, **REPLY_OPTIONS)
+    assert public is not None and not public.can_reply  # no write key: no replies
+    assert reading.reply_missing == ("DISCOURSE_REPLY_API_KEY",)  # type: ignore[attr-defined]
+    unset = make_source("discourse", env={}, **REPLY_OPTIONS)  # polling goes on without it
+    assert unset.reply_missing == ("NW_FORUM_WRITE",)  # type: ignore[attr-defined]
+    by_default = make_source(
+        "discourse", env={"DISCOURSE_REPLY_API_KEY": WRITE_KEY}, reply_username="nw"
+    )
+    assert reply_capable(by_default) is not None and by_default.can_reply  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="reply_username"):
         make_source("discourse", env=ENV, reply_api_key_env="NW_FORUM_WRITE")
     with pytest.raises(ConfigError, match="reply_key_env"):

@@ -22,7 +22,7 @@ from tests.sources.server import FakeServer, Reply, Seen, fixture_reply, json_re
 from tests.sources.test_facebook import graph_error
 from triagebot.actions.public import PublicThreads, ReplyFailed, ReplyUnknown, reply_capable
 from triagebot.cases.records import Mention
-from triagebot.errors import ConfigError, MissingCredentials
+from triagebot.errors import ConfigError
 
 PAGE = "112233445566778"
 POST = f"{PAGE}_122189950421773019"
@@ -145,9 +145,13 @@ async def test_a_5xx_is_uncertain_and_sent_once(
 
 
 def test_publishing_token_is_an_option_of_its_own(make_source: MakeSource) -> None:
-    assert not public_of(make_source("facebook", env=ENV, page_id=PAGE)).can_reply
-    with pytest.raises(MissingCredentials):
-        source_of(make_source, reply_token_env="NW_UNSET")
+    reading = make_source("facebook", env=ENV, page_id=PAGE)
+    assert not public_of(reading).can_reply
+    assert reading.reply_missing == ("FACEBOOK_REPLY_TOKEN",)  # type: ignore[attr-defined]
+    unset = source_of(make_source, reply_token_env="NW_UNSET")  # polling goes on without it
+    assert unset.reply_missing == ("NW_UNSET",)  # type: ignore[attr-defined]
+    by_default = make_source("facebook", env=ENV | {"FACEBOOK_REPLY_TOKEN": WRITE}, page_id=PAGE)
+    assert public_of(by_default).can_reply
     with pytest.raises(ConfigError, match="write_token_env"):
         make_source("facebook", env=ENV, page_id=PAGE, write_token_env="NW_FB_PUBLISH")
 

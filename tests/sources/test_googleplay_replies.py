@@ -30,7 +30,7 @@ from tests.sources.test_googleplay import (
 )
 from triagebot.actions.public import PublicThreads, ReplyFailed, ReplyUnknown, reply_capable
 from triagebot.cases.records import Mention
-from triagebot.errors import ConfigError, MissingCredentials
+from triagebot.errors import ConfigError
 
 REPLY_ACCOUNT = "replies@northwind-play.iam.gserviceaccount.com"
 REVIEWS = "/androidpublisher/v3/applications/com.northwind.outfitters/reviews"
@@ -234,8 +234,10 @@ def test_reply_credentials_are_separate_and_checked(
         package_name="com.northwind.outfitters",
     )
     assert not public_of(reading).can_reply
-    with pytest.raises(MissingCredentials):
-        make_play(make_source, play, reply_service_account_json_env="UNSET_VARIABLE")
+    assert reading.reply_missing == ("GOOGLE_PLAY_REPLY_SERVICE_ACCOUNT_JSON",)  # type: ignore[attr-defined]
+    unset = make_play(make_source, play, reply_service_account_json_env="UNSET_VARIABLE")
+    assert not public_of(unset).can_reply  # polling goes on without it
+    assert unset.reply_missing == ("UNSET_VARIABLE",)  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="reply_service_account_json_env"):
         make_source(
             "googleplay",
