@@ -69,7 +69,8 @@ _NEXT = {
 
 
 def crash_writer(path: str, seed: int) -> None:
-    """Change the store forever; print ``<case id> <version> <state>`` after each change.
+    """Change the store forever; print ``try <case id> <version> <state>`` before each change
+    and ``<case id> <version> <state>`` once it is acknowledged.
 
     The journal is compacted every few dozen writes (a small threshold), so kills also land
     in compactions."""
@@ -81,6 +82,8 @@ def crash_writer(path: str, seed: int) -> None:
     while True:
         if len(known) < 60 or rng.random() < 0.2:
             ids = store.next_case_ids(rng.randint(1, 3))
+            for case_id in ids:
+                print("try", case_id, 1, CaseState.NEW.value, flush=True)
             store.add_cases([make_new(i, mention_id=f"crash:{seed}:{i}", text=text) for i in ids])
             for case_id in ids:
                 print(case_id, 1, CaseState.NEW.value, flush=True)
@@ -90,6 +93,7 @@ def crash_writer(path: str, seed: int) -> None:
         if case.state.is_closed and rng.random() < 0.7:
             continue  # reopen rarely
         nxt = moved(case, rng.choice(_NEXT[case.state]), actor=f"w{seed}")
+        print("try", nxt.id, nxt.version, nxt.state.value, flush=True)
         store.save_case(nxt, case.version, [make_event(nxt, nxt.state.value)])
         print(nxt.id, nxt.version, nxt.state.value, flush=True)
 
