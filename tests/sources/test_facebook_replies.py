@@ -203,3 +203,23 @@ async def test_a_nearly_spent_budget_ends_the_round(
     reads = await public_of(source).threads(http, [first, second])
     assert list(reads) == [first.id]  # the second waits for the next round
     assert [r.path for r in server.requests] == [f"/v22.0/{COMMENT}/comments"]
+
+
+async def test_a_reply_to_a_post_is_a_comment_on_it(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(f"/v22.0/{POST}/comments", publish)
+    source = source_of(make_source)
+    tagged = source.mention(
+        POST,
+        url=f"https://www.facebook.com/{PAGE}/posts/122189950421773019",
+        fallback_url="https://www.facebook.com/",
+        handle="7012233445566778",
+        text="@Northwind where is my order?",
+        created_at=datetime(2025, 3, 14, 15, 0, tzinfo=UTC),
+        raw={"id": POST},
+    )
+    sent = await public_of(source).reply(http, tagged, TEXT, "r-6")
+    assert sent.url == (
+        f"https://www.facebook.com/{PAGE}/posts/122189950421773019?comment_id=1042233445566799"
+    )

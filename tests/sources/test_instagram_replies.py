@@ -129,3 +129,13 @@ async def test_thread_is_the_replies_under_the_comment(
     assert not other.by_brand and other.author == "pack_and_go.example"
     (seen,) = server.seen(f"/v22.0/{TESS}/replies")
     assert seen.headers["Authorization"] == f"Bearer {READ}"
+
+
+async def test_a_deleted_comment_is_gone(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    message = "Unsupported get request. Object with ID '17870011223344556' does not exist"
+    server.add(f"/v22.0/{TESS}/replies", graph_error(100, message, subcode=33))
+    source = source_of(make_source)
+    mention = comment(source, TESS)
+    assert (await public_of(source).threads(http, [mention]))[mention.id].gone == "deleted"
