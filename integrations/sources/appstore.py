@@ -72,6 +72,7 @@ class AppStoreSource(BaseSource, AppStorePublic):
         self.app_id = str(app_id)
         self.country = self.options.country.lower()
         self.connect_key = self._connect_key()
+        self.matched = {}
 
     def _connect_key(self) -> ConnectKey | None:
         """The App Store Connect API key from its three variables; any of them not set only

@@ -132,6 +132,7 @@ class AppStorePublic:
     clock: Callable[[], datetime]
     connect_key: ConnectKey | None
     reply_missing: tuple[str, ...] = ()  # write variables to set (``triagebot sources``)
+    matched: dict[str, str]  # mention id -> App Store Connect review id, once found
     thread_budget: ClassVar[ThreadBudget] = THREAD_BUDGET
     _bearer: tuple[str, float] | None = None  # the signed token and when it is renewed
 
@@ -162,24 +163,14 @@ class AppStorePublic:
         self, http: httpx.AsyncClient, mention: Mention, text: str, key: str
     ) -> SentReply:
         if self.connect_key is None:
-            raise ReplyFailed(f"{self.name}: replies are not configured (connect_private_key_env)")
-        try:
-            reviews = await self._reviews(http)
-        except SourceError as exc:
-            raise ReplyFailed(str(exc), retry_after=exc.retry_after) from exc
-        review = match_review(mention, external_id(self.name, mention), reviews.reviews)
-        if review is None:
-            raise ReplyFailed(
-                f"{self.name}: this review is not among the newest in App Store Connect; "
-                "answer it there"
-            )
+            missing = " and ".join(self.reply_missing)
+            raise ReplyFailed(f"{self.name}: replies are not set up: set {missing}")
+        review_id = self.matched.get(mention.id) or await self._find(http, mention)
         body = {
             "data": {
                 "type": "customerReviewResponses",
                 "attributes": {"responseBody": text},
-                "relationships": {
-                    "review": {"data": {"type": "customerReviews", "id": review["id"]}}
-                },
+                "relationships": {"review": {"data": {"type": "customerReviews", "id": review_id}}},
             }
         }
         uncertain: ReplyUnknown | None = None
@@ -203,6 +194,21 @@ class AppStorePublic:
                     raise uncertain from None
                 raise
         raise AssertionError("unreachable")
+
+    async def _find(self, http: httpx.AsyncClient, mention: Mention) -> str:
+        """The App Store Connect id of the feed's review (ReplyFailed when not found)."""
+        try:
+            listing = await self._reviews(http)
+        except SourceError as exc:
+            raise ReplyFailed(str(exc), retry_after=exc.retry_after) from exc
+        review = match_review(mention, external_id(self.name, mention), listing.reviews)
+        if review is None:
+            raise ReplyFailed(
+                f"{self.name}: this review is not among the newest in App Store Connect; "
+                "answer it there"
+            )
+        self.matched[mention.id] = review["id"]
+        return str(review["id"])
 
     def _sent(self, response: httpx.Response, mention: Mention) -> SentReply:
         status = response.status_code
@@ -233,6 +239,8 @@ class AppStorePublic:
         found: dict[str, ThreadRead] = {}
         for mention in mentions:
             review = match_review(mention, external_id(self.name, mention), listing.reviews)
+            if review is not None:
+                self.matched[mention.id] = review["id"]  # a reply needs no listing then
             if review is None:
                 found[mention.id] = ThreadRead()  # older than the pages searched: none seen
                 continue

@@ -277,6 +277,9 @@ async def test_thread_is_the_developer_response(
     by_handle = {m.author.handle: m for m in result.mentions}
     gabe, tess = by_handle["gearhead_gabe"], by_handle["trailmix_tess"]
     reads = await public_of(source).threads(http, [gabe, tess])
+    listed = len(server.seen(LIST))
+    await public_of(source).reply(http, tess, TEXT, "r-8")  # matched by the read: no listing
+    assert len(server.seen(LIST)) == listed and len(server.seen(RESPOND)) == 1
     (answer,) = reads[gabe.id].posts
     assert answer.by_brand and answer.id == "resp-gabe"
     assert answer.text == "Thanks Gabe, 4.12.1 fixes the cart crash."
