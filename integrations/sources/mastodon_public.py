@@ -1,9 +1,10 @@
 """Mastodon: the brand's public reply to a status, and the statuses under it.
 
-A reply is ``POST /api/v1/statuses`` with ``status`` and ``in_reply_to_id`` (the status's id
-on the configured instance, where the brand's account lives), with a token of that account
-(scope ``write:statuses``, in the variable named by ``reply_token_env``) and the reply's key
-as ``Idempotency-Key``: Mastodon keeps the status posted under a key for an hour and answers
+A reply is ``POST /api/v1/statuses`` with ``status`` and ``in_reply_to_id`` on the brand
+account's instance (``reply_instance_url``, default the polled one; on another instance the
+customer's status is first found there by its uri, ``/api/v2/search`` with ``resolve``), with
+a token of that account (scope ``write:statuses``, in the variable named by
+``reply_token_env``) and the reply's key as ``Idempotency-Key``: Mastodon keeps the status posted under a key for an hour and answers
 the same one to a second request with that key, so after a 5xx or a lost answer the reply is
 sent once more with the same key, never with a new one. As Mastodon clients do, the reply
 starts with the customer's ``@acct`` unless the text already mentions them (else they are not
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 import lxml.etree
 import lxml.html
+from pydantic import Field, StrictStr
 
 from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import RateLimit, ResetStyle, get, json_body
@@ -54,9 +57,11 @@ THREAD_BUDGET = ThreadBudget(300, 300.0, 1)
 
 
 class MastodonPublicOptions(SourceOptions):
-    """The key a Mastodon source reads to reply as the brand."""
+    """The keys a Mastodon source reads to reply as the brand."""
 
     reply_token_env: Text | None = None  # write:statuses token; default MASTODON_REPLY_TOKEN
+    #: The brand account's own instance when it is not the polled one (default: base_url).
+    reply_instance_url: Annotated[StrictStr, Field(pattern=r"^https?://[^/\s]+")] | None = None
 
 
 class MastodonPublic:
@@ -83,6 +88,8 @@ class MastodonPublic:
     _limits_read: bool = False
 
     def _init_public(self) -> None:
+        self.reply_base = (self.options.reply_instance_url or self.base_url).rstrip("/")
+        self.reply_host = urlsplit(self.reply_base).hostname or ""
         variable = self.options.reply_token_env or REPLY_VARIABLE
         values, self.reply_missing = write_credentials(self.env, [variable])
         self.reply_token = values.get(variable)
@@ -101,7 +108,7 @@ class MastodonPublic:
 
     def status_text(self, mention: Mention, text: str) -> str:
         """``text`` as posted: prefixed with the customer's ``@acct`` unless it mentions them."""
-        acct = _acct(mention, self.instance)
+        acct = _acct(mention, self.instance, self.reply_host)
         if not acct:
             return text
         user = acct.split("@", 1)[0]
@@ -115,16 +122,14 @@ class MastodonPublic:
     ) -> SentReply:
         if self.reply_token is None:
             raise ReplyFailed(f"Mastodon replies are not set up: set {self._reply_variable}")
-        status_id = _local_id(mention.raw)
-        if status_id is None:
-            raise ReplyFailed("Mastodon: the status's id on this instance is unknown; reply there")
+        status_id = await self._target(http, mention)
         await self._read_limits(http)
         status = self.status_text(mention, text)
         if problem := self.reply_problem(status):
             raise ReplyFailed(f"Mastodon: {problem}")
         headers = {"Authorization": f"Bearer {self.reply_token}", "Idempotency-Key": key}
         body = {"status": status, "in_reply_to_id": status_id}
-        url = f"{self.base_url}/api/v1/statuses"
+        url = f"{self.reply_base}/api/v1/statuses"
         try:
             response = await send(http, self.name, "POST", url, headers=headers, json=body)
         except ReplyUnknown as doubt:  # the same key again: Mastodon answers the status posted
@@ -138,6 +143,32 @@ class MastodonPublic:
             raise ReplyFailed("Mastodon answered without the new status's id; see the thread")
         link = safe_http_url(posted.get("url")) or safe_http_url(posted.get("uri"))
         return SentReply(str(posted.get("uri") or new_id), link)
+
+    async def _target(self, http: httpx.AsyncClient, mention: Mention) -> str:
+        """The customer's status id on the brand's instance: the polled one's own id, or the
+        status found there by its uri (``/api/v2/search`` with ``resolve``)."""
+        if self.reply_base == self.base_url:
+            status_id = _local_id(mention.raw)
+            if status_id is None:
+                raise ReplyFailed("Mastodon: the status's id is unknown; reply on Mastodon")
+            return status_id
+        uri = mention.id.removeprefix(f"{self.name}:")
+        params = {"q": uri, "type": "statuses", "resolve": "true", "limit": 1}
+        headers = {"Authorization": f"Bearer {self.reply_token}"}
+        url = f"{self.reply_base}/api/v2/search"
+        try:
+            response = await get(
+                http, self.name, url, params=params, headers=headers, limit=LIMIT, now=self.clock()
+            )
+            statuses = as_list(as_dict(json_body(response, self.name)).get("statuses"))
+        except SourceError as exc:
+            raise ReplyFailed(
+                f"Mastodon: cannot look the post up on {self.reply_host}: {exc}"
+            ) from None
+        found = as_dict(statuses[0]).get("id") if statuses else None
+        if not isinstance(found, str) or not found:
+            raise ReplyFailed(f"Mastodon: {self.reply_host} cannot find the post; reply there")
+        return found
 
     async def _again(
         self,
@@ -165,7 +196,7 @@ class MastodonPublic:
         self._limits_read = True
         try:
             response = await get(
-                http, self.name, f"{self.base_url}/api/v2/instance", now=self.clock()
+                http, self.name, f"{self.reply_base}/api/v2/instance", now=self.clock()
             )
             body = as_dict(json_body(response, self.name))
         except SourceError:
@@ -273,15 +304,18 @@ def _local_id(raw: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) and value.isdigit() else None
 
 
-def _acct(mention: Mention, instance: str) -> str:
-    """The customer's account as this instance names it (``user`` or ``user@domain``)."""
+def _acct(mention: Mention, polled: str, home: str) -> str:
+    """The customer's account as the brand's instance (``home``) names it: ``user`` for its
+    own accounts, ``user@domain`` for the others (``polled`` names its own ``user``)."""
     original = as_dict(mention.raw.get("reblog")) or mention.raw
     acct = as_dict(original.get("account")).get("acct")
     if not isinstance(acct, str) or not acct.strip():
         acct = mention.author.handle if mention.author.handle != "unknown" else ""
     acct = acct.strip().lstrip("@")
-    if instance and acct.casefold().endswith(f"@{instance}".casefold()):
-        acct = acct[: -len(instance) - 1]
+    if acct and "@" not in acct and polled:
+        acct = f"{acct}@{polled}"
+    if home and acct.casefold().endswith(f"@{home}".casefold()):
+        acct = acct[: -len(home) - 1]
     return acct if acct and " " not in acct else ""
 
 

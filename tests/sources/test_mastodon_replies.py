@@ -13,6 +13,7 @@ import pytest
 
 from integrations.sources._base import BaseSource
 from integrations.sources._lengths import mastodon_length
+from integrations.sources.mastodon_public import _acct
 from tests.sources.conftest import POLL1, MakeSource
 from tests.sources.server import FIXTURES, FakeServer, Reply, Seen, fixture_reply, json_reply
 from triagebot.actions.public import ReplyFailed, ReplyUnknown, reply_capable
@@ -44,9 +45,10 @@ class Instance:
     """``POST /api/v1/statuses`` as Mastodon checks it; a key already used answers the
     status posted under it. ``lose`` answers the first N posts with 503 after posting."""
 
-    def __init__(self, max_characters: int = 500, lose: int = 0) -> None:
+    def __init__(self, max_characters: int = 500, lose: int = 0, target: str = LENA) -> None:
         self.max_characters = max_characters
         self.lose = lose
+        self.target = target  # the customer's status id on this instance
         self.posted: dict[str, dict[str, Any]] = {}
 
     def __call__(self, request: Seen) -> Reply:
@@ -63,7 +65,7 @@ class Instance:
             return json_reply(
                 {"error": f"Validation failed: Text character limit of {limit} exceeded"}, 422
             )
-        if body.get("in_reply_to_id") != LENA:
+        if body.get("in_reply_to_id") != self.target:
             return json_reply({"error": "Record not found"}, 404)
         number = str(114161800000000000 + len(self.posted))
         status = {
@@ -222,3 +224,32 @@ async def test_a_deleted_status_is_gone(
     reads = await source.threads(http, [mention])  # type: ignore[attr-defined]
     assert reads[mention.id].gone is not None
     assert reads[mention.id].posts == ()
+
+
+async def test_the_brand_on_its_own_instance_finds_the_status_there_first(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    home = Instance(target="109999000000000042")
+    server.add("/brand/api/v1/statuses", home)
+    server.add("/brand/api/v2/instance", with_limit(500))
+    uri = "https://social.trails.example/users/lena_outdoors/statuses/114161579662965381"
+
+    def search(request: Seen) -> Reply:
+        if request.headers.get("Authorization") != f"Bearer {WRITE_TOKEN}":
+            return json_reply({"error": "The access token is invalid"}, 401)
+        if request.query.get("q") != uri or request.query.get("resolve") != "true":
+            return json_reply({"accounts": [], "statuses": [], "hashtags": []})
+        found = {"id": "109999000000000042", "uri": uri}
+        return json_reply({"accounts": [], "statuses": [found], "hashtags": []})
+
+    server.add("/brand/api/v2/search", search)
+    source = masto(make_source, reply_instance_url=f"{server.url}/brand")
+    mention = lena(source)
+    await source.reply(http, mention, "Refund today.", "k")  # type: ignore[attr-defined]
+    (posted,) = home.posted.values()
+    assert posted["in_reply_to_id"] == "109999000000000042"
+    assert posted["content"] == "@lena_outdoors Refund today."  # both instances on 127.0.0.1
+    named = _acct(mention, "social.trails.example", "social.northwind.example")
+    assert named == "lena_outdoors@social.trails.example"  # a stranger to the brand's instance
+    assert _acct(mention, "social.trails.example", "social.trails.example") == "lena_outdoors"
+    assert server.seen(STATUSES) == []  # nothing posted on the polled instance
