@@ -102,8 +102,10 @@ def generate(store: PostgresStore, count: int, active: int) -> dict[str, Any]:
     return {"cases": count, "active": active, "generation_s": time.perf_counter() - started}
 
 
-def _schema(count: int, version: int) -> str:
-    return f"bench_{count}_g{GENERATOR_VERSION}_f{version}"
+def _schema(count: int, version: int, active: int = 300) -> str:
+    """The data set's schema (its active cases named unless they are the usual 300)."""
+    busy = "" if active == 300 else f"_a{active}"
+    return f"bench_{count}{busy}_g{GENERATOR_VERSION}_f{version}"
 
 
 def _has_data(conn: psycopg.Connection[Any], schema: str) -> bool:
@@ -116,13 +118,13 @@ def _has_data(conn: psycopg.Connection[Any], schema: str) -> bool:
     )
 
 
-def _migrate_older(url: str, count: int) -> None:
+def _migrate_older(url: str, count: int, active: int) -> None:
     """Bring a data set of an older schema version up to date (timed) and rename it."""
     with psycopg.connect(url, autocommit=True) as conn:
-        older = [v for v in range(LATEST - 1, 0, -1) if _has_data(conn, _schema(count, v))]
+        older = [v for v in range(LATEST - 1, 0, -1) if _has_data(conn, _schema(count, v, active))]
     if not older:
         return
-    schema = _schema(count, older[0])
+    schema = _schema(count, older[0], active)
     print(f"migrating {schema} to schema version {LATEST} ...", file=sys.stderr)
     started = time.perf_counter()
     with PostgresStore(url, schema=schema, check_schema=False) as store:
@@ -132,22 +134,22 @@ def _migrate_older(url: str, count: int) -> None:
         conn.execute(f"VACUUM ANALYZE {schema}.cases")
         conn.execute(f"ALTER TABLE {schema}.bench_info ADD COLUMN IF NOT EXISTS migrated text")
         conn.execute(
-            f"UPDATE {schema}.bench_info SET migrated = concat_ws('; ', migrated, %s)",
+            f"UPDATE {schema}.bench_info SET migrated = concat_ws('; ', migrated, %s::text)",
             (f"schema version {older[0]} to {LATEST} in {migrated:.0f} s",),
         )
-        conn.execute(f"ALTER SCHEMA {schema} RENAME TO {_schema(count, LATEST)}")
+        conn.execute(f"ALTER SCHEMA {schema} RENAME TO {_schema(count, LATEST, active)}")
 
 
 def dataset(url: str, count: int, active: int, regenerate: bool) -> tuple[str, dict[str, Any]]:
     """The schema holding the data set (generated, or migrated from an older schema version,
     if missing) and facts about it."""
-    schema = _schema(count, LATEST)
+    schema = _schema(count, LATEST, active)
     with psycopg.connect(url, autocommit=True) as conn:
         if regenerate:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         found = _has_data(conn, schema)
     if not found and not regenerate:
-        _migrate_older(url, count)
+        _migrate_older(url, count, active)
     with psycopg.connect(url, autocommit=True) as conn:
         if _has_data(conn, schema):
             conn.execute(f"ALTER TABLE {schema}.bench_info ADD COLUMN IF NOT EXISTS migrated text")
@@ -251,6 +253,24 @@ def _sla(runtime: Runtime, store: PostgresStore) -> dict[str, Any]:
         "sla_max": max(sla),
         "sla_cases": summary.total.count,
         "facts": statistics.median(facts),
+    }
+
+
+def measure_claims(url: str, schema: str, count: int = 2_000) -> dict[str, Any]:
+    """Claims alone (``--claims-only``): ``count`` of them, cycling over the active cases."""
+    tag = f"{time.time_ns():x}"
+    with PostgresStore(url, schema=schema) as store:
+        active = [c.id for c in store.list_cases(states=[CaseState.NEW, CaseState.OPEN])]
+        load = os.getloadavg()[0]
+        claims = [
+            _claim(store, active[n % len(active)], f"agent{n}", f"c-{tag}-{n}")
+            for n in range(count)
+        ]
+    return {
+        "claim": _percentiles(claims),
+        "claim_p99": _p99(claims),
+        "claims": count,
+        "load": (load + os.getloadavg()[0]) / 2,
     }
 
 
@@ -378,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--active", type=int, default=300)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--regenerate", action="store_true", help="rebuild the data set")
+    parser.add_argument(
+        "--claims-only", action="store_true", help="measure claims alone (one table row)"
+    )
     args = parser.parse_args(argv)
     url = _url()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -385,6 +408,13 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SHOW server_version").fetchone()
     server = f"PostgreSQL {row[0].split()[0] if row else '?'}"
+    if args.claims_only:
+        r = measure_claims(url, schema)
+        print(
+            f"| {info['cases']:,} | {args.active:,} | {r['claims']:,} | {r['claim']} "
+            f"| {r['load']:.1f} |"
+        )
+        return 0
     section = report(info, measure(url, schema), server)
     print(section)
     if args.write:
