@@ -270,8 +270,9 @@ times, one batch of the source's size) against answers served from memory throug
 `httpx.MockTransport`, so no time is network time: this is what the adapter adds to the
 platform's own time (building and signing the request, reading the answer, capping the
 posts). The first reply of Google Play and App Store includes the service-account token
-exchange (RS256) or the ES256 signature; later ones reuse the token. App Store's reply and
-thread read include listing 200 App Store Connect reviews to find the feed's review.
+exchange (RS256) or the ES256 signature, and App Store's the listing of 200 App Store
+Connect reviews that finds the feed's review; later replies reuse the token and the match. A
+thread read of App Store includes that listing every time.
 
 Machine: {_machine()}; load average {result["load"]:.1f} when measured.
 
