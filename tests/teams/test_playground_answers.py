@@ -11,6 +11,7 @@ post, Mark answered refuses a javascript: link and records an https one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -41,8 +42,25 @@ pytestmark = pytest.mark.playground
 HOSTILE_REPLY = "Sorry! <at>Alex Wilber</at> [win](javascript:alert(1)) **now** {@user:teams:x}"
 
 
-@pytest.fixture
-async def world_with_forum(tmp_path: Path) -> AsyncIterator[tuple[World, DemoForum]]:
+#: The playground's user (Alex Wilber) as a manager, and drafts for everyone else.
+MANAGERS_APPROVE = f"""
+[[people]]
+name = "Alex Wilber"
+teams_aad_object_id = "{USER_AAD}"
+manager = true
+
+[replies]
+approval = "managers"
+"""
+#: Another user of the playground's tenant (Megan Bowen), not a manager.
+OTHER_USER = "user-id-1"
+OTHER_AAD = "00000000-0000-0000-0000-0000000000021"
+
+
+@contextlib.asynccontextmanager
+async def _forum_world(tmp_path: Path, extra: str = "") -> AsyncIterator[tuple[World, DemoForum]]:
+    """The playground and the app with the loopback forum as source "x" (and "hn", which
+    cannot post); ``extra``: TOML added to the test's configuration."""
     node, cli = require_playground()
     env = {
         "TRIAGEBOT_DB": str(tmp_path / "db" / "triagebot.json"),
@@ -50,7 +68,9 @@ async def world_with_forum(tmp_path: Path) -> AsyncIterator[tuple[World, DemoFor
         "TRIAGEBOT_TEAMS": "1",
         "TRIAGEBOT_RUN_JOBS": "0",
     }
-    settings = load_settings(_config(tmp_path), env)
+    config = _config(tmp_path)
+    config.write_text(config.read_text() + extra)
+    settings = load_settings(config, env)
     runtime = Runtime.build(settings)
     forum = DemoForum()
     url = await forum.start()
@@ -75,6 +95,20 @@ async def world_with_forum(tmp_path: Path) -> AsyncIterator[tuple[World, DemoFor
         runtime.close()
 
 
+@pytest.fixture
+async def world_with_forum(tmp_path: Path) -> AsyncIterator[tuple[World, DemoForum]]:
+    async with _forum_world(tmp_path) as world:
+        yield world
+
+
+@pytest.fixture
+async def managed_world(tmp_path: Path) -> AsyncIterator[tuple[World, DemoForum]]:
+    """As ``world_with_forum``, with ``[replies] approval = "managers"`` and the playground's
+    user a manager."""
+    async with _forum_world(tmp_path, MANAGERS_APPROVE) as world:
+        yield world
+
+
 async def _ingest(world: World, source: str, text: str) -> Case:
     world.n += 1
     now = world.runtime.clock()
@@ -85,6 +119,11 @@ async def _ingest(world: World, source: str, text: str) -> Case:
     )  # fmt: skip
     result = await asyncio.to_thread(world.runtime.pipeline.ingest, [mention], now)
     return result.new[0]
+
+
+def _unescaped(text: str) -> str:
+    """Card text as read: Teams markdown's escapes (doubled in the frame's JSON) dropped."""
+    return text.replace("\\\\", "").replace("\\", "")
 
 
 def _answer_action(card: dict[str, Any], verb: str) -> dict[str, Any]:
@@ -191,3 +230,110 @@ async def test_mark_answered_where_triagebot_cannot_post(
     stored = world.runtime.store.get_case(case.id)
     assert stored.first_response is not None and stored.first_response.url == link
     assert forum.requests == []
+
+
+async def test_a_draft_waits_for_a_manager_who_edits_it_and_it_is_posted_once(
+    managed_world: tuple[World, DemoForum],
+) -> None:
+    world, forum = managed_world
+    await _installed(world)
+    case = await _ingest(world, "x", "Where is my refund? Three weeks of waiting")
+    await world.deliver()
+    frame = await world.card_of(case)
+    thread, card_id = frame["message"]["postConversationId"], frame["message"]["messageId"]
+    card = _card(frame)
+    megan = Identity("teams", OTHER_AAD)
+
+    status, answer = await world.pg.press(
+        thread, card_id, "case-claim", _data(card, "case-claim"), user=OTHER_USER
+    )
+    assert status == 200
+    assert world.runtime.store.get_case(case.id).claimed_by == megan
+
+    # Megan is not a manager: her reply is a draft, nothing is posted.
+    draft_text = "We are on it, sorry!"
+    data = _answer_action(answer["value"], "case-reply")["data"] | {"reply_text": draft_text}
+    status, answer = await world.pg.press(thread, card_id, "case-reply", data, user=OTHER_USER)
+    assert status == 200
+    assert world.runtime.answering is not None
+    await world.runtime.answering.drain()
+    assert forum.requests == []
+    [draft] = world.runtime.store.get_case(case.id).replies
+    assert draft.state is ReplyState.DRAFT and draft.by == megan
+    drafted = answer["value"]
+    shown = json.dumps(drafted, ensure_ascii=False)
+    assert "Draft reply" in shown and draft_text in shown
+    for verb in ("case-draft-approve", "case-draft-edit", "case-draft-discard"):
+        assert _answer_action(drafted, verb)["data"]["reply"] == draft.id
+    await world.deliver()
+    await world.pg.frame(lambda f: "waits for a manager" in card_text(f))
+
+    # Her own Approve is refused, and still nothing is posted.
+    approve = _answer_action(drafted, "case-draft-approve")["data"]
+    status, answer = await world.pg.press(
+        thread, card_id, "case-draft-approve", approve, user=OTHER_USER
+    )
+    assert status == 200 and "only a manager may approve" in json.dumps(answer["value"])
+    await world.runtime.answering.drain()
+    assert forum.requests == []
+    assert world.runtime.store.get_case(case.id).replies[0].state is ReplyState.DRAFT
+
+    # Alex, a manager, edits it: the edited text is posted, once.
+    edited = "So sorry for the wait! Your refund left today; DM us if it has not arrived."
+    edit = _answer_action(drafted, "case-draft-edit")["data"] | {"reply_text": edited}
+    status, answer = await world.pg.press(thread, card_id, "case-draft-edit", edit)
+    assert status == 200
+    await world.runtime.answering.drain()
+    assert [p.text for p in forum.posts] == [edited]
+    [sent] = world.runtime.store.get_case(case.id).replies
+    assert sent.state is ReplyState.SENT and sent.text == edited
+    assert sent.by == megan and sent.approved_by == Identity("teams", USER_AAD)
+
+    # The stale buttons of the draft do nothing more.
+    status, answer = await world.pg.press(thread, card_id, "case-draft-approve", approve)
+    assert status == 200 and "no longer waiting" in json.dumps(answer["value"])
+    status, answer = await world.pg.press(thread, card_id, "case-draft-edit", edit)
+    assert status == 200 and "no longer waiting" in json.dumps(answer["value"])
+    await world.runtime.answering.drain()
+    assert len(forum.requests) == 1 and len(forum.posts) == 1
+
+
+async def test_a_refused_post_tells_the_replier_why_on_the_card_and_in_the_thread(
+    world_with_forum: tuple[World, DemoForum],
+) -> None:
+    world, forum = world_with_forum
+    await _installed(world)
+    case = await _ingest(world, "x", "Still no answer about my broken blender")
+    await world.deliver()
+    frame = await world.card_of(case)
+    thread, card_id = frame["message"]["postConversationId"], frame["message"]["messageId"]
+    status, answer = await world.pg.press(
+        thread, card_id, "case-claim", _data(_card(frame), "case-claim")
+    )
+    assert status == 200
+    forum.fail(429, retry_after=30)
+    data = _answer_action(answer["value"], "case-reply")["data"] | {"reply_text": "Sorry!"}
+    status, _ = await world.pg.press(thread, card_id, "case-reply", data)
+    assert status == 200
+    assert world.runtime.answering is not None
+    await world.runtime.answering.drain()
+    assert forum.posts == [] and len(forum.requests) == 1
+    await world.deliver()
+    why = "x: rate limited (HTTP 429) (the platform asks to wait 31 s)"
+    update = await world.pg.frame(
+        lambda f: (
+            f.get("action") == "updateMessage"
+            and f["message"]["messageId"] == card_id
+            and "failed" in card_text(f)
+        )
+    )
+    shown = _unescaped(card_text(update))
+    assert "Reply by Alex Wilber: **failed**: " in shown and why in shown
+    note = await world.pg.frame(lambda f: "was not posted" in card_text(f))
+    told = _unescaped(card_text(note))
+    assert "reply by @Alex Wilber was not posted: " + why in told
+    # Nothing is in flight: the card offers Reply again, and the same text goes out once.
+    status, _ = await world.pg.press(thread, card_id, "case-reply", data)
+    assert status == 200
+    await world.runtime.answering.drain()
+    assert [p.text for p in forum.posts] == ["Sorry!"]
