@@ -116,6 +116,27 @@ async def test_a_reply_is_checked_then_posted_once_and_shown_sent_with_its_link(
     assert "{@user:slack:U1}" in html
 
 
+async def test_a_refused_post_shows_why_on_the_card(forms: Forms) -> None:
+    case = await forms.claimed()
+    await forms.world.name("ana")
+    forms.forum.fail(429, retry_after=30)
+    status, body = await forms.send(case, "send", text="We are on it.")
+    assert status == 200 and body["ok"]
+    await forms.answering.drain()
+    assert forms.forum.posts == [] and len(forms.forum.requests) == 1
+    [failed] = forms.world.runtime.store.get_case(case.id).replies
+    assert failed.state is ReplyState.FAILED
+    html = await forms.card(case)
+    assert 'class="reply reply-failed"' in html and '<strong class="words">failed</strong>' in html
+    why = "x: rate limited (HTTP 429) (the platform asks to wait 31 s)"
+    assert f'<span class="reason">{why}</span>' in html
+    assert f'id="reply-text-{case.id}"' in html  # nothing in flight: the form is back
+    status, body = await forms.send(case, "send", text="We are on it.")
+    assert status == 200
+    await forms.answering.drain()
+    assert [p.text for p in forms.forum.posts] == ["We are on it."]
+
+
 async def test_someone_elses_claim_is_refused(forms: Forms) -> None:
     case = await forms.claimed()
     await forms.world.name("ben")

@@ -242,6 +242,8 @@ async def test_a_refused_or_doubtful_send_shows_why_on_the_card(answers: Answers
     failed = (await answers.settled(failing)).replies[0]
     assert failed.state is ReplyState.FAILED and "HTTP 403" in (failed.error or "")
     assert "*failed*: x: HTTP 403" in json.dumps(answers.message(failing)["blocks"])
+    # The thread note names the replier (a Slack mention: they are notified) and says why.
+    assert "<@U0ANA> was not posted: x: HTTP 403" in "\n".join(answers.notes(failing))
     unsure = (await answers.settled(doubtful)).replies[0]
     assert unsure.state is ReplyState.UNCERTAIN
     card = json.dumps(answers.message(doubtful)["blocks"])
@@ -290,6 +292,10 @@ async def test_drafts_are_approved_edited_or_discarded_by_managers(answers: Answ
     [sent] = stored.replies
     assert sent.state is ReplyState.SENT and sent.approved_by == Identity("slack", "U0MANAGER")
     assert [p.text for p in answers.forum.posts] == [edited]
+
+    body = await answers.submit(edit, "Approved twice?", "U0MANAGER")  # the same form again
+    assert "no longer waiting" in body["errors"][modals.TEXT_BLOCK]
+    assert len(answers.forum.posts) == 1
 
     value = await draft("Second thoughts")
     await answers.press(AnswerAction.DISCARD, case, "U0MANAGER", value)
