@@ -198,6 +198,9 @@ class AnswerHandler:
             if not answering.policy.is_manager(actor):
                 raise NotAllowed(MANAGERS_ONLY)
             reply_id = target.reply_id or ""
+            draft = case.reply(reply_id)
+            if draft is None or draft.state is not ReplyState.DRAFT:
+                raise NotAllowed(f"that draft reply to case #{case.id} is no longer waiting")
 
             async def approve() -> Case:
                 return (await answering.approve(case.id, reply_id, actor, SURFACE, text)).case
