@@ -578,7 +578,7 @@ class Engine:
         if not self._due_for_compaction():
             return
         if self._snapshot_bytes + self._journal_bytes <= INLINE_COMPACT_BYTES:
-            self.compact()
+            self._compact_quietly()
             return
         if self._compactor is not None and self._compactor.poll() is None:
             return
@@ -595,7 +595,15 @@ class Engine:
             )
         except OSError as exc:
             log.warning("%s: cannot start compaction (%s); compacting here", self.path, exc)
+            self._compact_quietly()
+
+    def _compact_quietly(self) -> None:
+        """``compact`` after a write that has committed: a failure is logged, not raised (the
+        write stands; the journal stays until a later compaction succeeds)."""
+        try:
             self.compact()
+        except StoreError as exc:
+            log.warning("%s: compaction failed: %s", self.path, exc)
 
     def compact(self) -> bool:
         """Write a snapshot of the whole store and drop the journals it covers; False when
