@@ -5,8 +5,10 @@ charts" section of ``docs/benchmarks.md``). The watcher runs against a TinyDB st
 10,000 active cases of the example configuration's departments, ingested over the last two
 business days, each with the steps it has already reached recorded (the steady state of a
 watcher that runs every minute); a pass is timed when nothing is due and when a minute later
-some cases reach their next step. The chart is drawn for 100,000 resolved cases over 90 days,
-from cases in memory (reading them from the store is measured in the Store section).
+some cases reach their next step. Every case has a respond due time; half of the claimed ones
+were answered in public and half of those wait on the customer. The chart is drawn for 100,000
+resolved cases over 90 days, from cases in memory (reading them from the store is measured in
+the Store section).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 from bench.bench_store import _machine, write_doc
 from triagebot.actions.executor import SettingsPolicy
 from triagebot.actions.watcher import SlaWatcher
+from triagebot.cases.answers import FirstResponse, ResponseVia
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import (
     ACTIVE_STATES,
@@ -56,7 +59,9 @@ TARGETS = {"pass_ms": 200.0, "chart_s": 2.0}
 def _case(settings: Settings, n: int, at: datetime, rng: random.Random) -> Case:
     department = DEPARTMENTS[n % len(DEPARTMENTS)]
     priority = rng.choice([Priority.P1, Priority.P2, Priority.P2, Priority.P3])
-    claim_due, resolve_due = SettingsPolicy(settings).due_times(priority, department, at)
+    policy = SettingsPolicy(settings)
+    claim_due, resolve_due = policy.due_times(priority, department, at)
+    respond_due = policy.respond_due(priority, department, at)
     mention = Mention(
         id=f"reddit:{n}", source="reddit", kind="post", url=f"https://example.test/{n}",
         author=Author(f"user{n}"), text="northwind " + "parcel late again " * 15,
@@ -65,7 +70,7 @@ def _case(settings: Settings, n: int, at: datetime, rng: random.Random) -> Case:
     case = Case(
         id=str(n), mention=mention, department=department, priority=priority,
         state=CaseState.OPEN, ingested_at=at, claim_due=claim_due, resolve_due=resolve_due,
-        updated_at=at,
+        updated_at=at, respond_due=respond_due,
     )  # fmt: skip
     if rng.random() < 0.4:  # claimed, recently touched (idle release is not due)
         claimed = min(at + timedelta(minutes=rng.randint(1, 30)), NOW - timedelta(minutes=5))
@@ -74,7 +79,19 @@ def _case(settings: Settings, n: int, at: datetime, rng: random.Random) -> Case:
             claimed_at=claimed,
             first_claimed_at=claimed, updated_at=NOW - timedelta(minutes=rng.randint(5, 50)),
         )  # fmt: skip
+        case = _answered(case, claimed, random.Random(n))
     return case
+
+
+def _answered(case: Case, claimed: datetime, rng: random.Random) -> Case:
+    """Half of the claimed cases answered in public soon after the claim; half of those then
+    waiting on the customer (a random source of its own: the other draws stay as they were)."""
+    if rng.random() < 0.5:
+        return case
+    at = claimed + timedelta(minutes=rng.randint(1, 120))
+    first = FirstResponse(at, "@northwind", ResponseVia.REPLY, f"https://example.test/r{case.id}")
+    waiting = at if rng.random() < 0.5 else None
+    return replace(case, first_response=first, waiting_since=waiting)
 
 
 def seed(store: Store, settings: Settings, count: int) -> None:
@@ -160,12 +177,11 @@ def _chart_cases(settings: Settings, count: int) -> list[Case]:
         case = _case(settings, n, at, rng)
         claim = at + timedelta(minutes=rng.randint(1, 300))
         done = claim + timedelta(minutes=rng.randint(10, 3000))
-        cases.append(
-            replace(
-                case, state=CaseState.RESOLVED, claimed_by=ANA, claimed_at=claim,
-                first_claimed_at=claim, resolved_by=ANA, resolved_at=done,
-            )
+        resolved = replace(
+            case, state=CaseState.RESOLVED, claimed_by=ANA, claimed_at=claim,
+            first_claimed_at=claim, resolved_by=ANA, resolved_at=done,
         )  # fmt: skip
+        cases.append(_answered(resolved, claim, random.Random(n)))
     return cases
 
 
@@ -239,10 +255,13 @@ def report(count: int, watch: dict[str, dict[str, Any]], c: dict[str, Any]) -> s
             "`python -m bench.bench_watch --write` (PostgreSQL rows with `--database-url` or "
             "TRIAGEBOT_TEST_DATABASE_URL). Watcher: active cases of the example configuration's "
             "departments over two business days, the steps already reached recorded (what a "
-            "watcher running every minute leaves); a watcher remembers for each case version "
+            "watcher running every minute leaves); every case has its three targets (claim, "
+            "first public answer, resolve); half of the claimed cases were answered in public, "
+            "half of those wait on the customer (their resolve ladder pauses). A watcher "
+            "remembers for each case version "
             "when its next step can be due, so later passes skip the calendar arithmetic for "
-            "unchanged cases. Chart: cases in memory, times as a share of each case's target, "
-            "breaches per day, PNG at 100 dpi.",
+            "unchanged cases. Chart: cases in memory, times as a share of each case's target "
+            "(claim, first public answer, resolve), breaches per day, PNG at 100 dpi.",
             "",
             f"Machine: {_machine()}; load average {os.getloadavg()[0]:.1f} when measured.",
             "",

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import random
+import statistics
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,12 @@ from triagebot.reports.comparison import report, worst_open
 from triagebot.runtime.wiring import Runtime
 from triagebot.sla.calendar import BusinessCalendar
 from triagebot.sla.chart import build_figure, chart_data, render_chart
+from triagebot.sla.clocks import (
+    claim_breached,
+    resolve_breached,
+    resolve_due_at,
+    respond_breached,
+)
 from triagebot.sla.export import COLUMNS, export_rows, read_export, write_export
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -251,6 +258,69 @@ def test_chart_of_the_first_public_answer(settings: Settings) -> None:
     labels = figure.axes[3].get_legend_handles_labels()[1]
     assert "public answer breaches" in labels
     assert render_chart(data).startswith(PNG)
+
+
+def test_chart_breaches_and_shares_equal_the_per_case_clocks(settings: Settings) -> None:
+    """Waits on the customer that begin before, at and after the resolve due time, in and out
+    of business hours: the chart's breaches per day and resolve shares are the clocks'."""
+    rng = random.Random(12)
+    start = ny(2, 0)
+    cases = []
+    for n in range(600):
+        at = start + timedelta(minutes=rng.randint(0, 10 * 24 * 60))
+        case = make_case(
+            settings,
+            str(n),
+            at,
+            answer_due=True,
+            department=rng.choice(["billing", "shipping", "customer_service"]),
+        )
+        claim = at + timedelta(minutes=rng.randint(1, 300))
+        done = claim + timedelta(minutes=rng.randint(10, 5000))
+        answer = claim + timedelta(minutes=rng.randint(-30, 600))
+        since = [answer, case.resolve_due, case.resolve_due + timedelta(hours=3)][n % 3]
+        state = rng.choice([CaseState.RESOLVED, CaseState.CLAIMED])
+        cases.append(replace(
+            case, state=state, first_claimed_at=claim, claimed_by=ANA,
+            resolved_at=done if state is CaseState.RESOLVED else None,
+            first_response=(
+                FirstResponse(answer, "@northwind", ResponseVia.THREAD) if n % 5 else None
+            ),
+            waiting_since=since if n % 5 and n % 4 else None,
+        ))  # fmt: skip
+    now = start + timedelta(days=12)
+    data = chart_data(cases, settings.calendar_for, now, start, now)
+    expected: dict[tuple[int, object], int] = {}
+    for case in cases:
+        calendar = settings.calendar_for(case.department)
+        end = case.resolved_at or now
+        for slot, due, late in (
+            (0, case.claim_due, claim_breached(case, now)),
+            (1, resolve_due_at(case, calendar, end), resolve_breached(case, now, calendar)),
+            (2, case.respond_due, respond_breached(case, now)),
+        ):
+            if late and due is not None:
+                key = (slot, due.date())
+                expected[key] = expected.get(key, 0) + 1
+    found = {(slot, day): n for day, counts in data.breaches.items()
+             for slot, n in enumerate(counts) if n}  # fmt: skip
+    assert found == expected
+    assert sum(n for (slot, _), n in found.items() if slot == 1)  # some resolves are late
+    for department, share in data.resolve.items():
+        calendar = settings.calendar_for(department)
+        used = [
+            _used(
+                calendar, c.ingested_at, c.resolved_at, resolve_due_at(c, calendar, c.resolved_at)
+            )
+            for c in cases
+            if c.department == department and c.resolved_at is not None
+        ]
+        assert share.n == len(used)
+        assert share.median == pytest.approx(statistics.median(used))
+
+
+def _used(calendar: BusinessCalendar, start: datetime, done: datetime, due: datetime) -> float:
+    return calendar.elapsed(start, done) / calendar.elapsed(start, due)
 
 
 def test_chart_of_a_hundred_thousand_cases(settings: Settings) -> None:

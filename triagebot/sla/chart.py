@@ -85,39 +85,87 @@ def _share(start: float, done: float, due: float) -> float:
     return (done - start) / total if total > 0 else (1.0 if done > start else 0.0)
 
 
-def _department_shares(
-    cases: list[Case], calendar: BusinessCalendar
-) -> tuple[list[float], list[float], list[float]]:
-    """Claim, resolve and respond shares of one department's cases, one calendar lookup per
-    instant."""
-    instants: list[datetime] = []
-    for case in cases:
-        resolved = case.resolved_at if case.state is CaseState.RESOLVED else None
-        answer_at = case.first_response.at if case.first_response else case.ingested_at
-        instants += (
-            case.ingested_at,
-            case.first_claimed_at or case.ingested_at,
-            case.claim_due,
-            resolved or case.ingested_at,
-            resolve_due_at(case, calendar, resolved) if resolved else case.resolve_due,
-            answer_at,
-            case.respond_due or case.ingested_at,
-        )
-    offsets = calendar.offsets(instants)
-    claims: list[float] = []
-    resolves: list[float] = []
-    responds: list[float] = []
-    for i, case in enumerate(cases):
-        start, claimed_at, claim_due, resolved_at, resolve_due, answered, respond_due = offsets[
-            7 * i : 7 * i + 7
-        ]
+@dataclass
+class _Figures:
+    """One department's shares of each target and the breaches of its cases."""
+
+    claims: list[float] = field(default_factory=list)
+    resolves: list[float] = field(default_factory=list)
+    responds: list[float] = field(default_factory=list)
+    breaches: list[tuple[int, datetime]] = field(default_factory=list)  # (slot, due time)
+
+
+def _instants(case: Case) -> list[datetime]:
+    """What a case is measured at: five instants, then the answer and its due time when it
+    was answered, then the start of the wait when it waits (or waited) on the customer."""
+    resolved = case.resolved_at if case.state is CaseState.RESOLVED else None
+    found = [
+        case.ingested_at,
+        case.first_claimed_at or case.ingested_at,
+        case.claim_due,
+        resolved or case.ingested_at,
+        case.resolve_due,
+    ]
+    if case.first_response is not None and case.respond_due is not None:
+        found += (case.first_response.at, case.respond_due)
+    if case.waiting_since is not None:
+        found.append(case.waiting_since)
+    return found
+
+
+def _department_figures(cases: list[Case], calendar: BusinessCalendar, now: datetime) -> _Figures:
+    """Claim, resolve and respond shares and breaches of one department's cases, one calendar
+    lookup per instant. The resolve due time pushed by a wait is ``B(due) + B(end) - B(since)``
+    in business seconds (``resumed_resolve_due``); whether a waiting case is late follows from
+    the same offsets, but for a wait that began in the closed time of its due time's day."""
+    lists = [_instants(case) for case in cases]
+    offsets = calendar.offsets([now, *(at for found in lists for at in found)])
+    at_now = offsets[0]
+    figures = _Figures()
+    k = 1
+    for case, found in zip(cases, lists, strict=True):
+        mine = offsets[k : k + len(found)]
+        k += len(found)
+        start, claimed_at, claim_due, resolved_at, resolve_due = mine[:5]
+        resolved = case.state is CaseState.RESOLVED and case.resolved_at is not None
         if case.first_claimed_at is not None:
-            claims.append(_share(start, claimed_at, claim_due))
-        if case.state is CaseState.RESOLVED and case.resolved_at is not None:
-            resolves.append(_share(start, resolved_at, resolve_due))
+            figures.claims.append(_share(start, claimed_at, claim_due))
         if case.first_response is not None and case.respond_due is not None:
-            responds.append(_share(start, answered, respond_due))
-    return claims, resolves, responds
+            figures.responds.append(_share(start, mine[5], mine[6]))
+        late = resolve_breached(case, now)  # exact unless the case waits
+        due = case.resolve_due
+        if case.waiting_since is not None:
+            end = resolved_at if resolved else at_now
+            waited = max(0.0, end - mine[-1])
+            late = _late_after_wait(case, calendar, now, (mine[-1], resolve_due, waited))
+            resolve_due += waited
+            if late:
+                ended = case.resolved_at if resolved and case.resolved_at else now
+                due = resolve_due_at(case, calendar, ended)
+        if resolved:
+            figures.resolves.append(_share(start, resolved_at, resolve_due))
+        for slot, when, breached in (
+            (0, case.claim_due, claim_breached(case, now)),
+            (1, due, late),
+            (2, case.respond_due, case.respond_due is not None and respond_breached(case, now)),
+        ):
+            if breached and when is not None:
+                figures.breaches.append((slot, when))
+    return figures
+
+
+def _late_after_wait(
+    case: Case, calendar: BusinessCalendar, now: datetime, b: tuple[float, float, float]
+) -> bool:
+    """``resolve_breached`` of a case with a wait, from business offsets (since, due, waited):
+    nothing waited is judged as without a wait, a wait that began past the due time stays
+    late, one that began before it is not; the rest is left to the calendar."""
+    since, due, waited = b
+    if case.state is CaseState.SPAM or not (case.is_active or case.state is CaseState.RESOLVED):
+        return False
+    if waited > 0 and since != due:
+        return since > due
+    return resolve_breached(case, now, calendar)
 
 
 def _summary(values: list[float]) -> TargetShare:
@@ -142,35 +190,19 @@ def chart_data(
         if case.state is CaseState.SPAM or not since <= case.ingested_at < until:
             continue
         by_department.setdefault(case.department, []).append(case)
-        for slot, due, breached in _breaches(case, calendar_for(case.department), now):
-            day = (due.date() - first).days
-            if breached and 0 <= day < days:
-                daily[day][slot] += 1
     ranked = sorted(by_department, key=lambda d: (-len(by_department[d]), d))[:MAX_DEPARTMENTS]
-    for department in sorted(ranked):
-        claims, resolves, responds = _department_shares(
-            by_department[department], calendar_for(department)
-        )
-        data.claim[department] = _summary(claims)
-        data.resolve[department] = _summary(resolves)
-        data.respond[department] = _summary(responds)
+    for department in sorted(by_department):
+        figures = _department_figures(by_department[department], calendar_for(department), now)
+        for slot, due in figures.breaches:
+            day = (due.date() - first).days
+            if 0 <= day < days:
+                daily[day][slot] += 1
+        if department in ranked:
+            data.claim[department] = _summary(figures.claims)
+            data.resolve[department] = _summary(figures.resolves)
+            data.respond[department] = _summary(figures.responds)
     data.breaches = {first + timedelta(days=i): (c, r, a) for i, (c, r, a) in enumerate(daily)}
     return data
-
-
-def _breaches(
-    case: Case, calendar: BusinessCalendar, now: datetime
-) -> list[tuple[int, datetime, bool]]:
-    """(slot, due time, breached) of each target of a case; the resolve of a case that waits
-    (or waited until its resolve) on the customer is judged and dated by the pushed due time."""
-    end = case.resolved_at if case.state is CaseState.RESOLVED and case.resolved_at else now
-    found = [
-        (0, case.claim_due, claim_breached(case, now)),
-        (1, resolve_due_at(case, calendar, end), resolve_breached(case, now, calendar)),
-    ]
-    if case.respond_due is not None:
-        found.append((2, case.respond_due, respond_breached(case, now)))
-    return found
 
 
 # --- drawing --------------------------------------------------------------------------------
