@@ -22,7 +22,7 @@ from integrations.common.payload import PAYLOAD_VERSION, BadPayload, CasePayload
 from triagebot.cases.answers import FirstResponse, PublicReply, ReplyState, ResponseVia
 from triagebot.cases.identities import Identity
 from triagebot.cases.links import safe_http_url
-from triagebot.cases.records import Case, CaseState
+from triagebot.cases.records import Case
 from triagebot.runtime.answering import Answering
 from triagebot.runtime.wiring import Runtime
 
@@ -140,7 +140,7 @@ class AnswerView:
         sent = tuple(
             r for r in case.replies if r.state not in (ReplyState.DRAFT, ReplyState.DISCARDED)
         )
-        drafts = case.drafts if case.state is not CaseState.SPAM else ()
+        drafts = case.drafts if case.is_active else ()  # a closed case is reopened first
         return cls(
             case=case,
             can_reply=can_reply and case.is_active,

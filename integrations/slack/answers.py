@@ -107,11 +107,9 @@ class AnswerHandler:
         if action is AnswerAction.CLOSE_DELETED:
             await self.clicks.refresh(await answering.close_deleted(case.id, actor, SURFACE))
         elif action is AnswerAction.REPLY:
-            if not answering.can_reply(case):
-                raise NotAllowed(
-                    f"triagebot cannot post to {case.mention.source}: answer on the platform "
-                    "and mark the case answered"
-                )
+            refused = answering.refusal(case)
+            if refused:
+                raise NotAllowed(refused)
             may_reply(case, actor, answering.policy)
             draft = answering.approval == APPROVAL_MANAGERS and not answering.policy.is_manager(
                 actor

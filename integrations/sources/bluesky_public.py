@@ -58,6 +58,9 @@ THREAD_DEPTH, THREAD_POSTS = 6, 500
 _EXPIRED = ("ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing")
 
 
+_NO_REF = "Bluesky: the post's uri and cid are unknown; reply on Bluesky"
+
+
 class BlueskyPublicOptions(SourceOptions):
     """The keys a Bluesky source reads to reply as the brand."""
 
@@ -106,6 +109,10 @@ class BlueskyPublic:
             len(text.encode("utf-8")), MAX_BYTES, "bytes"
         )
 
+    def post_refusal(self, mention: Mention) -> str | None:
+        """A post whose uri and cid the poller did not keep cannot be replied to."""
+        return _NO_REF if _ref(mention.raw) is None else None
+
     async def reply(
         self, http: httpx.AsyncClient, mention: Mention, text: str, key: str
     ) -> SentReply:
@@ -117,7 +124,7 @@ class BlueskyPublic:
             raise ReplyFailed(f"Bluesky: {problem}")
         parent = _ref(mention.raw)
         if parent is None:
-            raise ReplyFailed("Bluesky: the post's uri and cid are unknown; reply on Bluesky")
+            raise ReplyFailed(_NO_REF)
         record_reply = as_dict(as_dict(mention.raw.get("record")).get("reply"))
         root = _ref(as_dict(record_reply.get("root"))) or parent
         record: dict[str, Any] = {

@@ -119,13 +119,18 @@ class DiscoursePublic:
             "Accept": "application/json",
         }
 
+    def post_refusal(self, mention: Mention) -> str | None:
+        """A post whose topic and number the poller did not keep cannot be replied to."""
+        topic_id, number = _place(mention.raw)
+        return _no_topic(self.name) if topic_id is None or number is None else None
+
     async def reply(
         self, http: httpx.AsyncClient, mention: Mention, text: str, key: str
     ) -> SentReply:
         headers = self._write_headers()
         topic_id, number = _place(mention.raw)
         if topic_id is None or number is None:
-            raise ReplyFailed(f"{self.name}: the post's topic is unknown; reply on the forum")
+            raise ReplyFailed(_no_topic(self.name))
         body = {"topic_id": topic_id, "raw": text, "reply_to_post_number": number}
         response = await send(
             http, self.name, "POST", f"{self.base_url}/posts.json", headers=headers, json=body
@@ -237,6 +242,10 @@ class DiscoursePublic:
             by_brand=username.casefold() in brand,
             max_text=self.options.max_text,
         )
+
+
+def _no_topic(source: str) -> str:
+    return f"{source}: the post's topic is unknown; reply on the forum"
 
 
 def _place(raw: Mapping[str, Any]) -> tuple[int | None, int | None]:

@@ -206,12 +206,18 @@ class InstagramSource(GraphSource, GraphPublic):
     # --- replies and threads (``_graph_public``) -----------------------------------------------
     max_reply = MAX_COMMENT
 
+    def post_refusal(self, mention: Mention) -> str | None:
+        """Media the account is only tagged in takes no comment from it through the API."""
+        if "media_id" in mention.raw:
+            return None
+        return (
+            f"{self.name}: Instagram does not let an account comment on media it is tagged "
+            "in; answer in the Instagram app"
+        )
+
     def reply_path(self, mention: Mention, target: str) -> str:
-        if "media_id" not in mention.raw:
-            raise ReplyFailed(
-                f"{self.name}: Instagram does not let an account comment on media it is "
-                "tagged in; answer in the Instagram app"
-            )
+        if refused := self.post_refusal(mention):
+            raise ReplyFailed(refused)
         return f"/{_top_level(mention, target)}/replies"  # replies nest one level only
 
     def reply_url(self, mention: Mention, reply_id: str) -> str | None:

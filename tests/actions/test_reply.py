@@ -15,9 +15,10 @@ import pytest_asyncio
 from tests.fakes.public_source import FakeForum, ForumSource
 from tests.store.builders import make_case, make_mention
 from triagebot.actions.executor import SettingsPolicy, execute
+from triagebot.actions.reply import deliver_reply, request_reply
 from triagebot.cases.answers import ReplyState, ResponseVia
 from triagebot.cases.identities import Identity
-from triagebot.cases.lifecycle import Claim
+from triagebot.cases.lifecycle import Claim, Reopen, Resolve
 from triagebot.cases.records import CaseState, NewCase
 from triagebot.config.settings import Settings
 from triagebot.errors import InputError, NotAllowed
@@ -224,3 +225,65 @@ async def test_a_deleted_post_can_be_closed_as_such(
     closed = await service.close_deleted("1", ANA, "cli")
     await service.aclose()
     assert closed.state is CaseState.RESOLVED and closed.closed_as == "deleted"
+
+
+async def test_a_resolved_case_is_reopened_before_anyone_answers_it(
+    store: TinyDBStore, settings: Settings, forum: FakeForum
+) -> None:
+    replies = settings.config.replies.model_copy(update={"approval": "managers"})
+    drafting = Settings(
+        settings.config.model_copy(update={"replies": replies}),
+        settings.env, settings.config_file, settings.rules_dir,
+    )  # fmt: skip
+    clock = Clock()
+    add_case(store, clock)
+    claim(store, settings, ANA, clock)
+    draft = await answering(store, drafting, forum, clock).reply("1", ANA, "cli", "Draft")
+    policy = SettingsPolicy(settings)
+    execute(store, policy, Resolve("1", ANA, "cli"), clock())
+    service = answering(store, settings, forum, clock)
+    assert service.can_reply(store.get_case("1"))  # the source could: the case is closed
+    for who in (ANA, MARIA):  # the holder and a manager alike
+        with pytest.raises(NotAllowed, match="is resolved: reopen it before replying"):
+            await service.reply("1", who, "cli", "Fixed now!")
+    with pytest.raises(NotAllowed, match="is resolved: reopen it"):
+        await service.mark_answered("1", MARIA, "cli", "https://x.example/status/9")
+    with pytest.raises(NotAllowed, match="is resolved: reopen it"):
+        await service.approve("1", draft.reply.id, MARIA, "cli")
+    assert forum.requests == [] and store.get_case("1").first_response is None
+    discarded = await service.discard("1", draft.reply.id, ANA, "cli")  # a draft can go
+    assert discarded.reply(draft.reply.id).state is ReplyState.DISCARDED  # type: ignore[union-attr]
+
+    execute(store, policy, Reopen("1", MARIA, "cli"), clock())
+    await service.reply("1", MARIA, "cli", "Fixed now!")
+    await service.aclose()
+    assert [p.text for p in forum.posts] == ["Fixed now!"]
+
+
+async def test_write_access_revoked_while_a_reply_is_in_flight_fails_it_once(
+    store: TinyDBStore, settings: Settings, forum: FakeForum
+) -> None:
+    clock = Clock()
+    add_case(store, clock)
+    claim(store, settings, ANA, clock)
+    service = answering(store, settings, forum, clock)
+    started = request_reply(
+        store, SettingsPolicy(settings), case_id="1", actor=ANA, surface="cli",
+        text="On it", now=clock(),
+    )  # fmt: skip
+    assert started.needs_sending
+    forum.token = "rotated-on-the-platform"  # the brand account's write token is revoked
+    source = service.sources["x"]
+    assert service.http is not None
+    for _ in range(2):  # a second delivery of the same reply sends nothing
+        await deliver_reply(
+            store, source, service.http, case_id="1", reply_id=started.reply.id, clock=clock
+        )
+    await service.aclose()
+    failed = store.get_case("1").reply(started.reply.id)
+    assert failed is not None and failed.state is ReplyState.FAILED
+    assert failed.error == "x: HTTP 401: unauthorized"
+    assert len(forum.requests) == 1 and forum.posts == []
+    leased = store.lease_outbox(clock() + timedelta(hours=1), 50, timedelta(minutes=1))
+    notes = [i.text for i in leased if i.text]
+    assert any("was not posted: x: HTTP 401" in n for n in notes)

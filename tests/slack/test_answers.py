@@ -27,11 +27,12 @@ from integrations.slack.render import as_dicts, case_blocks
 from tests.fakes.public_source import LIMIT, TOKEN, FakeForum, ForumSource
 from tests.fakes.slack_requests import block_action, view_submission
 from tests.slack.conftest import SlackWorld
-from triagebot.actions.executor import outbox_item
+from triagebot.actions.executor import execute, outbox_item
 from triagebot.actions.public import ThreadRead
 from triagebot.actions.reply import save_change
 from triagebot.cases.answers import FirstResponse, PublicReply, ReplyState, ResponseVia, ThreadPost
 from triagebot.cases.identities import SYSTEM, Identity
+from triagebot.cases.lifecycle import Reassign
 from triagebot.cases.records import Case, CaseEvent, CaseState, OutboxKind
 from triagebot.config.settings import Settings
 from triagebot.ingest.threads import record_read
@@ -229,6 +230,29 @@ async def test_hostile_reply_text_stays_inert_on_the_card_and_in_the_thread(
     assert "<!channel>" not in card and "<@U1>" not in card and "<https://evil" not in card
     note = answers.notes(case)[-1]
     assert "&lt;!channel&gt;" in note and "<!channel>" not in note and "<@U1>" not in note
+
+
+async def test_a_case_reassigned_while_the_modal_is_open_keeps_it_open_with_why(
+    answers: Answers,
+) -> None:
+    world = answers.world
+    case = await answers.case()
+    await answers.claim(case)
+    view = await answers.open_view(AnswerAction.REPLY, case, "U0ANA")
+    runtime = world.runtime
+    elsewhere = "billing" if world.case(case.id).department != "billing" else "shipping"
+    command = Reassign(case.id, Identity("slack", "U0MANAGER"), "slack", department=elsewhere)
+    await asyncio.to_thread(execute, runtime.store, runtime.policy, command, runtime.clock())
+    body = await answers.submit(view, "On it!", "U0ANA")
+    assert body == {
+        "response_action": "errors",
+        "errors": {modals.TEXT_BLOCK: f"claim case #{case.id} before replying"},
+    }
+    await answers.claim(case, "U0BO")
+    body = await answers.submit(view, "On it!", "U0ANA")
+    assert "only they or a manager may reply" in body["errors"][modals.TEXT_BLOCK]
+    await answers.answering.drain()
+    assert answers.forum.requests == [] and world.case(case.id).replies == ()
 
 
 async def test_a_refused_or_doubtful_send_shows_why_on_the_card(answers: Answers) -> None:

@@ -5,19 +5,34 @@ commented on."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
+from integrations.common.answers import AnswerView
 from integrations.sources._base import BaseSource
 from tests.sources.conftest import Clock, MakeSource
 from tests.sources.server import FIXTURES, FakeServer, Reply, Seen, json_reply
 from tests.sources.test_facebook import graph_error
-from triagebot.actions.public import PublicThreads, ReplyFailed, ReplyUnknown, reply_capable
-from triagebot.cases.records import Mention
+from tests.store.builders import make_case
+from triagebot.actions.public import (
+    PublicThreads,
+    ReplyFailed,
+    ReplyUnknown,
+    post_refusal,
+    reply_capable,
+)
+from triagebot.cases.identities import Identity
+from triagebot.cases.records import CaseState, Mention, NewCase
+from triagebot.config.settings import Settings
+from triagebot.errors import NotAllowed
+from triagebot.runtime.answering import Answering
+from triagebot.store.tinydb_store import TinyDBStore
 
 ACCOUNT = "17841405822304914"
 TESS = "17870011223344556"  # a top-level comment
@@ -26,6 +41,7 @@ MEDIA = "17912345678901234"
 READ, WRITE = "ig-read-token", "ig-publish-token"
 ENV = {"INSTAGRAM_ACCESS_TOKEN": READ, "NW_IG_PUBLISH": WRITE}
 TEXT = "Hi Tess, sorry about that! We've sent you a DM."
+MANAGER = Identity("cli", "maria")  # a manager in the example configuration
 
 
 def source_of(make_source: MakeSource) -> BaseSource:
@@ -94,6 +110,44 @@ async def test_tagged_media_cannot_be_answered_through_the_api(
         await public_of(source).reply(http, tagged, TEXT, "r-3")
     assert server.requests == []
     assert (await public_of(source).threads(http, [tagged]))[tagged.id].posts == ()
+
+
+async def test_a_tagged_post_is_refused_before_anything_is_recorded(
+    server: FakeServer,
+    http: httpx.AsyncClient,
+    make_source: MakeSource,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """The per-post refusal reaches the replier as is: the card offers Mark answered instead
+    of Reply, and a reply typed anyway (the CLI, an older card) is refused unrecorded."""
+    source = source_of(make_source)
+    public = public_of(source)
+    tagged = source.mention(
+        MEDIA, url="https://www.instagram.com/p/DG4xYz1/", fallback_url="https://www.instagram.com/",
+        handle="sam_on_trail", text="Tagged @northwind",
+        created_at=datetime(2025, 3, 14, 15, 0, tzinfo=UTC), raw={"id": MEDIA},
+    )  # fmt: skip
+    assert post_refusal(public, comment(source, TESS)) is None
+    store = TinyDBStore(tmp_path / "db.json")
+    try:
+        case = make_case("1", state=CaseState.CLAIMED, claimed_by=MANAGER)
+        store.add_cases([NewCase(replace(case, mention=tagged))])
+        sources = {"instagram": public}
+        answering = Answering(store, settings, sources, http, lambda: datetime.now(UTC))
+        case = store.get_case("1")
+        assert not answering.can_reply(case)
+        why = answering.refusal(case) or ""
+        assert why.startswith("instagram: Instagram does not let an account comment on media")
+        assert why.endswith("answer in the Instagram app, then mark the case answered")
+        assert answering.reply_problem(case, TEXT) == why
+        assert AnswerView.of(case, answering.can_reply(case)).offers_answered
+        with pytest.raises(NotAllowed) as refused:
+            await answering.reply("1", MANAGER, "cli", TEXT)
+        assert str(refused.value) == why
+        assert store.get_case("1").replies == () and server.requests == []
+    finally:
+        store.close()
 
 
 async def test_refusals_and_uncertain_replies(

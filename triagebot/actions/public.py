@@ -130,6 +130,23 @@ class PublicThreads(Protocol):
         ...
 
 
+@runtime_checkable
+class PerPostReplies(Protocol):
+    """A source that can tell, before anything is recorded or sent, that one post cannot be
+    answered through its API (Instagram media the account is only tagged in, a post whose
+    ids the poller did not keep): the card offers Mark answered instead of Reply."""
+
+    def post_refusal(self, mention: Mention) -> str | None:
+        """Why a reply to ``mention`` cannot be posted, in words for the replier; None when
+        it can."""
+        ...
+
+
+def post_refusal(source: object, mention: Mention) -> str | None:
+    """The source's refusal of replies to ``mention`` (None: it takes them, or cannot say)."""
+    return source.post_refusal(mention) if isinstance(source, PerPostReplies) else None
+
+
 def reply_capable(source: object) -> PublicThreads | None:
     """The source as ``PublicThreads`` when it implements the contract, else None."""
     return source if isinstance(source, PublicThreads) else None

@@ -6,7 +6,8 @@ the source. Its answer is recorded in a second compare-and-set. A process that d
 the two leaves the reply ``sending``; it is settled by reading the thread
 (``settle_from_thread``), never by sending it again, so no reply is ever posted twice.
 
-Who may reply: the case's holder or a manager (claim first, like resolve). With
+Who may reply: the case's holder or a manager (claim first, like resolve), while the case is
+active (a resolved case is reopened first). With
 ``[replies] approval = "managers"`` a reply from anyone but a manager is kept as a draft that
 a manager approves (as written or edited) or discards.
 """
@@ -140,10 +141,19 @@ def _quote(text: str) -> str:
     return inert_text(short)
 
 
-def may_reply(case: Case, actor: Identity, policy: LifecyclePolicy) -> None:
-    """Raise ``NotAllowed`` unless ``actor`` may answer ``case`` in public now."""
+def open_for_reply(case: Case) -> None:
+    """Raise ``NotAllowed`` unless ``case`` is active: a resolved case (or spam) is reopened
+    before anyone answers it in public, as the cards offer no Reply on it (its thread is read
+    only ``follow_closed_for``, too short to settle a reply sent much later)."""
     if case.state is CaseState.SPAM:
         raise NotAllowed(f"case #{case.id} is marked as spam: reopen it before replying")
+    if not case.is_active:
+        raise NotAllowed(f"case #{case.id} is {case.state.value}: reopen it before replying")
+
+
+def may_reply(case: Case, actor: Identity, policy: LifecyclePolicy) -> None:
+    """Raise ``NotAllowed`` unless ``actor`` may answer ``case`` in public now."""
+    open_for_reply(case)
     if policy.is_manager(actor):
         return
     holder = case.claimed_by
@@ -222,8 +232,7 @@ def approve_draft(
         draft = case.reply(reply_id)
         if draft is None or draft.state is not ReplyState.DRAFT:
             raise NotAllowed(f"that draft reply to case #{case.id} is no longer waiting")
-        if case.state is CaseState.SPAM:
-            raise NotAllowed(f"case #{case.id} is marked as spam: reopen it before replying")
+        open_for_reply(case)
         if case.reply_in_flight is not None:
             raise NotAllowed(f"a reply to case #{case.id} is still being sent; wait for it")
         final = body if body is not None else clean_reply_text(draft.text, problem)

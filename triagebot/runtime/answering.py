@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from triagebot.actions import reply as replies
 from triagebot.actions.executor import SettingsPolicy, execute
-from triagebot.actions.public import PublicThreads
+from triagebot.actions.public import PublicThreads, post_refusal
 from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Resolve
 from triagebot.cases.records import Case
@@ -55,25 +55,44 @@ class Answering:
     def source_for(self, case: Case) -> PublicThreads | None:
         return self.sources.get(case.mention.source)
 
-    def can_reply(self, case: Case) -> bool:
-        """True when a reply typed here can be posted to the case's source."""
+    def refusal(self, case: Case) -> str | None:
+        """Why no reply to ``case`` can be posted from triagebot (the source cannot post, or
+        not to this post), in words for the replier; None when one can."""
         source = self.source_for(case)
-        return source is not None and source.can_reply and self.http is not None
-
-    def reply_problem(self, case: Case, text: str) -> str | None:
-        """Why ``text`` cannot be sent as the case's reply (empty, too long for the platform,
-        the source cannot post), in words for the replier; None when it can."""
-        source = self.source_for(case)
-        if source is None or not source.can_reply:
+        if source is None or not source.can_reply or self.http is None:
             return (
                 f"triagebot cannot post to {case.mention.source}: answer on the platform and "
                 "mark the case answered"
             )
+        refused = post_refusal(source, case.mention)
+        if refused:
+            return f"{refused}, then mark the case answered"
+        return None
+
+    def can_reply(self, case: Case) -> bool:
+        """True when a reply typed here can be posted to the case's post."""
+        return self.refusal(case) is None
+
+    def reply_problem(self, case: Case, text: str) -> str | None:
+        """Why ``text`` cannot be sent as the case's reply (empty, too long for the platform,
+        the source cannot post), in words for the replier; None when it can."""
+        refused = self.refusal(case)
+        source = self.source_for(case)
+        if refused or source is None:
+            return refused
         try:
             replies.clean_reply_text(text, source.reply_problem)
         except Exception as error:  # InputError: its message is the answer
             return str(error)
         return None
+
+    def _writer(self, case: Case) -> PublicThreads:
+        """The source that posts replies to ``case``; ``NotAllowed`` saying why none can."""
+        refused = self.refusal(case)
+        source = self.source_for(case)
+        if refused or source is None:
+            raise NotAllowed(refused or f"triagebot cannot post to {case.mention.source}")
+        return source
 
     @property
     def approval(self) -> str:
@@ -85,12 +104,7 @@ class Answering:
         """Record the reply (a draft when approval is needed) and, if it is to be sent now,
         send it in the background. Raises ``NotAllowed``/``InputError`` for the replier."""
         case = await in_background(self.store.get_case, case_id)
-        source = self.source_for(case)
-        if source is None or not source.can_reply or self.http is None:
-            raise NotAllowed(
-                f"triagebot cannot post to {case.mention.source}: answer on the platform and "
-                "mark the case answered"
-            )
+        source = self._writer(case)
         started = await in_background(
             lambda: replies.request_reply(
                 self.store,
@@ -118,9 +132,7 @@ class Answering:
     ) -> replies.ReplyStarted:
         """A manager approves a draft (as written, or edited to ``text``) and it is sent."""
         case = await in_background(self.store.get_case, case_id)
-        source = self.source_for(case)
-        if source is None or not source.can_reply or self.http is None:
-            raise NotAllowed(f"triagebot cannot post to {case.mention.source}")
+        source = self._writer(case)
         started = await in_background(
             lambda: replies.approve_draft(
                 self.store,
