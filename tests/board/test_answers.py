@@ -137,6 +137,23 @@ async def test_a_refused_post_shows_why_on_the_card(forms: Forms) -> None:
     assert [p.text for p in forms.forum.posts] == ["We are on it."]
 
 
+async def test_a_second_reply_waits_while_the_first_may_have_been_posted(forms: Forms) -> None:
+    case = await forms.claimed()
+    await forms.world.name("ana")
+    forms.forum.fail(502)  # published, then answered 502: it may have been posted
+    status, _ = await forms.send(case, "send", text="We are on it.")
+    assert status == 200
+    await forms.answering.drain()
+    html = await forms.card(case)
+    assert "may have been posted: checking the thread" in html
+    assert f'id="reply-text-{case.id}"' not in html  # no form while it is settled
+    status, body = await forms.send(case, "send", text="We are on it.")  # an older page
+    assert status == 409
+    assert body["message"] == f"a reply to case #{case.id} is still being sent; wait for it"
+    await forms.answering.drain()
+    assert len(forms.forum.requests) == 1 and len(forms.forum.posts) == 1
+
+
 async def test_someone_elses_claim_is_refused(forms: Forms) -> None:
     case = await forms.claimed()
     await forms.world.name("ben")
