@@ -260,7 +260,7 @@ def measure_claims(url: str, schema: str, count: int = 2_000) -> dict[str, Any]:
     """Claims alone (``--claims-only``): ``count`` of them, cycling over the active cases."""
     tag = f"{time.time_ns():x}"
     with PostgresStore(url, schema=schema) as store:
-        active = [c.id for c in store.list_cases(states=[CaseState.NEW, CaseState.OPEN])]
+        active = [c.id for c in store.list_cases(states=ACTIVE_STATES)]
         load = os.getloadavg()[0]
         claims = [
             _claim(store, active[n % len(active)], f"agent{n}", f"c-{tag}-{n}")

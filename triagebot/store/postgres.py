@@ -113,6 +113,7 @@ class PostgresStore:
             self._conninfo,
             min_size=1,
             max_size=pool_size,
+            kwargs={"autocommit": True},  # one statement, one round trip; else ``_tx``
             configure=self._configure,
             check=ConnectionPool.check_connection,
             open=False,
@@ -143,8 +144,14 @@ class PostgresStore:
             ) from None
 
     def _one(self, query: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        with self._tx() as conn:
-            return conn.execute(query, params).fetchone()
+        """The first row of one statement, run on its own (no BEGIN and COMMIT round trips)."""
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(query, params).fetchone()
+        except PoolTimeout:
+            raise StoreError(
+                "no PostgreSQL connection available (pool exhausted or server down)"
+            ) from None
 
     # --- cases ---------------------------------------------------------------------------
     def next_case_ids(self, count: int) -> list[str]:
@@ -242,31 +249,51 @@ class PostgresStore:
     ) -> None:
         """One conditional UPDATE on ``version``, with the events and outbox items."""
         check_next_version(case, expected_version)
-        with self._tx() as conn:
-            self._compare_and_set(conn, CaseChange(case, expected_version, events, outbox))
+        try:
+            with self._pool.connection() as conn:  # one statement: its own transaction
+                self._compare_and_set(conn, CaseChange(case, expected_version, events, outbox))
+        except PoolTimeout:
+            raise StoreError(
+                "no PostgreSQL connection available (pool exhausted or server down)"
+            ) from None
 
     @staticmethod
     def _compare_and_set(conn: psycopg.Connection[Any], change: CaseChange) -> None:
-        """``save_case``'s statements, inside the caller's transaction."""
+        """``save_case`` in one statement (atomic on its own, or part of the caller's
+        transaction): the conditional UPDATE, and the events and outbox items inserted only
+        when it changed the row."""
         case, expected_version = change.case, change.expected_version
         row = _case_row(case)
-        doc = _dumps(row[7])
-        cur = conn.execute(
-            "UPDATE cases SET state = %s, department = %s, ingested_at = %s, version = %s,"
+        changed = conn.execute(
+            "WITH changed AS ("
+            " UPDATE cases SET state = %s, department = %s, ingested_at = %s, version = %s,"
             " doc = %s::jsonb, url_keys = %s, author_key = %s, keys_version = %s"
-            " WHERE id = %s AND version = %s",
+            " WHERE id = %s AND version = %s RETURNING id"
+            "), logged AS ("
+            " INSERT INTO events (case_id, doc) SELECT e->>'case_id', e"
+            " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n)"
+            " WHERE EXISTS (SELECT 1 FROM changed) ORDER BY n"
+            "), queued AS ("
+            " INSERT INTO outbox (id, case_id, created_at, next_attempt_at, doc)"
+            " SELECT o->>'id', o->>'case_id', (o->>'created_at')::timestamptz,"
+            " coalesce((o->>'next_attempt_at')::timestamptz, '-infinity'), o"
+            " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(o, n)"
+            " WHERE EXISTS (SELECT 1 FROM changed) ORDER BY n"
+            ") SELECT count(*) FROM changed",
             (
                 *row[3:6],
                 case.version,
-                doc,
+                _dumps(row[7]),
                 row[8],
                 row[9],
                 case.version,
                 case.id,
                 expected_version,
+                _dumps([e.to_dict() for e in change.events]),
+                _dumps([i.to_dict() for i in change.outbox]),
             ),
-        )
-        if cur.rowcount == 0:
+        ).fetchone()
+        if not changed or changed[0] == 0:
             found = conn.execute("SELECT version FROM cases WHERE id = %s", (case.id,))
             current = found.fetchone()
             if current is None:
@@ -275,8 +302,6 @@ class PostgresStore:
                 f"case {case.id} is at version {current[0]}, "
                 f"not {expected_version}: it changed meanwhile"
             )
-        PostgresStore._append(conn, change.events)
-        PostgresStore._enqueue(conn, change.outbox)
 
     def list_cases(
         self,
