@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from integrations.sources._http import USER_AGENT, retry_after_header
-from triagebot.actions.public import ReplyFailed, ReplyUnknown
+from triagebot.actions.public import ReplyFailed, ReplyUnknown, SentReply
 from triagebot.cases.answers import ThreadPost
 from triagebot.cases.caps import MAX_HANDLE, MAX_TEXT, MAX_URL, cap_field, cap_text
 from triagebot.cases.links import safe_http_url
@@ -74,6 +74,24 @@ async def send(
             f"{source}: HTTP {response.status_code} on {where}; the reply may have been posted"
         )
     return response
+
+
+class CannotReply:
+    """The reply half of ``PublicThreads`` for a platform no API can post to (Hacker News,
+    feeds): ``reply_unsupported`` tells staff where to answer instead, and ``triagebot
+    sources`` shows it."""
+
+    reply_unsupported: ClassVar[str]
+    can_reply: ClassVar[bool] = False
+    reply_missing: ClassVar[tuple[str, ...]] = ()
+
+    def reply_problem(self, text: str) -> str | None:
+        return self.reply_unsupported
+
+    async def reply(
+        self, http: httpx.AsyncClient, mention: Mention, text: str, key: str
+    ) -> SentReply:
+        raise ReplyFailed(self.reply_unsupported)
 
 
 def retry_after(response: httpx.Response, now: datetime) -> float | None:

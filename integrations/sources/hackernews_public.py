@@ -20,9 +20,9 @@ from pydantic import Field, StrictStr
 from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import get, json_body
 from integrations.sources._options import SourceOptions
-from integrations.sources._replies import thread_post
+from integrations.sources._replies import CannotReply, thread_post
 from integrations.sources._text import html_to_text, parse_time
-from triagebot.actions.public import ReplyFailed, SentReply, ThreadBudget, ThreadRead
+from triagebot.actions.public import ThreadBudget, ThreadRead
 from triagebot.cases.answers import ThreadPost
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -45,7 +45,7 @@ class HackerNewsPublicOptions(SourceOptions):
     firebase_url: Annotated[StrictStr, Field(pattern=r"^https?://[^/\s]+")] = FIREBASE
 
 
-class HackerNewsPublic:
+class HackerNewsPublic(CannotReply):
     """``PublicThreads`` for ``HackerNewsSource``: threads only."""
 
     if TYPE_CHECKING:
@@ -56,19 +56,9 @@ class HackerNewsPublic:
     base_url: str
     options: Any
     clock: Callable[[], datetime]
-    can_reply: ClassVar[bool] = False
     can_read_threads: ClassVar[bool] = True
     thread_budget: ClassVar[ThreadBudget] = THREAD_BUDGET
-    reply_unsupported: ClassVar[str | None] = NO_WRITE_API
-    reply_missing: ClassVar[tuple[str, ...]] = ()
-
-    def reply_problem(self, text: str) -> str | None:
-        return NO_WRITE_API
-
-    async def reply(
-        self, http: httpx.AsyncClient, mention: Mention, text: str, key: str
-    ) -> SentReply:
-        raise ReplyFailed(NO_WRITE_API)
+    reply_unsupported: ClassVar[str] = NO_WRITE_API
 
     async def threads(
         self, http: httpx.AsyncClient, mentions: Sequence[Mention]

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 import httpx
 
-from triagebot.actions.public import ReplyFailed, SentReply, ThreadBudget, ThreadRead
+from integrations.sources._replies import CannotReply
+from triagebot.actions.public import ThreadBudget, ThreadRead
 from triagebot.cases.records import Mention
 
 NO_WRITE_API = (
@@ -17,22 +18,12 @@ NO_WRITE_API = (
 )
 
 
-class RssPublic:
+class RssPublic(CannotReply):
     """``PublicThreads`` for ``RssSource``: neither replies nor threads."""
 
-    can_reply: ClassVar[bool] = False
     can_read_threads: ClassVar[bool] = False
     thread_budget: ClassVar[ThreadBudget] = ThreadBudget(1, 3600.0, 1)  # never read
-    reply_unsupported: ClassVar[str | None] = NO_WRITE_API
-    reply_missing: ClassVar[tuple[str, ...]] = ()
-
-    def reply_problem(self, text: str) -> str | None:
-        return NO_WRITE_API
-
-    async def reply(
-        self, http: httpx.AsyncClient, mention: Mention, text: str, key: str
-    ) -> SentReply:
-        raise ReplyFailed(NO_WRITE_API)
+    reply_unsupported: ClassVar[str] = NO_WRITE_API
 
     async def threads(
         self, http: httpx.AsyncClient, mentions: Sequence[Mention]

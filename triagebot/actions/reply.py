@@ -116,6 +116,23 @@ def _with_reply(case: Case, reply: PublicReply) -> tuple[PublicReply, ...]:
     return (*kept, reply)
 
 
+def _shown(case_id: str, now: datetime, note: str) -> list[OutboxItem]:
+    """Redraw the case's card and post ``note`` under its message."""
+    return [
+        outbox_item(case_id, OutboxKind.UPDATE, now),
+        outbox_item(case_id, OutboxKind.REPLY, now, note),
+    ]
+
+
+def _started(store: Store, case_id: str, reply_id: str, change: Change) -> ReplyStarted:
+    """Save ``change`` (which records reply ``reply_id``) and return the case and the reply."""
+    case = save_change(store, case_id, change)
+    assert case is not None
+    reply = case.reply(reply_id)
+    assert reply is not None
+    return ReplyStarted(case, reply)
+
+
 _CONTROL: dict[int, None] = dict.fromkeys(
     [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]
 )
@@ -204,11 +221,7 @@ def request_reply(
             outbox.append(outbox_item(case.id, OutboxKind.REPLY, now, note))
         return changed, event, outbox
 
-    case = save_change(store, case_id, change)
-    assert case is not None
-    reply = case.reply(reply_id)
-    assert reply is not None
-    return ReplyStarted(case, reply)
+    return _started(store, case_id, reply_id, change)
 
 
 def approve_draft(
@@ -251,11 +264,7 @@ def approve_draft(
         )
         return changed, event, [outbox_item(case.id, OutboxKind.UPDATE, now)]
 
-    case = save_change(store, case_id, change)
-    assert case is not None
-    reply = case.reply(reply_id)
-    assert reply is not None
-    return ReplyStarted(case, reply)
+    return _started(store, case_id, reply_id, change)
 
 
 def discard_draft(
@@ -285,10 +294,7 @@ def discard_draft(
         return (
             changed,
             event,
-            [
-                outbox_item(case.id, OutboxKind.UPDATE, now),
-                outbox_item(case.id, OutboxKind.REPLY, now, note),
-            ],
+            _shown(case.id, now, note),
         )
 
     case = save_change(store, case_id, change)
@@ -325,10 +331,7 @@ def _sent(
     return (
         changed,
         event,
-        [
-            outbox_item(case.id, OutboxKind.UPDATE, now),
-            outbox_item(case.id, OutboxKind.REPLY, now, note),
-        ],
+        _shown(case.id, now, note),
     )
 
 
@@ -353,10 +356,7 @@ def _unsent(
     return (
         changed,
         event,
-        [
-            outbox_item(case.id, OutboxKind.UPDATE, now),
-            outbox_item(case.id, OutboxKind.REPLY, now, note),
-        ],
+        _shown(case.id, now, note),
     )
 
 
@@ -502,10 +502,7 @@ def mark_answered(
         return (
             changed,
             event,
-            [
-                outbox_item(case.id, OutboxKind.UPDATE, now),
-                outbox_item(case.id, OutboxKind.REPLY, now, note),
-            ],
+            _shown(case.id, now, note),
         )
 
     case = save_change(store, case_id, change)

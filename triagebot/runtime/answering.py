@@ -86,8 +86,9 @@ class Answering:
             return str(error)
         return None
 
-    def _writer(self, case: Case) -> PublicThreads:
-        """The source that posts replies to ``case``; ``NotAllowed`` saying why none can."""
+    async def _writer_of(self, case_id: str) -> PublicThreads:
+        """The source that posts replies to the case; ``NotAllowed`` saying why none can."""
+        case = await in_background(self.store.get_case, case_id)
         refused = self.refusal(case)
         source = self.source_for(case)
         if refused or source is None:
@@ -103,8 +104,7 @@ class Answering:
     ) -> replies.ReplyStarted:
         """Record the reply (a draft when approval is needed) and, if it is to be sent now,
         send it in the background. Raises ``NotAllowed``/``InputError`` for the replier."""
-        case = await in_background(self.store.get_case, case_id)
-        source = self._writer(case)
+        source = await self._writer_of(case_id)
         started = await in_background(
             lambda: replies.request_reply(
                 self.store,
@@ -131,8 +131,7 @@ class Answering:
         text: str | None = None,
     ) -> replies.ReplyStarted:
         """A manager approves a draft (as written, or edited to ``text``) and it is sent."""
-        case = await in_background(self.store.get_case, case_id)
-        source = self._writer(case)
+        source = await self._writer_of(case_id)
         started = await in_background(
             lambda: replies.approve_draft(
                 self.store,
