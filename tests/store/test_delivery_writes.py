@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -120,3 +121,40 @@ async def test_a_case_claimed_while_it_was_posted_keeps_the_claim(
     assert case.state is CaseState.CLAIMED and case.version == 2  # no publication over it
     assert set(store.message_refs("1")) == {"slack"}
     assert counting.writes["finish_delivery"] >= 2  # the lost compare-and-set, then without
+
+
+async def test_a_case_that_keeps_changing_keeps_its_ref_and_is_not_posted_twice(
+    store: Store, settings: Settings
+) -> None:
+    """Every attempt to record the delivery loses to another writer: the ref is stored on
+    its own, the item stays queued, and its next delivery finds the ref instead of posting."""
+    store.add_cases([make_new("1", state=CaseState.NEW)])
+
+    class BusyCase(CountingStore):
+        busy = True
+
+        def __getattr__(self, name: str) -> Any:
+            attr = super().__getattr__(name)
+            if name != "finish_delivery":
+                return attr
+
+            def finish(item_id: str, case_id: str, refs: Any = (), change: Any = None) -> Any:
+                if self.busy and change is not None:  # another writer gets there first
+                    case = store.get_case(case_id)
+                    store.save_case(replace(case, version=case.version + 1), case.version)
+                return attr(item_id, case_id, refs, change)
+
+            return finish
+
+    busy = BusyCase(store)
+    surface = RecordingSurface("slack")
+    worker = DeliveryWorker(busy, [surface], SettingsPolicy(settings), clock())
+    assert await worker.flush() == 0
+    assert busy.writes["finish_delivery"] == 5 and busy.writes["set_message_ref"] == 1
+    assert set(store.message_refs("1")) == {"slack"}
+    assert store.get_case("1").state is CaseState.NEW and store.pending_outbox() == 1
+    busy.busy = False
+    worker.clock = lambda: T0 + timedelta(hours=1)  # the lease has run out
+    assert await worker.flush() == 2  # the post (publishing the case), then its update
+    assert len(surface.posts) == 1
+    assert store.get_case("1").state is CaseState.OPEN

@@ -350,4 +350,6 @@ class DeliveryWorker:
                 return
             except VersionConflict:  # claimed (or changed) while it was being posted
                 case = self.store.get_case(item.case_id)
+        for ref in refs:  # never post twice: the item comes back, finding its refs
+            self.store.set_message_ref(item.case_id, ref)
         raise VersionConflict(f"case #{item.case_id} keeps changing; delivery not recorded")
