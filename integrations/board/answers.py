@@ -23,7 +23,7 @@ from aiohttp import web
 from integrations.board.web import (
     BOARD,
     FLASH,
-    checked_form,
+    checked_action,
     may_view,
     render,
     safe_next,
@@ -93,11 +93,7 @@ async def thread_fragment(request: web.Request) -> web.StreamResponse:
 async def answer_act(request: web.Request) -> web.StreamResponse:
     """One answer form: check the caller, act, answer."""
     board = request.app[BOARD]
-    session, form = await checked_form(request)
-    if not board.options.writable:
-        raise web.HTTPForbidden(text="this board is read-only")
-    if board.options.login and session.user not in board.options.users:
-        raise web.HTTPForbidden(text="log in to act on cases")
+    session, form = await checked_action(request)
     action, case_id = request.match_info["action"], request.match_info["case_id"]
     if action not in ACTIONS:
         raise web.HTTPNotFound(text="no such action")

@@ -24,6 +24,7 @@ from integrations.board.views import PER_DEPARTMENT, Filters, columns
 from integrations.board.web import (
     BOARD,
     FLASH,
+    checked_action,
     checked_form,
     login_redirect,
     may_view,
@@ -160,12 +161,7 @@ def _flash(response: web.StreamResponse, text: str) -> None:
 
 async def act(request: web.Request) -> web.StreamResponse:
     """A button: check the caller, run the command, answer."""
-    board = request.app[BOARD]
-    session, form = await checked_form(request)
-    if not board.options.writable:
-        raise web.HTTPForbidden(text="this board is read-only")
-    if board.options.login and session.user not in board.options.users:
-        raise web.HTTPForbidden(text="log in to act on cases")
+    session, form = await checked_action(request)
     action, case_id = request.match_info["action"], request.match_info["case_id"]
     if action not in _COMMANDS:
         raise web.HTTPNotFound(text="no such action")

@@ -210,6 +210,18 @@ async def checked_form(request: web.Request) -> tuple[Session, Mapping[str, str]
     return session, {k: v for k, v in form.items() if isinstance(v, str)}
 
 
+async def checked_action(request: web.Request) -> tuple[Session, Mapping[str, str]]:
+    """The posted form of a button or answer form: ``checked_form``, then 403 unless the
+    board is writable and (with logins) the session's user is one of its users."""
+    session, form = await checked_form(request)
+    options = request.app[BOARD].options
+    if not options.writable:
+        raise web.HTTPForbidden(text="this board is read-only")
+    if options.login and session.user not in options.users:
+        raise web.HTTPForbidden(text="log in to act on cases")
+    return session, form
+
+
 def render(
     request: web.Request,
     name: str,

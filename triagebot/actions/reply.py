@@ -291,11 +291,7 @@ def discard_draft(
             _event(case, "reply_discarded", actor, surface, now), after={"reply": reply_id}
         )
         note = f"draft reply by {mention_user(draft.by)} discarded by {mention_user(actor)}"
-        return (
-            changed,
-            event,
-            _shown(case.id, now, note),
-        )
+        return changed, event, _shown(case.id, now, note)
 
     case = save_change(store, case_id, change)
     assert case is not None
@@ -328,11 +324,7 @@ def _sent(
     )
     where = f" {safe}" if safe else ""
     note = f"public reply by {mention_user(reply.by)} posted{where}: “{_quote(reply.text)}”"
-    return (
-        changed,
-        event,
-        _shown(case.id, now, note),
-    )
+    return changed, event, _shown(case.id, now, note)
 
 
 def _unsent(
@@ -353,11 +345,7 @@ def _unsent(
             f"reply by {mention_user(reply.by)} may have been posted ({inert_text(reason[:200])}); "
             "triagebot checks the thread and will not send it again"
         )
-    return (
-        changed,
-        event,
-        _shown(case.id, now, note),
-    )
+    return changed, event, _shown(case.id, now, note)
 
 
 def _record(
@@ -499,11 +487,7 @@ def mark_answered(
         event = replace(_event(case, "answered", actor, surface, now), after={"url": link})
         where = f": {link}" if link else ""
         note = f"answered in public by {mention_user(actor)}{where}"
-        return (
-            changed,
-            event,
-            _shown(case.id, now, note),
-        )
+        return changed, event, _shown(case.id, now, note)
 
     case = save_change(store, case_id, change)
     assert case is not None
