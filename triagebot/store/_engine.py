@@ -502,7 +502,8 @@ class Engine:
         due = [g["file"] for g in garbage if now - float(g["since"]) >= self.gc_grace]
         meta["garbage"] = [g for g in garbage if g["file"] not in due]
         meta["format"] = FORMAT
-        tx.meta_table.upsert(Document(meta, doc_id=META_ID))
+        if meta != tx.storage.data.get(META, {}).get(str(META_ID)):  # else not journaled again
+            tx.meta_table.upsert(Document(meta, doc_id=META_ID))
         if self._journal is None:  # no root yet, or one older than the journal: a snapshot
             self._write_snapshot(tx.storage.data, self._next_journal())
         else:
