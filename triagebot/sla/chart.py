@@ -20,14 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from triagebot.cases.records import Case, CaseState
+from triagebot.cases.records import ACTIVE_STATES, Case, CaseState
 from triagebot.sla.calendar import BusinessCalendar
-from triagebot.sla.clocks import (
-    claim_breached,
-    resolve_breached,
-    resolve_due_at,
-    respond_breached,
-)
+from triagebot.sla.clocks import resolve_breached, resolve_due_at
 from triagebot.sla.figures import percentile
 
 if TYPE_CHECKING:
@@ -95,62 +90,76 @@ class _Figures:
     breaches: list[tuple[int, datetime]] = field(default_factory=list)  # (slot, due time)
 
 
-def _instants(case: Case) -> list[datetime]:
-    """What a case is measured at: five instants, then the answer and its due time when it
-    was answered, then the start of the wait when it waits (or waited) on the customer."""
-    resolved = case.resolved_at if case.state is CaseState.RESOLVED else None
-    found = [
-        case.ingested_at,
-        case.first_claimed_at or case.ingested_at,
-        case.claim_due,
-        resolved or case.ingested_at,
-        case.resolve_due,
-    ]
-    if case.first_response is not None and case.respond_due is not None:
-        found += (case.first_response.at, case.respond_due)
-    if case.waiting_since is not None:
-        found.append(case.waiting_since)
-    return found
+def _instants(cases: list[Case], now: datetime) -> list[datetime]:
+    """``now``, then what each case is measured at, in the order ``_department_figures``
+    reads them."""
+    instants = [now]
+    add = instants.append
+    for case in cases:
+        resolved_at = case.resolved_at if case.state is CaseState.RESOLVED else None
+        add(case.ingested_at)
+        add(case.first_claimed_at or case.ingested_at)
+        add(case.claim_due)
+        add(resolved_at or case.ingested_at)
+        add(case.resolve_due)
+        if case.first_response is not None and case.respond_due is not None:
+            add(case.first_response.at)
+            add(case.respond_due)
+        if case.waiting_since is not None:
+            add(case.waiting_since)
+    return instants
 
 
 def _department_figures(cases: list[Case], calendar: BusinessCalendar, now: datetime) -> _Figures:
-    """Claim, resolve and respond shares and breaches of one department's cases, one calendar
-    lookup per instant. The resolve due time pushed by a wait is ``B(due) + B(end) - B(since)``
-    in business seconds (``resumed_resolve_due``); whether a waiting case is late follows from
-    the same offsets, but for a wait that began in the closed time of its due time's day."""
-    lists = [_instants(case) for case in cases]
-    offsets = calendar.offsets([now, *(at for found in lists for at in found)])
+    """Claim, resolve and respond shares and breaches of one department's (non-spam) cases, one
+    calendar lookup per instant: five per case, two more for an answered case, one more for a
+    wait on the customer. The resolve due time pushed by a wait is ``B(due) + B(end) -
+    B(since)`` in business seconds (``resumed_resolve_due``); whether a waiting case is late
+    follows from the same offsets, but for a wait that began in the closed time of its due
+    time's day. The breaches are ``claim_breached``, ``resolve_breached`` and
+    ``respond_breached`` written out (a case at a time, for 100,000 cases)."""
+    offsets = calendar.offsets(_instants(cases, now))
     at_now = offsets[0]
     figures = _Figures()
+    breaches = figures.breaches.append
     k = 1
-    for case, found in zip(cases, lists, strict=True):
-        mine = offsets[k : k + len(found)]
-        k += len(found)
-        start, claimed_at, claim_due, resolved_at, resolve_due = mine[:5]
-        resolved = case.state is CaseState.RESOLVED and case.resolved_at is not None
-        if case.first_claimed_at is not None:
+    for case in cases:
+        start, claimed_at, claim_due, resolved_b, resolve_due = offsets[k : k + 5]
+        k += 5
+        active = case.state in ACTIVE_STATES
+        resolved_at = case.resolved_at if case.state is CaseState.RESOLVED else None
+        first_claim = case.first_claimed_at
+        if first_claim is not None:
             figures.claims.append(_share(start, claimed_at, claim_due))
-        if case.first_response is not None and case.respond_due is not None:
-            figures.responds.append(_share(start, mine[5], mine[6]))
-        late = resolve_breached(case, now)  # exact unless the case waits
-        due = case.resolve_due
-        if case.waiting_since is not None:
-            end = resolved_at if resolved else at_now
-            waited = max(0.0, end - mine[-1])
-            late = _late_after_wait(case, calendar, now, (mine[-1], resolve_due, waited))
-            resolve_due += waited
-            if late:
-                ended = case.resolved_at if resolved and case.resolved_at else now
-                due = resolve_due_at(case, calendar, ended)
-        if resolved:
-            figures.resolves.append(_share(start, resolved_at, resolve_due))
-        for slot, when, breached in (
-            (0, case.claim_due, claim_breached(case, now)),
-            (1, due, late),
-            (2, case.respond_due, case.respond_due is not None and respond_breached(case, now)),
+            if first_claim > case.claim_due:
+                breaches((0, case.claim_due))
+        elif active and now > case.claim_due:
+            breaches((0, case.claim_due))
+        respond_due, first = case.respond_due, case.first_response
+        if first is not None and respond_due is not None:
+            figures.responds.append(_share(start, offsets[k], offsets[k + 1]))
+            k += 2
+        if respond_due is not None and (
+            first.at > respond_due
+            if first is not None
+            else (now if active else resolved_at or respond_due) > respond_due
         ):
-            if breached and when is not None:
-                figures.breaches.append((slot, when))
+            breaches((2, respond_due))
+        end = resolved_at or now
+        if case.waiting_since is None:
+            late = (resolved_at is not None or active) and end > case.resolve_due
+            due = case.resolve_due
+        else:
+            since = offsets[k]
+            k += 1
+            waited = max(0.0, (resolved_b if resolved_at else at_now) - since)
+            late = _late_after_wait(case, calendar, now, (since, resolve_due, waited))
+            resolve_due += waited
+            due = resolve_due_at(case, calendar, end) if late else case.resolve_due
+        if resolved_at is not None:
+            figures.resolves.append(_share(start, resolved_b, resolve_due))
+        if late:
+            breaches((1, due))
     return figures
 
 
