@@ -29,9 +29,11 @@ from tests.conftest import ROOT
 from tests.e2e_helpers import require_playground
 from tests.teams.playground import USER_AAD, card_text, free_port, playground
 from tests.teams.test_playground import World, _card, _config, _data, _installed
+from triagebot.actions.executor import execute
 from triagebot.cases.answers import ReplyState
 from triagebot.cases.identities import Identity
-from triagebot.cases.records import Author, Case, Mention
+from triagebot.cases.lifecycle import Claim, Resolve
+from triagebot.cases.records import Author, Case, CaseState, Mention
 from triagebot.config.settings import load_settings
 from triagebot.runtime.answering import Answering
 from triagebot.runtime.server import create_app
@@ -337,3 +339,54 @@ async def test_a_refused_post_tells_the_replier_why_on_the_card_and_in_the_threa
     assert status == 200
     await world.runtime.answering.drain()
     assert [p.text for p in forum.posts] == ["Sorry!"]
+
+
+async def test_a_hostile_follow_up_reopens_the_case_and_stays_inert(
+    world_with_forum: tuple[World, DemoForum],
+) -> None:
+    world, forum = world_with_forum
+    await _installed(world)
+    case = await _ingest(world, "x", "My order #77 arrived broken")
+    await world.deliver()
+    frame = await world.card_of(case)
+    card_id = frame["message"]["messageId"]
+    runtime = world.runtime
+    alex = Identity("teams", USER_AAD)
+    for command in (Claim(case.id, alex, SURFACE), Resolve(case.id, alex, SURFACE)):
+        await asyncio.to_thread(execute, runtime.store, runtime.policy, command, runtime.clock())
+    await world.deliver()
+
+    def latest_card() -> str:
+        updates = [
+            f for f in world.pg.frames
+            if f.get("action") == "updateMessage" and f["message"]["messageId"] == card_id
+        ]  # fmt: skip
+        return card_text(updates[-1]) if updates else ""
+
+    for _ in range(100):  # the resolved card: no Resolve
+        if "Resolved" in latest_card() or "resolved" in latest_card():
+            break
+        await asyncio.sleep(0.05)
+    assert latest_card() and '"case-resolve"' not in latest_card()
+
+    forum.say(case.mention.id.split(":", 1)[1], case.mention.author.handle, HOSTILE_REPLY)
+    assert runtime.answering is not None
+    checker = runtime.answering.thread_checker()
+    assert checker is not None
+    assert await checker.run() == 1
+    reopened = runtime.store.get_case(case.id)
+    assert reopened.is_active and reopened.state is not CaseState.RESOLVED
+    await world.deliver()
+    note = await world.pg.frame(lambda f: "the customer replied in the thread" in card_text(f))
+    told = card_text(note)
+    assert "<at>Alex" not in told and "](javascript" not in told
+    assert "(@user:teams:x}" in told and "{@user:teams:x}" not in told
+    assert not note["message"].get("entities")  # no mention of anyone
+    await world.pg.frame(lambda f: "reopened: the customer replied" in card_text(f))
+
+    for _ in range(100):  # the card is drawn open again: Resolve is back
+        if '"case-resolve"' in latest_card():
+            break
+        await asyncio.sleep(0.05)
+    assert '"case-resolve"' in latest_card()
+    assert forum.requests == []  # nothing was posted in public
