@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.sla_helpers import make_case, ny, store_cases
+from triagebot.cases.answers import FirstResponse, ResponseVia
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import CaseState
 from triagebot.config.settings import Settings
@@ -90,9 +91,11 @@ def seed(runtime: Runtime) -> None:
     store_cases(
         runtime.store,
         [
-            # Monday 16th, claimed in 20m, resolved in 2h: both within SLA.
+            # Monday 16th, claimed in 20m, answered in public in 1h, resolved in 2h: all
+            # within SLA.
             make_case(
-                s, "1", ny(16, 10), state=CaseState.RESOLVED,
+                s, "1", ny(16, 10), state=CaseState.RESOLVED, answer_due=True,
+                first_response=FirstResponse(ny(16, 11), "@northwind", ResponseVia.REPLY),
                 first_claimed_at=ny(16, 10, 20), claimed_by=Identity("cli", "ana"),
                 claimed_at=ny(16, 10, 20),
                 resolved_at=ny(16, 12), resolved_by=Identity("cli", "ana"),
@@ -113,6 +116,7 @@ def test_digest_text_covers_yesterday_and_the_last_seven_days(runtime: Runtime) 
     assert lines[0].startswith("SLA digest for Billing & Refunds, Mon 16 Nov")
     assert lines[1] == "yesterday: 1 cases, 1 resolved, 0 spam"
     assert lines[2] == "  claim: median 20m, p90 20m, 100% in SLA, 0 breached"
+    assert lines[3] == "  public answer: median 1h, p90 1h, 100% in SLA, 0 breached"
     assert "last 7 days: 2 cases, 1 resolved, 0 spam" in lines
     assert "  claim: median 20m, p90 20m, 50% in SLA, 1 breached" in lines
     assert lines[-1] == "open now: 2"

@@ -81,6 +81,7 @@ def _period_lines(title: str, stats: GroupStats) -> list[str]:
     return [
         f"{title}: {stats.count} cases, {resolved} resolved, {stats.spam} spam",
         "  " + _target_line("claim", stats.claim),
+        "  " + _target_line("public answer", stats.respond),
         "  " + _target_line("resolve", stats.resolve),
     ]
 
