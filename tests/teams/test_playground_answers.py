@@ -44,15 +44,12 @@ pytestmark = pytest.mark.playground
 HOSTILE_REPLY = "Sorry! <at>Alex Wilber</at> [win](javascript:alert(1)) **now** {@user:teams:x}"
 
 
-#: The playground's user (Alex Wilber) as a manager, and drafts for everyone else.
+#: The playground's user (Alex Wilber) as a manager (everyone else's replies are drafts).
 MANAGERS_APPROVE = f"""
 [[people]]
 name = "Alex Wilber"
 teams_aad_object_id = "{USER_AAD}"
 manager = true
-
-[replies]
-approval = "managers"
 """
 #: Another user of the playground's tenant (Megan Bowen), not a manager.
 OTHER_USER = "user-id-1"
@@ -62,7 +59,8 @@ OTHER_AAD = "00000000-0000-0000-0000-0000000000021"
 @contextlib.asynccontextmanager
 async def _forum_world(tmp_path: Path, extra: str = "") -> AsyncIterator[tuple[World, DemoForum]]:
     """The playground and the app with the loopback forum as source "x" (and "hn", which
-    cannot post); ``extra``: TOML added to the test's configuration."""
+    cannot post); ``extra``: people added to the test's configuration, with ``[replies]
+    approval = "managers"``."""
     node, cli = require_playground()
     env = {
         "TRIAGEBOT_DB": str(tmp_path / "db" / "triagebot.json"),
@@ -71,7 +69,11 @@ async def _forum_world(tmp_path: Path, extra: str = "") -> AsyncIterator[tuple[W
         "TRIAGEBOT_RUN_JOBS": "0",
     }
     config = _config(tmp_path)
-    config.write_text(config.read_text() + extra)
+    text = config.read_text()
+    if extra:
+        assert text.count('approval = "none"') == 1
+        text = text.replace('approval = "none"', 'approval = "managers"') + extra
+    config.write_text(text)
     settings = load_settings(config, env)
     runtime = Runtime.build(settings)
     forum = DemoForum()
