@@ -183,7 +183,7 @@ def _columns(
     ]
     start_b, claim_b, resolve_b, respond_b = _business(*departments, instants, calendar_for)
     claim_due_at = np.array(claim_due, dtype=np.int64)
-    waiting = active & (now > claim_due_at)
+    past_claim_due = active & (now > claim_due_at)
     late = _resolve_late(
         departments,
         (active, resolved, spam),
@@ -205,7 +205,7 @@ def _columns(
         claimed=claimed,
         claim=(_seconds(claim_b - start_b), _seconds(claim_at - ing)),
         claim_met=claimed & (claim_at <= claim_due_at),
-        claim_breached=(claimed & (claim_at > claim_due_at)) | (~claimed & ~spam & waiting),
+        claim_breached=(claimed & (claim_at > claim_due_at)) | (~claimed & ~spam & past_claim_due),
         resolved=resolved,
         resolve=(_seconds(resolve_b - start_b), _seconds(resolve_at - ing)),
         resolve_met=resolved & ~late,
@@ -227,11 +227,11 @@ def _resolve_late(
     """Resolved after the resolve due time, or active past it (spam never); the due time of
     a case waiting on the customer (or resolved while waiting) is pushed by the wait."""
     active, resolved, spam = kinds
-    resolve_at, (waited, since), now = times
+    resolve_at, (has_wait, since), now = times
     end = np.where(resolved, resolve_at, now)
     judged = (active | resolved) & ~spam
     late: Bools = judged & (end > due)
-    paused = judged & waited
+    paused = judged & has_wait
     if paused.any():
         pushed = _late_after_wait(*departments, (due, since, end), paused, calendar_for)
         late = np.where(paused, pushed, late)
