@@ -4,7 +4,7 @@ reply, drafts, failures told apart, and never a second public post."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from integrations.common.answers import AnswerView
 from tests.fakes.public_source import FakeForum, ForumSource
 from tests.store.builders import make_case, make_mention
 from triagebot.actions.executor import SettingsPolicy, execute
@@ -287,3 +288,44 @@ async def test_write_access_revoked_while_a_reply_is_in_flight_fails_it_once(
     leased = store.lease_outbox(clock() + timedelta(hours=1), 50, timedelta(minutes=1))
     notes = [i.text for i in leased if i.text]
     assert any("was not posted: x: HTTP 401" in n for n in notes)
+
+
+@dataclass
+class ReadOnlyForum(ForumSource):
+    """The forum source after its write variable was removed: it reads threads, cannot post."""
+
+    @property
+    def can_reply(self) -> bool:
+        return False
+
+
+async def test_a_reply_left_sending_when_write_access_is_removed_is_settled_not_sent(
+    store: TinyDBStore, settings: Settings, forum: FakeForum
+) -> None:
+    clock = Clock()
+    add_case(store, clock)
+    claim(store, settings, ANA, clock)
+    policy = SettingsPolicy(settings)
+    started = request_reply(
+        store, policy, case_id="1", actor=ANA, surface="cli", text="On it", now=clock(),
+    )  # fmt: skip  # the process stops here, before sending; it restarts without the variable
+    http = httpx.AsyncClient(timeout=httpx.Timeout(2.0))
+    sources = {"x": ReadOnlyForum(forum.url)}
+    service = Answering(store, settings, sources, http, clock)
+    case = store.get_case("1")
+    assert service.refusal(case) == (
+        "triagebot cannot post to x: answer on the platform and mark the case answered"
+    )
+    view = AnswerView.of(case, service.can_reply(case))
+    assert not view.offers_reply and view.offers_answered
+    checker = service.thread_checker()
+    assert checker is not None
+    await checker.run()
+    assert store.get_case("1").reply(started.reply.id).state is ReplyState.SENDING  # type: ignore[union-attr]
+    clock.now += timedelta(minutes=11)
+    await checker.run()
+    await service.aclose()
+    settled = store.get_case("1").reply(started.reply.id)
+    assert settled is not None and settled.state is ReplyState.FAILED
+    assert "not found in the public thread" in (settled.error or "")
+    assert forum.requests == []  # never sent by the restarted process
