@@ -29,17 +29,19 @@ class ActiveCases:
         """The cases ``SELECT … FROM cases {where}`` lists, in its order, decoded once each."""
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         rows = conn.execute(f"SELECT id, version FROM cases {where}", params).fetchall()
-        with self._lock:
+        with self._lock:  # what this read keeps: another thread may prune the cache meanwhile
             known = self._cases
-            missing = [i for i, v in rows if (c := known.get(i)) is None or c.version != v]
-        fetched = []
+            kept = {i: c for i, v in rows if (c := known.get(i)) is not None and c.version == v}
+        missing = [i for i, _ in rows if i not in kept]
         if missing:
             docs = conn.execute("SELECT doc FROM cases WHERE id = ANY(%s)", (missing,))
-            fetched = [Case.from_dict(r[0]) for r in docs.fetchall()]
+            kept.update((case.id, case) for case in map(Case.from_dict, (r[0] for r in docs)))
+        found = [kept[i] for i, _ in rows]
         with self._lock:
-            for case in fetched:
-                self._cases[case.id] = case
-            found = [self._cases[i] for i, _ in rows]
-            if len(self._cases) > 2 * len(rows) + 1_000:  # forget cases no longer listed
+            cases = self._cases
+            for i in missing:  # never replace a newer version another read has just cached
+                if (cached := cases.get(i)) is None or cached.version < kept[i].version:
+                    cases[i] = kept[i]
+            if len(cases) > 2 * len(rows) + 1_000:  # forget cases no longer listed
                 self._cases = {case.id: case for case in found}
         return found
