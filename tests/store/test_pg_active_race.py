@@ -5,7 +5,7 @@ counts and SLA watcher during the viral-day benchmark)."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -51,7 +51,8 @@ def test_a_pruning_read_does_not_break_a_read_in_flight() -> None:
             store.save_case(moved(case, CaseState.CLAIMED), case.version)
             paused = PausedFetch(first)
             found: list[Any] = []
-            reader = threading.Thread(target=lambda: found.append(active.read(paused, *everyone)))
+            conn = cast(Any, paused)  # the real connection, its document fetch held back
+            reader = threading.Thread(target=lambda: found.append(active.read(conn, *everyone)))
             reader.start()
             assert paused.waiting.wait(10)  # the long read fetches case 7's new version ...
             assert [c.id for c in active.read(second, *billing)] == ["2000"]  # ... this prunes
