@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ from aiohttp import web
 
 from bench.bench_cli import compiled
 from bench.bench_store import WORK, _machine, write_doc
-from bench.viral_world import DEPARTMENTS, Firehose, SlackWatch, Staff, probe
+from bench.viral_world import DEPARTMENTS, Firehose, SlackWatch, Staff, control_server, probe
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.fakes.slack_requests import SECRET
 
@@ -241,6 +242,7 @@ class Run:
     last: dict[str, float] = field(default_factory=dict)
     ready: float = 0.0
     started: float = 0.0  # monotonic time of the first post
+    control: subprocess.Popen[bytes] | None = None
     seconds: float = 0.0
 
     @property
@@ -258,9 +260,25 @@ class Run:
             )
 
     def start_probe(self, health: str) -> subprocess.Popen[bytes]:
+        """The probe, and the idle control server it asks beside serve."""
+        port = free_port()
+        self.control = subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_viral", "--control", str(port)], cwd=ROOT
+        )
+        control = f"http://127.0.0.1:{port}/healthz"
+        for _ in range(100):
+            if self.control.poll() is not None:
+                raise RuntimeError("the control server did not start")
+            try:
+                with urllib.request.urlopen(control, timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.1)
         every = str(self.o.probe_every)
         command = [sys.executable, "-m", "bench.bench_viral", "--probe", health, every]
-        return subprocess.Popen([*command, str(self.samples)], cwd=ROOT, stdin=subprocess.PIPE)
+        return subprocess.Popen(
+            [*command, str(self.samples), control], cwd=ROOT, stdin=subprocess.PIPE
+        )
 
     async def watch_serve(self, serve: subprocess.Popen[bytes], staff: Staff) -> None:
         """Let the flood run its course; sample serve's memory and CPU every second."""
@@ -305,6 +323,8 @@ class Run:
             if prober is not None and prober.stdin is not None:
                 prober.stdin.close()
                 prober.wait(30)
+            if self.control is not None:
+                stop(self.control)
             stop(serve)
         return staff
 
@@ -403,6 +423,7 @@ def timeline(run: Run, answered: list[dict[str, Any]], parts: int = 6) -> list[d
             "active": max((r.get("active") or 0 for r in inside), default=0),
             "posts_per_s": sum(1 for at in posts if lo <= at < hi) / step,
             "healthz_p99_ms": pct([r["ms"] for r in inside], 0.99),
+            "control_p99_ms": pct([r["control_ms"] for r in inside if "control_ms" in r], 0.99),
             "rss_mb": max(rss, default=0.0),
         })  # fmt: skip
     return slices
@@ -448,6 +469,7 @@ def summarise(run: Run, staff: Staff, stored: dict[str, int]) -> dict[str, Any]:
     rows = [json.loads(line) for line in run.samples.read_text().splitlines() if line.strip()]
     answered = [r for r in rows if "error" not in r]
     ms = [r["ms"] for r in answered]
+    control = [r["control_ms"] for r in rows if "control_ms" in r and "control_error" not in r]
     last: dict[str, Any] = next((r for r in reversed(answered) if r.get("active") is not None), {})
     loads = run.loads
     return {
@@ -467,6 +489,8 @@ def summarise(run: Run, staff: Staff, stored: dict[str, int]) -> dict[str, Any]:
             "p50_ms": pct(ms, 0.5),
             "p99_ms": pct(ms, 0.99),
             "max_ms": max(ms, default=float("nan")),
+            "control_p50_ms": pct(control, 0.5),
+            "control_p99_ms": pct(control, 0.99),
         },
         "claims": click_figures(staff),
         "serve": {
@@ -523,7 +547,9 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         ok = h["p99_ms"] <= HEALTH_P99_MS and not h["errors"]
         return (
             f"p50 {h['p50_ms']:.1f} ms · p99 {h['p99_ms']:.1f} ms · max {h['max_ms']:.0f} ms "
-            f"({h['answers']:,} answers, {h['errors']} failed) ({_met(ok)})"
+            f"({h['answers']:,} answers, {h['errors']} failed) ({_met(ok)}); an idle server "
+            f"under the same load: p50 {h.get('control_p50_ms', float('nan')):.1f} ms · p99 "
+            f"{h.get('control_p99_ms', float('nan')):.1f} ms"
         )
 
     def claims(r: dict[str, Any]) -> str:
@@ -606,14 +632,16 @@ def timeline_table(label: str, slices: list[dict[str, Any]]) -> list[str]:
     """The run slice by slice: whether it holds up as the active cases grow."""
     rows = [
         f"| {s['until_s'] / 60:.1f} | {s['arrived']:,} | {s['stored']:,} | {s['active']:,} | "
-        f"{s['posts_per_s']:.2f} | {s['healthz_p99_ms']:.1f} ms | {s['rss_mb']:.0f} MB |"
+        f"{s['posts_per_s']:.2f} | {s['healthz_p99_ms']:.1f} ms | "
+        f"{s.get('control_p99_ms', float('nan')):.1f} ms | {s['rss_mb']:.0f} MB |"
         for s in slices
     ]
     return [
         f"{label}, slice by slice (figures at the end of each slice; posts and p99 within it):",
         "",
-        "| minute | arrived | stored | active cases | posts/s | /healthz p99 | serve RSS |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| minute | arrived | stored | active cases | posts/s | /healthz p99 | idle server p99 "
+        "| serve RSS |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
     ]
@@ -636,7 +664,10 @@ def saved() -> dict[str, dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--probe"]:  # the /healthz probe's own process
-        probe(argv[1], float(argv[2]), Path(argv[3]))
+        probe(argv[1], float(argv[2]), Path(argv[3]), argv[4] if len(argv) > 4 else None)
+        return 0
+    if argv[:1] == ["--control"]:  # the idle control server's own process
+        control_server(int(argv[1]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=50_000)

@@ -8,7 +8,9 @@
 * ``Staff``: people who claim the newest card of their channels with a signed Slack click,
   then resolve it, each click timed until its effect reaches Slack (the card redrawn);
 * ``probe``: a separate process asking ``/healthz`` at a steady pace, so its timings do not
-  share an interpreter lock with the rest of the benchmark.
+  share an interpreter lock with the rest of the benchmark; beside serve it asks an idle
+  control server (``control_server``, a process of its own) to show what the machine's load
+  alone costs an answer.
 """
 
 from __future__ import annotations
@@ -316,8 +318,32 @@ class Staff:
 
 
 # --- the /healthz probe, a process of its own ------------------------------------------------
-def probe(url: str, every: float, out: Path) -> None:
-    """Ask ``url`` every ``every`` seconds until stdin closes; one JSON line per answer."""
+def control_server(port: int) -> None:
+    """An aiohttp server answering ``/healthz`` from memory and doing nothing else: what the
+    machine's load alone does to an answer (the probe asks it beside serve)."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _ask(url: str) -> tuple[float, dict[str, Any] | None, str | None]:
+    """Milliseconds to the whole answer, the answer, the error's name."""
+    sent = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            body = json.loads(answer.read())
+        return (time.monotonic() - sent) * 1000, body, None
+    except (OSError, ValueError) as exc:
+        return (time.monotonic() - sent) * 1000, None, type(exc).__name__
+
+
+def probe(url: str, every: float, out: Path, control: str | None = None) -> None:
+    """Ask ``url`` (and ``control``, right after) every ``every`` seconds until stdin closes;
+    one JSON line per round."""
     stop = threading.Event()
 
     def wait_for_eof() -> None:
@@ -328,18 +354,18 @@ def probe(url: str, every: float, out: Path) -> None:
     with out.open("w") as sink:
         next_at = time.monotonic()
         while not stop.is_set():
-            sent_wall, sent = time.time(), time.monotonic()
-            row: dict[str, Any] = {"at": sent_wall}
-            try:
-                with urllib.request.urlopen(url, timeout=30) as answer:
-                    body = json.loads(answer.read())
-                row["ms"] = (time.monotonic() - sent) * 1000
+            row: dict[str, Any] = {"at": time.time()}
+            row["ms"], body, error = _ask(url)
+            if error is not None:
+                row["error"] = error
+            elif body is not None:
                 row["active"] = body.get("active_cases")
                 row["pending"] = body.get("pending_outbox")
                 row["new"] = sum(int(s.get("total_new") or 0) for s in body.get("sources") or [])
-            except (OSError, ValueError) as exc:
-                row["ms"] = (time.monotonic() - sent) * 1000
-                row["error"] = type(exc).__name__
+            if control is not None:
+                row["control_ms"], _, control_error = _ask(control)
+                if control_error is not None:
+                    row["control_error"] = control_error
             sink.write(json.dumps(row) + "\n")
             sink.flush()
             next_at = max(next_at + every, time.monotonic())
