@@ -184,3 +184,16 @@ def test_a_read_is_recorded_in_the_store(settings: Settings, now: datetime, tmp_
 @pytest.mark.parametrize("handle", ["@northwind", "NORTHWIND", " northwind "])
 def test_brand_handles_compare_without_at_or_case(handle: str) -> None:
     assert account_key(handle) in BRAND
+
+
+def test_a_second_brand_answer_keeps_the_wait_from_the_first(
+    settings: Settings, now: datetime
+) -> None:
+    first_at = now - timedelta(hours=2)
+    case = case_at(now)
+    first = run(case, ThreadRead([post("b1", "northwind", "DM us", first_at)]), now, settings)
+    assert first is not None and first.waiting_since == first_at
+    again = post("b2", "northwind_support", "Following up: DM us please", now - timedelta(hours=1))
+    both = ThreadRead([post("b1", "northwind", "DM us", first_at), again])
+    second = run(first, both, now, settings)
+    assert second is not None and second.waiting_since == first_at  # no paused time lost

@@ -300,10 +300,11 @@ def discard_draft(
 
 def answered(case: Case, response: FirstResponse) -> Case:
     """``case`` with ``response`` as its first public response (kept if it has one), waiting
-    on the customer from then on while it is active. No version bump."""
+    on the customer from then on while it is active (a wait already under way keeps its
+    start, so no paused time is lost). No version bump."""
     first = case.first_response or response
-    waiting = case.waiting_since
-    if case.is_active and (waiting is None or response.at > waiting):
+    waiting = case.waiting_since  # already waiting: the wait began at the earlier answer
+    if case.is_active and waiting is None:
         waiting = response.at
     return replace(case, first_response=first, waiting_since=waiting)
 
