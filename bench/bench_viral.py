@@ -434,9 +434,12 @@ def delivery_figures(run: Run) -> dict[str, Any]:
     watch = run.watch
     posts = sorted(watch.posts)
     span = (posts[-1][0] - posts[0][0]) if len(posts) > 1 else 0.0
-    per_second: dict[tuple[str, int], int] = {}
+    last: dict[str, float] = {}
+    gaps = []  # seconds between two posts in one channel
     for at, channel, _ in posts:
-        per_second[(channel, int(at))] = per_second.get((channel, int(at)), 0) + 1
+        if channel in last:
+            gaps.append(at - last[channel])
+        last[channel] = at
     return {
         "delivered_posts": len(posts),
         "delivered_cards": len(watch.posted_cases),
@@ -444,7 +447,7 @@ def delivery_figures(run: Run) -> dict[str, Any]:
         "delivery_span_s": span,
         "delivery_rate": len(posts) / span if span else 0.0,
         "delivery_target": DELIVERY_SHARE * run.o.channels / SLACK_INTERVAL,
-        "max_posts_in_a_channel_second": max(per_second.values(), default=0),
+        "closest_posts_in_a_channel_s": min(gaps, default=float("nan")),
         "slack_failures": dict(watch.failed),
     }
 
@@ -574,12 +577,17 @@ def report(results: dict[str, dict[str, Any]]) -> str:
             f"{s['cpu_s']:.0f} s in {r['run_s']:.0f} s ({_met(s['peak_mb'] <= 300)})"
         )
 
+    def spacing(r: dict[str, Any]) -> str:
+        if "closest_posts_in_a_channel_s" in r:
+            return f"closest two posts in a channel {r['closest_posts_in_a_channel_s']:.3f} s apart"
+        return f"busiest channel-second {r['max_posts_in_a_channel_second']} post(s)"
+
     def integrity(r: dict[str, Any]) -> str:
         s = r["stored"]
         return (
             f"{s['cases']:,} cases of {s['mentions']:,} distinct mentions; "
             f"{r['cards_posted_twice']} cards posted twice; "
-            f"busiest channel-second {r['max_posts_in_a_channel_second']} post(s); "
+            f"{spacing(r)}; "
             f"{s['pending_outbox']:,} outbox items left"
         )
 

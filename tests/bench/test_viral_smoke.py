@@ -24,7 +24,7 @@ def test_smallest_viral_day_runs_and_loses_nothing(tmp_path: Path) -> None:
     assert result["stored_at_end"] == 200  # the poller's own count, read from /healthz
     assert result["cards_posted_twice"] == 0
     assert result["delivered_cards"] > 0
-    assert result["max_posts_in_a_channel_second"] == 1  # the fake's limit held
+    assert result["closest_posts_in_a_channel_s"] >= 0.99  # the fake's limit held
     assert result["healthz"]["answers"] > 0 and result["healthz"]["errors"] == 0
     assert result["healthz"]["control_p50_ms"] > 0  # the idle server beside serve answered
     assert result["claims"]["count"] >= 1
