@@ -12,7 +12,13 @@ import pytest
 from tests.store.builders import make_case
 from triagebot.actions.executor import SettingsPolicy
 from triagebot.actions.public import ThreadRead
-from triagebot.cases.answers import PublicReply, ReplyState, ResponseVia, ThreadPost
+from triagebot.cases.answers import (
+    FirstResponse,
+    PublicReply,
+    ReplyState,
+    ResponseVia,
+    ThreadPost,
+)
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case, CaseState, NewCase
 from triagebot.config.settings import Settings
@@ -186,14 +192,15 @@ def test_brand_handles_compare_without_at_or_case(handle: str) -> None:
     assert account_key(handle) in BRAND
 
 
-def test_a_second_brand_answer_keeps_the_wait_from_the_first(
+def test_a_reply_sent_while_already_waiting_keeps_the_wait_from_the_first_answer(
     settings: Settings, now: datetime
 ) -> None:
-    first_at = now - timedelta(hours=2)
-    case = case_at(now)
-    first = run(case, ThreadRead([post("b1", "northwind", "DM us", first_at)]), now, settings)
-    assert first is not None and first.waiting_since == first_at
-    again = post("b2", "northwind_support", "Following up: DM us please", now - timedelta(hours=1))
-    both = ThreadRead([post("b1", "northwind", "DM us", first_at), again])
-    second = run(first, both, now, settings)
-    assert second is not None and second.waiting_since == first_at  # no paused time lost
+    first_at = now - timedelta(minutes=50)
+    answer = FirstResponse(first_at, "@northwind", ResponseVia.THREAD, None)
+    sent_at = now - timedelta(minutes=3)
+    reply = PublicReply("r2", "Following up: DM us please", ANA, ReplyState.SENDING, sent_at)
+    case = case_at(now, first_response=answer, waiting_since=first_at, replies=(reply,))
+    seen = post("b2", "northwind", "Following up: DM us please", now - timedelta(minutes=2))
+    changed = run(case, ThreadRead([seen]), now, settings)
+    assert changed is not None and changed.reply("r2").state is ReplyState.SENT  # type: ignore[union-attr]
+    assert changed.waiting_since == first_at  # the wait began at the first answer
