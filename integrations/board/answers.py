@@ -133,12 +133,7 @@ async def _act(
 ) -> str:
     reply_id = form.get("reply", "")
     if action == "approve":
-        text = form.get("text")
-        if text is not None:
-            case = await asyncio.to_thread(answering.store.get_case, case_id)
-            problem = answering.reply_problem(case, text)
-            if problem:
-                raise InputError(problem)
+        text = form.get("text")  # checked by ``approve`` before anything is recorded
         await answering.approve(case_id, reply_id, actor, SURFACE, text)
         edited = " as edited" if text is not None else ""
         return f"Case #{case_id}: the draft reply is approved{edited} and being posted."
@@ -157,12 +152,8 @@ async def _act(
         may_reply(case, actor, answering.policy)
         await answering.mark_answered(case_id, actor, SURFACE, url)
         return f"Case #{case_id} is marked answered in public."
-    text = form.get("text", "")
-    problem = answering.reply_problem(case, text)
-    if problem:
-        raise InputError(problem)
-    may_reply(case, actor, answering.policy)
-    started = await answering.reply(case_id, actor, SURFACE, text)
+    # checked (the platform's length, claim first) before anything is recorded
+    started = await answering.reply(case_id, actor, SURFACE, form.get("text", ""))
     if started.reply.state is ReplyState.DRAFT:
         return f"Case #{case_id}: your reply is saved as a draft; a manager approves it."
     if started.needs_sending:

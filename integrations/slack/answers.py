@@ -191,7 +191,7 @@ class AnswerHandler:
 
             return modals.URL_BLOCK, None, answered
         text = modals.value_of(view, modals.TEXT_BLOCK, modals.TEXT_INPUT)
-        problem = answering.reply_problem(case, text)
+        problem = await answering.check_reply(case, text)
         if callback == modals.EDIT_MODAL:
             if not answering.policy.is_manager(actor):
                 raise NotAllowed(MANAGERS_ONLY)

@@ -4,13 +4,16 @@ A reply is ``POST /api/v1/statuses`` with ``status`` and ``in_reply_to_id`` on t
 account's instance (``reply_instance_url``, default the polled one; on another instance the
 customer's status is first found there by its uri, ``/api/v2/search`` with ``resolve``), with
 a token of that account (scope ``write:statuses``, in the variable named by
-``reply_token_env``) and the reply's key as ``Idempotency-Key``: Mastodon keeps the status posted under a key for an hour and answers
-the same one to a second request with that key, so after a 5xx or a lost answer the reply is
-sent once more with the same key, never with a new one. As Mastodon clients do, the reply
+``reply_token_env``) and the reply's key as ``Idempotency-Key``: Mastodon keeps the status
+posted under a key for an hour and answers the same one to a second request with that key,
+so after a 5xx or a lost answer the reply is sent once more with the same key, never with a
+new one. As Mastodon clients do, the reply
 starts with the customer's ``@acct`` unless the text already mentions them (else they are not
 notified and a followers-only or direct post cannot be answered). The length limit is the
 instance's (``/api/v2/instance``: ``configuration.statuses.max_characters``, default 500,
-links counted as ``characters_reserved_per_url``), read once and kept.
+links counted as ``characters_reserved_per_url``), read once and kept; ``reply_problem_for``
+checks the text as it will be posted (with the ``@acct``) against it before anything is
+recorded.
 
 The thread is ``GET /api/v1/statuses/:id/context`` (``descendants``); 404 means the status is
 gone (deleted, or no longer visible to us).
@@ -105,6 +108,19 @@ class MastodonPublic:
         if problem := empty(text):
             return problem
         return too_long(mastodon_length(text, self.link_length), self.max_characters)
+
+    async def reply_problem_for(
+        self, http: httpx.AsyncClient, mention: Mention, text: str
+    ) -> str | None:
+        """``reply_problem`` under the instance's own limit (read now if not yet) on the text
+        as posted, with the customer's ``@acct`` when it is put before it."""
+        await self._read_limits(http)
+        status = self.status_text(mention, text)
+        problem = self.reply_problem(status)
+        if problem and status != text:
+            prefix = status[: len(status) - len(text)].strip()
+            return f"{problem} (counting “{prefix}”, put before the reply to notify them)"
+        return problem
 
     def status_text(self, mention: Mention, text: str) -> str:
         """``text`` as posted: prefixed with the customer's ``@acct`` unless it mentions them."""

@@ -89,11 +89,7 @@ class _Press:
 
 
 async def _run(answering: Answering, press: _Press) -> Case:
-    case_id, actor = press.case.id, press.actor
-    if press.action in (AnswerAction.REPLY, AnswerAction.EDIT):
-        problem = answering.reply_problem(press.case, press.typed)
-        if problem:
-            raise BadPayload(problem)
+    case_id, actor = press.case.id, press.actor  # a reply's text is checked by Answering
     if press.action is AnswerAction.REPLY:
         return (await answering.reply(case_id, actor, SURFACE, press.typed)).case
     if press.action is AnswerAction.ANSWERED:

@@ -142,6 +142,20 @@ class PerPostReplies(Protocol):
         ...
 
 
+@runtime_checkable
+class CheckedReplies(Protocol):
+    """A source whose length rule depends on the post answered or on what its platform says
+    (Mastodon: the instance's own limit, read once; the customer's ``@acct`` put before the
+    text): the core asks before anything is recorded, so the replier can still edit."""
+
+    async def reply_problem_for(
+        self, http: httpx.AsyncClient, mention: Mention, text: str
+    ) -> str | None:
+        """Why ``text`` cannot be posted as the reply to ``mention``, in words for the
+        replier; None when it can."""
+        ...
+
+
 def post_refusal(source: object, mention: Mention) -> str | None:
     """The source's refusal of replies to ``mention`` (None: it takes them, or cannot say)."""
     return source.post_refusal(mention) if isinstance(source, PerPostReplies) else None

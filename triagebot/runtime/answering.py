@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 from triagebot.actions import reply as replies
 from triagebot.actions.executor import SettingsPolicy, execute
-from triagebot.actions.public import PublicThreads, post_refusal
+from triagebot.actions.public import CheckedReplies, PublicThreads, post_refusal
 from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Resolve
 from triagebot.cases.records import Case
 from triagebot.config.settings import Settings
-from triagebot.errors import NotAllowed
+from triagebot.errors import InputError, NotAllowed
 from triagebot.ingest.threads import RUN_EVERY, ThreadChecker
 from triagebot.lanes import in_background
 from triagebot.runtime.scheduler import add_interval_job
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
+
+#: How long a platform may take to say whether a reply fits (Slack acks a modal within 3 s);
+#: past it the text is checked by the platform when it is sent.
+CHECK_WITHIN = 1.5
 
 
 @dataclass
@@ -86,9 +90,33 @@ class Answering:
             return str(error)
         return None
 
-    async def _writer_of(self, case_id: str) -> PublicThreads:
-        """The source that posts replies to the case; ``NotAllowed`` saying why none can."""
+    async def check_reply(self, case: Case, text: str) -> str | None:
+        """``reply_problem``, then what the source can tell only for this post or by asking
+        its platform (``CheckedReplies``), within ``CHECK_WITHIN``; None when it can be sent."""
+        problem = self.reply_problem(case, text)
+        source = self.source_for(case)
+        if problem or not isinstance(source, CheckedReplies) or self.http is None:
+            return problem
+        cleaned = replies.clean_reply_text(text)
+        try:
+            return await asyncio.wait_for(
+                source.reply_problem_for(self.http, case.mention, cleaned), CHECK_WITHIN
+            )
+        except Exception:  # the platform is slow or failed: it checks the text when sent
+            log.warning("case %s: could not check the reply with %s", case.id, case.mention.source)
+            return None
+
+    async def _checked(self, case_id: str, text: str | None) -> PublicThreads:
+        """The source that posts replies to the case, after ``check_reply`` of ``text``
+        (``NotAllowed`` when none can, ``InputError`` when the text cannot be sent)."""
         case = await in_background(self.store.get_case, case_id)
+        source = self._writer(case)
+        if text is not None and (problem := await self.check_reply(case, text)):
+            raise InputError(problem)
+        return source
+
+    def _writer(self, case: Case) -> PublicThreads:
+        """The source that posts replies to ``case``; ``NotAllowed`` saying why none can."""
         refused = self.refusal(case)
         source = self.source_for(case)
         if refused or source is None:
@@ -104,7 +132,7 @@ class Answering:
     ) -> replies.ReplyStarted:
         """Record the reply (a draft when approval is needed) and, if it is to be sent now,
         send it in the background. Raises ``NotAllowed``/``InputError`` for the replier."""
-        source = await self._writer_of(case_id)
+        source = await self._checked(case_id, text)
         started = await in_background(
             lambda: replies.request_reply(
                 self.store,
@@ -131,7 +159,7 @@ class Answering:
         text: str | None = None,
     ) -> replies.ReplyStarted:
         """A manager approves a draft (as written, or edited to ``text``) and it is sent."""
-        source = await self._writer_of(case_id)
+        source = await self._checked(case_id, text)
         started = await in_background(
             lambda: replies.approve_draft(
                 self.store,
