@@ -122,7 +122,8 @@ class TinyDBStore(Engine):
 
         def run() -> set[str]:
             active = self._index.mentions
-            return {m for m in mention_ids if m in active or self._history.has_mention(m)}
+            known = {m for m in mention_ids if m in active}
+            return known | self._history.known_mentions([m for m in mention_ids if m not in known])
 
         return self._read(run)
 
