@@ -121,3 +121,10 @@ def test_the_lookups_answer_as_a_dict_of_sets_would() -> None:
     assert len(lookups) >= sum(map(len, expected.values()))
     lookups.add_many([])
     assert len(lookups) == sum(map(len, expected.values()))  # one entry per pair once merged
+
+
+def test_a_batch_of_active_mentions_reads_no_history(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=4) as store:
+        assert store.known_mentions(["x:active"]) == {"x:active"}
+        assert store.known_mentions([]) == set()
+        assert not store._history._loaded  # no segment index was read

@@ -242,6 +242,8 @@ class History:
     def known_mentions(self, mention_ids: Sequence[str]) -> set[str]:
         """``has_mention`` of a batch: one search of the hashes for all, then each segment
         named by a hit reads its index once to confirm its hits."""
+        if not mention_ids:
+            return set()
         self.load_all()
         hits: dict[int, list[str]] = {}
         for mention_id, seqs in self._mention_ids.segments_of_many(mention_ids).items():
