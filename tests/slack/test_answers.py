@@ -33,7 +33,7 @@ from triagebot.actions.reply import save_change
 from triagebot.cases.answers import FirstResponse, PublicReply, ReplyState, ResponseVia, ThreadPost
 from triagebot.cases.identities import SYSTEM, Identity
 from triagebot.cases.lifecycle import Reassign
-from triagebot.cases.records import Case, CaseEvent, CaseState, OutboxKind
+from triagebot.cases.records import Case, CaseEvent, CaseState, Mention, OutboxKind
 from triagebot.config.settings import Settings
 from triagebot.ingest.threads import record_read
 from triagebot.runtime.answering import Answering
@@ -191,6 +191,46 @@ async def test_reply_opens_a_modal_refuses_a_long_text_and_posts_a_valid_one_onc
     assert f"<{post.url}|open the reply>" in card and "*sent*" in card
     assert "Answered in public" in card and "Waiting on the customer" in card
     assert f"public reply by <@U0ANA> posted {post.url}" in answers.notes(case)[-1]
+
+
+@dataclass
+class PrefixingForum(ForumSource):
+    """A forum that puts the customer's handle before a reply (as Mastodon does) and says so
+    only by asking the platform; ``delay``: how long the platform takes to say it."""
+
+    delay: float = 0.0
+
+    async def reply_problem_for(
+        self, http: httpx.AsyncClient, mention: Mention, text: str
+    ) -> str | None:
+        await asyncio.sleep(self.delay)
+        status = f"@{mention.author.handle} {text}"
+        return self.reply_problem(status) and f"{self.reply_problem(status)} (with the handle)"
+
+
+async def test_a_length_only_the_platform_knows_is_checked_before_the_modal_closes(
+    answers: Answers,
+) -> None:
+    world = answers.world
+    answers.answering.sources = {"x": PrefixingForum(answers.forum.url)}
+    case = await answers.case()
+    await answers.claim(case)
+    fits_alone = "y" * LIMIT  # within the limit by itself, not with the handle before it
+    view = await answers.open_view(AnswerAction.REPLY, case, "U0ANA")
+    body = await answers.submit(view, fits_alone, "U0ANA")
+    assert body["response_action"] == "errors"
+    assert body["errors"][modals.TEXT_BLOCK].endswith("(with the handle)")
+    await answers.answering.drain()
+    assert answers.forum.requests == [] and world.case(case.id).replies == ()
+
+    # A platform too slow to say: the modal closes in time and the text is checked when sent.
+    answers.answering.sources = {"x": PrefixingForum(answers.forum.url, delay=5.0)}
+    started = time.monotonic()
+    assert await answers.submit(view, "Sorry!", "U0ANA") == ""
+    assert time.monotonic() - started < 3.0  # Slack's ack deadline
+    await world.until(lambda: world.case(case.id).replies)
+    stored = await answers.settled(case)
+    assert [r.state for r in stored.replies] == [ReplyState.SENT]
 
 
 async def test_only_the_claimer_or_a_manager_may_reply(answers: Answers) -> None:
