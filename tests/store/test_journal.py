@@ -180,3 +180,20 @@ def test_an_earlier_version_refuses_a_store_with_a_journal(path: Path) -> None:
     with TinyDBStore(path) as store:
         store.add_cases([make_new("1")])
     assert json.loads(path.read_text())["meta"]["1"]["format"] == 2  # earlier versions read 1
+
+
+def test_a_resolve_journals_the_one_segment_it_wrote(path: Path) -> None:
+    with TinyDBStore(path, segment_capacity=2) as one, TinyDBStore(path) as two:
+        one.add_cases([make_new(str(n), mention_id=f"x:{n}") for n in range(1, 8)])
+        for n in range(1, 7):
+            case = one.get_case(str(n))
+            one.save_case(moved(case, CaseState.RESOLVED), case.version, [make_event(case)])
+        journal = journal_path(path, 1)
+        last = json.loads(journal.read_bytes().splitlines()[-1].split(b" ", 1)[1])
+        assert list(last["meta"]["segments"]) == ["3"]  # the third segment, not all three
+        files = [s.file for s in one._segments]
+        assert len(files) == 3
+        assert [s.file for s in two._read(lambda: two._segments)] == files
+        assert [c.id for c in two.list_cases(states=[CaseState.RESOLVED])] == [
+            str(n) for n in range(6, 0, -1)
+        ]

@@ -129,6 +129,7 @@ class Tx:
         self.meta_table = db.table(META)
         self.places = db.table(PLACES)
         self.meta = dict(meta)
+        self.meta_before = meta
         self.meta_changed = False
         self.history = history
         self.index = index
@@ -194,13 +195,50 @@ class Tx:
             closed = {k: v for k, v in doc.items() if k != KEYS_FIELD}
             self.history.put(closed, new=slot is not None)
 
-    def changes(self) -> Changes:
-        """The touched documents as they are now (None for a removed one), by table."""
+    def record(self) -> JSON:
+        """The journal record of this transaction: the touched documents as they are now (None
+        for a removed one) by table, and of the meta document only what changed
+        (``meta_patch``)."""
         data = self.storage.data
-        return {
-            name: {doc_id: data.get(name, {}).get(doc_id) for doc_id in sorted(ids)}
-            for name, ids in self.storage.touched.items()
+        record: JSON = {
+            "t": {
+                name: {doc_id: data.get(name, {}).get(doc_id) for doc_id in sorted(ids)}
+                for name, ids in self.storage.touched.items()
+                if name != META
+            }
         }
+        if META in self.storage.touched:
+            record["meta"] = meta_patch(self.meta_before, data[META][str(META_ID)])
+        return record
+
+
+def meta_patch(before: JSON, after: JSON) -> JSON:
+    """The keys of the meta document that changed, the segment list by segment (``seq`` ->
+    its entry, None when it left): a resolve's record names the one segment it rewrote, not
+    the whole history."""
+    changed = {k: v for k, v in after.items() if k != "segments" and before.get(k) != v}
+    patch: JSON = {"set": changed}
+    old = {s["seq"]: s for s in before.get("segments", [])}
+    new = {s["seq"]: s for s in after.get("segments", [])}
+    segments = {str(seq): info for seq, info in new.items() if old.get(seq) != info}
+    segments |= {str(seq): None for seq in old.keys() - new.keys()}
+    if segments:
+        patch["segments"] = segments
+    return patch
+
+
+def apply_meta_patch(doc: JSON, patch: JSON) -> None:
+    """``meta_patch`` applied to the meta document ``doc`` (in place; segments in ``seq``
+    order, the order history keeps them in)."""
+    doc.update(patch.get("set", {}))
+    if "segments" in patch:
+        by_seq = {s["seq"]: s for s in doc.get("segments", [])}
+        for seq, info in patch["segments"].items():
+            if info is None:
+                by_seq.pop(int(seq), None)
+            else:
+                by_seq[int(seq)] = info
+        doc["segments"] = [by_seq[seq] for seq in sorted(by_seq)]
 
 
 class Engine:
@@ -362,7 +400,7 @@ class Engine:
                     if nxt is not None:
                         self._journal, self._offset, moved = int(nxt), 0, True
                         break
-                    self._apply(record.payload.get("t", {}), dropped)
+                    self._apply(record.payload, dropped)
                     changed = True
                 if not moved or (until is not None and self._journal >= until):
                     return True
@@ -374,9 +412,13 @@ class Engine:
                 for case_id in dropped:
                     self._decoded.pop(case_id, None)
 
-    def _apply(self, changes: Changes, dropped: list[str]) -> None:
+    def _apply(self, payload: JSON, dropped: list[str]) -> None:
         """One journal record's documents into the tables in memory and the active index."""
+        changes: Changes = payload.get("t", {})
         try:
+            if "meta" in payload:
+                meta = self._root.setdefault(META, {}).setdefault(str(META_ID), {})
+                apply_meta_patch(meta, payload["meta"])
             for name, docs in changes.items():
                 table = self._root.setdefault(name, {})
                 for doc_id, doc in docs.items():
@@ -507,7 +549,7 @@ class Engine:
         if self._journal is None:  # no root yet, or one older than the journal: a snapshot
             self._write_snapshot(tx.storage.data, self._next_journal())
         else:
-            record = encode_record({"t": tx.changes()})
+            record = encode_record(tx.record())
             append(journal_path(self.path, self._journal), self._offset, record)
             self._offset += len(record)
             self._journal_bytes += len(record)
