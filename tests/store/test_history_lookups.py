@@ -10,7 +10,7 @@ import pytest
 
 from tests.store.builders import make_case, make_new, moved
 from triagebot.cases.records import CaseState, NewCase
-from triagebot.store._hashes import SegmentHashes, hashes
+from triagebot.store._hashes import SEQ_MASK, SegmentHashes, hashes
 from triagebot.store.tinydb_store import TinyDBStore
 
 CLOSED = 120  # 30 segments of 4: more than load_all reads one at a time
@@ -85,10 +85,10 @@ def test_the_lookups_merge_and_keep_one_entry_per_key_and_segment() -> None:
     lookups.add(1, ["a", "b", "c"])  # a new version of segment 1
     assert len(lookups) == 3
     lookups.add(2, ["c", "d", "e"])  # five keys, six pairs: merged into the sorted arrays
-    assert len(lookups) == 6 and lookups.nbytes == 6 * 12
+    assert len(lookups) == 6 and lookups.nbytes == 6 * 8
     lookups.add(2, ["c"])  # known: merged away
     lookups.add_many([(3, hashes(["a", "z"]))])
-    assert len(lookups) == 8 and lookups.nbytes == 8 * 12
+    assert len(lookups) == 8 and lookups.nbytes == 8 * 8
     assert lookups.segments_of("a") == {1, 3}
     assert lookups.segments_of("c") == {1, 2}
     assert lookups.segments_of("nope") == set()
@@ -128,3 +128,17 @@ def test_a_batch_of_active_mentions_reads_no_history(path: Path) -> None:
         assert store.known_mentions(["x:active"]) == {"x:active"}
         assert store.known_mentions([]) == set()
         assert not store._history._loaded  # no segment index was read
+
+
+def test_segments_up_to_the_last_number_the_entries_hold() -> None:
+    lookups = SegmentHashes()
+    keys = [f"m{n}" for n in range(500)]
+    lookups.add_many([(SEQ_MASK, hashes(keys[:250])), (0, hashes(keys[250:]))])
+    lookups.add(SEQ_MASK, ["late"])
+    assert lookups.segments_of_many([*keys[::50], "late", "nope"]) == {
+        **{k: {SEQ_MASK} for k in keys[:250:50]},
+        **{k: {0} for k in keys[250::50]},
+        "late": {SEQ_MASK},
+    }
+    with pytest.raises(ValueError, match="beyond"):
+        lookups.add(SEQ_MASK + 1, ["x"])

@@ -1,11 +1,12 @@
 """Where a key may be in history: 64-bit hashes of case or mention ids -> history segments.
 
-``SegmentHashes`` is one process's lookup for one kind of key over every history segment: a
-sorted numpy array of the keys' hashes with the segment (``seq``) of each, 12 bytes a key, plus
-a small dict of what was learnt since the array was built, merged into it when it grows. A hit
-only says where a key may be: two keys can share a hash and a segment may have lost a key since
-(a reopened case), so callers confirm each hit against the segment's own index. The hashes are
-Python's ``hash`` of the id (this process's; never stored). numpy is imported on first use.
+``SegmentHashes`` is one process's lookup for one kind of key over every history segment: one
+sorted numpy array of int64 entries, 8 bytes a key, each the key's hash with its low 24 bits
+replaced by the segment (``seq``) that holds it, plus a small dict of what was learnt since the
+array was built, merged into it when it grows. A hit only says where a key may be: two keys can
+share the 40 bits kept and a segment may have lost a key since (a reopened case), so callers
+confirm each hit against the segment's own index. The hashes are Python's ``hash`` of the id
+(this process's; never stored). numpy is imported on first use.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ if TYPE_CHECKING:
 
     Hashes = npt.NDArray[Any]
 
-#: Entries learnt one segment at a time are merged into the sorted arrays past this many.
+#: Entries learnt one segment at a time are merged into the sorted array past this many.
 MERGE_AT = 20_000
+#: An entry's low bits hold its segment's ``seq``; the others are the key's hash.
+SEQ_BITS = 24
+SEQ_MASK = (1 << SEQ_BITS) - 1
+HASH_MASK = -(1 << SEQ_BITS)  # as int64: every bit above SEQ_BITS
 
 
 def _numpy() -> Any:
@@ -54,52 +59,34 @@ def hashes(keys: Collection[str]) -> Hashes:
     return hashed
 
 
-def _repeated_pairs(np: Any, keys: Hashes, seqs: Hashes) -> Hashes | None:
-    """A mask of the (key, segment) pairs listed earlier in ``keys`` (sorted), or None.
-
-    Equal keys are few (a segment learnt again, a case that moved, a collision): they are
-    walked one by one."""
-    same = np.flatnonzero(keys[1:] == keys[:-1]) + 1  # positions equal to the one before
-    if not same.size:
-        return None
-    repeated = np.zeros(len(keys), dtype=bool)
-    seen: set[int] = set()
-    previous = -2
-    for at in same.tolist():
-        if at != previous + 1:  # a new run of one key, from at - 1
-            seen = {int(seqs[at - 1])}
-        seq = int(seqs[at])
-        if seq in seen:
-            repeated[at] = True
-        seen.add(seq)
-        previous = at
-    return repeated if repeated.any() else None
+def _seq(seq: int) -> int:
+    if not 0 <= seq <= SEQ_MASK:
+        raise ValueError(f"history segment {seq} is beyond {SEQ_MASK}")
+    return seq
 
 
 class SegmentHashes:
     """Key hash -> segments that may hold the key (see the module docstring)."""
 
     def __init__(self, merge_at: int = MERGE_AT) -> None:
-        self._keys: Hashes | None = None  # sorted hashes
-        self._seqs: Hashes | None = None  # the segment of each
-        self._recent: dict[int, tuple[int, ...]] = {}
+        self._entries: Hashes | None = None  # sorted: hash bits | seq
+        self._recent: dict[int, tuple[int, ...]] = {}  # hash bits -> seqs
         self._merge_at = merge_at
 
     def __len__(self) -> int:
-        return (0 if self._keys is None else len(self._keys)) + len(self._recent)
+        return (0 if self._entries is None else len(self._entries)) + len(self._recent)
 
     @property
     def nbytes(self) -> int:
-        """Memory of the sorted arrays (the dict of recent entries is at most ``merge_at``)."""
-        if self._keys is None or self._seqs is None:
-            return 0
-        return int(self._keys.nbytes + self._seqs.nbytes)
+        """Memory of the sorted array (the dict of recent entries is at most ``merge_at``)."""
+        return 0 if self._entries is None else int(self._entries.nbytes)
 
     def add(self, seq: int, keys: Iterable[str]) -> None:
         """Segment ``seq`` holds ``keys`` (what it held before is kept: confirmed on use)."""
+        seq = _seq(seq)
         recent = self._recent
         for key in keys:
-            h = hash(key)
+            h = hash(key) & HASH_MASK
             seqs = recent.get(h, ())
             if seq not in seqs:
                 recent[h] = (*seqs, seq)
@@ -110,37 +97,42 @@ class SegmentHashes:
     def add_many(self, parts: Sequence[tuple[int, Hashes]]) -> None:
         """Add many segments' key hashes (``hashes``) at once and merge everything."""
         np = _numpy()
-        keys = [] if self._keys is None else [self._keys]
-        seqs = [] if self._seqs is None else [self._seqs]
-        for seq, hashed in parts:
-            keys.append(hashed)
-            seqs.append(np.full(len(hashed), seq, dtype=np.uint32))
-        if self._recent:
-            pairs = [(h, s) for h, found in self._recent.items() for s in found]
-            keys.append(np.fromiter((h for h, _ in pairs), dtype=np.int64, count=len(pairs)))
-            seqs.append(np.fromiter((s for _, s in pairs), dtype=np.uint32, count=len(pairs)))
-        if not keys:
+        recent = [(h | s) for h, found in self._recent.items() for s in found]
+        size = len(recent) + sum(len(hashed) for _, hashed in parts)
+        if self._entries is not None:
+            size += len(self._entries)
+        if not size:
             return
-        all_keys, all_seqs = np.concatenate(keys), np.concatenate(seqs)
-        del keys, seqs
-        order = np.argsort(all_keys)
-        all_keys, all_seqs = all_keys[order], all_seqs[order]
-        del order
-        repeated = _repeated_pairs(np, all_keys, all_seqs)
-        if repeated is not None:
-            all_keys, all_seqs = all_keys[~repeated], all_seqs[~repeated]
-        self._keys, self._seqs = all_keys, all_seqs
+        entries = np.empty(size, dtype=np.int64)
+        at = 0
+        if self._entries is not None:
+            entries[: len(self._entries)] = self._entries
+            at = len(self._entries)
+            self._entries = None
+        for seq, hashed in parts:
+            part = entries[at : at + len(hashed)]
+            np.bitwise_and(hashed, HASH_MASK, out=part)
+            part |= _seq(seq)
+            at += len(hashed)
+        entries[at:] = np.fromiter(recent, dtype=np.int64, count=len(recent))
+        del recent
+        entries.sort()
+        repeated = entries[1:] == entries[:-1]  # the same key in the same segment again
+        if repeated.any():
+            entries = entries[np.concatenate(([True], ~repeated))]
+        del repeated
+        self._entries = entries
         self._recent = {}
 
     def segments_of(self, key: str) -> set[int]:
         """The segments that may hold ``key``."""
-        h = hash(key)
+        h = hash(key) & HASH_MASK
         found = set(self._recent.get(h, ()))
-        if self._keys is not None and self._seqs is not None:
-            keys, n = self._keys, len(self._keys)
-            i = int(keys.searchsorted(h))
-            while i < n and keys[i] == h:
-                found.add(int(self._seqs[i]))
+        if self._entries is not None:
+            entries, n = self._entries, len(self._entries)
+            i = int(entries.searchsorted(h))
+            while i < n and (value := int(entries[i])) & HASH_MASK == h:
+                found.add(value & SEQ_MASK)
                 i += 1
         return found
 
@@ -150,15 +142,15 @@ class SegmentHashes:
         recent = self._recent
         if recent:
             for key in keys:
-                if (seqs := recent.get(hash(key))) is not None:
+                if (seqs := recent.get(hash(key) & HASH_MASK)) is not None:
                     found[key] = set(seqs)
-        if self._keys is None or self._seqs is None or not keys:
+        if self._entries is None or not keys:
             return found
         np = _numpy()
-        wanted = hashes(keys)
-        low = self._keys.searchsorted(wanted, side="left")
-        high = self._keys.searchsorted(wanted, side="right")
+        wanted = hashes(keys) & HASH_MASK
+        low = self._entries.searchsorted(wanted, side="left")
+        high = self._entries.searchsorted(wanted | SEQ_MASK, side="right")
         for i in np.flatnonzero(high > low).tolist():
-            seqs = self._seqs[low[i] : high[i]].tolist()
+            seqs = (self._entries[low[i] : high[i]] & SEQ_MASK).tolist()
             found.setdefault(keys[i], set()).update(seqs)
         return found
