@@ -1,4 +1,8 @@
-"""The evaluation set is kept apart: none of its posts is in what the router learns from.
+"""The evaluation set and the learning stream are kept apart from what the router learns from.
+
+The learning stream (``tests/data/routing_stream/``: the posts of one industry that neither the
+corpus nor the evaluation set covers, which ``bench/bench_learning.py`` feeds to a deployment
+and corrects) is held to the same test, and against the evaluation set too.
 
 A text counts as inside when its normalised form (case, accents, punctuation, spacing folded)
 equals one of a training text, or when their character 5-gram shingles overlap by Jaccard
@@ -19,6 +23,7 @@ from pathlib import Path
 from bench.routing_eval import load_eval
 
 ROOT = Path(__file__).resolve().parents[2]
+STREAM = ROOT / "tests" / "data" / "routing_stream"
 NEAR = 0.6
 SHINGLE = 5
 
@@ -118,6 +123,43 @@ def test_the_evaluation_set_is_big_varied_and_apart() -> None:
     assert len(posts) >= 600
     assert len(industries) >= 6
     assert industries.isdisjoint(trained_on)
+    assert sum(p.get("lang", "en") != "en" for p in posts) >= 0.1 * len(posts)
+    assert {p["label"] for p in posts} == {
+        "customer_service",
+        "product",
+        "billing",
+        "sales",
+        "shipping",
+        "hr",
+        "pr",
+        "none",
+    }
+
+
+def _stream() -> list[dict[str, object]]:
+    return [
+        json.loads(line)
+        for path in sorted(STREAM.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def test_no_learning_stream_post_is_in_any_training_text_or_the_evaluation_set() -> None:
+    stream = [str(p["text"]) for p in _stream()]
+    assert overlapping(stream, training_texts()) == []
+    assert overlapping(stream, [p["text"] for p in load_eval()]) == []
+
+
+def test_the_learning_stream_is_one_unseen_industry_big_enough_to_learn_from() -> None:
+    posts = _stream()
+    industries = {p["industry"] for p in posts}
+    corpus = ROOT / "triagebot" / "routing" / "data" / "corpus"
+    assert len(industries) == 1
+    assert industries.isdisjoint({p.stem for p in corpus.glob("*.jsonl")})
+    assert industries.isdisjoint({p["industry"] for p in load_eval()})
+    assert len(posts) >= 500
+    assert len({normalise(str(p["text"])) for p in posts}) == len(posts)
     assert sum(p.get("lang", "en") != "en" for p in posts) >= 0.1 * len(posts)
     assert {p["label"] for p in posts} == {
         "customer_service",
