@@ -17,9 +17,11 @@ costs the size of the change (a claim ~2 KB: p50 ~4 ms, p99 8-16 ms with fsync a
 a change of several documents would still need a commit record of its own (both measured:
 ``python -m bench.bench_active --layouts``; docs/benchmarks.md, "Many active cases").
 
-Compaction writes a new snapshot once the journal is half the snapshot's size (at least
+Compaction writes a new snapshot once the journal is a quarter of the snapshot's size (at least
 ``compact_bytes``), so its cost, proportional to the store, is spread over as many bytes of
-records. A small store compacts inline; a large one in a child process
+records, and a cold open replays at most that much. A small store compacts on a thread of the
+writing process (the write has returned; the file is written without the locks); a large one
+in a child process
 (``python -m triagebot.store._compact``), which holds the file lock only to end the journal
 with a ``next`` record and to rename its snapshot into place, so writers wait milliseconds, and
 whose parsing and encoding take no time from this process. A process whose position in the
@@ -91,9 +93,9 @@ _T = TypeVar("_T")
 _Signature = tuple[int, int, int, int]
 ACTIVE = frozenset(s.value for s in ACTIVE_STATES)
 
-#: Compaction waits for at least this many journal bytes (and half the snapshot's size).
-COMPACT_BYTES = 1 << 20
-#: Stores whose snapshot and journal together are smaller compact inline, in the writer.
+#: Compaction waits for at least this many journal bytes (and a quarter of the snapshot's size).
+COMPACT_BYTES = 256 << 10
+#: Stores whose snapshot and journal together are smaller compact on a thread of the writer.
 INLINE_COMPACT_BYTES = 4 << 20
 #: Seconds between two child compactions this process starts (one that another process's
 #: compaction made give up at once, or that failed, is not started again at every write).
@@ -287,6 +289,7 @@ class Engine:
         self._snapshot_bytes = 0
         self._journal_bytes = 0
         self._compactor: subprocess.Popen[bytes] | None = None
+        self._compact_thread: threading.Thread | None = None
         self._compact_after = -math.inf
         #: Decoded active cases by case id, with the version they are of: repeated scans of
         #: the root (the SLA watcher's) decode only what changed.
@@ -583,11 +586,13 @@ class Engine:
             os.close(fd)
             tmp.unlink(missing_ok=True)
             raise StoreError(f"{self.path}: cannot write ({exc.strerror})") from exc
+        self._journal, self._offset = journal, 0
         self._swap_in(tmp, fd, journal, root)
 
     def _swap_in(self, tmp: Path, fd: int, journal: int, root: Tables) -> None:
         """Rename a written snapshot over the root file (under the file lock) and delete the
-        journals that the snapshot before the replaced one covered."""
+        journals that the snapshot before the replaced one covered. The position in the journal
+        stays: the state in memory covers at least what the snapshot holds."""
         try:
             os.replace(tmp, self.path)
             fsync_dir(self.path.parent)
@@ -600,9 +605,8 @@ class Engine:
         older = self._first_journal
         if self._fd is not None:
             os.close(self._fd)
-        self._fd, self._sig = fd, sig
-        self._first_journal = self._journal = journal
-        self._offset = self._journal_bytes = 0
+        self._fd, self._sig, self._first_journal = fd, sig, journal
+        self._journal_bytes = self._offset if self._journal == journal else 0
         self._snapshot_bytes = size
         self._meta = root_meta(root, self.path)[0]
         for path in self.path.parent.iterdir():
@@ -613,15 +617,19 @@ class Engine:
     def _due_for_compaction(self) -> bool:
         if self._journal is None:
             return False
-        return self._journal_bytes >= max(self.compact_bytes, self._snapshot_bytes // 2)
+        return self._journal_bytes >= max(self.compact_bytes, self._snapshot_bytes // 4)
 
     def _maybe_compact(self) -> None:
-        """Compact after a write that made the journal long enough: inline for a small store,
-        else in a child process (at most one running per process)."""
+        """Compact after a write that made the journal long enough: on a thread of this process
+        for a small store, else in a child process (at most one of each running)."""
         if not self._due_for_compaction():
             return
         if self._snapshot_bytes + self._journal_bytes <= INLINE_COMPACT_BYTES:
-            self._compact_quietly()
+            if self._compact_thread is None or not self._compact_thread.is_alive():
+                self._compact_thread = threading.Thread(
+                    target=self._compact_quietly, name="triagebot-compact", daemon=True
+                )
+                self._compact_thread.start()
             return
         if self._compactor is not None and self._compactor.poll() is None:
             return
@@ -650,8 +658,9 @@ class Engine:
 
     def compact(self) -> bool:
         """Write a snapshot of the whole store and drop the journals it covers; False when
-        another compaction is running. Writers wait only while the journal is ended with a
-        ``next`` record and while the snapshot is renamed into place."""
+        another compaction is running. Writers of other processes wait only while the journal
+        is ended with a ``next`` record and while the snapshot is renamed into place; this
+        process's other threads also while the snapshot is encoded (not written)."""
         if not self._compact_lock.try_acquire():
             return False
         try:
@@ -672,18 +681,20 @@ class Engine:
                     self._journal, self._offset = journal + 1, 0
                 finally:
                     self._flock.release()
-                tmp, fd = write_temp(self.path, self._snapshot_bytes_of(self._root, journal + 1))
+                data = self._snapshot_bytes_of(self._root, journal + 1)
+            tmp, fd = write_temp(self.path, data)  # the slow part: no lock held
+            with self._lock:
                 self._flock.acquire()
                 try:
-                    if self._stat_root() != sig:  # replaced meanwhile: this snapshot is stale
+                    if self._closed or self._stat_root() != sig:  # stale: another replaced it
                         os.close(fd)
                         tmp.unlink(missing_ok=True)
                         return False
                     self._swap_in(tmp, fd, journal + 1, self._root)
                 finally:
                     self._flock.release()
-                log.info("%s: compacted (%d bytes)", self.path, self._snapshot_bytes)
-                return True
+            log.info("%s: compacted (%d bytes)", self.path, len(data))
+            return True
         finally:
             self._compact_lock.release()
 
@@ -745,6 +756,11 @@ class Engine:
             ) from None
 
     def close(self) -> None:
+        """Close the store, after a compaction this process runs on a thread has finished (a
+        child process's goes on by itself)."""
+        thread = self._compact_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
         with self._lock:
             self._closed = True
             if self._fd is not None:
