@@ -31,7 +31,6 @@ from integrations.board.web import (
     wants_json,
 )
 from integrations.common.answers import answering_of, clean_url
-from triagebot.actions.reply import may_reply
 from triagebot.cases.answers import ReplyState
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import CaseEvent
@@ -143,19 +142,17 @@ async def _act(
     if action == "close-deleted":
         await answering.close_deleted(case_id, actor, SURFACE)
         return f"Case #{case_id} is closed: its post was deleted by its author."
-    case = await asyncio.to_thread(answering.store.get_case, case_id)
     if action == "answered":
         try:
             url = clean_url(form.get("url", ""))
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        may_reply(case, actor, answering.policy)
-        await answering.mark_answered(case_id, actor, SURFACE, url)
+        await answering.mark_answered(case_id, actor, SURFACE, url)  # claim first, or a manager
         return f"Case #{case_id} is marked answered in public."
     # checked (the platform's length, claim first) before anything is recorded
     started = await answering.reply(case_id, actor, SURFACE, form.get("text", ""))
     if started.reply.state is ReplyState.DRAFT:
         return f"Case #{case_id}: your reply is saved as a draft; a manager approves it."
     if started.needs_sending:
-        return f"Case #{case_id}: your reply is being posted on {case.mention.source}."
+        return f"Case #{case_id}: your reply is being posted on {started.case.mention.source}."
     raise NotAllowed(f"case #{case_id}: the reply was not started")
