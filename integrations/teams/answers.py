@@ -66,10 +66,9 @@ async def press_answer(
         payload, reply_id = parse_reply_value(data)
     else:
         payload, reply_id = parse_payload(data), ""
-    case = await asyncio.to_thread(store.get_case, payload.case_id)
     typed = _input(data, REPLY_INPUT)
     try:
-        press = _Press(action, case, reply_id, typed, _input(data, URL_INPUT), actor)
+        press = _Press(action, payload.case_id, reply_id, typed, _input(data, URL_INPUT), actor)
         changed = await _run(answering, press)
     except (TriagebotError, ValueError) as exc:
         fresh = await asyncio.to_thread(store.get_case, payload.case_id)
@@ -81,7 +80,7 @@ async def press_answer(
 @dataclass(frozen=True)
 class _Press:
     action: AnswerAction
-    case: Case
+    case_id: str
     reply_id: str
     typed: str
     url: str
@@ -89,7 +88,7 @@ class _Press:
 
 
 async def _run(answering: Answering, press: _Press) -> Case:
-    case_id, actor = press.case.id, press.actor  # a reply's text is checked by Answering
+    case_id, actor = press.case_id, press.actor  # a reply's text is checked by Answering
     if press.action is AnswerAction.REPLY:
         return (await answering.reply(case_id, actor, SURFACE, press.typed)).case
     if press.action is AnswerAction.ANSWERED:
