@@ -11,7 +11,6 @@ HTML-encoded, bodies are HTML.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -33,14 +32,13 @@ from integrations.sources._options import Text
 from integrations.sources._resume import ResumableWalk
 from integrations.sources._text import html_to_text, join, parse_time, unescape
 from integrations.sources.stackexchange_public import (
+    WAIT_SAID,
     StackExchangePublic,
     StackExchangePublicOptions,
 )
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
-
-_WAIT = re.compile(r"available in (\d+) seconds")
 
 
 class StackExchangeOptions(StackExchangePublicOptions):
@@ -129,7 +127,7 @@ class StackExchangeSource(BaseSource, StackExchangePublic):
         if response.status_code == 400 or "error_id" in body:
             name = body.get("error_name") or "error"
             message = str(body.get("error_message") or "")
-            match = _WAIT.search(message)
+            match = WAIT_SAID.search(message)
             wait = float(match.group(1)) if match else self._pause(body, now)
             raise SourceError(f"{self.name}: {name}: {message[:160]}", retry_after=wait)
         return body

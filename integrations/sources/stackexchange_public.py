@@ -50,7 +50,8 @@ REPLY_TOKEN_VARIABLE = "STACKEXCHANGE_REPLY_ACCESS_TOKEN"
 MIN_COMMENT, MAX_COMMENT = 15, 600
 BATCH = 30  # questions per thread round (ids per call go up to 100)
 CALLS_PER_ROUND = 4
-_WAIT = re.compile(r"available in (\d+) seconds")
+#: How an API error says when to try again ("... available in 12 seconds").
+WAIT_SAID = re.compile(r"available in (\d+) seconds")
 _TOKEN_ERRORS = {401, 402, 403, 405, 406}
 
 
@@ -141,7 +142,7 @@ class StackExchangePublic:
         message = " ".join(str(body.get("error_message") or "").split())[:200]
         said = f"{self.name}: {name}" + (f": {message}" if message else "")
         if error_id == 502 or status == 429:
-            match = _WAIT.search(message)
+            match = WAIT_SAID.search(message)
             wait = float(match.group(1)) if match else 60.0
             return ReplyFailed(said, retry_after=wait)
         if error_id in _TOKEN_ERRORS:
