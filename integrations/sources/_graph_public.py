@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from integrations.sources._base import BaseSource, as_dict
+from integrations.sources._base import BaseSource
 from integrations.sources._graph import (
     Graph,
     GraphError,
@@ -37,7 +37,7 @@ from integrations.sources._graph import (
     read_usage,
 )
 from integrations.sources._refusals import write_credentials
-from integrations.sources._replies import empty, external_id, send, too_long
+from integrations.sources._replies import empty, external_id, reply_body, send, too_long
 from triagebot.actions.public import ReplyFailed, SentReply, ThreadBudget, ThreadRead
 from triagebot.cases.answers import ThreadPost
 from triagebot.cases.records import Mention
@@ -123,7 +123,7 @@ class GraphPublic:
             data={"message": text},
             params=params,
         )
-        body = _json(response)
+        body = reply_body(response)
         reply_id = body.get("id")
         if response.status_code == 200 and "error" not in body:
             if not isinstance(reply_id, str) or not reply_id:
@@ -176,10 +176,3 @@ class GraphPublic:
             if not after or page.pause:
                 return ThreadRead(posts=posts), page.pause is not None
         return ThreadRead(posts=posts), False
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        return as_dict(response.json())
-    except ValueError:
-        return {}

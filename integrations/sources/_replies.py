@@ -99,6 +99,15 @@ def retry_after(response: httpx.Response, now: datetime) -> float | None:
     return retry_after_header(response.headers.get("retry-after"), now)
 
 
+def reply_body(response: httpx.Response) -> dict[str, Any]:
+    """A write answer's JSON object; empty when the body is not one (an HTML error page)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def too_long(count: int, limit: int, unit: str = "characters") -> str | None:
     """The length rule in words (``412 of 350 characters: shorten by 62``), or None."""
     if count <= limit:

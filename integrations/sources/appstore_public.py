@@ -44,6 +44,7 @@ from integrations.sources._options import SourceOptions, Text
 from integrations.sources._replies import (
     empty,
     external_id,
+    reply_body,
     retry_after,
     send,
     thread_post,
@@ -212,7 +213,7 @@ class AppStorePublic:
 
     def _sent(self, response: httpx.Response, mention: Mention) -> SentReply:
         status = response.status_code
-        body = _json(response)
+        body = reply_body(response)
         if status in (200, 201):
             data = as_dict(body.get("data"))
             if not isinstance(data.get("id"), str):
@@ -359,13 +360,6 @@ def match_review(
 def _attribute(review: dict[str, Any], name: str) -> str:
     value = as_dict(review.get("attributes")).get(name)
     return tidy(str(value)) if value is not None else ""
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        return as_dict(response.json())
-    except ValueError:
-        return {}
 
 
 def _errors(status: int, body: dict[str, Any]) -> str:

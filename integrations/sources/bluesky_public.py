@@ -29,7 +29,7 @@ from integrations.sources._http import RateLimit, ResetStyle, get, json_body
 from integrations.sources._lengths import graphemes, link_spans
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._refusals import platform_message, refusal, write_credentials
-from integrations.sources._replies import empty, send, thread_post, too_long
+from integrations.sources._replies import empty, reply_body, send, thread_post, too_long
 from integrations.sources._text import parse_time, tidy
 from triagebot.actions.public import (
     ReplyFailed,
@@ -143,14 +143,14 @@ class BlueskyPublic:
             response = await send(http, self.name, "POST", url, headers=headers, json=body)
             if response.status_code == 200:
                 return self._sent(response, session)
-            error = str(as_dict(_json(response)).get("error") or "")
+            error = str(reply_body(response).get("error") or "")
             if attempt == 1 and response.status_code in (400, 401) and error in _EXPIRED:
                 continue  # an expired token posts nothing: renew it and write once more
             raise self._refused(response)
         raise AssertionError("unreachable")
 
     def _sent(self, response: httpx.Response, session: Mapping[str, str]) -> SentReply:
-        answer = as_dict(_json(response))
+        answer = reply_body(response)
         uri = answer.get("uri")
         if not isinstance(uri, str) or not uri.startswith("at://"):
             raise ReplyFailed("Bluesky answered without the new post's uri; see the thread")
@@ -197,7 +197,7 @@ class BlueskyPublic:
             raise ReplyFailed(f"Bluesky login did not answer ({doubt.reason})") from None
         if response.status_code == 429:
             raise refusal(response, "Bluesky", now=self.clock(), limit=LIMIT)
-        answer = as_dict(_json(response))
+        answer = reply_body(response)
         fields = {k: answer.get(k) for k in ("accessJwt", "refreshJwt", "did")}
         if response.status_code != 200 or not all(isinstance(v, str) for v in fields.values()):
             self._write = {}
@@ -315,10 +315,3 @@ def _pds(did_doc: object) -> str | None:
             endpoint = safe_http_url(service.get("serviceEndpoint"))
             return endpoint.rstrip("/") if endpoint else None
     return None
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

@@ -31,6 +31,7 @@ from integrations.sources._refusals import write_credentials
 from integrations.sources._replies import (
     empty,
     external_id,
+    reply_body,
     retry_after,
     send,
     thread_post,
@@ -135,7 +136,7 @@ class DiscoursePublic:
         response = await send(
             http, self.name, "POST", f"{self.base_url}/posts.json", headers=headers, json=body
         )
-        answer = as_dict(_json_or_none(response))
+        answer = reply_body(response)
         if response.status_code == 200:
             post_id = answer.get("id")
             if not _is_id(post_id):
@@ -268,10 +269,3 @@ def _deleted(post: Mapping[str, Any]) -> str | None:
     if any(text.startswith(words) for words in _GONE_WORDS):
         return "deleted by its author"
     return None
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

@@ -33,6 +33,7 @@ from integrations.sources._options import SourceOptions, Text
 from integrations.sources._replies import (
     empty,
     external_id,
+    reply_body,
     retry_after,
     send,
     thread_post,
@@ -146,7 +147,7 @@ class GooglePlayPublic:
         status = response.status_code
         if status == 200:
             return SentReply(f"{review_id}:developer", mention.url)
-        body = _json(response)
+        body = reply_body(response)
         said = _said(status, body)
         if status == 429:
             wait = retry_after(response, self.clock())
@@ -279,13 +280,6 @@ def _stamp(value: object) -> datetime | None:
     nanos = as_dict(value).get("nanos")
     extra = nanos / 1e9 if isinstance(nanos, int) and 0 <= nanos < 10**9 else 0.0
     return datetime.fromtimestamp(number + extra, UTC)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        return as_dict(response.json())
-    except ValueError:
-        return {}
 
 
 def _said(status: int, body: dict[str, Any]) -> str:

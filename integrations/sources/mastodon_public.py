@@ -36,7 +36,7 @@ from integrations.sources._http import RateLimit, ResetStyle, get, json_body
 from integrations.sources._lengths import X_LINK, mastodon_length
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._refusals import refusal, write_credentials
-from integrations.sources._replies import empty, send, thread_post, too_long
+from integrations.sources._replies import empty, reply_body, send, thread_post, too_long
 from integrations.sources._text import html_to_text, join, parse_time, tidy
 from triagebot.actions.public import (
     ReplyFailed,
@@ -153,7 +153,7 @@ class MastodonPublic:
         if response.status_code != 200:
             hint = f"reconnect the brand account (a new token in {self._reply_variable})"
             raise refusal(response, "Mastodon", now=self.clock(), limit=LIMIT, token_hint=hint)
-        posted = as_dict(_json(response))
+        posted = reply_body(response)
         new_id = posted.get("id")
         if not isinstance(new_id, str) or not new_id:
             raise ReplyFailed("Mastodon answered without the new status's id; see the thread")
@@ -333,10 +333,3 @@ def _acct(mention: Mention, polled: str, home: str) -> str:
     if home and acct.casefold().endswith(f"@{home}".casefold()):
         acct = acct[: -len(home) - 1]
     return acct if acct and " " not in acct else ""
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

@@ -29,7 +29,7 @@ from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import RateLimit, ResetStyle, json_body
 from integrations.sources._options import Text
 from integrations.sources._refusals import DEFAULT_PAUSE, platform_message, refusal
-from integrations.sources._replies import empty, send, thread_post, too_long
+from integrations.sources._replies import empty, reply_body, send, thread_post, too_long
 from integrations.sources._text import parse_time, tidy
 from integrations.sources.reddit_oauth import (
     OAUTH_API,
@@ -150,7 +150,7 @@ class RedditPublic:
         if response.status_code != 200:
             hint = f"check {' and '.join(self.writer.grant_vars)} (the brand account's grant)"
             raise refusal(response, "Reddit", now=now, limit=LIMIT, token_hint=hint)
-        answer = as_dict(as_dict(_json(response)).get("json"))
+        answer = as_dict(reply_body(response).get("json"))
         errors = [as_list(e) for e in as_list(answer.get("errors"))]
         if errors:
             raise _refused(errors[0], answer, response, now)
@@ -304,10 +304,3 @@ def _wait_in_words(message: str) -> float | None:
             )
             return float(number) * scale
     return None
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

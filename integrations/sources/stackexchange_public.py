@@ -33,7 +33,14 @@ from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import get, json_body
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._refusals import write_credentials
-from integrations.sources._replies import empty, external_id, send, thread_post, too_long
+from integrations.sources._replies import (
+    empty,
+    external_id,
+    reply_body,
+    send,
+    thread_post,
+    too_long,
+)
 from integrations.sources._text import html_to_text, parse_time, unescape
 from triagebot.actions.public import (
     ReplyFailed,
@@ -125,7 +132,7 @@ class StackExchangePublic:
         }
         url = f"{self.base_url}/2.3/posts/{post_id}/comments/add"
         response = await send(http, self.name, "POST", url, data=form)
-        body = as_dict(_json(response))
+        body = reply_body(response)
         if response.status_code == 200 and "error_id" not in body:
             items = [i for i in map(as_dict, as_list(body.get("items"))) if i.get("comment_id")]
             if not items:
@@ -265,10 +272,3 @@ class StackExchangePublic:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

@@ -32,7 +32,7 @@ from integrations.sources._http import RateLimit, ResetStyle, get, json_body
 from integrations.sources._lengths import X_LIMIT, x_weighted_length
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._refusals import refusal, write_credentials
-from integrations.sources._replies import empty, send, thread_post, too_long
+from integrations.sources._replies import empty, reply_body, send, thread_post, too_long
 from integrations.sources._text import parse_time, unescape
 from triagebot.actions.public import ReplyFailed, SentReply, ThreadBudget, ThreadRead
 from triagebot.cases.answers import ThreadPost
@@ -158,7 +158,7 @@ class XPublic:
         if response.status_code not in (200, 201):
             hint = f"reconnect the brand account (check {self._reply_variables})"
             raise refusal(response, "X", now=self.clock(), limit=LIMIT, token_hint=hint)
-        data = as_dict(as_dict(_json(response)).get("data"))
+        data = as_dict(reply_body(response).get("data"))
         new_id = str(data.get("id") or "")
         if not new_id.isdigit():
             raise ReplyFailed("X answered without the new post's id; see the conversation")
@@ -288,10 +288,3 @@ def _fit_query(mentions: Sequence[Mention]) -> list[Mention]:
             clauses.append(clause)
         chosen.append(mention)
     return chosen
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
