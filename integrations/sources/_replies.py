@@ -10,18 +10,19 @@ as a mention: text cut and links capped, the author one short line, the link htt
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from integrations.sources._http import USER_AGENT, retry_after_header
-from triagebot.actions.public import ReplyFailed, ReplyUnknown, SentReply
+from triagebot.actions.public import ReplyFailed, ReplyUnknown, SentReply, ThreadRead
 from triagebot.cases.answers import ThreadPost
 from triagebot.cases.caps import MAX_HANDLE, MAX_TEXT, MAX_URL, cap_field, cap_text
 from triagebot.cases.links import safe_http_url
 from triagebot.cases.records import Mention
+from triagebot.errors import SourceError
 
 
 async def send(
@@ -122,6 +123,25 @@ def empty(text: str) -> str | None:
 def external_id(source: str, mention: Mention) -> str:
     """The platform's id of the mention (its id without the ``<source>:`` prefix)."""
     return mention.id.removeprefix(f"{source}:")
+
+
+async def read_each(
+    mentions: Sequence[Mention], read: Callable[[Mention], Awaitable[ThreadRead | None]]
+) -> dict[str, ThreadRead]:
+    """Each mention's thread by mention id, read one after the other (``read`` gives None for
+    a mention it cannot read). A ``SourceError`` ends the round with the threads read so far
+    (throttled or down: the rest waits for the next round); on the first read it is raised."""
+    found: dict[str, ThreadRead] = {}
+    for mention in mentions:
+        try:
+            thread = await read(mention)
+        except SourceError:
+            if found:
+                break
+            raise
+        if thread is not None:
+            found[mention.id] = thread
+    return found
 
 
 def thread_post(

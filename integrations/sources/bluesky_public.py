@@ -29,7 +29,7 @@ from integrations.sources._http import RateLimit, ResetStyle, get, json_body
 from integrations.sources._lengths import graphemes, link_spans
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._refusals import platform_message, refusal, write_credentials
-from integrations.sources._replies import empty, reply_body, send, thread_post, too_long
+from integrations.sources._replies import empty, read_each, reply_body, send, thread_post, too_long
 from integrations.sources._text import parse_time, tidy
 from triagebot.actions.public import (
     ReplyFailed,
@@ -211,18 +211,11 @@ class BlueskyPublic:
     async def threads(
         self, http: httpx.AsyncClient, mentions: Sequence[Mention]
     ) -> Mapping[str, ThreadRead]:
-        found: dict[str, ThreadRead] = {}
-        for mention in mentions:
+        async def read(mention: Mention) -> ThreadRead | None:
             uri = str(mention.raw.get("uri") or mention.id.removeprefix(f"{self.name}:"))
-            if not uri.startswith("at://"):
-                continue
-            try:
-                found[mention.id] = await self._thread(http, uri)
-            except SourceError:
-                if found:
-                    break  # throttled or down: the rest waits for the next round
-                raise
-        return found
+            return await self._thread(http, uri) if uri.startswith("at://") else None
+
+        return await read_each(mentions, read)
 
     async def _thread(self, http: httpx.AsyncClient, uri: str) -> ThreadRead:
         params = {"uri": uri, "depth": THREAD_DEPTH, "parentHeight": 0}

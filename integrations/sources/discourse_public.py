@@ -31,6 +31,7 @@ from integrations.sources._refusals import write_credentials
 from integrations.sources._replies import (
     empty,
     external_id,
+    read_each,
     reply_body,
     retry_after,
     send,
@@ -168,18 +169,13 @@ class DiscoursePublic:
     async def threads(
         self, http: httpx.AsyncClient, mentions: Sequence[Mention]
     ) -> Mapping[str, ThreadRead]:
-        found: dict[str, ThreadRead] = {}
-        for mention in mentions:
+        async def read(mention: Mention) -> ThreadRead | None:
             topic_id, number = _place(mention.raw)
             if topic_id is None or number is None:
-                continue
-            try:
-                found[mention.id] = await self._thread(http, mention, topic_id, number)
-            except SourceError:
-                if found:
-                    break  # throttled or down: the rest waits for the next round
-                raise
-        return found
+                return None
+            return await self._thread(http, mention, topic_id, number)
+
+        return await read_each(mentions, read)
 
     async def _thread(
         self, http: httpx.AsyncClient, mention: Mention, topic_id: int, number: int

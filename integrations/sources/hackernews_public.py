@@ -20,12 +20,11 @@ from pydantic import Field, StrictStr
 from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import get, json_body
 from integrations.sources._options import SourceOptions
-from integrations.sources._replies import CannotReply, thread_post
+from integrations.sources._replies import CannotReply, read_each, thread_post
 from integrations.sources._text import html_to_text, parse_time
 from triagebot.actions.public import ThreadBudget, ThreadRead
 from triagebot.cases.answers import ThreadPost
 from triagebot.cases.records import Mention
-from triagebot.errors import SourceError
 
 ITEM_URL = "https://news.ycombinator.com/item?id="
 FIREBASE = "https://hacker-news.firebaseio.com/v0"
@@ -63,20 +62,11 @@ class HackerNewsPublic(CannotReply):
     async def threads(
         self, http: httpx.AsyncClient, mentions: Sequence[Mention]
     ) -> Mapping[str, ThreadRead]:
-        found: dict[str, ThreadRead] = {}
-        for mention in mentions:
+        async def read(mention: Mention) -> ThreadRead | None:
             item_id = mention.id.removeprefix(f"{self.name}:")
-            if not item_id.isdigit():
-                continue
-            try:
-                read = await self._thread(http, item_id)
-            except SourceError:
-                if found:
-                    break  # throttled or down: the rest waits for the next round
-                raise
-            if read is not None:
-                found[mention.id] = read
-        return found
+            return await self._thread(http, item_id) if item_id.isdigit() else None
+
+        return await read_each(mentions, read)
 
     async def _thread(self, http: httpx.AsyncClient, item_id: str) -> ThreadRead | None:
         now = self.clock()

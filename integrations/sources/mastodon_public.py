@@ -36,7 +36,7 @@ from integrations.sources._http import RateLimit, ResetStyle, get, json_body
 from integrations.sources._lengths import X_LINK, mastodon_length
 from integrations.sources._options import SourceOptions, Text
 from integrations.sources._refusals import refusal, write_credentials
-from integrations.sources._replies import empty, reply_body, send, thread_post, too_long
+from integrations.sources._replies import empty, read_each, reply_body, send, thread_post, too_long
 from integrations.sources._text import html_to_text, join, parse_time, tidy
 from triagebot.actions.public import (
     ReplyFailed,
@@ -230,19 +230,14 @@ class MastodonPublic:
     ) -> Mapping[str, ThreadRead]:
         if self.can_reply:  # the instance's length limit, for reply_problem, read once
             await self._read_limits(http)
-        found: dict[str, ThreadRead] = {}
-        for mention in mentions:
+
+        async def read(mention: Mention) -> ThreadRead | None:
             status_id = _local_id(mention.raw)
             if status_id is None:
-                continue
-            try:
-                own = mention.id.removeprefix(f"{self.name}:")
-                found[mention.id] = await self._thread(http, status_id, own)
-            except SourceError:
-                if found:
-                    break  # throttled or down: the rest waits for the next round
-                raise
-        return found
+                return None
+            return await self._thread(http, status_id, mention.id.removeprefix(f"{self.name}:"))
+
+        return await read_each(mentions, read)
 
     async def _thread(self, http: httpx.AsyncClient, status_id: str, own: str) -> ThreadRead:
         """The statuses under ``status_id`` (whose uri, the mention's id, is ``own``)."""

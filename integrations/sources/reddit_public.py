@@ -29,7 +29,7 @@ from integrations.sources._base import as_dict, as_list
 from integrations.sources._http import RateLimit, ResetStyle, json_body
 from integrations.sources._options import Text
 from integrations.sources._refusals import DEFAULT_PAUSE, platform_message, refusal
-from integrations.sources._replies import empty, reply_body, send, thread_post, too_long
+from integrations.sources._replies import empty, read_each, reply_body, send, thread_post, too_long
 from integrations.sources._text import parse_time, tidy
 from integrations.sources.reddit_oauth import (
     OAUTH_API,
@@ -184,21 +184,14 @@ class RedditPublic:
     async def threads(
         self, http: httpx.AsyncClient, mentions: Sequence[Mention]
     ) -> Mapping[str, ThreadRead]:
-        found: dict[str, ThreadRead] = {}
-        for mention in mentions:
+        async def read(mention: Mention) -> ThreadRead | None:
             name = str(mention.raw.get("name") or mention.id.removeprefix(f"{self.name}:"))
             article = name if name.startswith("t3_") else str(mention.raw.get("link_id") or "")
             if not article.startswith("t3_") or not name.startswith(("t1_", "t3_")):
-                continue
-            try:
-                read = await self._thread(http, name, article.removeprefix("t3_"))
-            except SourceError:
-                if found:
-                    break  # throttled or down: the rest waits for the next round
-                raise
-            if read is not None:
-                found[mention.id] = read
-        return found
+                return None
+            return await self._thread(http, name, article.removeprefix("t3_"))
+
+        return await read_each(mentions, read)
 
     async def _thread(self, http: httpx.AsyncClient, name: str, article: str) -> ThreadRead | None:
         # newest first: a recent answer is among the comments sent, not behind a "more" stub

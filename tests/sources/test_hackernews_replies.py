@@ -13,6 +13,7 @@ from tests.sources.conftest import POLL1, Clock, MakeSource
 from tests.sources.server import FakeServer, fixture_reply, json_reply
 from triagebot.actions.public import ReplyFailed, reply_capable
 from triagebot.cases.records import Mention
+from triagebot.errors import SourceError
 
 IAN = "43371288"
 ITEMS, FIREBASE = f"/api/v1/items/{IAN}", f"/v0/item/{IAN}.json"
@@ -30,6 +31,17 @@ def ian(source: BaseSource) -> Mention:
         handle="idempotency_ian",
         text="Same here. Northwind's checkout charged my card twice",
         created_at=datetime(2025, 3, 14, 15, 28, 2, tzinfo=UTC),
+    )
+
+
+def item(source: BaseSource, item_id: str) -> Mention:
+    return source.mention(
+        item_id,
+        url=f"https://news.ycombinator.com/item?id={item_id}",
+        fallback_url="https://news.ycombinator.com",
+        handle="another_reader",
+        text="Northwind charged me twice too",
+        created_at=datetime(2025, 3, 14, 16, 0, tzinfo=UTC),
     )
 
 
@@ -105,3 +117,17 @@ async def test_an_item_not_indexed_yet_is_read_again_later(
     server.add(FIREBASE, json_reply({"by": "idempotency_ian", "id": 43371288, "text": "hi"}))
     source = hn(server, make_source)
     assert await source.threads(http, [ian(source)]) == {}  # type: ignore[attr-defined]
+
+
+async def test_a_throttled_read_ends_the_round_with_the_threads_read_before_it(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    server.add(ITEMS, fixture_reply("hackernews", "items_43371288.json"))
+    server.add("/api/v1/items/43371300", json_reply({"error": "slow down"}, 429))
+    source = hn(server, make_source)
+    first, throttled, later = ian(source), item(source, "43371300"), item(source, "43371400")
+    reads = await source.threads(http, [first, throttled, later])  # type: ignore[attr-defined]
+    assert list(reads) == [first.id]
+    assert server.seen("/api/v1/items/43371400") == []  # waits for the next round
+    with pytest.raises(SourceError, match="HTTP 429"):  # nothing read yet: the round fails
+        await source.threads(http, [throttled, first])  # type: ignore[attr-defined]
