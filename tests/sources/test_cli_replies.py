@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLE_CONFIG
 from tests.sources.conftest import MakeSource
-from tests.sources.server import FakeServer
+from tests.sources.server import FakeServer, json_reply
 from tests.sources.test_mastodon_replies import (
     ENV,
     INSTANCE,
@@ -96,3 +96,22 @@ async def test_reply_and_answered_from_the_command_line(
         assert reply.state is ReplyState.SENT and reply.by == ANA
         assert case.first_response is not None and case.first_response.via is ResponseVia.REPLY
         assert store.get_case("2").first_response is None
+
+
+async def test_a_refusal_in_the_platforms_words_reaches_the_terminal_inert(
+    server: FakeServer, make_source: MakeSource, tmp_path: Path
+) -> None:
+    hostile = "\x1b]0;owned\x07Validation \x1b[31mfailed\x1b[0m \x9b2J: spam"
+    server.add(STATUSES, json_reply({"error": hostile}, 422))
+    server.add(INSTANCE, with_limit(60))
+    env = _configure(tmp_path, server.url)
+    mention = lena(masto(make_source))
+    with TinyDBStore(tmp_path / "data" / "triagebot.json") as store:
+        case = make_case("1", state=CaseState.CLAIMED, claimed_by=ANA)
+        store.add_cases([NewCase(replace(case, mention=mention))])
+
+    code, out, err = await _cli(tmp_path, env, "reply", "1", "Refund sent!", "--by", "ana")
+    assert code == 1 and "Traceback" not in err, (out, err)
+    assert out.startswith("#1: reply failed: ") and "Validation" in out and "spam" in out
+    assert not any(ch in out for ch in "\x1b\x07\x9b"), repr(out)
+    assert len(server.seen(STATUSES)) == 1

@@ -11,6 +11,7 @@ from triagebot.cli.commands import cli_actor, settings_for_command
 from triagebot.cli.sources import build_answering, build_poller
 from triagebot.errors import InputError
 from triagebot.runtime.answering import Answering
+from triagebot.runtime.console import safe_text
 from triagebot.runtime.wiring import Runtime
 
 
@@ -35,10 +36,11 @@ def cmd_reply(args: argparse.Namespace) -> int:
         if reply.state is ReplyState.DRAFT:
             print(f"#{case.id}: draft saved; a manager approves it before it is posted")
             return 0
-        if reply.state is ReplyState.SENT:
-            print(f"#{case.id}: replied in public {reply.url or reply.external_id}")
+        if reply.state is ReplyState.SENT:  # the link and the error are the platform's words
+            link = safe_text(reply.url or reply.external_id or "")
+            print(f"#{case.id}: replied in public {link}")
             return 0
-        print(f"#{case.id}: reply {reply.state}: {reply.error}")
+        print(f"#{case.id}: reply {reply.state}: {safe_text(reply.error or '')}")
         return 1
 
     try:
