@@ -71,7 +71,6 @@ def build_answering(runtime: Runtime, poller: Poller) -> Answering:
     """Replies and thread reads through the configured sources that implement them (the
     poller's own adapters), with an HTTP client of their own that never follows redirects."""
     from integrations.sources import open_http  # noqa: PLC0415
-    from triagebot.actions.public import reply_capable  # noqa: PLC0415
     from triagebot.runtime.answering import Answering  # noqa: PLC0415
 
     capable = {
