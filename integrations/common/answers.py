@@ -111,15 +111,22 @@ def clean_url(value: str) -> str | None:
     return link
 
 
+def responder_identity(first: FirstResponse) -> Identity | None:
+    """The person who gave the first public response; None when it was a brand account's post
+    (``first.by`` is then the handle as the platform wrote it)."""
+    if first.via is ResponseVia.THREAD:
+        return None
+    try:
+        return Identity.parse(first.by)
+    except ValueError:
+        return None
+
+
 def responder(first: FirstResponse, name_of: Callable[[Identity], str]) -> str:
     """Who gave the first public response, in words (unescaped): a person's name, or the
     brand account's handle as the platform wrote it."""
-    if first.via is not ResponseVia.THREAD:
-        try:
-            return name_of(Identity.parse(first.by))
-        except ValueError:
-            pass
-    return "@" + first.by.lstrip("@")
+    who = responder_identity(first)
+    return name_of(who) if who is not None else "@" + first.by.lstrip("@")
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from integrations.common.answers import (
     AnswerView,
     quoted,
     reply_value,
+    responder_identity,
 )
 from integrations.common.payload import CasePayload
 from integrations.slack import mrkdwn
-from triagebot.cases.answers import FirstResponse, PublicReply, ReplyState, ResponseVia
+from triagebot.cases.answers import FirstResponse, PublicReply, ReplyState
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import Case
 
@@ -55,12 +56,8 @@ def _link(url: str | None, label: str) -> str:
 
 
 def _responder(first: FirstResponse, ctx: RenderContext) -> str:
-    if first.via is not ResponseVia.THREAD:
-        try:
-            return _who(Identity.parse(first.by), ctx)
-        except ValueError:
-            pass
-    return "@" + mrkdwn.one_line(first.by.lstrip("@"), 60)
+    who = responder_identity(first)
+    return _who(who, ctx) if who is not None else "@" + mrkdwn.one_line(first.by.lstrip("@"), 60)
 
 
 def _first_line(first: FirstResponse, ctx: RenderContext) -> str:
