@@ -94,12 +94,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         app["demo_task"] = asyncio.ensure_future(replay.run())
 
     async def stop_forum(app: web.Application) -> None:
-        if runtime.answering is not None:
-            await runtime.answering.aclose()
         await forum.stop()
 
     app = create_app(runtime, extra_startup=start_replay)
-    app.on_shutdown.append(stop_forum)
+    app.on_cleanup.append(stop_forum)  # after the app's cleanup has drained the replies
     add_slack(runtime, app)
     add_teams(runtime, app)
     add_board(runtime, app, board)
