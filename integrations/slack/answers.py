@@ -27,7 +27,7 @@ from integrations.common.answers import (
     parse_reply_value,
 )
 from integrations.slack import modals, mrkdwn
-from integrations.slack.handlers import ClickHandler, SlackDeps
+from integrations.slack.handlers import ClickHandler, SlackDeps, pressed_by, pressed_in
 from integrations.slack.payload import BadPayload, parse_value
 from integrations.slack.surface import SURFACE
 from triagebot.actions.reply import APPROVAL_MANAGERS, may_reply
@@ -42,15 +42,6 @@ log = logging.getLogger(__name__)
 ERROR_LIMIT = 300
 MANAGERS_ONLY = "only a manager may approve a draft reply"
 Listener = Callable[..., Awaitable[None]]
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
-def _channel(body: dict[str, Any]) -> str | None:
-    found = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    return str(found) if found else None
 
 
 class AnswerHandler:
@@ -74,7 +65,7 @@ class AnswerHandler:
         """Everything after the ack of an answer button; never raises."""
         if action is AnswerAction.OPEN_POST:
             return  # a link: Slack opened it in the browser
-        user, channel = _user(body), _channel(body)
+        user, channel = pressed_by(body), pressed_in(body)
         try:
             await self._press(action, body, element, Identity(SURFACE, user or "unknown"))
         except (TriagebotError, BadPayload) as exc:
@@ -114,10 +105,10 @@ class AnswerHandler:
             draft = answering.approval == APPROVAL_MANAGERS and not answering.policy.is_manager(
                 actor
             )
-            await self._open(body, modals.reply_modal(case, _channel(body), draft=draft))
+            await self._open(body, modals.reply_modal(case, pressed_in(body), draft=draft))
         elif action is AnswerAction.ANSWERED:
             may_reply(case, actor, answering.policy)
-            await self._open(body, modals.answered_modal(case, _channel(body)))
+            await self._open(body, modals.answered_modal(case, pressed_in(body)))
 
     async def _open_edit(
         self, body: dict[str, Any], case_id: str, reply_id: str, actor: Identity
@@ -128,7 +119,7 @@ class AnswerHandler:
         draft = case.reply(reply_id)
         if draft is None or draft.state is not ReplyState.DRAFT:
             raise NotAllowed(f"that draft reply to case #{case.id} is no longer waiting")
-        await self._open(body, modals.edit_modal(case, draft, _channel(body)))
+        await self._open(body, modals.edit_modal(case, draft, pressed_in(body)))
 
     async def _open(self, body: dict[str, Any], view: dict[str, Any]) -> None:
         trigger = body.get("trigger_id")
@@ -139,7 +130,7 @@ class AnswerHandler:
     # --- submissions --------------------------------------------------------------------------
     async def submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """A submitted modal: check, ack (errors keep it open), then act."""
-        user = _user(body)
+        user = pressed_by(body)
         actor = Identity(SURFACE, user or "unknown")
         callback = view.get("callback_id")
         try:

@@ -54,12 +54,20 @@ class SlackDeps:
     surface: SlackSurface
 
 
+def pressed_by(body: dict[str, Any]) -> str:
+    """The Slack user id of whoever pressed or submitted ("" when Slack sent none)."""
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def pressed_in(body: dict[str, Any]) -> str | None:
+    """The channel a button was pressed in (None for a modal's submission)."""
+    found = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return str(found) if found else None
+
+
 def read_click(action_id: ActionId, body: dict[str, Any], action: dict[str, Any]) -> Click:
     """The click in ``body``; raises ``BadPayload`` for a value triagebot did not write."""
-    user = str((body.get("user") or {}).get("id") or "")
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
+    user, channel = pressed_by(body), pressed_in(body)
     if action_id is ActionId.REASSIGN:
         payload, department = parse_option((action.get("selected_option") or {}).get("value"))
         return Click(action_id, user, channel, payload, department)
@@ -133,11 +141,7 @@ class ClickHandler:
 
     async def _tell(self, body: dict[str, Any], text: str) -> None:
         """An ephemeral answer to the clicker, in the channel they clicked in."""
-        user = (body.get("user") or {}).get("id")
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
-        await self.tell_user(channel, user, text)
+        await self.tell_user(pressed_in(body), pressed_by(body), text)
 
     async def tell_user(self, channel: str | None, user: str | None, text: str) -> None:
         """An ephemeral message (``text``: mrkdwn, already escaped) to ``user`` in ``channel``."""
