@@ -48,22 +48,25 @@ FORMATS = ("csv", "jsonl")
 RESPOND_TIMES = ("respond_due", "first_response_at", "waiting_since")
 RESPOND_TEXTS = ("first_response_by", "first_response_via", "first_response_url")
 RESPOND_DURATIONS = ("respond_s", "respond_wall_s")
-TIMES = (
+_CLAIM_RESOLVE_TIMES = (
     "posted_at", "ingested_at", "claim_due", "resolve_due", "first_claimed_at", "claimed_at",
-    "resolved_at", "updated_at", *RESPOND_TIMES,
+    "resolved_at", "updated_at",
 )  # fmt: skip
-DURATIONS = (
-    "source_lag_s", "claim_s", "claim_wall_s", "resolve_s", "resolve_wall_s", *RESPOND_DURATIONS,
+_CLAIM_RESOLVE_DURATIONS = (
+    "source_lag_s", "claim_s", "claim_wall_s", "resolve_s", "resolve_wall_s",
 )  # fmt: skip
-FLAGS = ("claim_met", "resolve_met", "respond_met")
+_CLAIM_RESOLVE_FLAGS = ("claim_met", "resolve_met")
+TIMES = (*_CLAIM_RESOLVE_TIMES, *RESPOND_TIMES)
+DURATIONS = (*_CLAIM_RESOLVE_DURATIONS, *RESPOND_DURATIONS)
+FLAGS = (*_CLAIM_RESOLVE_FLAGS, "respond_met")
 TEXTS = (
     "case_id", "mention_id", "source", "url", "department", "priority", "state", "claimed_by",
     "resolved_by", "held", "sla_marks", "claimed_by_name", "resolved_by_name", *RESPOND_TEXTS,
 )  # fmt: skip
 COLUMNS = (
     "case_id", "mention_id", "source", "url", "department", "priority", "state",
-    *TIMES[:8], *DURATIONS[:5], *FLAGS[:2], "claimed_by", "resolved_by", "held", "sla_marks",
-    "claimed_by_name", "resolved_by_name",
+    *_CLAIM_RESOLVE_TIMES, *_CLAIM_RESOLVE_DURATIONS, *_CLAIM_RESOLVE_FLAGS,
+    "claimed_by", "resolved_by", "held", "sla_marks", "claimed_by_name", "resolved_by_name",
     "respond_due", "first_response_at", "first_response_by", "first_response_via",
     "first_response_url", *RESPOND_DURATIONS, "respond_met", "waiting_since",
 )  # fmt: skip
