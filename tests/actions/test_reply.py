@@ -210,6 +210,22 @@ async def test_marked_answered_takes_only_web_links(
     assert case.first_response.url == "https://news.ycombinator.com/item?id=1"
 
 
+async def test_the_link_of_an_answer_given_elsewhere_cannot_ping_anyone(
+    store: TinyDBStore, settings: Settings, forum: FakeForum
+) -> None:
+    clock = Clock()
+    add_case(store, clock)
+    claim(store, settings, ANA, clock)
+    service = answering(store, settings, forum, clock)
+    link = "https://x.example/status/9?via={@user:slack:U9}"
+    case = await service.mark_answered("1", ANA, "board", link)
+    await service.aclose()
+    assert case.first_response is not None and case.first_response.url == link
+    leased = store.lease_outbox(clock() + timedelta(hours=1), 50, timedelta(minutes=1))
+    notes = [i.text for i in leased if i.text and "answered in public" in i.text]
+    assert notes and all("{@user:slack:U9}" not in n and "x.example/status/9" in n for n in notes)
+
+
 async def test_a_deleted_post_can_be_closed_as_such(
     store: TinyDBStore, settings: Settings, forum: FakeForum
 ) -> None:

@@ -204,3 +204,19 @@ def test_a_reply_sent_while_already_waiting_keeps_the_wait_from_the_first_answer
     changed = run(case, ThreadRead([seen]), now, settings)
     assert changed is not None and changed.reply("r2").state is ReplyState.SENT  # type: ignore[union-attr]
     assert changed.waiting_since == first_at  # the wait began at the first answer
+
+
+def test_the_brand_answers_link_in_the_note_cannot_ping_anyone(
+    settings: Settings, now: datetime
+) -> None:
+    link = "https://x.example/p2?ref={@user:slack:U1}{@oncall:shipping}"
+    answer = replace(post("p2", "northwind", "Fixed", now - timedelta(minutes=5)), url=link)
+    change = apply_thread(
+        case_at(now), ThreadRead([answer]), BRAND, now,
+        policy=SettingsPolicy(settings), resume_due=resume_due_for(settings),
+    )  # fmt: skip
+    assert change is not None and change.case.first_response is not None
+    assert change.case.first_response.url == link  # kept as the platform gave it
+    notes = [o.text for o in change.outbox if o.text]
+    assert any("answered in public by @northwind" in n and "x.example/p2" in n for n in notes)
+    assert all("{@" not in n for n in notes)

@@ -323,7 +323,7 @@ def _sent(
         after={"reply": reply.id, "external_id": external_id, "url": safe},
         note=reply.text,
     )
-    where = f" {safe}" if safe else ""
+    where = f" {inert_text(safe)}" if safe else ""  # the platform's link: no mention token
     note = f"public reply by {mention_user(reply.by)} posted{where}: “{_quote(reply.text)}”"
     return changed, event, _shown(case.id, now, note)
 
@@ -486,7 +486,7 @@ def mark_answered(
         first = FirstResponse(now, str(actor), ResponseVia.MARKED, link)
         changed = _bump(answered(case, first), now)
         event = replace(_event(case, "answered", actor, surface, now), after={"url": link})
-        where = f": {link}" if link else ""
+        where = f": {inert_text(link)}" if link else ""
         note = f"answered in public by {mention_user(actor)}{where}"
         return changed, event, _shown(case.id, now, note)
 

@@ -125,7 +125,7 @@ def _first_response(edit: _Edit, ours: Sequence[ThreadPost]) -> None:
     edit.case = answered(
         edit.case, FirstResponse(first.created_at, f"@{handle}", ResponseVia.THREAD, link)
     )
-    where = f": {link}" if link else ""
+    where = f": {inert_text(link)}" if link else ""  # the platform's link: no mention token
     source = edit.base.mention.source
     edit.note(
         "public_response", f"answered in public by @{_quote(handle)} on {source}{where}", url=link
