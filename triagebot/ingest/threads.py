@@ -214,7 +214,8 @@ def apply_thread(
         _reopen(edit, latest_customer, policy)
     if read.gone and edit.case.gone_at is None:
         edit.case = replace(edit.case, gone_at=now)
-        text = f"The post was {read.gone} at the source; this case keeps the copy fetched earlier."
+        why = inert_text(read.gone)  # the adapter's words, some of them the platform's
+        text = f"The post was {why} at the source; this case keeps the copy fetched earlier."
         edit.note("source_deleted", text)
     if posts and (seen is None or posts[-1].created_at > seen):
         edit.case = replace(edit.case, thread_seen_at=posts[-1].created_at)
