@@ -23,7 +23,15 @@ from typing import Any
 
 import httpx
 
-from bench.bench_source_replies import CASES, REPLIES, THREADS, _summary, _timed, budget_rows
+from bench.bench_source_replies import (
+    CASES,
+    REPLIES,
+    THREADS,
+    _summary,
+    _timed,
+    budget_rows,
+    write_section,
+)
 from bench.bench_store import _machine
 from integrations.sources import ADAPTERS
 from integrations.sources._base import BaseSource
@@ -329,18 +337,6 @@ limits are shared with polling, which runs on the other half.
 """
 
 
-def write_section(text: str, doc: Path = DOC) -> None:
-    content = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    start = content.find(HEADING)
-    if start < 0:
-        merged = content.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = content.find("\n## ", start + 1)
-        rest = content[end + 1 :] if end >= 0 else ""
-        merged = content[:start] + text.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
-    doc.write_text(merged.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="social source replies and threads benchmark")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
@@ -348,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(asyncio.run(run()))
     print(text)
     if args.write:
-        write_section(text)
+        write_section(text, DOC, HEADING)
     return 0
 
 

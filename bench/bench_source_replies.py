@@ -302,9 +302,10 @@ the reviews changed in the last week in one call; its read quota is shared with 
 """
 
 
-def write_section(text: str, doc: Path = DOC) -> None:
+def write_section(text: str, doc: Path = DOC, heading: str = HEADING) -> None:
+    """Put ``text`` in ``doc`` in place of its ``heading`` section (appended when absent)."""
     content = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    start = content.find(HEADING)
+    start = content.find(heading)
     if start < 0:
         merged = content.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
     else:
