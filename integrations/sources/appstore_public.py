@@ -247,13 +247,11 @@ class AppStorePublic:
                 continue
             answer = listing.responses.get(response_id(review) or "")
             found[mention.id] = ThreadRead(
-                posts=[self._response(answer, mention, review)] if answer else []
+                posts=[self._response(answer, mention)] if answer else []
             )
         return found
 
-    def _response(
-        self, answer: dict[str, Any], mention: Mention, review: dict[str, Any]
-    ) -> ThreadPost:
+    def _response(self, answer: dict[str, Any], mention: Mention) -> ThreadPost:
         attributes = as_dict(answer.get("attributes"))
         return thread_post(
             str(answer.get("id")),

@@ -153,7 +153,7 @@ class RedditPublic:
         answer = as_dict(reply_body(response).get("json"))
         errors = [as_list(e) for e in as_list(answer.get("errors"))]
         if errors:
-            raise _refused(errors[0], answer, response, now)
+            raise _refused(errors[0], answer, response)
         things = as_list(as_dict(answer.get("data")).get("things"))
         data = as_dict(as_dict(things[0]).get("data")) if things else {}
         name = str(data.get("name") or "")
@@ -270,9 +270,7 @@ def _gone(item: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _refused(
-    error: list[Any], answer: Mapping[str, Any], response: httpx.Response, now: datetime
-) -> ReplyFailed:
+def _refused(error: list[Any], answer: Mapping[str, Any], response: httpx.Response) -> ReplyFailed:
     """A refusal Reddit sent with HTTP 200 in ``json.errors`` (``[code, message, field]``)."""
     code = str(error[0]) if error else "ERROR"
     message = " ".join(str(error[1]).split())[:200] if len(error) > 1 else ""

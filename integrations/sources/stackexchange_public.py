@@ -227,7 +227,6 @@ class StackExchangePublic:
         return self._post(
             answer_id,
             item,
-            mention,
             brand,
             url=f"{_origin(mention.url)}/a/{answer_id}",
             in_reply_to=str(item.get("question_id")),
@@ -238,7 +237,6 @@ class StackExchangePublic:
         return self._post(
             comment_id,
             item,
-            mention,
             brand,
             url=f"{mention.url}#comment{comment_id}_{post_id}",
             in_reply_to=post_id,
@@ -248,7 +246,6 @@ class StackExchangePublic:
         self,
         post_id: str,
         item: dict[str, Any],
-        mention: Mention,
         brand: set[int],
         *,
         url: str,
