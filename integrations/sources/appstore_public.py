@@ -240,11 +240,10 @@ class AppStorePublic:
         found: dict[str, ThreadRead] = {}
         for mention in mentions:
             review = match_review(mention, external_id(self.name, mention), listing.reviews)
-            if review is not None:
-                self.matched[mention.id] = review["id"]  # a reply needs no listing then
             if review is None:
                 found[mention.id] = ThreadRead()  # older than the pages searched: none seen
                 continue
+            self.matched[mention.id] = review["id"]  # a reply needs no listing then
             answer = listing.responses.get(response_id(review) or "")
             found[mention.id] = ThreadRead(
                 posts=[self._response(answer, mention)] if answer else []
