@@ -692,9 +692,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tail", type=float, default=60.0, help="seconds after the last post")
     parser.add_argument("--probe-every", type=float, default=0.1)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument(
+        "--saved", action="store_true", help="report the last saved runs, run nothing"
+    )
     args = parser.parse_args(argv)
     stores = ["tinydb", "postgres"] if args.store == "both" else [args.store]
-    for store in stores:
+    for store in [] if args.saved else stores:
         o = Options(
             args.mentions,
             args.minutes,
@@ -708,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(run_once(o, RESULTS / f"run-{store}"))
         save(result)
         print(json.dumps(result, indent=2), file=sys.stderr)
-    section = report({s: r for s, r in saved().items() if s in stores or args.write})
+    section = report({s: r for s, r in saved().items() if s in stores or args.write or args.saved})
     print(section)
     if args.write:
         write_doc(section, "## Viral day")
