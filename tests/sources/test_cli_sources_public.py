@@ -39,6 +39,13 @@ base_url = "http://127.0.0.1:9"
 name = "sky"
 type = "bluesky"
 base_url = "http://127.0.0.1:9"
+
+[[sources]]
+name = "forum"
+type = "discourse"
+base_url = "http://127.0.0.1:9"
+query = "northwind"
+reply_username = "northwind_support"
 """
 
 
@@ -53,6 +60,7 @@ def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TRIAGEBOT_RULES", str(EXAMPLE_CONFIG.parent / "rules"))
     for name in ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD", "NW_X_REPLY", "MASTODON_REPLY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DISCOURSE_REPLY_API_KEY", "forum-write-key")  # a default write variable
     monkeypatch.setenv("X_BEARER_TOKEN", "app-token")
     monkeypatch.setenv("MASTODON_REPLY_TOKEN", "write-token")  # a default write variable
     return tmp_path
@@ -71,6 +79,7 @@ def test_sources_say_who_can_reply_and_read_threads(
     assert "no API to post" in rows["hn"]["reply_unsupported"]
     assert rows["alerts"]["can_reply"] is False and rows["alerts"]["can_read_threads"] is False
     assert rows["sky"]["can_reply"] is None  # not built: its read credentials are missing
+    assert rows["forum"]["can_reply"] is True and rows["forum"]["reply_missing"] == []
     assert cmd_sources(argparse.Namespace(json=False)) == 0
     replies = capsys.readouterr().out.split("public reply", 1)[1]
     table = {line.split()[0]: line.split()[1:] for line in replies.splitlines()[1:] if line}
