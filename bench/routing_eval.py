@@ -78,6 +78,7 @@ class Score:
     rule_right: Counter[str] = field(default_factory=Counter)
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
     misses: list[tuple[str, str, str]] = field(default_factory=list)
+    outcomes: list[bool] = field(default_factory=list)
 
     @property
     def top1(self) -> float:
@@ -138,6 +139,7 @@ def evaluate(router: Router, posts: list[dict[str, Any]]) -> Score:
             prediction = decision.prediction or router.explain(mention).prediction
             guess, auto = (prediction.top.department if prediction else NONE), False
         right = guess == label
+        score.outcomes.append(right)
         score.posts += 1
         score.correct += right
         score.by_label[label] += 1
@@ -158,12 +160,34 @@ def evaluate(router: Router, posts: list[dict[str, Any]]) -> Score:
     return score
 
 
+def first_pass_split(posts: list[dict[str, Any]], score: Score) -> str:
+    """How many posts the shipped first pass decides alone, and how right each pass is."""
+    from triagebot.routing.model.first_pass import SURE_AT  # noqa: PLC0415
+
+    first = DepartmentModel.shipped(DEPARTMENTS).first_pass
+    if first is None:
+        return "no first pass"
+    probabilities = first.probabilities([p["text"] for p in posts])
+    sure = [
+        row.max() >= SURE_AT and first.labels[int(row.argmax())] != NONE for row in probabilities
+    ]
+    decided = [right for right, s in zip(score.outcomes, sure, strict=True) if s]
+    rest = [right for right, s in zip(score.outcomes, sure, strict=True) if not s]
+    return (
+        f"first pass sure of {len(decided)} posts ({100 * len(decided) / len(posts):.1f}%), "
+        f"top-1 {100 * sum(decided) / max(1, len(decided)):.1f}%; the embedder routed the other "
+        f"{len(rest)}, top-1 {100 * sum(rest) / max(1, len(rest)):.1f}%"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--misses", action="store_true")
     args = parser.parse_args()
-    score = evaluate(shipped_router(), load_eval())
+    posts = load_eval()
+    score = evaluate(shipped_router(), posts)
     print(json.dumps(score.to_dict(), indent=2))
+    print(first_pass_split(posts, score))
     print("top confusions:", score.confusions.most_common(8))
     if args.misses:
         for label, guess, text in score.misses:

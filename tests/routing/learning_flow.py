@@ -87,11 +87,14 @@ class Deployment:
         out = self.cli("cases", "--state", "all", "--json", "--limit", "100000").stdout
         return {case["mention"]["text"]: case for case in map(json.loads, out.splitlines())}
 
-    def correct(self, posts: Sequence[dict[str, Any]]) -> int:
-        """Correct every misrouted case of ``posts`` as staff would; how many were."""
+    def correct(self, posts: Sequence[dict[str, Any]], limit: int | None = None) -> int:
+        """Correct the misrouted cases of ``posts`` as staff would (at most ``limit``, in the
+        posts' order); how many were corrected."""
         cases = self.cases()
         corrected = 0
         for post in posts:
+            if limit is not None and corrected >= limit:
+                break
             case = cases.get(post["text"])
             if case is None:
                 continue

@@ -1,7 +1,8 @@
 """Remake the shipped corpus vectors and head: ``python -m triagebot.routing.model.build``.
 
 Run it after editing ``data/corpus``; it embeds every post (a few minutes on one core) and
-trains the head that ``triagebot triage`` uses until a deployment learns its own.
+trains the head that ``triagebot triage`` uses until a deployment learns its own, and the
+cheap first pass in front of it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,17 @@ import sys
 
 import numpy as np
 
-from triagebot.routing.model.corpus import DIGEST, HEAD, MODEL_DIR, VECTORS, digest, read_posts
+from triagebot.routing.model.corpus import (
+    DIGEST,
+    FIRST_PASS,
+    HEAD,
+    MODEL_DIR,
+    VECTORS,
+    digest,
+    read_posts,
+)
 from triagebot.routing.model.embedder import E5Embedder
+from triagebot.routing.model.first_pass import FirstPass
 from triagebot.routing.model.head import LinearHead
 
 
@@ -24,6 +34,8 @@ def main() -> int:
     DIGEST.write_text(digest([p.text for p in posts]) + "\n", encoding="utf-8")
     head = LinearHead.fit(vectors, [p.label for p in posts], embedder.name)
     HEAD.write_bytes(head.to_bytes())
+    first_pass = FirstPass.fit([p.text for p in posts], [p.label for p in posts])
+    FIRST_PASS.write_bytes(first_pass.to_bytes())
     print(f"{len(posts)} posts, {len(head.labels)} labels: {', '.join(head.labels)}")
     return 0
 

@@ -4,6 +4,10 @@ Labels the deployment has not configured are dropped and the rest renormalised, 
 deployment without, say, ``hr`` never gets an ``hr`` suggestion. ``none`` (no department owns
 the post) is kept: it is what marks chatter and spam. A small cache keeps the last predictions
 by text, so a batch embedded at once (``prepare``) is not embedded again post by post.
+
+The shipped model reads every post first with the cheap ``first_pass``; a post it is sure of
+(a department, not ``none``) is not embedded. A model a deployment has learned has no first
+pass: the team's corrections reach every post.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from triagebot.cases.suggestions import Suggestion
-from triagebot.routing.model.corpus import HEAD, NONE
+from triagebot.routing.model.corpus import FIRST_PASS, HEAD, NONE
 from triagebot.routing.model.embedder import Embedder, shared_embedder
+from triagebot.routing.model.first_pass import SURE_AT, FirstPass
 from triagebot.routing.model.head import Floats, LinearHead
 
 log = logging.getLogger(__name__)
@@ -49,10 +54,12 @@ class DepartmentModel:
         embedder: Embedder | None = None,
         departments: Iterable[str] | None = None,
         version: str = "shipped",
+        first_pass: FirstPass | None = None,
     ) -> None:
         self.head = head
         self.embedder = embedder or shared_embedder()
         self.version = version
+        self.first_pass = first_pass if first_pass and first_pass.labels == head.labels else None
         wanted = set(departments) | {NONE} if departments is not None else set(head.labels)
         self._keep = np.array([label in wanted for label in head.labels])
         self._labels = [label for label in head.labels if label in wanted]
@@ -61,8 +68,10 @@ class DepartmentModel:
 
     @classmethod
     def shipped(cls, departments: Iterable[str] | None = None) -> DepartmentModel:
-        """The head trained on the shipped corpus."""
-        return cls(LinearHead.from_bytes(HEAD.read_bytes()), None, departments, "shipped")
+        """The head trained on the shipped corpus, with its first pass."""
+        head = LinearHead.from_bytes(HEAD.read_bytes())
+        first_pass = FirstPass.from_bytes(FIRST_PASS.read_bytes()) if FIRST_PASS.is_file() else None
+        return cls(head, None, departments, "shipped", first_pass)
 
     @property
     def labels(self) -> list[str]:
@@ -73,8 +82,7 @@ class DepartmentModel:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            vectors = self.embedder.embed(missing)
-            found = self._rank(self.head.probabilities(vectors))
+            found = self._find(missing)
             with self._lock:
                 for text, prediction in zip(missing, found, strict=True):
                     self._cache[text] = prediction
@@ -82,6 +90,20 @@ class DepartmentModel:
                     self._cache.popitem(last=False)
         with self._lock:
             return [self._cache.get(t) or self._rank_one(t) for t in texts]
+
+    def _find(self, texts: list[str]) -> list[Prediction]:
+        """Predictions for ``texts``: the first pass's where it is sure, else the embedder's."""
+        probabilities = np.zeros((len(texts), len(self.head.labels)), dtype=np.float32)
+        unsure = np.ones(len(texts), dtype=bool)
+        if self.first_pass is not None:
+            first = self.first_pass.probabilities(texts)
+            none = self.head.labels.index(NONE) if NONE in self.head.labels else -1
+            unsure = (first.max(axis=1) < SURE_AT) | (first.argmax(axis=1) == none)
+            probabilities[~unsure] = first[~unsure]
+        if unsure.any():
+            rest = [t for t, u in zip(texts, unsure, strict=True) if u]
+            probabilities[unsure] = self.head.probabilities(self.embedder.embed(rest))
+        return self._rank(probabilities)
 
     def prepare(self, texts: Sequence[str]) -> None:
         """Embed a batch in one go; later ``predict`` calls for these texts are free."""

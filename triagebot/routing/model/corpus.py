@@ -24,6 +24,7 @@ MODEL_DIR = DATA / "model"
 VECTORS = MODEL_DIR / "corpus_vectors.npy"
 DIGEST = MODEL_DIR / "corpus_digest.txt"
 HEAD = MODEL_DIR / "head.npz"
+FIRST_PASS = MODEL_DIR / "first_pass.npz"
 #: What a post that no department owns is labelled.
 NONE = "none"
 

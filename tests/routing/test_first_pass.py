@@ -1,0 +1,63 @@
+"""The cheap first pass: sure posts skip the embedder; a learned model reads every post."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from triagebot.routing.model.classifier import DepartmentModel
+from triagebot.routing.model.embedder import Vectors, shared_embedder
+from triagebot.routing.model.first_pass import SURE_AT, FirstPass
+
+SURE = "@acme you charged my card twice for the same order, I want a refund of the double charge"
+UNSURE = "hmm ok"
+
+
+class CountingEmbedder:
+    """The shipped embedder, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.inner = shared_embedder()
+        self.name = self.inner.name
+        self.texts: list[str] = []
+
+    def embed(self, texts: list[str]) -> Vectors:
+        self.texts.extend(texts)
+        return self.inner.embed(texts)
+
+
+def test_a_post_the_first_pass_is_sure_of_is_not_embedded() -> None:
+    shipped = DepartmentModel.shipped()
+    assert shipped.first_pass is not None
+    assert shipped.first_pass.probabilities([SURE]).max() >= SURE_AT
+    counting = CountingEmbedder()
+    model = DepartmentModel(shipped.head, counting, None, "shipped", shipped.first_pass)
+    sure, unsure = model.predict([SURE, UNSURE])
+    assert counting.texts == [UNSURE]
+    assert sure.top.department == "billing"
+    assert sure.top.probability >= SURE_AT
+    assert abs(sum(s.probability for s in unsure.ranked) - 1.0) < 1e-4
+
+
+def test_a_learned_model_embeds_every_post() -> None:
+    shipped = DepartmentModel.shipped()
+    counting = CountingEmbedder()
+    learned = DepartmentModel(shipped.head, counting, None, "learned-1")
+    learned.predict([SURE])
+    assert counting.texts == [SURE]
+
+
+def test_the_first_pass_learns_and_round_trips() -> None:
+    texts = [
+        "refund my double charge",
+        "where is my parcel tracking",
+        "refund please",
+        "parcel lost",
+    ]
+    labels = ["billing", "shipping", "billing", "shipping"]
+    model = FirstPass.fit(texts, labels)
+    again = FirstPass.from_bytes(model.to_bytes())
+    probabilities = again.probabilities(["refund the charge", "my parcel"])
+    assert [again.labels[i] for i in probabilities.argmax(axis=1)] == ["billing", "shipping"]
+    assert np.allclose(
+        probabilities, model.probabilities(["refund the charge", "my parcel"]), atol=1e-2
+    )

@@ -1,0 +1,154 @@
+"""A cheap first pass: a linear model on hashed words and character n-grams.
+
+It reads a post in a tenth of a millisecond, against about 25 ms for the embedder, and is
+right far less often; but on the posts it is very sure of (``SURE_AT``), it is about as right
+as the embedder. Those posts skip the embedder, which is most of the cost of routing. It
+never decides that no department owns a post (spam is the embedder's call), and it is trained
+on the shipped corpus only: a deployment that has learned its own model routes every post
+with it (see ``classifier``).
+
+Features: the folded words (``textnorm``), pairs of adjacent words and the character 3- to
+5-grams of each word, hashed (CRC-32) into ``BUCKETS`` buckets, each post's vector scaled to
+unit length. Training is full-batch gradient descent with Nesterov momentum on the
+L2-regularised cross-entropy.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
+
+from triagebot.routing.textnorm import fold, tokens
+
+BUCKETS = 1 << 17
+#: A post whose top probability reaches this skips the embedder (chosen by leave-one-industry-
+#: out validation on the corpus: see ``docs/benchmarks.md``).
+SURE_AT = 0.7
+L2 = 1e-5
+STEPS = 300
+RATE = 2.0
+_MAX_CHARS = 2000
+
+Floats = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+
+
+def features(text: str) -> Ints:
+    """The distinct buckets of ``text``'s words, word pairs and character n-grams."""
+    words = tokens(fold(text[:_MAX_CHARS]))
+    grams: list[str] = []
+    for word in words:
+        grams.append("w" + word)
+        padded = f"<{word}>"
+        for n in (3, 4, 5):
+            grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    grams.extend(f"b{a} {b}" for a, b in pairwise(words))
+    found = np.fromiter(
+        (zlib.crc32(g.encode("utf-8")) % BUCKETS for g in grams), dtype=np.int64, count=len(grams)
+    )
+    return np.unique(found)
+
+
+@dataclass(frozen=True)
+class Sparse:
+    """Rows of hashed features: bucket ids, values and row offsets (CSR)."""
+
+    index: Ints
+    value: Floats
+    offsets: Ints
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> Sparse:
+        rows = [features(t) for t in texts]
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        index = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        value = np.repeat(1.0 / np.sqrt(np.maximum(lengths, 1)), lengths).astype(np.float32)
+        return cls(index, value, offsets)
+
+    @property
+    def rows(self) -> int:
+        return len(self.offsets) - 1
+
+    def times(self, weights: Floats) -> Floats:
+        """The (rows, labels) product with ``weights`` (buckets, labels)."""
+        out = np.zeros((self.rows, weights.shape[1]), dtype=np.float32)
+        if not len(self.index):
+            return out
+        filled = np.diff(self.offsets) > 0
+        products = weights[self.index] * self.value[:, None]
+        out[filled] = np.add.reduceat(products, self.offsets[:-1][filled])
+        return out
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """Weights ``(BUCKETS, labels)`` and biases of a softmax over ``labels``."""
+
+    labels: tuple[str, ...]
+    weights: Floats
+    bias: Floats
+
+    def probabilities(self, texts: Sequence[str]) -> Floats:
+        return _softmax(Sparse.of(texts).times(self.weights) + self.bias)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: Sequence[str]) -> FirstPass:
+        names = tuple(sorted(set(labels)))
+        index = {name: i for i, name in enumerate(names)}
+        x = Sparse.of(texts)
+        y = np.zeros((x.rows, len(names)), dtype=np.float32)
+        y[np.arange(x.rows), [index[label] for label in labels]] = 1.0
+        row = np.repeat(np.arange(x.rows), np.diff(x.offsets))
+        weights = np.zeros((BUCKETS, len(names)), dtype=np.float32)
+        bias = np.zeros(len(names), dtype=np.float32)
+        velocity, bias_velocity = np.zeros_like(weights), np.zeros_like(bias)
+        for _ in range(STEPS):
+            ahead, bias_ahead = weights + 0.9 * velocity, bias + 0.9 * bias_velocity
+            error = (_softmax(x.times(ahead) + bias_ahead) - y) / x.rows
+            per_feature = error[row] * x.value[:, None]
+            grad = np.stack(
+                [
+                    np.bincount(x.index, per_feature[:, k], minlength=BUCKETS)
+                    for k in range(len(names))
+                ],
+                axis=1,
+            ).astype(np.float32)
+            grad += L2 * ahead
+            velocity = 0.9 * velocity - RATE * grad
+            bias_velocity = 0.9 * bias_velocity - RATE * error.sum(axis=0)
+            weights, bias = weights + velocity, bias + bias_velocity
+        return cls(names, weights, bias)
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            labels=np.array(self.labels),
+            weights=self.weights.astype(np.float16),
+            bias=self.bias,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FirstPass:
+        with np.load(io.BytesIO(data), allow_pickle=False) as saved:
+            labels = tuple(str(x) for x in saved["labels"])
+            weights = np.asarray(saved["weights"], dtype=np.float32)
+            bias = np.asarray(saved["bias"], dtype=np.float32)
+        if weights.shape != (BUCKETS, len(labels)) or bias.shape != (len(labels),):
+            raise ValueError("not a first-pass model")
+        return cls(labels, weights, bias)
+
+
+def _softmax(logits: Floats) -> Floats:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    out: Floats = exp / exp.sum(axis=1, keepdims=True)
+    return out
