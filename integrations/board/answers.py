@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Mapping
 from urllib.parse import quote
 
@@ -31,6 +30,7 @@ from integrations.board.web import (
     wants_json,
 )
 from integrations.common.answers import answering_of, clean_url
+from integrations.common.failures import logged_failure
 from triagebot.cases.answers import ReplyState
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import CaseEvent
@@ -120,8 +120,7 @@ async def _run(
     except TriagebotError as exc:
         return False, str(exc)
     except Exception:
-        error_id = uuid.uuid4().hex[:8]
-        log.exception("board %s on case %s failed (error id %s)", action, case_id, error_id)
+        error_id = logged_failure(log, "board %s on case %s", action, case_id)
         return False, f"Something went wrong; nothing was sent (error id {error_id})."
     log.info("case %s: reply %s by %s from the board", case_id, action, who)
     return True, message

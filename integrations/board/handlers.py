@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from urllib.parse import quote, unquote
@@ -35,6 +34,7 @@ from integrations.board.web import (
     wants_json,
 )
 from integrations.common.answers import reply_check
+from integrations.common.failures import logged_failure
 from triagebot.actions.executor import execute, note_for
 from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
@@ -196,8 +196,7 @@ async def _run(
     except TriagebotError as exc:
         return False, str(exc)
     except Exception:
-        error_id = uuid.uuid4().hex[:8]
-        log.exception("board %s on case %s failed (error id %s)", action, case_id, error_id)
+        error_id = logged_failure(log, "board %s on case %s", action, case_id)
         return False, f"Something went wrong; nothing was changed (error id {error_id})."
     finally:
         with contextlib.suppress(Exception):

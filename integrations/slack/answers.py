@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from integrations.common.answers import (
     clean_url,
     parse_reply_value,
 )
+from integrations.common.failures import logged_failure
 from integrations.slack import modals, mrkdwn
 from integrations.slack.handlers import ClickHandler, SlackDeps, pressed_by, pressed_in
 from integrations.slack.payload import BadPayload, parse_value
@@ -71,8 +71,7 @@ class AnswerHandler:
         except (TriagebotError, BadPayload) as exc:
             await self.clicks.tell_user(channel, user, mrkdwn.escape(str(exc)))
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("slack %s failed (error id %s)", action, error_id)
+            error_id = logged_failure(log, "slack %s", action)
             await self.clicks.tell_user(
                 channel, user, f"Something went wrong; nothing was changed (error id {error_id})."
             )
@@ -140,8 +139,7 @@ class AnswerHandler:
             await ack(response_action="errors", errors={_first_block(view): _short(str(exc))})
             return
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("slack form %s failed (error id %s)", callback, error_id)
+            error_id = logged_failure(log, "slack form %s", callback)
             message = f"Something went wrong; nothing was sent (error id {error_id})."
             await ack(response_action="errors", errors={_first_block(view): message})
             return
@@ -155,9 +153,7 @@ class AnswerHandler:
             await self.clicks.tell_user(target.channel, user, mrkdwn.escape(str(exc)))
             return
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("slack form %s on case %s failed (error id %s)", callback,
-                          target.case_id, error_id)  # fmt: skip
+            error_id = logged_failure(log, "slack form %s on case %s", callback, target.case_id)
             await self.clicks.tell_user(
                 target.channel, user, f"Something went wrong (error id {error_id})."
             )

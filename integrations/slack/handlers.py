@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from integrations.common import clicks
+from integrations.common.failures import logged_failure
 from integrations.slack import mrkdwn
 from integrations.slack.payload import ActionId, BadPayload, CasePayload, parse_option, parse_value
 from integrations.slack.surface import SURFACE, SlackSurface
@@ -104,9 +104,9 @@ class ClickHandler:
             await self._tell(body, mrkdwn.escape(str(exc)))
             return
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("click %s on case %s failed (error id %s)", click.action,
-                          click.payload.case_id, error_id)  # fmt: skip
+            error_id = logged_failure(
+                log, "click %s on case %s", click.action, click.payload.case_id
+            )
             await self._tell(
                 body, f"Something went wrong; nothing was changed (error id {error_id})."
             )

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from integrations.common import clicks
 from integrations.common.answers import AnswerAction
+from integrations.common.failures import logged_failure
 from integrations.common.payload import ActionId, BadPayload, parse_department, parse_payload
 from integrations.teams import render
 from integrations.teams.answers import answer_action, press_answer
@@ -88,9 +88,7 @@ class CardActions:
             self.refresh_later(case)
             return CardAnswer(case, notice=self._words(str(exc)))
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("teams press %s on case %s failed (error id %s)", action,
-                          payload.case_id, error_id)  # fmt: skip
+            error_id = logged_failure(log, "teams press %s on case %s", action, payload.case_id)
             return CardAnswer(
                 message=f"Something went wrong; nothing was changed (error id {error_id})."
             )
@@ -106,8 +104,7 @@ class CardActions:
         except (BadPayload, CaseNotFound) as exc:
             return CardAnswer(message=str(exc))
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("teams answer press %s failed (error id %s)", action, error_id)
+            error_id = logged_failure(log, "teams answer press %s", action)
             return CardAnswer(
                 message=f"Something went wrong; nothing was changed (error id {error_id})."
             )

@@ -251,3 +251,21 @@ async def test_the_thread_shows_a_hostile_follow_up_as_text(forms: Forms) -> Non
     assert "a public reply was posted" in html
     response = await world.client.get("/board/cases/404/thread")
     assert response.status in (200, 404)
+
+
+async def test_an_unexpected_failure_answers_with_the_id_it_was_logged_under(
+    forms: Forms, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    case = await forms.claimed()
+    await forms.world.name("ana")
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Answering, "mark_answered", broken)  # no wire to break it through
+    status, body = await forms.send(case, "answered", url="")
+    assert status == 409
+    said = re.search(r"nothing was sent \(error id ([0-9a-f]{8})\)", body["message"])
+    assert said is not None and "disk on fire" not in body["message"]
+    [logged] = [r for r in caplog.records if said.group(1) in r.getMessage()]
+    assert logged.exc_info is not None and f"on case {case.id} failed" in logged.getMessage()
