@@ -1,4 +1,5 @@
-"""The cheap first pass: sure posts skip the embedder; a learned model reads every post."""
+"""The cheap first pass: sure posts skip the embedder, unless a learned head has a department
+the first pass does not know."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 from triagebot.routing.model.classifier import DepartmentModel
 from triagebot.routing.model.embedder import Vectors, shared_embedder
 from triagebot.routing.model.first_pass import SURE_AT, FirstPass
+from triagebot.routing.model.head import LinearHead
 
 SURE = "@acme you charged my card twice for the same order, I want a refund of the double charge"
 UNSURE = "hmm ok"
@@ -38,11 +40,22 @@ def test_a_post_the_first_pass_is_sure_of_is_not_embedded() -> None:
     assert abs(sum(s.probability for s in unsure.ranked) - 1.0) < 1e-4
 
 
-def test_a_learned_model_embeds_every_post() -> None:
+def test_a_learned_head_keeps_the_first_pass_unless_it_learned_a_department_of_its_own() -> None:
     shipped = DepartmentModel.shipped()
+    same = DepartmentModel.learned(shipped.head, None, "learned-1")
+    assert same.first_pass is not None
+    head = shipped.head
+    claims = LinearHead(
+        (*head.labels, "claims"),
+        np.vstack([head.weights, np.zeros((1, head.weights.shape[1]), np.float32)]),
+        np.append(head.bias, np.float32(0.0)),
+        head.embedder,
+    )
+    own = DepartmentModel.learned(claims, None, "learned-2")
+    assert own.first_pass is None
     counting = CountingEmbedder()
-    learned = DepartmentModel(shipped.head, counting, None, "learned-1")
-    learned.predict([SURE])
+    own.embedder = counting
+    own.predict([SURE])
     assert counting.texts == [SURE]
 
 

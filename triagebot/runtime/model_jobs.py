@@ -77,7 +77,7 @@ def learn_now(runtime: Runtime, refresher: ModelRefresher) -> bool:
     )
     if stored is None:
         return False
-    model = DepartmentModel(stored.head, None, settings.departments, stored.version)
+    model = DepartmentModel.learned(stored.head, settings.departments, stored.version)
     runtime.router.use_model(model)
     refresher.seen = stored.version
     return True

@@ -113,5 +113,5 @@ def load_active(store: KeyValues | None, departments: Iterable[str]) -> Departme
     """The learned model of ``store`` if there is a usable one, else the shipped model."""
     stored = read_stored(store) if store is not None else None
     if stored is not None:
-        return DepartmentModel(stored.head, None, departments, stored.version)
+        return DepartmentModel.learned(stored.head, departments, stored.version)
     return DepartmentModel.shipped(departments)

@@ -5,9 +5,9 @@ deployment without, say, ``hr`` never gets an ``hr`` suggestion. ``none`` (no de
 the post) is kept: it is what marks chatter and spam. A small cache keeps the last predictions
 by text, so a batch embedded at once (``prepare``) is not embedded again post by post.
 
-The shipped model reads every post first with the cheap ``first_pass``; a post it is sure of
-(a department, not ``none``) is not embedded. A model a deployment has learned has no first
-pass: the team's corrections reach every post.
+Every post is read first by the cheap ``first_pass``; a post it is sure of (a department, not
+``none``) is not embedded. A learned head keeps the shipped first pass unless it has learned a
+department the corpus lacks (then every post is embedded, so that department can be found).
 """
 
 from __future__ import annotations
@@ -72,6 +72,15 @@ class DepartmentModel:
         head = LinearHead.from_bytes(HEAD.read_bytes())
         first_pass = FirstPass.from_bytes(FIRST_PASS.read_bytes()) if FIRST_PASS.is_file() else None
         return cls(head, None, departments, "shipped", first_pass)
+
+    @classmethod
+    def learned(
+        cls, head: LinearHead, departments: Iterable[str] | None, version: str
+    ) -> DepartmentModel:
+        """A deployment's learned head, behind the shipped first pass when their labels agree
+        (a head that learned a department of its own reads every post)."""
+        first_pass = FirstPass.from_bytes(FIRST_PASS.read_bytes()) if FIRST_PASS.is_file() else None
+        return cls(head, None, departments, version, first_pass)
 
     @property
     def labels(self) -> list[str]:
