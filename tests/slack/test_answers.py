@@ -63,7 +63,8 @@ class Answers:
     def buttons(self, case: Case) -> dict[str, dict[str, Any]]:
         found = {}
         for block in self.message(case)["blocks"]:
-            if block["type"] == "actions" and block["block_id"] != "case-actions":
+            answer_part = block["block_id"].startswith(("case-answer", "case-draft"))
+            if block["type"] == "actions" and answer_part:
                 found.update({e["action_id"]: e for e in block["elements"]})
         return found
 

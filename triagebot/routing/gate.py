@@ -4,7 +4,9 @@ A post no department rule claims goes where the model says when the model's top 
 reaches ``auto_route_at`` (per department optional); below it the post waits in the fallback
 queue (``triage``) with the model's top suggestions shown as one-click buttons. A post the
 model thinks no department owns (``none``) is marked spam only when it is at least
-``spam_at`` sure, else it waits in the fallback queue like any unsure post.
+``spam_at`` sure and the post has at least ``SPAM_MIN_WORDS`` words, else it waits in the
+fallback queue like any unsure post: a few words ("@brand refund please") are too little for
+the model to close a customer's post on its own (a person dismisses chatter in one click).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from triagebot.config.routing import AUTO_ROUTE_AT, SPAM_AT, RoutingConfig
+
+#: Fewest words (``@handles`` included) of a post the model alone may mark as spam.
+SPAM_MIN_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -29,3 +34,7 @@ class Gate:
 
     def threshold(self, department: str) -> float:
         return self.per_department.get(department, self.auto_route_at)
+
+    def may_mark_spam(self, probability: float, text: str) -> bool:
+        """True when the model's ``none`` is sure enough, on enough words, to mark spam."""
+        return probability >= self.spam_at and len(text.split()) >= SPAM_MIN_WORDS

@@ -271,7 +271,7 @@ class Router:
         prediction: Prediction | None = None
         if active.model is not None and not ranked:
             prediction = active.model.predict([mention.text])[0]
-            primary, guessed, spam = _gate(prediction, active.gate, opts.fallback)
+            primary, guessed, spam = _gate(prediction, active.gate, opts.fallback, mention.text)
             if spam:
                 routing = Routing(opts.fallback, Priority.P3, spam=True, rules=guessed)
                 return routing, scores, spam_score, prediction
@@ -303,14 +303,16 @@ class Router:
         return chosen or self.default_priority, tuple(applied)
 
 
-def _gate(prediction: Prediction, gate: Gate, fallback: str) -> tuple[str, tuple[str, ...], bool]:
+def _gate(
+    prediction: Prediction, gate: Gate, fallback: str, text: str
+) -> tuple[str, tuple[str, ...], bool]:
     """The model's department when it is sure enough, else the fallback with suggestions.
 
     Returns the department, the entries for ``Routing.rules``, and whether the post is spam.
     """
     top = prediction.top
     if top.department == "none":
-        if top.probability >= gate.spam_at:
+        if gate.may_mark_spam(top.probability, text):
             return fallback, (top.entry(MODEL),), True
     elif top.probability >= gate.threshold(top.department):
         return top.department, (top.entry(MODEL),), False
