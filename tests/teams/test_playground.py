@@ -45,9 +45,9 @@ from triagebot.runtime.wiring import Runtime
 
 pytestmark = pytest.mark.playground
 
-HOSTILE = (
-    "my parcel never arrived **URGENT** [see details](javascript:alert(1)) <at>Alex Wilber</at> "
-    "<b>bold</b> "
+HOSTILE = (  # "fedex": a shipping rule routes it, whatever the model makes of the rest
+    "my fedex parcel never arrived **URGENT** [see details](javascript:alert(1)) "
+    "<at>Alex Wilber</at> <b>bold</b> "
     "visit https://evil.example/login now\n# Heading\n- item"
 )
 
