@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from triagebot.actions import reply as replies
 from triagebot.actions.executor import SettingsPolicy, execute
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: How long a platform may take to say whether a reply fits (Slack acks a modal within 3 s);
 #: past it the text is checked by the platform when it is sent.
@@ -127,24 +128,26 @@ class Answering:
     def approval(self) -> str:
         return self.settings.config.replies.approval
 
+    async def _step(self, step: Callable[..., _T], **arguments: Any) -> _T:
+        """One ``actions.reply`` step on the store and policy, now, off the event loop."""
+        return await in_background(
+            lambda: step(self.store, self.policy, now=self.clock(), **arguments)
+        )
+
     async def reply(
         self, case_id: str, actor: Identity, surface: str, text: str
     ) -> replies.ReplyStarted:
         """Record the reply (a draft when approval is needed) and, if it is to be sent now,
         send it in the background. Raises ``NotAllowed``/``InputError`` for the replier."""
         source = await self._checked(case_id, text)
-        started = await in_background(
-            lambda: replies.request_reply(
-                self.store,
-                self.policy,
-                case_id=case_id,
-                actor=actor,
-                surface=surface,
-                text=text,
-                now=self.clock(),
-                approval=self.approval,
-                problem=source.reply_problem,
-            )
+        started = await self._step(
+            replies.request_reply,
+            case_id=case_id,
+            actor=actor,
+            surface=surface,
+            text=text,
+            approval=self.approval,
+            problem=source.reply_problem,
         )
         if started.needs_sending:
             self._send(started.case, started.reply.id)
@@ -160,49 +163,29 @@ class Answering:
     ) -> replies.ReplyStarted:
         """A manager approves a draft (as written, or edited to ``text``) and it is sent."""
         source = await self._checked(case_id, text)
-        started = await in_background(
-            lambda: replies.approve_draft(
-                self.store,
-                self.policy,
-                case_id=case_id,
-                reply_id=reply_id,
-                actor=actor,
-                surface=surface,
-                now=self.clock(),
-                text=text,
-                problem=source.reply_problem,
-            )
+        started = await self._step(
+            replies.approve_draft,
+            case_id=case_id,
+            reply_id=reply_id,
+            actor=actor,
+            surface=surface,
+            text=text,
+            problem=source.reply_problem,
         )
         self._send(started.case, started.reply.id)
         return started
 
     async def discard(self, case_id: str, reply_id: str, actor: Identity, surface: str) -> Case:
-        return await in_background(
-            lambda: replies.discard_draft(
-                self.store,
-                self.policy,
-                case_id=case_id,
-                reply_id=reply_id,
-                actor=actor,
-                surface=surface,
-                now=self.clock(),
-            )
+        return await self._step(
+            replies.discard_draft, case_id=case_id, reply_id=reply_id, actor=actor, surface=surface
         )
 
     async def mark_answered(
         self, case_id: str, actor: Identity, surface: str, url: str | None = None
     ) -> Case:
         """The customer was answered where triagebot cannot post (``url``: the answer)."""
-        return await in_background(
-            lambda: replies.mark_answered(
-                self.store,
-                self.policy,
-                case_id=case_id,
-                actor=actor,
-                surface=surface,
-                now=self.clock(),
-                url=url,
-            )
+        return await self._step(
+            replies.mark_answered, case_id=case_id, actor=actor, surface=surface, url=url
         )
 
     async def close_deleted(self, case_id: str, actor: Identity, surface: str) -> Case:
