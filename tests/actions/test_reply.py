@@ -72,13 +72,20 @@ def claim(store: TinyDBStore, settings: Settings, who: Identity, clock: Clock) -
     execute(store, SettingsPolicy(settings), Claim("1", who, "cli"), clock())
 
 
-async def test_a_reply_is_posted_once_and_is_the_first_public_response(
+def ana_holds_a_case(
     store: TinyDBStore, settings: Settings, forum: FakeForum
-) -> None:
+) -> tuple[Clock, Answering]:
+    """Case #1, claimed by Ana, and the answering service over the forum."""
     clock = Clock()
     add_case(store, clock)
     claim(store, settings, ANA, clock)
-    service = answering(store, settings, forum, clock)
+    return clock, answering(store, settings, forum, clock)
+
+
+async def test_a_reply_is_posted_once_and_is_the_first_public_response(
+    store: TinyDBStore, settings: Settings, forum: FakeForum
+) -> None:
+    _clock, service = ana_holds_a_case(store, settings, forum)
     started = await service.reply("1", ANA, "cli", "  Sorry! A new parcel left today.  ")
     await service.aclose()
     case = store.get_case("1")
@@ -113,10 +120,7 @@ async def test_only_the_holder_or_a_manager_may_reply(
 async def test_too_long_for_the_platform_is_refused_before_anything_is_recorded(
     store: TinyDBStore, settings: Settings, forum: FakeForum
 ) -> None:
-    clock = Clock()
-    add_case(store, clock)
-    claim(store, settings, ANA, clock)
-    service = answering(store, settings, forum, clock)
+    _clock, service = ana_holds_a_case(store, settings, forum)
     case = store.get_case("1")
     assert "shorten by 20" in (service.reply_problem(case, "x" * 300) or "")
     with pytest.raises(InputError, match="shorten by 20"):
@@ -176,10 +180,7 @@ async def test_drafts_wait_for_a_manager(
     replies = settings.config.replies.model_copy(update={"approval": "managers"})
     config = settings.config.model_copy(update={"replies": replies})
     settings = Settings(config, settings.env, settings.config_file, settings.rules_dir)
-    clock = Clock()
-    add_case(store, clock)
-    claim(store, settings, ANA, clock)
-    service = answering(store, settings, forum, clock)
+    clock, service = ana_holds_a_case(store, settings, forum)
     draft = await service.reply("1", ANA, "cli", "Draft: sorry about that")
     assert draft.reply.state is ReplyState.DRAFT and not draft.needs_sending
     with pytest.raises(NotAllowed, match="only a manager"):
@@ -198,10 +199,7 @@ async def test_drafts_wait_for_a_manager(
 async def test_marked_answered_takes_only_web_links(
     store: TinyDBStore, settings: Settings, forum: FakeForum
 ) -> None:
-    clock = Clock()
-    add_case(store, clock)
-    claim(store, settings, ANA, clock)
-    service = answering(store, settings, forum, clock)
+    _clock, service = ana_holds_a_case(store, settings, forum)
     with pytest.raises(InputError, match="http"):
         await service.mark_answered("1", ANA, "board", "javascript:alert(1)")
     case = await service.mark_answered("1", ANA, "board", "https://news.ycombinator.com/item?id=1")
@@ -213,10 +211,7 @@ async def test_marked_answered_takes_only_web_links(
 async def test_the_link_of_an_answer_given_elsewhere_cannot_ping_anyone(
     store: TinyDBStore, settings: Settings, forum: FakeForum
 ) -> None:
-    clock = Clock()
-    add_case(store, clock)
-    claim(store, settings, ANA, clock)
-    service = answering(store, settings, forum, clock)
+    clock, service = ana_holds_a_case(store, settings, forum)
     link = "https://x.example/status/9?via={@user:slack:U9}"
     case = await service.mark_answered("1", ANA, "board", link)
     await service.aclose()
@@ -229,10 +224,7 @@ async def test_the_link_of_an_answer_given_elsewhere_cannot_ping_anyone(
 async def test_a_deleted_post_can_be_closed_as_such(
     store: TinyDBStore, settings: Settings, forum: FakeForum
 ) -> None:
-    clock = Clock()
-    add_case(store, clock)
-    claim(store, settings, ANA, clock)
-    service = answering(store, settings, forum, clock)
+    _clock, service = ana_holds_a_case(store, settings, forum)
     with pytest.raises(NotAllowed, match="not known to be deleted"):
         await service.close_deleted("1", ANA, "cli")
     forum.delete("101")
@@ -280,10 +272,7 @@ async def test_a_resolved_case_is_reopened_before_anyone_answers_it(
 async def test_write_access_revoked_while_a_reply_is_in_flight_fails_it_once(
     store: TinyDBStore, settings: Settings, forum: FakeForum
 ) -> None:
-    clock = Clock()
-    add_case(store, clock)
-    claim(store, settings, ANA, clock)
-    service = answering(store, settings, forum, clock)
+    clock, service = ana_holds_a_case(store, settings, forum)
     started = request_reply(
         store, SettingsPolicy(settings), case_id="1", actor=ANA, surface="cli",
         text="On it", now=clock(),
