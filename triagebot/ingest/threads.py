@@ -362,7 +362,16 @@ class ThreadChecker:
         return by_source
 
     async def run(self) -> int:
-        """One pass: read the threads the budgets allow; the number of cases read."""
+        """One pass: read the threads the budgets allow; the number of cases read. A pass
+        cut short by the server stopping ends quietly (what it read is recorded: each read is
+        one compare-and-set of its own)."""
+        try:
+            return await self._pass()
+        except asyncio.CancelledError:
+            log.info("event=thread_reads_stopped")
+            return 0
+
+    async def _pass(self) -> int:
         now = self.clock()
         if self._refreshed is None or now - self._refreshed >= REFRESH_EVERY:
             self._followed = await in_background(self._load_followed, now)
