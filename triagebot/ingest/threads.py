@@ -55,8 +55,9 @@ log = logging.getLogger(__name__)
 BUDGET_SHARE = 0.5
 #: How often the checker runs; each run reads what the budgets allow.
 RUN_EVERY = timedelta(seconds=30)
-#: How often the list of cases to follow is read again from the store.
-REFRESH_EVERY = timedelta(minutes=5)
+#: How often the whole list of cases to follow is read again from the store (between two
+#: reads, new cases are added by ingest time and each read case's copy is kept current).
+REFRESH_EVERY = timedelta(hours=1)
 #: New cases are looked for from a little before the last look (ingest times may lag).
 NEW_CASES_OVERLAP = timedelta(minutes=2)
 #: A source whose read failed is left alone this long.
