@@ -11,6 +11,7 @@ Teams updates the card, a case routed before the install appears once the bot is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -92,15 +93,28 @@ def _config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    node, cli = require_playground()
-    env = {
+    runtime = Runtime.build(load_settings(_config(tmp_path), playground_env(tmp_path)))
+    try:
+        async with served(runtime, tmp_path) as served_world:
+            yield served_world
+    finally:
+        runtime.close()
+
+
+def playground_env(tmp_path: Path) -> dict[str, str]:
+    """Teams local mode over a store in ``tmp_path``, the shipped rules, no leader jobs."""
+    return {
         "TRIAGEBOT_DB": str(tmp_path / "db" / "triagebot.json"),
         "TRIAGEBOT_RULES": str(ROOT / "rules"),
         "TRIAGEBOT_TEAMS": "1",
         "TRIAGEBOT_RUN_JOBS": "0",
     }
-    settings = load_settings(_config(tmp_path), env)
-    runtime = Runtime.build(settings)
+
+
+@contextlib.asynccontextmanager
+async def served(runtime: Runtime, tmp_path: Path) -> AsyncIterator[World]:
+    """The app with Teams on 127.0.0.1 and the playground talking to it."""
+    node, cli = require_playground()
     app = create_app(runtime)
     teams = add_teams(runtime, app)
     assert teams is not None
@@ -114,7 +128,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             yield World(runtime, teams, pg)
     finally:
         await server.close()
-        runtime.close()
 
 
 async def _installed(world: World) -> None:

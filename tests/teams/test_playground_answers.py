@@ -20,15 +20,19 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 
 from integrations.demo.forum import DemoForum, ForumSource
-from integrations.teams.app import add_teams
 from integrations.teams.places import SURFACE
-from tests.conftest import ROOT
-from tests.e2e_helpers import require_playground
-from tests.teams.playground import USER_AAD, card_text, free_port, playground
-from tests.teams.test_playground import World, _card, _config, _data, _installed
+from tests.teams.playground import USER_AAD, card_text
+from tests.teams.test_playground import (
+    World,
+    _card,
+    _config,
+    _data,
+    _installed,
+    playground_env,
+    served,
+)
 from triagebot.actions.executor import execute
 from triagebot.cases.answers import ReplyState
 from triagebot.cases.identities import Identity
@@ -36,7 +40,6 @@ from triagebot.cases.lifecycle import Claim, Resolve
 from triagebot.cases.records import Author, Case, CaseState, Mention
 from triagebot.config.settings import load_settings
 from triagebot.runtime.answering import Answering
-from triagebot.runtime.server import create_app
 from triagebot.runtime.wiring import Runtime
 
 pytestmark = pytest.mark.playground
@@ -61,40 +64,24 @@ async def _forum_world(tmp_path: Path, extra: str = "") -> AsyncIterator[tuple[W
     """The playground and the app with the loopback forum as source "x" (and "hn", which
     cannot post); ``extra``: people added to the test's configuration, with ``[replies]
     approval = "managers"``."""
-    node, cli = require_playground()
-    env = {
-        "TRIAGEBOT_DB": str(tmp_path / "db" / "triagebot.json"),
-        "TRIAGEBOT_RULES": str(ROOT / "rules"),
-        "TRIAGEBOT_TEAMS": "1",
-        "TRIAGEBOT_RUN_JOBS": "0",
-    }
     config = _config(tmp_path)
     text = config.read_text()
     if extra:
         assert text.count('approval = "none"') == 1
         text = text.replace('approval = "none"', 'approval = "managers"') + extra
     config.write_text(text)
-    settings = load_settings(config, env)
+    settings = load_settings(config, playground_env(tmp_path))
     runtime = Runtime.build(settings)
     forum = DemoForum()
     url = await forum.start()
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
     sources = {"x": ForumSource(url, name="x"), "hn": ForumSource(url, name="hn", token=None)}
     runtime.answering = Answering(runtime.store, settings, sources, http, runtime.clock)
-    app = create_app(runtime)
-    teams = add_teams(runtime, app)
-    assert teams is not None
-    server = TestServer(app, host="127.0.0.1", port=free_port())
-    await server.start_server()
-    workdir = tmp_path / "playground"
-    workdir.mkdir()
     try:
-        bot_url = f"http://127.0.0.1:{server.port}/api/messages"
-        async with playground(node, cli, bot_url, workdir) as pg:
-            yield World(runtime, teams, pg), forum
+        async with served(runtime, tmp_path) as world:
+            yield world, forum
     finally:
         await runtime.answering.aclose()
-        await server.close()
         await forum.stop()
         runtime.close()
 
