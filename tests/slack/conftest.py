@@ -30,7 +30,7 @@ from tests.fakes.slack_requests import SECRET, block_action, signed, slash
 from tests.fakes.slack_views import ModalSlack
 from triagebot.cases.records import Author, Case, Mention, MessageRef
 from triagebot.config.settings import load_settings
-from triagebot.runtime.server import create_app
+from triagebot.runtime.server import DELIVERY, SCHEDULER, create_app
 from triagebot.runtime.wiring import Runtime
 
 CHANNELS = {"C0SUPPORT", "C0SALES", "C0SHIPPING", "C0BILLING", "C0PRESS", "C0PRODUCT",
@@ -104,6 +104,14 @@ class SlackWorld:
     async def sla(self, text: str, user: str = "U0ANA") -> Any:
         body = slash(text, user=user, channel="C0SUPPORT", response_url=self.fake.response_url())
         return await self.post(body)
+
+    async def hold_scheduler(self) -> None:
+        """Pause the app's scheduler and wait out a flush in progress: a test that plays a
+        crash between posting and recording drives delivery itself, with no other worker."""
+        app = self.client.app
+        assert app is not None
+        app[SCHEDULER].pause()
+        await app[DELIVERY].wait_idle(5.0)
 
     async def until(self, predicate: Any, timeout: float = 5.0) -> None:
         """Wait for work Bolt goes on with after the ack."""
