@@ -76,6 +76,19 @@ def test_dedupe_against_stored_mentions(store: Store) -> None:
     assert store.pending_outbox() == 2  # the skipped entry's outbox item is not stored
 
 
+def test_active_cases_of_mentions_names_only_active_cases(store: Store) -> None:
+    store.add_cases([make_new("1", mention_id="x:a"), make_new("2", mention_id="x:b"),
+                     make_new("3", mention_id="x:c", state=CaseState.SPAM)])  # fmt: skip
+    claimed = moved(store.get_case("2"), CaseState.CLAIMED)
+    store.save_case(claimed, claimed.version - 1)
+    asked = ["x:a", "x:b", "x:c", "x:never"]
+    assert store.active_cases_of_mentions(asked) == {"x:a": "1", "x:b": "2"}
+    resolved = moved(store.get_case("1"), CaseState.RESOLVED)
+    store.save_case(resolved, resolved.version - 1)
+    assert store.active_cases_of_mentions(asked) == {"x:b": "2"}
+    assert store.active_cases_of_mentions([]) == {}
+
+
 def test_dedupe_inside_one_batch(store: Store) -> None:
     result = store.add_cases([make_new("1", mention_id="x:a"), make_new("2", mention_id="x:a")])
     assert result == [True, False]

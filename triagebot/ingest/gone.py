@@ -4,13 +4,13 @@ A source that lists a post as deleted (Reddit's ``[deleted]`` author, a ``[remov
 never makes a case of it. When a case was made from the post before it went, the case gets
 one ``source_deleted`` event and a thread note on every surface that shows it, so whoever
 handles it knows the customer's words are gone from the source (the case keeps its copy).
-Only open cases are noted, once each; the lookup runs only for mention ids the store knows.
+Only open cases are noted, once each.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -27,21 +27,19 @@ ACTION = "source_deleted"
 ATTEMPTS = 3
 
 
-def known_ids(store: Store, ids: Sequence[str]) -> set[str]:
-    """The ids among ``ids`` that a stored case was made from."""
-    return store.known_mentions(list(ids))
-
-
 def note_gone(store: Store, gone: Iterable[GonePost], now: datetime) -> list[Case]:
-    """Note on each open case whose post is now gone that it was deleted; the cases noted."""
+    """Note on each open case whose post is now gone that it was deleted; the cases noted.
+
+    The open cases are found by the store's mention index (one look-up for the batch), never
+    by listing the active cases.
+    """
     by_id = {post.id: post for post in gone}
-    known = known_ids(store, list(by_id)) if by_id else set()
-    if not known:
+    if not by_id:
         return []
-    cases = [c for c in store.list_cases(states=ACTIVE_STATES) if c.mention.id in known]
+    found = store.active_cases_of_mentions(list(by_id))
     noted = []
-    for case in cases:
-        updated = _note(store, case.id, by_id[case.mention.id], now)
+    for mention_id, case_id in sorted(found.items(), key=lambda item: item[1]):
+        updated = _note(store, case_id, by_id[mention_id], now)
         if updated is not None:
             noted.append(updated)
     return noted

@@ -63,6 +63,11 @@ class Store(Protocol):
         independent of the number of stored cases."""
         ...
 
+    def active_cases_of_mentions(self, mention_ids: Sequence[str]) -> dict[str, str]:
+        """Mention id -> case id of the *active* cases made from these mentions: one look-up
+        for a whole batch, in time independent of the number of active cases."""
+        ...
+
     def get_case(self, case_id: str) -> Case:
         """The stored case; raises ``CaseNotFound``."""
         ...

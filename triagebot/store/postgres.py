@@ -234,6 +234,17 @@ class PostgresStore:
             ).fetchall()
         return {r[0] for r in rows}
 
+    def active_cases_of_mentions(self, mention_ids: Sequence[str]) -> dict[str, str]:
+        """One query over the mention id index, kept to the active states."""
+        if not mention_ids:
+            return {}
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT mention_id, id FROM cases WHERE mention_id = ANY(%s) AND state = ANY(%s)",
+                (list(mention_ids), sorted(_ACTIVE)),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def get_case(self, case_id: str) -> Case:
         row = self._one("SELECT doc FROM cases WHERE id = %s", (case_id,))
         if row is None:

@@ -127,6 +127,15 @@ class TinyDBStore(Engine):
 
         return self._read(run)
 
+    def active_cases_of_mentions(self, mention_ids: Sequence[str]) -> dict[str, str]:
+        """From the active cases' mention index."""
+
+        def run() -> dict[str, str]:
+            active = self._index.mentions
+            return {m: active[m] for m in mention_ids if m in active}
+
+        return self._read(run)
+
     def get_case(self, case_id: str) -> Case:
         doc = self._read(lambda: self._doc(case_id))
         if doc is None:
