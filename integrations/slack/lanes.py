@@ -2,17 +2,34 @@
 
 Slack allows about one ``chat.postMessage`` a second per channel. Each channel is a lane with
 its own lock, so posts to one channel go out in order and spaced, while other channels go on
-at the same time. The clock is injectable for tests.
+at the same time. The clocks are injectable for tests.
+
+A channel's next slot opens ``interval`` (plus a small ``margin``) after its previous request
+was *sent*, not after it was answered, so a channel carries one message an interval whatever
+the latency. What Slack compares is when the requests *arrive*, and a request that took longer
+than usual to arrive brings the next one closer to it: the slot opens that much later. Slack's
+answer carries the message's ``ts`` (its clock when the message was made); ``ts`` minus the
+local time of sending is the request's one-way time plus the difference of the two clocks, and
+the least of these over recent requests is the quickest arrival plus the same difference, so
+their difference, the *lag*, is how much later than the quickest one this request arrived,
+whatever the clocks say. A request whose arrival is not known (no answer, an error, a turn that
+does not say when it sent) opens the next slot ``interval`` after it was answered, as it
+must arrive before its answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 DEFAULT_INTERVAL = 1.0
+#: Seconds added to each interval: room for a request that arrives quicker than all recent.
+DEFAULT_MARGIN = 0.02
+#: Recent requests whose one-way time (plus the clocks' difference) is remembered.
+_OFFSETS = 64
 
 
 class _Lane:
@@ -21,30 +38,76 @@ class _Lane:
         self.next_at = 0.0
 
 
+class Turn:
+    """A channel's slot, held by one request: call ``sending()`` right before the request
+    goes out and ``arrived(ts)`` with the ``ts`` of Slack's answer."""
+
+    def __init__(self, monotonic: Callable[[], float], wall: Callable[[], float]) -> None:
+        self._monotonic = monotonic
+        self._wall = wall
+        self.sent: float | None = None  # monotonic time of sending
+        self.sent_wall = 0.0
+        self.server_time: float | None = None  # Slack's clock when the message was made
+
+    def sending(self) -> None:
+        self.sent, self.sent_wall = self._monotonic(), self._wall()
+
+    def arrived(self, ts: object) -> None:
+        """Slack answered with the message's ``ts`` (seconds since the epoch, as a string)."""
+        try:
+            self.server_time = float(str(ts))
+        except ValueError:
+            self.server_time = None
+
+
 class ChannelLanes:
-    """Spaces messages per channel; ``async with lanes.turn(channel):`` then post."""
+    """Spaces messages per channel; ``async with lanes.turn(channel) as turn:`` then post."""
 
     def __init__(
-        self, interval: float = DEFAULT_INTERVAL, monotonic: Callable[[], float] = time.monotonic
+        self,
+        interval: float = DEFAULT_INTERVAL,
+        monotonic: Callable[[], float] = time.monotonic,
+        *,
+        margin: float = DEFAULT_MARGIN,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.interval = interval
+        self.margin = margin if interval > 0 else 0.0
         self._monotonic = monotonic
+        self._wall = wall
         self._lanes: dict[str, _Lane] = {}
+        self._offsets: deque[float] = deque(maxlen=_OFFSETS)
 
     @asynccontextmanager
-    async def turn(self, channel: str) -> AsyncIterator[None]:
-        """Wait for the channel's next slot; the next one opens ``interval`` after this one's
-        request is answered (so requests can never arrive closer together than ``interval``,
-        however their network times vary)."""
+    async def turn(self, channel: str) -> AsyncIterator[Turn]:
+        """Wait for the channel's next slot; the next one opens when this request's arrival
+        allows (see the module docstring)."""
         lane = self._lanes.setdefault(channel, _Lane())
         async with lane.lock:
             wait = lane.next_at - self._monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+            turn = Turn(self._monotonic, self._wall)
             try:
-                yield
+                yield turn
             finally:
-                lane.next_at = max(lane.next_at, self._monotonic() + self.interval)
+                lane.next_at = max(lane.next_at, self._opens(turn))
+
+    def _opens(self, turn: Turn) -> float:
+        """When the slot after ``turn`` opens (monotonic seconds)."""
+        answered = self._monotonic()
+        if turn.sent is None or turn.server_time is None:
+            return answered + self.interval  # arrived at the latest when answered
+        offset = turn.server_time - turn.sent_wall  # one-way time + the clocks' difference
+        self._offsets.append(offset)
+        lag = offset - min(self._offsets)  # later than the quickest recent arrival
+        lag = min(max(lag, 0.0), answered - turn.sent)  # it arrived before its answer
+        return turn.sent + self.interval + max(self.margin, lag)
+
+    def next_slot(self, channel: str) -> float:
+        """When the channel's next slot opens (monotonic seconds; 0 for a new channel)."""
+        lane = self._lanes.get(channel)
+        return 0.0 if lane is None else lane.next_at
 
     def hold(self, channel: str, seconds: float) -> None:
         """Slack said to wait (429 Retry-After): keep the channel quiet for ``seconds``."""

@@ -1,10 +1,12 @@
 """The Slack surface: posts each case to its department's channel, updates it, replies in thread.
 
-Posts are paced per channel (``ChannelLanes``). A post whose outcome is unknown (a crash
-between Slack's answer and the store recording the message, or a lost answer) is not
-repeated blindly: the channel's recent history is searched for a message whose metadata
-names the case, and that message is used. Slack errors become ``DeliveryError``; the ones
-that retrying cannot fix (no such channel, bot not in channel, bad token) are ``permanent``.
+Posts are paced per channel (``ChannelLanes``: from when each post was sent and when Slack
+says it arrived, so a channel carries one post a second whatever the latency). A post whose
+outcome is unknown (a crash between Slack's answer and the store recording the message, or a
+lost answer) is not repeated blindly: the channel's recent history is searched for a message
+whose metadata names the case, and that message is used. Slack errors become
+``DeliveryError``; the ones that retrying cannot fix (no such channel, bot not in channel, bad
+token) are ``permanent``.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class SlackSurface:
 
     async def post(self, case: Case) -> MessageRef:
         channel = self.targets.channels[case.department]
-        async with self.lanes.turn(channel):
+        async with self.lanes.turn(channel) as turn:
             found = await self._find_posted(channel, case)
             if found is not None:
                 log.info("case %s was already posted in %s (ts %s); not posting again",
@@ -115,6 +117,7 @@ class SlackSurface:
                 return MessageRef(SURFACE, channel, found)
             ctx = self.context()
             try:
+                turn.sending()
                 response = await self.client.chat_postMessage(
                     channel=channel,
                     text=render.fallback_text(case, ctx),
@@ -127,6 +130,7 @@ class SlackSurface:
             except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
                 self._note_uncertain(case, exc)
                 raise self._failed(exc, "chat.postMessage", channel) from exc
+            turn.arrived(response.get("ts"))
         self._uncertain.discard(case.id)
         return MessageRef(SURFACE, str(response["channel"]), str(response["ts"]))
 
@@ -182,9 +186,10 @@ class SlackSurface:
 
     async def _say(self, channel: str, body: str, thread_ts: str | None = None) -> None:
         """A short paced message (thread note or escalation); ``body`` is escaped mrkdwn."""
-        async with self.lanes.turn(channel):
+        async with self.lanes.turn(channel) as turn:
             try:
-                await self.client.chat_postMessage(
+                turn.sending()
+                response = await self.client.chat_postMessage(
                     channel=channel,
                     text=body[:3_000],
                     blocks=render.as_dicts(render.note_blocks(body)),
@@ -195,6 +200,7 @@ class SlackSurface:
                 )
             except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
                 raise self._failed(exc, "chat.postMessage", channel) from exc
+            turn.arrived(response.get("ts"))
 
     def _failed(self, exc: Exception, method: str, channel: str) -> DeliveryError:
         """Translate; a 429 that outlasted the client's retries also quiets the channel."""

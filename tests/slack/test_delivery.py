@@ -4,6 +4,7 @@ and the SLA watcher's notes and escalations."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 
 import pytest
@@ -100,12 +101,16 @@ async def test_rate_limited_posts_wait_and_none_is_lost(world: SlackWorld) -> No
 
 async def test_paced_posts_are_never_rejected(world: SlackWorld) -> None:
     world.fake.rate_interval = 0.2
-    world.slack.surface.lanes = ChannelLanes(0.2)
-    for n in range(4):
+    world.slack.surface.lanes = ChannelLanes(0.2)  # paced from when each post was sent
+    for n in range(6):
         await world.ingest(f"northwind: my parcel {n} is late")
     await world.deliver()
     assert world.fake.rejected == 0
-    assert len(world.fake.calls_of("chat.postMessage")) == 4
+    posts = world.fake.calls_of("chat.postMessage")
+    assert len(posts) == 6
+    assert len({c.args["channel"] for c in posts}) == 1
+    closest = min(b.at - a.at for a, b in itertools.pairwise(posts))
+    assert closest >= world.fake.rate_interval - world.fake.rate_tolerance
 
 
 async def test_a_missing_channel_is_reported_and_not_retried(
