@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from triagebot.config.settings import board_login
+from triagebot.config.environment import board_login
 from triagebot.errors import InputError
 
 MIN_LENGTH = 8

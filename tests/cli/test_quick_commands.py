@@ -1,4 +1,5 @@
-"""A command that only changes a case starts without the heavy parts of the program, and the
+"""A command that only changes a case starts without the heavy parts of the program (the
+configuration's models and pydantic too, once the configuration cache holds the file), and the
 holiday tables come from their cache file."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from triagebot.sla import holiday_tables
 from triagebot.store.tinydb_store import TinyDBStore
 
 ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = '[brand]\nname = "Acme"\nkeywords = ["acme"]\n\n[[departments]]\nid = "support"\n'
+
 HEAVY = [
     "numpy",
     "matplotlib",
@@ -30,7 +33,13 @@ HEAVY = [
     "triagebot.routing.model",
     "triagebot.ingest.pipeline",
     "triagebot.runtime.delivery",
+    "pydantic",
+    "triagebot.config.settings",
+    "integrations.teams.cli",
+    "triagebot.cli.rules",
 ]
+#: Loaded by the first run only: it validates the configuration and fills the caches.
+FIRST_RUN = {"holidays", "pydantic", "triagebot.config.settings"}
 #: Runs ``triagebot`` as ``python -m triagebot`` does, then names the heavy modules it loaded.
 PROBE = """
 import runpy, sys
@@ -43,14 +52,14 @@ print("LOADED", " ".join(m for m in HEAVY if m in sys.modules), "EXIT", code)
 """
 
 
-def _claim(tmp_path: Path, case_id: str) -> tuple[list[str], str]:
+def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
     env |= {
         "TRIAGEBOT_DB": str(tmp_path / "data" / "triagebot.json"),
         "TRIAGEBOT_CACHE_DIR": str(tmp_path / "cache"),
     }
-    done = subprocess.run(
-        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}", "claim", case_id, "--by", "ana"],
+    return subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}", *args],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -58,6 +67,10 @@ def _claim(tmp_path: Path, case_id: str) -> tuple[list[str], str]:
         timeout=120,
         check=True,
     )
+
+
+def _claim(tmp_path: Path, case_id: str) -> tuple[list[str], str]:
+    done = _run(tmp_path, "claim", case_id, "--by", "ana")
     last = done.stdout.strip().splitlines()[-1]
     loaded, _, code = last.removeprefix("LOADED").partition("EXIT")
     return loaded.split(), f"{code.strip()} {done.stdout}"
@@ -68,10 +81,30 @@ def test_claim_loads_no_model_rules_tables_or_holiday_package(tmp_path: Path) ->
         store.add_cases([make_new("1"), make_new("2", mention_id="x:2")])
     first, said = _claim(tmp_path, "1")
     assert said.startswith("0 ") and "#1 is now claimed" in said
-    assert set(first) <= {"holidays"}  # the first run fills the holiday cache
+    assert set(first) <= FIRST_RUN  # the first run fills the caches
     second, said = _claim(tmp_path, "2")
     assert said.startswith("0 ")
     assert second == []
+
+
+def test_a_claim_reads_the_configuration_as_changed(tmp_path: Path) -> None:
+    """The configuration cache is keyed by the file's contents: an edited file is validated
+    again, and a mistake is one line naming the file and the field (exit 2)."""
+    with TinyDBStore(tmp_path / "data" / "triagebot.json") as store:
+        store.add_cases([make_new(str(n), mention_id=f"x:{n}") for n in range(1, 4)])
+    config = tmp_path / "triagebot.toml"
+    config.write_text(MINIMAL)
+    _, said = _claim(tmp_path, "1")
+    assert "#1 is now claimed (support, ana)" in said
+    config.write_text(MINIMAL + '[[people]]\nname = "Ana Lopez"\ncli_name = "ana"\n')
+    loaded, said = _claim(tmp_path, "2")
+    assert "#2 is now claimed (support, Ana Lopez)" in said
+    assert set(loaded) == {"pydantic", "triagebot.config.settings"}  # validated again
+    config.write_text(MINIMAL.replace('"support"', '"Support Team"'))
+    done = _run(tmp_path, "claim", "3", "--by", "ana")
+    assert done.stdout.strip().splitlines()[-1].endswith("EXIT 2")
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("triagebot: triagebot.toml: departments[0] (Support Team).id: ")
 
 
 @pytest.fixture

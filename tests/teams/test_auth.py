@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from botbuilder.core import ActivityHandler, TurnContext
-from pydantic import SecretStr
 
 from integrations.teams.auth import AuthEndpoints, create_adapter, guard_messages
 from tests.fakes.microsoft import APP_ID, TENANT, FakeMicrosoft, new_key
+from triagebot.config.secret import SecretStr
 from triagebot.config.settings import Environment
 from triagebot.errors import ConfigError
 

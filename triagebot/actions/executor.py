@@ -11,50 +11,62 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Command, LifecyclePolicy, Publish, apply
 from triagebot.cases.note_mentions import mention_user
 from triagebot.cases.records import Case, CaseEvent, OutboxItem, OutboxKind, Priority
-from triagebot.config.settings import Settings
 from triagebot.errors import VersionConflict
 from triagebot.sla.clocks import due_times, respond_due_time
 from triagebot.store.base import CaseChange, Store
+
+if TYPE_CHECKING:
+    from triagebot.config.case_rules import CaseRules
+    from triagebot.config.quick import QuickSettings
+    from triagebot.config.settings import Settings
 
 _MAX_ATTEMPTS = 5
 
 
 class SettingsPolicy:
-    """The lifecycle policy read from the settings."""
+    """The lifecycle policy read from the settings (or a quick command's cached rules)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings | QuickSettings) -> None:
         self._settings = settings
 
     @property
+    def _rules(self) -> CaseRules:
+        return self._settings.rules
+
+    @property
     def reopen_within(self) -> timedelta:
-        return self._settings.reopen_within
+        return self._rules.reopen_within
 
     def is_manager(self, actor: Identity) -> bool:
-        return self._settings.is_manager(actor)
+        return self._rules.is_manager(actor)
 
     def same_person(self, one: Identity, other: Identity) -> bool:
-        return self._settings.people.same_person(one, other)
+        return self._rules.people.same_person(one, other)
 
     def name_of(self, actor: Identity) -> str:
-        return self._settings.people.name_of(actor)
+        return self._rules.people.name_of(actor)
 
     def department_exists(self, department: str) -> bool:
-        return department in self._settings.departments
+        return self._rules.has_department(department)
 
     def due_times(
         self, priority: Priority, department: str, start: datetime
     ) -> tuple[datetime, datetime]:
-        policy = self._settings.sla_policy(priority, department)
-        return due_times(policy, self._settings.calendar_for(department), start)
+        rules = self._rules
+        return due_times(
+            rules.sla_policy(priority, department), rules.calendar_for(department), start
+        )
 
     def respond_due(self, priority: Priority, department: str, start: datetime) -> datetime:
-        policy = self._settings.sla_policy(priority, department)
-        return respond_due_time(policy, self._settings.calendar_for(department), start)
+        rules = self._rules
+        policy = rules.sla_policy(priority, department)
+        return respond_due_time(policy, rules.calendar_for(department), start)
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from triagebot.actions.executor import execute
+from triagebot.actions.executor import SettingsPolicy, execute
 from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim, Command, MarkSpam, Reassign, Reopen, Resolve, Unclaim
 from triagebot.cases.records import ACTIVE_STATES, Case, CaseState, Mention
-from triagebot.cli.rules import cmd_rules, print_explanation
 from triagebot.config.people import People
-from triagebot.config.settings import Settings, load_settings
+from triagebot.config.quick import QuickSettings, load_quick_settings
 from triagebot.errors import InputError, StoreError
 from triagebot.ingest.mention_io import decode_json_line, mention_from_json, read_mentions
 from triagebot.runtime.deploy import open_configured_store
-from triagebot.runtime.wiring import Runtime, build_router
+from triagebot.runtime.wiring import Runtime, build_router, utcnow
 
-# rich, the pipeline and the rules stack are imported by the commands that use them, so that
-# a command which only changes a case (claim, resolve) starts fast.
+# rich, the pipeline, the rules stack and the configuration's models (pydantic) are imported
+# by the commands that use them, so that a command which only changes a case (claim, resolve)
+# starts fast.
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from triagebot.config.settings import Settings
     from triagebot.routing.router import Router
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,25 @@ INGEST_BATCH = 500
 
 
 def settings_for_command(*, fallback: bool = True) -> Settings:
+    from triagebot.config.settings import load_settings  # noqa: PLC0415 (pydantic)
+
     settings = load_settings(fallback_to_example=fallback)
-    if fallback and settings.config_file.name == "triagebot.example.toml":
-        log.info("no triagebot.toml here: using the example configuration %s", settings.config_file)
+    if fallback:
+        _said_example(settings.config_file)
     return settings
+
+
+def quick_settings_for_command() -> QuickSettings:
+    """What a command that changes or reports on cases needs of the configuration, from the
+    configuration cache when it holds this file (``triagebot.config.quick``)."""
+    settings = load_quick_settings(fallback_to_example=True)
+    _said_example(settings.config_file)
+    return settings
+
+
+def _said_example(config_file: Path) -> None:
+    if config_file.name == "triagebot.example.toml":
+        log.info("no triagebot.toml here: using the example configuration %s", config_file)
 
 
 def output_console() -> Console:
@@ -142,6 +158,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
         router.prepare(batch)
         for mention in batch:
             if args.explain:
+                from triagebot.cli.rules import print_explanation  # noqa: PLC0415
+
                 as_json = args.json or not args.texts
                 print_explanation(router.explain(mention), mention.text, as_json=as_json)
                 continue
@@ -291,14 +309,15 @@ def cli_actor(by: str) -> Identity:
 
 def _act(args: argparse.Namespace, build: Callable[[str, Identity], Command]) -> int:
     actor = cli_actor(args.by)
-    runtime = Runtime.build(settings_for_command(), routing=False)
+    settings = quick_settings_for_command()
+    store = open_configured_store(settings.env)
     try:
         command = build(args.case_id.lstrip("#"), actor)
-        outcome = execute(runtime.store, runtime.policy, command, runtime.clock())
+        outcome = execute(store, SettingsPolicy(settings), command, utcnow())
     finally:
-        runtime.close()
+        store.close()
     case = outcome.case
-    people = runtime.settings.people
+    people = settings.rules.people
     owner = f", {people.name_of(case.claimed_by)}" if case.claimed_by else ""
     print(f"#{case.id} is now {case.state} ({case.department}{owner})")
     return 0
@@ -323,5 +342,4 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reopen": _simple(Reopen),
     "spam": _simple(MarkSpam),
     "reassign": cmd_reassign,
-    "rules": cmd_rules,
 }

@@ -11,14 +11,9 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn, cast
+from typing import NoReturn, TypeAlias, cast
 
-from integrations.board.cli import add_board_parser  # argparse only
 from triagebot import __version__
-from triagebot.cases.records import CaseState
-from triagebot.cli.answer_parsers import add_answer_parsers
-from triagebot.cli.routing import add_routing_parser
-from triagebot.cli.rules import add_rules_parser
 from triagebot.errors import ConfigError, InputError, TriagebotError
 
 #: How many cases ``triagebot cases`` shows unless ``--limit`` says otherwise.
@@ -36,6 +31,7 @@ COMMAND_MODULES = {
     "sources": "triagebot.cli.sources",
     "sla": "triagebot.cli.sla",
     "routing": "triagebot.cli.routing",
+    "rules": "triagebot.cli.rules",
     "teams": "integrations.teams.cli",
     "board": "integrations.board.cli",
     "reply": "triagebot.cli.answers",
@@ -75,9 +71,10 @@ def _limit(text: str) -> int:
     return value
 
 
-def _case_command(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
-) -> None:
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _case_command(sub: Subparsers, name: str, help: str) -> None:
     parser = sub.add_parser(name, help=help)
     parser.add_argument("case_id", help="case number, as shown by `triagebot cases`")
     if name == "reassign":
@@ -85,19 +82,11 @@ def _case_command(
     parser.add_argument("--by", required=True, type=_name, metavar="WHO", help="who is acting")
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one line per subcommand)
-    parser = _Parser(
-        prog="triagebot",
-        description="Route public brand mentions to the department that owns them.",
-    )
-    parser.add_argument("--version", action="version", version=f"triagebot {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    # Every subcommand's parser is a _Parser too (argparse uses the parent's class).
-    sub = cast(
-        "argparse._SubParsersAction[argparse.ArgumentParser]",
-        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
-    )
+def _case_commands(name: str, help: str) -> Callable[[Subparsers], None]:
+    return lambda sub: _case_command(sub, name, help)
 
+
+def _add_demo(sub: Subparsers) -> None:
     demo = sub.add_parser(
         "demo", help="replay sample mentions on the console, no credentials needed"
     )
@@ -108,11 +97,17 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one line per su
     demo.add_argument("--until-done", action="store_true", help="exit when every sample is handled")
     demo.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
 
+
+def _add_serve(sub: Subparsers) -> None:
     sub.add_parser("serve", help="run the web server and scheduler (what the Procfile runs)")
 
+
+def _add_ingest(sub: Subparsers) -> None:
     ingest = sub.add_parser("ingest", help="ingest mentions from a JSON-lines file")
     ingest.add_argument("file", help="one mention per line (see README)")
 
+
+def _add_triage(sub: Subparsers) -> None:
     triage = sub.add_parser("triage", help="show where texts would be routed (nothing stored)")
     triage.add_argument("texts", nargs="*", help="texts; without any, JSON lines from stdin")
     triage.add_argument(
@@ -121,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one line per su
     triage.add_argument(
         "--explain", action="store_true", help="show the words and rules behind each routing"
     )
+
+
+def _add_cases(sub: Subparsers) -> None:
+    from triagebot.cases.records import CaseState  # noqa: PLC0415
 
     cases = sub.add_parser("cases", help="list cases")
     cases.add_argument(
@@ -136,17 +135,14 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one line per su
     )
     cases.add_argument("--json", action="store_true", help="JSON lines out")
 
+
+def _add_show(sub: Subparsers) -> None:
     show = sub.add_parser("show", help="one case with its history")
     show.add_argument("case_id")
     show.add_argument("--json", action="store_true")
 
-    _case_command(sub, "claim", "claim a case")
-    _case_command(sub, "unclaim", "give a claimed case back to the queue")
-    _case_command(sub, "resolve", "resolve a case")
-    _case_command(sub, "reopen", "reopen a resolved case")
-    _case_command(sub, "reassign", "hand a case to another department")
-    _case_command(sub, "spam", "mark a case as spam")
 
+def _add_sla(sub: Subparsers) -> None:
     sla = sub.add_parser("sla", help="SLA summary, per-case export (CSV/JSON lines) or chart (PNG)")
     sla.add_argument("view", nargs="?", choices=["summary", "export", "chart"], default="summary")
     sla.add_argument(
@@ -159,13 +155,23 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one line per su
         "-o", "--output", metavar="FILE", help="export: file (default stdout); chart: PNG file"
     )
 
+
+def _add_poll(sub: Subparsers) -> None:
     poll = sub.add_parser("poll", help="fetch mentions from the configured sources and ingest them")
     poll.add_argument("--once", action="store_true", help="poll each source once and exit")
     poll.add_argument("--source", metavar="NAME", help="only this source")
+
+
+def _add_sources(sub: Subparsers) -> None:
     sources = sub.add_parser("sources", help="each source's state: last success, errors, lag")
     sources.add_argument("--json", action="store_true", help="JSON lines out")
 
+
+def _add_migrate(sub: Subparsers) -> None:
     sub.add_parser("migrate", help="bring the store's schema up to date (release phase)")
+
+
+def _add_migrate_store(sub: Subparsers) -> None:
     move = sub.add_parser(
         "migrate-store", help="copy an embedded store's whole history into PostgreSQL"
     )
@@ -173,15 +179,95 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one line per su
     move.add_argument(
         "--to", dest="target", metavar="URL", help="PostgreSQL URL (default: DATABASE_URL)"
     )
+
+
+def _add_rules(sub: Subparsers) -> None:
+    from triagebot.cli.rules import add_rules_parser  # noqa: PLC0415
+
     add_rules_parser(sub)
+
+
+def _add_routing(sub: Subparsers) -> None:
+    from triagebot.cli.routing import add_routing_parser  # noqa: PLC0415
+
     add_routing_parser(sub)
+
+
+def _add_answers(sub: Subparsers) -> None:
+    from triagebot.cli.answer_parsers import add_answer_parsers  # noqa: PLC0415
+
     add_answer_parsers(sub)
+
+
+def _add_teams(sub: Subparsers) -> None:
     # The teams subcommands live with the Teams package (no botbuilder is imported for them).
     from integrations.teams.cli import add_teams_parser  # noqa: PLC0415
 
     add_teams_parser(sub)
+
+
+def _add_board(sub: Subparsers) -> None:
+    from integrations.board.cli import add_board_parser  # noqa: PLC0415 (argparse only)
+
     add_board_parser(sub)
+
+
+#: Each subcommand's parser (in the order of ``--help``), and the names it registers.
+SUBCOMMANDS: list[tuple[tuple[str, ...], Callable[[Subparsers], None]]] = [
+    (("demo",), _add_demo),
+    (("serve",), _add_serve),
+    (("ingest",), _add_ingest),
+    (("triage",), _add_triage),
+    (("cases",), _add_cases),
+    (("show",), _add_show),
+    (("claim",), _case_commands("claim", "claim a case")),
+    (("unclaim",), _case_commands("unclaim", "give a claimed case back to the queue")),
+    (("resolve",), _case_commands("resolve", "resolve a case")),
+    (("reopen",), _case_commands("reopen", "reopen a resolved case")),
+    (("reassign",), _case_commands("reassign", "hand a case to another department")),
+    (("spam",), _case_commands("spam", "mark a case as spam")),
+    (("sla",), _add_sla),
+    (("poll",), _add_poll),
+    (("sources",), _add_sources),
+    (("migrate",), _add_migrate),
+    (("migrate-store",), _add_migrate_store),
+    (("rules",), _add_rules),
+    (("routing",), _add_routing),
+    (("reply", "answered", "threads"), _add_answers),
+    (("teams",), _add_teams),
+    (("board",), _add_board),
+]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or only of ``command`` (a known subcommand's name):
+    a quick command neither imports nor builds the parsers of the others."""
+    parser = _Parser(
+        prog="triagebot",
+        description="Route public brand mentions to the department that owns them.",
+    )
+    parser.add_argument("--version", action="version", version=f"triagebot {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    # Every subcommand's parser is a _Parser too (argparse uses the parent's class).
+    sub = cast(
+        "Subparsers", parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    )
+    for names, add in SUBCOMMANDS:
+        if command is None or command in names:
+            add(sub)
     return parser
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` asks for when it is a known one (None: build every parser, so
+    ``--help`` lists them all and a mistyped name is told the choices)."""
+    for word in argv:
+        if word in {"-v", "--verbose"}:
+            continue
+        if word.startswith("-"):
+            return None
+        return word if any(word in names for names, _ in SUBCOMMANDS) else None
+    return None
 
 
 def _exit_code(exc: TriagebotError) -> int:
@@ -190,8 +276,9 @@ def _exit_code(exc: TriagebotError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_named(words))
+    args = parser.parse_args(words)
     level = logging.INFO if args.verbose or args.command in {"serve", "demo"} else logging.WARNING
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -168,3 +169,6 @@ def print_explanation(explanation: Explanation, text: str, *, as_json: bool) -> 
         console.print(f"  classifier: {escape(guess.department)} ({guess.probability:.0%})")
     for rule_id, reason in explanation.blocked.items():
         console.print(f"  [dim]{escape(rule_id)} did not fire: {escape(reason)}[/]")
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"rules": cmd_rules}

@@ -7,13 +7,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import (
-    SecretStr,
-)
-
-from triagebot.config.file import ID_PATTERN, FileConfig
+from triagebot.config.people import ID_PATTERN
+from triagebot.config.secret import SecretStr
 from triagebot.errors import ConfigError
+from triagebot.paths import packaged_path
+
+if TYPE_CHECKING:
+    from triagebot.config.file import FileConfig
 
 
 @dataclass(frozen=True)
@@ -166,3 +168,18 @@ def source_env(config: FileConfig, environ: Mapping[str, str]) -> dict[str, Secr
     for source in config.sources:
         names.update(source.credential_variables())
     return {n: SecretStr(v.strip()) for n in sorted(names) if (v := environ.get(n, "")).strip()}
+
+
+def example_config_path() -> Path:
+    """The complete, commented example configuration shipped with triagebot."""
+    return packaged_path("triagebot.example.toml")
+
+
+def find_config_file(env: Environment, *, fallback_to_example: bool) -> Path:
+    """TRIAGEBOT_CONFIG, else ./triagebot.toml, else (if allowed) the shipped example."""
+    if env.config_path is not None:
+        return env.config_path
+    local = Path("triagebot.toml")
+    if local.exists() or not fallback_to_example:
+        return local
+    return example_config_path()

@@ -19,7 +19,7 @@ from pydantic import (
 
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import Priority
-from triagebot.config.people import PersonConfig, people_problems
+from triagebot.config.people import ID_PATTERN, SLACK_USER, people_problems
 from triagebot.config.routing import RoutingConfig
 from triagebot.durations import Span, parse_duration, parse_span
 from triagebot.sla.calendar import BusinessCalendar, WeeklyHours
@@ -34,7 +34,6 @@ SOURCE_TYPES = (
     "appstore",
     "stackexchange",
 )
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 def _duration(value: Any) -> timedelta:
@@ -58,6 +57,70 @@ PositiveSpan = Annotated[Span, BeforeValidator(_positive_span)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class PersonConfig(BaseModel):
+    """One ``[[people]]`` row of triagebot.toml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=80)
+    slack_user_id: str | None = None
+    teams_aad_object_id: str | None = None
+    board_login: str | None = None
+    cli_name: str | None = None
+    #: Bare names a store recorded before identities were qualified (``legacy:<name>``).
+    legacy_names: list[str] = []
+    manager: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_one_line(cls, value: str) -> str:
+        text = " ".join(value.split())
+        if not text:
+            raise ValueError("must not be blank")
+        return text
+
+    @field_validator("slack_user_id")
+    @classmethod
+    def _slack_id(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_USER.match(value):
+            raise ValueError(f"{value!r} is not a Slack user id (U… or W…, from the profile)")
+        return value
+
+    @field_validator("teams_aad_object_id")
+    @classmethod
+    def _teams_id(cls, value: str | None) -> str | None:
+        if value is not None:
+            Identity("teams", value)
+        return value
+
+    @field_validator("board_login")
+    @classmethod
+    def _board_login(cls, value: str | None) -> str | None:
+        if value is not None and not ID_PATTERN.match(value):
+            raise ValueError(f"{value!r} is not a board login (lower-case letters, digits, - _)")
+        return value
+
+    @field_validator("cli_name")
+    @classmethod
+    def _cli_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            Identity("cli", value)
+        return value
+
+    def identities(self) -> tuple[Identity, ...]:
+        found = [
+            Identity(surface, value)
+            for surface, value in (
+                ("slack", self.slack_user_id),
+                ("teams", self.teams_aad_object_id),
+                ("board", self.board_login),
+                ("cli", self.cli_name),
+            )
+            if value
+        ]
+        return (*found, *(Identity("legacy", n) for n in self.legacy_names))
 
 
 class BrandConfig(_Strict):

@@ -16,77 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import TYPE_CHECKING
 
 from triagebot.cases.identities import Identity
 
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,30}$")
-_LOGIN = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+if TYPE_CHECKING:
+    from triagebot.config.file import PersonConfig
 
-
-class PersonConfig(BaseModel):
-    """One ``[[people]]`` row of triagebot.toml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=80)
-    slack_user_id: str | None = None
-    teams_aad_object_id: str | None = None
-    board_login: str | None = None
-    cli_name: str | None = None
-    #: Bare names a store recorded before identities were qualified (``legacy:<name>``).
-    legacy_names: list[str] = []
-    manager: bool = False
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_one_line(cls, value: str) -> str:
-        text = " ".join(value.split())
-        if not text:
-            raise ValueError("must not be blank")
-        return text
-
-    @field_validator("slack_user_id")
-    @classmethod
-    def _slack_id(cls, value: str | None) -> str | None:
-        if value is not None and not _SLACK_USER.match(value):
-            raise ValueError(f"{value!r} is not a Slack user id (U… or W…, from the profile)")
-        return value
-
-    @field_validator("teams_aad_object_id")
-    @classmethod
-    def _teams_id(cls, value: str | None) -> str | None:
-        if value is not None:
-            Identity("teams", value)
-        return value
-
-    @field_validator("board_login")
-    @classmethod
-    def _board_login(cls, value: str | None) -> str | None:
-        if value is not None and not _LOGIN.match(value):
-            raise ValueError(f"{value!r} is not a board login (lower-case letters, digits, - _)")
-        return value
-
-    @field_validator("cli_name")
-    @classmethod
-    def _cli_name(cls, value: str | None) -> str | None:
-        if value is not None:
-            Identity("cli", value)
-        return value
-
-    def identities(self) -> tuple[Identity, ...]:
-        found = [
-            Identity(surface, value)
-            for surface, value in (
-                ("slack", self.slack_user_id),
-                ("teams", self.teams_aad_object_id),
-                ("board", self.board_login),
-                ("cli", self.cli_name),
-            )
-            if value
-        ]
-        return (*found, *(Identity("legacy", n) for n in self.legacy_names))
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+#: Ids of departments and sources, and board logins.
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 def people_problems(rows: Sequence[PersonConfig]) -> list[str]:
@@ -191,4 +130,4 @@ class People:
         surface, sep, _ = text.partition(":")
         if sep and surface in {"slack", "teams", "board", "cli"}:
             return Identity.parse(text)
-        return Identity("slack" if _SLACK_USER.match(text) else "cli", text)
+        return Identity("slack" if SLACK_USER.match(text) else "cli", text)

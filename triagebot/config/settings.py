@@ -16,21 +16,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import (
-    SecretStr,
-    ValidationError,
-)
+from pydantic import ValidationError
 
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import FALLBACK_DEPARTMENT, Priority
+from triagebot.config.case_rules import CaseRules
 from triagebot.config.environment import (
     SOURCE_CREDENTIALS,
     Environment,
     board_login,
+    example_config_path,
+    find_config_file,
     source_env,
 )
 from triagebot.config.file import (
-    DEFAULT_RESPOND_WITHIN,
     SOURCE_TYPES,
     BrandConfig,
     CalendarConfig,
@@ -41,9 +40,9 @@ from triagebot.config.file import (
     PolicyConfig,
     SlaConfig,
     SourceConfig,
-    department_calendar,
 )
 from triagebot.config.people import People
+from triagebot.config.secret import SecretStr
 from triagebot.config.toml_depth import MAX_DEPTH, too_deep
 from triagebot.errors import ConfigError
 from triagebot.paths import packaged_path
@@ -93,56 +92,31 @@ class Settings:
         return result
 
     @cached_property
-    def _calendars(self) -> dict[str, BusinessCalendar]:
-        return {
-            dept_id: department_calendar(self.config.calendar, dept)
-            for dept_id, dept in self.departments.items()
-        }
+    def rules(self) -> CaseRules:
+        """Calendars, SLA targets, reopen window and people (what quick commands read from
+        the configuration cache without these models)."""
+        return CaseRules.from_config(self.config)
 
     def calendar_for(self, department: str) -> BusinessCalendar:
-        return self._calendars.get(department) or self._calendars[FALLBACK_DEPARTMENT]
+        return self.rules.calendar_for(department)
 
     def sla_policy(self, priority: Priority, department: str) -> SlaPolicy:
         """The targets of ``priority`` in ``department``: its ``[departments.sla.P…]`` when
         set, else ``[sla.P…]``; an unset ``respond_within`` falls back to ``[sla.P…]``'s, then
         to the default of the priority (``DEFAULT_RESPOND_WITHIN``)."""
-        dept = self.departments.get(department)
-        general = self.config.sla.policy(priority)
-        chosen = (dept.sla.get(priority) if dept else None) or general
-        reminder = chosen.reminder_at or self.config.sla.reminder_at
-        respond = (
-            chosen.respond_within or general.respond_within or DEFAULT_RESPOND_WITHIN[priority]
-        )
-        return SlaPolicy(chosen.claim_within, chosen.resolve_within, reminder, respond)
+        return self.rules.sla_policy(priority, department)
 
-    @cached_property
+    @property
     def people(self) -> People:
         """The people directory: ``[[people]]`` and the older ``[managers]`` lists."""
-        managers = self.config.managers
-        return People.from_config(self.config.people, managers.names, managers.slack,
-                                  managers.teams)  # fmt: skip
+        return self.rules.people
 
     def is_manager(self, actor: Identity) -> bool:
-        return self.people.is_manager(actor)
+        return self.rules.is_manager(actor)
 
     @property
     def reopen_within(self) -> timedelta:
-        return self.config.sla.reopen_within
-
-
-def example_config_path() -> Path:
-    """The complete, commented example configuration shipped with triagebot."""
-    return packaged_path("triagebot.example.toml")
-
-
-def find_config_file(env: Environment, *, fallback_to_example: bool) -> Path:
-    """TRIAGEBOT_CONFIG, else ./triagebot.toml, else (if allowed) the shipped example."""
-    if env.config_path is not None:
-        return env.config_path
-    local = Path("triagebot.toml")
-    if local.exists() or not fallback_to_example:
-        return local
-    return example_config_path()
+        return self.rules.reopen_within
 
 
 def load_settings(
@@ -150,11 +124,13 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
     fallback_to_example: bool = False,
+    data: bytes | None = None,
 ) -> Settings:
-    """Read and validate the configuration; raises ConfigError listing every problem."""
+    """Read and validate the configuration; raises ConfigError listing every problem.
+    ``data``: the contents of ``path``, already read."""
     env = Environment.read(environ)
     config_file = path or find_config_file(env, fallback_to_example=fallback_to_example)
-    config = parse_config_file(config_file)
+    config = parse_config_file(config_file, data)
     rules_dir = env.rules_path or _rules_dir_beside(config_file)
     credentials = source_env(config, os.environ if environ is None else environ)
     return Settings(
@@ -167,10 +143,14 @@ def _rules_dir_beside(config_file: Path) -> Path:
     return beside if beside.is_dir() else packaged_path("rules")
 
 
-def parse_config_file(path: Path) -> FileConfig:
+def parse_config_file(path: Path, data: bytes | None = None) -> FileConfig:
+    """The file validated (``data``: its contents, already read)."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if data is None:
+            data = path.read_bytes()
+        # as read_text would: UTF-8, universal newlines
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         if (deep := too_deep(text)) is not None:
             raise ConfigError(
                 f"{name}:{deep.line}: {deep.field or 'value'}: nested more than "

@@ -13,7 +13,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from triagebot.config.settings import Environment
+from triagebot.config.environment import Environment
 from triagebot.errors import ConfigError
 from triagebot.store import open_store
 from triagebot.store.base import Store

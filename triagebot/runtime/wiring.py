@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from triagebot.actions.executor import SettingsPolicy
-from triagebot.config.settings import Settings
 from triagebot.runtime.deploy import open_configured_store
 from triagebot.runtime.surfaces import Surface
 from triagebot.store.base import Store
@@ -16,6 +15,7 @@ from triagebot.store.base import Store
 # The rules stack, the pipeline and delivery are imported when first used: a command that
 # only changes a case (claim, resolve) never loads them.
 if TYPE_CHECKING:
+    from triagebot.config.settings import Settings
     from triagebot.ingest.pipeline import Pipeline
     from triagebot.routing.model.classifier import DepartmentModel
     from triagebot.routing.router import Router

@@ -34,8 +34,9 @@ def cache_dir() -> Path:
     return Path(base) / "triagebot"
 
 
-def _stamp() -> str:
-    """Size and mtime of the installed package's version module (without importing it)."""
+def package_stamp() -> str:
+    """Size and mtime of the installed ``holidays`` package's version module (without
+    importing it): changes with the release installed."""
     spec = find_spec("holidays")
     locations = spec.submodule_search_locations if spec is not None else None
     if not locations:
@@ -45,7 +46,7 @@ def _stamp() -> str:
 
 
 def _path() -> Path:
-    return cache_dir() / f"holidays-{_stamp()}.json"
+    return cache_dir() / f"holidays-{package_stamp()}.json"
 
 
 def _load() -> dict[str, Any]:
