@@ -43,6 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Self, TypeVar, cast
 
@@ -72,6 +73,7 @@ from triagebot.store._journal import (
     journal_path,
     read_from,
 )
+from triagebot.store._outbox import OutboxIndex
 from triagebot.store._root import (
     CASES,
     CURSORS,
@@ -121,13 +123,22 @@ class Tx:
     """One write transaction: the in-memory root (cases through ``ActiveIndex``, the other
     tables through a TinyDB) plus the history changes."""
 
-    def __init__(self, root: Tables, meta: JSON, history: HistoryTx, index: ActiveIndex) -> None:
+    def __init__(
+        self,
+        root: Tables,
+        meta: JSON,
+        history: HistoryTx,
+        index: ActiveIndex,
+        outbox: OutboxIndex,
+    ) -> None:
         self.storage = RootStorage(root)
         db = open_db(self.storage)
         #: The cases table through TinyDB, for whole-store migrations only: it changes
         #: documents in place, so it must not change a case's mention or links (the index).
         self.cases = db.table(CASES)
-        self.outbox, self.cursors = db.table(OUTBOX), db.table(CURSORS)
+        #: The outbox is changed through the methods below, which keep ``outbox_index``.
+        self.cursors = db.table(CURSORS)
+        self.outbox_index = outbox
         self.meta_table = db.table(META)
         self.places = db.table(PLACES)
         self.meta = dict(meta)
@@ -196,6 +207,48 @@ class Tx:
                 self.drop(slot)
             closed = {k: v for k, v in doc.items() if k != KEYS_FIELD}
             self.history.put(closed, new=slot is not None)
+
+    # --- the outbox, by item id and in lease order (``OutboxIndex``) -----------------------
+    @property
+    def _outbox(self) -> dict[str, JSON]:
+        return self.storage.data.setdefault(OUTBOX, {})
+
+    def outbox_get(self, item_id: str) -> tuple[str, JSON] | None:
+        """(slot, document) of the queued item ``item_id``, if it is queued."""
+        slot = self.outbox_index.slots.get(item_id)
+        return None if slot is None else (slot, self._outbox[slot])
+
+    def outbox_has(self, item_id: str) -> bool:
+        return item_id in self.outbox_index.slots
+
+    def outbox_insert(self, docs: Iterable[JSON]) -> None:
+        """Queue new items' documents (ids not queued yet)."""
+        for doc in docs:
+            self.storage.writes += 1  # before any change: a failure from here reloads the root
+            slot = str(self.outbox_index.last_slot + 1)
+            self.storage.touch(OUTBOX, slot)
+            self._outbox[slot] = doc
+            self.outbox_index.add(slot, doc)
+
+    def outbox_update(self, slot: str, fields: JSON) -> None:
+        """Change fields of the item in ``slot``."""
+        self.storage.writes += 1
+        self.storage.touch(OUTBOX, slot)
+        old = self._outbox[slot]
+        new = old | fields
+        self.outbox_index.remove(old)
+        self._outbox[slot] = new
+        self.outbox_index.add(slot, new)
+
+    def outbox_remove(self, slot: str) -> None:
+        self.storage.writes += 1
+        self.storage.touch(OUTBOX, slot)
+        self.outbox_index.remove(self._outbox.pop(slot))
+
+    def outbox_due(self, now: datetime, limit: int) -> list[tuple[str, JSON]]:
+        """(slot, document) of up to ``limit`` items due at ``now``, oldest first."""
+        table = self._outbox
+        return [(slot, table[slot]) for slot in self.outbox_index.due(table, now, limit)]
 
     def record(self) -> JSON:
         """The journal record of this transaction: the touched documents as they are now (None
@@ -295,6 +348,7 @@ class Engine:
         #: the root (the SLA watcher's) decode only what changed.
         self._decoded: dict[str, tuple[int, Case]] = {}
         self._index = ActiveIndex()
+        self._outbox = OutboxIndex()
         with self._lock:
             self._refresh()
 
@@ -429,12 +483,16 @@ class Engine:
                     if name == CASES and old is not None:
                         self._index.remove(old)
                         dropped.append(old["id"])
+                    elif name == OUTBOX and old is not None:
+                        self._outbox.remove(old)
                     if doc is None:
                         table.pop(doc_id, None)
                         continue
                     table[doc_id] = doc
                     if name == CASES:
                         self._index.add(doc_id, doc, stored_keys(doc) or keys_of_doc(doc))
+                    elif name == OUTBOX:
+                        self._outbox.add(doc_id, doc)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self._loaded = False
             raise StoreError(f"{self.path}: a journal record is malformed ({exc!r})") from None
@@ -448,17 +506,21 @@ class Engine:
         if tx is None:
             try:
                 index = ActiveIndex.build(root.get(CASES, {}))
+                outbox = OutboxIndex.build(root.get(OUTBOX, {}))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 if fd is not None:
                     os.close(fd)
-                raise StoreError(f"{self.path}: an active case is malformed ({exc!r})") from None
+                raise StoreError(
+                    f"{self.path}: an active case or outbox item is malformed ({exc!r})"
+                ) from None
             dropped: Iterable[str] = [k for k in self._decoded if k not in index.slots]
             self._first_journal = self._journal = meta["journal"]
             self._offset = self._journal_bytes = 0
             self._snapshot_bytes = 0
         else:
-            index, dropped = tx.index, tx.dropped
+            index, dropped, outbox = tx.index, tx.dropped, tx.outbox_index
         self._meta, self._segments, self._index = meta, segments, index
+        self._outbox = outbox
         if fd is not None or tx is None:
             if self._fd is not None:
                 os.close(self._fd)
@@ -500,7 +562,7 @@ class Engine:
                 history = HistoryTx(
                     self._history, int(self._meta["next_segment"]), self.segment_capacity
                 )
-                tx = Tx(self._root, self._meta, history, self._index)
+                tx = Tx(self._root, self._meta, history, self._index, self._outbox)
                 try:
                     yield tx
                     if tx.dirty:

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from tinydb import Query
-from tinydb.table import Document
 
 from triagebot.cases.facts import SlaFacts, gc_paused, to_us
 from triagebot.cases.records import (
@@ -107,7 +106,7 @@ class TinyDBStore(Engine):
                 if case_id.isdecimal() and int(case_id) >= next_case:
                     next_case = int(case_id) + 1
             if outbox:
-                tx.outbox.insert_multiple(outbox)
+                tx.outbox_insert(outbox)
             if next_case != tx.meta["next_case"]:
                 tx.meta["next_case"] = next_case
                 tx.meta_changed = True
@@ -165,7 +164,7 @@ class TinyDBStore(Engine):
             doc["refs"] = current.get("refs", {})
             tx.store(old, doc)
             if items:
-                tx.outbox.insert_multiple(items)
+                tx.outbox_insert(items)
 
     def list_cases(
         self,
@@ -343,44 +342,37 @@ class TinyDBStore(Engine):
 
     # --- outbox --------------------------------------------------------------------------
     def lease_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
-        """Due items, oldest first, hidden until ``now + lease``; writes only if any is due."""
+        """Due items, oldest first, hidden until ``now + lease``; writes only if any is due.
+        Found through the outbox's lease order (``OutboxIndex``), not by reading every item."""
         if limit <= 0:
             return []
         now = utc(now)
+        hidden_until = iso(now + lease)
         with self._transaction() as tx:
-            due: list[tuple[datetime, int, Document]] = []
-            for doc in tx.outbox:
-                at = parse_iso(doc["next_attempt_at"])
-                if at is None or at <= now:
-                    due.append((parse_iso(doc["created_at"]) or now, doc.doc_id, doc))
-            due.sort(key=lambda d: (d[0], d[1]))
-            taken = [doc for _, _, doc in due[:limit]]
-            hidden_until = iso(now + lease)
-            if taken:
-                tx.outbox.update(
-                    {"next_attempt_at": hidden_until}, doc_ids=[d.doc_id for d in taken]
-                )
-        return [OutboxItem.from_dict(d | {"next_attempt_at": hidden_until}) for d in taken]
+            taken = tx.outbox_due(now, limit)
+            for slot, _ in taken:
+                tx.outbox_update(slot, {"next_attempt_at": hidden_until})
+        return [OutboxItem.from_dict(d | {"next_attempt_at": hidden_until}) for _, d in taken]
 
     def queue_outbox(self, items: Sequence[OutboxItem]) -> list[bool]:
         with self._transaction() as tx:
-            queued = {doc["id"] for doc in tx.outbox}
+            queued: set[str] = set()
             added: list[bool] = []
             docs: list[JSON] = []
             for item in items:
-                added.append(item.id not in queued)
+                added.append(item.id not in queued and not tx.outbox_has(item.id))
                 if added[-1]:
                     queued.add(item.id)
                     docs.append(item.to_dict())
             if docs:
-                tx.outbox.insert_multiple(docs)
+                tx.outbox_insert(plain(docs))
         return added
 
     def complete_outbox(self, item_id: str) -> None:
         with self._transaction() as tx:
-            doc = find_doc(tx.outbox, "id", item_id)
-            if doc is not None:
-                tx.outbox.remove(doc_ids=[doc.doc_id])
+            found = tx.outbox_get(item_id)
+            if found is not None:
+                tx.outbox_remove(found[0])
 
     def finish_delivery(
         self,
@@ -420,34 +412,32 @@ class TinyDBStore(Engine):
                 elif any(stored.get(surface) != value for surface, value in new_refs.items()):
                     tx.store(old, current | {"refs": stored | new_refs})
                 if items:
-                    tx.outbox.insert_multiple(items)
-            done = find_doc(tx.outbox, "id", item_id)
+                    tx.outbox_insert(items)
+            done = tx.outbox_get(item_id)
             if done is not None:
-                tx.outbox.remove(doc_ids=[done.doc_id])
+                tx.outbox_remove(done[0])
 
     def retry_outbox(self, item: OutboxItem) -> None:
         fields = item.to_dict()
         with self._transaction() as tx:
-            doc = find_doc(tx.outbox, "id", item.id)
-            if doc is not None:
-                tx.outbox.update(
-                    {k: fields[k] for k in ("attempts", "next_attempt_at", "last_error", "done")},
-                    doc_ids=[doc.doc_id],
-                )
+            found = tx.outbox_get(item.id)
+            if found is not None:
+                changed = ("attempts", "next_attempt_at", "last_error", "done")
+                tx.outbox_update(found[0], plain({k: fields[k] for k in changed}))
 
     def renew_outbox(self, items: Sequence[OutboxItem], until: datetime | None) -> list[OutboxItem]:
         held = {item.id: utc(item.next_attempt_at) for item in items if item.next_attempt_at}
         if not held:
             return []
+        value = None if until is None else iso(until)
         with self._transaction() as tx:
-            moved = {
-                doc["id"]: doc.doc_id
-                for doc in tx.outbox
-                if doc["id"] in held and parse_iso(doc["next_attempt_at"]) == held[doc["id"]]
-            }
-            if moved:
-                value = None if until is None else iso(until)
-                tx.outbox.update({"next_attempt_at": value}, doc_ids=list(moved.values()))
+            moved: dict[str, str] = {}
+            for item_id, at in held.items():
+                found = tx.outbox_get(item_id)
+                if found is not None and parse_iso(found[1]["next_attempt_at"]) == at:
+                    moved[item_id] = found[0]
+            for slot in moved.values():
+                tx.outbox_update(slot, {"next_attempt_at": value})
         return [replace(i, next_attempt_at=until) for i in items if i.id in moved]
 
     def pending_outbox(self) -> int:
