@@ -138,7 +138,7 @@ def test_a_damaged_cache_is_rebuilt(cache: Path) -> None:
         holiday_tables.check_calendar("ZZ", None)
 
 
-def test_sla_table_is_printed_without_rich(tmp_path: Path) -> None:
+def test_sla_table_is_printed_without_rich_or_the_configuration_models(tmp_path: Path) -> None:
     with TinyDBStore(tmp_path / "data" / "triagebot.json") as store:
         store.add_cases([make_new("1")])
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
@@ -147,10 +147,22 @@ def test_sla_table_is_printed_without_rich(tmp_path: Path) -> None:
         "TRIAGEBOT_CACHE_DIR": str(tmp_path / "cache"),
         "PYTHONPATH": str(ROOT),
     }
-    heavy = ["rich", "matplotlib", "triagebot.routing.router", "triagebot.runtime.delivery"]
-    done = subprocess.run(
-        [sys.executable, "-c", f"HEAVY = {heavy!r}\n{PROBE}", "sla", "--since", "30d"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    assert "SLA summary" in done.stdout and "worst open cases" in done.stdout
-    assert done.stdout.strip().splitlines()[-1] == "LOADED  EXIT 0"
+    heavy = ["rich", "matplotlib", "triagebot.routing.router", "triagebot.runtime.delivery",
+             "pydantic", "triagebot.config.settings"]  # fmt: skip
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", f"HEAVY = {heavy!r}\n{PROBE}", "sla", "--since", "30d"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        for _ in range(2)
+    ]
+    assert all("SLA summary" in done.stdout for done in runs)
+    assert "worst open cases" in runs[1].stdout
+    first = runs[0].stdout.strip().splitlines()[-1]
+    assert first == "LOADED pydantic triagebot.config.settings EXIT 0"  # the cache is filled
+    assert runs[1].stdout.strip().splitlines()[-1] == "LOADED  EXIT 0"

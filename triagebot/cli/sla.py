@@ -6,19 +6,22 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from triagebot.cases.records import ACTIVE_STATES
-from triagebot.cli.commands import settings_for_command
-from triagebot.config.settings import Settings
+from triagebot.cli.commands import quick_settings_for_command
+from triagebot.config.case_rules import CaseRules
 from triagebot.durations import format_seconds, parse_duration
 from triagebot.errors import InputError
 from triagebot.reports.comparison import print_extras, report, worst_open_facts
 from triagebot.reports.summary import print_summary
 from triagebot.reports.text_table import Terminal
-from triagebot.runtime.wiring import Runtime
+from triagebot.runtime.deploy import open_configured_store
+from triagebot.runtime.wiring import utcnow
 from triagebot.sla.export import export_rows, write_export
+from triagebot.store.base import Store
 
 DEFAULT_CHART = "sla-chart.png"
 
@@ -30,17 +33,26 @@ def _period(args: argparse.Namespace) -> timedelta:
         raise InputError(f"--since: {exc}") from None
 
 
-def _check_department(settings: Settings, department: str | None) -> None:
-    if department and department not in settings.departments:
-        known = ", ".join(settings.departments)
+@dataclass
+class _Reading:
+    """The store, the configuration's rules (from the configuration cache) and the clock."""
+
+    store: Store
+    rules: CaseRules
+    clock: Callable[[], datetime] = utcnow
+
+
+def _check_department(rules: CaseRules, department: str | None) -> None:
+    if department and not rules.has_department(department):
+        known = ", ".join(rules.department_ids)
         raise InputError(f"--department: no department {department!r} (known: {known})")
 
 
-def _summary(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> int:
+def _summary(runtime: _Reading, args: argparse.Namespace, period: timedelta) -> int:
     result = report(runtime, period, args.department)
     active = runtime.store.sla_facts(states=ACTIVE_STATES, department=args.department)
     now = runtime.clock()
-    worst = worst_open_facts(active, runtime.settings.calendar_for, now, runtime.store.get_case)
+    worst = worst_open_facts(active, runtime.rules.calendar_for, now, runtime.store.get_case)
     if args.json:
         data = result.summary.to_dict() | {
             "comparison": {
@@ -53,19 +65,19 @@ def _summary(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> i
         return 0
     out = Terminal(sys.stdout)
     print_summary(out, result.summary, f"last {format_seconds(period.total_seconds())}")
-    people = runtime.settings.people
+    people = runtime.rules.people
     print_extras(out, result.current, result.previous, worst, now, people=people)
     return 0
 
 
-def _export(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> int:
+def _export(runtime: _Reading, args: argparse.Namespace, period: timedelta) -> int:
     now = runtime.clock()
     cases = runtime.store.list_cases(
         since=now - period, until=now + timedelta(seconds=1), department=args.department
     )
     cases.reverse()  # oldest first
-    settings = runtime.settings
-    rows = export_rows(cases, settings.calendar_for, now, settings.people.name_of)
+    rules = runtime.rules
+    rows = export_rows(cases, rules.calendar_for, now, rules.people.name_of)
     if args.output in (None, "-"):
         write_export(rows, args.format, sys.stdout)
         return 0
@@ -79,13 +91,13 @@ def _export(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> in
     return 0
 
 
-def _chart(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> int:
+def _chart(runtime: _Reading, args: argparse.Namespace, period: timedelta) -> int:
     from triagebot.sla.chart import chart_data, render_chart  # noqa: PLC0415 (loads matplotlib)
 
     now = runtime.clock()
     until = now + timedelta(seconds=1)
     cases = runtime.store.list_cases(since=now - period, until=until, department=args.department)
-    data = chart_data(cases, runtime.settings.calendar_for, now, now - period, until)
+    data = chart_data(cases, runtime.rules.calendar_for, now, now - period, until)
     title = f"SLA, {args.department}" if args.department else "SLA"
     path = Path(args.output or DEFAULT_CHART)
     try:
@@ -96,7 +108,7 @@ def _chart(runtime: Runtime, args: argparse.Namespace, period: timedelta) -> int
     return 0
 
 
-_VIEWS: dict[str, Callable[[Runtime, argparse.Namespace, timedelta], int]] = {
+_VIEWS: dict[str, Callable[[_Reading, argparse.Namespace, timedelta], int]] = {
     "summary": _summary,
     "export": _export,
     "chart": _chart,
@@ -105,14 +117,14 @@ _VIEWS: dict[str, Callable[[Runtime, argparse.Namespace, timedelta], int]] = {
 
 def cmd_sla(args: argparse.Namespace) -> int:
     period = _period(args)
-    settings = settings_for_command()
-    _check_department(settings, args.department)
+    settings = quick_settings_for_command()
+    _check_department(settings.rules, args.department)
     view = getattr(args, "view", None) or "summary"
-    runtime = Runtime.build(settings, routing=False)
+    store = open_configured_store(settings.env)
     try:
-        return _VIEWS[view](runtime, args, period)
+        return _VIEWS[view](_Reading(store, settings.rules), args, period)
     finally:
-        runtime.close()
+        store.close()
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"sla": cmd_sla}

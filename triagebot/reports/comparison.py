@@ -12,18 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from triagebot.cases.facts import SlaFacts
 from triagebot.cases.records import ACTIVE_STATES, Case
 from triagebot.config.people import People
 from triagebot.durations import format_seconds
 from triagebot.reports.text_table import Terminal, TextTable, one_line
-from triagebot.runtime.wiring import Runtime
 from triagebot.sla.calendar import BusinessCalendar
 from triagebot.sla.clocks import progress, resumed_resolve_due
 from triagebot.sla.figures import GroupStats, Summary
 from triagebot.sla.summary import summarize_windows
+
+if TYPE_CHECKING:
+    from triagebot.config.case_rules import CaseRules
+    from triagebot.store.base import Store
 
 WORST = 5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -41,7 +44,21 @@ class Report:
     previous: Summary
 
 
-def report(runtime: Runtime, period: timedelta, department: str | None = None) -> Report:
+class CaseReading(Protocol):
+    """What a report reads: the store, the configuration's rules and the clock (a ``Runtime``,
+    or the store and cached rules of ``triagebot sla``)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def rules(self) -> CaseRules: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
+def report(runtime: CaseReading, period: timedelta, department: str | None = None) -> Report:
     """Summaries ending at the clock; one read of the store covers all three."""
     now = runtime.clock()
     end = now + timedelta(seconds=1)
@@ -51,8 +68,8 @@ def report(runtime: Runtime, period: timedelta, department: str | None = None) -
     windows = [(now - period, end), (now - window, end), (now - 2 * window, now - window)]
     if window == period:
         del windows[1]
-    settings = runtime.settings
-    found = summarize_windows(facts, settings.calendar_for, now, windows, settings.people.group_key)
+    rules = runtime.rules
+    found = summarize_windows(facts, rules.calendar_for, now, windows, rules.people.group_key)
     summary, previous = found[0], found[-1]
     return Report(summary, found[1] if window != period else summary, previous)
 

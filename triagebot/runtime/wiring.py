@@ -15,6 +15,7 @@ from triagebot.store.base import Store
 # The rules stack, the pipeline and delivery are imported when first used: a command that
 # only changes a case (claim, resolve) never loads them.
 if TYPE_CHECKING:
+    from triagebot.config.case_rules import CaseRules
     from triagebot.config.settings import Settings
     from triagebot.ingest.pipeline import Pipeline
     from triagebot.routing.model.classifier import DepartmentModel
@@ -86,6 +87,10 @@ class Runtime:
         if self._router is None:
             self._router = build_router(self.settings, self.store)
         return self._router
+
+    @property
+    def rules(self) -> CaseRules:
+        return self.settings.rules
 
     @property
     def policy(self) -> SettingsPolicy:
