@@ -85,3 +85,13 @@ def test_a_changed_file_is_validated_again(tmp_path: Path, cache: Path) -> None:
 def test_a_missing_file_is_the_same_error(tmp_path: Path, cache: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_quick_settings(_environ(tmp_path / "nowhere.toml", cache))
+
+
+def test_departments_with_one_calendar_share_it(tmp_path: Path) -> None:
+    config = tmp_path / "triagebot.toml"
+    berlin = '\n[[departments]]\nid = "berlin"\ntimezone = "Europe/Berlin"\n'
+    config.write_text(MINIMAL + '\n[[departments]]\nid = "sales"\n' + berlin, encoding="utf-8")
+    rules = load_settings(config, {}).rules
+    assert rules.calendar_for("support") is rules.calendar_for("sales")
+    assert rules.calendar_for("support") is rules.calendar_for("no-such-department")
+    assert rules.calendar_for("berlin").timezone == "Europe/Berlin"

@@ -51,7 +51,7 @@ class CaseRules:
         self.persons = tuple(persons)
         self.managers = tuple(managers)
         self._people: People | None = None
-        self._built: dict[str, BusinessCalendar] = {}
+        self._built: dict[CalendarSpec, BusinessCalendar] = {}
 
     @property
     def department_ids(self) -> list[str]:
@@ -62,11 +62,13 @@ class CaseRules:
         return department in self.calendars
 
     def calendar_for(self, department: str) -> BusinessCalendar:
-        """The department's calendar; the fallback department's for an unknown one."""
-        name = department if department in self.calendars else FALLBACK_DEPARTMENT
-        calendar = self._built.get(name)
+        """The department's calendar; the fallback department's for an unknown one.
+        Departments with the same time zone, hours and holidays share one calendar (and the
+        open intervals it has worked out)."""
+        spec = self.calendars.get(department) or self.calendars[FALLBACK_DEPARTMENT]
+        calendar = self._built.get(spec)
         if calendar is None:
-            calendar = self._built[name] = BusinessCalendar(*self.calendars[name])
+            calendar = self._built[spec] = BusinessCalendar(*spec)
         return calendar
 
     def sla_policy(self, priority: Priority, department: str) -> SlaPolicy:
