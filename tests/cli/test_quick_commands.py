@@ -138,7 +138,9 @@ def test_a_damaged_cache_is_rebuilt(cache: Path) -> None:
         holiday_tables.check_calendar("ZZ", None)
 
 
-def test_sla_table_is_printed_without_rich_or_the_configuration_models(tmp_path: Path) -> None:
+def test_sla_table_is_printed_without_rich_numpy_or_the_configuration_models(
+    tmp_path: Path,
+) -> None:
     with TinyDBStore(tmp_path / "data" / "triagebot.json") as store:
         store.add_cases([make_new("1")])
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
@@ -147,8 +149,8 @@ def test_sla_table_is_printed_without_rich_or_the_configuration_models(tmp_path:
         "TRIAGEBOT_CACHE_DIR": str(tmp_path / "cache"),
         "PYTHONPATH": str(ROOT),
     }
-    heavy = ["rich", "matplotlib", "triagebot.routing.router", "triagebot.runtime.delivery",
-             "pydantic", "triagebot.config.settings"]  # fmt: skip
+    heavy = ["rich", "matplotlib", "numpy", "triagebot.routing.router",
+             "triagebot.runtime.delivery", "pydantic", "triagebot.config.settings"]  # fmt: skip
     runs = [
         subprocess.run(
             [sys.executable, "-c", f"HEAVY = {heavy!r}\n{PROBE}", "sla", "--since", "30d"],

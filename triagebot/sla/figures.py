@@ -15,7 +15,7 @@ from triagebot.cases.time_fields import iso
 
 
 class Ordered(Protocol):
-    """Sorted numbers: a list, or a numpy array."""
+    """Sorted numbers."""
 
     def __len__(self) -> int: ...
 

@@ -1,8 +1,5 @@
-"""The SLA summary of one period, from cases or their stored facts.
-
-The column maths lives in ``triagebot.sla.summary`` and loads numpy, so it is imported on the
-first summary, not when this module is.
-"""
+"""The SLA summary of one period, from cases or their stored facts (the maths over many
+cases lives in ``triagebot.sla.summary``)."""
 
 from __future__ import annotations
 
@@ -13,6 +10,7 @@ from triagebot.cases.facts import SlaFacts, sla_facts
 from triagebot.cases.records import Case
 from triagebot.sla.calendar import BusinessCalendar
 from triagebot.sla.figures import Summary
+from triagebot.sla.summary import summarize_windows
 
 
 def summarize_facts(
@@ -25,8 +23,6 @@ def summarize_facts(
     person_of: Callable[[str], str] | None = None,
 ) -> Summary:
     """SLA figures for the cases (as ``SlaFacts``) ingested in ``since <= ingested_at < until``."""
-    from triagebot.sla.summary import summarize_windows  # noqa: PLC0415 (loads numpy)
-
     return summarize_windows(facts, calendar_for, now, [(since, until)], person_of)[0]
 
 

@@ -1,313 +1,268 @@
-"""The SLA summary of many cases at once, computed on columns of their ``SlaFacts``.
+"""The SLA summary of many cases at once, computed from their ``SlaFacts`` in plain Python.
 
-A report over a month of a busy brand covers ~100,000 cases in five groupings (total,
-department, person, source, priority), so the measures and groupings run as numpy array
-operations; the statistics themselves are ``triagebot.sla``'s (``percentile`` on each group's
-sorted values, ``GroupStats``). Nothing is approximated: instants are integer microseconds, a
-span of business time is the difference of two offsets from one calendar table (as
-``BusinessCalendar.elapsed`` computes it), and seconds are ``µs / 10**6`` in float64, the same
-float that ``timedelta.total_seconds`` gives. Imported on first use: it loads numpy.
+A report over a month of a busy brand covers ~10,000-100,000 cases in five groupings (total,
+department, person, source, priority) and up to three windows. Each case is measured once:
+its business times are looked up (by bisection) in one table of open intervals per calendar,
+as ``BusinessCalendar.elapsed`` computes them; then each group of each window collects the
+values of its cases, sorted once per measure for the percentiles (``percentile`` on the sorted
+values, ``GroupStats``). Nothing is approximated: instants are integer microseconds, a span of
+business time is the difference of two offsets from one calendar table, and seconds are
+``µs / 10**6``, the same float that ``timedelta.total_seconds`` gives. No numpy: importing it
+would cost ``triagebot sla`` more than the whole computation.
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from triagebot.cases.facts import SlaFacts, gc_paused, to_us
 from triagebot.cases.records import ACTIVE_STATES, CaseState
 from triagebot.sla.calendar import BusinessCalendar
 from triagebot.sla.figures import GroupStats, Summary, TargetStats, percentile
 
-Ints = npt.NDArray[np.int64]
-Floats = npt.NDArray[np.float64]
-Bools = npt.NDArray[np.bool_]
-#: Values of one measure per case, and the positions that sort them.
-Ranked = tuple[Floats, Ints]
-
-_ACTIVE = [s.value for s in ACTIVE_STATES]
+_ACTIVE = frozenset(s.value for s in ACTIVE_STATES)
 _RESOLVED = CaseState.RESOLVED.value
 _SPAM = CaseState.SPAM.value
+#: The value of a measure a case does not have: sorted after every real one.
+_MISSING = math.inf
+#: Open intervals of a calendar (starts, ends, running open totals at each end).
+Table = tuple[list[int], list[int], list[int]]
+#: The targets, in the order of a case's outcome flags (met, breached for each).
+_TARGETS = ("claim", "resolve", "respond")
+#: The groupings of each window, and the facts field they group by (None: every case).
+_DIMENSIONS = (
+    ("department", "department"),
+    ("person", "person"),
+    ("source", "source"),
+    ("priority", "priority"),
+    ("total", None),
+)
 
 
-@dataclass
-class _Columns:
-    """Measures of every case, one array position per case."""
-
-    ingested: Ints
-    state: Ints  # index into ``states``
-    states: list[str]
-    spam: Bools
-    lag: Ranked
-    claimed: Bools  # has a time to claim
-    claim: tuple[Ranked, Ranked]  # (business, wall) seconds where ``claimed``
-    claim_met: Bools
-    claim_breached: Bools
-    resolved: Bools
-    resolve: tuple[Ranked, Ranked]
-    resolve_met: Bools
-    resolve_breached: Bools
-    responded: Bools  # has a first public response (spam left out)
-    respond: tuple[Ranked, Ranked]
-    respond_met: Bools
-    respond_breached: Bools
+def _seconds(us: int) -> float:
+    return us / 1_000_000 if us > 0 else 0.0
 
 
-#: The column that says a case has a time for the target.
-_DONE = {"claim": "claimed", "resolve": "resolved", "respond": "responded"}
-
-
-def _seconds(us: Ints) -> Ranked:
-    values = np.where(us > 0, us / 1_000_000, 0.0)
-    return values, np.argsort(values, kind="stable")
-
-
-def _codes(values: Sequence[str | None]) -> tuple[Ints, list[str]]:
-    """Group index of each value (-1 for None) and the group names."""
-    names = sorted({v for v in set(values) if v is not None})
-    index: dict[str | None, int] = {name: n for n, name in enumerate(names)}
-    index[None] = -1
-    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
-    return codes, names
-
-
-def _optional(values: Sequence[int | None]) -> tuple[Bools, Ints]:
-    floats = np.array(values, dtype=np.float64)  # None becomes NaN; µs are exact below 2**53
-    present = ~np.isnan(floats)
-    return present, np.where(present, floats, 0).astype(np.int64)
-
-
-def _lookup(begin: Ints, end: Ints, total: Ints, at: Ints) -> Ints:
-    """Business µs from the table's origin to each instant (``BusinessCalendar.intervals_us``)."""
-    i = np.searchsorted(begin, at, side="right") - 1
-    j = np.maximum(i, 0)
-    found: Ints = np.where(i < 0, 0, total[j] - np.maximum(0, end[j] - at))
-    return found
-
-
-def _table(calendar: BusinessCalendar, instants: list[Ints]) -> tuple[Ints, Ints, Ints] | None:
-    """One calendar table covering every instant given, as arrays (None: nothing to cover)."""
-    every = np.concatenate(instants)
-    if not every.size:
+def _table(calendar: BusinessCalendar, instants: Sequence[int]) -> Table | None:
+    """One calendar table covering every instant given (None: nothing to cover)."""
+    if not instants:
         return None
-    starts, ends, totals = calendar.intervals_us(int(every.min()), int(every.max()))
+    starts, ends, totals = calendar.intervals_us(min(instants), max(instants))
     if not starts:
         return None
-    begin, end, total = (np.array(x, dtype=np.int64) for x in (starts, ends, totals))
-    return begin, end, total
+    return starts, ends, totals
+
+
+def _at(table: Table, t: int) -> int:
+    """Business µs from the table's origin to ``t`` (``BusinessCalendar.intervals_us``)."""
+    begin, end, total = table
+    i = bisect_right(begin, t) - 1
+    return 0 if i < 0 else total[i] - max(0, end[i] - t)
+
+
+class _Measures:
+    """What each case contributes, one list position per case (cases in the order of their
+    ingest): the values of the seven measures (``_MISSING`` where the case has none) and a
+    code of its state and target outcomes."""
+
+    def __init__(self, size: int) -> None:
+        self.ingested: list[int] = [0] * size
+        #: source lag, then (business, wall) seconds of claim, resolve and respond
+        self.values: list[list[float]] = [[_MISSING] * size for _ in range(7)]
+        #: index into ``outcomes``: (state, spam, then met and breached of each target)
+        self.outcome: list[int] = [0] * size
+        self.outcomes: list[tuple[Any, ...]] = []
+
+
+def _measure(
+    rows: Sequence[SlaFacts], calendar_for: Callable[[str], BusinessCalendar], now: int
+) -> _Measures:
+    size = len(rows)
+    m = _Measures(size)
+    lag, _, claim_wall, _, resolve_wall, _, respond_wall = m.values
+    partial: list[tuple[Any, ...]] = [()] * size  # the outcome but the resolve target's
+    # Instants of each case: ingested, claimed, resolved, responded (the ingest where none).
+    instants: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * size
+    by_department: dict[str, list[int]] = {}
+    waiting: dict[str, list[int]] = {}  # cases whose resolve due time a wait may push
+    late = [False] * size
+    resolved_at = [False] * size
+    for n, row in enumerate(rows):
+        (_, state, department, _, _, _, ing, posted, claim_at, resolve_at, claim_due,
+         resolve_due, respond_due, respond_at, waiting_since) = row  # fmt: skip
+        spam = state == _SPAM
+        active = state in _ACTIVE
+        claimed = claim_at is not None and not spam
+        resolved = resolve_at is not None and state == _RESOLVED
+        responded = respond_at is not None and not spam
+        claim_at = claim_at or 0
+        resolve_at = resolve_at or 0
+        respond_at = respond_at or 0
+        m.ingested[n] = ing
+        resolved_at[n] = resolved
+        instants[n] = (
+            ing,
+            claim_at if claimed else ing,
+            resolve_at if resolved else ing,
+            respond_at if responded else ing,
+        )
+        by_department.setdefault(department, []).append(n)
+        # resolve: late at the end (resolved, or now), unless a wait pushed the due time
+        judged = (active or resolved) and not spam
+        late[n] = judged and (resolve_at if resolved else now) > resolve_due
+        if judged and waiting_since is not None:
+            waiting.setdefault(department, []).append(n)
+        if spam:
+            partial[n] = (state, True, False, False, False, False)
+            continue
+        lag[n] = _seconds(ing - posted)
+        if claimed:
+            claim_wall[n] = _seconds(claim_at - ing)
+        if resolved:
+            resolve_wall[n] = _seconds(resolve_at - ing)
+        if responded:
+            respond_wall[n] = _seconds(respond_at - ing)
+        if respond_due is None:
+            respond_met = respond_breached = False
+        elif responded:
+            respond_met, respond_breached = respond_at <= respond_due, respond_at > respond_due
+        else:
+            respond_met = False
+            respond_breached = (
+                resolve_at > respond_due if resolved else active and now > respond_due
+            )
+        partial[n] = (
+            state,
+            False,
+            claimed and claim_at <= claim_due,
+            claim_at > claim_due if claimed else active and now > claim_due,
+            respond_met,
+            respond_breached,
+        )
+    for department, positions in waiting.items():
+        _late_after_wait(rows, positions, calendar_for(department), late, now)
+    for department, positions in by_department.items():
+        _business(m, positions, instants, partial, calendar_for(department))
+    _code_outcomes(m, partial, resolved_at, late)
+    return m
+
+
+def _code_outcomes(
+    m: _Measures, partial: list[tuple[Any, ...]], resolved: list[bool], late: list[bool]
+) -> None:
+    """Each case's outcome with the resolve target's (met: resolved and not late) as a code:
+    a group counts its outcomes by code, which few cases do not share."""
+    codes: dict[tuple[Any, ...], int] = {}
+    for n, (state, spam, *outcome) in enumerate(partial):
+        key = (state, spam, *outcome[:2], resolved[n] and not late[n], late[n], *outcome[2:])
+        code = codes.get(key)
+        if code is None:
+            code = codes[key] = len(m.outcomes)
+            m.outcomes.append(key)
+        m.outcome[n] = code
 
 
 def _business(
-    departments: Ints, names: list[str], instants: list[Ints], calendar_for: Callable[[str], Any]
-) -> list[Ints]:
-    """Business µs from one origin per department, for each array of instants."""
-    result = [np.zeros_like(a) for a in instants]
-    for code, name in enumerate(names):
-        mine = departments == code
-        chosen = [a[mine] for a in instants]
-        table = _table(calendar_for(name), chosen)
-        if table is None:
+    m: _Measures,
+    positions: list[int],
+    instants: list[tuple[int, int, int, int]],
+    partial: list[tuple[Any, ...]],
+    calendar: BusinessCalendar,
+) -> None:
+    """Business seconds to claim, resolve and respond of the cases at ``positions`` (one
+    department's), from one table covering all their instants."""
+    table = _table(calendar, [t for p in positions for t in instants[p]])
+    begin, end, total = table or ([], [], [])
+
+    def at(t: int) -> int:  # _at, without a table when there is none
+        i = bisect_right(begin, t) - 1
+        return 0 if i < 0 else total[i] - max(0, end[i] - t)
+
+    _, claim, claim_wall, resolve, resolve_wall, respond, respond_wall = m.values
+    for p in positions:
+        if partial[p][1]:  # spam
             continue
-        for out, at in zip(result, chosen, strict=True):
-            out[mine] = _lookup(*table, at)
-    return result
+        ing, claimed, resolved, responded = instants[p]
+        start = at(ing)
+        if claim_wall[p] != _MISSING:
+            claim[p] = _seconds(at(claimed) - start)
+        if resolve_wall[p] != _MISSING:
+            resolve[p] = _seconds(at(resolved) - start)
+        if respond_wall[p] != _MISSING:
+            respond[p] = _seconds(at(responded) - start)
 
 
 def _late_after_wait(
-    departments: Ints,
-    names: list[str],
-    times: tuple[Ints, Ints, Ints],
-    rows: Bools,
-    calendar_for: Callable[[str], Any],
-) -> Bools:
-    """``end > resumed_resolve_due(calendar, due, since, end)`` for each of ``rows``, with
-    ``times`` = (due, since, end): the resolve due time pushed by the business time waited.
+    rows: Sequence[SlaFacts],
+    positions: list[int],
+    calendar: BusinessCalendar,
+    late: list[bool],
+    now: int,
+) -> None:
+    """``end > resumed_resolve_due(calendar, due, since, end)`` for each case at
+    ``positions``: the resolve due time pushed by the business time waited.
 
     With ``B`` the business µs of an instant and ``w = B(end) - B(since)`` (0 if negative),
     the pushed due time is ``due`` when ``w`` is 0, else the first instant whose ``B`` is
     ``B(due) + w`` (``BusinessCalendar.add``); ``end`` can pass it only when that is at most
     ``B(end)``, so the table covering the three instants suffices."""
-    due, since, end = times
-    late = np.zeros(len(rows), dtype=np.bool_)
-    for code, name in enumerate(names):
-        mine = rows & (departments == code)
-        if not mine.any():
-            continue
-        d, s, e = due[mine], since[mine], end[mine]
-        table = _table(calendar_for(name), [d, s, e])
+    times = []
+    for p in positions:
+        r = rows[p]
+        resolved = r.resolved_us is not None and r.state == _RESOLVED
+        end = (r.resolved_us or 0) if resolved else now
+        times.append((r.resolve_due_us, r.waiting_since_us or 0, end))
+    table = _table(calendar, [t for three in times for t in three])
+    for p, (due, since, end) in zip(positions, times, strict=True):
         if table is None:
-            late[mine] = e > d
+            late[p] = end > due
             continue
-        begin, close, total = table
-        at_end = _lookup(begin, close, total, e)
-        waited = np.maximum(0, at_end - _lookup(begin, close, total, s))
-        target = _lookup(begin, close, total, d) + waited
-        reach = (waited > 0) & (target <= at_end)
-        k = np.minimum(np.searchsorted(total, target, side="left"), len(total) - 1)
+        _, close, total = table
+        at_end = _at(table, end)
+        waited = max(0, at_end - _at(table, since))
+        if waited == 0:
+            late[p] = end > due
+            continue
+        target = _at(table, due) + waited
+        k = min(bisect_left(total, target), len(total) - 1)
         pushed = close[k] - (total[k] - target)
-        late[mine] = np.where(waited == 0, e > d, reach & (e > pushed))
-    return late
+        late[p] = target <= at_end and end > pushed
 
 
-def _columns(
-    columns: list[tuple[Any, ...]],
-    departments: tuple[Ints, list[str]],
-    calendar_for: Callable[[str], Any],
-    now: int,
-) -> _Columns:
-    _, states, _, _, _, _, ingested, posted, claims, resolves = columns[:10]
-    claim_due, resolve_due, respond_due, responses, waits = columns[10:]
-    state, names = _codes(states)
-    spam = state == (names.index(_SPAM) if _SPAM in names else -2)
-    active = np.isin(state, [names.index(s) for s in _ACTIVE if s in names])
-    is_resolved = state == (names.index(_RESOLVED) if _RESOLVED in names else -2)
-    ing = np.array(ingested, dtype=np.int64)
-    claimed, claim_at = _optional(claims)
-    claimed &= ~spam
-    resolved, resolve_at = _optional(resolves)
-    resolved &= is_resolved
-    responded, respond_at = _optional(responses)
-    responded &= ~spam
-    # Missing instants are looked up as the ingest: the calendar table spans only real ones.
-    instants = [
-        ing,
-        np.where(claimed, claim_at, ing),
-        np.where(resolved, resolve_at, ing),
-        np.where(responded, respond_at, ing),
-    ]
-    start_b, claim_b, resolve_b, respond_b = _business(*departments, instants, calendar_for)
-    claim_due_at = np.array(claim_due, dtype=np.int64)
-    past_claim_due = active & (now > claim_due_at)
-    late = _resolve_late(
-        departments,
-        (active, resolved, spam),
-        np.array(resolve_due, dtype=np.int64),
-        (resolve_at, _optional(waits), now),
-        calendar_for,
-    )
-    judged, respond_due_at = _optional(respond_due)
-    judged &= ~spam
-    unanswered_late = np.where(
-        resolved, resolve_at > respond_due_at, active & (now > respond_due_at)
-    )
-    return _Columns(
-        ingested=ing,
-        state=state,
-        states=names,
-        spam=spam,
-        lag=_seconds(ing - np.array(posted, dtype=np.int64)),
-        claimed=claimed,
-        claim=(_seconds(claim_b - start_b), _seconds(claim_at - ing)),
-        claim_met=claimed & (claim_at <= claim_due_at),
-        claim_breached=(claimed & (claim_at > claim_due_at)) | (~claimed & ~spam & past_claim_due),
-        resolved=resolved,
-        resolve=(_seconds(resolve_b - start_b), _seconds(resolve_at - ing)),
-        resolve_met=resolved & ~late,
-        resolve_breached=late,
-        responded=responded,
-        respond=(_seconds(respond_b - start_b), _seconds(respond_at - ing)),
-        respond_met=judged & responded & (respond_at <= respond_due_at),
-        respond_breached=judged & np.where(responded, respond_at > respond_due_at, unanswered_late),
-    )
-
-
-def _resolve_late(
-    departments: tuple[Ints, list[str]],
-    kinds: tuple[Bools, Bools, Bools],
-    due: Ints,
-    times: tuple[Ints, tuple[Bools, Ints], int],
-    calendar_for: Callable[[str], Any],
-) -> Bools:
-    """Resolved after the resolve due time, or active past it (spam never); the due time of
-    a case waiting on the customer (or resolved while waiting) is pushed by the wait."""
-    active, resolved, spam = kinds
-    resolve_at, (has_wait, since), now = times
-    end = np.where(resolved, resolve_at, now)
-    judged = (active | resolved) & ~spam
-    late: Bools = judged & (end > due)
-    paused = judged & has_wait
-    if paused.any():
-        pushed = _late_after_wait(*departments, (due, since, end), paused, calendar_for)
-        late = np.where(paused, pushed, late)
-    return late
-
-
-def _percentiles(
-    codes: Ints, measure: Ranked, where: Bools, size: int
-) -> list[tuple[int, float | None, float | None]]:
-    """(count, median, p90) of a measure per group, over the positions ``where``."""
-    values, ranked = measure
-    chosen = ranked[where[ranked]]  # positions in the order of their values
-    keys = codes[chosen]
-    if size < 2**15:  # numpy sorts 16-bit integers stably by radix, in linear time
-        keys = keys.astype(np.int16)
-    order = np.argsort(keys, kind="stable")  # by group, values stay sorted
-    group, value = codes[chosen][order], values[chosen][order]
-    wanted = np.arange(size)
-    low = np.searchsorted(group, wanted, side="left")
-    high = np.searchsorted(group, wanted, side="right")
-    result = []
-    for a, b in zip(low.tolist(), high.tolist(), strict=True):
-        chunk = value[a:b]
-        result.append((b - a, percentile(chunk, 0.5), percentile(chunk, 0.9)))
-    return result
-
-
-def _count(codes: Ints, where: Bools, size: int) -> list[int]:
-    counts: list[int] = np.bincount(codes[where], minlength=size).tolist()
-    return counts
-
-
-def _target(codes: Ints, where: Bools, size: int, c: _Columns, target: str) -> list[TargetStats]:
-    has = where & getattr(c, _DONE[target])
-    business, wall = getattr(c, target)
-    met, breached = getattr(c, f"{target}_met"), getattr(c, f"{target}_breached")
-    return [
-        TargetStats(n, mb, pb, mw, pw, m, b)
-        for (n, mb, pb), (_, mw, pw), m, b in zip(
-            _percentiles(codes, business, has, size),
-            _percentiles(codes, wall, has, size),
-            _count(codes, where & met, size),
-            _count(codes, where & breached, size),
-            strict=True,
-        )
-    ]
-
-
-def _groups(codes: Ints, names: list[str], inside: Bools, c: _Columns) -> dict[str, GroupStats]:
-    """Stats of each group that has cases inside the window, by name."""
-    size = len(names)
-    where = inside & (codes >= 0)
-    counts = _count(codes, where, size)
-    states = np.bincount(
-        codes[where] * len(c.states) + c.state[where], minlength=size * len(c.states)
-    ).reshape(size, len(c.states))
-    spam = _count(codes, where & c.spam, size)
-    timed = where & ~c.spam
-    lags = _percentiles(codes, c.lag, timed, size)
-    claims = _target(codes, timed, size, c, "claim")
-    resolves = _target(codes, timed, size, c, "resolve")
-    responds = _target(codes, timed, size, c, "respond")
-    result: dict[str, GroupStats] = {}
-    for j in sorted(range(size), key=names.__getitem__):
-        if not counts[j]:
+def _stats(members: list[int], m: _Measures) -> GroupStats:
+    """The figures of the cases at ``members`` (positions in ``m``)."""
+    stats = GroupStats(count=len(members))
+    counts = [0] * 6
+    for code, times in Counter(map(m.outcome.__getitem__, members)).items():
+        state, spam, *outcome = m.outcomes[code]
+        stats.by_state[state] = stats.by_state.get(state, 0) + times
+        if spam:
+            stats.spam += times
             continue
-        stats = GroupStats(
-            count=counts[j], spam=spam[j], claim=claims[j], resolve=resolves[j],
-            respond=responds[j],
-        )  # fmt: skip
-        for s, n in zip(c.states, states[j].tolist(), strict=True):
-            if n:
-                stats.by_state[s] = n
-        stats.source_lag_median, stats.source_lag_p90 = lags[j][1], lags[j][2]
-        result[names[j]] = stats
-    return result
+        for j, flag in enumerate(outcome):
+            if flag:
+                counts[j] += times
+    ranked = []
+    for values in m.values:
+        chosen = sorted(map(values.__getitem__, members))
+        del chosen[bisect_left(chosen, _MISSING) :]
+        ranked.append((len(chosen), percentile(chosen, 0.5), percentile(chosen, 0.9)))
+    stats.source_lag_median, stats.source_lag_p90 = ranked[0][1], ranked[0][2]
+    for j, target in enumerate(_TARGETS):
+        (n, business_median, business_p90), (_, wall_median, wall_p90) = ranked[
+            1 + 2 * j : 3 + 2 * j
+        ]
+        setattr(stats, target, TargetStats(
+            n, business_median, business_p90, wall_median, wall_p90, counts[2 * j],
+            counts[2 * j + 1],
+        ))  # fmt: skip
+    return stats
 
 
 def summarize_windows(
@@ -340,29 +295,38 @@ def _summaries(
     windows: Sequence[tuple[datetime, datetime]],
     person_of: Callable[[str], str] | None = None,
 ) -> list[Summary]:
-    # Column by column (zip(*rows) would allocate an iterator per row).
-    columns = [tuple(map(itemgetter(k), rows)) for k in range(len(SlaFacts._fields))]
-    if person_of is not None:
-        at = SlaFacts._fields.index("person")
-        columns[at] = _people_column(columns[at], person_of)
-    dimensions = {
-        key: _codes(columns[SlaFacts._fields.index(key)])
-        for key in ("department", "person", "source", "priority")
-    }
-    c = _columns(columns, dimensions["department"], calendar_for, to_us(now))
-    everything = np.zeros(len(rows), dtype=np.int64)
+    rows.sort(key=itemgetter(SlaFacts._fields.index("ingested_us")))  # a window is a slice
+    m = _measure(rows, calendar_for, to_us(now))
+    # Each grouping's groups: the positions of their cases, in the order of the ingest.
+    groupings: dict[str, dict[str, list[int]]] = {}
+    for name, field in _DIMENSIONS:
+        if field is None:
+            continue
+        column: Iterable[Any] = map(itemgetter(SlaFacts._fields.index(field)), rows)
+        if field == "person" and person_of is not None:
+            column = _people_column(tuple(column), person_of)
+        groups: dict[str, list[int]] = {}
+        for n, key in enumerate(column):
+            if key is not None:
+                groups.setdefault(key, []).append(n)
+        groupings[name] = {key: groups[key] for key in sorted(groups)}
     result = []
     for since, until in windows:
-        inside = (c.ingested >= to_us(since)) & (c.ingested < to_us(until))
-        found = {
-            key: _groups(codes, names, inside, c) for key, (codes, names) in dimensions.items()
-        }
-        total = _groups(everything, ["all"], inside, c).get("all") or GroupStats()
+        start = bisect_left(m.ingested, to_us(since))
+        stop = max(start, bisect_left(m.ingested, to_us(until)))
+        found: dict[str, dict[str, GroupStats]] = {}
+        for name, groups in groupings.items():
+            found[name] = {}
+            for key, positions in groups.items():
+                members = positions[bisect_left(positions, start) : bisect_left(positions, stop)]
+                if members:
+                    found[name][key] = _stats(members, m)
+        inside = list(range(start, stop))
         result.append(
             Summary(
                 since=since,
                 until=until,
-                total=total,
+                total=_stats(inside, m) if inside else GroupStats(),
                 by_department=found["department"],
                 by_person=found["person"],
                 by_source=found["source"],
