@@ -8,7 +8,9 @@ values of its cases, sorted once per measure for the percentiles (``percentile``
 values, ``GroupStats``). Nothing is approximated: instants are integer microseconds, a span of
 business time is the difference of two offsets from one calendar table, and seconds are
 ``µs / 10**6``, the same float that ``timedelta.total_seconds`` gives. No numpy: importing it
-would cost ``triagebot sla`` more than the whole computation.
+costs a report of a month (~10,000 cases) more than the whole computation. From
+``COLUMNS_FROM`` cases on, the numpy columns of ``summary_columns`` are faster and used; they
+give the same figures.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ _RESOLVED = CaseState.RESOLVED.value
 _SPAM = CaseState.SPAM.value
 #: The value of a measure a case does not have: sorted after every real one.
 _MISSING = math.inf
+#: From this many cases on, the summary runs on numpy columns (``summary_columns``): 2.5x as
+#: fast, which repays numpy's import (~50 ms) from about 12,000 cases.
+COLUMNS_FROM = 15_000
 #: Open intervals of a calendar (starts, ends, running open totals at each end).
 Table = tuple[list[int], list[int], list[int]]
 #: The targets, in the order of a case's outcome flags (met, breached for each).
@@ -276,11 +281,17 @@ def summarize_windows(
     case once; business times use the calendar of each case's current department.
     ``person_of`` names the row a case's person (a qualified identity) counts in, so that one
     person's identities on several surfaces make one row."""
+    rows = list(facts)
     with gc_paused():
-        return _summaries(list(facts), calendar_for, now, windows, person_of)
+        if len(rows) >= COLUMNS_FROM:
+            from triagebot.sla.summary_columns import summaries  # noqa: PLC0415 (numpy)
+
+            return summaries(rows, calendar_for, now, windows, person_of)
+        return _summaries(rows, calendar_for, now, windows, person_of)
 
 
-def _people_column(column: tuple[Any, ...], person_of: Callable[[str], str]) -> tuple[Any, ...]:
+def people_column(column: tuple[Any, ...], person_of: Callable[[str], str]) -> tuple[Any, ...]:
+    """The row each case's person counts in (``person_of`` asked once per identity)."""
     rows: dict[str, str] = {}
     for who in set(column):
         if who is not None:
@@ -304,7 +315,7 @@ def _summaries(
             continue
         column: Iterable[Any] = map(itemgetter(SlaFacts._fields.index(field)), rows)
         if field == "person" and person_of is not None:
-            column = _people_column(tuple(column), person_of)
+            column = people_column(tuple(column), person_of)
         groups: dict[str, list[int]] = {}
         for n, key in enumerate(column):
             if key is not None:
