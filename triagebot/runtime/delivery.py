@@ -48,6 +48,11 @@ RENEW_EVERY = 3.0
 _BASE_DELAY = 5.0
 _MAX_ATTEMPTS = 5  # compare-and-set attempts of the write that records a delivery
 _MAX_DELAY = 900.0
+#: Items in flight at most. A paced surface keeps an item waiting for its channel's turn, so
+#: the items in flight must hold work for every channel: leased oldest first, they spread over
+#: the channels unevenly, and with 50 in flight over 8 channels paced at one post a second a
+#: channel had nothing to post about 8% of the time while others had a queue (2% with 200).
+BATCH = 200
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
@@ -75,7 +80,7 @@ class DeliveryWorker:
         policy: LifecyclePolicy,
         clock: Callable[[], datetime],
         *,
-        batch: int = 50,
+        batch: int = BATCH,
         lease: timedelta = LEASE,
         renew_every: float = RENEW_EVERY,
     ) -> None:
