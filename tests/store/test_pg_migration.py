@@ -1,5 +1,5 @@
-"""PostgreSQL migrations: a store written at version 2 (no facts, no keys) or 6 (no
-first-response facts) migrates and answers as before."""
+"""PostgreSQL migrations: a store written at version 2 (no facts, no keys, no counts) or 6
+(no first-response facts) migrates and answers as before."""
 
 from __future__ import annotations
 
@@ -68,9 +68,11 @@ def test_a_version_2_store_migrates_and_gives_the_same_summary() -> None:
                 "applied migration 5: events found by action and time",
                 "applied migration 6: actors qualified by the surface that recorded them",
                 "applied migration 7: first-response SLA facts beside each case",
+                "applied migration 8: case counts by state, kept by the writes that change them",
             ]
         with PostgresStore(url, schema=schema) as store:
             listed = store.list_cases()
+            assert store.active_count() == sum(c.state in ACTIVE_STATES for c in cases) > 0
             assert sorted(store.sla_facts()) == sorted(sla_facts(c) for c in cases)
             from_facts = summarize_facts(store.sla_facts(), CALENDARS.__getitem__, NOW, T0, NOW)
             assert from_facts == summarize(listed, CALENDARS.__getitem__, NOW, T0, NOW)
@@ -121,7 +123,8 @@ def test_a_version_6_store_gets_the_first_response_facts_of_its_cases() -> None:
             with pytest.raises(Exception, match="run `triagebot migrate`"):
                 PostgresStore(url, schema=schema).close()
             assert store.migrate() == [
-                "applied migration 7: first-response SLA facts beside each case"
+                "applied migration 7: first-response SLA facts beside each case",
+                "applied migration 8: case counts by state, kept by the writes that change them",
             ]
         with PostgresStore(url, schema=schema) as store:
             assert sorted(store.sla_facts()) == sorted(sla_facts(c) for c in cases)

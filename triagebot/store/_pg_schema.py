@@ -203,6 +203,51 @@ CREATE INDEX cases_sla ON cases (ingested_at) INCLUDE (
 );
 """,
     ),
+    (
+        8,
+        "case counts by state, kept by the writes that change them",
+        """
+-- What /healthz reports every 2 s without counting the active cases: each statement that
+-- inserts, deletes or changes the state of cases adds one row per state it changed (the net
+-- change) in its own transaction; a reader sums them, and folds them into one row per state
+-- when they pile up (``PostgresStore.active_count``). Appending rows, never updating one,
+-- keeps writers of different cases from waiting on each other.
+CREATE TABLE case_counts (state text NOT NULL, n bigint NOT NULL);
+CREATE INDEX case_counts_state ON case_counts (state);
+
+CREATE FUNCTION case_counts_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO case_counts (state, n) SELECT state, count(*) FROM new_rows GROUP BY state;
+    RETURN NULL;
+END $$ SET search_path FROM CURRENT;
+CREATE FUNCTION case_counts_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO case_counts (state, n)
+        SELECT state, sum(n) FROM (
+            SELECT state, -1 FROM old_rows UNION ALL SELECT state, 1 FROM new_rows
+        ) AS d (state, n)
+        GROUP BY state HAVING sum(n) <> 0;
+    RETURN NULL;
+END $$ SET search_path FROM CURRENT;
+CREATE FUNCTION case_counts_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO case_counts (state, n) SELECT state, -count(*) FROM old_rows GROUP BY state;
+    RETURN NULL;
+END $$ SET search_path FROM CURRENT;
+CREATE TRIGGER case_counts_insert AFTER INSERT ON cases
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION case_counts_insert();
+CREATE TRIGGER case_counts_update AFTER UPDATE ON cases
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION case_counts_update();
+CREATE TRIGGER case_counts_delete AFTER DELETE ON cases
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION case_counts_delete();
+
+-- The triggers' lock on cases keeps writers out until this commits: the count is exact.
+INSERT INTO case_counts (state, n) SELECT state, count(*) FROM cases GROUP BY state;
+""",
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -116,6 +116,14 @@ class Store(Protocol):
         """
         ...
 
+    def active_count(self) -> int:
+        """How many cases are active (new, open or claimed).
+
+        ``len(list_cases(states=ACTIVE_STATES))``, but kept by the store as cases change (in
+        the commit that changes them), so asking costs the same whatever their number.
+        """
+        ...
+
     def crosspost_candidates(
         self, urls: Iterable[str], authors: Iterable[str], since: datetime
     ) -> list[Case]:

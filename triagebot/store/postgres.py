@@ -58,6 +58,8 @@ def _id_num(case_id: str) -> int | None:
 
 
 _ACTIVE = {s.value for s in ACTIVE_STATES}
+#: Rows of ``case_counts`` (migration 8) past which ``active_count`` folds them into one a state.
+FOLD_COUNTS_AT = 256
 
 
 def _case_row(case: Case) -> tuple[Any, ...]:
@@ -353,6 +355,26 @@ class PostgresStore:
             return []
         with self._tx() as conn:
             return _pg_facts.read_sla_facts(conn, wanted, department, since, until)
+
+    def active_count(self) -> int:
+        """The sum of the active states' rows in ``case_counts``, which the triggers of
+        migration 8 append to in each write's own transaction. Past ``FOLD_COUNTS_AT`` rows
+        they are folded into one row a state first: rows that another write commits meanwhile
+        are not seen by the fold's delete and stay for the next one, so the sums never
+        change."""
+        row = self._one(
+            "SELECT coalesce(sum(n) FILTER (WHERE " + _pg_facts.ACTIVE_SQL + "), 0), count(*)"
+            " FROM case_counts"
+        )
+        assert row is not None
+        if row[1] > FOLD_COUNTS_AT:
+            with self._tx() as conn:
+                conn.execute(
+                    "WITH gone AS (DELETE FROM case_counts RETURNING state, n)"
+                    " INSERT INTO case_counts (state, n)"
+                    " SELECT state, sum(n) FROM gone GROUP BY state HAVING sum(n) <> 0"
+                )
+        return int(row[0])
 
     def crosspost_candidates(
         self, urls: Iterable[str], authors: Iterable[str], since: datetime

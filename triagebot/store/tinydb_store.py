@@ -261,6 +261,10 @@ class TinyDBStore(Engine):
         with gc_paused():
             return self._read(run)
 
+    def active_count(self) -> int:
+        """The root holds exactly the active cases: the size of its case index."""
+        return self._read(lambda: len(self._index.slots))
+
     def crosspost_candidates(
         self, urls: Iterable[str], authors: Iterable[str], since: datetime
     ) -> list[Case]:
