@@ -13,6 +13,7 @@ from tests.config.test_people import ANA_ROW, MARIA_ROW
 from tests.conftest import EXAMPLE_CONFIG
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import FALLBACK_DEPARTMENT, Priority
+from triagebot.config import quick
 from triagebot.config.case_rules import CaseRules
 from triagebot.config.quick import cache_path, load_quick_settings
 from triagebot.config.settings import load_settings
@@ -95,3 +96,18 @@ def test_departments_with_one_calendar_share_it(tmp_path: Path) -> None:
     assert rules.calendar_for("support") is rules.calendar_for("sales")
     assert rules.calendar_for("support") is rules.calendar_for("no-such-department")
     assert rules.calendar_for("berlin").timezone == "Europe/Berlin"
+
+
+def test_changed_code_misses_the_cache(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The defaults of a missing field come from the code: an edited or upgraded triagebot
+    validates the file again."""
+    config = tmp_path / "triagebot.toml"
+    config.write_text(MINIMAL, encoding="utf-8")
+    load_quick_settings(_environ(config, cache))
+    before = cache_path(config.read_bytes())
+    monkeypatch.setattr(quick, "code_stamp", lambda: "another release")
+    assert cache_path(config.read_bytes()) != before
+    load_quick_settings(_environ(config, cache))
+    assert len(list(cache.glob("config-*.json"))) == 2

@@ -2,12 +2,13 @@
 
 Validating triagebot.toml builds the pydantic models, which takes longer than the rest of a
 claim. Once a file has been validated, the ``CaseRules`` it gives are kept in
-``config-<version>-<stamp>-<sha256 of the file>.json`` under the cache directory of the
-holiday tables (``$TRIAGEBOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/triagebot``, else
-``~/.cache/triagebot``). The next run of a quick command finds the file's contents by their
-hash and reads that form instead. A changed file, another triagebot version or another
-``holidays`` release misses the cache, so the file is validated again, with the same one-line
-errors naming the file and field. A cache that cannot be read or written is ignored.
+``config-<version>-<sha256>.json`` under the cache directory of the holiday tables
+(``$TRIAGEBOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/triagebot``, else ``~/.cache/triagebot``),
+the hash taken of the file's contents, of the code that reads them (``RULES_CODE``) and of the
+``holidays`` release. The next run of a quick command finds them by that hash and reads that
+form instead. A changed file, another triagebot version, changed code or another ``holidays``
+release misses the cache, so the file is validated again, with the same one-line errors naming
+the file and field. A cache that cannot be read or written is ignored.
 """
 
 from __future__ import annotations
@@ -37,10 +38,42 @@ class QuickSettings:
         self.rules = rules
 
 
+#: The modules whose code turns triagebot.toml into ``CaseRules`` (defaults, parsing,
+#: validation): a change to any of them (an upgrade, an edited checkout) misses the cache.
+RULES_CODE = (
+    "config/file.py",
+    "config/case_rules.py",
+    "config/people.py",
+    "config/routing.py",
+    "config/settings.py",
+    "durations.py",
+    "sla/calendar.py",
+    "sla/clocks.py",
+    "cases/identities.py",
+    "cases/records.py",
+)
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def code_stamp() -> str:
+    """Sizes and modification times of the ``RULES_CODE`` modules (no import, no read)."""
+    parts = []
+    for name in RULES_CODE:
+        try:
+            st = os.stat(os.path.join(_PACKAGE, name))
+        except OSError:
+            parts.append("-")
+            continue
+        parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+    return ",".join(parts)
+
+
 def cache_path(data: bytes) -> Path:
-    """Where the rules of a configuration file with contents ``data`` are kept."""
-    digest = hashlib.sha256(data).hexdigest()
-    return cache_dir() / f"config-{__version__}-f{FORMAT}-{package_stamp()}-{digest}.json"
+    """Where the rules of a configuration file with contents ``data`` are kept: named by the
+    hash of the contents, of the code that reads them and of the ``holidays`` release."""
+    key = hashlib.sha256(data)
+    key.update(f"\0{FORMAT}\0{code_stamp()}\0{package_stamp()}".encode())
+    return cache_dir() / f"config-{__version__}-{key.hexdigest()}.json"
 
 
 def load_quick_settings(
