@@ -3,7 +3,9 @@ equal to a full recount, whatever the change and whoever reads it."""
 
 from __future__ import annotations
 
+import gc
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +14,9 @@ from tests.store.conftest import Opener
 from tests.store.pg_helpers import needs_postgres, throwaway_schema
 from triagebot.cases.records import ACTIVE_STATES, Case, CaseState, NewCase
 from triagebot.errors import VersionConflict
+from triagebot.store import _engine
 from triagebot.store.base import CaseChange, Store
+from triagebot.store.tinydb_store import TinyDBStore
 
 
 def _recount(store: Store) -> int:
@@ -127,3 +131,30 @@ def test_postgres_counts_survive_deletes_folds_and_concurrent_writers(
         with psycopg.connect(url, options=f"-c search_path={schema}") as conn:
             rows = conn.execute("SELECT count(*) FROM case_counts").fetchone()
         assert rows is not None and rows[0] <= 3  # folded: a row a state
+
+
+def test_the_embedded_store_takes_its_documents_out_of_full_collections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full collection walking every active case paused the serving process for longer
+    than ``/healthz`` may take; past ``FREEZE_AT`` documents the store freezes them."""
+    monkeypatch.setattr(_engine, "FREEZE_AT", 10)
+    gc.unfreeze()
+    try:
+        with TinyDBStore(tmp_path / "db.json") as store:
+            store.add_cases([make_new(str(n)) for n in range(1, 5)])
+            assert gc.get_freeze_count() == 0  # 8 documents: 4 cases, 4 outbox items
+            store.add_cases([make_new(str(n)) for n in range(5, 7)])
+            assert gc.get_freeze_count() > 0
+            gc.unfreeze()
+            store.list_cases()  # 6 cases decoded: not yet
+            assert gc.get_freeze_count() == 0
+            for n in range(1, 4):  # 3 documents written (9 in all) ...
+                case = store.get_case(str(n))
+                store.save_case(moved(case, CaseState.OPEN), case.version)
+            assert gc.get_freeze_count() == 0
+            store.list_cases()  # ... and the 3 cases decoded again
+            assert gc.get_freeze_count() > 0
+            assert _check(store) == 6
+    finally:
+        gc.unfreeze()

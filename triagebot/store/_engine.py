@@ -32,6 +32,7 @@ still use them; journals that a snapshot covers are deleted by the compaction af
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -95,6 +96,9 @@ _T = TypeVar("_T")
 _Signature = tuple[int, int, int, int]
 ACTIVE = frozenset(s.value for s in ACTIVE_STATES)
 
+#: Root documents written and active cases decoded by this process after which the garbage
+#: collector's full scans are relieved of everything then alive (``Engine._kept``).
+FREEZE_AT = 1_000
 #: Compaction waits for at least this many journal bytes (and a quarter of the snapshot's size).
 COMPACT_BYTES = 256 << 10
 #: Stores whose snapshot and journal together are smaller compact on a thread of the writer.
@@ -347,6 +351,7 @@ class Engine:
         #: Decoded active cases by case id, with the version they are of: repeated scans of
         #: the root (the SLA watcher's) decode only what changed.
         self._decoded: dict[str, tuple[int, Case]] = {}
+        self._unfrozen = 0
         self._index = ActiveIndex()
         self._outbox = OutboxIndex()
         with self._lock:
@@ -403,6 +408,7 @@ class Engine:
         log.debug("loaded %s (%d bytes)", self.path, len(data))
         self._install(root, sig, fd)
         self._snapshot_bytes = len(data)
+        self._kept(sum(len(root.get(name, {})) for name in (CASES, OUTBOX)))
 
     def _adopt(self) -> bool:
         """Take a root file written by a compaction without reading it, when the state in
@@ -578,6 +584,20 @@ class Engine:
                 self._flock.release()
         if tx.dirty:
             self._maybe_compact()
+            self._kept(sum(map(len, tx.storage.touched.values())))
+
+    def _kept(self, count: int) -> None:
+        """Note ``count`` documents or decoded cases that will live long; past ``FREEZE_AT``
+        since the last time, move everything alive out of the garbage collector's full scans
+        (``gc.freeze``), after a young collection so that fresh cyclic garbage is not kept
+        with it. The root's documents and the decoded cases hold no cycles (reference counting
+        still frees a replaced one); a full collection walking the root of 20,000 active cases
+        paused every thread of the process for 0.2-0.6 s, ``/healthz`` included."""
+        self._unfrozen += count
+        if self._unfrozen >= FREEZE_AT:
+            self._unfrozen = 0
+            gc.collect(1)
+            gc.freeze()
 
     def _commit(self, tx: Tx) -> None:
         """Write new segments, then the journal record (the commit point); then forget and
@@ -807,6 +827,7 @@ class Engine:
             return cached[1]
         case = self._case(doc)
         self._decoded[case.id] = (case.version, case)
+        self._kept(1)
         return case
 
     def _facts(self, doc: JSON) -> SlaFacts:
