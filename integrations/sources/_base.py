@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -292,6 +292,27 @@ def _link(value: object) -> str | None:
 
 def epoch(at: datetime) -> float:
     return at.timestamp()
+
+
+def kept(raw: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    """The parts of a source's payload that a stored case keeps: ``fields`` are keys, or dotted
+    paths into nested objects (``"reblog.account.acct"``). Each adapter declares them next to
+    where it builds its Mention: the ids, URLs and whatever replies, thread reads and
+    deleted-post checks read later. Absent keys stay absent, and a path through a value that
+    is not an object (``"reblog": null``) keeps nothing."""
+    out: dict[str, Any] = {}
+    for field_path in fields:
+        *parents, last = field_path.split(".")
+        node: object = raw
+        for key in parents:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping) or last not in node:
+            continue
+        target = out
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = node[last]
+    return out
 
 
 def as_dict(value: object) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    kept,
     load_cursor,
     partial_result,
 )
@@ -43,6 +44,9 @@ from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
 
 LAST_PAGE = 10
+#: What a stored case keeps of a feed entry (``raw``): its id, and the nickname, title, rating
+#: and body a reply matches the App Store Connect review by (``appstore_public``).
+RAW_FIELDS = ("id", "author.name", "title", "im:rating", "content")
 
 
 def label(value: object) -> str:
@@ -150,5 +154,5 @@ class AppStoreSource(BaseSource, AppStorePublic):
             name=author,
             text=join(f"{stars}{title}".strip(), tidy(label(review.get("content"))), sep="\n"),
             created_at=created,
-            raw=review,
+            raw=kept(review, RAW_FIELDS),
         )

@@ -22,6 +22,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    kept,
     load_cursor,
     partial_result,
 )
@@ -36,6 +37,9 @@ from triagebot.ingest.sources import PollResult
 
 LIMIT = RateLimit("ratelimit-remaining", "ratelimit-reset", ResetStyle.EPOCH)
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+#: What a stored case keeps of a post view (``raw``): the ``uri`` and ``cid`` a reply and a
+#: thread read name, and the thread's root and parent (``record.reply``, ``bluesky_public``).
+RAW_FIELDS = ("uri", "cid", "record.reply")
 SESSION = "/xrpc/com.atproto.server.createSession"
 
 
@@ -188,5 +192,5 @@ class BlueskySource(BaseSource, BlueskyPublic):
             text=tidy(str(record.get("text") or "")),
             created_at=created,
             lang=language(langs[0]) if langs else None,
-            raw=post,
+            raw=kept(post, RAW_FIELDS),
         )

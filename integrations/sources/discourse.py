@@ -32,6 +32,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    kept,
     load_cursor,
 )
 from integrations.sources._http import get, json_body, retry_after_header, snippet
@@ -45,6 +46,9 @@ from triagebot.ingest.sources import PollResult, brand_handles, minimal_keywords
 log = logging.getLogger(__name__)
 
 KEY_VARIABLE = "DISCOURSE_API_KEY"
+#: What a stored case keeps of a post (``raw``): its id, and the topic and post number a reply
+#: and a thread read name (``discourse_public``).
+RAW_FIELDS = ("id", "topic_id", "post_number")
 _OK = (200, 400, 403, 404, 422, 429)
 _GONE = re.compile(r"^\(?post (deleted|withdrawn|hidden)\b", re.IGNORECASE)  # Discourse's words
 _REGULAR = 1  # post type; 2 moderator action, 3 small action, 4 whisper
@@ -292,7 +296,7 @@ class DiscourseSource(BaseSource, DiscoursePublic):
             name=tidy(str(post.get("name") or "")),
             text=join(title, text),
             created_at=created,
-            raw={k: v for k, v in post.items() if k not in ("cooked", "avatar_template")},
+            raw=kept(post, RAW_FIELDS),
         )
         latest.offer(mention, edited)
         return True

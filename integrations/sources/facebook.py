@@ -27,6 +27,7 @@ from integrations.sources._base import (
     Walk,
     Watermark,
     as_dict,
+    kept,
 )
 from integrations.sources._graph import (
     GraphError,
@@ -51,6 +52,9 @@ TAGGED_FIELDS = "id,message,created_time,updated_time,permalink_url,from"
 FEED_FIELDS = "id,created_time,updated_time,permalink_url"
 COMMENT_FIELDS = "id,message,created_time,from,permalink_url"
 THREAD_FIELDS = "id,from,message,created_time,parent{id},permalink_url"
+#: What a stored case keeps of a post or comment (``raw``): its id and link, and for a comment
+#: the post it is on (``post_id``: ``reply_url`` tells a comment by it).
+RAW_FIELDS = ("id", "permalink_url", "post_id")
 #: Characters in one Facebook comment (the limit Facebook's comment box enforces).
 MAX_COMMENT = 8_000
 _NOT_FOUND = 100  # Graph's code for an object that no longer exists (a post deleted meanwhile)
@@ -124,7 +128,7 @@ class FacebookSource(GraphSource, GraphPublic):
             name=str(author.get("name") or ""),
             text=text,
             created_at=parse_time(item.get("created_time"), now),
-            raw=item,
+            raw=kept(item, RAW_FIELDS),
         )
         found.offer(mention, edit_time(item.get("updated_time")))
 
@@ -212,7 +216,7 @@ class FacebookSource(GraphSource, GraphPublic):
             name=str(author.get("name") or ""),
             text=text,
             created_at=parse_time(item.get("created_time"), now),
-            raw={**item, "post_id": post["id"]},
+            raw=kept({**item, "post_id": post["id"]}, RAW_FIELDS),
         )
         found.offer(mention)
 

@@ -27,6 +27,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    kept,
     load_cursor,
 )
 from integrations.sources._google_auth import ServiceAccountToken, read_key
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
 KEY_VARIABLE = "GOOGLE_PLAY_SERVICE_ACCOUNT_JSON"
 REPLY_KEY_VARIABLE = "GOOGLE_PLAY_REPLY_SERVICE_ACCOUNT_JSON"
+#: What a stored case keeps of a review (``raw``): its id (replies go by the mention's id).
+RAW_FIELDS = ("reviewId",)
 #: Answers read as JSON: Google explains a refusal in an ``error`` object.
 _OK = (200, 400, 401, 403, 404)
 _PACKAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
@@ -188,7 +191,7 @@ class GooglePlaySource(BaseSource, GooglePlayPublic):
             text=join(join(rating, tidy(title), sep=" "), tidy(body), sep="\n"),
             created_at=at,
             lang=language(comment.get("reviewerLanguage")),
-            raw=review,
+            raw=kept(review, RAW_FIELDS),
         )
 
 

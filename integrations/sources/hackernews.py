@@ -20,6 +20,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    kept,
     load_cursor,
     partial_result,
 )
@@ -33,6 +34,8 @@ from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
 
 ITEM_URL = "https://news.ycombinator.com/item?id="
+#: What a stored case keeps of a search hit (``raw``): its ids and the story's link.
+RAW_FIELDS = ("objectID", "story_id", "parent_id", "url")
 
 
 class HackerNewsOptions(HackerNewsPublicOptions):
@@ -121,5 +124,5 @@ class HackerNewsSource(BaseSource, HackerNewsPublic):
             handle=str(hit.get("author") or ""),
             text=text,
             created_at=parse_time(at, now),
-            raw={k: v for k, v in hit.items() if k != "_highlightResult"},
+            raw=kept(hit, RAW_FIELDS),
         )

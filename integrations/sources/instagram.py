@@ -26,6 +26,7 @@ from integrations.sources._base import (
     Watermark,
     as_dict,
     as_list,
+    kept,
 )
 from integrations.sources._graph import (
     GraphError,
@@ -50,6 +51,9 @@ TAG_FIELDS = "id,caption,timestamp,permalink,username,media_type"
 MEDIA_FIELDS = "id,permalink,timestamp,username,comments_count"
 COMMENT = "id,text,timestamp,username,from,parent_id"
 COMMENT_FIELDS = f"{COMMENT},replies{{{COMMENT}}}"
+#: What a stored case keeps of media or a comment (``raw``): its id and link, and for a comment
+#: the media it is on and its parent comment (``media_id``, ``parent_id``: replies and threads).
+RAW_FIELDS = ("id", "permalink", "media_id", "parent_id")
 #: Characters in one Instagram comment (2,200, as in a caption).
 MAX_COMMENT = 2_200
 _NOT_FOUND = 100
@@ -121,7 +125,7 @@ class InstagramSource(GraphSource, GraphPublic):
             handle=username,
             text=text,
             created_at=parse_time(item.get("timestamp"), now),
-            raw=item,
+            raw=kept(item, RAW_FIELDS),
         )
         found.offer(mention)
 
@@ -199,7 +203,7 @@ class InstagramSource(GraphSource, GraphPublic):
             handle=username,
             text=text,
             created_at=parse_time(item.get("timestamp"), now),
-            raw={**{k: v for k, v in item.items() if k != "replies"}, "media_id": media["id"]},
+            raw=kept({**item, "media_id": media["id"]}, RAW_FIELDS),
         )
         found.offer(mention)
 

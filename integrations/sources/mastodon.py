@@ -23,6 +23,7 @@ from integrations.sources._base import (
     Latest,
     as_dict,
     dump_cursor,
+    kept,
     load_cursor,
     partial_result,
 )
@@ -35,6 +36,18 @@ from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult, minimal_keywords
 
 LIMIT = RateLimit("x-ratelimit-remaining", "x-ratelimit-reset", ResetStyle.ISO)
+#: What a stored case keeps of a status (``raw``): its ids and URLs, the account that replies
+#: mention, and the same of a boosted original (``mastodon_public``: ``_local_id``, ``_acct``).
+RAW_FIELDS = (
+    "id",
+    "uri",
+    "url",
+    "account.acct",
+    "reblog.id",
+    "reblog.uri",
+    "reblog.url",
+    "reblog.account.acct",
+)
 
 
 def id_order(status_id: str) -> tuple[int, str]:
@@ -201,5 +214,5 @@ class MastodonSource(BaseSource, MastodonPublic):
             text=text,
             created_at=parse_time(original.get("created_at"), now),
             lang=language(original.get("language")),
-            raw=status,
+            raw=kept(status, RAW_FIELDS),
         )

@@ -20,6 +20,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    kept,
     load_cursor,
     partial_result,
 )
@@ -41,6 +42,9 @@ from triagebot.ingest.sources import PollResult, minimal_keywords
 
 LIMIT = RateLimit("x-ratelimit-remaining", "x-ratelimit-reset", ResetStyle.SECONDS)
 _GONE = {"[deleted]", "[removed]"}
+#: What a stored case keeps of a thing (``raw``): its fullname and post a reply and a thread read
+#: name (``reddit_public``), its other ids and its URLs.
+RAW_FIELDS = ("name", "id", "link_id", "parent_id", "permalink", "url")
 _PERIODS = (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 31 * 86400))
 
 
@@ -192,7 +196,7 @@ class RedditSource(BaseSource, RedditPublic):
             handle=None if author in _GONE else author,
             text=text,
             created_at=parse_time(item.get("created_utc"), now),
-            raw=item,
+            raw=kept(item, RAW_FIELDS),
         )
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import feedparser
 import httpx
 
-from integrations.sources._base import BaseSource, Latest, dump_cursor, load_cursor
+from integrations.sources._base import BaseSource, Latest, dump_cursor, kept, load_cursor
 from integrations.sources._http import get
 from integrations.sources._text import html_to_text, join, language, parse_time, tidy
 from integrations.sources.rss_public import RssPublic
@@ -36,6 +36,8 @@ SEEN_KEEP = 500
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _ALERT_PREFIX = "tag:google.com,2013:googlealerts/feed:"
 _EMAIL_NAME = re.compile(r"^(\S+@\S+)\s*\((.*)\)$")
+#: What a stored case keeps of a feed entry (``raw``): its id and link (nothing reads more).
+RAW_FIELDS = ("id", "link")
 
 
 class RssSource(BaseSource, RssPublic):
@@ -122,13 +124,7 @@ class RssSource(BaseSource, RssPublic):
             text=join(title, body, sep="\n\n") if body != title else title,
             created_at=entry_time(entry, now),
             lang=lang,
-            raw={
-                "id": entry.get("id"),
-                "link": entry.get("link"),
-                "title": entry.get("title"),
-                "published": dict.get(entry, "published") or dict.get(entry, "updated"),
-                "author": entry.get("author"),
-            },
+            raw=kept(entry, RAW_FIELDS),
         )
 
 

@@ -24,6 +24,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    kept,
     load_cursor,
     partial_result,
 )
@@ -39,6 +40,10 @@ from integrations.sources.stackexchange_public import (
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
 from triagebot.ingest.sources import PollResult
+
+#: What a stored case keeps of a question (``raw``): its id and link (replies and thread reads
+#: go by the mention's URL).
+RAW_FIELDS = ("question_id", "link")
 
 
 class StackExchangeOptions(StackExchangePublicOptions):
@@ -176,5 +181,5 @@ class StackExchangeSource(BaseSource, StackExchangePublic):
             name=name,
             text=join(unescape(item.get("title")), html_to_text(item.get("body"))),
             created_at=parse_time(at, now),
-            raw=item,
+            raw=kept(item, RAW_FIELDS),
         )

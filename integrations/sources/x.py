@@ -27,6 +27,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    kept,
     load_cursor,
     partial_result,
 )
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 #: Recent search reaches back seven days; older since_id and start_time values are refused.
 SEARCH_WINDOW = timedelta(days=7)
 LIMIT = RateLimit("x-rate-limit-remaining", "x-rate-limit-reset", ResetStyle.EPOCH)
+#: What a stored case keeps of a tweet (``raw``): the ids a reply, a thread read and an edited
+#: copy are matched by (``x_public``), and the author's id.
+RAW_FIELDS = ("id", "conversation_id", "edit_history_tweet_ids", "author_id")
 FIELDS = {
     "tweet.fields": "created_at,author_id,public_metrics,lang,note_tweet,conversation_id",
     "expansions": "author_id",
@@ -200,7 +204,7 @@ class XSource(BaseSource, XPublic):
             text=text,
             created_at=created,
             lang=language(tweet.get("lang")),
-            raw=tweet,
+            raw=kept(tweet, RAW_FIELDS),
         )
 
 

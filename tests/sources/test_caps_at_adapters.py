@@ -24,6 +24,7 @@ async def test_reddit_caps_a_megabyte_post(
         "title": "Northwind " * 2000,
         "selftext": HUGE,
         "permalink": "/r/x/comments/big/t/",
+        "url": "https://spam.example/" + "a" * 1_000_000,
         "created_utc": POLL1.timestamp() - 60,
     }
     listing = {"kind": "Listing", "data": {"after": None, "children": [{"data": post}]}}
@@ -32,7 +33,8 @@ async def test_reddit_caps_a_megabyte_post(
     assert len(mention.text) <= 3000
     assert mention.text.count("https://") <= MAX_LINKS
     assert len(mention.author.handle) <= MAX_HANDLE
-    assert len(mention.raw["selftext"]) <= MAX_RAW_STRING
+    assert len(mention.raw["url"]) <= MAX_RAW_STRING
+    assert "selftext" not in mention.raw  # the text is the mention's; raw keeps ids and links
 
 
 async def test_x_caps_author_fields_and_drops_a_bogus_follower_count(
