@@ -14,7 +14,11 @@ the least of these over recent requests is the quickest arrival plus the same di
 their difference, the *lag*, is how much later than the quickest one this request arrived,
 whatever the clocks say. A request whose arrival is not known (no answer, an error, a turn that
 does not say when it sent) opens the next slot ``interval`` after it was answered, as it
-must arrive before its answer.
+must arrive before its answer; so does every request until ``_OFFSETS`` arrivals are known,
+since the first requests of a process open their connections and arrive late, and measured
+against them alone a request on a warm connection would seem to arrive early. The local time
+of sending is read from the monotonic clock (set against the wall clock once), so a step of
+the system clock does not pass for a quick arrival.
 """
 
 from __future__ import annotations
@@ -42,15 +46,16 @@ class Turn:
     """A channel's slot, held by one request: call ``sending()`` right before the request
     goes out and ``arrived(ts)`` with the ``ts`` of Slack's answer."""
 
-    def __init__(self, monotonic: Callable[[], float], wall: Callable[[], float]) -> None:
+    def __init__(self, monotonic: Callable[[], float], epoch: float) -> None:
         self._monotonic = monotonic
-        self._wall = wall
+        self._epoch = epoch  # wall time at monotonic 0
         self.sent: float | None = None  # monotonic time of sending
         self.sent_wall = 0.0
         self.server_time: float | None = None  # Slack's clock when the message was made
 
     def sending(self) -> None:
-        self.sent, self.sent_wall = self._monotonic(), self._wall()
+        self.sent = self._monotonic()
+        self.sent_wall = self._epoch + self.sent
 
     def arrived(self, ts: object) -> None:
         """Slack answered with the message's ``ts`` (seconds since the epoch, as a string)."""
@@ -74,7 +79,9 @@ class ChannelLanes:
         self.interval = interval
         self.margin = margin if interval > 0 else 0.0
         self._monotonic = monotonic
-        self._wall = wall
+        #: Wall time at monotonic 0, read once: later steps of the system clock do not move
+        #: the times of sending that arrivals are measured against.
+        self._epoch = wall() - monotonic()
         self._lanes: dict[str, _Lane] = {}
         self._offsets: deque[float] = deque(maxlen=_OFFSETS)
 
@@ -87,7 +94,7 @@ class ChannelLanes:
             wait = lane.next_at - self._monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            turn = Turn(self._monotonic, self._wall)
+            turn = Turn(self._monotonic, self._epoch)
             try:
                 yield turn
             finally:
@@ -100,6 +107,8 @@ class ChannelLanes:
             return answered + self.interval  # arrived at the latest when answered
         offset = turn.server_time - turn.sent_wall  # one-way time + the clocks' difference
         self._offsets.append(offset)
+        if len(self._offsets) < _OFFSETS:  # the quickest arrival is not known yet
+            return answered + self.interval
         lag = offset - min(self._offsets)  # later than the quickest recent arrival
         lag = min(max(lag, 0.0), answered - turn.sent)  # it arrived before its answer
         return turn.sent + self.interval + max(self.margin, lag)
