@@ -95,3 +95,23 @@ def test_an_item_queued_twice_is_kept_once(tmp_path: Path) -> None:
         assert store.queue_outbox([item, item]) == [True, False]
         assert store.queue_outbox([item]) == [False]
         assert store.pending_outbox() == 1
+
+
+def test_a_slot_used_again_by_another_process_keeps_the_lease_order(tmp_path: Path) -> None:
+    # A store opened from a snapshot written after the last item was finished gives the next
+    # item that item's slot (document id); the store that finished it must not lease the new
+    # one in the finished one's place.
+    path = tmp_path / "triagebot.json"
+    with TinyDBStore(path) as first:
+        first.add_cases([NewCase(make_case("1"), (), ())])
+        older = make_outbox("older", "1", created_at=T0, kind=OutboxKind.UPDATE)
+        done = make_outbox("done", "1", created_at=T0 - timedelta(minutes=1))
+        first.queue_outbox([older, done])
+        first.complete_outbox("done")
+        first.compact()  # the snapshot no longer holds the last slot
+        with TinyDBStore(path) as second:
+            newer = make_outbox("newer", "1", created_at=T0 + timedelta(minutes=1))
+            second.queue_outbox([newer])
+        now = T0 + timedelta(minutes=2)
+        assert due_by_reading(first, now, 1) == ["older"]
+        assert [i.id for i in first.lease_outbox(now, 1, LEASE)] == ["older"]

@@ -8,10 +8,11 @@ posts queued, and every delivered item used to walk and copy all of them).
 
 Lease order: oldest ``created_at`` first, then slot. Items due now (no ``next_attempt_at``)
 wait in one heap in that order; items due later (leased, or retried) in another by
-``next_attempt_at``, and move to the first when their time comes. An entry names the
-``next_attempt_at`` it was made for; an entry whose document has gone or has another
-``next_attempt_at`` is stale, dropped when it is reached. The heaps are rebuilt from the
-table when stale entries outnumber the documents.
+``next_attempt_at``, and move to the first when their time comes. An entry names the item and
+the ``next_attempt_at`` it was made for; an entry whose slot has lost that item (another
+process's store, opened from a snapshot without it, may put a new item in the same slot) or
+whose item has another ``next_attempt_at`` is stale, dropped when it is reached. The heaps
+are rebuilt from the table when stale entries outnumber the documents.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from triagebot.cases.time_fields import parse_iso
 _NO_DATE = datetime.min.replace(tzinfo=UTC)
 _SLACK = 256  # stale heap entries allowed beyond the number of documents
 
-_Entry = tuple[datetime, int, str]  # (order, slot, next_attempt_at as stored or "")
+_Entry = tuple[datetime, int, str, str]  # (order, slot, next_attempt_at as stored or "", id)
 
 
 def _created(doc: JSON) -> datetime:
@@ -35,10 +36,15 @@ def _created(doc: JSON) -> datetime:
 
 def _entry(slot: int, doc: JSON) -> tuple[bool, _Entry]:
     """(due now, heap entry) of the item ``doc`` kept in ``slot``."""
-    at = doc.get("next_attempt_at") or ""
+    at, item_id = doc.get("next_attempt_at") or "", doc["id"]
     if at:
-        return False, (parse_iso(at) or _NO_DATE, slot, at)
-    return True, (_created(doc), slot, "")
+        return False, (parse_iso(at) or _NO_DATE, slot, at, item_id)
+    return True, (_created(doc), slot, "", item_id)
+
+
+def _holds(doc: JSON, item_id: str, at: str) -> bool:
+    """Whether a slot's document is still the item an entry was made for, as it was then."""
+    return doc["id"] == item_id and (doc.get("next_attempt_at") or "") == at
 
 
 class OutboxIndex:
@@ -88,22 +94,22 @@ class OutboxIndex:
             self._fill(table)
         ready, later = self._now, self._later
         while later and later[0][0] <= now:
-            _, slot, at = heapq.heappop(later)
+            _, slot, at, item_id = heapq.heappop(later)
             doc = table.get(str(slot))
-            if doc is not None and doc.get("next_attempt_at") == at:
-                heapq.heappush(ready, (_created(doc), slot, at))
+            if doc is not None and _holds(doc, item_id, at):
+                heapq.heappush(ready, (_created(doc), slot, at, item_id))
         found: list[str] = []
         seen: set[int] = set()
         keep: list[_Entry] = []
         while ready and len(found) < limit:
             entry = heapq.heappop(ready)
-            _, slot, at = entry
+            _, slot, at, item_id = entry
             doc = table.get(str(slot))
-            if doc is None or (doc.get("next_attempt_at") or "") != at or slot in seen:
+            if doc is None or not _holds(doc, item_id, at) or slot in seen:
                 continue  # stale
             when = parse_iso(at) if at else None
             if when is not None and when > now:  # due later after all (an earlier ``now``)
-                heapq.heappush(later, (when, slot, at))
+                heapq.heappush(later, (when, slot, at, item_id))
                 continue
             found.append(str(slot))
             seen.add(slot)
