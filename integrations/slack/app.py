@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
@@ -22,6 +23,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from integrations.common.answers import reply_check
@@ -70,10 +74,38 @@ def slack_targets(settings: Settings) -> SlackTargets:
     )
 
 
+#: Web API methods that create something each time they are called.
+CREATING_METHODS = frozenset({"chat.postMessage"})
+
+
+class CreateOnceRetry(AsyncConnectionErrorRetryHandler):
+    """Retry a call whose connection failed, except where that could create twice.
+
+    A ``chat.postMessage`` whose connection broke after the request went out (the server
+    disconnected, the connection was reset) may have posted: it is not sent again here. The
+    surface then takes the post as uncertain and searches the channel before posting again.
+    Only a connection that was never made is retried.
+    """
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.rsplit("/", 1)[-1] in CREATING_METHODS:
+            return isinstance(error, aiohttp.ClientConnectorError)
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def web_client(token: str, base_url: str | None = None, max_retries: int = 3) -> AsyncWebClient:
     """A Web API client that also waits out and retries 429 answers."""
     handlers: list[Any] = [
-        AsyncConnectionErrorRetryHandler(),
+        CreateOnceRetry(),
         AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
     ]
     kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}

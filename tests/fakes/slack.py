@@ -64,6 +64,9 @@ class FakeSlack:
     problems: list[str] = field(default_factory=list)  # block validation failures
     rejected: int = 0  # answers with 429
     keep_calls: bool = True  # False: ``calls`` stays empty (a long benchmark)
+    #: Methods whose next calls are carried out, then the connection is closed unanswered
+    #: (a network failure after the request reached Slack): method -> how many more times.
+    hang_ups: dict[str, int] = field(default_factory=dict)
     observer: Callable[[Call], None] | None = None  # sees every call, on the fake's thread
     url: str = ""
     _last_post: dict[str, float] = field(default_factory=dict)
@@ -154,6 +157,11 @@ class FakeSlack:
             self.calls.append(call)
         if self.observer is not None:
             self.observer(call)
+        if self.hang_ups.get(method, 0) > 0:
+            self.hang_ups[method] -= 1
+            if request.transport is not None:
+                request.transport.close()  # done, but the client never hears of it
+            raise web.HTTPInternalServerError  # not sent: the connection is gone
         headers = {}
         if status == 429:
             headers["Retry-After"] = str(body.pop("retry_after"))

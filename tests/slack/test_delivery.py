@@ -221,3 +221,17 @@ async def test_lanes_space_one_channel_and_leave_others_free() -> None:
     lanes.hold("B", 0.5)
     await send("B")
     assert started["B"][-1] - last_b >= 0.5
+
+
+async def test_a_post_whose_connection_broke_after_it_reached_slack_is_not_posted_twice(
+    world: SlackWorld,
+) -> None:
+    case = await world.ingest("northwind: the parcel arrived wet")
+    world.fake.hang_ups["chat.postMessage"] = 1  # posted, then the connection drops unanswered
+    await world.deliver()  # the post fails as uncertain; the item waits for its retry
+    world.clock.advance(minutes=10)
+    await world.deliver()
+    channel = world.ref(case.id).channel
+    assert len(world.fake.top_level(channel)) == 1
+    assert world.ref(case.id).message_id == world.fake.top_level(channel)[0]["ts"]
+    assert world.fake.calls_of("conversations.history")  # found by its metadata
