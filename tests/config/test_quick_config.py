@@ -111,3 +111,44 @@ def test_changed_code_misses_the_cache(
     assert cache_path(config.read_bytes()) != before
     load_quick_settings(_environ(config, cache))
     assert len(list(cache.glob("config-*.json"))) == 2
+
+
+@pytest.mark.parametrize("damage", ['{"format": 1, "calendars": []}', "[]", '"text"', "null"])
+def test_a_cache_of_the_wrong_shape_is_validated_again(
+    tmp_path: Path, cache: Path, damage: str
+) -> None:
+    config = tmp_path / "triagebot.toml"
+    config.write_text(MINIMAL + ANA_ROW, encoding="utf-8")
+    path = cache_path(config.read_bytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(damage)
+    rules = load_quick_settings(_environ(config, cache)).rules
+    assert rules.people.name_of(Identity("cli", "ana")) == "Ana Lopez"
+
+
+def test_no_home_folder_still_finds_a_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRIAGEBOT_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    config = tmp_path / "triagebot.toml"
+    config.write_text(MINIMAL + ANA_ROW, encoding="utf-8")
+    rules = load_quick_settings({"TRIAGEBOT_CONFIG": str(config)}).rules
+    assert rules.people.name_of(Identity("cli", "ana")) == "Ana Lopez"
+
+
+def test_a_cache_with_a_list_for_a_table_is_validated_again(tmp_path: Path, cache: Path) -> None:
+    config = tmp_path / "triagebot.toml"
+    config.write_text(MINIMAL + ANA_ROW, encoding="utf-8")
+    load_quick_settings(_environ(config, cache))
+    path = cache_path(config.read_bytes())
+    data = json.loads(path.read_text())
+    data["calendars"] = list(data["calendars"].items())
+    path.write_text(json.dumps(data))
+    rules = load_quick_settings(_environ(config, cache)).rules
+    assert rules.people.name_of(Identity("cli", "ana")) == "Ana Lopez"

@@ -99,7 +99,7 @@ def load_quick_settings(
 
 
 def _read(path: Path) -> CaseRules | None:
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
         return CaseRules.from_json(json.loads(path.read_text(encoding="utf-8")))
     return None
 

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import tempfile
 from datetime import date
 from functools import lru_cache
 from importlib.util import find_spec
@@ -30,7 +31,12 @@ def cache_dir() -> Path:
     explicit = os.environ.get("TRIAGEBOT_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no passwd entry: a cache that lives with the process
+            base = tempfile.gettempdir()
     return Path(base) / "triagebot"
 
 
@@ -41,7 +47,10 @@ def package_stamp() -> str:
     locations = spec.submodule_search_locations if spec is not None else None
     if not locations:
         return "none"
-    st = os.stat(Path(next(iter(locations))) / "version.py")
+    try:
+        st = os.stat(Path(next(iter(locations))) / "version.py")
+    except OSError:
+        return "unknown"
     return f"{st.st_size}-{st.st_mtime_ns}"
 
 
