@@ -32,7 +32,6 @@ still use them; journals that a snapshot covers are deleted by the compaction af
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import math
@@ -63,6 +62,7 @@ from triagebot.store._atomic import (
     write_new_file,
     write_temp,
 )
+from triagebot.store._frozen import freeze_long_lived
 from triagebot.store._history import SEGMENT_PREFIX, History, HistoryTx, SegmentInfo
 from triagebot.store._index import KEYS_FIELD, ActiveIndex, keys_of_doc, stored_keys, with_keys
 from triagebot.store._journal import (
@@ -589,15 +589,15 @@ class Engine:
     def _kept(self, count: int) -> None:
         """Note ``count`` documents or decoded cases that will live long; past ``FREEZE_AT``
         since the last time, move everything alive out of the garbage collector's full scans
-        (``gc.freeze``), after a young collection so that fresh cyclic garbage is not kept
-        with it. The root's documents and the decoded cases hold no cycles (reference counting
-        still frees a replaced one); a full collection walking the root of 20,000 active cases
-        paused every thread of the process for 0.2-0.6 s, ``/healthz`` included."""
+        (``freeze_long_lived``: a young collection first, so that fresh cyclic garbage is
+        not kept with it, and a full one of the frozen objects at most hourly). The root's
+        documents and the decoded cases hold no cycles (reference counting still frees a
+        replaced one); a full collection walking the root of 20,000 active cases paused every
+        thread of the process for 0.2-0.6 s, ``/healthz`` included."""
         self._unfrozen += count
         if self._unfrozen >= FREEZE_AT:
             self._unfrozen = 0
-            gc.collect(1)
-            gc.freeze()
+            freeze_long_lived()
 
     def _commit(self, tx: Tx) -> None:
         """Write new segments, then the journal record (the commit point); then forget and

@@ -9,7 +9,6 @@ identifies a case's content: every change is a compare-and-set that increments i
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import psycopg
 
 from triagebot.cases.records import Case
+from triagebot.store._frozen import freeze_long_lived
 
 #: Decoding this many cases in one read moves everything then alive out of the garbage
 #: collector's full scans (``gc.freeze``): the cached cases are long-lived and hold no cycles
@@ -52,5 +52,5 @@ class ActiveCases:
             if len(cases) > 2 * len(rows) + 1_000:  # forget cases no longer listed
                 self._cases = {case.id: case for case in found}
         if len(missing) >= FREEZE_AT:
-            gc.freeze()
+            freeze_long_lived()
         return found
