@@ -24,6 +24,7 @@ the system clock does not pass for a quick arrival.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -60,9 +61,10 @@ class Turn:
     def arrived(self, ts: object) -> None:
         """Slack answered with the message's ``ts`` (seconds since the epoch, as a string)."""
         try:
-            self.server_time = float(str(ts))
+            value = float(str(ts))
         except ValueError:
-            self.server_time = None
+            value = math.nan
+        self.server_time = value if math.isfinite(value) else None  # "nan" would spoil 64 lags
 
 
 class ChannelLanes:

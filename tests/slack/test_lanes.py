@@ -168,3 +168,18 @@ async def test_a_step_of_the_wall_clock_does_not_shorten_the_interval(
     one_way = [0.3, 0.05]
     arrivals = [await post(lanes, clocks, one_way=d, answer=d + 0.1) + d for d in one_way]
     assert arrivals[1] - arrivals[0] >= 1.0
+
+
+@pytest.mark.parametrize("ts", ["nan", "inf", "-inf", "not a ts"])
+async def test_a_ts_that_is_no_time_counts_as_an_unknown_arrival(
+    lanes: ChannelLanes, clocks: Clocks, ts: str
+) -> None:
+    await known(lanes, clocks)
+    clocks.now = lanes.next_slot("C1")
+    async with lanes.turn("C1") as turn:
+        turn.sending()
+        clocks.now += 0.2
+        turn.arrived(ts)
+    assert lanes.next_slot("C1") == pytest.approx(clocks.now + 1.0)
+    sent = await post(lanes, clocks, one_way=0.05)  # the lags after it are still measured
+    assert lanes.next_slot("C1") == pytest.approx(sent + 1.02)
