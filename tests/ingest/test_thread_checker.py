@@ -14,6 +14,7 @@ import pytest_asyncio
 from integrations.demo.forum import DemoForum, ForumSource
 from tests.store.builders import make_case, make_mention
 from triagebot.actions.public import ThreadBudget, ThreadRead
+from triagebot.cases.identities import Identity
 from triagebot.cases.records import CaseState, Mention, NewCase
 from triagebot.config.settings import Settings
 from triagebot.ingest.threads import RUN_EVERY, ThreadChecker
@@ -31,6 +32,7 @@ class Clock:
 @dataclass
 class Counting(ForumSource):
     reads: list[tuple[datetime, int]] = field(default_factory=list)
+    posts_read: list[tuple[datetime, str]] = field(default_factory=list)
     clock: Clock = field(default_factory=Clock)
     broken: bool = False
 
@@ -38,6 +40,7 @@ class Counting(ForumSource):
         self, http: httpx.AsyncClient, mentions: Sequence[Mention]
     ) -> Mapping[str, ThreadRead]:
         self.reads.append((self.clock(), len(mentions)))
+        self.posts_read.extend((self.clock(), self.post_id(m)) for m in mentions)
         if self.broken:
             raise httpx.ConnectError("the platform is down")
         return await super().threads(http, mentions)
@@ -118,3 +121,56 @@ async def test_every_case_is_read_before_any_is_read_twice(
         store.close()
     assert len(seen) >= 60
     assert len(set(seen[:30])) == 30  # the first 30 reads cover all 30 cases
+
+
+async def test_a_closed_case_is_read_for_follow_closed_for_then_no_more(
+    tmp_path: Path, settings: Settings, forum: DemoForum
+) -> None:
+    """Within ``[replies] follow_closed_for`` of its resolve a case's thread is still read (a
+    follow-up reopens it); past it, the reads stop and a late follow-up is never seen."""
+    clock = Clock()
+    store = TinyDBStore(tmp_path / "db.json")
+    resolved_at = clock.now - timedelta(hours=1)
+    new = []
+    for n in ("1", "2"):
+        case = make_case(n, state=CaseState.RESOLVED, ingested_at=clock.now - timedelta(hours=3))
+        case = replace(
+            case, resolved_at=resolved_at, resolved_by=Identity("cli", "ana"),
+            thread_seen_at=resolved_at,
+        )  # fmt: skip
+        new.append(NewCase(case))
+    store.add_cases(new)
+    customer = store.get_case("1").mention.author.handle
+    source = Counting(forum.url, name="x", clock=clock)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    checker = ThreadChecker(store, settings, {"x": source}, http, clock)
+    window = settings.config.replies.follow_closed_for
+    every = settings.config.replies.check_every
+    ends = resolved_at + window
+
+    def reads_of(post: str, after: datetime) -> list[datetime]:
+        return [at for at, post_id in source.posts_read if post_id == post and at > after]
+
+    try:
+        await checker.run()  # both resolved cases are followed
+        forum.say("1", customer, "Still nothing arrived, can you check again?")
+        clock.now = ends - timedelta(minutes=30)  # late in the window: still read
+        await checker.run()
+        assert store.get_case("1").state is CaseState.OPEN  # the follow-up reopened it
+        while clock.now < ends:
+            clock.now += every
+            await checker.run()
+        assert reads_of("2", ends - timedelta(minutes=31))  # read until the window closed
+        last = clock.now
+        clock.now += every
+        await checker.run()  # at most this one read finds the window closed
+        forum.say("2", customer, "Hello? Anyone there?")  # too late to be followed
+        for _ in range(36):  # three more hours, past a full refresh of the followed cases
+            clock.now += every
+            await checker.run()
+    finally:
+        await http.aclose()
+    assert reads_of("2", last + every) == []
+    assert store.get_case("2").state is CaseState.RESOLVED
+    assert reads_of("1", last + every)  # the reopened case is still read
+    store.close()
