@@ -22,7 +22,7 @@ from triagebot.actions.public import ThreadRead
 from triagebot.cases.answers import ReplyState, ResponseVia, ThreadPost
 from triagebot.cases.identities import Identity
 from triagebot.cases.lifecycle import Claim
-from triagebot.cases.records import Case
+from triagebot.cases.records import Case, CaseState
 from triagebot.config.settings import Settings
 from triagebot.ingest.threads import record_read
 from triagebot.runtime.answering import Answering
@@ -215,6 +215,37 @@ async def test_drafts_wait_for_a_manager(forms: Forms) -> None:
     assert status == 200
     assert world.runtime.store.get_case(case.id).replies[-1].state is ReplyState.DISCARDED
     assert len(forms.forum.posts) == 1
+
+
+async def test_a_deleted_post_closes_as_deleted(forms: Forms) -> None:
+    world = forms.world
+    case = await forms.claimed()
+    await world.name("ana")
+    assert f'id="close-deleted-{case.id}"' not in await forms.card(case)
+    status, body = await forms.send(case, "close-deleted")  # an older page, or a script
+    assert status == 409
+    assert body["message"] == f"the post of case #{case.id} is not known to be deleted"
+
+    forms.forum.delete(ForumSource.post_id(case.mention))  # its author deleted it
+    checker = forms.answering.thread_checker()
+    assert checker is not None and await checker.run() == 1  # the thread read sees a 404
+    html = await forms.card(case)
+    assert "Post deleted by its author" in html and f'id="close-deleted-{case.id}"' in html
+    await world.name("ben")  # not the holder
+    status, body = await forms.send(case, "close-deleted")
+    assert status == 409 and "claimed by Ana Lopez" in body["message"]
+    assert world.runtime.store.get_case(case.id).state is CaseState.CLAIMED
+
+    await world.name("ana")
+    status, body = await forms.send(case, "close-deleted")
+    assert status == 200 and body == {
+        "ok": True,
+        "message": f"Case #{case.id} is closed: its post was deleted by its author.",
+    }
+    closed = world.runtime.store.get_case(case.id)
+    assert closed.state is CaseState.RESOLVED and closed.closed_as == "deleted"
+    assert closed.resolved_by == Identity("board", "ana")
+    assert forms.forum.requests == []  # nothing was posted
 
 
 async def test_answer_forms_need_the_csrf_token(forms: Forms) -> None:
