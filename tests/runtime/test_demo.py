@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.cli_helpers import run_cli
+from triagebot.config.settings import Settings
+from triagebot.sla.chart import chart_data
+from triagebot.store.tinydb_store import TinyDBStore
 
 
 def free_port() -> int:
@@ -53,7 +57,40 @@ def wait_for_health(
     raise AssertionError("demo did not answer /healthz")
 
 
-def test_demo_runs_every_sample_through_the_pipeline(tmp_path: Path) -> None:
+def assert_a_follow_up_reopened_a_case(out: str, tmp_path: Path) -> None:
+    """A customer who writes after the resolve reopens the case."""
+    reopened = re.findall(r"^#(\d+) ↳ reopened: the customer replied in the thread$", out, re.M)
+    assert reopened
+    shown = json.loads(run_cli(["show", reopened[0], "--json"], tmp_path).stdout)
+    actions = [e["action"] for e in shown["events"]]
+    assert actions.index("resolve") < actions.index("follow_up") <= actions.index("reopen")
+    [reopen] = [e for e in shown["events"] if e["action"] == "reopen"]
+    assert (reopen["before"]["state"], reopen["after"]["state"]) == ("resolved", "open")
+    assert shown["case"]["state"] == "open" and shown["case"]["resolved_at"] is None
+
+
+def assert_the_history_gives_the_reports_shapes(tmp_path: Path, settings: Settings) -> None:
+    """The month of history gives the SLA summary and the chart shapes, not empty frames."""
+    summary = json.loads(run_cli(["sla", "--since", "30d", "--json"], tmp_path).stdout)
+    total = summary["total"]
+    assert total["count"] > 300 and total["by_state"]["resolved"] > 300
+    for target in ("claim", "respond", "resolve"):
+        assert total[target]["n"] > 300
+        assert total[target]["met"] > 0 and total[target]["breaches"] > 0
+    assert sum(1 for d in summary["by_department"].values() if d["count"] > 0) >= 5
+    store = TinyDBStore(tmp_path / "data" / "triagebot.json")
+    try:
+        now = datetime.now(UTC)
+        cases_30d = store.list_cases(since=now - timedelta(days=30), until=now)
+    finally:
+        store.close()
+    data = chart_data(cases_30d, settings.calendar_for, now, now - timedelta(days=30), now)
+    for panel in (data.claim, data.respond, data.resolve):
+        assert len(panel) >= 5 and all(share.n > 0 for share in panel.values())
+    assert sum(1 for day in data.breaches.values() if any(day)) >= 10  # breaches on many days
+
+
+def test_demo_runs_every_sample_through_the_pipeline(tmp_path: Path, settings: Settings) -> None:
     port = free_port()
     proc = start_demo(tmp_path, port, "--pace", "0.05", "--until-done")
     health = wait_for_health(port, proc)
@@ -81,6 +118,8 @@ def test_demo_runs_every_sample_through_the_pipeline(tmp_path: Path) -> None:
     cases = [c for c in cases if not c["mention"]["id"].startswith("demo-history:")]
     assert len(cases) == 40  # 42 samples less the brand's own post and the airline look-alike
     assert len(history) > 300  # a month of handled cases on the first run
+    days = {datetime.fromisoformat(c["ingested_at"]).date() for c in history}
+    assert len(days) >= 25 and len({d.isocalendar()[:2] for d in days}) >= 4
     assert any(c.get("first_response") for c in cases)
     states = {c["state"] for c in cases}
     assert "spam" in states and "resolved" in states
@@ -91,6 +130,9 @@ def test_demo_runs_every_sample_through_the_pipeline(tmp_path: Path) -> None:
         "hr",
         "pr",
     }
+
+    assert_a_follow_up_reopened_a_case(out, tmp_path)
+    assert_the_history_gives_the_reports_shapes(tmp_path, settings)
 
     # A second run finds every sample already stored and posts nothing twice.
     rerun = start_demo(tmp_path, port, "--pace", "0.01", "--until-done", "--no-staff")

@@ -100,6 +100,7 @@ class DemoReplay:
         self.pending: set[asyncio.Task[Any]] = set()
         self.done = asyncio.Event()
         self._failed_once = False
+        self._reopened_once = False
 
     async def add_history(self) -> int:
         """A month of handled cases when the store has none (the number stored)."""
@@ -157,9 +158,11 @@ class DemoReplay:
         if self.random.random() < 0.7:
             await asyncio.sleep(self.random.uniform(5, 20) * scale)
             resolved = await self._act(Resolve(case.id, who, "demo"))
-            if resolved and answered and self.random.random() < 0.2:
+            # After the resolve the case reopens: always once, so that every run shows it.
+            if resolved and answered and (not self._reopened_once or self.random.random() < 0.2):
+                self._reopened_once = True
                 await asyncio.sleep(self.random.uniform(4, 10) * scale)
-                self._customer_writes(case)  # after the resolve: the case reopens
+                self._customer_writes(case)
 
     async def _answer(self, case: Case, who: Identity) -> bool:
         """Answer the customer: from the board (a reply posted through the platform's API) or
