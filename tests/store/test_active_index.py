@@ -14,8 +14,9 @@ from tests.store._files import compacted_root
 from tests.store.builders import T0, make_event, make_new, moved
 from tests.store.conftest import Opener
 from triagebot.cases.facts import crosspost_keys
-from triagebot.cases.records import Case, CaseState
+from triagebot.cases.records import JSON, Case, CaseState
 from triagebot.store._index import KEYS_FIELD
+from triagebot.store._packed import Packed
 from triagebot.store.tinydb_store import TinyDBStore
 
 SINCE = T0 - timedelta(days=1)
@@ -40,14 +41,26 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "triagebot.json"
 
 
-def test_a_cross_post_lookup_decodes_only_the_cases_it_finds(path: Path) -> None:
+def test_a_cross_post_lookup_decodes_only_the_cases_it_finds(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with TinyDBStore(path) as store:
         store.add_cases([make_new(str(n), mention_id=f"x:{n}") for n in range(1, 201)])
+    decoded: list[str] = []
+    doc = Packed.doc
+
+    def counted(packed: Packed, at: Path) -> JSON:
+        decoded.append(packed.id)
+        return doc(packed, at)
+
     with TinyDBStore(path) as cold:
         wanted = crosspost_keys(cold.get_case("150")).urls
-        cold._decoded.clear()
-        assert _ids(cold.crosspost_candidates(wanted, {"nobody"}, SINCE)) == ["150"]
-        assert list(cold._decoded) == ["150"]
+        monkeypatch.setattr(Packed, "doc", counted)
+        found = cold.crosspost_candidates(wanted, {"nobody"}, SINCE)
+        assert _ids(found) == ["150"]
+        assert decoded == []  # the head tells the id and the time
+        assert found[0].mention.url.endswith("150") or found[0].mention.id == "x:150"
+        assert decoded == ["150"]
 
 
 def test_the_indexes_follow_a_case_out_of_and_back_into_the_root(path: Path) -> None:

@@ -135,7 +135,7 @@ def write_old_tinydb(path: Path) -> None:
             if doc["state"] in ("resolved", "spam"):
                 tx.history.put(full, new=True)
             else:
-                tx.cases.insert(full)
+                tx.insert(full)
 
 
 def test_the_embedded_store_qualifies_older_actors_when_first_opened(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import threading
 from collections import Counter
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.store import _workers
+from tests.store._files import read_root
 from tests.store.builders import make_new, moved
 from triagebot.cases.identities import SYSTEM, Identity
 from triagebot.cases.records import CaseState
@@ -53,7 +53,7 @@ def test_exactly_one_claim_wins(tmp_path: Path) -> None:
             proc.join(TIMEOUT)
     assert all(proc.exitcode == 0 for proc in procs)
 
-    json.loads(path.read_text())
+    read_root(path)
     with TinyDBStore(path) as store:
         for case_id, winner in winners.items():
             case = store.get_case(case_id)

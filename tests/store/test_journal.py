@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.store._files import compacted_root
+from tests.store._files import compacted_root, read_root
 from tests.store.builders import make_event, make_new, make_outbox, moved
 from triagebot.cases.records import CaseState
 from triagebot.errors import StoreError
 from triagebot.store import _engine
 from triagebot.store._journal import journal_path
+from triagebot.store._root import FORMAT
 from triagebot.store.tinydb_store import TinyDBStore
 
 
@@ -99,7 +100,7 @@ def test_compaction_folds_the_journal_into_the_root_and_others_adopt_it(path: Pa
         assert two.get_case("1").version == 2
         tables = two._root
         assert one.compact()
-        assert json.loads(path.read_text())["meta"]["1"]["journal"] == 2
+        assert read_root(path)["meta"]["1"]["journal"] == 2
         claim(one, "2")
         assert two.get_case("2").state is CaseState.CLAIMED
         assert two._root is tables  # past the point the snapshot covers: adopted unread
@@ -130,7 +131,7 @@ def test_a_long_journal_is_compacted_on_a_thread_in_a_small_store(path: Path) ->
             if running is not None:  # a write past the threshold while one runs starts none
                 running.join()
     # closing waited for the last compaction; each ended a journal and started the next
-    assert json.loads(path.read_text())["meta"]["1"]["journal"] > 2
+    assert read_root(path)["meta"]["1"]["journal"] > 2
     with TinyDBStore(path) as store:
         assert all(c.state is CaseState.CLAIMED for c in store.list_cases())
 
@@ -146,7 +147,7 @@ def test_a_large_store_compacts_in_a_child_process(
         assert child is not None
         assert child.args[1:3] == ["-m", "triagebot.store._compact"]  # type: ignore[index]
         assert child.wait(timeout=60) == 0
-        assert json.loads(path.read_text())["meta"]["1"]["journal"] == 2
+        assert read_root(path)["meta"]["1"]["journal"] == 2
         store.add_cases([make_new("2", mention_id="x:2")])
         assert store.get_case("1").state is CaseState.CLAIMED
         if store._compactor is not None:
@@ -169,12 +170,12 @@ def test_migrate_converts_a_store_older_than_the_journal(path: Path) -> None:
     with TinyDBStore(path) as store:
         assert store.get_case("2").state is CaseState.CLAIMED
         assert store.migrate() == [
-            "wrote the store as a snapshot continued by a journal (format 2)"
+            f"wrote the store as a snapshot continued by a journal (format {FORMAT})"
         ]
         assert store.migrate() == []
         claim(store, "1")
-    meta = json.loads(path.read_text())["meta"]["1"]
-    assert (meta["format"], meta["journal"]) == (2, 1)
+    meta = read_root(path)["meta"]["1"]
+    assert (meta["format"], meta["journal"]) == (FORMAT, 1)
     assert journal_path(path, 1).exists()
     with TinyDBStore(path) as store:
         assert [c.state for c in store.list_cases()] == [CaseState.CLAIMED] * 2
@@ -183,7 +184,7 @@ def test_migrate_converts_a_store_older_than_the_journal(path: Path) -> None:
 def test_an_earlier_version_refuses_a_store_with_a_journal(path: Path) -> None:
     with TinyDBStore(path) as store:
         store.add_cases([make_new("1")])
-    assert json.loads(path.read_text())["meta"]["1"]["format"] == 2  # earlier versions read 1
+    assert read_root(path)["meta"]["1"]["format"] == FORMAT  # earlier versions read 1
 
 
 def test_a_resolve_journals_the_one_segment_it_wrote(path: Path) -> None:

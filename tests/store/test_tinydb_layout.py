@@ -76,16 +76,84 @@ def test_missing_file_is_an_empty_store(path: Path) -> None:
     assert meta(path)["format"] == FORMAT
 
 
-def test_root_is_a_tinydb_file(path: Path) -> None:
-    """A compacted root (the snapshot) is a TinyDB file."""
+def test_the_snapshot_keeps_the_heads_then_a_line_per_active_case(path: Path) -> None:
+    """A compacted root (the snapshot): a line of the other tables, meta first; a line of
+    every active case's head (slot, SLA facts, version, mention, cross-post keys, size of the
+    document); then each document on a line of its own."""
     with TinyDBStore(path) as store:
-        store.add_cases([make_new("1")])
+        store.add_cases([make_new("1"), make_new("2", mention_id="x:2")])
         store.set_cursor("x", "42")
     compacted_root(path)
-    with TinyDB(path) as db:
-        assert [d["id"] for d in db.table("cases").all()] == ["1"]
-        assert db.table("cursors").all() == [{"source": "x", "cursor": "42"}]
-        assert db.table("meta").get(doc_id=1)["format"] == FORMAT
+    first, heads, *docs, last = path.read_bytes().split(b"\n")
+    tables = json.loads(first)
+    assert next(iter(tables)) == "meta" and "cases" not in tables
+    assert tables["meta"]["1"]["format"] == FORMAT
+    assert list(tables["cursors"].values()) == [{"source": "x", "cursor": "42"}]
+    assert last == b"" and len(docs) == 2
+    for head, doc in zip(json.loads(heads), docs, strict=True):
+        _slot, facts, version, mention_id, urls, _author, size = head
+        case = json.loads(doc)
+        assert (facts[0], version, mention_id) == (case["id"], 1, case["mention"]["id"])
+        assert urls == case["crosspost"]["urls"] and size == len(doc)
+
+
+def test_a_root_of_format_2_is_read_and_migrate_writes_it_anew(path: Path) -> None:
+    """Format 2 wrote the root as one TinyDB file; it is read as it is, and ``migrate``
+    rewrites it in the current layout."""
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1"), make_new("2", mention_id="x:2")])
+    old = compacted_root(path)
+    old["meta"]["1"]["format"] = 2
+    path.write_text(json.dumps(old))
+    with TinyDB(path) as db:  # what format 2 was
+        assert sorted(d["id"] for d in db.table("cases").all()) == ["1", "2"]
+    with TinyDBStore(path) as store:
+        assert sorted(c.id for c in store.list_cases()) == ["1", "2"]
+        assert store.known_mentions(["x:2", "x:3"]) == {"x:2"}
+        assert store.migrate() == [
+            f"wrote the store's snapshot with a line per active case (format {FORMAT})"
+        ]
+        assert store.migrate() == []
+    assert path.read_bytes().count(b"\n") == 4
+    with TinyDBStore(path) as store:
+        assert store.get_case("2").mention.id == "x:2"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda heads, docs: (heads[:-9], docs),  # the heads cut short
+        lambda heads, docs: (heads.replace(b'"1"', b"1", 1), docs),  # a slot not a string
+        lambda heads, docs: (heads, docs[:-5] + b"\n"),  # a document shorter than its size
+        lambda heads, docs: (heads, docs + b"{}\n"),  # bytes after the last document
+    ],
+)
+def test_damaged_active_cases_name_the_file(path: Path, damage: Any) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1")])
+    compacted_root(path)
+    first, heads, docs = path.read_bytes().split(b"\n", 2)
+    heads, docs = damage(heads, docs)
+    path.write_bytes(first + b"\n" + heads + b"\n" + docs)
+    named = r"triagebot\.json: (an active case|the active cases|not valid JSON)"
+    with pytest.raises(StoreError, match=named):
+        TinyDBStore(path)
+
+
+def test_a_damaged_document_names_the_file_when_read(path: Path) -> None:
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1")])
+    compacted_root(path)
+    first, heads, doc, _ = path.read_bytes().split(b"\n")
+    broken = doc[:40] + b"!" * (len(doc) - 40)
+    path.write_bytes(b"\n".join([first, heads, broken, b""]))
+    with TinyDBStore(path) as store:  # the head reads; the document does not
+        (case,) = store.list_cases()
+        assert case.state is CaseState.NEW
+        with pytest.raises(StoreError, match=r"triagebot\.json"):
+            case.mention  # noqa: B018
+        with pytest.raises(StoreError, match=r"triagebot\.json"):
+            store.get_case("1")
 
 
 def test_active_case_embeds_events_and_refs(path: Path) -> None:

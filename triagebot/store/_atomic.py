@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,34 @@ _PLAIN_ONLY = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A value already encoded as compact JSON (``raw``), written as those bytes."""
+
+    raw: bytes
+
+
+def _fragment(value: Any) -> orjson.Fragment:
+    if isinstance(value, Encoded):
+        return orjson.Fragment(value.raw)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, Encoded):
+        return json.loads(value.raw)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def dump_json(data: Any) -> bytes:
     """Compact JSON bytes: UTF-8 from orjson (many times faster on a large root); what orjson
     refuses (a lone surrogate, an int beyond 64 bits, a str subclass) is written ASCII-escaped
-    by ``json``, so any str round-trips and a value ``json`` cannot write still raises."""
+    by ``json``, so any str round-trips and a value ``json`` cannot write still raises.
+    ``Encoded`` values are written as their bytes."""
     try:
-        return orjson.dumps(data, option=_PLAIN_ONLY)
+        return orjson.dumps(data, default=_fragment, option=_PLAIN_ONLY)
     except orjson.JSONEncodeError:
-        return json.dumps(data, separators=(",", ":")).encode("ascii")
+        return json.dumps(data, separators=(",", ":"), default=_decoded).encode("ascii")
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -143,9 +164,14 @@ def read_json(path: Path) -> Any:
 
 
 def read_fd(fd: int) -> bytes:
-    """Everything in an open file, from its start."""
-    chunks: list[bytes] = []
-    offset = 0
+    """Everything in an open file, from its start (one read of its size, when it does not
+    grow meanwhile: a large root is not copied again from chunks)."""
+    size = os.fstat(fd).st_size
+    data = os.pread(fd, size, 0) if size else b""
+    if len(data) == size and not os.pread(fd, 1, size):
+        return data
+    chunks: list[bytes] = [data]
+    offset = len(data)
     while True:
         chunk = os.pread(fd, 1 << 20, offset)
         if not chunk:

@@ -62,9 +62,9 @@ from triagebot.store._atomic import (
     write_new_file,
     write_temp,
 )
-from triagebot.store._frozen import freeze_long_lived
+from triagebot.store._frozen import freeze_loaded, freeze_long_lived
 from triagebot.store._history import SEGMENT_PREFIX, History, HistoryTx, SegmentInfo
-from triagebot.store._index import KEYS_FIELD, ActiveIndex, keys_of_doc, stored_keys, with_keys
+from triagebot.store._index import KEYS_FIELD, ActiveIndex
 from triagebot.store._journal import (
     Changes,
     append,
@@ -74,7 +74,9 @@ from triagebot.store._journal import (
     journal_path,
     read_from,
 )
+from triagebot.store._lazy import LazyCase
 from triagebot.store._outbox import OutboxIndex
+from triagebot.store._packed import Packed, encode_cases, pack
 from triagebot.store._root import (
     CASES,
     CURSORS,
@@ -134,13 +136,14 @@ class Tx:
         history: HistoryTx,
         index: ActiveIndex,
         outbox: OutboxIndex,
+        *,
+        path: Path,
     ) -> None:
         self.storage = RootStorage(root)
+        self.path = path
         db = open_db(self.storage)
-        #: The cases table through TinyDB, for whole-store migrations only: it changes
-        #: documents in place, so it must not change a case's mention or links (the index).
-        self.cases = db.table(CASES)
-        #: The outbox is changed through the methods below, which keep ``outbox_index``.
+        #: Cases (``Packed`` documents) and the outbox are changed through the methods below,
+        #: which keep ``index`` and ``outbox_index``.
         self.cursors = db.table(CURSORS)
         self.outbox_index = outbox
         self.meta_table = db.table(META)
@@ -150,22 +153,25 @@ class Tx:
         self.meta_changed = False
         self.history = history
         self.index = index
-        #: Ids of the cases that left the root in this transaction.
-        self.dropped: set[str] = set()
 
     @property
     def dirty(self) -> bool:
         return self.storage.writes > 0 or self.meta_changed or self.history.changed
 
     @property
-    def _cases(self) -> dict[str, JSON]:
+    def _cases(self) -> dict[str, Packed]:
         return self.storage.data.setdefault(CASES, {})
 
+    def active_slots(self) -> list[tuple[str, Packed]]:
+        """(slot, packed document) of every active case, for whole-store migrations."""
+        return list(self._cases.items())
+
     def find(self, case_id: str) -> tuple[str | None, JSON]:
-        """(slot in the root or None, current case document); raises ``CaseNotFound``."""
+        """(slot in the root or None, the case document: a private copy); raises
+        ``CaseNotFound``."""
         slot = self.index.slots.get(case_id)
         if slot is not None:
-            return slot, self._cases[slot]
+            return slot, self._cases[slot].doc(self.path)
         closed = self.history.get(case_id)
         if closed is None:
             raise CaseNotFound(f"no case {case_id}")
@@ -174,29 +180,25 @@ class Tx:
     def insert(self, doc: JSON) -> None:
         """Put a new active case document into the root, with its cross-post keys."""
         self.storage.writes += 1  # before any change: a failure from here reloads the root
-        keys = keys_of_doc(doc)
         slot = str(self.index.last_slot + 1)
+        packed = pack(slot, doc)
         self.storage.touch(CASES, slot)
-        self._cases[slot] = with_keys(doc, keys)
-        self.index.add(slot, doc, keys)
-        self.dropped.discard(doc["id"])
+        self._cases[slot] = packed
+        self.index.add(slot, packed)
 
     def replace(self, slot: str, doc: JSON) -> None:
         """Replace the root document in ``slot`` (the same case) by ``doc``."""
         self.storage.writes += 1
         self.storage.touch(CASES, slot)
-        old = self._cases[slot]
-        keys = keys_of_doc(doc)
-        self.index.remove(old)
-        self._cases[slot] = with_keys(doc, keys)
-        self.index.add(slot, doc, keys)
+        packed = pack(slot, doc)
+        self.index.remove(self._cases[slot])
+        self._cases[slot] = packed
+        self.index.add(slot, packed)
 
     def drop(self, slot: str) -> None:
         self.storage.writes += 1
         self.storage.touch(CASES, slot)
-        old = self._cases.pop(slot)
-        self.index.remove(old)
-        self.dropped.add(old["id"])
+        self.index.remove(self._cases.pop(slot))
 
     def store(self, slot: str | None, doc: JSON) -> None:
         """Put the case document where its state says: the root if active, else history."""
@@ -345,14 +347,13 @@ class Engine:
         #: Size of the snapshot loaded and of the journal records applied since.
         self._snapshot_bytes = 0
         self._journal_bytes = 0
+        #: The format of the root file read (``migrate`` rewrites an earlier one).
+        self._snapshot_format = FORMAT
         self._compactor: subprocess.Popen[bytes] | None = None
         self._compact_thread: threading.Thread | None = None
         self._compact_after = -math.inf
-        #: Decoded active cases by case id, with the version they are of: repeated scans of
-        #: the root (the SLA watcher's) decode only what changed.
-        self._decoded: dict[str, tuple[int, Case]] = {}
         self._unfrozen = 0
-        self._index = ActiveIndex()
+        self._index = ActiveIndex({})
         self._outbox = OutboxIndex()
         with self._lock:
             self._refresh()
@@ -394,21 +395,25 @@ class Engine:
             return
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot read ({exc.strerror})") from exc
-        try:
-            data = read_fd(fd)
-            sig = _signature(os.fstat(fd))
-            with gc_paused():  # a large root is many small objects
+        with gc_paused():  # a large root is many small objects, all alive
+            try:
+                data = read_fd(fd)
+                sig = _signature(os.fstat(fd))
                 root = decode_root(data, self.path)
-        except OSError as exc:
-            os.close(fd)
-            raise StoreError(f"{self.path}: cannot read ({exc.strerror})") from exc
-        except BaseException:
-            os.close(fd)
-            raise
-        log.debug("loaded %s (%d bytes)", self.path, len(data))
-        self._install(root, sig, fd)
+            except OSError as exc:
+                os.close(fd)
+                raise StoreError(f"{self.path}: cannot read ({exc.strerror})") from exc
+            except BaseException:
+                os.close(fd)
+                raise
+            log.debug("loaded %s (%d bytes)", self.path, len(data))
+            meta = root.get(META, {}).get(str(META_ID), {})
+            self._snapshot_format = int(meta.get("format", 1))
+            self._install(root, sig, fd)
+            if sum(len(root.get(name, {})) for name in (CASES, OUTBOX)) >= FREEZE_AT:
+                self._unfrozen = 0
+                freeze_loaded()
         self._snapshot_bytes = len(data)
-        self._kept(sum(len(root.get(name, {})) for name in (CASES, OUTBOX)))
 
     def _adopt(self) -> bool:
         """Take a root file written by a compaction without reading it, when the state in
@@ -442,7 +447,6 @@ class Engine:
         """Apply the journal records not applied yet, following ``next`` records (not past
         journal ``until``); False when a journal vanished under a root that changed."""
         changed = False
-        dropped: list[str] = []
         try:
             while self._journal is not None:
                 path = journal_path(self.path, self._journal)
@@ -463,7 +467,7 @@ class Engine:
                     if nxt is not None:
                         self._journal, self._offset, moved = int(nxt), 0, True
                         break
-                    self._apply(record.payload, dropped)
+                    self._apply(record.payload)
                     changed = True
                 if not moved or (until is not None and self._journal >= until):
                     return True
@@ -472,10 +476,8 @@ class Engine:
             if changed:
                 self._meta, self._segments = root_meta(self._root, self.path)
                 self._history.sync(self._segments)
-                for case_id in dropped:
-                    self._decoded.pop(case_id, None)
 
-    def _apply(self, payload: JSON, dropped: list[str]) -> None:
+    def _apply(self, payload: JSON) -> None:
         """One journal record's documents into the tables in memory and the active index."""
         changes: Changes = payload.get("t", {})
         try:
@@ -488,17 +490,18 @@ class Engine:
                     old = table.get(doc_id)
                     if name == CASES and old is not None:
                         self._index.remove(old)
-                        dropped.append(old["id"])
                     elif name == OUTBOX and old is not None:
                         self._outbox.remove(old)
                     if doc is None:
                         table.pop(doc_id, None)
                         continue
-                    table[doc_id] = doc
                     if name == CASES:
-                        self._index.add(doc_id, doc, stored_keys(doc) or keys_of_doc(doc))
-                    elif name == OUTBOX:
-                        self._outbox.add(doc_id, doc)
+                        packed = table[doc_id] = pack(doc_id, doc)
+                        self._index.add(doc_id, packed)
+                    else:
+                        table[doc_id] = doc
+                        if name == OUTBOX:
+                            self._outbox.add(doc_id, doc)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self._loaded = False
             raise StoreError(f"{self.path}: a journal record is malformed ({exc!r})") from None
@@ -511,7 +514,7 @@ class Engine:
         meta, segments = root_meta(root, self.path)
         if tx is None:
             try:
-                index = ActiveIndex.build(root.get(CASES, {}))
+                index = ActiveIndex.build(root.setdefault(CASES, {}))
                 outbox = OutboxIndex.build(root.get(OUTBOX, {}))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 if fd is not None:
@@ -519,12 +522,11 @@ class Engine:
                 raise StoreError(
                     f"{self.path}: an active case or outbox item is malformed ({exc!r})"
                 ) from None
-            dropped: Iterable[str] = [k for k in self._decoded if k not in index.slots]
             self._first_journal = self._journal = meta["journal"]
             self._offset = self._journal_bytes = 0
             self._snapshot_bytes = 0
         else:
-            index, dropped, outbox = tx.index, tx.dropped, tx.outbox_index
+            index, outbox = tx.index, tx.outbox_index
         self._meta, self._segments, self._index = meta, segments, index
         self._outbox = outbox
         if fd is not None or tx is None:
@@ -533,8 +535,6 @@ class Engine:
             self._sig, self._fd = sig, fd
         self._root, self._loaded = root, True
         self._history.sync(self._segments)
-        for case_id in dropped:
-            self._decoded.pop(case_id, None)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -568,7 +568,7 @@ class Engine:
                 history = HistoryTx(
                     self._history, int(self._meta["next_segment"]), self.segment_capacity
                 )
-                tx = Tx(self._root, self._meta, history, self._index, self._outbox)
+                tx = Tx(self._root, self._meta, history, self._index, self._outbox, path=self.path)
                 try:
                     yield tx
                     if tx.dirty:
@@ -650,13 +650,18 @@ class Engine:
         return max([n for n in numbers if n is not None], default=0) + 1
 
     def _snapshot_bytes_of(self, root: Tables, journal: int) -> bytes:
-        """The root as a snapshot continued by ``journal``: meta first, journal its first key."""
+        """The root as a snapshot continued by ``journal``: a first line of the tables other
+        than the cases (meta first, journal its first key), then the active cases
+        (``_packed.encode_cases``)."""
         meta = {"journal": journal} | {
             k: v for k, v in root.get(META, {}).get(str(META_ID), {}).items() if k != "journal"
         }
         meta["format"] = FORMAT
         root.setdefault(META, {})[str(META_ID)] = meta
-        return dump_json({META: root[META]} | {k: v for k, v in root.items() if k != META})
+        tables = {META: root[META]} | {k: v for k, v in root.items() if k not in (META, CASES)}
+        cases = root.get(CASES)
+        first = dump_json(tables)
+        return first if not cases else first + b"\n" + encode_cases(cases.values())
 
     def _write_snapshot(self, root: Tables, journal: int) -> None:
         """Replace the root file by a snapshot of ``root`` continued by the empty ``journal``;
@@ -690,6 +695,7 @@ class Engine:
         self._fd, self._sig, self._first_journal = fd, sig, journal
         self._journal_bytes = self._offset if self._journal == journal else 0
         self._snapshot_bytes = size
+        self._snapshot_format = FORMAT
         self._meta = root_meta(root, self.path)[0]
         for path in self.path.parent.iterdir():
             number = journal_number(self.path, path)
@@ -738,11 +744,12 @@ class Engine:
         except StoreError as exc:
             log.warning("%s: compaction failed: %s", self.path, exc)
 
-    def compact(self) -> bool:
-        """Write a snapshot of the whole store and drop the journals it covers; False when
-        another compaction is running. Writers of other processes wait only while the journal
-        is ended with a ``next`` record and while the snapshot is renamed into place; this
-        process's other threads also while the snapshot is encoded (not written)."""
+    def compact(self, *, force: bool = False) -> bool:
+        """Write a snapshot of the whole store and drop the journals it covers (``force``: even
+        when no record follows the snapshot); False when another compaction is running.
+        Writers of other processes wait only while the journal is ended with a ``next`` record
+        and while the snapshot is renamed into place; this process's other threads also while
+        the snapshot is encoded (not written)."""
         if not self._compact_lock.try_acquire():
             return False
         try:
@@ -756,7 +763,7 @@ class Engine:
                     if journal is None:
                         self._write_snapshot(self._root, self._next_journal())
                         return True
-                    if self._offset == 0:
+                    if self._offset == 0 and not force:
                         return True  # nothing after the snapshot's journal start
                     end = encode_record({"next": journal + 1})
                     append(journal_path(self.path, journal), self._offset, end)
@@ -805,10 +812,15 @@ class Engine:
             except OSError as exc:
                 log.warning("cannot remove unreferenced file %s: %s", path, exc)
 
+    def _active_docs(self) -> list[JSON]:
+        """Every active case's document (private copies); under the store's lock."""
+        return [packed.doc(self.path) for packed in self._root.get(CASES, {}).values()]
+
     def _doc(self, case_id: str) -> JSON | None:
+        """The document of case ``case_id``, active (a private copy) or closed."""
         slot = self._index.slots.get(case_id)
         if slot is not None:
-            return cast(JSON, self._root[CASES][slot])
+            return cast(Packed, self._root[CASES][slot]).doc(self.path)
         info = self._history.locate(case_id)
         return None if info is None else self._history.segment(info).get(case_id)
 
@@ -820,15 +832,12 @@ class Engine:
                 f"{self.path}: case {doc.get('id')!r} is malformed ({exc!r})"
             ) from None
 
-    def _active_case(self, doc: JSON) -> Case:
-        """``_case`` of a root document, decoded once per case version."""
-        cached = self._decoded.get(doc["id"])
-        if cached is not None and cached[0] == doc["version"]:
-            return cached[1]
-        case = self._case(doc)
-        self._decoded[case.id] = (case.version, case)
-        self._kept(1)
-        return case
+    def _active_case(self, packed: Packed) -> Case:
+        """The case of an active (packed) document, decoded field by field when read."""
+        return LazyCase.of(packed, self._decode_packed)
+
+    def _decode_packed(self, packed: Packed) -> Case:
+        return self._case(packed.doc(self.path))
 
     def _facts(self, doc: JSON) -> SlaFacts:
         try:

@@ -34,3 +34,11 @@ def freeze_long_lived() -> None:
         else:
             gc.collect(1)
         gc.freeze()
+
+
+def freeze_loaded() -> None:
+    """``gc.freeze`` without a collection first, right after loading a store with the
+    collector paused: what was just built is alive, and a young collection would walk every
+    object of it once for nothing."""
+    with _lock:
+        gc.freeze()

@@ -11,10 +11,14 @@ an author with this batch" cost the same whatever the number of active cases.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from triagebot.cases.facts import CrossPostKeys, author_key, gc_paused
 from triagebot.cases.links import canonical_url
 from triagebot.cases.records import JSON
+
+if TYPE_CHECKING:
+    from triagebot.store._packed import Packed
 
 KEYS_FIELD = "crosspost"
 
@@ -45,58 +49,72 @@ def with_keys(doc: JSON, keys: CrossPostKeys) -> JSON:
 
 class ActiveIndex:
     """Case id -> slot (the document's id in the root's cases table), mention id -> case id,
-    canonical link -> case ids and author key -> case ids, of the active cases."""
+    canonical link -> case ids and author key -> case ids, of the active (packed) cases.
 
-    def __init__(self) -> None:
+    The slots are built with the index; the other maps when first asked for (a command that
+    claims a case never needs them), from the packed heads of ``table``, the root's cases
+    table that every change goes through with the index."""
+
+    def __init__(self, table: Mapping[str, Packed]) -> None:
         self.slots: dict[str, str] = {}
-        self.mentions: dict[str, str] = {}
-        self._keys: dict[str, CrossPostKeys] = {}
+        self.last_slot = 0
+        self._table = table
+        self._mentions: dict[str, str] | None = None
         self._by_url: dict[str, set[str]] = {}
         self._by_author: dict[str, set[str]] = {}
-        self.last_slot = 0
-        #: Documents whose kept keys were missing or stale (written by an older version).
-        self.stale = 0
+        self._keyed = False
 
     @classmethod
-    def build(cls, table: Mapping[str, JSON]) -> ActiveIndex:
-        index = cls()
-        with gc_paused():  # many small objects beside a large parsed root
-            for slot, doc in table.items():
-                keys = stored_keys(doc)
-                if keys is None:
-                    index.stale += 1
-                    keys = keys_of_doc(doc)
-                index.add(slot, doc, keys)
+    def build(cls, table: Mapping[str, Packed]) -> ActiveIndex:
+        index = cls(table)
+        slots = index.slots
+        for slot, packed in table.items():
+            slots[packed.id] = slot
+        index.last_slot = max((int(s) for s in table if s.isdecimal()), default=0)
         return index
 
-    def add(self, slot: str, doc: JSON, keys: CrossPostKeys) -> None:
-        case_id = doc["id"]
+    @property
+    def mentions(self) -> dict[str, str]:
+        """Mention id -> case id."""
+        if self._mentions is None:
+            self._mentions = {p.mention_id: p.id for p in self._table.values()}
+        return self._mentions
+
+    def add(self, slot: str, packed: Packed) -> None:
+        case_id = packed.id
         self.slots[case_id] = slot
-        self.mentions[doc["mention"]["id"]] = case_id
-        self._keys[case_id] = keys
+        if self._mentions is not None:
+            self._mentions[packed.mention_id] = case_id
+        if self._keyed:
+            self._key(case_id, packed.keys)
+        if slot.isdecimal():
+            self.last_slot = max(self.last_slot, int(slot))
+
+    def remove(self, packed: Packed) -> None:
+        case_id = packed.id
+        self.slots.pop(case_id, None)
+        if self._mentions is not None and self._mentions.get(packed.mention_id) == case_id:
+            del self._mentions[packed.mention_id]
+        if self._keyed:
+            keys = packed.keys
+            for url in keys.urls:
+                _discard(self._by_url, url, case_id)
+            if keys.author:
+                _discard(self._by_author, keys.author, case_id)
+
+    def _key(self, case_id: str, keys: CrossPostKeys) -> None:
         for url in keys.urls:
             self._by_url.setdefault(url, set()).add(case_id)
         if keys.author:
             self._by_author.setdefault(keys.author, set()).add(case_id)
-        if slot.isdecimal():
-            self.last_slot = max(self.last_slot, int(slot))
-
-    def remove(self, doc: JSON) -> None:
-        case_id = doc["id"]
-        self.slots.pop(case_id, None)
-        mention_id = doc["mention"]["id"]
-        if self.mentions.get(mention_id) == case_id:
-            del self.mentions[mention_id]
-        keys = self._keys.pop(case_id, None)
-        if keys is None:
-            return
-        for url in keys.urls:
-            _discard(self._by_url, url, case_id)
-        if keys.author:
-            _discard(self._by_author, keys.author, case_id)
 
     def sharing(self, urls: Iterable[str], authors: Iterable[str]) -> set[str]:
         """Ids of the active cases with one of these links or (non-empty) author keys."""
+        if not self._keyed:
+            with gc_paused():  # many small sets
+                for packed in self._table.values():
+                    self._key(packed.id, packed.keys)
+            self._keyed = True
         found: set[str] = set()
         for url in urls:
             found |= self._by_url.get(url, set())

@@ -4,7 +4,8 @@ The root (``triagebot.json``) is a TinyDB file with four tables: ``cases`` (acti
 embedding its ``events`` list and ``refs`` by surface), ``outbox``, ``cursors`` and ``meta``
 (one document: format version, id counters, the live history segments, the files waiting
 for garbage collection and the journal that continues this snapshot). Since format 2 it is a
-snapshot that the journal (``_journal``) brings up to date. ``RootStorage`` lets a fresh
+snapshot that the journal (``_journal``) brings up to date; since format 3 each active case is
+a line of its own, kept in memory as its bytes (``_packed``). ``RootStorage`` lets a fresh
 ``TinyDB`` operate on the in-memory root and records which documents each table operation
 touched (``TrackedTable``), so that a commit journals only those.
 """
@@ -23,10 +24,12 @@ from triagebot.cases.records import JSON
 from triagebot.errors import StoreError
 from triagebot.store._atomic import parse_json
 from triagebot.store._history import SegmentInfo
+from triagebot.store._packed import pack, read_cases
 
 #: Version of the on-disk layout this code writes; newer files are refused. 2: the root is a
-#: snapshot continued by a journal (an earlier version would not read the journal).
-FORMAT = 2
+#: snapshot continued by a journal (an earlier version would not read the journal). 3: the
+#: snapshot keeps each active case on a line of its own, its head before its document.
+FORMAT = 3
 
 CASES, OUTBOX, CURSORS, META = "cases", "outbox", "cursors", "meta"
 PLACES = "places"
@@ -125,16 +128,27 @@ def default_meta() -> JSON:
 
 
 def decode_root(data: bytes, path: Path) -> Tables:
-    """Parse and check the bytes of a root file (empty means an empty store)."""
-    if not data.strip():
+    """Parse and check the bytes of a root file (empty means an empty store): a first line of
+    tables, then a line per active case (``_packed``; format 3); or, as format 2 wrote it, one
+    JSON object of every table, whose case documents are packed here."""
+    if not data or data.isspace():
         return {}
-    root = parse_json(data, path)
+    end = data.find(b"\n")
+    first = data if end < 0 else data[:end]
+    root = parse_json(first, path)
     if not isinstance(root, dict):
         raise StoreError(f"{path}: not a triagebot store (expected a JSON object of tables)")
     for name, table in root.items():
         if not isinstance(table, dict) or not all(isinstance(d, dict) for d in table.values()):
             raise StoreError(f"{path}: table {name!r} is malformed (expected documents by id)")
     root_meta(root, path)
+    try:
+        cases = {slot: pack(slot, doc) for slot, doc in root.get(CASES, {}).items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(f"{path}: an active case is malformed ({exc!r})") from None
+    if end >= 0:
+        cases |= read_cases(data, end + 1, path)
+    root[CASES] = cases
     return root
 
 
@@ -159,3 +173,12 @@ def root_meta(root: Tables, path: Path) -> tuple[JSON, list[SegmentInfo]]:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StoreError(f"{path}: the meta document is malformed ({exc!r})") from None
     return meta, segments
+
+
+def plain_tables(data: bytes, path: Path) -> Tables:
+    """The tables of a root file's bytes with every case as its document (for inspection:
+    ``decode_root`` keeps cases packed)."""
+    root = decode_root(data, path)
+    if CASES in root:
+        root[CASES] = {slot: packed.doc(path) for slot, packed in root[CASES].items()}
+    return root

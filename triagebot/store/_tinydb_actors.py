@@ -21,10 +21,11 @@ QUALIFIED_ACTORS = "qualified_actors"
 def qualify_actors(tx: Tx, history: History, segments: Iterable[SegmentInfo]) -> int:
     """Qualify the actors of every case in the store; how many cases changed."""
     changed = 0
-    for doc in tx.cases.all():
+    for slot, packed in tx.active_slots():
+        doc = packed.doc(tx.path)
         new = qualified_case(doc, doc.get("events") or [])
         if new is not None:
-            tx.cases.update(new, doc_ids=[doc.doc_id])
+            tx.replace(slot, doc | new)
             changed += 1
     for info in segments:
         for closed in history.segment(info, keep=False).values():

@@ -14,9 +14,10 @@ Readers take no file lock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, cast
 
 from tinydb import Query
@@ -35,7 +36,7 @@ from triagebot.cases.time_fields import iso, parse_iso, utc
 from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.store._acted import EventFilter
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
-from triagebot.store._index import keys_of_doc, stored_keys, with_keys
+from triagebot.store._packed import DEPARTMENT, ID, INGESTED, STATE
 from triagebot.store._root import CASES, FORMAT, META_ID, PLACES
 from triagebot.store._tinydb_actors import QUALIFIED_ACTORS, qualify_actors
 from triagebot.store.base import CaseChange, check_next_version
@@ -47,6 +48,20 @@ _CLOSED = frozenset(s.value for s in CaseState) - ACTIVE
 
 def _id_rank(case_id: str) -> tuple[int, int, str]:
     return (0, int(case_id), "") if case_id.isdecimal() else (1, 0, case_id)
+
+
+def newest_first(found: list[tuple[int, str, Any]]) -> None:
+    """Sort (time, case id, …) entries newest first, ties by case id (numeric ids by number,
+    then the others) also newest first; the id is ranked only where times tie."""
+    found.sort(key=itemgetter(0), reverse=True)
+    start = 0
+    while start < len(found):
+        end = start + 1
+        while end < len(found) and found[end][0] == found[start][0]:
+            end += 1
+        if end - start > 1:
+            found[start:end] = sorted(found[start:end], key=lambda f: _id_rank(f[1]), reverse=True)
+        start = end
 
 
 class TinyDBStore(Engine):
@@ -178,48 +193,56 @@ class TinyDBStore(Engine):
         """Filtered cases, newest ``ingested_at`` first; history segments are opened only
         when their ingested range overlaps ``[since, until)``."""
         wanted = None if states is None else {CaseState(s).value for s in states}
-        low = None if since is None else utc(since)
-        high = None if until is None else utc(until)
+        low = None if since is None else to_us(since)
+        high = None if until is None else to_us(until)
         if limit is not None and limit <= 0:
             return []
 
-        def match(doc: JSON) -> datetime | None:
-            if wanted is not None and doc["state"] not in wanted:
-                return None
-            if department is not None and doc["department"] != department:
-                return None
+        def keep(state: str, dept: str, at: int) -> bool:
+            return (
+                (wanted is None or state in wanted)
+                and (department is None or dept == department)
+                and (low is None or at >= low)
+                and (high is None or at < high)
+            )
+
+        def closed_at(doc: JSON) -> int | None:
             at = parse_iso(doc["ingested_at"])
-            if at is None or (low is not None and at < low) or (high is not None and at >= high):
+            if at is None:
                 return None
-            return at
+            us = to_us(at)
+            return us if keep(doc["state"], doc["department"], us) else None
 
         eager = limit is None  # convert at once, so that parsed segments can be freed
 
-        def run() -> list[tuple[datetime, str, Case | JSON]]:
-            found: list[tuple[datetime, str, Case | JSON]] = []
-
-            def scan(docs: Iterable[JSON], decode: Callable[[JSON], Case]) -> None:
-                for doc in docs:
-                    at = match(doc)
-                    if at is not None:
-                        found.append((at, doc["id"], decode(doc) if eager else doc))
-
-            scan(self._root.get(CASES, {}).values(), self._active_case)
+        def run() -> list[tuple[int, str, Case | JSON]]:
+            found: list[tuple[int, str, Case | JSON]] = []
+            for packed in self._root.get(CASES, {}).values():
+                facts = packed.head[1]
+                at = facts[INGESTED]
+                if keep(facts[STATE], facts[DEPARTMENT], at):
+                    found.append((at, facts[ID], self._active_case(packed)))
             if wanted is not None and not wanted & _CLOSED:
                 return found
-            segments = [info for info in self._segments if info.overlaps(low, high)]
+            span_low = None if since is None else utc(since)
+            span_high = None if until is None else utc(until)
+            segments = [info for info in self._segments if info.overlaps(span_low, span_high)]
             segments.sort(key=lambda info: info.max_ingested_at, reverse=True)
             for info in segments:
                 if limit is not None and len(found) >= limit:
                     found.sort(key=lambda f: f[0], reverse=True)
                     del found[limit:]
-                    if info.max_ingested_at < found[-1][0]:
+                    if to_us(info.max_ingested_at) < found[-1][0]:
                         break
-                scan(self._history.segment(info, keep=False).values(), self._case)
+                for doc in self._history.segment(info, keep=False).values():
+                    at = closed_at(doc)
+                    if at is not None:
+                        found.append((at, doc["id"], self._case(doc) if eager else doc))
             return found
 
-        found = self._read(run)
-        found.sort(key=lambda f: (f[0], _id_rank(f[1])), reverse=True)
+        with gc_paused():
+            found = self._read(run)
+            newest_first(found)
         return [c if isinstance(c, Case) else self._case(c) for _, _, c in found[:limit]]
 
     def sla_facts(
@@ -245,7 +268,7 @@ class TinyDBStore(Engine):
             )
 
         def run() -> list[SlaFacts]:
-            found = [f for f in map(self._facts, self._root.get(CASES, {}).values()) if keep(f)]
+            found = [p.facts for p in self._root.get(CASES, {}).values() if keep(p.facts)]
             if wanted is not None and not wanted & _CLOSED:
                 return found  # closed cases are all in history, active ones all in the root
             for info in self._segments:
@@ -269,16 +292,16 @@ class TinyDBStore(Engine):
         self, urls: Iterable[str], authors: Iterable[str], since: datetime
     ) -> list[Case]:
         """Active cases sharing a key, found through the link and author indexes."""
-        low = utc(since)
+        low = to_us(since)
 
-        def run() -> list[tuple[datetime, str, Case]]:
+        def run() -> list[tuple[int, str, Case]]:
             found = []
             table = self._root.get(CASES, {})
             for case_id in self._index.sharing(urls, authors):
-                doc = table[self._index.slots[case_id]]
-                at = parse_iso(doc["ingested_at"])
-                if at is not None and at >= low:
-                    found.append((at, case_id, self._active_case(doc)))
+                packed = table[self._index.slots[case_id]]
+                at = packed.head[1][INGESTED]
+                if at >= low:
+                    found.append((at, case_id, self._active_case(packed)))
             return found
 
         found = self._read(run)  # the caches are used under the store's lock only
@@ -302,9 +325,10 @@ class TinyDBStore(Engine):
 
         def run() -> list[tuple[datetime, Case, list[CaseEvent]]]:
             found: list[tuple[datetime, Case, list[CaseEvent]]] = []
-            for doc in self._root.get(CASES, {}).values():
+            for packed in self._root.get(CASES, {}).values():
+                doc = packed.doc(self.path)
                 if (at := wanted.first_match(doc)) is not None:
-                    found.append((at, self._active_case(doc), wanted.trail(doc)))
+                    found.append((at, self._case(doc), wanted.trail(doc)))
             for info in self._segments:
                 if wanted.segment_may_match(self._history.facts(info), info.min_ingested_at):
                     for doc in self._history.segment(info, keep=False).values():
@@ -486,12 +510,10 @@ class TinyDBStore(Engine):
         a snapshot continued by one."""
         done: list[str] = []
         unjournaled = self._read(lambda: self._journal is None and self._sig is not None)
+        older = self._read(lambda: self._sig is not None and self._snapshot_format < FORMAT)
         with self._transaction() as tx:
             if not self.path.exists() or tx.meta_table.get(doc_id=META_ID) is None:
                 tx.meta_changed = True
-            for slot in self._keep_keys(tx.storage.data.get(CASES, {})):  # derived: unreported
-                tx.storage.writes += 1
-                tx.storage.touch(CASES, slot)
             # Without a facts file, or with one of an earlier version's shape.
             bare = [info for info in self._segments if self._history.facts(info) is None]
             if bare:
@@ -509,7 +531,9 @@ class TinyDBStore(Engine):
         if unjournaled:
             self.compact()
             done.append(f"wrote the store as a snapshot continued by a journal (format {FORMAT})")
-        self._decoded.clear()  # the same versions now read differently
+        elif older:
+            self.compact(force=True)
+            done.append(f"wrote the store's snapshot with a line per active case (format {FORMAT})")
         return done
 
     def qualify_actors_if_needed(self) -> None:
@@ -518,11 +542,3 @@ class TinyDBStore(Engine):
             return
         for line in self.migrate():
             log.info("%s: %s", self.path, line)
-
-    @staticmethod
-    def _keep_keys(table: dict[str, JSON]) -> list[str]:
-        """Give every active case document lacking them its cross-post keys; their slots."""
-        stale = [slot for slot, doc in table.items() if stored_keys(doc) is None]
-        for slot in stale:
-            with_keys(table[slot], keys_of_doc(table[slot]))
-        return stale

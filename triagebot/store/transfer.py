@@ -46,7 +46,7 @@ class Counts:
 
 def _case_docs(src: TinyDBStore) -> Iterator[JSON]:
     """Every stored case document, root first, then each history segment."""
-    root = src._read(lambda: [dict(doc) for doc in src._view()[0]])
+    root = src._read(src._active_docs)
     yield from root
     segments = src._read(lambda: list(src._segments))
     for info in segments:

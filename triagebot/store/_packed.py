@@ -1,0 +1,127 @@
+"""Active case documents kept as their JSON bytes, with the few fields read without decoding.
+
+The root holds every active case. Parsed, a case document is ~7 kB of Python objects for
+~1.5 kB of JSON: 50,000 active cases took ~350 MB, and parsing them ~1.4 s at each cold open.
+``Packed`` keeps the document's bytes and a head (the case's ``SlaFacts``, version, mention id
+and cross-post keys) that the indexes, the SLA summary and the filters of ``list_cases`` read;
+the document is decoded when a case is read or changed (~3 µs for its JSON).
+
+The snapshot stores, after its first line, one line of every case's head, then each case's
+document on a line of its own (compact JSON has no raw newline), so a cold open parses the
+heads in one call and cuts the documents out of the file's bytes by their sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from triagebot.cases.facts import CrossPostKeys, SlaFacts, sla_facts_of_doc
+from triagebot.cases.records import JSON
+from triagebot.errors import StoreError
+from triagebot.store._atomic import Encoded, dump_json, parse_json
+from triagebot.store._index import keys_of_doc, stored_keys, with_keys
+
+#: Head: slot, SLA facts (as a list), version, mention id, canonical links, author key.
+_HEAD_SIZE = 6
+_FACTS_SIZE = len(SlaFacts._fields)
+#: Positions in the head's facts, for the filters that read a few of them for every case.
+ID, STATE, DEPARTMENT, PRIORITY, INGESTED = (
+    SlaFacts._fields.index(name)
+    for name in ("id", "state", "department", "priority", "ingested_us")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Packed(Encoded):
+    """One active case document as JSON bytes (``raw``, keys included) and its head (a list
+    as the snapshot line has it, so that reading a line builds nothing more)."""
+
+    head: list[Any]
+
+    @property
+    def slot(self) -> str:
+        return str(self.head[0])
+
+    @property
+    def id(self) -> str:
+        return str(self.head[1][0])
+
+    @property
+    def facts(self) -> SlaFacts:
+        return SlaFacts(*self.head[1])
+
+    @property
+    def state(self) -> str:
+        return str(self.head[1][1])
+
+    @property
+    def version(self) -> int:
+        return int(self.head[2])
+
+    @property
+    def mention_id(self) -> str:
+        return str(self.head[3])
+
+    @property
+    def keys(self) -> CrossPostKeys:
+        return CrossPostKeys(frozenset(self.head[4]), self.head[5])
+
+    def doc(self, path: Path) -> JSON:
+        """The document, decoded afresh (the caller's own copy)."""
+        doc = parse_json(self.raw, path)
+        if not isinstance(doc, dict):
+            raise StoreError(f"{path}: case {self.id!r} is malformed (not a JSON object)")
+        return doc
+
+
+def pack(slot: str, doc: JSON) -> Packed:
+    """``doc``, the active case document in ``slot``, packed (its cross-post keys are put in
+    the document first)."""
+    keys = stored_keys(doc) or keys_of_doc(doc)
+    with_keys(doc, keys)
+    facts = list(sla_facts_of_doc(doc))
+    head = [slot, facts, int(doc["version"]), doc["mention"]["id"], sorted(keys.urls), keys.author]
+    return Packed(dump_json(doc), head)
+
+
+def encode_cases(cases: Iterable[Packed]) -> bytes:
+    """The snapshot's part after its first line: a line of every case's head (each with the
+    size of its document appended), then each document on a line of its own, in that order."""
+    packed = list(cases)
+    heads = dump_json([[*p.head, len(p.raw)] for p in packed])
+    return b"\n".join([heads, *(p.raw for p in packed), b""])
+
+
+def read_cases(data: bytes, start: int, path: Path) -> dict[str, Packed]:
+    """The cases ``encode_cases`` wrote from offset ``start`` of ``data``, by slot;
+    ``StoreError`` naming ``path`` if they are malformed (a document itself is checked when
+    it is decoded)."""
+    end = data.find(b"\n", start)
+    if end < 0:
+        raise StoreError(f"{path}: the active cases are malformed (their heads are cut short)")
+    heads = parse_json(data[start:end], path)
+    if type(heads) is not list:
+        raise StoreError(f"{path}: the active cases are malformed (no list of heads)")
+    cases: dict[str, Packed] = {}
+    at = end + 1
+    newline = ord("\n")
+    try:
+        for head in heads:
+            size = head.pop()
+            if (
+                len(head) != _HEAD_SIZE
+                or type(head[0]) is not str
+                or len(head[1]) != _FACTS_SIZE
+                or data[at + size] != newline
+            ):
+                raise ValueError(head[:1])
+            cases[head[0]] = Packed(data[at : at + size], head)
+            at += size + 1
+    except (AttributeError, IndexError, TypeError, ValueError) as exc:
+        raise StoreError(f"{path}: an active case is malformed ({exc!r})") from None
+    if at != len(data):
+        raise StoreError(f"{path}: the active cases are malformed (bytes after the last one)")
+    return cases
