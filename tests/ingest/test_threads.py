@@ -121,6 +121,26 @@ def test_a_follow_up_resumes_the_paused_clock_and_is_noted_once(
     assert again_read is None  # nothing new: no second note, no write
 
 
+def test_after_a_follow_up_the_next_read_does_not_pause_the_clock_again(
+    settings: Settings, now: datetime
+) -> None:
+    """The customer wrote last: reading the same thread again (every few minutes) keeps the
+    resolve clock running; only a new answer from the brand pauses it."""
+    waited_from = now - timedelta(minutes=40)  # the case's post is an hour old
+    first = FirstResponse(waited_from, "@northwind", ResponseVia.THREAD)
+    case = case_at(now, first_response=first, waiting_since=waited_from,
+                   thread_seen_at=waited_from, resolve_due=now + timedelta(hours=2))  # fmt: skip
+    ours = post("b1", "northwind", "Could you send a photo?", waited_from)
+    again = post("c1", case.mention.author.handle, "here it is", now - timedelta(minutes=2))
+    resumed = run(case, ThreadRead([ours, again]), now, settings)
+    assert resumed is not None and resumed.waiting_since is None
+    later = now + timedelta(minutes=5)
+    assert run(resumed, ThreadRead([ours, again]), later, settings) is None  # nothing changes
+    answer = post("b2", "northwind", "Thanks, a new pair is on its way", later)
+    paused = run(resumed, ThreadRead([ours, again, answer]), later, settings)
+    assert paused is not None and paused.waiting_since == answer.created_at
+
+
 def test_a_follow_up_reopens_a_recently_resolved_case(settings: Settings, now: datetime) -> None:
     resolved_at = now - timedelta(hours=2)
     case = case_at(now, state=CaseState.RESOLVED, resolved_at=resolved_at, resolved_by=ANA,

@@ -145,8 +145,13 @@ def _waiting(
     latest_ours: datetime | None,
     customer_last: bool,
     resume_due: Callable[[Case, datetime, datetime], datetime],
+    *,
+    customer_wrote_last: bool,
 ) -> None:
-    """The customer wrote last: the resolve clock resumes. The brand answered last: it pauses."""
+    """The customer wrote last: the resolve clock resumes. The brand answered last: it pauses.
+    ``customer_last``: a new follow-up came after the brand's latest answer;
+    ``customer_wrote_last``: the thread's latest post (new or seen before) is the customer's,
+    so a later read of the same thread never pauses the clock again."""
     case = edit.case
     if customer_last and case.waiting_since is not None:
         due = resume_due(case, case.waiting_since, edit.now)
@@ -154,6 +159,7 @@ def _waiting(
     elif (
         latest_ours is not None
         and not customer_last
+        and not customer_wrote_last
         and case.is_active
         and case.first_response is not None
         and case.waiting_since is None
@@ -210,7 +216,9 @@ def apply_thread(
     customer_last = latest_customer is not None and (
         latest_ours is None or latest_customer > latest_ours
     )
-    _waiting(edit, latest_ours, customer_last, resume_due)
+    theirs = [p.created_at for p in posts if account_key(p.author) == customer and p not in ours]
+    customer_wrote_last = bool(theirs) and (latest_ours is None or theirs[-1] > latest_ours)
+    _waiting(edit, latest_ours, customer_last, resume_due, customer_wrote_last=customer_wrote_last)
     if customer_last and latest_customer is not None:
         _reopen(edit, latest_customer, policy)
     if read.gone and edit.case.gone_at is None:
