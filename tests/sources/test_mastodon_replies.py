@@ -19,6 +19,7 @@ from tests.sources.server import FIXTURES, FakeServer, Reply, Seen, fixture_repl
 from triagebot.actions.public import ReplyFailed, ReplyUnknown, reply_capable
 from triagebot.cases.answers import same_reply
 from triagebot.cases.records import Mention
+from triagebot.errors import SourceError
 
 READ_TOKEN, WRITE_TOKEN = "read-333", "write-444"
 ENV = {"MASTODON_ACCESS_TOKEN": READ_TOKEN, "NW_MASTODON_WRITE": WRITE_TOKEN}
@@ -224,6 +225,28 @@ async def test_a_deleted_status_is_gone(
     reads = await source.threads(http, [mention])  # type: ignore[attr-defined]
     assert reads[mention.id].gone is not None
     assert reads[mention.id].posts == ()
+
+
+async def test_a_throttled_thread_read_ends_the_round_and_carries_the_iso_reset(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource
+) -> None:
+    page = json.loads((FIXTURES / "mastodon" / "tag_northwind_page1.json").read_text())
+    source = masto(make_source)
+    first, throttled, later = (source._mention(page[i]) for i in (0, 2, 4))  # type: ignore[attr-defined]
+    reset = (POLL1 + timedelta(seconds=90)).isoformat().replace("+00:00", ".000000Z")
+    headers = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+    server.add(CONTEXT, fixture_reply("mastodon", "context_lena.json"))
+    server.add(
+        f"/api/v1/statuses/{page[2]['id']}/context",
+        json_reply({"error": "Too many requests"}, 429, headers),
+    )
+    reads = await source.threads(http, [first, throttled, later])  # type: ignore[attr-defined]
+    assert list(reads) == [first.id]
+    assert server.seen(f"/api/v1/statuses/{page[4]['id']}/context") == []  # the next round
+    with pytest.raises(SourceError, match="HTTP 429") as failed:  # nothing read: the round fails
+        await source.threads(http, [throttled, first])  # type: ignore[attr-defined]
+    assert failed.value.retry_after == pytest.approx(90)
+    assert len(server.seen(CONTEXT)) == 1
 
 
 async def test_the_brand_on_its_own_instance_finds_the_status_there_first(

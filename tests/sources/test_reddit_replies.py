@@ -19,6 +19,7 @@ from tests.sources.conftest import POLL1, Clock, MakeSource
 from tests.sources.server import FakeServer, Reply, Seen, fixture_reply, json_reply
 from triagebot.actions.public import ReplyFailed, ReplyUnknown, reply_capable
 from triagebot.cases.records import Mention
+from triagebot.errors import SourceError
 
 TOKEN, COMMENT = "/api/v1/access_token", "/api/comment"
 THREAD = "/comments/1jb3k8x.json"
@@ -253,3 +254,21 @@ async def test_a_deleted_post_is_gone(
     mention = tess(source)
     reads = await source.threads(http, [mention])  # type: ignore[attr-defined]
     assert reads[mention.id].gone == "deleted by its author"
+
+
+async def test_a_throttled_thread_read_ends_the_round_and_carries_the_reset(
+    server: FakeServer, http: httpx.AsyncClient, make_source: MakeSource, clock: Clock
+) -> None:
+    clock.now = POLL1 + timedelta(hours=1)
+    source = reddit_source(server, make_source, Reddit())
+    server.add(THREAD, fixture_reply("reddit", "comments_1jb3k8x.json"))
+    headers = {"X-Ratelimit-Used": "100", "X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": "42"}
+    server.add("/comments/1jb5thr.json", json_reply({"message": "Too Many Requests"}, 429, headers))
+    first, throttled, later = tess(source), tess(source, "t3_1jb5thr"), tess(source, "t3_1jb6lat")
+    reads = await source.threads(http, [first, throttled, later])  # type: ignore[attr-defined]
+    assert list(reads) == [first.id]
+    assert server.seen("/comments/1jb6lat.json") == []  # waits for the next round
+    with pytest.raises(SourceError, match="HTTP 429") as failed:  # nothing read: the round fails
+        await source.threads(http, [throttled, first])  # type: ignore[attr-defined]
+    assert failed.value.retry_after == pytest.approx(42)
+    assert len(server.seen(THREAD)) == 1
