@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from triagebot.actions.executor import SettingsPolicy, outbox_item
 from triagebot.actions.public import PublicThreads, ThreadRead
@@ -302,6 +302,18 @@ class _Pace:
         return False
 
 
+class _Followed(NamedTuple):
+    """What the checker keeps of a followed case between reads (the case itself is read from
+    the store when its thread is due: 50,000 decoded cases held here took ~100 MB)."""
+
+    source: str
+    settling: bool  # a reply of ours is in flight: read first, to settle it
+
+
+def _followed(case: Case) -> _Followed:
+    return _Followed(case.mention.source, case.reply_in_flight is not None)
+
+
 @dataclass
 class ThreadChecker:
     """The leader's paced thread reads over every followed case."""
@@ -313,7 +325,7 @@ class ThreadChecker:
     clock: Callable[[], datetime]
     #: How often each case is read at most (default: ``[replies] check_every``).
     every: timedelta | None = None
-    _followed: dict[str, Case] = field(default_factory=dict)
+    _followed: dict[str, _Followed] = field(default_factory=dict)
     _next: dict[str, datetime] = field(default_factory=dict)
     _last: dict[str, datetime] = field(default_factory=dict)  # when each case was last read
     _paces: dict[str, _Pace] = field(default_factory=dict)
@@ -332,7 +344,7 @@ class ThreadChecker:
             pace = self._paces[source.name] = _Pace(rate, burst)
         return pace
 
-    def _load_followed(self, now: datetime) -> dict[str, Case]:
+    def _load_followed(self, now: datetime) -> dict[str, _Followed]:
         readers = self._readers()
         window = self.settings.config.replies.follow_closed_for
         active = self.store.list_cases(states=ACTIVE_STATES)
@@ -342,7 +354,13 @@ class ThreadChecker:
         recent = [
             c for c in resolved if c.resolved_at is not None and now - c.resolved_at <= window
         ]
-        return {c.id: c for c in (*active, *recent) if c.mention.source in readers}
+        followed: dict[str, _Followed] = {}
+        for cases in (active, recent):
+            while cases:  # each case freed once looked at (a listed case decodes when read)
+                case = cases.pop()
+                if case.mention.source in readers:
+                    followed[case.id] = _followed(case)
+        return followed
 
     def _add_new_cases(self, now: datetime) -> None:
         """Follow the cases ingested since the last look (between full refreshes)."""
@@ -350,25 +368,36 @@ class ThreadChecker:
         readers = self._readers()
         for case in self.store.list_cases(states=ACTIVE_STATES, since=since):
             if case.id not in self._followed and case.mention.source in readers:
-                self._followed[case.id] = case
+                self._followed[case.id] = _followed(case)
         self._newest = now
 
     def note_changed(self, case: Case) -> None:
         """A case changed here (a reply recorded): read its thread again soon."""
         if case.mention.source in self.sources:
-            self._followed[case.id] = case
+            self._followed[case.id] = _followed(case)
             self._next[case.id] = self.clock()
 
-    def due(self, now: datetime) -> dict[str, list[Case]]:
-        """The cases whose threads are due, per source, most urgent first: replies to settle,
-        then the longest unread (never read first), so that no case waits behind others."""
-        by_source: dict[str, list[Case]] = {}
-        for case in self._followed.values():
-            if self._next.get(case.id, now) <= now:
-                by_source.setdefault(case.mention.source, []).append(case)
-        for cases in by_source.values():
-            cases.sort(key=lambda c: (c.reply_in_flight is None, self._last.get(c.id, NEVER)))
+    def due(self, now: datetime) -> dict[str, list[str]]:
+        """The ids of the cases whose threads are due, per source, most urgent first: replies
+        to settle, then the longest unread (never read first), so that no case waits behind
+        others."""
+        by_source: dict[str, list[str]] = {}
+        for case_id, followed in self._followed.items():
+            if self._next.get(case_id, now) <= now:
+                by_source.setdefault(followed.source, []).append(case_id)
+        for ids in by_source.values():
+            ids.sort(key=lambda i: (not self._followed[i].settling, self._last.get(i, NEVER)))
         return by_source
+
+    def _cases(self, ids: Sequence[str]) -> list[Case]:
+        """The stored cases of ``ids`` (one gone from the store is no longer followed)."""
+        found: list[Case] = []
+        for case_id in ids:
+            try:
+                found.append(self.store.get_case(case_id))
+            except CaseNotFound:
+                self._forget(case_id)
+        return found
 
     async def run(self) -> int:
         """One pass: read the threads the budgets allow; the number of cases read. A pass
@@ -398,17 +427,17 @@ class ThreadChecker:
         counts = await asyncio.gather(*jobs)
         return sum(counts)
 
-    async def _read_source(
-        self, source: PublicThreads, cases: Sequence[Case], now: datetime
-    ) -> int:
+    async def _read_source(self, source: PublicThreads, ids: Sequence[str], now: datetime) -> int:
         pace = self._pace(source)
         batch = max(1, source.thread_budget.batch)
         every = self.every or self.settings.config.replies.check_every
         read = 0
-        for start in range(0, len(cases), batch):
+        for start in range(0, len(ids), batch):
             if not pace.take(self.clock()):
                 break
-            group = cases[start : start + batch]
+            group = await in_background(self._cases, ids[start : start + batch])
+            if not group:
+                continue
             try:
                 answers = await asyncio.wait_for(
                     source.threads(self.http, [c.mention for c in group]), READ_TIMEOUT
@@ -440,8 +469,11 @@ class ThreadChecker:
             and self.clock() - case.resolved_at <= window
         )
         if keep:
-            self._followed[case.id] = case
+            self._followed[case.id] = _followed(case)
         else:
-            self._followed.pop(case.id, None)
-            self._next.pop(case.id, None)
-            self._last.pop(case.id, None)
+            self._forget(case.id)
+
+    def _forget(self, case_id: str) -> None:
+        self._followed.pop(case_id, None)
+        self._next.pop(case_id, None)
+        self._last.pop(case_id, None)
