@@ -32,14 +32,15 @@ RUNS = 5
 RULE_DEPARTMENTS = ["customer_service", "sales", "shipping", "billing", "hr", "pr", "product"]
 
 
-def _config(folder: Path) -> Path:
-    """A configuration with the data set's departments and those of the shipped rules."""
+def _config(folder: Path, hours: str = "Mon-Fri 09:00-17:00") -> Path:
+    """A configuration with the data set's departments and those of the shipped rules, open
+    ``hours`` (New York time)."""
     ids = dict.fromkeys([*DEPARTMENTS, *RULE_DEPARTMENTS])
     departments = "".join(f'\n[[departments]]\nid = "{d}"\n' for d in ids)
     path = folder / "triagebot.toml"
     path.write_text(
         '[brand]\nname = "Bench"\nkeywords = ["order", "parcel", "refund"]\n'
-        '\n[calendar]\ntimezone = "America/New_York"\nhours = "Mon-Fri 09:00-17:00"\n'
+        f'\n[calendar]\ntimezone = "America/New_York"\nhours = "{hours}"\n'
         f'holidays = "US"\n{departments}'
     )
     return path
@@ -87,8 +88,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve_rss(config: Path, db: Path, requests: int = 200) -> tuple[float, float]:
-    """Start ``triagebot serve``, hit /healthz, return (seconds to answer, peak RSS in MB)."""
+def _serve_rss(
+    config: Path, db: Path, requests: int = 200, settle: float = 0.0
+) -> tuple[float, float]:
+    """Start ``triagebot serve``, hit /healthz (``requests`` times, then once a second for
+    ``settle`` seconds, so that the scheduled jobs run), return (seconds to answer, peak RSS
+    in MB)."""
     port = _free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -110,6 +115,11 @@ def _serve_rss(config: Path, db: Path, requests: int = 200) -> tuple[float, floa
         if ready is None:
             raise RuntimeError("serve did not answer /healthz within 60 s")
         for _ in range(requests):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                r.read()
+        until = time.perf_counter() + settle
+        while time.perf_counter() < until:
+            time.sleep(1.0)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
                 r.read()
         status = Path(f"/proc/{proc.pid}/status").read_text()

@@ -3,16 +3,17 @@
 Listing 50,000 active cases decoded each one whole (~15 µs: its JSON, a dozen timestamps, the
 mention, the assignments), though most readers of a list look at a few fields of most cases: the
 SLA watcher skips a case whose version it already checked, a filter reads the state and the
-department. A ``LazyCase`` is a ``Case`` built from the packed head (id, version, state,
-department, priority) whose other fields are decoded from the document's bytes on first read,
-all at once; it compares and hashes as the ``Case`` it stands for.
+department. A ``LazyCase`` is a ``Case`` built from what the store knows without the document
+(the packed head's id, version, state, department and priority; the columns of a PostgreSQL
+row) whose other fields are decoded from the document's bytes on first read, all at once; it
+compares and hashes as the ``Case`` it stands for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
 
 from triagebot.cases.records import Case, CaseState, Priority
 from triagebot.store._packed import DEPARTMENT, ID, PRIORITY, STATE, Packed
@@ -23,6 +24,7 @@ _RAW = "_packed"
 _STATES = {state.value: state for state in CaseState}
 _PRIORITIES = {priority.value: priority for priority in Priority}
 _DECODE = "_decode"
+_T = TypeVar("_T")
 
 
 class LazyCase(Case):
@@ -33,18 +35,26 @@ class LazyCase(Case):
     def of(cls, packed: Packed, decode: Callable[[Packed], Case]) -> LazyCase:
         """The case of ``packed``; ``decode`` builds the whole case (raising ``StoreError``
         for a malformed document)."""
-        case = object.__new__(cls)
         facts = packed.head[1]
-        fields = {
+        head = {
             "id": facts[ID],
             "version": packed.head[2],
             "state": _STATES[facts[STATE]],
             "department": facts[DEPARTMENT],
             "priority": _PRIORITIES[facts[PRIORITY]],
-            _RAW: packed,
-            _DECODE: decode,
         }
-        object.__setattr__(case, "__dict__", fields)
+        return cls.of_fields(head, packed, decode)
+
+    @classmethod
+    def of_fields(
+        cls, head: dict[str, Any], source: _T, decode: Callable[[_T], Case]
+    ) -> LazyCase:
+        """The case whose fields in ``head`` are known (``head`` becomes its own); the others
+        come from ``decode(source)`` on first read."""
+        case = object.__new__(cls)
+        head[_RAW] = source
+        head[_DECODE] = decode
+        object.__setattr__(case, "__dict__", head)
         return case
 
     def __eq__(self, other: object) -> bool:
