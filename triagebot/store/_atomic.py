@@ -163,23 +163,6 @@ def read_json(path: Path) -> Any:
     return parse_json(data, path)
 
 
-def read_fd(fd: int) -> bytes:
-    """Everything in an open file, from its start (one read of its size, when it does not
-    grow meanwhile: a large root is not copied again from chunks)."""
-    size = os.fstat(fd).st_size
-    data = os.pread(fd, size, 0) if size else b""
-    if len(data) == size and not os.pread(fd, 1, size):
-        return data
-    chunks: list[bytes] = [data]
-    offset = len(data)
-    while True:
-        chunk = os.pread(fd, 1 << 20, offset)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        offset += len(chunk)
-
-
 class FileLock:
     """An exclusive ``flock`` on a lock file, re-entrant within one owner.
 

@@ -32,6 +32,7 @@ still use them; journals that a snapshot covers are deleted by the compaction af
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -58,7 +59,6 @@ from triagebot.store._atomic import (
     FileLock,
     dump_json,
     fsync_dir,
-    read_fd,
     write_new_file,
     write_temp,
 )
@@ -87,8 +87,8 @@ from triagebot.store._root import (
     PLACES,
     RootStorage,
     Tables,
-    decode_root,
     open_db,
+    read_root,
     root_meta,
 )
 
@@ -397,23 +397,25 @@ class Engine:
             raise StoreError(f"{self.path}: cannot read ({exc.strerror})") from exc
         with gc_paused():  # a large root is many small objects, all alive
             try:
-                data = read_fd(fd)
-                sig = _signature(os.fstat(fd))
-                root = decode_root(data, self.path)
+                st = os.fstat(fd)
+                sig, size = _signature(st), st.st_size
+                os.lseek(fd, 0, os.SEEK_SET)
+                with io.BufferedReader(io.FileIO(fd, "rb", closefd=False), 1 << 20) as stream:
+                    root = read_root(stream, self.path)
             except OSError as exc:
                 os.close(fd)
                 raise StoreError(f"{self.path}: cannot read ({exc.strerror})") from exc
             except BaseException:
                 os.close(fd)
                 raise
-            log.debug("loaded %s (%d bytes)", self.path, len(data))
+            log.debug("loaded %s (%d bytes)", self.path, size)
             meta = root.get(META, {}).get(str(META_ID), {})
             self._snapshot_format = int(meta.get("format", 1))
             self._install(root, sig, fd)
             if sum(len(root.get(name, {})) for name in (CASES, OUTBOX)) >= FREEZE_AT:
                 self._unfrozen = 0
                 freeze_loaded()
-        self._snapshot_bytes = len(data)
+        self._snapshot_bytes = size
 
     def _adopt(self) -> bool:
         """Take a root file written by a compaction without reading it, when the state in

@@ -16,13 +16,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from triagebot.cases.facts import CrossPostKeys, SlaFacts, sla_facts_of_doc
 from triagebot.cases.records import JSON
 from triagebot.errors import StoreError
 from triagebot.store._atomic import Encoded, dump_json, parse_json
 from triagebot.store._index import keys_of_doc, stored_keys, with_keys
+
+
+class Stream(Protocol):
+    """What reading a snapshot needs of a buffered binary file."""
+
+    def readline(self, size: int | None = -1, /) -> bytes: ...
+
+    def read(self, size: int | None = -1, /) -> bytes: ...
+
+    def peek(self, size: int = 0, /) -> bytes: ...
+
 
 #: Head: slot, SLA facts (as a list), version, mention id, canonical links, author key.
 _HEAD_SIZE = 6
@@ -95,33 +106,34 @@ def encode_cases(cases: Iterable[Packed]) -> bytes:
     return b"\n".join([heads, *(p.raw for p in packed), b""])
 
 
-def read_cases(data: bytes, start: int, path: Path) -> dict[str, Packed]:
-    """The cases ``encode_cases`` wrote from offset ``start`` of ``data``, by slot;
-    ``StoreError`` naming ``path`` if they are malformed (a document itself is checked when
-    it is decoded)."""
-    end = data.find(b"\n", start)
-    if end < 0:
+def read_cases(stream: Stream, path: Path) -> dict[str, Packed]:
+    """The cases ``encode_cases`` wrote, read from ``stream`` (at its start), by slot;
+    ``StoreError`` naming ``path`` if they are malformed (a document itself is checked when it
+    is decoded). Each document is read into bytes of its own: no copy of the whole file is
+    held beside them."""
+    line = stream.readline()
+    if not line.endswith(b"\n"):
         raise StoreError(f"{path}: the active cases are malformed (their heads are cut short)")
-    heads = parse_json(data[start:end], path)
+    heads = parse_json(line, path)
     if type(heads) is not list:
         raise StoreError(f"{path}: the active cases are malformed (no list of heads)")
     cases: dict[str, Packed] = {}
-    at = end + 1
-    newline = ord("\n")
+    read = stream.read
     try:
         for head in heads:
             size = head.pop()
+            raw = read(size)
             if (
-                len(head) != _HEAD_SIZE
+                len(raw) != size
+                or read(1) != b"\n"
+                or len(head) != _HEAD_SIZE
                 or type(head[0]) is not str
                 or len(head[1]) != _FACTS_SIZE
-                or data[at + size] != newline
             ):
                 raise ValueError(head[:1])
-            cases[head[0]] = Packed(data[at : at + size], head)
-            at += size + 1
+            cases[head[0]] = Packed(raw, head)
     except (AttributeError, IndexError, TypeError, ValueError) as exc:
         raise StoreError(f"{path}: an active case is malformed ({exc!r})") from None
-    if at != len(data):
+    if read(1):
         raise StoreError(f"{path}: the active cases are malformed (bytes after the last one)")
     return cases

@@ -12,6 +12,7 @@ touched (``TrackedTable``), so that a commit journals only those.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from triagebot.cases.records import JSON
 from triagebot.errors import StoreError
 from triagebot.store._atomic import parse_json
 from triagebot.store._history import SegmentInfo
-from triagebot.store._packed import pack, read_cases
+from triagebot.store._packed import Stream, pack, read_cases
 
 #: Version of the on-disk layout this code writes; newer files are refused. 2: the root is a
 #: snapshot continued by a journal (an earlier version would not read the journal). 3: the
@@ -127,14 +128,13 @@ def default_meta() -> JSON:
     }
 
 
-def decode_root(data: bytes, path: Path) -> Tables:
-    """Parse and check the bytes of a root file (empty means an empty store): a first line of
-    tables, then a line per active case (``_packed``; format 3); or, as format 2 wrote it, one
-    JSON object of every table, whose case documents are packed here."""
-    if not data or data.isspace():
+def read_root(stream: Stream, path: Path) -> Tables:
+    """Parse and check a root file read from ``stream`` (empty means an empty store): a first
+    line of tables, then the active cases (``_packed``; format 3); or, as format 2 wrote it,
+    one JSON object of every table, whose case documents are packed here."""
+    first = stream.readline()
+    if not first or first.isspace():
         return {}
-    end = data.find(b"\n")
-    first = data if end < 0 else data[:end]
     root = parse_json(first, path)
     if not isinstance(root, dict):
         raise StoreError(f"{path}: not a triagebot store (expected a JSON object of tables)")
@@ -146,10 +146,15 @@ def decode_root(data: bytes, path: Path) -> Tables:
         cases = {slot: pack(slot, doc) for slot, doc in root.get(CASES, {}).items()}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StoreError(f"{path}: an active case is malformed ({exc!r})") from None
-    if end >= 0:
-        cases |= read_cases(data, end + 1, path)
+    if first.endswith(b"\n") and stream.peek(1)[:1]:
+        cases |= read_cases(stream, path)
     root[CASES] = cases
     return root
+
+
+def decode_root(data: bytes, path: Path) -> Tables:
+    """``read_root`` of a root file's bytes."""
+    return read_root(io.BufferedReader(io.BytesIO(data)), path)
 
 
 def root_meta(root: Tables, path: Path) -> tuple[JSON, list[SegmentInfo]]:

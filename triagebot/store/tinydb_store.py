@@ -531,8 +531,7 @@ class TinyDBStore(Engine):
         if unjournaled:
             self.compact()
             done.append(f"wrote the store as a snapshot continued by a journal (format {FORMAT})")
-        elif older:
-            self.compact(force=True)
+        elif older and self.compact(force=True):  # else another process is compacting it
             done.append(f"wrote the store's snapshot with a line per active case (format {FORMAT})")
         return done
 
