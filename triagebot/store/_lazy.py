@@ -46,9 +46,7 @@ class LazyCase(Case):
         return cls.of_fields(head, packed, decode)
 
     @classmethod
-    def of_fields(
-        cls, head: dict[str, Any], source: _T, decode: Callable[[_T], Case]
-    ) -> LazyCase:
+    def of_fields(cls, head: dict[str, Any], source: _T, decode: Callable[[_T], Case]) -> LazyCase:
         """The case whose fields in ``head`` are known (``head`` becomes its own); the others
         come from ``decode(source)`` on first read."""
         case = object.__new__(cls)
