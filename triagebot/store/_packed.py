@@ -13,6 +13,7 @@ heads in one call and cuts the documents out of the file's bytes by their sizes.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ ID, STATE, DEPARTMENT, PRIORITY, INGESTED = (
     SlaFacts._fields.index(name)
     for name in ("id", "state", "department", "priority", "ingested_us")
 )
+_SHARED = tuple(SlaFacts._fields.index(n) for n in ("state", "department", "priority", "source"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,9 @@ def pack(slot: str, doc: JSON) -> Packed:
     keys = stored_keys(doc) or keys_of_doc(doc)
     with_keys(doc, keys)
     facts = list(sla_facts_of_doc(doc))
+    for at in _SHARED:  # a few values repeated by every case: one string each
+        if isinstance(facts[at], str):
+            facts[at] = sys.intern(facts[at])
     head = [slot, facts, int(doc["version"]), doc["mention"]["id"], sorted(keys.urls), keys.author]
     # A copy of exactly its size: orjson's output keeps the buffer it grew (16 kB for a
     # 2 kB document), and a packed document lives as long as its case is active.
