@@ -60,8 +60,8 @@ class ActiveIndex:
         self.last_slot = 0
         self._table = table
         self._mentions: dict[str, str] | None = None
-        self._by_url: dict[str, set[str]] = {}
-        self._by_author: dict[str, set[str]] = {}
+        self._by_url: dict[str, _Ids] = {}
+        self._by_author: dict[str, _Ids] = {}
         self._keyed = False
 
     @classmethod
@@ -104,9 +104,9 @@ class ActiveIndex:
 
     def _key(self, case_id: str, keys: CrossPostKeys) -> None:
         for url in keys.urls:
-            self._by_url.setdefault(url, set()).add(case_id)
+            _put(self._by_url, url, case_id)
         if keys.author:
-            self._by_author.setdefault(keys.author, set()).add(case_id)
+            _put(self._by_author, keys.author, case_id)
 
     def sharing(self, urls: Iterable[str], authors: Iterable[str]) -> set[str]:
         """Ids of the active cases with one of these links or (non-empty) author keys."""
@@ -117,16 +117,46 @@ class ActiveIndex:
             self._keyed = True
         found: set[str] = set()
         for url in urls:
-            found |= self._by_url.get(url, set())
+            _gather(found, self._by_url.get(url))
         for author in authors:
             if author:
-                found |= self._by_author.get(author, set())
+                _gather(found, self._by_author.get(author))
         return found
 
 
-def _discard(index: dict[str, set[str]], key: str, case_id: str) -> None:
+#: The case ids under one key: most links and authors belong to one case, kept as its id
+#: alone (a set per key took ~200 bytes, ~20 MB at 50,000 active cases).
+_Ids = str | set[str]
+
+
+def _put(index: dict[str, _Ids], key: str, case_id: str) -> None:
     ids = index.get(key)
-    if ids is not None:
-        ids.discard(case_id)
-        if not ids:
+    if ids is None:
+        index[key] = case_id
+    elif isinstance(ids, str):
+        if ids != case_id:
+            index[key] = {ids, case_id}
+    else:
+        ids.add(case_id)
+
+
+def _gather(found: set[str], ids: _Ids | None) -> None:
+    if isinstance(ids, str):
+        found.add(ids)
+    elif ids:
+        found |= ids
+
+
+def _discard(index: dict[str, _Ids], key: str, case_id: str) -> None:
+    ids = index.get(key)
+    if ids is None:
+        return
+    if isinstance(ids, str):
+        if ids == case_id:
             del index[key]
+        return
+    ids.discard(case_id)
+    if len(ids) == 1:
+        index[key] = next(iter(ids))
+    elif not ids:
+        del index[key]
