@@ -12,6 +12,7 @@ import pytest
 
 from tests.sla_helpers import make_case, ny, store_cases
 from tests.store.pg_helpers import needs_postgres, throwaway_schema
+from triagebot.actions import watcher as watcher_module
 from triagebot.actions.executor import execute
 from triagebot.actions.watcher import SlaWatcher
 from triagebot.cases.answers import FirstResponse, ResponseVia
@@ -327,3 +328,16 @@ def test_waiting_on_the_customer_pauses_the_resolve_ladder(
     assert note == "nobody holds this case yet: resolve due in 6h 59m (Thu 11:00 EST)"
     [(kind, _)] = [item for item in sent(store, watcher, ny(19, 11, 1)) if "resolve" in item[1]]
     assert kind is OutboxKind.ESCALATE
+
+
+def test_a_pass_measures_in_chunks_and_misses_no_case(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cases are measured a chunk at a time (each freed after); every case still gets its
+    step, whatever the chunk size against the number of cases."""
+    monkeypatch.setattr(watcher_module, "MEASURE_CHUNK", 2)
+    store_cases(store, [make_case(settings, str(n), ny(17, 10)) for n in range(1, 8)])
+    watcher = SlaWatcher(store, settings, Clock(ny(17, 10)))
+    assert watcher.run_once(ny(17, 10, 31)) == 7
+    assert len(drain(store, ny(17, 10, 31))) == 7
+    assert watcher.run_once(ny(17, 10, 32)) == 0
