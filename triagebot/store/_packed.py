@@ -97,8 +97,9 @@ def pack(slot: str, doc: JSON) -> Packed:
     with_keys(doc, keys)
     facts = list(sla_facts_of_doc(doc))
     for at in _SHARED:  # a few values repeated by every case: one string each
-        if isinstance(facts[at], str):
-            facts[at] = sys.intern(facts[at])
+        value = facts[at]
+        if isinstance(value, str):
+            facts[at] = sys.intern(value)
     head = [slot, facts, int(doc["version"]), doc["mention"]["id"], sorted(keys.urls), keys.author]
     # A copy of exactly its size: orjson's output keeps the buffer it grew (16 kB for a
     # 2 kB document), and a packed document lives as long as its case is active.
