@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import httpx
 
 from integrations.sources._http import USER_AGENT, retry_after_header
-from triagebot.actions.public import ReplyFailed, ReplyUnknown, SentReply, ThreadRead
+from triagebot.actions.public import ReplyFailed, ReplyUnknown, SentReply, ThreadRead, ThreadReads
 from triagebot.cases.answers import ThreadPost
 from triagebot.cases.caps import MAX_HANDLE, MAX_TEXT, MAX_URL, cap_field, cap_text
 from triagebot.cases.links import safe_http_url
@@ -129,15 +129,16 @@ async def read_each(
     mentions: Sequence[Mention], read: Callable[[Mention], Awaitable[ThreadRead | None]]
 ) -> dict[str, ThreadRead]:
     """Each mention's thread by mention id, read one after the other (``read`` gives None for
-    a mention it cannot read). A ``SourceError`` ends the round with the threads read so far
-    (throttled or down: the rest waits for the next round); on the first read it is raised."""
+    a mention it cannot read). A ``SourceError`` ends the round with the threads read so far,
+    as ``ThreadReads`` carrying the wait the platform asked for (throttled or down: the rest
+    waits); on the first read it is raised."""
     found: dict[str, ThreadRead] = {}
     for mention in mentions:
         try:
             thread = await read(mention)
-        except SourceError:
+        except SourceError as error:
             if found:
-                break
+                return ThreadReads(found, error.retry_after)
             raise
         if thread is not None:
             found[mention.id] = thread

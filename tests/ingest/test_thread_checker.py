@@ -13,10 +13,11 @@ import pytest_asyncio
 
 from integrations.demo.forum import DemoForum, ForumSource
 from tests.store.builders import make_case, make_mention
-from triagebot.actions.public import ThreadBudget, ThreadRead
+from triagebot.actions.public import ThreadBudget, ThreadRead, ThreadReads
 from triagebot.cases.identities import Identity
 from triagebot.cases.records import CaseState, Mention, NewCase
 from triagebot.config.settings import Settings
+from triagebot.errors import SourceError
 from triagebot.ingest.threads import RUN_EVERY, ThreadChecker
 from triagebot.store.tinydb_store import TinyDBStore
 
@@ -174,3 +175,82 @@ async def test_a_closed_case_is_read_for_follow_closed_for_then_no_more(
     assert store.get_case("2").state is CaseState.RESOLVED
     assert reads_of("1", last + every)  # the reopened case is still read
     store.close()
+
+
+@dataclass
+class Throttled(Counting):
+    """Answers its first round as a platform at its limit: ``cut`` reads some threads first
+    (the round comes back cut short), else the first read already fails; both ask for
+    ``wait`` seconds."""
+
+    wait: float = 600.0
+    cut: bool = False
+    throttled: bool = True
+
+    async def threads(
+        self, http: httpx.AsyncClient, mentions: Sequence[Mention]
+    ) -> Mapping[str, ThreadRead]:
+        if not self.throttled:
+            return await super().threads(http, mentions)
+        self.throttled = False
+        self.reads.append((self.clock(), len(mentions)))
+        if not self.cut:
+            raise SourceError("rate limited (HTTP 429)", retry_after=self.wait)
+        first = await super().threads(http, mentions[:1])
+        self.reads.pop()  # counted above as the throttled round
+        return ThreadReads(first, self.wait)
+
+
+async def _runs(checker: ThreadChecker, clock: Clock, minutes: int) -> None:
+    for _ in range(int(timedelta(minutes=minutes) / RUN_EVERY)):
+        await checker.run()
+        clock.now += RUN_EVERY
+
+
+async def test_a_throttled_source_waits_as_long_as_the_platform_asked(
+    tmp_path: Path, settings: Settings, forum: DemoForum
+) -> None:
+    clock = Clock()
+    store = TinyDBStore(tmp_path / "db.json")
+    fill(store, clock.now, "x", 3, 1)
+    source = Throttled(forum.url, name="x", thread_budget=ThreadBudget(60, 60.0), clock=clock)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    checker = ThreadChecker(store, settings, {"x": source}, http, clock, every=timedelta(0))
+    started = clock.now
+    try:
+        await _runs(checker, clock, 15)
+    finally:
+        await http.aclose()
+        store.close()
+    assert source.reads[0][0] == started
+    assert source.reads[1][0] - started >= timedelta(seconds=600)  # not the 2 minutes' pause
+    assert source.reads[1][0] - started < timedelta(seconds=600) + 2 * RUN_EVERY
+
+
+async def test_a_round_cut_short_keeps_what_it_read_and_the_rest_waits_its_turn(
+    tmp_path: Path, settings: Settings, forum: DemoForum
+) -> None:
+    clock = Clock()
+    store = TinyDBStore(tmp_path / "db.json")
+    fill(store, clock.now, "x", 3, 1)
+    for n in ("1", "2", "3"):
+        forum.say(n, "northwind", f"We are on it, case {n}")
+    budget = ThreadBudget(60, 60.0, batch=3)
+    source = Throttled(forum.url, name="x", thread_budget=budget, clock=clock, cut=True)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    every = timedelta(hours=1)  # a thread read is not due again within the test
+    checker = ThreadChecker(store, settings, {"x": source}, http, clock, every=every)
+    started = clock.now
+    try:
+        await checker.run()
+        answered = [n for n in ("1", "2", "3") if store.get_case(n).first_response is not None]
+        assert len(answered) == 1  # the one thread read before the platform said stop
+        clock.now += RUN_EVERY
+        await _runs(checker, clock, 9)
+        assert [at for at, _ in source.reads] == [started]  # paused for the 600 s asked
+        await _runs(checker, clock, 2)
+        assert all(store.get_case(n).first_response is not None for n in ("1", "2", "3"))
+        assert sum(count for _, count in source.reads[1:]) == 2  # only the two left unread
+    finally:
+        await http.aclose()
+        store.close()

@@ -16,7 +16,7 @@ from integrations.sources._lengths import mastodon_length
 from integrations.sources.mastodon_public import _acct
 from tests.sources.conftest import POLL1, MakeSource
 from tests.sources.server import FIXTURES, FakeServer, Reply, Seen, fixture_reply, json_reply
-from triagebot.actions.public import ReplyFailed, ReplyUnknown, reply_capable
+from triagebot.actions.public import ReplyFailed, ReplyUnknown, ThreadReads, reply_capable
 from triagebot.cases.answers import same_reply
 from triagebot.cases.records import Mention
 from triagebot.errors import SourceError
@@ -242,6 +242,7 @@ async def test_a_throttled_thread_read_ends_the_round_and_carries_the_iso_reset(
     )
     reads = await source.threads(http, [first, throttled, later])  # type: ignore[attr-defined]
     assert list(reads) == [first.id]
+    assert isinstance(reads, ThreadReads) and reads.wait == pytest.approx(90)  # cut short
     assert server.seen(f"/api/v1/statuses/{page[4]['id']}/context") == []  # the next round
     with pytest.raises(SourceError, match="HTTP 429") as failed:  # nothing read: the round fails
         await source.threads(http, [throttled, first])  # type: ignore[attr-defined]

@@ -63,6 +63,16 @@ class ThreadRead:
     gone: str | None = None
 
 
+class ThreadReads(dict[str, ThreadRead]):
+    """The threads a round read, by mention id, when the platform cut the round short
+    (throttled or failing part-way): the threads not read wait, and ``wait`` (seconds) is the
+    pause the platform asked for, when it said."""
+
+    def __init__(self, found: Mapping[str, ThreadRead], wait: float | None = None) -> None:
+        super().__init__(found)
+        self.wait = wait
+
+
 @dataclass(frozen=True)
 class ThreadBudget:
     """How fast a source's threads may be read: ``requests`` per ``per_seconds`` (the API's

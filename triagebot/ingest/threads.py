@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from triagebot.actions.executor import SettingsPolicy, outbox_item
-from triagebot.actions.public import PublicThreads, ThreadRead
+from triagebot.actions.public import PublicThreads, ThreadRead, ThreadReads
 from triagebot.actions.reply import answered, settle_from_thread
 from triagebot.cases.answers import FirstResponse, ResponseVia, ThreadPost
 from triagebot.cases.caps import MAX_TEXT
@@ -60,13 +60,21 @@ RUN_EVERY = timedelta(seconds=30)
 REFRESH_EVERY = timedelta(hours=1)
 #: New cases are looked for from a little before the last look (ingest times may lag).
 NEW_CASES_OVERLAP = timedelta(minutes=2)
-#: A source whose read failed is left alone this long.
+#: A source whose read failed is left alone this long (longer when the platform said so).
 ERROR_PAUSE = timedelta(minutes=2)
 #: Longest wait for one read of a batch of threads.
 READ_TIMEOUT = 30.0
 _QUOTE = 300
 NEVER = datetime.min.replace(tzinfo=UTC)
 _ATTEMPTS = 4
+
+
+def _pause(wait: float | None) -> timedelta:
+    """How long a source's thread reads stop after a failure: the platform's own wait when it
+    gave one (a 429's reset), never less than ``ERROR_PAUSE``."""
+    if wait is None or not wait > 0:
+        return ERROR_PAUSE
+    return max(ERROR_PAUSE, timedelta(seconds=min(wait, 86_400.0)))
 
 
 def account_key(handle: str) -> str:
@@ -444,12 +452,19 @@ class ThreadChecker:
                 )
             except Exception as error:  # one source failing never stalls the others
                 log.warning("source %s: thread read failed: %s", source.name, error)
-                pace.paused_until = self.clock() + ERROR_PAUSE
+                pace.paused_until = self.clock() + _pause(getattr(error, "retry_after", None))
                 break
+            cut = False
+            if isinstance(answers, ThreadReads):  # throttled part-way: the rest waits its turn
+                log.warning("source %s: thread reads cut short by the platform", source.name)
+                pace.paused_until = self.clock() + _pause(answers.wait)
+                cut = True
             for case in group:
+                found = answers.get(case.mention.id)
+                if cut and found is None:
+                    continue
                 self._next[case.id] = now + every
                 self._last[case.id] = now
-                found = answers.get(case.mention.id)
                 if found is None:
                     continue
                 updated = await in_background(
@@ -457,6 +472,8 @@ class ThreadChecker:
                 )
                 read += 1
                 self._follow(updated)
+            if cut:
+                break
         return read
 
     def _follow(self, case: Case | None) -> None:
