@@ -41,7 +41,7 @@ from triagebot.cases.records import (
     OutboxKind,
     Priority,
 )
-from triagebot.store._root import FORMAT
+from triagebot.store._root import FORMAT, plain_tables
 from triagebot.store.tinydb_store import TinyDBStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -468,9 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         data = args.generate / "data"
         info["root_mb"] = (data / "triagebot.json").stat().st_size / 1e6
         info["history_mb"] = _size(data / "triagebot.history") / 1e6
-        info["segments"] = len(
-            json.loads((data / "triagebot.json").read_text())["meta"]["1"]["segments"]
-        )
+        root = data / "triagebot.json"
+        info["segments"] = len(plain_tables(root.read_bytes(), root)["meta"]["1"]["segments"])
         (args.generate / "info.json").write_text(json.dumps(info, indent=2))
         return 0
     data, info = dataset(args.cases, args.active, args.regenerate)
