@@ -59,6 +59,7 @@ def generate(path: Path, active: int) -> None:
         for first in range(0, len(cases), 2_000):
             batch = cases[first : first + 2_000]
             store.add_cases([NewCase(c, (_event(c, "created", "triagebot", ""),)) for c in batch])
+        store.migrate()  # as a deployed store is: its one-time migrations done
         while not store.compact():  # a compaction started by a write is still running
             time.sleep(0.1)
 
