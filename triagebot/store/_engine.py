@@ -1,13 +1,14 @@
 """Transactions of the TinyDB store: the root in memory, locking, commits, journal, cleanup.
 
-``Engine`` keeps the parsed root file (a snapshot) brought up to date by the journal
-(``_journal``). Before each read or write it looks whether the root file on disk is another one
-(device, inode, size and mtime; the descriptor of the loaded file stays open so its inode number
-cannot be reused) and whether the journal grew, and applies only the new records. A write
-transaction holds a thread lock and an ``flock`` on the lock file, works on the in-memory
-tables through a fresh ``TinyDB`` (whose tables note the documents they touch) and, if anything
-changed, writes new history segments first and then appends one fsynced journal record of the
-touched documents: the commit point. A failed transaction drops the in-memory state, which is
+``Engine`` keeps the root file (a snapshot; its active cases as ``_packed`` documents) brought
+up to date by the journal (``_journal``). Before each read or write it looks whether the root
+file on disk is another one (device, inode, size and mtime; the descriptor of the loaded file
+stays open so its inode number cannot be reused) and whether the journal grew, and applies only
+the new records. A write transaction holds a thread lock and an ``flock`` on the lock file,
+works on the in-memory tables (the cases and the outbox through ``Tx``'s methods, the others
+through a fresh ``TinyDB`` whose tables note the documents they touch) and, if anything changed,
+writes new history segments first and then appends one fsynced journal record of the touched
+documents: the commit point. A failed transaction drops the in-memory state, which is
 re-read from disk.
 
 Why a journal: rewriting the root on every write cost ~20 µs per active case (a claim took
