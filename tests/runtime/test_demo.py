@@ -85,8 +85,8 @@ def assert_the_history_gives_the_reports_shapes(tmp_path: Path, settings: Settin
     finally:
         store.close()
     data = chart_data(cases_30d, settings.calendar_for, now, now - timedelta(days=30), now)
-    for panel in (data.claim, data.respond, data.resolve):
-        assert len(panel) >= 5 and all(share.n > 0 for share in panel.values())
+    for panel in (data.claim, data.respond, data.resolve):  # (triage holds only a few of
+        assert sum(1 for share in panel.values() if share.n > 0) >= 5  # today's, maybe none done)
     assert sum(1 for day in data.breaches.values() if any(day)) >= 10  # breaches on many days
 
 
