@@ -19,7 +19,6 @@ from triagebot.cases.records import Case, CaseState, Priority
 from triagebot.store._packed import DEPARTMENT, ID, PRIORITY, STATE, Packed
 
 _FIELDS = tuple(f.name for f in fields(Case))
-_FIELD_SET = frozenset(_FIELDS)
 _RAW = "_packed"
 _STATES = {state.value: state for state in CaseState}
 _PRIORITIES = {priority.value: priority for priority in Priority}

@@ -8,7 +8,7 @@ the document is decoded when a case is read or changed (~3 µs for its JSON).
 
 The snapshot stores, after its first line, one line of every case's head, then each case's
 document on a line of its own (compact JSON has no raw newline), so a cold open parses the
-heads in one call and cuts the documents out of the file's bytes by their sizes.
+heads in one call and reads each document, by its size, into bytes of its own.
 """
 
 from __future__ import annotations
@@ -55,20 +55,12 @@ class Packed(Encoded):
     head: list[Any]
 
     @property
-    def slot(self) -> str:
-        return str(self.head[0])
-
-    @property
     def id(self) -> str:
         return str(self.head[1][0])
 
     @property
     def facts(self) -> SlaFacts:
         return SlaFacts(*self.head[1])
-
-    @property
-    def state(self) -> str:
-        return str(self.head[1][1])
 
     @property
     def version(self) -> int:

@@ -268,7 +268,7 @@ class TinyDBStore(Engine):
             )
 
         def run() -> list[SlaFacts]:
-            found = [p.facts for p in self._root.get(CASES, {}).values() if keep(p.facts)]
+            found = [f for p in self._root.get(CASES, {}).values() if keep(f := p.facts)]
             if wanted is not None and not wanted & _CLOSED:
                 return found  # closed cases are all in history, active ones all in the root
             for info in self._segments:
