@@ -8,44 +8,53 @@ every request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 import httpx
 
 from integrations.sources._base import BaseSource, utcnow
-from integrations.sources.appstore import AppStoreSource
-from integrations.sources.bluesky import BlueskySource
-from integrations.sources.discourse import DiscourseSource
-from integrations.sources.facebook import FacebookSource
-from integrations.sources.googleplay import GooglePlaySource
-from integrations.sources.hackernews import HackerNewsSource
-from integrations.sources.instagram import InstagramSource
-from integrations.sources.mastodon import MastodonSource
-from integrations.sources.reddit import RedditSource
-from integrations.sources.rss import RssSource
-from integrations.sources.stackexchange import StackExchangeSource
-from integrations.sources.x import XSource
 from triagebot.config.settings import Settings, SourceConfig
 from triagebot.errors import ConfigError, MissingCredentials
 from triagebot.ingest.sources import SourceSpec
 
 __all__ = ["ADAPTERS", "build_source", "build_specs", "open_http"]
 
-ADAPTERS: dict[str, type[BaseSource]] = {
-    "rss": RssSource,
-    "reddit": RedditSource,
-    "hackernews": HackerNewsSource,
-    "mastodon": MastodonSource,
-    "bluesky": BlueskySource,
-    "x": XSource,
-    "appstore": AppStoreSource,
-    "stackexchange": StackExchangeSource,
-    "googleplay": GooglePlaySource,
-    "discourse": DiscourseSource,
-    "facebook": FacebookSource,
-    "instagram": InstagramSource,
+#: Source type -> the module and class of its adapter, imported when a source of that type is
+#: built (feed parsing, Google's and App Store's signing, OAuth stay unloaded where unused).
+_ADAPTER_CLASSES = {
+    "rss": ("rss", "RssSource"),
+    "reddit": ("reddit", "RedditSource"),
+    "hackernews": ("hackernews", "HackerNewsSource"),
+    "mastodon": ("mastodon", "MastodonSource"),
+    "bluesky": ("bluesky", "BlueskySource"),
+    "x": ("x", "XSource"),
+    "appstore": ("appstore", "AppStoreSource"),
+    "stackexchange": ("stackexchange", "StackExchangeSource"),
+    "googleplay": ("googleplay", "GooglePlaySource"),
+    "discourse": ("discourse", "DiscourseSource"),
+    "facebook": ("facebook", "FacebookSource"),
+    "instagram": ("instagram", "InstagramSource"),
 }
+
+
+class _Adapters(Mapping[str, type[BaseSource]]):
+    """Adapter class by source type, each imported on first use."""
+
+    def __getitem__(self, kind: str) -> type[BaseSource]:
+        module, name = _ADAPTER_CLASSES[kind]
+        found: type[BaseSource] = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ADAPTER_CLASSES)
+
+    def __len__(self) -> int:
+        return len(_ADAPTER_CLASSES)
+
+
+ADAPTERS: Mapping[str, type[BaseSource]] = _Adapters()
 
 #: Seconds: to connect, and between bytes of an answer; the poller bounds a whole poll too.
 REQUEST_TIMEOUT = httpx.Timeout(20.0, connect=10.0)

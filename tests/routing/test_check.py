@@ -67,6 +67,9 @@ def test_rules_that_can_never_fire(tmp_path: Path) -> None:
                   - name: fine
                     terms: [v]
                     when: {source: [forum, appstore]}
+                  - name: on_facebook
+                    terms: [u]
+                    when: {source: [facebook, instagram, googleplay, discourse]}
             """
         },
         sources=("forum",),

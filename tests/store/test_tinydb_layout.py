@@ -19,6 +19,7 @@ from triagebot.cases.records import CaseState, NewCase
 from triagebot.errors import StoreError
 from triagebot.store import open_store
 from triagebot.store._root import FORMAT
+from triagebot.store._squeeze import unsqueeze
 from triagebot.store.tinydb_store import TinyDBStore
 
 
@@ -76,25 +77,42 @@ def test_missing_file_is_an_empty_store(path: Path) -> None:
     assert meta(path)["format"] == FORMAT
 
 
+def _snapshot_cases(data: bytes) -> tuple[bytes, list[tuple[list[Any], bytes]]]:
+    """(first line, [(head, document as stored)]) of a snapshot, read as the store reads it:
+    each document by the size its head gives, then a newline."""
+    first, rest = data.split(b"\n", 1)
+    heads, rest = rest.split(b"\n", 1)
+    cases = []
+    for head in json.loads(heads):
+        size = head[-1]
+        cases.append((head, rest[:size]))
+        assert rest[size : size + 1] == b"\n"
+        rest = rest[size + 1 :]
+    assert rest == b""
+    return first, cases
+
+
 def test_the_snapshot_keeps_the_heads_then_a_line_per_active_case(path: Path) -> None:
     """A compacted root (the snapshot): a line of the other tables, meta first; a line of
     every active case's head (slot, SLA facts, version, mention, cross-post keys, size of the
-    document); then each document on a line of its own."""
+    document); then each document, compressed, followed by a newline."""
     with TinyDBStore(path) as store:
         store.add_cases([make_new("1"), make_new("2", mention_id="x:2")])
         store.set_cursor("x", "42")
     compacted_root(path)
-    first, heads, *docs, last = path.read_bytes().split(b"\n")
+    first, cases = _snapshot_cases(path.read_bytes())
     tables = json.loads(first)
     assert next(iter(tables)) == "meta" and "cases" not in tables
     assert tables["meta"]["1"]["format"] == FORMAT
     assert list(tables["cursors"].values()) == [{"source": "x", "cursor": "42"}]
-    assert last == b"" and len(docs) == 2
-    for head, doc in zip(json.loads(heads), docs, strict=True):
+    assert len(cases) == 2
+    for head, stored in cases:
         _slot, facts, version, mention_id, urls, _author, size = head
-        case = json.loads(doc)
+        plain = unsqueeze(stored)
+        assert len(stored) < len(plain) / 2  # compressed, well
+        case = json.loads(plain)
         assert (facts[0], version, mention_id) == (case["id"], 1, case["mention"]["id"])
-        assert urls == case["crosspost"]["urls"] and size == len(doc)
+        assert urls == case["crosspost"]["urls"] and size == len(stored)
 
 
 def test_a_root_of_format_2_is_read_and_migrate_writes_it_anew(path: Path) -> None:
@@ -111,12 +129,43 @@ def test_a_root_of_format_2_is_read_and_migrate_writes_it_anew(path: Path) -> No
         assert sorted(c.id for c in store.list_cases()) == ["1", "2"]
         assert store.known_mentions(["x:2", "x:3"]) == {"x:2"}
         assert store.migrate() == [
-            f"wrote the store's snapshot with a line per active case (format {FORMAT})"
+            f"wrote the store's snapshot, active cases compressed (format {FORMAT})"
         ]
         assert store.migrate() == []
-    assert path.read_bytes().count(b"\n") == 4
+    first, cases = _snapshot_cases(path.read_bytes())
+    assert json.loads(first)["meta"]["1"]["format"] == FORMAT and len(cases) == 2
     with TinyDBStore(path) as store:
         assert store.get_case("2").mention.id == "x:2"
+
+
+def test_a_snapshot_of_format_3_is_read_and_migrate_compresses_it(path: Path) -> None:
+    """Format 3 kept each active case's plain JSON on its line; it is read as it is (and
+    kept compressed in memory), and ``migrate`` writes the documents compressed."""
+    with TinyDBStore(path) as store:
+        store.add_cases([make_new("1"), make_new("2", mention_id="x:2")])
+        case = store.get_case("2")
+        store.save_case(moved(case, CaseState.CLAIMED), case.version)
+    compacted_root(path)
+    first, cases = _snapshot_cases(path.read_bytes())
+    tables = json.loads(first)
+    tables["meta"]["1"]["format"] = 3
+    plain = [unsqueeze(stored) for _, stored in cases]
+    heads = [[*head[:-1], len(doc)] for (head, _), doc in zip(cases, plain, strict=True)]
+    lines = [json.dumps(tables).encode(), json.dumps(heads).encode(), *plain, b""]
+    path.write_bytes(b"\n".join(lines))
+    with TinyDBStore(path) as store:
+        claimed = store.get_case("2")
+        assert claimed.state is CaseState.CLAIMED and claimed.claimed_by is not None
+        assert all(p.data[:1] == b"\x01" for p in store._root["cases"].values())
+        assert store.migrate() == [
+            f"wrote the store's snapshot, active cases compressed (format {FORMAT})"
+        ]
+    first, cases = _snapshot_cases(path.read_bytes())
+    assert json.loads(first)["meta"]["1"]["format"] == FORMAT
+    assert [unsqueeze(stored) for _, stored in cases] == plain
+    with TinyDBStore(path) as store:
+        assert sorted(c.id for c in store.list_cases()) == ["1", "2"]
+        assert store.get_case("2") == claimed
 
 
 @pytest.mark.parametrize(
@@ -144,9 +193,10 @@ def test_a_damaged_document_names_the_file_when_read(path: Path) -> None:
     with TinyDBStore(path) as store:
         store.add_cases([make_new("1")])
     compacted_root(path)
-    first, heads, doc, _ = path.read_bytes().split(b"\n")
-    broken = doc[:40] + b"!" * (len(doc) - 40)
-    path.write_bytes(b"\n".join([first, heads, broken, b""]))
+    data = path.read_bytes()
+    ((_, doc),) = _snapshot_cases(data)[1]
+    broken = doc[:20] + b"!" * (len(doc) - 20)  # compressed bytes changed, its size kept
+    path.write_bytes(data.replace(doc, broken))
     with TinyDBStore(path) as store:  # the head reads; the document does not
         (case,) = store.list_cases()
         assert case.state is CaseState.NEW

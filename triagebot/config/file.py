@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -24,7 +24,7 @@ from triagebot.config.routing import RoutingConfig
 from triagebot.durations import Span, parse_duration, parse_span
 from triagebot.sla.calendar import BusinessCalendar, WeeklyHours
 
-SOURCE_TYPES = (
+SourceType = Literal[
     "rss",
     "reddit",
     "hackernews",
@@ -33,7 +33,12 @@ SOURCE_TYPES = (
     "x",
     "appstore",
     "stackexchange",
-)
+    "googleplay",
+    "discourse",
+    "facebook",
+    "instagram",
+]
+SOURCE_TYPES: tuple[str, ...] = get_args(SourceType)
 
 
 def _duration(value: Any) -> timedelta:
@@ -253,20 +258,7 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str
-    type: Literal[
-        "rss",
-        "reddit",
-        "hackernews",
-        "mastodon",
-        "bluesky",
-        "x",
-        "appstore",
-        "stackexchange",
-        "googleplay",
-        "discourse",
-        "facebook",
-        "instagram",
-    ]
+    type: SourceType
     base_url: str | None = None
     query: str | None = None
     interval: Duration = timedelta(minutes=1)

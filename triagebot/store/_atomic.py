@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +32,14 @@ _PLAIN_ONLY = (
 )
 
 
-@dataclass(frozen=True, slots=True)
 class Encoded:
     """A value already encoded as compact JSON (``raw``), written as those bytes."""
 
-    raw: bytes
+    __slots__ = ()
+
+    @property
+    def raw(self) -> bytes:
+        raise NotImplementedError
 
 
 def _fragment(value: Any) -> orjson.Fragment:

@@ -1,14 +1,17 @@
-"""Active case documents kept as their JSON bytes, with the few fields read without decoding.
+"""Active case documents kept as their compressed JSON, with the few fields read without
+decoding.
 
 The root holds every active case. Parsed, a case document is ~7 kB of Python objects for
-~1.5 kB of JSON: 50,000 active cases took ~350 MB, and parsing them ~1.4 s at each cold open.
-``Packed`` keeps the document's bytes and a head (the case's ``SlaFacts``, version, mention id
-and cross-post keys) that the indexes, the SLA summary and the filters of ``list_cases`` read;
-the document is decoded when a case is read or changed (~3 µs for its JSON).
+~1.6 kB of JSON: 50,000 active cases took ~350 MB, and parsing them ~1.4 s at each cold open.
+``Packed`` keeps the document's JSON compressed (``_squeeze``: ~260 bytes) and a head (the
+case's ``SlaFacts``, version, mention id and cross-post keys) that the indexes, the SLA summary
+and the filters of ``list_cases`` read; the document is expanded and decoded when a case is
+read or changed (~5 µs, then ~3 µs for its JSON).
 
 The snapshot stores, after its first line, one line of every case's head, then each case's
-document on a line of its own (compact JSON has no raw newline), so a cold open parses the
-heads in one call and reads each document, by its size, into bytes of its own.
+compressed document followed by a newline (format 4; format 3 wrote the plain JSON there), so
+a cold open parses the heads in one call and reads each document, by its size, into bytes of
+its own.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from triagebot.cases.records import JSON
 from triagebot.errors import StoreError
 from triagebot.store._atomic import Encoded, dump_json, parse_json
 from triagebot.store._index import keys_of_doc, stored_keys, with_keys
+from triagebot.store._squeeze import squeeze, unsqueeze
 
 
 class Stream(Protocol):
@@ -49,10 +53,19 @@ _SHARED = tuple(SlaFacts._fields.index(n) for n in ("state", "department", "prio
 
 @dataclass(frozen=True, slots=True)
 class Packed(Encoded):
-    """One active case document as JSON bytes (``raw``, keys included) and its head (a list
-    as the snapshot line has it, so that reading a line builds nothing more)."""
+    """One active case document as compressed JSON (``data``; ``raw`` is its JSON, keys
+    included) and its head (a list as the snapshot line has it, so that reading a line builds
+    nothing more)."""
 
+    data: bytes
     head: list[Any]
+
+    @property
+    def raw(self) -> bytes:
+        try:
+            return unsqueeze(self.data)
+        except ValueError as exc:
+            raise StoreError(f"case {self.id!r}: {exc}") from None
 
     @property
     def id(self) -> str:
@@ -76,7 +89,11 @@ class Packed(Encoded):
 
     def doc(self, path: Path) -> JSON:
         """The document, decoded afresh (the caller's own copy)."""
-        doc = parse_json(self.raw, path)
+        try:
+            text = unsqueeze(self.data)
+        except ValueError as exc:
+            raise StoreError(f"{path}: case {self.id!r} is malformed ({exc})") from None
+        doc = parse_json(text, path)
         if not isinstance(doc, dict):
             raise StoreError(f"{path}: case {self.id!r} is malformed (not a JSON object)")
         return doc
@@ -93,24 +110,24 @@ def pack(slot: str, doc: JSON) -> Packed:
         if isinstance(value, str):
             facts[at] = sys.intern(value)
     head = [slot, facts, int(doc["version"]), doc["mention"]["id"], sorted(keys.urls), keys.author]
-    # A copy of exactly its size: orjson's output keeps the buffer it grew (16 kB for a
-    # 2 kB document), and a packed document lives as long as its case is active.
-    return Packed(memoryview(dump_json(doc)).tobytes(), head)
+    # Compressed into bytes of exactly their size (orjson's output keeps the buffer it grew:
+    # 16 kB for a 2 kB document), as a packed document lives as long as its case is active.
+    return Packed(squeeze(dump_json(doc)), head)
 
 
 def encode_cases(cases: Iterable[Packed]) -> bytes:
     """The snapshot's part after its first line: a line of every case's head (each with the
     size of its document appended), then each document on a line of its own, in that order."""
     packed = list(cases)
-    heads = dump_json([[*p.head, len(p.raw)] for p in packed])
-    return b"\n".join([heads, *(p.raw for p in packed), b""])
+    heads = dump_json([[*p.head, len(p.data)] for p in packed])
+    return b"\n".join([heads, *(p.data for p in packed), b""])
 
 
-def read_cases(stream: Stream, path: Path) -> dict[str, Packed]:
+def read_cases(stream: Stream, path: Path, *, plain: bool = False) -> dict[str, Packed]:
     """The cases ``encode_cases`` wrote, read from ``stream`` (at its start), by slot;
     ``StoreError`` naming ``path`` if they are malformed (a document itself is checked when it
     is decoded). Each document is read into bytes of its own: no copy of the whole file is
-    held beside them."""
+    held beside them. ``plain``: the documents are plain JSON (format 3), compressed here."""
     line = stream.readline()
     if not line.endswith(b"\n"):
         raise StoreError(f"{path}: the active cases are malformed (their heads are cut short)")
@@ -131,7 +148,7 @@ def read_cases(stream: Stream, path: Path) -> dict[str, Packed]:
                 or len(head[1]) != _FACTS_SIZE
             ):
                 raise ValueError(head[:1])
-            cases[head[0]] = Packed(raw, head)
+            cases[head[0]] = Packed(squeeze(raw) if plain else raw, head)
     except (AttributeError, IndexError, TypeError, ValueError) as exc:
         raise StoreError(f"{path}: an active case is malformed ({exc!r})") from None
     if read(1):

@@ -29,8 +29,10 @@ from triagebot.store._packed import Stream, pack, read_cases
 
 #: Version of the on-disk layout this code writes; newer files are refused. 2: the root is a
 #: snapshot continued by a journal (an earlier version would not read the journal). 3: the
-#: snapshot keeps each active case on a line of its own, its head before its document.
-FORMAT = 3
+#: snapshot keeps each active case on a line of its own, its head before its document. 4: the
+#: active case documents are compressed (``_squeeze``).
+FORMAT = 4
+SQUEEZED = 4
 
 CASES, OUTBOX, CURSORS, META = "cases", "outbox", "cursors", "meta"
 PLACES = "places"
@@ -130,7 +132,8 @@ def default_meta() -> JSON:
 
 def read_root(stream: Stream, path: Path) -> Tables:
     """Parse and check a root file read from ``stream`` (empty means an empty store): a first
-    line of tables, then the active cases (``_packed``; format 3); or, as format 2 wrote it,
+    line of tables, then the active cases (``_packed``; compressed since format 4, plain JSON
+    in format 3); or, as format 2 wrote it,
     one JSON object of every table, whose case documents are packed here."""
     first = stream.readline()
     if not first or first.isspace():
@@ -141,13 +144,13 @@ def read_root(stream: Stream, path: Path) -> Tables:
     for name, table in root.items():
         if not isinstance(table, dict) or not all(isinstance(d, dict) for d in table.values()):
             raise StoreError(f"{path}: table {name!r} is malformed (expected documents by id)")
-    root_meta(root, path)
+    meta = root_meta(root, path)[0]
     try:
         cases = {slot: pack(slot, doc) for slot, doc in root.get(CASES, {}).items()}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StoreError(f"{path}: an active case is malformed ({exc!r})") from None
     if first.endswith(b"\n") and stream.peek(1)[:1]:
-        cases |= read_cases(stream, path)
+        cases |= read_cases(stream, path, plain=int(meta["format"]) < SQUEEZED)
     root[CASES] = cases
     return root
 

@@ -532,7 +532,7 @@ class TinyDBStore(Engine):
             self.compact()
             done.append(f"wrote the store as a snapshot continued by a journal (format {FORMAT})")
         elif older and self.compact(force=True):  # else another process is compacting it
-            done.append(f"wrote the store's snapshot with a line per active case (format {FORMAT})")
+            done.append(f"wrote the store's snapshot, active cases compressed (format {FORMAT})")
         return done
 
     def qualify_actors_if_needed(self) -> None:
