@@ -28,7 +28,8 @@ def due_by_reading(store: TinyDBStore, now: datetime, limit: int) -> list[str]:
     def run() -> list[str]:
         table = store._root.get("outbox", {})
         due = []
-        for slot, doc in table.items():
+        for slot, item in table.items():
+            doc = item.doc(store.path)
             at = parse_iso(doc["next_attempt_at"])
             if at is None or at <= now:
                 due.append((parse_iso(doc["created_at"]), int(slot), doc["id"]))

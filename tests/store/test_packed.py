@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import tracemalloc
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 
-from tests.store.builders import make_case
+from tests.store.builders import T0, make_case, make_outbox
+from triagebot.cases.records import NewCase
 from triagebot.store._index import ActiveIndex
+from triagebot.store._outbox import queued
 from triagebot.store._packed import pack
+from triagebot.store.tinydb_store import TinyDBStore
 
 
 def test_a_packed_document_holds_no_more_memory_than_its_bytes() -> None:
@@ -49,3 +55,29 @@ def test_the_cross_post_maps_follow_cases_sharing_a_key() -> None:
     assert index.sharing(["https://example.com/x/3"], ["jo"]) == set()
     index.add("2", cases["2"])
     assert index.sharing([], ["jo"]) == {"2"}
+
+
+def test_queued_outbox_items_are_kept_compressed(tmp_path: Path) -> None:
+    """A viral day leaves tens of thousands of items queued: each is kept as its compressed
+    JSON (with the few fields the lease order reads), not as a parsed document (~700 bytes),
+    and reads back as it was written, from memory and from the files."""
+    items = [make_outbox(f"{n:032x}", str(n), created_at=T0) for n in range(2_000)]
+    docs = [item.to_dict() for item in items]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        kept = [queued(doc) for doc in docs]
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < len(docs) * 330
+    assert [k.doc(tmp_path) for k in kept] == docs
+    path = tmp_path / "triagebot.json"
+    with TinyDBStore(path) as store:
+        store.add_cases([NewCase(make_case("1"), (), ())])
+        store.queue_outbox(items[:50])
+    with TinyDBStore(path) as store:
+        leased = store.lease_outbox(T0 + timedelta(hours=1), 100, timedelta(seconds=30))
+    assert [i.id for i in leased] == [i.id for i in items[:50]]
+    assert [replace(i, next_attempt_at=None) for i in leased] == items[:50]

@@ -77,7 +77,7 @@ from triagebot.store._journal import (
     read_from,
 )
 from triagebot.store._lazy import LazyCase
-from triagebot.store._outbox import OutboxIndex
+from triagebot.store._outbox import OutboxIndex, QueuedItem, queued
 from triagebot.store._packed import Packed, encode_cases, pack
 from triagebot.store._root import (
     CASES,
@@ -225,13 +225,13 @@ class Tx:
 
     # --- the outbox, by item id and in lease order (``OutboxIndex``) -----------------------
     @property
-    def _outbox(self) -> dict[str, JSON]:
+    def _outbox(self) -> dict[str, QueuedItem]:
         return self.storage.data.setdefault(OUTBOX, {})
 
     def outbox_get(self, item_id: str) -> tuple[str, JSON] | None:
         """(slot, document) of the queued item ``item_id``, if it is queued."""
         slot = self.outbox_index.slots.get(item_id)
-        return None if slot is None else (slot, self._outbox[slot])
+        return None if slot is None else (slot, self._outbox[slot].doc(self.path))
 
     def outbox_has(self, item_id: str) -> bool:
         return item_id in self.outbox_index.slots
@@ -241,16 +241,17 @@ class Tx:
         for doc in docs:
             self.storage.writes += 1  # before any change: a failure from here reloads the root
             slot = str(self.outbox_index.last_slot + 1)
+            item = queued(doc)
             self.storage.touch(OUTBOX, slot)
-            self._outbox[slot] = doc
-            self.outbox_index.add(slot, doc)
+            self._outbox[slot] = item
+            self.outbox_index.add(slot, item)
 
     def outbox_update(self, slot: str, fields: JSON) -> None:
         """Change fields of the item in ``slot``."""
         self.storage.writes += 1
         self.storage.touch(OUTBOX, slot)
         old = self._outbox[slot]
-        new = old | fields
+        new = queued(old.doc(self.path) | fields)
         self.outbox_index.remove(old)
         self._outbox[slot] = new
         self.outbox_index.add(slot, new)
@@ -263,7 +264,9 @@ class Tx:
     def outbox_due(self, now: datetime, limit: int) -> list[tuple[str, JSON]]:
         """(slot, document) of up to ``limit`` items due at ``now``, oldest first."""
         table = self._outbox
-        return [(slot, table[slot]) for slot in self.outbox_index.due(table, now, limit)]
+        return [
+            (slot, table[slot].doc(self.path)) for slot in self.outbox_index.due(table, now, limit)
+        ]
 
     def record(self) -> JSON:
         """The journal record of this transaction: the touched documents as they are now (None
@@ -509,10 +512,11 @@ class Engine:
                     if name == CASES:
                         packed = table[doc_id] = pack(doc_id, doc)
                         self._index.add(doc_id, packed)
+                    elif name == OUTBOX:
+                        item = table[doc_id] = queued(doc)
+                        self._outbox.add(doc_id, item)
                     else:
                         table[doc_id] = doc
-                        if name == OUTBOX:
-                            self._outbox.add(doc_id, doc)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self._loaded = False
             raise StoreError(f"{self.path}: a journal record is malformed ({exc!r})") from None

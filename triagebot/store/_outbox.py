@@ -1,7 +1,10 @@
 """The TinyDB store's outbox by item id, and in the order ``lease_outbox`` hands items out.
 
-The root's outbox table holds the items' documents by slot (document id). ``OutboxIndex`` is
-built from it when the root is loaded and changed with every document a transaction or a
+The root's outbox table holds the items by slot (document id), each a ``QueuedItem``: its
+document's JSON compressed (``_squeeze``: ~75 bytes for ~200; parsed, an item took ~700 bytes
+of Python objects, and a viral day leaves 50,000 queued) beside the fields the lease order
+reads. ``OutboxIndex`` is built from it when the root is loaded and changed with every item a
+transaction or a
 journal record puts or removes, so finding an item, queueing, finishing, renewing and leasing
 cost the same whatever the length of the outbox (a viral day leaves tens of thousands of
 posts queued, and every delivered item used to walk and copy all of them).
@@ -19,10 +22,15 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from triagebot.cases.records import JSON
 from triagebot.cases.time_fields import parse_iso
+from triagebot.errors import StoreError
+from triagebot.store._atomic import Encoded, dump_json, parse_json
+from triagebot.store._squeeze import ITEM, squeeze, unsqueeze
 
 _NO_DATE = datetime.min.replace(tzinfo=UTC)
 _SLACK = 256  # stale heap entries allowed beyond the number of documents
@@ -30,21 +38,58 @@ _SLACK = 256  # stale heap entries allowed beyond the number of documents
 _Entry = tuple[datetime, int, str, str]  # (order, slot, next_attempt_at as stored or "", id)
 
 
-def _created(doc: JSON) -> datetime:
-    return parse_iso(doc.get("created_at")) or _NO_DATE
+@dataclass(frozen=True, slots=True)
+class QueuedItem(Encoded):
+    """An outbox item's document as compressed JSON (``data``; ``raw`` is its JSON) and what
+    the lease order reads: its id, ``next_attempt_at`` as stored ("" for none), and
+    ``created_at`` (the same datetime the index's entry holds)."""
+
+    data: bytes
+    id: str
+    next_attempt_at: str
+    created: datetime
+
+    @property
+    def raw(self) -> bytes:
+        return unsqueeze(self.data)
+
+    def doc(self, path: Path) -> JSON:
+        """The document, decoded afresh (the caller's own copy)."""
+        try:
+            text = unsqueeze(self.data)
+        except ValueError as exc:
+            raise StoreError(f"{path}: outbox item {self.id!r} is malformed ({exc})") from None
+        doc = parse_json(text, path)
+        if not isinstance(doc, dict):
+            raise StoreError(f"{path}: outbox item {self.id!r} is malformed (not an object)")
+        return doc
 
 
-def _entry(slot: int, doc: JSON) -> tuple[bool, _Entry]:
-    """(due now, heap entry) of the item ``doc`` kept in ``slot``."""
-    at, item_id = doc.get("next_attempt_at") or "", doc["id"]
+def queued(doc: JSON) -> QueuedItem:
+    """``doc``, an outbox item's document, as kept in the root (``KeyError``, ``TypeError`` or
+    ``ValueError`` if it lacks its id)."""
+    item_id = doc["id"]
+    if type(item_id) is not str:
+        raise TypeError(f"outbox item id {item_id!r}")
+    return QueuedItem(
+        squeeze(dump_json(doc), ITEM),
+        item_id,
+        doc.get("next_attempt_at") or "",
+        parse_iso(doc.get("created_at")) or _NO_DATE,
+    )
+
+
+def _entry(slot: int, item: QueuedItem) -> tuple[bool, _Entry]:
+    """(due now, heap entry) of ``item`` kept in ``slot``."""
+    at, item_id = item.next_attempt_at, item.id
     if at:
         return False, (parse_iso(at) or _NO_DATE, slot, at, item_id)
-    return True, (_created(doc), slot, "", item_id)
+    return True, (item.created, slot, "", item_id)
 
 
-def _holds(doc: JSON, item_id: str, at: str) -> bool:
-    """Whether a slot's document is still the item an entry was made for, as it was then."""
-    return doc["id"] == item_id and (doc.get("next_attempt_at") or "") == at
+def _holds(item: QueuedItem, item_id: str, at: str) -> bool:
+    """Whether a slot's item is still the item an entry was made for, as it was then."""
+    return item.id == item_id and item.next_attempt_at == at
 
 
 class OutboxIndex:
@@ -57,33 +102,33 @@ class OutboxIndex:
         self._later: list[_Entry] = []  # due at next_attempt_at
 
     @classmethod
-    def build(cls, table: Mapping[str, JSON]) -> OutboxIndex:
+    def build(cls, table: Mapping[str, QueuedItem]) -> OutboxIndex:
         index = cls()
         index._fill(table)
         return index
 
-    def _fill(self, table: Mapping[str, JSON]) -> None:
+    def _fill(self, table: Mapping[str, QueuedItem]) -> None:
         self._now, self._later = [], []
-        for slot, doc in table.items():
-            self.slots[doc["id"]] = slot
+        for slot, item in table.items():
+            self.slots[item.id] = slot
             self.last_slot = max(self.last_slot, int(slot))
-            now, entry = _entry(int(slot), doc)
+            now, entry = _entry(int(slot), item)
             (self._now if now else self._later).append(entry)
         heapq.heapify(self._now)
         heapq.heapify(self._later)
 
-    def add(self, slot: str, doc: JSON) -> None:
-        """``doc`` is now in ``slot`` (new, or changed)."""
-        self.slots[doc["id"]] = slot
+    def add(self, slot: str, item: QueuedItem) -> None:
+        """``item`` is now in ``slot`` (new, or changed)."""
+        self.slots[item.id] = slot
         self.last_slot = max(self.last_slot, int(slot))
-        now, entry = _entry(int(slot), doc)
+        now, entry = _entry(int(slot), item)
         heapq.heappush(self._now if now else self._later, entry)
 
-    def remove(self, doc: JSON) -> None:
-        """``doc`` left its slot (its heap entries go stale)."""
-        self.slots.pop(doc["id"], None)
+    def remove(self, item: QueuedItem) -> None:
+        """``item`` left its slot (its heap entries go stale)."""
+        self.slots.pop(item.id, None)
 
-    def due(self, table: Mapping[str, JSON], now: datetime, limit: int) -> list[str]:
+    def due(self, table: Mapping[str, QueuedItem], now: datetime, limit: int) -> list[str]:
         """Slots of up to ``limit`` items due at ``now``, oldest first (``table``: the outbox).
 
         Nothing is taken out: leasing them changes their ``next_attempt_at``, which makes
@@ -95,17 +140,17 @@ class OutboxIndex:
         ready, later = self._now, self._later
         while later and later[0][0] <= now:
             _, slot, at, item_id = heapq.heappop(later)
-            doc = table.get(str(slot))
-            if doc is not None and _holds(doc, item_id, at):
-                heapq.heappush(ready, (_created(doc), slot, at, item_id))
+            item = table.get(str(slot))
+            if item is not None and _holds(item, item_id, at):
+                heapq.heappush(ready, (item.created, slot, at, item_id))
         found: list[str] = []
         seen: set[int] = set()
         keep: list[_Entry] = []
         while ready and len(found) < limit:
             entry = heapq.heappop(ready)
             _, slot, at, item_id = entry
-            doc = table.get(str(slot))
-            if doc is None or not _holds(doc, item_id, at) or slot in seen:
+            item = table.get(str(slot))
+            if item is None or not _holds(item, item_id, at) or slot in seen:
                 continue  # stale
             when = parse_iso(at) if at else None
             if when is not None and when > now:  # due later after all (an earlier ``now``)

@@ -25,6 +25,7 @@ from triagebot.cases.records import JSON
 from triagebot.errors import StoreError
 from triagebot.store._atomic import parse_json
 from triagebot.store._history import SegmentInfo
+from triagebot.store._outbox import queued
 from triagebot.store._packed import Stream, pack, read_cases
 
 #: Version of the on-disk layout this code writes; newer files are refused. 2: the root is a
@@ -149,6 +150,11 @@ def read_root(stream: Stream, path: Path) -> Tables:
         cases = {slot: pack(slot, doc) for slot, doc in root.get(CASES, {}).items()}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StoreError(f"{path}: an active case is malformed ({exc!r})") from None
+    if OUTBOX in root:
+        try:
+            root[OUTBOX] = {slot: queued(doc) for slot, doc in root[OUTBOX].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(f"{path}: an outbox item is malformed ({exc!r})") from None
     if first.endswith(b"\n") and stream.peek(1)[:1]:
         cases |= read_cases(stream, path, plain=int(meta["format"]) < SQUEEZED)
     root[CASES] = cases
@@ -189,4 +195,6 @@ def plain_tables(data: bytes, path: Path) -> Tables:
     root = decode_root(data, path)
     if CASES in root:
         root[CASES] = {slot: packed.doc(path) for slot, packed in root[CASES].items()}
+    if OUTBOX in root:
+        root[OUTBOX] = {slot: item.doc(path) for slot, item in root[OUTBOX].items()}
     return root

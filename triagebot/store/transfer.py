@@ -18,7 +18,7 @@ from typing import Any
 
 from triagebot.cases.records import JSON, Case, CaseEvent, MessageRef, NewCase, OutboxItem
 from triagebot.errors import StoreError
-from triagebot.store._root import PLACES
+from triagebot.store._root import OUTBOX, PLACES
 from triagebot.store.postgres import PostgresStore
 from triagebot.store.tinydb_store import TinyDBStore
 
@@ -81,7 +81,7 @@ def copy_store(
         raise StoreError(
             "the PostgreSQL store already holds cases: migrate-store needs an empty one"
         )
-    outbox = src._read(lambda: [dict(doc) for doc in src._view()[1]])
+    outbox = src._read(lambda: [i.doc(src.path) for i in src._root.get(OUTBOX, {}).values()])
     cursors = src._read(lambda: [dict(doc) for doc in src._view()[2]])
     places = src._read(lambda: [dict(doc) for doc in src._root.get(PLACES, {}).values()])
     next_case = src._read(lambda: int(src._meta.get("next_case", 1)))
