@@ -26,6 +26,7 @@ from triagebot.runtime.answering import Answering
 from triagebot.runtime.console import ConsoleSurface
 from triagebot.runtime.demo import DemoOptions, DemoReplay
 from triagebot.runtime.deploy import log_to_stdout, open_configured_store, store_label
+from triagebot.runtime.heap import limit_arenas
 from triagebot.runtime.scheduler import add_interval_job
 from triagebot.runtime.server import SCHEDULER, create_app, run
 from triagebot.runtime.wiring import Runtime
@@ -140,6 +141,7 @@ async def _serve_until(
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    limit_arenas()  # before any thread allocates
     log_to_stdout(logging.getLogger().level)
     settings = settings_for_command(fallback=False)
     check_surface_settings(settings.env)
