@@ -28,9 +28,8 @@ from pathlib import Path
 
 from triagebot.cases.records import JSON
 from triagebot.cases.time_fields import parse_iso
-from triagebot.errors import StoreError
-from triagebot.store._atomic import Encoded, dump_json, parse_json
-from triagebot.store._squeeze import ITEM, squeeze, unsqueeze
+from triagebot.store._atomic import Encoded, dump_json
+from triagebot.store._squeeze import ITEM, expand_doc, squeeze, unsqueeze
 
 _NO_DATE = datetime.min.replace(tzinfo=UTC)
 _SLACK = 256  # stale heap entries allowed beyond the number of documents
@@ -55,14 +54,7 @@ class QueuedItem(Encoded):
 
     def doc(self, path: Path) -> JSON:
         """The document, decoded afresh (the caller's own copy)."""
-        try:
-            text = unsqueeze(self.data)
-        except ValueError as exc:
-            raise StoreError(f"{path}: outbox item {self.id!r} is malformed ({exc})") from None
-        doc = parse_json(text, path)
-        if not isinstance(doc, dict):
-            raise StoreError(f"{path}: outbox item {self.id!r} is malformed (not an object)")
-        return doc
+        return expand_doc(self.data, path, f"outbox item {self.id!r}")
 
 
 def queued(doc: JSON) -> QueuedItem:

@@ -27,7 +27,7 @@ from triagebot.cases.records import JSON
 from triagebot.errors import StoreError
 from triagebot.store._atomic import Encoded, dump_json, parse_json
 from triagebot.store._index import keys_of_doc, stored_keys, with_keys
-from triagebot.store._squeeze import squeeze, unsqueeze
+from triagebot.store._squeeze import expand_doc, squeeze, unsqueeze
 
 
 class Stream(Protocol):
@@ -89,14 +89,7 @@ class Packed(Encoded):
 
     def doc(self, path: Path) -> JSON:
         """The document, decoded afresh (the caller's own copy)."""
-        try:
-            text = unsqueeze(self.data)
-        except ValueError as exc:
-            raise StoreError(f"{path}: case {self.id!r} is malformed ({exc})") from None
-        doc = parse_json(text, path)
-        if not isinstance(doc, dict):
-            raise StoreError(f"{path}: case {self.id!r} is malformed (not a JSON object)")
-        return doc
+        return expand_doc(self.data, path, f"case {self.id!r}")
 
 
 def pack(slot: str, doc: JSON) -> Packed:

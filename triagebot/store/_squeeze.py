@@ -15,6 +15,11 @@ number, and this module keeps reading every number it ever wrote.
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
+
+from triagebot.cases.records import JSON
+from triagebot.errors import StoreError
+from triagebot.store._atomic import parse_json
 
 #: A typical active case, written once (never change it: snapshots are compressed with it).
 DICTIONARY_V1 = (
@@ -86,3 +91,16 @@ def unsqueeze(data: bytes) -> bytes:
     if kind == b"{":
         return data
     raise ValueError(f"a case document of unknown encoding {kind!r}")
+
+
+def expand_doc(data: bytes, path: Path, what: str) -> JSON:
+    """The JSON object ``data`` holds (``squeeze``d or plain), decoded afresh; a
+    ``StoreError`` naming ``path`` and ``what`` (e.g. "case '7'") if it is malformed."""
+    try:
+        text = unsqueeze(data)
+    except ValueError as exc:
+        raise StoreError(f"{path}: {what} is malformed ({exc})") from None
+    doc = parse_json(text, path)
+    if not isinstance(doc, dict):
+        raise StoreError(f"{path}: {what} is malformed (not a JSON object)")
+    return doc
