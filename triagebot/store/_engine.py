@@ -116,9 +116,9 @@ _HEAD = re.compile(rb'\{"meta":\{"1":\{"journal":(\d+),')
 
 def plain(data: _T) -> _T:
     """A JSON round trip: a private, plain copy that is known to serialise. Parsed by orjson,
-    whose documents share their keys (an outbox item parsed by ``json`` held its own copy of
-    every key: ~900 bytes an item, against ~500), or by ``json`` where orjson refuses what
-    ``dump_json`` wrote (a lone surrogate, an int beyond 64 bits)."""
+    whose documents share their keys (``json`` gives every document its own copy of each), or
+    by ``json`` where orjson refuses what ``dump_json`` wrote (a lone surrogate, an int beyond
+    64 bits)."""
     encoded = dump_json(data)
     try:
         return cast(_T, orjson.loads(encoded))

@@ -1,13 +1,12 @@
 """The TinyDB store's outbox by item id, and in the order ``lease_outbox`` hands items out.
 
 The root's outbox table holds the items by slot (document id), each a ``QueuedItem``: its
-document's JSON compressed (``_squeeze``: ~75 bytes for ~200; parsed, an item took ~700 bytes
+document's JSON compressed (``_squeeze``: ~75 bytes for ~200; parsed, an item took ~675 bytes
 of Python objects, and a viral day leaves 50,000 queued) beside the fields the lease order
 reads. ``OutboxIndex`` is built from it when the root is loaded and changed with every item a
-transaction or a
-journal record puts or removes, so finding an item, queueing, finishing, renewing and leasing
-cost the same whatever the length of the outbox (a viral day leaves tens of thousands of
-posts queued, and every delivered item used to walk and copy all of them).
+transaction or a journal record puts or removes, so finding an item, queueing, finishing,
+renewing and leasing cost the same whatever the length of the outbox (every delivered item
+used to walk and copy all of them).
 
 Lease order: oldest ``created_at`` first, then slot. Items due now (no ``next_attempt_at``)
 wait in one heap in that order; items due later (leased, or retried) in another by

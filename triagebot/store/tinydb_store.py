@@ -393,7 +393,7 @@ class TinyDBStore(Engine):
                     queued.add(item.id)
                     docs.append(item.to_dict())
             if docs:
-                tx.outbox_insert(plain(docs))
+                tx.outbox_insert(docs)  # each kept as its JSON: a copy of its own
         return added
 
     def complete_outbox(self, item_id: str) -> None:
