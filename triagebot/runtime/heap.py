@@ -4,9 +4,9 @@ glibc gives each thread that allocates its own arena (up to 8 per core), and mem
 one arena serves only that arena's threads. ``serve`` runs the event loop, the scheduler's
 jobs and the store's work on a dozen threads, which in turn allocate and free the active
 cases' documents: on a viral day's run (50,000 active cases) its resident memory peaked at
-338 MB with the default arenas and at 291 MB with two. Heroku recommends the same limit
-(``MALLOC_ARENA_MAX=2``) for its dynos; ``limit_arenas`` sets it from inside the process, so
-that it holds however the process is started. Elsewhere than glibc it does nothing.
+338 MB with the default arenas and at 291 MB with two. Heroku sets the same limit
+(``MALLOC_ARENA_MAX=2``) on new apps; ``limit_arenas`` sets it from inside the process, so that
+it holds however the process is started. Elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations
