@@ -3,10 +3,10 @@ decoding.
 
 The root holds every active case. Parsed, a case document is ~7 kB of Python objects for
 ~1.6 kB of JSON: 50,000 active cases took ~350 MB, and parsing them ~1.4 s at each cold open.
-``Packed`` keeps the document's JSON compressed (``_squeeze``: ~260 bytes) and a head (the
+``Packed`` keeps the document's JSON compressed (``_squeeze``: ~400 bytes) and a head (the
 case's ``SlaFacts``, version, mention id and cross-post keys) that the indexes, the SLA summary
 and the filters of ``list_cases`` read; the document is expanded and decoded when a case is
-read or changed (~5 µs, then ~3 µs for its JSON).
+read or changed (~7 µs, then ~3 µs for its JSON).
 
 The snapshot stores, after its first line, one line of every case's head, then each case's
 compressed document followed by a newline (format 4; format 3 wrote the plain JSON there), so

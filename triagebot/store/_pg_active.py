@@ -6,7 +6,7 @@ versions, states and departments first and fetches only the documents of version
 seen, both in one repeatable-read transaction, so the result is one snapshot of the table. A
 version identifies a case's content: every change is a compare-and-set that increments it.
 
-The documents are kept as their JSON text, compressed (``_squeeze``: ~270 bytes a case for
+The documents are kept as their JSON text, compressed (``_squeeze``: a fraction of the
 ~1.7 kB of text; decoded, a case took ~4 kB of Python objects, and 50,000 of them most of a
 ``serve`` process), and the cases returned are ``LazyCase``s: their id, version, state and
 department come from the row, the rest is decoded from the text when first read.
