@@ -13,8 +13,9 @@ Slack app, against the fake Slack Web API (``tests/fakes/slack.py``) that allows
 ``chat.postMessage`` per second in each channel and answers 429 with Retry-After beyond;
 ``--staff`` people claiming and resolving the newest cards of their channels through signed
 Slack clicks; and a process asking ``/healthz`` every ``--probe-every`` seconds throughout.
-The posts start when serve is started; after they stop, the run goes on for ``--tail``
-seconds, then serve is stopped (SIGTERM) and the store is opened to count what it holds.
+The posts start when serve is started; after they stop (or after serve first answers, if that
+is later), the run goes on for ``--tail`` seconds, then serve is stopped (SIGTERM) and the
+store is opened to count what it holds.
 
 Measured: mentions stored against mentions arrived (and how far behind the poller fell), posts
 delivered per second against 0.95 x channels x 1/s, /healthz p50/p99, claim and resolve clicks
@@ -284,7 +285,9 @@ class Run:
         """Let the flood run its course; sample serve's memory and CPU every second."""
         started = self.started
         staff_task = asyncio.ensure_future(staff.run())
-        end = started + self.o.minutes * 60 + self.o.tail
+        # The tail follows the last post or serve's readiness, whichever is later: a slow start
+        # must not eat the time the staff have to click.
+        end = started + max(self.o.minutes * 60, self.ready) + self.o.tail
         while time.monotonic() < end:
             await asyncio.sleep(1.0)
             if serve.poll() is not None:

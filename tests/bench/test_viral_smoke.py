@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_smallest_viral_day_runs_and_loses_nothing(tmp_path: Path) -> None:
-    options = Options(mentions=200, minutes=0.002, sources=2, staff=2, think=1.0, tail=6.0)
+    options = Options(mentions=200, minutes=0.002, sources=2, staff=2, think=1.0, tail=10.0)
     result = asyncio.run(run_once(options, tmp_path / "run"))
     assert result["stored"]["cases"] == result["stored"]["mentions"] == 200
     assert result["stored_at_end"] == 200  # the poller's own count, read from /healthz
