@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import tracemalloc
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.store.builders import T0, make_case, make_outbox
 from triagebot.cases.records import NewCase
+from triagebot.errors import StoreError
+from triagebot.store import _packed
 from triagebot.store._index import ActiveIndex
 from triagebot.store._outbox import queued
-from triagebot.store._packed import pack
+from triagebot.store._packed import encode_cases, pack, read_cases
 from triagebot.store.tinydb_store import TinyDBStore
 
 
@@ -81,3 +86,22 @@ def test_queued_outbox_items_are_kept_compressed(tmp_path: Path) -> None:
         leased = store.lease_outbox(T0 + timedelta(hours=1), 100, timedelta(seconds=30))
     assert [i.id for i in leased] == [i.id for i in items[:50]]
     assert [replace(i, next_attempt_at=None) for i in leased] == items[:50]
+
+
+def test_the_snapshot_reads_documents_across_its_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Documents of many sizes, one far larger than a block, read with blocks smaller than most
+    # documents and with the usual block: the same cases; a cut or a tail is refused.
+    cases = []
+    for n in range(1, 40):
+        text = "é" * (n * 97 % 300) + ("word " * 4_000 if n == 17 else "")
+        cases.append(pack(str(n), make_case(str(n), text=text).to_dict() | {"events": []}))
+    data = encode_cases(cases)
+    for block in (7, 1 << 20):
+        monkeypatch.setattr(_packed, "_BLOCK", block)
+        read = read_cases(io.BufferedReader(io.BytesIO(data)), Path("root.json"))
+        assert list(read) == [p.head[0] for p in cases]
+        assert [p.data for p in read.values()] == [p.data for p in cases]
+        assert [p.head for p in read.values()] == [p.head for p in cases]
+        for bad in (data[:-2], data + b"x"):
+            with pytest.raises(StoreError, match=r"root\.json: (the|an) active cases? (is|are) "):
+                read_cases(io.BufferedReader(io.BytesIO(bad)), Path("root.json"))

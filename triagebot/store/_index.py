@@ -67,10 +67,8 @@ class ActiveIndex:
     @classmethod
     def build(cls, table: Mapping[str, Packed]) -> ActiveIndex:
         index = cls(table)
-        slots = index.slots
-        for slot, packed in table.items():
-            slots[packed.id] = slot
-        index.last_slot = max((int(s) for s in table if s.isdecimal()), default=0)
+        index.slots = {packed.head[1][0]: slot for slot, packed in table.items()}
+        index.last_slot = max(map(int, filter(str.isdecimal, table)), default=0)
         return index
 
     @property

@@ -35,14 +35,21 @@ class LazyCase(Case):
         """The case of ``packed``; ``decode`` builds the whole case (raising ``StoreError``
         for a malformed document)."""
         facts = packed.head[1]
-        head = {
-            "id": facts[ID],
-            "version": packed.head[2],
-            "state": _STATES[facts[STATE]],
-            "department": facts[DEPARTMENT],
-            "priority": _PRIORITIES[facts[PRIORITY]],
-        }
-        return cls.of_fields(head, packed, decode)
+        case = object.__new__(cls)
+        object.__setattr__(  # of_fields, inlined: a cold open lists every active case
+            case,
+            "__dict__",
+            {
+                "id": facts[ID],
+                "version": packed.head[2],
+                "state": _STATES[facts[STATE]],
+                "department": facts[DEPARTMENT],
+                "priority": _PRIORITIES[facts[PRIORITY]],
+                _RAW: packed,
+                _DECODE: decode,
+            },
+        )
+        return case
 
     @classmethod
     def of_fields(cls, head: dict[str, Any], source: _T, decode: Callable[[_T], Case]) -> LazyCase:

@@ -54,6 +54,8 @@ def newest_first(found: list[tuple[int, str, Any]]) -> None:
     """Sort (time, case id, …) entries newest first, ties by case id (numeric ids by number,
     then the others) also newest first; the id is ranked only where times tie."""
     found.sort(key=itemgetter(0), reverse=True)
+    if len(set(map(itemgetter(0), found))) == len(found):
+        return  # no two at the same time
     start = 0
     while start < len(found):
         end = start + 1
