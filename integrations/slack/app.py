@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -177,8 +178,29 @@ def mount(web_app: web.Application, slack: SlackIntegration) -> None:
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     web_app.router.add_post(EVENTS_PATH, events)
+    web_app.on_startup.append(partial(_open_session, slack.client))
+    web_app.on_cleanup.append(partial(_close_session, slack.client))
     if slack.app_token:
         _socket_mode(web_app, bolt, slack.app_token)
+
+
+async def _open_session(client: AsyncWebClient, _: web.Application) -> None:
+    """One HTTP session for every Web API call while the server runs: its connections to Slack
+    are kept open and reused. Without it the SDK opens a session, a connection (and its TLS
+    handshake) for each call and closes them after, on the event loop."""
+    if client.session is None or client.session.closed:
+        client.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=client.timeout),
+            trust_env=client.trust_env_in_session,
+        )
+
+
+async def _close_session(client: AsyncWebClient, _: web.Application) -> None:
+    """Close the shared session (a call made after this opens a session of its own, as the SDK
+    does without one)."""
+    session, client.session = client.session, None
+    if session is not None:
+        await session.close()
 
 
 def _socket_mode(web_app: web.Application, bolt: AsyncApp, app_token: str) -> None:

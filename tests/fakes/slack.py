@@ -68,6 +68,8 @@ class FakeSlack:
     #: (a network failure after the request reached Slack): method -> how many more times.
     hang_ups: dict[str, int] = field(default_factory=dict)
     observer: Callable[[Call], None] | None = None  # sees every call, on the fake's thread
+    #: The client address and port of every connection an API call came on.
+    connections: set[Any] = field(default_factory=set)
     url: str = ""
     _last_post: dict[str, float] = field(default_factory=dict)
     _last_ts: int = 0
@@ -150,6 +152,8 @@ class FakeSlack:
     # --- handlers ----------------------------------------------------------------------------
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if request.transport is not None:
+            self.connections.add(request.transport.get_extra_info("peername"))
         args = await _read_args(request)
         status, body = self._answer(method, args, request.headers.get("Authorization", ""))
         call = Call(method, args, status, body, time.monotonic())

@@ -235,3 +235,15 @@ async def test_a_post_whose_connection_broke_after_it_reached_slack_is_not_poste
     assert len(world.fake.top_level(channel)) == 1
     assert world.ref(case.id).message_id == world.fake.top_level(channel)[0]["ts"]
     assert world.fake.calls_of("conversations.history")  # found by its metadata
+
+
+async def test_web_api_calls_share_their_connections(world: SlackWorld) -> None:
+    # The server's client keeps one session: six cards delivered one after another (a post
+    # and an update each) come over one connection or two, where the SDK alone opens one for
+    # every call.
+    for n in range(6):
+        await world.ingest(f"@northwind parcel {n} never arrived, where is it?")
+        await world.deliver()
+    calls = world.fake.calls_of("chat.postMessage") + world.fake.calls_of("chat.update")
+    assert len(calls) >= 12
+    assert len(world.fake.connections) <= 2
