@@ -22,6 +22,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    in_turns,
     kept,
     load_cursor,
     partial_result,
@@ -113,7 +114,7 @@ class AppStoreSource(BaseSource, AppStorePublic):
                 errors.append((f"page {page}", exc))  # keep the pages read; go on later
                 stopped = page
                 break
-            for review in reviews:
+            async for review in in_turns(reviews):
                 latest.offer(self._take(walk, review, now))  # a repeat: the later copy wins
             if not reviews or walk.reached_known or page == LAST_PAGE:
                 stopped = None

@@ -22,6 +22,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    in_turns,
     kept,
     load_cursor,
     partial_result,
@@ -85,7 +86,7 @@ class BlueskySource(BaseSource, BlueskyPublic):
                     raise
                 errors.append((f"page {page + 1}", exc))  # keep the pages read; go on later
                 break
-            for post in as_list(body.get("posts")):
+            async for post in in_turns(as_list(body.get("posts"))):
                 latest.offer(self._take(walk, as_dict(post)))  # a repeat: the later copy wins
             page_cursor = body.get("cursor") if isinstance(body.get("cursor"), str) else None
             if walk.reached_known or not page_cursor or wait:

@@ -32,6 +32,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    in_turns,
     kept,
     load_cursor,
 )
@@ -235,7 +236,7 @@ class DiscourseSource(BaseSource, DiscoursePublic):
             posts = [p for p in map(as_dict, body["latest_posts"]) if _id(p)]
             unseen = [p for p in posts if _id(p) > last]
             newest = max([newest, *(_id(p) for p in unseen)])
-            for post in unseen:
+            async for post in in_turns(unseen):
                 self._latest_post(walk, post, latest)
             if not posts or len(unseen) < len(posts) or walk.reached_known:
                 return {**walk.dump(), "last_id": newest}, None

@@ -27,6 +27,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    in_turns,
     kept,
     load_cursor,
 )
@@ -113,7 +114,7 @@ class GooglePlaySource(BaseSource, GooglePlayPublic):
                 why = f"stopped at a later page: {str(exc).removeprefix(self.name + ': ')}"
                 reason = why if exc.retry_after else None
                 return PollResult(latest.mentions(), cursor, exc.retry_after, reason, errors=[why])
-            for review in map(as_dict, as_list(body.get("reviews"))):
+            async for review in in_turns(map(as_dict, as_list(body.get("reviews")))):
                 self._review(walk, review, latest)
             page_token = as_dict(body.get("tokenPagination")).get("nextPageToken")
             if walk.reached_known or not isinstance(page_token, str) or not page_token:

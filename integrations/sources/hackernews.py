@@ -20,6 +20,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    in_turns,
     kept,
     load_cursor,
     partial_result,
@@ -74,7 +75,7 @@ class HackerNewsSource(BaseSource, HackerNewsPublic):
                 errors.append((f"page {page}", exc))  # keep the pages read; go on later
                 stopped = {"page": page, "from": start}
                 break
-            for hit in map(as_dict, as_list(body.get("hits"))):
+            async for hit in in_turns(map(as_dict, as_list(body.get("hits")))):
                 edited = parse_time(hit.get("updated_at"), now) if hit.get("updated_at") else None
                 latest.offer(self._take(walk, hit, now), edited.timestamp() if edited else None)
             pages = body.get("nbPages")

@@ -23,6 +23,7 @@ from integrations.sources._base import (
     Latest,
     as_dict,
     dump_cursor,
+    in_turns,
     kept,
     load_cursor,
     partial_result,
@@ -105,7 +106,7 @@ class MastodonSource(BaseSource, MastodonPublic):
             if back is not None:  # the walk back to the backfill window goes on next time
                 state[f"{stream}:back"] = back
             pause = max(pause or 0.0, wait or 0.0) or None
-            for status in statuses:
+            async for status in in_turns(statuses):
                 latest.offer(self._mention(status), self._edited(status))
         return partial_result(latest, dump_cursor(state), pause, errors, len(streams))
 

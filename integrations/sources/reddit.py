@@ -20,6 +20,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    in_turns,
     kept,
     load_cursor,
     partial_result,
@@ -153,7 +154,7 @@ class RedditSource(BaseSource, RedditPublic):
                 break
             wait = pause_for(response, LIMIT, now, self.every)
             count += len(as_list(data.get("children")))
-            for child in as_list(data.get("children")):
+            async for child in in_turns(as_list(data.get("children"))):
                 item = as_dict(as_dict(child).get("data"))
                 name = str(item.get("name") or "")
                 at = item.get("created_utc")

@@ -24,6 +24,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    in_turns,
     kept,
     load_cursor,
     partial_result,
@@ -91,7 +92,7 @@ class StackExchangeSource(BaseSource, StackExchangePublic):
                 errors.append((f"page {page}", exc))  # keep the pages read; go on later
                 stopped = {"page": page, "from": start}
                 break
-            for item in map(as_dict, as_list(body.get("items"))):
+            async for item in in_turns(map(as_dict, as_list(body.get("items")))):
                 edited = item.get("last_edit_date") or item.get("creation_date")
                 latest.offer(
                     self._take(walk, item, now),

@@ -27,6 +27,7 @@ from integrations.sources._base import (
     as_dict,
     as_list,
     dump_cursor,
+    in_turns,
     kept,
     load_cursor,
     partial_result,
@@ -122,7 +123,7 @@ class XSource(BaseSource, XPublic):
             users = {
                 str(u.get("id")): u for u in as_list(as_dict(body.get("includes")).get("users"))
             }
-            for tweet in map(as_dict, as_list(body.get("data"))):
+            async for tweet in in_turns(map(as_dict, as_list(body.get("data")))):
                 latest.offer(self._mention(tweet, users, seen, walk), edit_number(tweet))
             token = meta.get("next_token") if isinstance(meta.get("next_token"), str) else None
             if not token or wait or (walk is not None and walk.reached_known):
