@@ -104,8 +104,10 @@ class SourceState:
             return "waiting"
         return "ok"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, lags: bool = True) -> dict[str, Any]:
+        """The state as saved (``lags``: with the recent lags the typical one is the median
+        of)."""
+        data = {
             "name": self.name,
             "type": self.kind,
             "status": self.status,
@@ -124,8 +126,10 @@ class SourceState:
             "last_new": self.last_new,
             "total_new": self.total_new,
             "typical_lag_seconds": self.typical_lag,
-            "lags": [round(lag, 1) for lag in self.lags],
         }
+        if lags:
+            data["lags"] = [round(lag, 1) for lag in self.lags]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SourceState:
