@@ -51,14 +51,14 @@ class ActiveIndex:
     """Case id -> slot (the document's id in the root's cases table), mention id -> case id,
     canonical link -> case ids and author key -> case ids, of the active (packed) cases.
 
-    The slots are built with the index; the other maps when first asked for (a command that
-    claims a case never needs them), from the packed heads of ``table``, the root's cases
-    table that every change goes through with the index."""
+    Every map is built when first asked for, from the packed heads of ``table``, the root's
+    cases table that every change goes through with the index (a command listing the active
+    cases needs none of them, one claiming a case only the slots)."""
 
     def __init__(self, table: Mapping[str, Packed]) -> None:
-        self.slots: dict[str, str] = {}
-        self.last_slot = 0
         self._table = table
+        self._slots: dict[str, str] | None = None
+        self._last_slot: int | None = None
         self._mentions: dict[str, str] | None = None
         self._by_url: dict[str, _Ids] = {}
         self._by_author: dict[str, _Ids] = {}
@@ -66,10 +66,22 @@ class ActiveIndex:
 
     @classmethod
     def build(cls, table: Mapping[str, Packed]) -> ActiveIndex:
-        index = cls(table)
-        index.slots = {packed.head[1][0]: slot for slot, packed in table.items()}
-        index.last_slot = max(map(int, filter(str.isdecimal, table)), default=0)
-        return index
+        return cls(table)
+
+    @property
+    def slots(self) -> dict[str, str]:
+        """Case id -> slot."""
+        if self._slots is None:
+            self._slots = {packed.head[1][0]: slot for slot, packed in self._table.items()}
+        return self._slots
+
+    @property
+    def last_slot(self) -> int:
+        """The highest numbered slot in the table when first asked for (0 for none), raised by
+        each slot added since: a new case takes the next one."""
+        if self._last_slot is None:
+            self._last_slot = max(map(int, filter(str.isdecimal, self._table)), default=0)
+        return self._last_slot
 
     @property
     def mentions(self) -> dict[str, str]:
@@ -79,18 +91,22 @@ class ActiveIndex:
         return self._mentions
 
     def add(self, slot: str, packed: Packed) -> None:
+        """Note ``packed`` put in ``slot`` (the table holds it already, or will before a map
+        not built yet is built from it)."""
         case_id = packed.id
-        self.slots[case_id] = slot
+        if self._slots is not None:
+            self._slots[case_id] = slot
         if self._mentions is not None:
             self._mentions[packed.mention_id] = case_id
         if self._keyed:
             self._key(case_id, packed.keys)
-        if slot.isdecimal():
-            self.last_slot = max(self.last_slot, int(slot))
+        if self._last_slot is not None and slot.isdecimal():
+            self._last_slot = max(self._last_slot, int(slot))
 
     def remove(self, packed: Packed) -> None:
         case_id = packed.id
-        self.slots.pop(case_id, None)
+        if self._slots is not None:
+            self._slots.pop(case_id, None)
         if self._mentions is not None and self._mentions.get(packed.mention_id) == case_id:
             del self._mentions[packed.mention_id]
         if self._keyed:

@@ -36,6 +36,7 @@ from triagebot.cases.time_fields import iso, parse_iso, utc
 from triagebot.errors import CaseNotFound, VersionConflict
 from triagebot.store._acted import EventFilter
 from triagebot.store._engine import ACTIVE, Engine, find_doc, plain
+from triagebot.store._lazy import LazyCase
 from triagebot.store._packed import DEPARTMENT, ID, INGESTED, STATE
 from triagebot.store._root import CASES, FORMAT, META_ID, PLACES
 from triagebot.store._tinydb_actors import QUALIFIED_ACTORS, qualify_actors
@@ -219,11 +220,12 @@ class TinyDBStore(Engine):
 
         def run() -> list[tuple[int, str, Case | JSON]]:
             found: list[tuple[int, str, Case | JSON]] = []
+            lazy, decode = LazyCase.of, self._decode_packed  # (``_active_case``, per case)
             for packed in self._root.get(CASES, {}).values():
                 facts = packed.head[1]
                 at = facts[INGESTED]
                 if keep(facts[STATE], facts[DEPARTMENT], at):
-                    found.append((at, facts[ID], self._active_case(packed)))
+                    found.append((at, facts[ID], lazy(packed, decode)))
             if wanted is not None and not wanted & _CLOSED:
                 return found
             span_low = None if since is None else utc(since)
