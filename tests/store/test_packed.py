@@ -49,7 +49,7 @@ def test_the_cross_post_maps_follow_cases_sharing_a_key() -> None:
         )
         for n in range(1, 4)
     }
-    index = ActiveIndex.build(cases)
+    index = ActiveIndex(cases)
     assert index.sharing([], ["jo"]) == {"1", "2", "3"}
     index.remove(cases["2"])
     assert index.sharing([], ["jo"]) == {"1", "3"}

@@ -528,15 +528,13 @@ class Engine:
         ``tx`` committed (its indexes kept up to date by the transaction)."""
         meta, segments = root_meta(root, self.path)
         if tx is None:
+            index = ActiveIndex(root.setdefault(CASES, {}))  # its maps built when first read
             try:
-                index = ActiveIndex.build(root.setdefault(CASES, {}))
                 outbox = OutboxIndex.build(root.get(OUTBOX, {}))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 if fd is not None:
                     os.close(fd)
-                raise StoreError(
-                    f"{self.path}: an active case or outbox item is malformed ({exc!r})"
-                ) from None
+                raise StoreError(f"{self.path}: an outbox item is malformed ({exc!r})") from None
             self._first_journal = self._journal = meta["journal"]
             self._offset = self._journal_bytes = 0
             self._snapshot_bytes = 0

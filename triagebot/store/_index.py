@@ -64,10 +64,6 @@ class ActiveIndex:
         self._by_author: dict[str, _Ids] = {}
         self._keyed = False
 
-    @classmethod
-    def build(cls, table: Mapping[str, Packed]) -> ActiveIndex:
-        return cls(table)
-
     @property
     def slots(self) -> dict[str, str]:
         """Case id -> slot."""
