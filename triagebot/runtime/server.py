@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 
+import orjson
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -50,15 +51,15 @@ StartupHook = Callable[[web.Application], Awaitable[None]]
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Answered from memory, never waiting for the store (see ``runtime.health``)."""
-    return web.json_response(
-        {
-            "status": "ok",
-            "version": __version__,
-            **request.app[HEALTH].snapshot(),
-            "sources": poller.health() if (poller := request.app.get(POLLER)) else [],
-        }
-    )
+    """Answered from memory, never waiting for the store (see ``runtime.health``); encoded
+    by orjson, several times faster than the standard library on the event loop."""
+    answer = {
+        "status": "ok",
+        "version": __version__,
+        **request.app[HEALTH].snapshot(),
+        "sources": poller.health() if (poller := request.app.get(POLLER)) else [],
+    }
+    return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
 
 def create_app(
