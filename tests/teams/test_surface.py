@@ -35,6 +35,7 @@ class FakeConnector:
     calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     fail: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     n: int = 0
+    peers: set[object] = field(default_factory=set)  # the connections requests came on
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -43,6 +44,8 @@ class FakeConnector:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
+        if request.transport is not None:
+            self.peers.add(request.transport.get_extra_info("peername"))
         self.calls.append((request.method, request.path, body))
         if self.fail:
             status, headers = self.fail.pop(0)
