@@ -1,5 +1,6 @@
-"""The cheap first pass: sure posts skip the embedder, unless a learned head has a department
-the first pass does not know."""
+"""The cheap first pass: sure posts skip the embedder; a learned model routes behind its own
+first pass, a learned head stored without one behind the shipped first pass unless it has a
+department the first pass does not know; heavier samples count more in training."""
 
 from __future__ import annotations
 
@@ -74,3 +75,34 @@ def test_the_first_pass_learns_and_round_trips() -> None:
     assert np.allclose(
         probabilities, model.probabilities(["refund the charge", "my parcel"]), atol=1e-2
     )
+    small = model.to_bytes(small=True)
+    assert np.allclose(
+        FirstPass.from_bytes(small).probabilities(["refund the charge", "my parcel"]),
+        model.probabilities(["refund the charge", "my parcel"]),
+        atol=1e-2,
+    )
+
+
+def test_heavier_samples_sway_the_first_pass() -> None:
+    texts = ["refund for my returned parcel", "refund for my returned parcel", "refund please"]
+    texts += ["where is my parcel tracking", "refund my double charge", "parcel lost"]
+    labels = ["billing", "shipping", "billing", "shipping", "billing", "shipping"]
+    even = FirstPass.fit(texts, labels)
+    assert np.allclose(even.weights, FirstPass.fit(texts, labels, [3.0] * 6).weights, atol=1e-6)
+    heavy = FirstPass.fit(texts, labels, [1.0, 5.0, 1.0, 1.0, 1.0, 1.0])
+    probabilities = heavy.probabilities(["refund for my returned parcel"])[0]
+    assert heavy.labels[int(probabilities.argmax())] == "shipping"
+
+
+def test_a_learned_model_routes_behind_its_own_first_pass() -> None:
+    shipped = DepartmentModel.shipped()
+    assert shipped.first_pass is not None
+    labels = shipped.head.labels
+    bias = np.array([8.0 if label == "hr" else 0.0 for label in labels], np.float32)
+    own = FirstPass(labels, np.zeros_like(shipped.first_pass.weights), bias)
+    model = DepartmentModel.learned(shipped.head, None, "learned-3", own)
+    assert model.first_pass is own
+    counting = CountingEmbedder()
+    model.embedder = counting
+    (prediction,) = model.predict([SURE])
+    assert prediction.top.department == "hr" and counting.texts == []

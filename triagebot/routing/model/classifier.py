@@ -6,8 +6,10 @@ the post) is kept: it is what marks chatter and spam. A small cache keeps the la
 by text, so a batch embedded at once (``prepare``) is not embedded again post by post.
 
 Every post is read first by the cheap ``first_pass``; a post it is sure of (a department, not
-``none``) is not embedded. A learned head keeps the shipped first pass unless it has learned a
-department the corpus lacks (then every post is embedded, so that department can be found).
+``none``) is not embedded. A learned model has a first pass of its own, trained on the same
+labels as its head; an older learned head without one keeps the shipped first pass unless it
+has learned a department the corpus lacks (then every post is embedded, so that department can
+be found).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from triagebot.cases.suggestions import Suggestion
 from triagebot.routing.model.corpus import FIRST_PASS, HEAD, NONE
@@ -43,6 +46,14 @@ class Prediction:
     def departments(self, limit: int = 3) -> list[Suggestion]:
         """The most likely departments (``none`` left out)."""
         return [s for s in self.ranked if s.department != NONE][:limit]
+
+
+def sure(first: Floats, labels: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Which rows of first-pass probabilities decide on their own: a department (not ``none``)
+    at ``SURE_AT`` or more."""
+    none = list(labels).index(NONE) if NONE in labels else -1
+    decided: npt.NDArray[np.bool_] = (first.max(axis=1) >= SURE_AT) & (first.argmax(axis=1) != none)
+    return decided
 
 
 class DepartmentModel:
@@ -75,11 +86,17 @@ class DepartmentModel:
 
     @classmethod
     def learned(
-        cls, head: LinearHead, departments: Iterable[str] | None, version: str
+        cls,
+        head: LinearHead,
+        departments: Iterable[str] | None,
+        version: str,
+        first_pass: FirstPass | None = None,
     ) -> DepartmentModel:
-        """A deployment's learned head, behind the shipped first pass when their labels agree
-        (a head that learned a department of its own reads every post)."""
-        first_pass = FirstPass.from_bytes(FIRST_PASS.read_bytes()) if FIRST_PASS.is_file() else None
+        """A deployment's learned head behind its learned ``first_pass``; without one, behind
+        the shipped first pass when their labels agree (a head that learned a department of
+        its own then reads every post)."""
+        if first_pass is None and FIRST_PASS.is_file():
+            first_pass = FirstPass.from_bytes(FIRST_PASS.read_bytes())
         return cls(head, None, departments, version, first_pass)
 
     @property
@@ -106,8 +123,7 @@ class DepartmentModel:
         unsure = np.ones(len(texts), dtype=bool)
         if self.first_pass is not None:
             first = self.first_pass.probabilities(texts)
-            none = self.head.labels.index(NONE) if NONE in self.head.labels else -1
-            unsure = (first.max(axis=1) < SURE_AT) | (first.argmax(axis=1) == none)
+            unsure = ~sure(first, self.head.labels)
             probabilities[~unsure] = first[~unsure]
         if unsure.any():
             rest = [t for t, u in zip(texts, unsure, strict=True) if u]

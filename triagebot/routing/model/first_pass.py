@@ -3,19 +3,20 @@
 It reads a post in a tenth of a millisecond, against about 25 ms for the embedder, and is
 right far less often; but on the posts it is very sure of (``SURE_AT``), it is about as right
 as the embedder. Those posts skip the embedder, which is most of the cost of routing. It
-never decides that no department owns a post (spam is the embedder's call), and it is trained
-on the shipped corpus only: a deployment that has learned its own model routes every post
-with it (see ``classifier``).
+never decides that no department owns a post (spam is the embedder's call). The shipped one is
+trained on the corpus; ``routing learn`` trains one on the corpus plus the deployment's labels,
+weighted as for the head, and stores it with the learned head (see ``classifier``).
 
 Features: the folded words (``textnorm``), pairs of adjacent words and the character 3- to
 5-grams of each word, hashed (CRC-32) into ``BUCKETS`` buckets, each post's vector scaled to
 unit length. Training is full-batch gradient descent with Nesterov momentum on the
-L2-regularised cross-entropy.
+L2-regularised, sample-weighted cross-entropy.
 """
 
 from __future__ import annotations
 
 import io
+import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,19 +100,29 @@ class FirstPass:
         return _softmax(Sparse.of(texts).times(self.weights) + self.bias)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[str]) -> FirstPass:
+    def fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        sample_weight: Sequence[float] | None = None,
+    ) -> FirstPass:
+        """Train on ``texts`` with their ``labels`` (heavier ``sample_weight`` counts more)."""
         names = tuple(sorted(set(labels)))
         index = {name: i for i, name in enumerate(names)}
         x = Sparse.of(texts)
         y = np.zeros((x.rows, len(names)), dtype=np.float32)
         y[np.arange(x.rows), [index[label] for label in labels]] = 1.0
+        share = np.full((x.rows, 1), 1.0 / max(1, x.rows), dtype=np.float32)
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float32)
+            share = (w / w.sum())[:, None]
         row = np.repeat(np.arange(x.rows), np.diff(x.offsets))
         weights = np.zeros((BUCKETS, len(names)), dtype=np.float32)
         bias = np.zeros(len(names), dtype=np.float32)
         velocity, bias_velocity = np.zeros_like(weights), np.zeros_like(bias)
         for _ in range(STEPS):
             ahead, bias_ahead = weights + 0.9 * velocity, bias + 0.9 * bias_velocity
-            error = (_softmax(x.times(ahead) + bias_ahead) - y) / x.rows
+            error = (_softmax(x.times(ahead) + bias_ahead) - y) * share
             per_feature = error[row] * x.value[:, None]
             grad = np.stack(
                 [
@@ -126,25 +137,59 @@ class FirstPass:
             weights, bias = weights + velocity, bias + bias_velocity
         return cls(names, weights, bias)
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, *, small: bool = False) -> bytes:
+        """The weights as float16; ``small``: only the buckets some post has, as int8 steps
+        of 1/127 of each label's largest weight (a quarter of the size)."""
         buffer = io.BytesIO()
+        if not small:
+            np.savez_compressed(
+                buffer,
+                labels=np.array(self.labels),
+                weights=self.weights.astype(np.float16),
+                bias=self.bias,
+            )
+            return buffer.getvalue()
+        rows = np.flatnonzero(np.any(self.weights != 0, axis=1)).astype(np.uint32)
+        step = np.maximum(np.abs(self.weights).max(axis=0), 1e-12).astype(np.float32) / 127
         np.savez_compressed(
             buffer,
             labels=np.array(self.labels),
-            weights=self.weights.astype(np.float16),
+            rows=rows,
+            steps=np.round(self.weights[rows] / step).astype(np.int8),
+            step=step,
             bias=self.bias,
         )
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FirstPass:
-        with np.load(io.BytesIO(data), allow_pickle=False) as saved:
-            labels = tuple(str(x) for x in saved["labels"])
-            weights = np.asarray(saved["weights"], dtype=np.float32)
-            bias = np.asarray(saved["bias"], dtype=np.float32)
+        """Read saved weights (either form); ValueError when they are not a first pass."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as saved:
+                labels = tuple(str(x) for x in saved["labels"])
+                bias = np.asarray(saved["bias"], dtype=np.float32)
+                if "weights" in saved:
+                    weights = np.asarray(saved["weights"], dtype=np.float32)
+                else:
+                    weights = _unpack(saved["rows"], saved["steps"], saved["step"], len(labels))
+        except (OSError, KeyError, ValueError, IndexError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"not a first-pass model: {exc}") from exc
         if weights.shape != (BUCKETS, len(labels)) or bias.shape != (len(labels),):
-            raise ValueError("not a first-pass model")
+            raise ValueError("not a first-pass model: weights and labels disagree")
+        if not np.all(np.isfinite(weights)) or not np.all(np.isfinite(bias)):
+            raise ValueError("not a first-pass model: weights are not finite")
         return cls(labels, weights, bias)
+
+
+def _unpack(rows: Ints, steps: npt.NDArray[np.int8], step: Floats, labels: int) -> Floats:
+    """The weights saved by ``to_bytes(small=True)``."""
+    if steps.shape != (len(rows), labels) or step.shape != (labels,):
+        raise ValueError("rows, steps and labels disagree")
+    if len(rows) and (rows.min() < 0 or rows.max() >= BUCKETS):
+        raise ValueError("bucket out of range")
+    weights = np.zeros((BUCKETS, labels), dtype=np.float32)
+    weights[rows.astype(np.int64)] = steps.astype(np.float32) * step.astype(np.float32)
+    return weights
 
 
 def _softmax(logits: Floats) -> Floats:
