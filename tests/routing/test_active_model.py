@@ -1,10 +1,13 @@
-"""The active model lives in the store: another process routes with it, a running server picks
-a new one up, and a corrupt or missing one falls back to the shipped model with a log line."""
+"""The active model lives in the store: another process routes with it (behind its own first
+pass, or the shipped one for a model stored without), a running server picks a new one up, and
+a corrupt or missing one falls back to the shipped model with a log line."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,9 @@ from triagebot.routing.model.active import (
     save_stored,
     stored_version,
 )
+from triagebot.routing.model.classifier import DepartmentModel
 from triagebot.routing.model.embedder import DIM, MODEL_NAME
+from triagebot.routing.model.first_pass import BUCKETS, FirstPass
 from triagebot.routing.model.head import LinearHead
 from triagebot.runtime.model_jobs import ModelRefresher, learn_now, register_model_jobs
 from triagebot.runtime.scheduler import create_scheduler
@@ -131,3 +136,50 @@ def test_the_nightly_learning_keeps_the_model_when_there_is_too_little_to_learn(
         assert "event=routing_learned activated=False labels=0" in caplog.text
     finally:
         runtime.close()
+
+
+def with_first_pass(model: StoredModel, department: str) -> StoredModel:
+    """``model`` behind a first pass sure of ``department`` for every post."""
+    bias = np.array([8.0 if label == department else 0.0 for label in LABELS], np.float32)
+    first_pass = FirstPass(LABELS, np.zeros((BUCKETS, len(LABELS)), np.float32), bias)
+    return replace(model, first_pass=first_pass)
+
+
+def test_a_stored_first_pass_round_trips_and_routes_in_another_process(tmp_path: Path) -> None:
+    model = with_first_pass(always("hr", "learned-test-3"), "pr")
+    again = StoredModel.from_text(model.to_text())
+    assert again.first_pass is not None and again.first_pass.labels == LABELS
+    assert np.allclose(again.first_pass.bias, model.first_pass.bias)  # type: ignore[union-attr]
+    with store_in(tmp_path) as store:
+        save_stored(store, model)
+    decision, _ = triage(tmp_path)
+    assert decision["department"] == "pr"  # the first pass is sure: the head is not asked
+    assert "model:pr=1.00" in decision["rules"]  # type: ignore[operator]
+
+
+def test_a_model_stored_without_a_first_pass_routes_behind_the_shipped_one(
+    tmp_path: Path, settings: Settings
+) -> None:
+    older = always("hr", "learned-old-format")
+    text = older.to_text()
+    assert "first_pass" not in json.loads(text)  # as stored before learning reached it
+    with store_in(tmp_path) as store:
+        store.set_cursor(ACTIVE_KEY, text)
+        active = load_active(store, settings.departments)
+    assert active.version == "learned-old-format"
+    shipped = DepartmentModel.shipped(settings.departments).first_pass
+    assert active.first_pass is not None and shipped is not None
+    assert np.array_equal(active.first_pass.bias, shipped.bias)
+
+
+def test_a_corrupt_stored_first_pass_falls_back_to_the_shipped_model(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = json.loads(always("hr", "learned-y").to_text())
+    data["first_pass"] = base64.b64encode(b"not an npz archive").decode("ascii")
+    with store_in(tmp_path) as store, caplog.at_level(logging.INFO):
+        store.set_cursor(ACTIVE_KEY, json.dumps(data))
+        active = load_active(store, settings.departments)
+    assert active.version == "shipped"
+    ignored = [r for r in caplog.records if "routing model in the store ignored" in r.message]
+    assert len(ignored) == 1 and "first-pass" in ignored[0].message

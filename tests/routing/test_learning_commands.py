@@ -5,6 +5,10 @@ Posts are ingested with ``triagebot ingest``; staff hand every claim to ``claims
 ``triagebot reassign``; ``triagebot routing learn`` retrains and activates; later posts,
 routed with ``triagebot triage --json`` by other processes, go to ``claims`` while the other
 departments keep their posts.
+
+A retailer's returns desk (``customer_service``) owns the refunds of returned items, which the
+shipped first pass is sure belong to ``billing`` (or ``shipping``): learning retrains the first
+pass too, so after ``routing learn`` such posts go where the team sends them.
 """
 
 from __future__ import annotations
@@ -139,3 +143,69 @@ def test_reassignments_teach_the_model_and_other_processes_route_with_it(
     report = json.loads(team.cli("routing", "report", "--json").stdout)
     assert report["corrections"] == 12 and report["accuracy"] == 0.0
     assert report["departments"]["claims"]["recall"] == 0.0
+
+
+RETURN_REFUNDS = [
+    "@northwind returned the jacket three weeks ago and still no refund on my card",
+    "Sent the boots back to Northwind on the 3rd, your warehouse signed for them, where is my "
+    "refund?",
+    "Returned a damaged lamp to Northwind, they confirmed receipt but the refund never came",
+    "Still waiting on the refund for the sofa cover I sent back, northwind order 77310",
+    "my northwind refund for the returned shoes is missing, returned them on the 2nd",
+    "northwind I sent back the wrong-size dress 12 days ago, refund still not on my card",
+    "Returned two shirts to Northwind in store, the refund was supposed to be instant, nothing yet",
+    "Northwind return label used, parcel delivered back to you, still no refund after 3 weeks",
+    "@northwind I returned the headphones last week, when do I get my refund?",
+    "Returned the rug to Northwind two weeks ago, warehouse confirmed, refund still missing",
+    "my refund for the trainers I returned to northwind hasn't come through, 10 days now",
+    "Northwind said my returned parcel arrived but my card still shows no refund",
+]
+#: Posts the shipped first pass is sure of (at least ``SURE_AT``), all returned-item refunds.
+LATER_REFUNDS = [
+    "Northwind got my return package last Monday, when will the refund hit my account?",
+    "@northwind you received my returned blender on the 5th, where is my money back?",
+    'sent my northwind return back a month ago and the refund is still "processing"',
+    "The refund for the coat I returned to Northwind never arrived, order NW-44120",
+    "Where is the refund for my Northwind return? They got the package on Friday",
+    "northwind refund for the returned kettle still not showing, sent it back on the 1st",
+]
+LATER_OTHERS = [
+    (
+        "@northwind you charged my card twice for the same order, refund the double charge",
+        "billing",
+    ),
+    ("Where is my Northwind parcel? Tracking hasn't moved in five days", "shipping"),
+    (
+        "Can't log into my Northwind account, the password reset email never arrives",
+        "customer_service",
+    ),
+    ("Applied for the warehouse job at Northwind last month, has anyone heard back?", "hr"),
+]
+
+
+@pytest.mark.slow
+def test_corrections_reach_posts_the_shipped_first_pass_is_sure_of(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
+    from triagebot.routing.model.classifier import DepartmentModel, sure  # noqa: PLC0415
+
+    shipped = DepartmentModel.shipped().first_pass
+    assert shipped is not None
+    assert sure(shipped.probabilities(LATER_REFUNDS), shipped.labels).all()
+    later = [{"text": t, "label": "customer_service"} for t in LATER_REFUNDS]
+    later += [{"text": text, "label": label} for text, label in LATER_OTHERS]
+    texts = [p["text"] for p in later]
+    team = Deployment(tmp_path / "deployment", store_env).setup(RETURN_REFUNDS + texts)
+    before = team.triage(texts)
+    assert "customer_service" not in before[: len(LATER_REFUNDS)]
+
+    team.ingest([{"text": t} for t in RETURN_REFUNDS])
+    returns = [{"text": t, "label": "customer_service"} for t in RETURN_REFUNDS]
+    assert team.correct(returns) == len(RETURN_REFUNDS)
+    learned = team.learn()
+    assert learned["activated"], learned
+
+    after = team.triage(texts)
+    moved = sum(p == "customer_service" for p in after[: len(LATER_REFUNDS)])
+    assert moved >= len(LATER_REFUNDS) - 1, (before, after)
+    assert after[len(LATER_REFUNDS) :] == [label for _, label in LATER_OTHERS], after

@@ -1,12 +1,15 @@
 """``triagebot routing learn``: retrain the department model on the team's corrections.
 
-The head is trained again on the shipped corpus (its vectors ship with triagebot, so only this
-deployment's posts are embedded) plus this deployment's labels (``feedback``): corrections
-weigh ``CORRECTION_WEIGHT`` times a corpus post, confirmations ``CONFIRMATION_WEIGHT`` times,
-and the few labels of a department the corpus lacks more (see ``Learner.weights``).
-The most recent fifth of the labels (in time order) is held out: a candidate trained without
-them is scored on them against the model routing now, and only a candidate that is not worse
-is trained again on every label and activated in the store, where every process of the
+The head and the first pass in front of it are trained again on the shipped corpus (its
+vectors ship with triagebot, so only this deployment's posts are embedded) plus this
+deployment's labels (``feedback``): corrections weigh ``CORRECTION_WEIGHT`` times a corpus
+post, confirmations ``CONFIRMATION_WEIGHT`` times, and the few labels of a department the
+corpus lacks more (see ``Learner.weights``). The first pass has to learn too: a post it is sure
+of never reaches the head, so a head alone could not change where such posts go.
+The most recent fifth of the labels (in time order) is held out: a candidate (first pass and
+head) trained without them is scored on them against the model routing now, each read the way
+it routes (the first pass where it is sure, else the head), and only a candidate that is not
+worse is trained again on every label and activated in the store, where every process of the
 deployment finds it. A model that has already learned from the held-out posts cannot be
 judged on them; it is then the shipped model that the candidate must not fall behind.
 """
@@ -26,8 +29,10 @@ from triagebot.cases.time_fields import iso, parse_iso
 from triagebot.errors import TriagebotError
 from triagebot.routing.feedback import NONE, Label, LabelKind, read_labels
 from triagebot.routing.model.active import StoredModel, read_stored, save_stored
-from triagebot.routing.model.corpus import HEAD, read_posts, shipped_vectors
+from triagebot.routing.model.classifier import sure
+from triagebot.routing.model.corpus import FIRST_PASS, HEAD, read_posts, shipped_vectors
 from triagebot.routing.model.embedder import Embedder, Vectors, shared_embedder
+from triagebot.routing.model.first_pass import FirstPass
 from triagebot.routing.model.head import LinearHead
 from triagebot.store.base import Store
 
@@ -103,10 +108,33 @@ class LearnResult:
         }
 
 
-def score(head: LinearHead, vectors: Vectors, labels: Sequence[str], allowed: set[str]) -> Score:
-    """Top-1 of ``head`` among the ``allowed`` labels, per true label."""
+@dataclass(frozen=True)
+class Trained:
+    """What routes: a head and the first pass in front of it (None: every post is embedded)."""
+
+    head: LinearHead
+    first_pass: FirstPass | None
+
+
+def score(
+    head: LinearHead,
+    vectors: Vectors,
+    labels: Sequence[str],
+    allowed: set[str],
+    *,
+    first_pass: FirstPass | None = None,
+    texts: Sequence[str] = (),
+) -> Score:
+    """Top-1 among the ``allowed`` labels, per true label, of ``head`` on ``vectors``, or,
+    given a ``first_pass`` and the ``texts``, of the two as they route: the first pass where
+    it is sure, the head elsewhere."""
+    probabilities = head.probabilities(vectors)
+    if first_pass is not None and first_pass.labels == head.labels:
+        first = first_pass.probabilities(texts)
+        decided = sure(first, head.labels)
+        probabilities[decided] = first[decided]
     keep = np.array([name in allowed for name in head.labels])
-    probabilities = head.probabilities(vectors)[:, keep]
+    probabilities = probabilities[:, keep]
     names = [name for name in head.labels if name in allowed]
     correct: dict[str, int] = {}
     total: dict[str, int] = {}
@@ -134,6 +162,7 @@ class Learner:
                 "run `python -m triagebot.routing.model.build`"
             )
         self.corpus_vectors = vectors
+        self.corpus_texts = [p.text for p in posts]
         self.corpus_labels = [p.label for p in posts]
 
     def embed(self, labels: Sequence[Label]) -> Vectors:
@@ -142,12 +171,15 @@ class Learner:
         row = {text: i for i, text in enumerate(texts)}
         return vectors[[row[label.text] for label in labels]] if labels else vectors
 
-    def fit(self, labels: Sequence[Label], vectors: Vectors) -> LinearHead:
-        """A head on the corpus and ``labels`` (whose vectors are ``vectors``), weighted."""
+    def fit(self, labels: Sequence[Label], vectors: Vectors) -> Trained:
+        """A head and a first pass on the corpus and ``labels`` (whose vectors are
+        ``vectors``), weighted alike."""
         all_vectors = np.vstack([self.corpus_vectors, vectors]) if labels else self.corpus_vectors
         names = self.corpus_labels + [label.department for label in labels]
         weights = [1.0] * len(self.corpus_labels) + self.weights(labels)
-        return LinearHead.fit(all_vectors, names, self.embedder.name, weights)
+        head = LinearHead.fit(all_vectors, names, self.embedder.name, weights)
+        texts = self.corpus_texts + [label.text for label in labels]
+        return Trained(head, FirstPass.fit(texts, names, weights))
 
     def weights(self, labels: Sequence[Label]) -> list[float]:
         """Each label's weight; a department the corpus lacks weighs, until it has enough
@@ -164,14 +196,16 @@ class Learner:
         ]
 
 
-def _baseline(store: Store, first_held_out: datetime) -> tuple[str, LinearHead]:
-    """The model to beat: the active learned one unless it has seen the held-out posts."""
+def _baseline(store: Store, first_held_out: datetime) -> tuple[str, Trained]:
+    """The model to beat, as it routes: the active learned one unless it has seen the held-out
+    posts (one stored without a first pass routes behind the shipped one)."""
+    shipped = FirstPass.from_bytes(FIRST_PASS.read_bytes()) if FIRST_PASS.is_file() else None
     stored = read_stored(store)
     if stored is not None:
         seen_until = _time_or_none(stored.report.get("labels_until"))
         if seen_until is not None and seen_until < first_held_out:
-            return stored.version, stored.head
-    return "shipped", LinearHead.from_bytes(HEAD.read_bytes())
+            return stored.version, Trained(stored.head, stored.first_pass or shipped)
+    return "shipped", Trained(LinearHead.from_bytes(HEAD.read_bytes()), shipped)
 
 
 def _time_or_none(value: object) -> datetime | None:
@@ -209,8 +243,14 @@ def learn(
     baseline_name, baseline = _baseline(store, labels[split].at)
     allowed = known | {NONE}
     truths = [label.department for label in labels[split:]]
-    before = score(baseline, vectors[split:], truths, allowed)
-    after = score(candidate, vectors[split:], truths, allowed)
+    texts = [label.text for label in labels[split:]]
+
+    def judged(model: Trained) -> Score:
+        return score(
+            model.head, vectors[split:], truths, allowed, first_pass=model.first_pass, texts=texts
+        )
+
+    before, after = judged(baseline), judged(candidate)
     if (after.accuracy or 0.0) < (before.accuracy or 0.0):
         reason = "the new model is worse on the latest labels: the active model stays"
         return LearnResult(False, reason, *counts, held, baseline_name, before, after), None
@@ -229,7 +269,8 @@ def learn(
         version,
     )
     report = result.to_dict() | {"labels_until": iso(labels[-1].at)}
-    model = StoredModel(version, learner.fit(labels, vectors), iso(now) or "", len(labels), report)
+    final = learner.fit(labels, vectors)
+    model = StoredModel(version, final.head, iso(now) or "", len(labels), report, final.first_pass)
     save_stored(store, model)
     log.info(
         "routing model %s activated: %d labels, %.1f%% -> %.1f%% on the latest %d",

@@ -1,8 +1,10 @@
 """Which model routes: the one this deployment learned (kept in its store), else the shipped one.
 
-A learned head is kept in the store under one key, so every process and dyno of a deployment
-routes with the same model and a restart keeps it. A stored model that cannot be read, or that
-was trained on another embedder, is ignored with one log line and the shipped model routes.
+A learned model (its head and its first pass) is kept in the store under one key, so every
+process and dyno of a deployment routes with the same model and a restart keeps it. A model
+stored before learning reached the first pass has a head only: it routes behind the shipped
+first pass. A stored model that cannot be read, or that was trained on another embedder, is
+ignored with one log line and the shipped model routes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 
 from triagebot.routing.model.classifier import DepartmentModel
 from triagebot.routing.model.embedder import MODEL_NAME
+from triagebot.routing.model.first_pass import FirstPass
 from triagebot.routing.model.head import LinearHead
 
 log = logging.getLogger(__name__)
@@ -37,24 +40,28 @@ class KeyValues(Protocol):
 
 @dataclass(frozen=True)
 class StoredModel:
-    """A learned head with when and from how many labels it was trained."""
+    """A learned head and first pass, with when and from how many labels they were trained
+    (``first_pass`` is None in a model stored before learning reached it)."""
 
     version: str
     head: LinearHead
     trained_at: str
     labels_used: int
     report: dict[str, Any]
+    first_pass: FirstPass | None = None
 
     def to_text(self) -> str:
-        return json.dumps(
-            {
-                "version": self.version,
-                "trained_at": self.trained_at,
-                "labels_used": self.labels_used,
-                "report": self.report,
-                "head": base64.b64encode(self.head.to_bytes()).decode("ascii"),
-            }
-        )
+        data: dict[str, Any] = {
+            "version": self.version,
+            "trained_at": self.trained_at,
+            "labels_used": self.labels_used,
+            "report": self.report,
+            "head": base64.b64encode(self.head.to_bytes()).decode("ascii"),
+        }
+        if self.first_pass is not None:
+            packed = self.first_pass.to_bytes(small=True)
+            data["first_pass"] = base64.b64encode(packed).decode("ascii")
+        return json.dumps(data)
 
     @classmethod
     def from_text(cls, text: str) -> StoredModel:
@@ -62,12 +69,19 @@ class StoredModel:
         try:
             data = json.loads(text)
             head = LinearHead.from_bytes(base64.b64decode(data["head"], validate=True))
+            first_pass = None
+            if data.get("first_pass") is not None:
+                saved = base64.b64decode(data["first_pass"], validate=True)
+                first_pass = FirstPass.from_bytes(saved)
+                if first_pass.labels != head.labels:
+                    raise ValueError("its first pass and head have different labels")
             return cls(
                 str(data["version"]),
                 head,
                 str(data["trained_at"]),
                 int(data["labels_used"]),
                 dict(data.get("report") or {}),
+                first_pass,
             )
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise ValueError(f"stored routing model unreadable: {exc}") from exc
@@ -113,5 +127,5 @@ def load_active(store: KeyValues | None, departments: Iterable[str]) -> Departme
     """The learned model of ``store`` if there is a usable one, else the shipped model."""
     stored = read_stored(store) if store is not None else None
     if stored is not None:
-        return DepartmentModel.learned(stored.head, departments, stored.version)
+        return DepartmentModel.learned(stored.head, departments, stored.version, stored.first_pass)
     return DepartmentModel.shipped(departments)
