@@ -1,8 +1,9 @@
 """The evaluation set and the learning stream are kept apart from what the router learns from.
 
-The learning stream (``tests/data/routing_stream/``: the posts of one industry that neither the
-corpus nor the evaluation set covers, which ``bench/bench_learning.py`` feeds to a deployment
-and corrects) is held to the same test, and against the evaluation set too.
+The learning streams (``tests/data/routing_stream/``: each the posts of one industry that
+neither the corpus nor the evaluation set covers, which ``bench/bench_learning.py`` feeds to a
+deployment and corrects) are held to the same test, against the evaluation set and each other
+too.
 
 A text counts as inside when its normalised form (case, accents, punctuation, spacing folded)
 equals one of a training text, or when their character 5-gram shingles overlap by Jaccard
@@ -19,6 +20,8 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from bench.routing_eval import load_eval
 
@@ -136,13 +139,20 @@ def test_the_evaluation_set_is_big_varied_and_apart() -> None:
     }
 
 
-def _stream() -> list[dict[str, object]]:
-    return [
-        json.loads(line)
+def _streams() -> dict[str, list[dict[str, object]]]:
+    """Each learning stream's posts, by file name."""
+    return {
+        path.stem: [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
         for path in sorted(STREAM.glob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    }
+
+
+def _stream() -> list[dict[str, object]]:
+    return [post for posts in _streams().values() for post in posts]
 
 
 def test_no_learning_stream_post_is_in_any_training_text_or_the_evaluation_set() -> None:
@@ -151,11 +161,19 @@ def test_no_learning_stream_post_is_in_any_training_text_or_the_evaluation_set()
     assert overlapping(stream, [p["text"] for p in load_eval()]) == []
 
 
-def test_the_learning_stream_is_one_unseen_industry_big_enough_to_learn_from() -> None:
-    posts = _stream()
+def test_no_two_learning_streams_share_a_post() -> None:
+    streams = list(_streams().values())
+    for i, posts in enumerate(streams):
+        others = [str(p["text"]) for later in streams[i + 1 :] for p in later]
+        assert overlapping([str(p["text"]) for p in posts], others) == []
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in STREAM.glob("*.jsonl")))
+def test_each_learning_stream_is_one_unseen_industry_big_enough_to_learn_from(name: str) -> None:
+    posts = _streams()[name]
     industries = {p["industry"] for p in posts}
     corpus = ROOT / "triagebot" / "routing" / "data" / "corpus"
-    assert len(industries) == 1
+    assert industries == {name}
     assert industries.isdisjoint({p.stem for p in corpus.glob("*.jsonl")})
     assert industries.isdisjoint({p["industry"] for p in load_eval()})
     assert len(posts) >= 500
