@@ -145,6 +145,40 @@ def with_first_pass(model: StoredModel, department: str) -> StoredModel:
     return replace(model, first_pass=first_pass)
 
 
+def test_the_leader_routes_behind_the_first_pass_it_has_just_learned(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly job swaps in the new model at once, first pass included (not the shipped
+    one behind the new head)."""
+    from triagebot.routing import learning  # noqa: PLC0415
+
+    learned = with_first_pass(always("hr", "learned-nightly"), "pr")
+    monkeypatch.setattr(learning, "learn", lambda *_args, **_kwargs: (_Activated(), learned))
+    runtime = Runtime.build(settings)
+    try:
+        refresher = ModelRefresher(runtime)
+        assert learn_now(runtime, refresher)
+        model = runtime.router.model
+        assert model is not None and model.version == "learned-nightly"
+        assert model.first_pass is learned.first_pass
+        assert refresher.seen == "learned-nightly"
+        assert model.predict(["where is my parcel"])[0].top.department == "pr"
+    finally:
+        runtime.close()
+
+
+class _Activated:
+    """What ``learn`` reports for an activated model (the fields the nightly job logs)."""
+
+    activated, labels, corrections, held_out, reason = True, 40, 12, 8, "activated"
+
+    class before:
+        accuracy = 0.5
+
+    class after:
+        accuracy = 0.75
+
+
 def test_a_stored_first_pass_round_trips_and_routes_in_another_process(tmp_path: Path) -> None:
     model = with_first_pass(always("hr", "learned-test-3"), "pr")
     again = StoredModel.from_text(model.to_text())

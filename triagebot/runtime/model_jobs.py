@@ -77,7 +77,9 @@ def learn_now(runtime: Runtime, refresher: ModelRefresher) -> bool:
     )
     if stored is None:
         return False
-    model = DepartmentModel.learned(stored.head, settings.departments, stored.version)
+    model = DepartmentModel.learned(
+        stored.head, settings.departments, stored.version, stored.first_pass
+    )
     runtime.router.use_model(model)
     refresher.seen = stored.version
     return True
