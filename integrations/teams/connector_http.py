@@ -46,7 +46,6 @@ class PooledSender(AsyncRequestsHTTPSender):
     """msrest's requests driver with one session for every client, sending on the lane."""
 
     def __init__(self, config: Any = None) -> None:  # no session of its own to make
-        self._session_mapping = threading.local()
         self.config = config
 
     @property
@@ -88,11 +87,3 @@ def pool_connector_calls() -> None:
     """Make every connector client msrest builds from now on use ``PooledSender``
     (idempotent)."""
     setattr(async_client, "AsyncRequestsHTTPSender", PooledSender)  # noqa: B010
-
-
-def close_pool() -> None:
-    """Close the shared session's connections (a new call opens them again)."""
-    with _Shared.lock:
-        session, _Shared.session = _Shared.session, None
-    if session is not None:
-        session.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 
 from integrations.teams.surface import TeamsSurface
@@ -19,8 +20,7 @@ async def test_posts_one_after_another_reuse_their_connection(
 ) -> None:
     fake, _ = connector
     for n in range(6):
-        case = make_case(now)
-        await surface.post(case.__class__(**{**case.__dict__, "id": str(10 + n)}))
+        await surface.post(replace(make_case(now), id=str(10 + n)))
     assert fake.n == 6
     # msrest alone opens a session, and so a connection, for every connector client it builds.
     assert len(fake.peers) <= 2, fake.peers

@@ -29,8 +29,8 @@ from triagebot.cases.time_fields import iso, parse_iso
 from triagebot.errors import TriagebotError
 from triagebot.routing.feedback import NONE, Label, LabelKind, read_labels
 from triagebot.routing.model.active import StoredModel, read_stored, save_stored
-from triagebot.routing.model.classifier import sure
-from triagebot.routing.model.corpus import FIRST_PASS, HEAD, read_posts, shipped_vectors
+from triagebot.routing.model.classifier import shipped_first_pass, sure
+from triagebot.routing.model.corpus import HEAD, read_posts, shipped_vectors
 from triagebot.routing.model.embedder import Embedder, Vectors, shared_embedder
 from triagebot.routing.model.first_pass import FirstPass
 from triagebot.routing.model.head import LinearHead
@@ -199,7 +199,7 @@ class Learner:
 def _baseline(store: Store, first_held_out: datetime) -> tuple[str, Trained]:
     """The model to beat, as it routes: the active learned one unless it has seen the held-out
     posts (one stored without a first pass routes behind the shipped one)."""
-    shipped = FirstPass.from_bytes(FIRST_PASS.read_bytes()) if FIRST_PASS.is_file() else None
+    shipped = shipped_first_pass()
     stored = read_stored(store)
     if stored is not None:
         seen_until = _time_or_none(stored.report.get("labels_until"))

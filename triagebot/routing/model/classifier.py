@@ -56,6 +56,11 @@ def sure(first: Floats, labels: Sequence[str]) -> npt.NDArray[np.bool_]:
     return decided
 
 
+def shipped_first_pass() -> FirstPass | None:
+    """The first pass trained on the shipped corpus (None when it was not built)."""
+    return FirstPass.from_bytes(FIRST_PASS.read_bytes()) if FIRST_PASS.is_file() else None
+
+
 class DepartmentModel:
     """A trained head over the embeddings of one embedder; ``version`` names the head."""
 
@@ -81,7 +86,7 @@ class DepartmentModel:
     def shipped(cls, departments: Iterable[str] | None = None) -> DepartmentModel:
         """The head trained on the shipped corpus, with its first pass."""
         head = LinearHead.from_bytes(HEAD.read_bytes())
-        first_pass = FirstPass.from_bytes(FIRST_PASS.read_bytes()) if FIRST_PASS.is_file() else None
+        first_pass = shipped_first_pass()
         return cls(head, None, departments, "shipped", first_pass)
 
     @classmethod
@@ -95,8 +100,8 @@ class DepartmentModel:
         """A deployment's learned head behind its learned ``first_pass``; without one, behind
         the shipped first pass when their labels agree (a head that learned a department of
         its own then reads every post)."""
-        if first_pass is None and FIRST_PASS.is_file():
-            first_pass = FirstPass.from_bytes(FIRST_PASS.read_bytes())
+        if first_pass is None:
+            first_pass = shipped_first_pass()
         return cls(head, None, departments, version, first_pass)
 
     @property
