@@ -5,13 +5,14 @@ vectors ship with triagebot, so only this deployment's posts are embedded) plus 
 deployment's labels (``feedback``): corrections weigh ``CORRECTION_WEIGHT`` times a corpus
 post, confirmations ``CONFIRMATION_WEIGHT`` times, and the few labels of a department the
 corpus lacks more (see ``Learner.weights``). The first pass has to learn too: a post it is sure
-of never reaches the head, so a head alone could not change where such posts go.
-The most recent fifth of the labels (in time order) is held out: a candidate (first pass and
-head) trained without them is scored on them against the model routing now, each read the way
-it routes (the first pass where it is sure, else the head), and only a candidate that is not
-worse is trained again on every label and activated in the store, where every process of the
-deployment finds it. A model that has already learned from the held-out posts cannot be
-judged on them; it is then the shipped model that the candidate must not fall behind.
+of never reaches the head, so a head alone could not change where such posts go; elsewhere
+the learned model blends the two (``classifier.blend``). The most recent fifth of the labels
+(in time order) is held out: a candidate (first pass and head) trained without them is scored
+on them against the model routing now, each read the way it routes
+(``classifier.route_probabilities``), and only a candidate that is not worse is trained again
+on every label and activated in the store, where every process of the deployment finds it. A
+model that has already learned from the held-out posts cannot be judged on them; it is then
+the shipped model that the candidate must not fall behind.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from triagebot.cases.time_fields import iso, parse_iso
 from triagebot.errors import TriagebotError
 from triagebot.routing.feedback import NONE, Label, LabelKind, read_labels
 from triagebot.routing.model.active import StoredModel, read_stored, save_stored
-from triagebot.routing.model.classifier import shipped_first_pass, sure
+from triagebot.routing.model.classifier import route_probabilities, shipped_first_pass
 from triagebot.routing.model.corpus import HEAD, read_posts, shipped_vectors
 from triagebot.routing.model.embedder import Embedder, Vectors, shared_embedder
 from triagebot.routing.model.first_pass import FirstPass
@@ -110,10 +111,12 @@ class LearnResult:
 
 @dataclass(frozen=True)
 class Trained:
-    """What routes: a head and the first pass in front of it (None: every post is embedded)."""
+    """What routes: a head and the first pass in front of it (None: every post is embedded),
+    ``blended`` with it when the first pass was learned with the head (see ``classifier``)."""
 
     head: LinearHead
     first_pass: FirstPass | None
+    blended: bool = False
 
 
 def score(
@@ -124,15 +127,15 @@ def score(
     *,
     first_pass: FirstPass | None = None,
     texts: Sequence[str] = (),
+    blended: bool = False,
 ) -> Score:
     """Top-1 among the ``allowed`` labels, per true label, of ``head`` on ``vectors``, or,
-    given a ``first_pass`` and the ``texts``, of the two as they route: the first pass where
-    it is sure, the head elsewhere."""
-    probabilities = head.probabilities(vectors)
+    given a ``first_pass`` and the ``texts``, of the two as they route (see
+    ``classifier.route_probabilities``)."""
+    first = None
     if first_pass is not None and first_pass.labels == head.labels:
         first = first_pass.probabilities(texts)
-        decided = sure(first, head.labels)
-        probabilities[decided] = first[decided]
+    probabilities = route_probabilities(head, vectors, first, blended=blended)
     keep = np.array([name in allowed for name in head.labels])
     probabilities = probabilities[:, keep]
     names = [name for name in head.labels if name in allowed]
@@ -179,7 +182,7 @@ class Learner:
         weights = [1.0] * len(self.corpus_labels) + self.weights(labels)
         head = LinearHead.fit(all_vectors, names, self.embedder.name, weights)
         texts = self.corpus_texts + [label.text for label in labels]
-        return Trained(head, FirstPass.fit(texts, names, weights))
+        return Trained(head, FirstPass.fit(texts, names, weights), blended=True)
 
     def weights(self, labels: Sequence[Label]) -> list[float]:
         """Each label's weight; a department the corpus lacks weighs, until it has enough
@@ -204,7 +207,9 @@ def _baseline(store: Store, first_held_out: datetime) -> tuple[str, Trained]:
     if stored is not None:
         seen_until = _time_or_none(stored.report.get("labels_until"))
         if seen_until is not None and seen_until < first_held_out:
-            return stored.version, Trained(stored.head, stored.first_pass or shipped)
+            if stored.first_pass is not None:
+                return stored.version, Trained(stored.head, stored.first_pass, blended=True)
+            return stored.version, Trained(stored.head, shipped)
     return "shipped", Trained(LinearHead.from_bytes(HEAD.read_bytes()), shipped)
 
 
@@ -247,7 +252,13 @@ def learn(
 
     def judged(model: Trained) -> Score:
         return score(
-            model.head, vectors[split:], truths, allowed, first_pass=model.first_pass, texts=texts
+            model.head,
+            vectors[split:],
+            truths,
+            allowed,
+            first_pass=model.first_pass,
+            texts=texts,
+            blended=model.blended,
         )
 
     before, after = judged(baseline), judged(candidate)

@@ -7,9 +7,11 @@ by text, so a batch embedded at once (``prepare``) is not embedded again post by
 
 Every post is read first by the cheap ``first_pass``; a post it is sure of (a department, not
 ``none``) is not embedded. A learned model has a first pass of its own, trained on the same
-labels as its head; an older learned head without one keeps the shipped first pass unless it
-has learned a department the corpus lacks (then every post is embedded, so that department can
-be found).
+labels as its head, and it *blends* the two on the posts the first pass is not sure of (see
+``blend``): the first pass reads the deployment's own words (its places, products and
+phrasing) that the embedder's head can only approximate. An older learned head without a
+first pass keeps the shipped one unless it has learned a department the corpus lacks (then
+every post is embedded, so that department can be found).
 """
 
 from __future__ import annotations
@@ -56,6 +58,35 @@ def sure(first: Floats, labels: Sequence[str]) -> npt.NDArray[np.bool_]:
     return decided
 
 
+def blend(head: Floats, first: Floats) -> Floats:
+    """The normalised geometric mean of a head's and a first pass's probabilities (rows of the
+    same labels): where they disagree, the one that is surer weighs more. Chosen on the
+    learning streams of ``tests/data/routing_stream`` (see ``docs/benchmarks.md``)."""
+    mixed = np.sqrt(np.maximum(head, 1e-9) * np.maximum(first, 1e-9)).astype(np.float32)
+    out: Floats = mixed / mixed.sum(axis=1, keepdims=True)
+    return out
+
+
+def route_probabilities(
+    head: LinearHead,
+    vectors: Floats,
+    first: Floats | None,
+    *,
+    blended: bool,
+) -> Floats:
+    """Each label's probability as a model routes, given the head's input ``vectors`` and the
+    first pass's probabilities ``first`` of the same posts: the first pass where it is sure,
+    elsewhere the head, or the ``blend`` of the two for a learned first pass."""
+    probabilities = head.probabilities(vectors)
+    if first is None:
+        return probabilities
+    if blended:
+        probabilities = blend(probabilities, first)
+    decided = sure(first, head.labels)
+    probabilities[decided] = first[decided]
+    return probabilities
+
+
 def shipped_first_pass() -> FirstPass | None:
     """The first pass trained on the shipped corpus (None when it was not built)."""
     return FirstPass.from_bytes(FIRST_PASS.read_bytes()) if FIRST_PASS.is_file() else None
@@ -71,11 +102,14 @@ class DepartmentModel:
         departments: Iterable[str] | None = None,
         version: str = "shipped",
         first_pass: FirstPass | None = None,
+        *,
+        blended: bool = False,
     ) -> None:
         self.head = head
         self.embedder = embedder or shared_embedder()
         self.version = version
         self.first_pass = first_pass if first_pass and first_pass.labels == head.labels else None
+        self.blended = blended and self.first_pass is not None
         wanted = set(departments) | {NONE} if departments is not None else set(head.labels)
         self._keep = np.array([label in wanted for label in head.labels])
         self._labels = [label for label in head.labels if label in wanted]
@@ -97,12 +131,12 @@ class DepartmentModel:
         version: str,
         first_pass: FirstPass | None = None,
     ) -> DepartmentModel:
-        """A deployment's learned head behind its learned ``first_pass``; without one, behind
-        the shipped first pass when their labels agree (a head that learned a department of
-        its own then reads every post)."""
-        if first_pass is None:
-            first_pass = shipped_first_pass()
-        return cls(head, None, departments, version, first_pass)
+        """A deployment's learned head behind its learned ``first_pass``, blended with it;
+        without one, behind the shipped first pass when their labels agree (a head that
+        learned a department of its own then reads every post)."""
+        if first_pass is not None:
+            return cls(head, None, departments, version, first_pass, blended=True)
+        return cls(head, None, departments, version, shipped_first_pass())
 
     @property
     def labels(self) -> list[str]:
@@ -124,15 +158,17 @@ class DepartmentModel:
 
     def _find(self, texts: list[str]) -> list[Prediction]:
         """Predictions for ``texts``: the first pass's where it is sure, else the embedder's."""
-        probabilities = np.zeros((len(texts), len(self.head.labels)), dtype=np.float32)
-        unsure = np.ones(len(texts), dtype=bool)
-        if self.first_pass is not None:
-            first = self.first_pass.probabilities(texts)
-            unsure = ~sure(first, self.head.labels)
-            probabilities[~unsure] = first[~unsure]
+        if self.first_pass is None:
+            return self._rank(self.head.probabilities(self.embedder.embed(texts)))
+        first = self.first_pass.probabilities(texts)
+        probabilities = first.copy()
+        unsure = ~sure(first, self.head.labels)
         if unsure.any():
             rest = [t for t, u in zip(texts, unsure, strict=True) if u]
-            probabilities[unsure] = self.head.probabilities(self.embedder.embed(rest))
+            vectors = self.embedder.embed(rest)
+            probabilities[unsure] = route_probabilities(
+                self.head, vectors, first[unsure], blended=self.blended
+            )
         return self._rank(probabilities)
 
     def prepare(self, texts: Sequence[str]) -> None:
@@ -140,7 +176,7 @@ class DepartmentModel:
         self.predict(texts)
 
     def _rank_one(self, text: str) -> Prediction:  # evicted while a huge batch went by
-        return self._rank(self.head.probabilities(self.embedder.embed([text])))[0]
+        return self._find([text])[0]
 
     def _rank(self, probabilities: Floats) -> list[Prediction]:
         kept = probabilities[:, self._keep]
