@@ -20,6 +20,10 @@ is ingested and its misrouted cases corrected, until ``--corrections`` (200) hav
 then ``routing learn``, and the posts not yet ingested are routed before and after.
 
     python -m bench.bench_learning --stream veterinary_clinics [--corrections 200] [--database URL]
+
+With ``--resolve`` the team also resolves, through ``triagebot resolve``, every case of the
+ingested chunks that was routed right (up to the last correction): what a team does all day,
+and a weaker confirmation for learning. Without it, corrections are the only labels.
 """
 
 from __future__ import annotations
@@ -51,7 +55,9 @@ def load(industry: str, seed: int, folder: Path = EVAL) -> list[dict[str, Any]]:
     return posts
 
 
-def run_one(industry: str, seed: int, env: dict[str, str]) -> dict[str, Any]:
+def run_one(
+    industry: str, seed: int, env: dict[str, str], *, resolve: bool = False
+) -> dict[str, Any]:
     posts = load(industry, seed)
     half = len(posts) // 2
     early, later = posts[:half], posts[half:]
@@ -61,7 +67,7 @@ def run_one(industry: str, seed: int, env: dict[str, str]) -> dict[str, Any]:
         before = accuracy(deployment.triage(texts), later)
         started = time.perf_counter()
         deployment.ingest(early)
-        corrected = deployment.correct(early)
+        corrected = deployment.correct(early, resolve=resolve)
         learned = deployment.learn()
         after = accuracy(deployment.triage(texts), later)
         seconds = time.perf_counter() - started
@@ -70,6 +76,7 @@ def run_one(industry: str, seed: int, env: dict[str, str]) -> dict[str, Any]:
         "early": len(early),
         "later": len(later),
         "corrections": corrected,
+        "resolved": deployment.resolved,
         "before": before,
         "after": after,
         "activated": learned["activated"],
@@ -80,7 +87,13 @@ def run_one(industry: str, seed: int, env: dict[str, str]) -> dict[str, Any]:
 
 
 def run_stream(
-    name: str, seed: int, corrections: int, chunk: int, env: dict[str, str]
+    name: str,
+    seed: int,
+    corrections: int,
+    chunk: int,
+    env: dict[str, str],
+    *,
+    resolve: bool = False,
 ) -> dict[str, Any]:
     """Ingest and correct a stream chunk by chunk until ``corrections``; learn; route the rest."""
     posts = load(name, seed, STREAM)
@@ -92,7 +105,7 @@ def run_stream(
             batch = posts[used : used + chunk]
             used += len(batch)
             deployment.ingest(batch)
-            corrected += deployment.correct(batch, corrections - corrected)
+            corrected += deployment.correct(batch, corrections - corrected, resolve=resolve)
         later = posts[used:]
         texts = [p["text"] for p in later]
         before = accuracy(deployment.triage(texts), later)
@@ -104,6 +117,7 @@ def run_stream(
         "early": used,
         "later": len(later),
         "corrections": corrected,
+        "resolved": deployment.resolved,
         "before": before,
         "after": after,
         "activated": learned["activated"],
@@ -122,6 +136,7 @@ def main() -> int:
     parser.add_argument("--stream", help="a stream of tests/data/routing_stream/ instead")
     parser.add_argument("--corrections", type=int, default=200)
     parser.add_argument("--chunk", type=int, default=50)
+    parser.add_argument("--resolve", action="store_true", help="resolve the rightly routed")
     args = parser.parse_args()
     industries = args.industry or sorted(p.stem for p in EVAL.glob("*.jsonl"))
     machine = platform.processor() or platform.machine()
@@ -136,9 +151,11 @@ def main() -> int:
             env["DATABASE_URL"] = f"{args.database}?options=-csearch_path%3D{schema}"
         try:
             if args.stream:
-                row = run_stream(industry, args.seed, args.corrections, args.chunk, env)
+                row = run_stream(
+                    industry, args.seed, args.corrections, args.chunk, env, resolve=args.resolve
+                )
             else:
-                row = run_one(industry, args.seed, env)
+                row = run_one(industry, args.seed, env, resolve=args.resolve)
         finally:
             if schema:
                 _drop(args.database, schema)

@@ -2,8 +2,10 @@
 
 Posts are ingested with ``triagebot ingest``; the misrouted ones are corrected the way staff
 would (``triagebot reassign``, ``triagebot spam``, and ``reopen`` by a manager first for a post
-the rules marked as spam); ``triagebot routing learn`` retrains; ``triagebot triage --json``
-routes new posts. Used by the learning tests and by ``bench/bench_learning.py``.
+the rules marked as spam), and, if asked, the rightly routed ones resolved where they are
+(``triagebot resolve``: a team's normal day, and a weaker confirmation for learning);
+``triagebot routing learn`` retrains; ``triagebot triage --json`` routes new posts. Used by
+the learning tests and by ``bench/bench_learning.py``.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ def brand_handles(texts: Sequence[str]) -> list[str]:
 
 
 def config_for(texts: Sequence[str], departments: Sequence[str] = ()) -> str:
-    """The example configuration, with the posts' @handles as the brand's keywords and
-    ``departments`` added to its own."""
+    """The example configuration, with every @handle the posts address among the brand's own
+    handles (so that a post naming the brand's accounts, or a journalist's beside them, is
+    about the brand, as the source that found it says) and ``departments`` added to its own."""
     example = EXAMPLE.read_text(encoding="utf-8")
-    names = brand_handles(texts)
-    keywords = json.dumps(["northwind", *names])
-    text = re.sub(r"(?m)^keywords = \[.*\]$", lambda _: f"keywords = {keywords}", example, count=1)
+    handles = json.dumps(["@northwind", *(f"@{h}" for h in brand_handles(texts))])
+    text = re.sub(r"(?m)^handles = \[.*\]$", lambda _: f"handles = {handles}", example, count=1)
     blocks = "".join(f'[[departments]]\nid = "{d}"\nname = "{d.title()}"\n\n' for d in departments)
     at = text.index("[[departments]]")
     return text[:at] + blocks + text[at:]
@@ -50,6 +52,7 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     calls: int = 0
     posted: int = 0
+    resolved: int = 0
 
     def setup(self, texts: Sequence[str], departments: Sequence[str] = ()) -> Deployment:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -87,9 +90,12 @@ class Deployment:
         out = self.cli("cases", "--state", "all", "--json", "--limit", "100000").stdout
         return {case["mention"]["text"]: case for case in map(json.loads, out.splitlines())}
 
-    def correct(self, posts: Sequence[dict[str, Any]], limit: int | None = None) -> int:
+    def correct(
+        self, posts: Sequence[dict[str, Any]], limit: int | None = None, *, resolve: bool = False
+    ) -> int:
         """Correct the misrouted cases of ``posts`` as staff would (at most ``limit``, in the
-        posts' order); how many were corrected."""
+        posts' order) and, with ``resolve``, resolve the rightly routed open ones up to there;
+        how many were corrected."""
         cases = self.cases()
         corrected = 0
         for post in posts:
@@ -101,6 +107,9 @@ class Deployment:
             truth = post["label"]
             spam = case["state"] == "spam"
             if (NONE if spam else case["department"]) == truth:
+                if resolve and not spam and case["state"] != "resolved":
+                    self.cli("resolve", case["id"], "--by", STAFF)
+                    self.resolved += 1
                 continue
             corrected += 1
             if truth == NONE:
