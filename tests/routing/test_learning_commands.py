@@ -159,13 +159,19 @@ RETURN_REFUNDS = [
     "Returned the rug to Northwind two weeks ago, warehouse confirmed, refund still missing",
     "my refund for the trainers I returned to northwind hasn't come through, 10 days now",
     "Northwind said my returned parcel arrived but my card still shows no refund",
+    "gave the faulty toaster back at the Northwind desk in March, the refund still hasn't landed",
+    "Northwind warehouse scanned my return on Tuesday. Refund? Nothing so far",
+    "returned a northwind backpack with the prepaid label, 3 weeks, no refund yet",
+    "@northwind my returned jeans were delivered to you on the 9th, refund still pending",
+    "Took the broken kettle back to Northwind, they kept it, no refund on my statement",
+    "northwind got my returned tent back ages ago and the refund is nowhere",
 ]
 #: Posts the shipped first pass is sure of (at least ``SURE_AT``), all returned-item refunds.
 LATER_REFUNDS = [
     "Northwind got my return package last Monday, when will the refund hit my account?",
-    "@northwind you received my returned blender on the 5th, where is my money back?",
+    "@northwind refund for my returned blender please, you received it on the 5th",
     'sent my northwind return back a month ago and the refund is still "processing"',
-    "The refund for the coat I returned to Northwind never arrived, order NW-44120",
+    "Northwind refund still missing for the jacket I returned, when will I get my money back",
     "Where is the refund for my Northwind return? They got the package on Friday",
     "northwind refund for the returned kettle still not showing, sent it back on the 1st",
 ]
