@@ -9,7 +9,7 @@ import numpy as np
 
 from triagebot.routing.model.classifier import DepartmentModel
 from triagebot.routing.model.embedder import Vectors, shared_embedder
-from triagebot.routing.model.first_pass import SURE_AT, FirstPass
+from triagebot.routing.model.first_pass import BUCKETS, SURE_AT, FirstPass, Sparse
 from triagebot.routing.model.head import LinearHead
 
 SURE = "@acme you charged my card twice for the same order, I want a refund of the double charge"
@@ -132,3 +132,16 @@ def test_a_learned_model_blends_its_first_pass_where_it_is_not_sure() -> None:
     (alone,) = plain.predict([UNSURE])
     assert alone.top.department == labels[int(head.argmax())]
     assert abs(alone.top.probability - float(head.max())) < 1e-4
+
+
+def test_the_sparse_product_is_the_dense_one() -> None:
+    """``Sparse.times`` (a label at a time) equals the dense product, empty posts included."""
+    texts = ["refund my double charge", "", "where is my parcel, tracking says delivered", "ok"]
+    x = Sparse.of(texts)
+    dense = np.zeros((x.rows, BUCKETS), dtype=np.float32)
+    for r in range(x.rows):
+        start, end = x.offsets[r], x.offsets[r + 1]
+        dense[r, x.index[start:end]] = x.value[start:end]
+    weights = np.random.default_rng(3).normal(size=(BUCKETS, 5)).astype(np.float32)
+    assert np.allclose(x.times(weights), dense @ weights, atol=1e-4)
+    assert not x.times(weights)[1].any()

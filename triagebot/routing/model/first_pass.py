@@ -78,13 +78,15 @@ class Sparse:
         return len(self.offsets) - 1
 
     def times(self, weights: Floats) -> Floats:
-        """The (rows, labels) product with ``weights`` (buckets, labels)."""
+        """The (rows, labels) product with ``weights`` (buckets, labels), a label at a time:
+        the temporaries are one float per stored feature, not one per feature and label."""
         out = np.zeros((self.rows, weights.shape[1]), dtype=np.float32)
         if not len(self.index):
             return out
         filled = np.diff(self.offsets) > 0
-        products = weights[self.index] * self.value[:, None]
-        out[filled] = np.add.reduceat(products, self.offsets[:-1][filled])
+        starts = self.offsets[:-1][filled]
+        for k in range(weights.shape[1]):
+            out[filled, k] = np.add.reduceat(weights[self.index, k] * self.value, starts)
         return out
 
 
@@ -116,21 +118,17 @@ class FirstPass:
         if sample_weight is not None:
             w = np.asarray(sample_weight, dtype=np.float32)
             share = (w / w.sum())[:, None]
-        row = np.repeat(np.arange(x.rows), np.diff(x.offsets))
+        lengths = np.diff(x.offsets)
         weights = np.zeros((BUCKETS, len(names)), dtype=np.float32)
         bias = np.zeros(len(names), dtype=np.float32)
         velocity, bias_velocity = np.zeros_like(weights), np.zeros_like(bias)
+        grad = np.empty_like(weights)
         for _ in range(STEPS):
             ahead, bias_ahead = weights + 0.9 * velocity, bias + 0.9 * bias_velocity
             error = (_softmax(x.times(ahead) + bias_ahead) - y) * share
-            per_feature = error[row] * x.value[:, None]
-            grad = np.stack(
-                [
-                    np.bincount(x.index, per_feature[:, k], minlength=BUCKETS)
-                    for k in range(len(names))
-                ],
-                axis=1,
-            ).astype(np.float32)
+            for k in range(len(names)):  # a label at a time, as in ``Sparse.times``
+                per_feature = np.repeat(error[:, k], lengths) * x.value
+                grad[:, k] = np.bincount(x.index, per_feature, minlength=BUCKETS)
             grad += L2 * ahead
             velocity = 0.9 * velocity - RATE * grad
             bias_velocity = 0.9 * bias_velocity - RATE * error.sum(axis=0)
