@@ -157,7 +157,8 @@ class DepartmentModel:
             return [self._cache.get(t) or self._rank_one(t) for t in texts]
 
     def _find(self, texts: list[str]) -> list[Prediction]:
-        """Predictions for ``texts``: the first pass's where it is sure, else the embedder's."""
+        """Predictions for ``texts`` as ``route_probabilities`` reads them, embedding only the
+        posts the first pass is not sure of."""
         if self.first_pass is None:
             return self._rank(self.head.probabilities(self.embedder.embed(texts)))
         first = self.first_pass.probabilities(texts)
