@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.routing.test_active_model import LABELS, always
 from triagebot.routing.feedback import Label, LabelKind
@@ -55,3 +56,40 @@ def test_too_few_labels_learn_nothing_and_store_nothing(tmp_path: Path) -> None:
         assert not result.activated and model is None
         assert "0 labels from the team" in result.reason
         assert store.get_cursor("routing:model:active") is None
+
+
+def _shares(learner: Learner, labels: list[Label], names: list[str]) -> dict[str, float]:
+    """Each label's share of the training weight, as the biases see it after the shift."""
+    weights = learner.weights(labels)
+    shift = learner.prior_shift(labels, weights, names)
+    trained = {n: float(learner.corpus_labels.count(n)) for n in names}
+    for one, weight in zip(labels, weights, strict=True):
+        trained[one.department] += weight
+    moved = {n: trained[n] * np.exp(s) for n, s in zip(names, shift, strict=True)}
+    total = sum(moved.values())
+    return {n: moved[n] / total for n in names}
+
+
+def test_corrections_change_no_department_s_share_of_the_prior() -> None:
+    learner = Learner()
+    names = sorted(set(learner.corpus_labels))
+    corpus = {n: learner.corpus_labels.count(n) / len(learner.corpus_labels) for n in names}
+    chatter = [label(n, "none") for n in range(150)] + [label(n, "billing") for n in range(50)]
+    shares = _shares(learner, chatter, names)
+    assert shares == pytest.approx(corpus, rel=1e-4)
+    moved = learner.prior_shift(chatter, learner.weights(chatter), names)
+    shift = dict(zip(names, moved, strict=True))
+    assert shift["none"] < shift["billing"] < 0 < shift["sales"]
+
+
+def test_confirmations_and_departments_the_corpus_lacks_keep_their_share() -> None:
+    learner = Learner()
+    names = sorted({*learner.corpus_labels, "claims"})
+    confirmed = [label(n, "none", LabelKind.CONFIRMATION) for n in range(100)]
+    assert not learner.prior_shift(confirmed, learner.weights(confirmed), names).any()
+    new = [label(n, "claims") for n in range(30)]
+    assert not learner.prior_shift(new, learner.weights(new), names).any()
+    mixed = [*new, label(31, "none")]
+    moved = learner.prior_shift(mixed, learner.weights(mixed), names)
+    shift = dict(zip(names, moved, strict=True))
+    assert shift["claims"] == 0.0 and shift["none"] < 0 < shift["sales"]

@@ -18,9 +18,10 @@ the shipped model that the candidate must not fall behind.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import math
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -34,7 +35,7 @@ from triagebot.routing.model.classifier import route_probabilities, shipped_firs
 from triagebot.routing.model.corpus import HEAD, read_posts, shipped_vectors
 from triagebot.routing.model.embedder import Embedder, Vectors, shared_embedder
 from triagebot.routing.model.first_pass import FirstPass
-from triagebot.routing.model.head import LinearHead
+from triagebot.routing.model.head import Floats, LinearHead
 from triagebot.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -176,13 +177,52 @@ class Learner:
 
     def fit(self, labels: Sequence[Label], vectors: Vectors) -> Trained:
         """A head and a first pass on the corpus and ``labels`` (whose vectors are
-        ``vectors``), weighted alike."""
+        ``vectors``), weighted alike, their biases moved by ``prior_shift``."""
         all_vectors = np.vstack([self.corpus_vectors, vectors]) if labels else self.corpus_vectors
         names = self.corpus_labels + [label.department for label in labels]
-        weights = [1.0] * len(self.corpus_labels) + self.weights(labels)
+        label_weights = self.weights(labels)
+        weights = [1.0] * len(self.corpus_labels) + label_weights
         head = LinearHead.fit(all_vectors, names, self.embedder.name, weights)
         texts = self.corpus_texts + [label.text for label in labels]
-        return Trained(head, FirstPass.fit(texts, names, weights), blended=True)
+        first_pass = FirstPass.fit(texts, names, weights)
+        shift = self.prior_shift(labels, label_weights, head.labels)
+        head = replace(head, bias=(head.bias + shift).astype(np.float32))
+        first_pass = replace(first_pass, bias=(first_pass.bias + shift).astype(np.float32))
+        return Trained(head, first_pass, blended=True)
+
+    def prior_shift(
+        self, labels: Sequence[Label], weights: Sequence[float], names: Sequence[str]
+    ) -> Floats:
+        """What to add to each label's bias so that corrections teach what a department's
+        posts look like, not how common it is.
+
+        Corrections are the posts routing got wrong, so their departments are not spread as
+        the deployment's posts are (posts the model is unsure of, chatter above all, are
+        many of them); trained on as they come, they make those departments likelier for
+        every post. The usual correction for a training sample whose labels are spread
+        otherwise than where the model is used: add log(target share) - log(trained share)
+        to each bias, the target counting the corrections' weight as spread like the corpus.
+        Confirmations, drawn from the posts routed right, count as they are. A department the
+        corpus lacks is left out, and not moved: its corrections are all there is of it.
+        """
+        corpus = Counter(self.corpus_labels)
+        known = [n for n in names if corpus[n]]
+        corrected: defaultdict[str, float] = defaultdict(float)
+        confirmed: defaultdict[str, float] = defaultdict(float)
+        for label, weight in zip(labels, weights, strict=True):
+            kept = corrected if label.kind is LabelKind.CORRECTION else confirmed
+            kept[label.department] += weight
+        moved = sum(corrected[n] for n in known) / sum(corpus[n] for n in known)
+        trained = {n: corpus[n] + confirmed[n] + corrected[n] for n in known}
+        target = {n: corpus[n] * (1.0 + moved) + confirmed[n] for n in known}
+        total_trained, total_target = sum(trained.values()), sum(target.values())
+        shift = [
+            math.log(target[n] / total_target) - math.log(trained[n] / total_trained)
+            if n in trained
+            else 0.0
+            for n in names
+        ]
+        return np.asarray(shift, dtype=np.float32)
 
     def weights(self, labels: Sequence[Label]) -> list[float]:
         """Each label's weight; a department the corpus lacks weighs, until it has enough
