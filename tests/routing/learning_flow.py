@@ -136,14 +136,11 @@ def top_one(decision: dict[str, Any]) -> str:
     first choice (``none`` when the model thinks no department owns it)."""
     if decision.get("spam"):
         return NONE
-    suggestions = decision.get("suggestions") or []
     department = str(decision["department"])
     if department != "triage":
         return department
-    confidence = decision.get("confidence")
-    if not suggestions or (confidence is not None and confidence > suggestions[0]["probability"]):
-        return NONE
-    return str(suggestions[0]["department"])
+    suggestions = decision.get("suggestions") or []
+    return str(suggestions[0]["department"]) if suggestions else NONE
 
 
 def accuracy(predicted: Sequence[str], posts: Sequence[dict[str, Any]]) -> float:

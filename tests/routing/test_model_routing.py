@@ -166,6 +166,28 @@ def test_triage_json_carries_confidence_and_suggestions(tmp_path: Path) -> None:
     assert 0.0 < line["confidence"] <= 1.0
     assert len(line["suggestions"]) == 3
     assert line["department"] == "shipping"
+    assert line["suggestions"][0] == {"department": "shipping", "probability": line["confidence"]}
+
+
+def test_triage_json_names_none_when_the_model_thinks_no_department_owns_the_post(
+    tmp_path: Path,
+) -> None:
+    config = ROOT / "triagebot.example.toml"
+    env = {**os.environ, "TRIAGEBOT_CONFIG": str(config), "TRIAGEBOT_DB": str(tmp_path / "db.json")}
+    done = subprocess.run(
+        [sys.executable, "-m", "triagebot", "triage", "--json", "lol same 😂"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    line = json.loads(done.stdout.splitlines()[0])
+    assert (line["department"], line["spam"]) == ("triage", False)  # too short to be spam
+    first = line["suggestions"][0]
+    assert first == {"department": "none", "probability": line["confidence"]}
+    assert first["probability"] > line["suggestions"][1]["probability"]
 
 
 class _MemoryValues:

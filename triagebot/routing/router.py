@@ -113,13 +113,16 @@ class Decision:
         return self.prediction.departments(limit) if self.prediction else []
 
     def to_dict(self) -> dict[str, object]:
+        """The routing, the model's ``confidence`` in its first choice and its three likeliest
+        labels (``suggestions``), ``none`` among them when it thinks that no department owns
+        the post: what it thinks, whatever the gate then did (a card offers departments only)."""
         confidence = self.confidence
+        ranked = self.prediction.ranked[:3] if self.prediction else ()
         return {
             **self.routing.to_dict(),
             "confidence": None if confidence is None else round(confidence, 3),
             "suggestions": [
-                {"department": s.department, "probability": round(s.probability, 3)}
-                for s in self.suggestions()
+                {"department": s.department, "probability": round(s.probability, 3)} for s in ranked
             ],
         }
 
