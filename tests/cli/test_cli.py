@@ -133,6 +133,21 @@ def test_claim_resolve_and_refusals(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "answer due" in shown.stdout  # the first public answer
 
 
+def test_reassigning_to_none_marks_spam_and_is_a_label_of_none(tmp_path: Path) -> None:
+    posts = [row(1, "northwind charged me twice"), row(2, "northwind tent poles snapped")]
+    assert (
+        run_cli(["ingest", str(write_jsonl(tmp_path / "in.jsonl", posts))], tmp_path).returncode
+        == 0
+    )
+    done = run_cli(["reassign", "1", "none", "--by", "ana"], tmp_path)
+    assert done.returncode == 0 and "#1 is now spam" in done.stdout, done.stderr
+    unknown = run_cli(["reassign", "2", "nobody", "--by", "ana"], tmp_path)
+    assert unknown.returncode == 1 and "there is no department 'nobody'" in unknown.stderr
+    show = json.loads(run_cli(["show", "1", "--json"], tmp_path).stdout)
+    assert [e["action"] for e in show["events"]] == ["ingest", "spam"]
+    assert show["events"][1]["actor"] == "cli:ana"
+
+
 def test_sla_json_and_table(tmp_path: Path) -> None:
     file = write_jsonl(
         tmp_path / "in.jsonl", [row(1, "northwind charged me twice"), row(2, "northwind parcel")]

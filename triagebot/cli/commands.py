@@ -307,12 +307,12 @@ def cli_actor(by: str) -> Identity:
         raise InputError(f"--by: {exc}") from None
 
 
-def _act(args: argparse.Namespace, build: Callable[[str, Identity], Command]) -> int:
+def _act(args: argparse.Namespace, build: Callable[[str, Identity, QuickSettings], Command]) -> int:
     actor = cli_actor(args.by)
     settings = quick_settings_for_command()
     store = open_configured_store(settings.env)
     try:
-        command = build(args.case_id.lstrip("#"), actor)
+        command = build(args.case_id.lstrip("#"), actor, settings)
         outcome = execute(store, SettingsPolicy(settings), command, utcnow())
     finally:
         store.close()
@@ -324,11 +324,23 @@ def _act(args: argparse.Namespace, build: Callable[[str, Identity], Command]) ->
 
 
 def _simple(kind: type[Command]) -> Callable[[argparse.Namespace], int]:
-    return lambda args: _act(args, lambda case_id, by: kind(case_id, by, "cli"))
+    return lambda args: _act(args, lambda case_id, by, _: kind(case_id, by, "cli"))
+
+
+#: What ``reassign`` takes for "no department owns this post" (routing's label for it).
+NO_DEPARTMENT = "none"
 
 
 def cmd_reassign(args: argparse.Namespace) -> int:
-    return _act(args, lambda case_id, by: Reassign(case_id, by, "cli", department=args.department))
+    """Hand a case to a department; to ``none`` (unless a department has that id), mark it as
+    spam: no department owns the post, as the router and learning say it."""
+
+    def build(case_id: str, by: Identity, settings: QuickSettings) -> Command:
+        if args.department == NO_DEPARTMENT and not settings.rules.has_department(NO_DEPARTMENT):
+            return MarkSpam(case_id, by, "cli")
+        return Reassign(case_id, by, "cli", department=args.department)
+
+    return _act(args, build)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -78,7 +78,11 @@ def _case_command(sub: Subparsers, name: str, help: str) -> None:
     parser = sub.add_parser(name, help=help)
     parser.add_argument("case_id", help="case number, as shown by `triagebot cases`")
     if name == "reassign":
-        parser.add_argument("department", help="department id to hand the case to")
+        parser.add_argument(
+            "department",
+            help="department id to hand the case to ('none': no department owns it, "
+            "the same as `triagebot spam`)",
+        )
     parser.add_argument("--by", required=True, type=_name, metavar="WHO", help="who is acting")
 
 
