@@ -4,9 +4,11 @@ The head and the first pass in front of it are trained again on the shipped corp
 vectors ship with triagebot, so only this deployment's posts are embedded) plus this
 deployment's labels (``feedback``): corrections weigh ``CORRECTION_WEIGHT`` times a corpus
 post, confirmations ``CONFIRMATION_WEIGHT`` times, and the few labels of a department the
-corpus lacks more (see ``Learner.weights``). The first pass has to learn too: a post it is sure
-of never reaches the head, so a head alone could not change where such posts go; elsewhere
-the learned model blends the two (``classifier.blend``). The most recent fifth of the labels
+corpus lacks more (see ``Learner.weights``); then the biases are moved so that corrections
+change what a department's posts look like, not how common it is (``Learner.prior_shift``).
+The first pass has to learn too: a post it is sure of never reaches the head, so a head alone
+could not change where such posts go; elsewhere the learned model blends the two
+(``classifier.blend``). The most recent fifth of the labels
 (in time order) is held out: a candidate (first pass and head) trained without them is scored
 on them against the model routing now, each read the way it routes
 (``classifier.route_probabilities``), and only a candidate that is not worse is trained again
