@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -150,19 +151,25 @@ def test_only_configured_departments_are_suggested() -> None:
     assert sum(s.probability for s in prediction.ranked) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_triage_json_carries_confidence_and_suggestions(tmp_path: Path) -> None:
+def _triage_json(text: str, folder: Path) -> dict[str, Any]:
+    """``triagebot triage --json TEXT`` with the example configuration, as a user runs it."""
     config = ROOT / "triagebot.example.toml"
-    env = {**os.environ, "TRIAGEBOT_CONFIG": str(config), "TRIAGEBOT_DB": str(tmp_path / "db.json")}
+    env = {**os.environ, "TRIAGEBOT_CONFIG": str(config), "TRIAGEBOT_DB": str(folder / "db.json")}
     done = subprocess.run(
-        [sys.executable, "-m", "triagebot", "triage", "--json", "where is my parcel, 2 weeks late"],
+        [sys.executable, "-m", "triagebot", "triage", "--json", text],
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
+        cwd=folder,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    line = json.loads(done.stdout.splitlines()[0])
+    line: dict[str, Any] = json.loads(done.stdout.splitlines()[0])
+    return line
+
+
+def test_triage_json_carries_confidence_and_suggestions(tmp_path: Path) -> None:
+    line = _triage_json("where is my parcel, 2 weeks late", tmp_path)
     assert 0.0 < line["confidence"] <= 1.0
     assert len(line["suggestions"]) == 3
     assert line["department"] == "shipping"
@@ -172,18 +179,7 @@ def test_triage_json_carries_confidence_and_suggestions(tmp_path: Path) -> None:
 def test_triage_json_names_none_when_the_model_thinks_no_department_owns_the_post(
     tmp_path: Path,
 ) -> None:
-    config = ROOT / "triagebot.example.toml"
-    env = {**os.environ, "TRIAGEBOT_CONFIG": str(config), "TRIAGEBOT_DB": str(tmp_path / "db.json")}
-    done = subprocess.run(
-        [sys.executable, "-m", "triagebot", "triage", "--json", "lol same 😂"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    line = json.loads(done.stdout.splitlines()[0])
+    line = _triage_json("lol same 😂", tmp_path)
     assert (line["department"], line["spam"]) == ("triage", False)  # too short to be spam
     first = line["suggestions"][0]
     assert first == {"department": "none", "probability": line["confidence"]}
