@@ -134,11 +134,9 @@ def test_claim_resolve_and_refusals(tmp_path: Path) -> None:
 
 
 def test_reassigning_to_none_marks_spam_and_is_a_label_of_none(tmp_path: Path) -> None:
-    posts = [row(1, "northwind charged me twice"), row(2, "northwind tent poles snapped")]
-    assert (
-        run_cli(["ingest", str(write_jsonl(tmp_path / "in.jsonl", posts))], tmp_path).returncode
-        == 0
-    )
+    posts: list[object] = [row(1, "northwind charged me twice"), row(2, "northwind poles snap")]
+    file = write_jsonl(tmp_path / "in.jsonl", posts)
+    assert run_cli(["ingest", str(file)], tmp_path).returncode == 0
     done = run_cli(["reassign", "1", "none", "--by", "ana"], tmp_path)
     assert done.returncode == 0 and "#1 is now spam" in done.stdout, done.stderr
     unknown = run_cli(["reassign", "2", "nobody", "--by", "ana"], tmp_path)
