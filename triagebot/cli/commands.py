@@ -327,16 +327,13 @@ def _simple(kind: type[Command]) -> Callable[[argparse.Namespace], int]:
     return lambda args: _act(args, lambda case_id, by, _: kind(case_id, by, "cli"))
 
 
-#: What ``reassign`` takes for "no department owns this post" (routing's label for it).
-NO_DEPARTMENT = "none"
-
-
 def cmd_reassign(args: argparse.Namespace) -> int:
     """Hand a case to a department; to ``none`` (unless a department has that id), mark it as
     spam: no department owns the post, as the router and learning say it."""
+    from triagebot.routing.feedback import NONE  # noqa: PLC0415 (only this command needs it)
 
     def build(case_id: str, by: Identity, settings: QuickSettings) -> Command:
-        if args.department == NO_DEPARTMENT and not settings.rules.has_department(NO_DEPARTMENT):
+        if args.department == NONE and not settings.rules.has_department(NONE):
             return MarkSpam(case_id, by, "cli")
         return Reassign(case_id, by, "cli", department=args.department)
 
