@@ -8,13 +8,13 @@ corpus lacks more (see ``Learner.weights``); then the biases are moved so that c
 change what a department's posts look like, not how common it is (``Learner.prior_shift``).
 The first pass has to learn too: a post it is sure of never reaches the head, so a head alone
 could not change where such posts go; elsewhere the learned model blends the two
-(``classifier.blend``). The most recent fifth of the labels
-(in time order) is held out: a candidate (first pass and head) trained without them is scored
-on them against the model routing now, each read the way it routes
-(``classifier.route_probabilities``), and only a candidate that is not worse is trained again
-on every label and activated in the store, where every process of the deployment finds it. A
-model that has already learned from the held-out posts cannot be judged on them; it is then
-the shipped model that the candidate must not fall behind.
+(``classifier.blend``). The most recent fifth of the labels (in time order) is held out: a
+candidate (first pass and head) trained without them is scored on them against the model
+routing now, each read the way it routes (``classifier.route_probabilities``), and only a
+candidate that is not worse is trained again on every label and activated in the store, where
+every process of the deployment finds it. A model that has already learned from the held-out
+posts cannot be judged on them; it is then the shipped model that the candidate must not fall
+behind.
 """
 
 from __future__ import annotations
