@@ -92,12 +92,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         checker = runtime.answering.thread_checker(every=DEMO_THREAD_EVERY)
         if checker is not None:
             add_interval_job(app[SCHEDULER], "threads", checker.run, DEMO_THREAD_RUNS)
-        app["demo_task"] = asyncio.ensure_future(replay.run())
+        replay.start()
+
+    async def stop_replay(app: web.Application) -> None:
+        await replay.stop()
 
     async def stop_forum(app: web.Application) -> None:
         await forum.stop()
 
     app = create_app(runtime, extra_startup=start_replay)
+    app.on_shutdown.append(stop_replay)  # before the store closes in the app's cleanup
     app.on_cleanup.append(stop_forum)  # after the app's cleanup has drained the replies
     add_slack(runtime, app)
     add_teams(runtime, app)

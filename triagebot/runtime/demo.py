@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from triagebot.actions.executor import execute
 from triagebot.cases.identities import Identity
@@ -31,6 +32,7 @@ from triagebot.runtime.demo_history import make_history, needs_history
 from triagebot.runtime.wiring import Runtime
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 STAFF = ("ana", "ben", "chloe")
 #: The brand's account that answers on the platform itself (one of ``brand.handles``).
@@ -98,9 +100,34 @@ class DemoReplay:
         self.platform = platform
         self.random = random.Random(options.seed)
         self.pending: set[asyncio.Task[Any]] = set()
+        self.working: set[asyncio.Task[Any]] = set()  # store work a stop waits for
+        self.task: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
         self._failed_once = False
         self._reopened_once = False
+
+    def start(self) -> None:
+        self.task = asyncio.ensure_future(self.run())
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Feed no more samples and play no more staff; wait up to ``timeout`` s for the store
+        work under way, so that the store closes after it."""
+        for task in (self.task, *self.pending):
+            if task is not None:
+                task.cancel()
+        if self.working:
+            await asyncio.wait(self.working, timeout=timeout)
+        for work in self.working:
+            if work.done() and not work.cancelled():
+                work.exception()  # seen: a stop cut it short, nobody waits for its result
+
+    async def _in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn`` in a thread that a stop waits for, even once the task awaiting it is
+        cancelled."""
+        work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self.working.add(work)
+        work.add_done_callback(self.working.discard)
+        return await asyncio.shield(work)
 
     async def add_history(self) -> int:
         """A month of handled cases when the store has none (the number stored)."""
@@ -121,7 +148,7 @@ class DemoReplay:
             log.info("demo: a month of history stored (%d handled cases)", history)
         for sample in load_samples():
             now = runtime.clock()
-            result = await asyncio.to_thread(runtime.pipeline.ingest, [sample.stamped(now)], now)
+            result = await self._in_thread(runtime.pipeline.ingest, [sample.stamped(now)], now)
             known += result.duplicates
             for case in result.new:
                 if self.options.staff and case.state is CaseState.NEW:
@@ -193,9 +220,7 @@ class DemoReplay:
     async def _act(self, command: Claim | Resolve) -> bool:
         runtime = self.runtime
         try:
-            await asyncio.to_thread(
-                execute, runtime.store, runtime.policy, command, runtime.clock()
-            )
+            await self._in_thread(execute, runtime.store, runtime.policy, command, runtime.clock())
         except TriagebotError as exc:
             # Somebody in another terminal got there first: that is the point of the demo.
             log.info("demo staff %s: %s", command.actor, exc)

@@ -3,11 +3,12 @@
 Every process serves Slack and Teams requests, but only the leader runs the scheduled work
 (polls, outbox flush, SLA watch). Leadership comes from the store: PostgreSQL gives a session
 advisory lock (``triagebot.store._pg_leader``); a store without one (TinyDB, one process) is
-always the leader. ``LeaderGatedExecutor`` is the scheduler's default executor: on a follower
-it drops due runs instead of starting them, so the jobs stay scheduled everywhere and a
-follower that takes the lock simply starts running them. ``keep_leadership`` checks the lock
-every few seconds. The jobs stay idempotent anyway (leased outbox items, conditional updates):
-during a restart an old and a new process may briefly both believe they lead.
+always the leader. ``runtime.scheduler.LeaderGatedExecutor`` is the scheduler's default
+executor: on a follower it drops due runs instead of starting them, so the jobs stay scheduled
+everywhere and a follower that takes the lock simply starts running them.
+``keep_leadership`` checks the lock every few seconds. The jobs stay idempotent anyway (leased
+outbox items, conditional updates): during a restart an old and a new process may briefly both
+believe they lead.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Protocol
-
-from apscheduler.executors.asyncio import AsyncIOExecutor
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +69,6 @@ def leadership_for(store: object, *, run_jobs: bool = True) -> Leadership:
         return NeverLeader()
     factory: Callable[[], Leadership] | None = getattr(store, "leadership", None)
     return factory() if factory is not None else AlwaysLeader()
-
-
-class LeaderGatedExecutor(AsyncIOExecutor):  # type: ignore[misc]
-    """Runs a due job only while this process leads; on a follower the run is skipped."""
-
-    def __init__(self, leadership: Leadership) -> None:
-        super().__init__()
-        self.leadership = leadership
-
-    def submit_job(self, job: Any, run_times: Any) -> None:
-        if self.leadership.held:
-            super().submit_job(job, run_times)
 
 
 async def keep_leadership(

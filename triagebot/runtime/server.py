@@ -15,7 +15,6 @@ from functools import partial
 
 import orjson
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from triagebot import __version__
 from triagebot.ingest.polling import Poller
@@ -28,6 +27,7 @@ from triagebot.runtime.leadership import Leadership, keep_leadership, leadership
 from triagebot.runtime.model_jobs import register_model_jobs
 from triagebot.runtime.scheduler import (
     EVERY_PROCESS,
+    JobScheduler,
     add_interval_job,
     create_scheduler,
     run_leader_jobs_now,
@@ -37,7 +37,7 @@ from triagebot.runtime.wiring import Runtime, build_router
 log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
-SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+SCHEDULER = web.AppKey("scheduler", JobScheduler)
 POLLER = web.AppKey("poller", Poller)
 LEADERSHIP = web.AppKey("leadership", Leadership)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)
@@ -139,13 +139,18 @@ async def start_leadership(app: web.Application) -> None:
 async def stop_work(app: web.Application) -> None:
     """SIGTERM: start no new job, let the outbox item in flight finish, give the rest back."""
     log.info("event=shutdown_started")
-    if app[SCHEDULER].running:
-        app[SCHEDULER].pause()
+    scheduler = app[SCHEDULER]
+    if scheduler.running:
+        scheduler.pause()
+    drain_until = asyncio.get_running_loop().time() + DRAIN_TIMEOUT
     worker = app.get(DELIVERY)
     if worker is not None:
         worker.stop()
         if not await worker.wait_idle(DRAIN_TIMEOUT):
             log.warning("event=shutdown_delivery_unfinished (its lease will expire)")
+    left = max(0.0, drain_until - asyncio.get_running_loop().time())
+    if not await scheduler.wait_idle(left):  # a poll or thread read still going
+        log.warning("event=shutdown_jobs_unfinished")
     task = app.get(LEADER_TASK)
     if task is not None:
         task.cancel()
