@@ -227,3 +227,14 @@ def test_a_stored_model_round_trips() -> None:
     model = load_active(store, DEPARTMENTS)
     assert model.version == "v3"
     assert model.labels == ["billing", "none", "sales"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sparks coming out of the outlet in my bedroom, the electrician never came",
+        "Three news outlets have emailed me about the mould in our building. Answer publicly.",
+    ],
+)
+def test_an_outlet_that_is_not_a_shop_is_not_spam(text: str) -> None:
+    assert not shipped_router().route(mention_of(text, 1)).spam
