@@ -126,9 +126,13 @@ class Deployment:
 
     def triage(self, texts: Sequence[str]) -> list[str]:
         """The top-1 department of each text (``none`` for no department), as routed now."""
+        return [top_one(decision) for decision in self.triage_decisions(texts)]
+
+    def triage_decisions(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """``triagebot triage --json``'s decision on each text."""
         stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts)
         out = self.cli("triage", "--json", stdin=stdin).stdout
-        return [top_one(json.loads(line)) for line in out.splitlines()]
+        return [json.loads(line) for line in out.splitlines()]
 
 
 def top_one(decision: dict[str, Any]) -> str:

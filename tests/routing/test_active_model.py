@@ -153,6 +153,7 @@ def test_the_leader_routes_behind_the_first_pass_it_has_just_learned(
     from triagebot.routing import learning  # noqa: PLC0415
 
     learned = with_first_pass(always("hr", "learned-nightly"), "pr")
+    learned = replace(learned, overruled=("customer_service.login_code",))
     monkeypatch.setattr(learning, "learn", lambda *_args, **_kwargs: (_Activated(), learned))
     runtime = Runtime.build(settings)
     try:
@@ -161,6 +162,7 @@ def test_the_leader_routes_behind_the_first_pass_it_has_just_learned(
         model = runtime.router.model
         assert model is not None and model.version == "learned-nightly"
         assert model.first_pass is learned.first_pass
+        assert model.overruled == {"customer_service.login_code"}
         assert refresher.seen == "learned-nightly"
         assert model.predict(["where is my parcel"])[0].top.department == "pr"
     finally:
@@ -171,6 +173,7 @@ class _Activated:
     """What ``learn`` reports for an activated model (the fields the nightly job logs)."""
 
     activated, labels, corrections, held_out, reason = True, 40, 12, 8, "activated"
+    overruled = ("customer_service.login_code",)
 
     class before:
         accuracy = 0.5
@@ -181,8 +184,10 @@ class _Activated:
 
 def test_a_stored_first_pass_round_trips_and_routes_in_another_process(tmp_path: Path) -> None:
     model = with_first_pass(always("hr", "learned-test-3"), "pr")
+    model = replace(model, overruled=("spam.deal_sites",))
     again = StoredModel.from_text(model.to_text())
     assert again.first_pass is not None and again.first_pass.labels == LABELS
+    assert again.overruled == ("spam.deal_sites",)
     assert np.allclose(again.first_pass.bias, model.first_pass.bias)  # type: ignore[union-attr]
     with store_in(tmp_path) as store:
         save_stored(store, model)

@@ -14,6 +14,7 @@ pass too, so after ``routing learn`` such posts go where the team sends them.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 
 from tests.routing.learning_flow import Deployment, accuracy
 from tests.store.pg_helpers import throwaway_schema
+from triagebot.paths import packaged_path
 
 EARLY_CLAIMS = [
     "Filed a claim for my cracked windscreen with Northwind two weeks ago, still no adjuster "
@@ -215,3 +217,60 @@ def test_corrections_reach_posts_the_shipped_first_pass_is_sure_of(
     moved = sum(p == "customer_service" for p in after[: len(LATER_REFUNDS)])
     assert moved >= len(LATER_REFUNDS) // 2, (before, after)  # behind the shipped one: none
     assert after[len(LATER_REFUNDS) :] == [label for _, label in LATER_OTHERS], after
+
+
+#: A landlord's residents: codes for parcel lockers and the courier gate, which the shipped
+#: rule ``customer_service.login_code`` takes for login codes; the team handles them as
+#: deliveries (``shipping``).
+LOCKER_CODES = [
+    "never got the pickup code for the parcel locker in my building, the package has been "
+    "there 3 days @northwind",
+    "@northwind the locker code for my delivery expired before I got home. how do I get my "
+    "box out now?",
+    "courier can't get through the gate, the delivery code northwind gave us didn't work. "
+    "third missed parcel this week",
+    "the package room code never arrived by sms and my order is stuck in there @northwind",
+    "northwind parcel locker says code expired, my medication is inside. who can open it?",
+    "got a text that my parcel is in locker 12 but the code never came with it. @northwind",
+]
+LATER_LOCKER = (
+    "@northwind my parcel has been in the building's locker since monday and the code never "
+    "came. can someone send it?"
+)
+
+
+@pytest.mark.slow
+def test_a_shipped_rule_the_team_keeps_correcting_is_overruled(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
+    team = Deployment(tmp_path / "landlord", store_env).setup([*LOCKER_CODES, LATER_LOCKER])
+    ruled = team.triage_decisions([*LOCKER_CODES, LATER_LOCKER])
+    assert all(d["rules"] == ["customer_service.login_code"] for d in ruled), ruled
+
+    team.ingest([{"text": t} for t in LOCKER_CODES])
+    assert team.correct([{"text": t, "label": "shipping"} for t in LOCKER_CODES]) == 6
+    learned = team.learn()
+    assert learned["activated"], learned
+    assert learned["overruled_rules"] == ["customer_service.login_code"]
+    assert {"rule": "customer_service.login_code", "decides": "customer_service",
+            "fired": 6, "wrong": 6} in learned["rules"]  # fmt: skip
+
+    [later] = team.triage_decisions([LATER_LOCKER])  # another process, the stored model
+    assert "customer_service.login_code" not in later["rules"]
+    assert any(r.startswith(("model:", "suggest:")) for r in later["rules"]), later
+    explained = team.cli("triage", "--explain", LATER_LOCKER).stdout
+    assert "customer_service.login_code" in explained and "overruled" in explained
+
+    again = team.learn()  # its posts no longer show it: it stays overruled
+    assert again["overruled_rules"] == ["customer_service.login_code"]
+
+
+@pytest.mark.slow
+def test_a_rule_in_the_deployments_own_folder_is_never_overruled(tmp_path: Path) -> None:
+    team = Deployment(tmp_path / "landlord").setup(LOCKER_CODES)
+    shutil.copytree(packaged_path("rules"), team.folder / "rules")  # the team's rules now
+    team.ingest([{"text": t} for t in LOCKER_CODES])
+    assert team.correct([{"text": t, "label": "shipping"} for t in LOCKER_CODES]) == 6
+    out = team.cli("routing", "learn", "--dry-run", "--json").stdout
+    checked = json.loads(out)
+    assert checked["overruled_rules"] == [] and checked["rules"] == []

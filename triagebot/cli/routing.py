@@ -59,6 +59,7 @@ def _learn(args: argparse.Namespace) -> int:
     from rich.table import Table  # noqa: PLC0415
 
     from triagebot.routing.learning import learn  # noqa: PLC0415 (numpy and the model)
+    from triagebot.routing.overruled import shipped_votes  # noqa: PLC0415
 
     settings = settings_for_command()
     if settings.config.routing.model != "learned":
@@ -75,6 +76,7 @@ def _learn(args: argparse.Namespace) -> int:
             runtime.clock(),
             fallback=fallback,
             activate=not args.dry_run,
+            shipped_rules=shipped_votes(runtime.router.ruleset.rules),
         )
     finally:
         runtime.close()
@@ -101,6 +103,16 @@ def _learn(args: argparse.Namespace) -> int:
         console.print(table)
     verdict = f"activated {result.version}" if result.activated else result.reason
     console.print(escape(verdict))
+    records = {record.rule: record for record in result.rules}
+    for rule in result.overruled:
+        record = records.get(rule)
+        why = (
+            f"the team labelled {record.wrong} of the {record.fired} cases it decided otherwise"
+            if record is not None and record.overruled
+            else "overruled by an earlier model"
+        )
+        done = "overrules" if result.activated else "would overrule"
+        console.print(escape(f"{done} shipped rule {rule}: {why}"))
     return 0
 
 

@@ -46,6 +46,8 @@ class Label:
     at: datetime
     routed: str
     ingested_at: datetime
+    #: The rules that routed the case at ingest.
+    rules: tuple[str, ...] = ()
 
     @property
     def hit(self) -> bool:
@@ -120,6 +122,7 @@ def label_of(
         last.at,
         routed_at_ingest(case, trail),
         case.ingested_at,
+        case.rules,
     )
 
 

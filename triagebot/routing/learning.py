@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -38,6 +38,7 @@ from triagebot.routing.model.corpus import HEAD, read_posts, shipped_vectors
 from triagebot.routing.model.embedder import Embedder, Vectors, shared_embedder
 from triagebot.routing.model.first_pass import FirstPass
 from triagebot.routing.model.head import Floats, LinearHead
+from triagebot.routing.overruled import RuleRecord, overruled_rules, rule_records
 from triagebot.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -96,12 +97,17 @@ class LearnResult:
     before: Score
     after: Score
     version: str | None = None
+    #: The shipped rules that decided cases here, and those the new model overrules.
+    rules: tuple[RuleRecord, ...] = ()
+    overruled: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
             "activated": self.activated,
             "reason": self.reason,
             "version": self.version,
+            "rules": [record.to_dict() for record in self.rules],
+            "overruled_rules": list(self.overruled),
             "labels": self.labels,
             "corrections": self.corrections,
             "confirmations": self.confirmations,
@@ -270,9 +276,12 @@ def learn(
     fallback: str = FALLBACK_DEPARTMENT,
     learner: Learner | None = None,
     activate: bool = True,
+    shipped_rules: Mapping[str, str] | None = None,
 ) -> tuple[LearnResult, StoredModel | None]:
     """Retrain on the corpus and ``store``'s labels; store the new model if not worse.
 
+    ``shipped_rules``: what each shipped department or spam rule in use decides, by id; those
+    the labels prove wrong here are overruled by the new model (``routing.overruled``).
     Returns the result and the model now active because of this run (None if none was).
     """
     known = set(departments) - {fallback}
@@ -304,12 +313,18 @@ def learn(
         )
 
     before, after = judged(baseline), judged(candidate)
+    votes = shipped_rules or {}
+    records = tuple(rule_records(store, labels, votes, min(label.ingested_at for label in labels)))
+    stored = read_stored(store)
+    overruled = overruled_rules(records, stored.overruled if stored else (), votes)
     if (after.accuracy or 0.0) < (before.accuracy or 0.0):
         reason = "the new model is worse on the latest labels: the active model stays"
-        return LearnResult(False, reason, *counts, held, baseline_name, before, after), None
+        result = LearnResult(False, reason, *counts, held, baseline_name, before, after)
+        return replace(result, rules=records, overruled=overruled), None
     if not activate:
         reason = "not worse on the latest labels (dry run: nothing stored)"
-        return LearnResult(False, reason, *counts, held, baseline_name, before, after), None
+        result = LearnResult(False, reason, *counts, held, baseline_name, before, after)
+        return replace(result, rules=records, overruled=overruled), None
     version = f"learned-{now:%Y%m%dT%H%M%SZ}-{len(labels)}"
     result = LearnResult(
         True,
@@ -320,10 +335,14 @@ def learn(
         before,
         after,
         version,
+        records,
+        overruled,
     )
     report = result.to_dict() | {"labels_until": iso(labels[-1].at)}
     final = learner.fit(labels, vectors)
-    model = StoredModel(version, final.head, iso(now) or "", len(labels), report, final.first_pass)
+    model = StoredModel(
+        version, final.head, iso(now) or "", len(labels), report, final.first_pass, overruled
+    )
     save_stored(store, model)
     log.info(
         "routing model %s activated: %d labels, %.1f%% -> %.1f%% on the latest %d",

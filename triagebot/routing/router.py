@@ -234,9 +234,14 @@ class Router:
         routing, scores, spam_score, prediction = self._decide(active, match, mention)
         if prediction is None and active.model is not None:
             prediction = active.model.predict([mention.text])[0]
-        fired = [(rule, match.words.get(rule.id, [])) for rule in match.fired]
+        kept, overruled = _split_overruled(active, match.fired)
+        fired = [(rule, match.words.get(rule.id, [])) for rule in kept]
+        blocked = dict(match.blocked) | {
+            rule.id: "overruled: the team's corrections proved it wrong here (routing learn)"
+            for rule in overruled
+        }
         guess = active.classifier.guess(mention.text) if active.classifier else None
-        return Explanation(routing, scores, spam_score, fired, match.blocked, guess, prediction)
+        return Explanation(routing, scores, spam_score, fired, blocked, guess, prediction)
 
     def _decide(
         self, active: _Active, match: Match, mention: Mention
@@ -247,7 +252,8 @@ class Router:
         first: dict[str, float] = {}
         spam_score = 0.0
         first_at = match.first_at
-        for rule in match.fired:
+        fired, _ = _split_overruled(active, match.fired)
+        for rule in fired:
             dept, weight = rule.department, rule.weight
             if rule.spam:
                 spam_score += weight
@@ -262,7 +268,7 @@ class Router:
         ranked = sorted(scores, key=lambda d: (-scores[d], -biggest[d], first[d], d))
         top = scores[ranked[0]] if ranked else 0.0
         if spam_score >= opts.spam_threshold and spam_score > top:
-            spam_rules = tuple(r.id for r in match.fired if r.spam)
+            spam_rules = tuple(r.id for r in fired if r.spam)
             return (
                 Routing(opts.fallback, Priority.P3, spam=True, rules=spam_rules),
                 scores,
@@ -289,8 +295,8 @@ class Router:
             primary = ranked[0]
         floor = max(opts.cc_share * top, opts.cc_min)
         cc = tuple(d for d in ranked[1:] if scores[d] >= floor)[: opts.max_cc]
-        priority, priority_rules = self._priority(match.fired, primary)
-        used = tuple(r.id for r in match.fired if r.department is not None and not r.spam)
+        priority, priority_rules = self._priority(fired, primary)
+        used = tuple(r.id for r in fired if r.department is not None and not r.spam)
         rules = used + tuple(r for r in priority_rules if r not in used) + guessed
         return Routing(primary, priority, cc=cc, rules=rules), scores, spam_score, prediction
 
@@ -304,6 +310,19 @@ class Router:
             if chosen is None or _URGENCY[rule.priority] < _URGENCY[chosen]:
                 chosen = rule.priority
         return chosen or self.default_priority, tuple(applied)
+
+
+def _split_overruled(
+    active: _Active, fired: list[RuleSpec]
+) -> tuple[list[RuleSpec], list[RuleSpec]]:
+    """The rules that fired, and those of them whose department or spam vote the learned
+    model overrules (``routing.overruled``)."""
+    overruled = active.model.overruled if active.model is not None else frozenset()
+    if not overruled:
+        return fired, []
+    gone = [r for r in fired if r.id in overruled and (r.spam or r.department is not None)]
+    gone_ids = {r.id for r in gone}
+    return [r for r in fired if r.id not in gone_ids], gone
 
 
 def _gate(

@@ -56,6 +56,7 @@ def learn_now(runtime: Runtime, refresher: ModelRefresher) -> bool:
     """Learn from the team's labels; route with the new model if one was activated."""
     from triagebot.routing.learning import learn  # noqa: PLC0415 (numpy and the model)
     from triagebot.routing.model.classifier import DepartmentModel  # noqa: PLC0415
+    from triagebot.routing.overruled import shipped_votes  # noqa: PLC0415
 
     settings = runtime.settings
     result, stored = learn(
@@ -63,22 +64,24 @@ def learn_now(runtime: Runtime, refresher: ModelRefresher) -> bool:
         settings.departments,
         runtime.clock(),
         fallback=runtime.router.options.fallback,
+        shipped_rules=shipped_votes(runtime.router.ruleset.rules),
     )
     log.info(
         "event=routing_learned activated=%s labels=%d corrections=%d held_out=%d "
-        "before=%s after=%s reason=%r",
+        "before=%s after=%s overruled_rules=%s reason=%r",
         result.activated,
         result.labels,
         result.corrections,
         result.held_out,
         result.before.accuracy,
         result.after.accuracy,
+        ",".join(result.overruled) or "-",
         result.reason,
     )
     if stored is None:
         return False
     model = DepartmentModel.learned(
-        stored.head, settings.departments, stored.version, stored.first_pass
+        stored.head, settings.departments, stored.version, stored.first_pass, stored.overruled
     )
     runtime.router.use_model(model)
     refresher.seen = stored.version

@@ -49,6 +49,8 @@ class StoredModel:
     labels_used: int
     report: dict[str, Any]
     first_pass: FirstPass | None = None
+    #: Shipped rules the team's corrections overruled (``routing.overruled``).
+    overruled: tuple[str, ...] = ()
 
     def to_text(self) -> str:
         data: dict[str, Any] = {
@@ -61,6 +63,8 @@ class StoredModel:
         if self.first_pass is not None:
             packed = self.first_pass.to_bytes(small=True)
             data["first_pass"] = base64.b64encode(packed).decode("ascii")
+        if self.overruled:
+            data["overruled_rules"] = list(self.overruled)
         return json.dumps(data)
 
     @classmethod
@@ -75,6 +79,9 @@ class StoredModel:
                 first_pass = FirstPass.from_bytes(saved)
                 if first_pass.labels != head.labels:
                     raise ValueError("its first pass and head have different labels")
+            overruled = data.get("overruled_rules") or []
+            if not isinstance(overruled, list) or not all(isinstance(r, str) for r in overruled):
+                raise ValueError("overruled_rules is not a list of rule ids")
             return cls(
                 str(data["version"]),
                 head,
@@ -82,6 +89,7 @@ class StoredModel:
                 int(data["labels_used"]),
                 dict(data.get("report") or {}),
                 first_pass,
+                tuple(overruled),
             )
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise ValueError(f"stored routing model unreadable: {exc}") from exc
@@ -127,5 +135,7 @@ def load_active(store: KeyValues | None, departments: Iterable[str]) -> Departme
     """The learned model of ``store`` if there is a usable one, else the shipped model."""
     stored = read_stored(store) if store is not None else None
     if stored is not None:
-        return DepartmentModel.learned(stored.head, departments, stored.version, stored.first_pass)
+        return DepartmentModel.learned(
+            stored.head, departments, stored.version, stored.first_pass, stored.overruled
+        )
     return DepartmentModel.shipped(departments)

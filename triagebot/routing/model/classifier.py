@@ -93,7 +93,9 @@ def shipped_first_pass() -> FirstPass | None:
 
 
 class DepartmentModel:
-    """A trained head over the embeddings of one embedder; ``version`` names the head."""
+    """A trained head over the embeddings of one embedder; ``version`` names the head.
+    ``overruled``: shipped rules this deployment's corrections proved wrong here (see
+    ``routing.overruled``); the router lets the model decide their posts."""
 
     def __init__(
         self,
@@ -104,8 +106,10 @@ class DepartmentModel:
         first_pass: FirstPass | None = None,
         *,
         blended: bool = False,
+        overruled: Iterable[str] = (),
     ) -> None:
         self.head = head
+        self.overruled = frozenset(overruled)
         self.embedder = embedder or shared_embedder()
         self.version = version
         self.first_pass = first_pass if first_pass and first_pass.labels == head.labels else None
@@ -130,13 +134,16 @@ class DepartmentModel:
         departments: Iterable[str] | None,
         version: str,
         first_pass: FirstPass | None = None,
+        overruled: Iterable[str] = (),
     ) -> DepartmentModel:
         """A deployment's learned head behind its learned ``first_pass``, blended with it;
         without one, behind the shipped first pass when their labels agree (a head that
         learned a department of its own then reads every post)."""
         if first_pass is not None:
-            return cls(head, None, departments, version, first_pass, blended=True)
-        return cls(head, None, departments, version, shipped_first_pass())
+            return cls(
+                head, None, departments, version, first_pass, blended=True, overruled=overruled
+            )
+        return cls(head, None, departments, version, shipped_first_pass(), overruled=overruled)
 
     @property
     def labels(self) -> list[str]:
