@@ -314,7 +314,8 @@ def learn(
 
     before, after = judged(baseline), judged(candidate)
     votes = shipped_rules or {}
-    records = tuple(rule_records(store, labels, votes, min(label.ingested_at for label in labels)))
+    first = min(label.ingested_at for label in labels)
+    records = tuple(rule_records(store, labels, votes, first, now))
     stored = read_stored(store)
     overruled = overruled_rules(records, stored.overruled if stored else (), votes)
     if (after.accuracy or 0.0) < (before.accuracy or 0.0):

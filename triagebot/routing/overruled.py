@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from triagebot.paths import packaged_path
@@ -29,6 +29,7 @@ from triagebot.store.base import Store
 
 RULE_PRECISION = 0.95
 MIN_RULE_ERRORS = 3
+WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,25 @@ def shipped_votes(rules: Iterable[RuleSpec], shipped_dir: Path | None = None) ->
 
 
 def rule_records(
-    store: Store, labels: Sequence[Label], votes: Mapping[str, str], since: datetime
+    store: Store,
+    labels: Sequence[Label],
+    votes: Mapping[str, str],
+    since: datetime,
+    now: datetime,
 ) -> list[RuleRecord]:
     """Each rule of ``votes`` that decided a case ingested from ``since`` on: on how many,
-    and how many of those the ``labels`` contradict."""
+    and how many of those the ``labels`` contradict. The cases are read a week at a time, so
+    a long period never holds more than a week of them in memory."""
     fired: Counter[str] = Counter()
-    for case in store.list_cases(since=since):
-        fired.update(rule for rule in case.rules if rule in votes)
+    start = since
+    while True:
+        end = start + WINDOW
+        last = end > now
+        for case in store.list_cases(since=start, until=None if last else end):
+            fired.update(rule for rule in case.rules if rule in votes)
+        if last:
+            break
+        start = end
     wrong: Counter[str] = Counter()
     for label in labels:
         wrong.update(r for r in label.rules if r in votes and votes[r] != label.department)
