@@ -82,6 +82,7 @@ def run_one(
         "activated": learned["activated"],
         "held_out_before": learned["before"]["accuracy"],
         "held_out_after": learned["after"]["accuracy"],
+        "overruled_rules": learned.get("overruled_rules", []),
         "seconds": round(seconds, 1),
     }
 
@@ -124,6 +125,7 @@ def run_stream(
         "held_out": learned["held_out"],
         "held_out_before": learned["before"]["accuracy"],
         "held_out_after": learned["after"]["accuracy"],
+        "overruled_rules": learned.get("overruled_rules", []),
         "seconds": round(seconds, 1),
     }
 
