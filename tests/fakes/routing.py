@@ -23,6 +23,7 @@ class FixedModel:
         ranked = sorted(probabilities.items(), key=lambda item: -item[1])
         self.prediction = Prediction(tuple(Suggestion(d, p) for d, p in ranked))
         self.asked = 0
+        self.overruled: frozenset[str] = frozenset()  # no shipped rule overruled
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         self.asked += len(texts)
