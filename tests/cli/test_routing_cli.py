@@ -16,8 +16,10 @@ def test_report_on_an_empty_store(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "0 cases in the last 7d" in result.stdout
     assert "0 labels from the team" in result.stdout
+    assert "routing model: shipped; shipped rules overruled: none" in result.stdout
     as_json = json.loads(run_cli(["routing", "report", "--json"], tmp_path).stdout)
     assert as_json["cases"] == 0 and as_json["accuracy"] is None and as_json["weeks"] == []
+    assert as_json["model"] == {"version": "shipped", "overruled_rules": []}
 
 
 def test_learn_with_nothing_to_learn_stores_nothing(tmp_path: Path) -> None:

@@ -263,6 +263,11 @@ def test_a_shipped_rule_the_team_keeps_correcting_is_overruled(
 
     again = team.learn()  # its posts no longer show it: it stays overruled
     assert again["overruled_rules"] == ["customer_service.login_code"]
+    report = json.loads(team.cli("routing", "report", "--json").stdout)
+    assert report["model"] == {
+        "version": again["version"],
+        "overruled_rules": ["customer_service.login_code"],
+    }
 
 
 @pytest.mark.slow

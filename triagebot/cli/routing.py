@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from triagebot.cli.commands import output_console, settings_for_command
 from triagebot.durations import parse_duration
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # rich and the report are imported when run, not for the pars
     from rich.console import Console
 
     from triagebot.routing.feedback_report import RoutingReport
+    from triagebot.store.base import Store
 
 
 def add_routing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -121,19 +122,37 @@ def _report(args: argparse.Namespace) -> int:
         period = parse_duration(args.since)
     except ValueError as exc:
         raise InputError(f"--since: {exc}") from None
-    runtime = Runtime.build(settings_for_command(), routing=False)
+    settings = settings_for_command()
+    runtime = Runtime.build(settings, routing=False)
     try:
         fallback = runtime.router.options.fallback
         from triagebot.routing.feedback_report import routing_report  # noqa: PLC0415
 
         report = routing_report(runtime.store, runtime.clock(), period, fallback)
+        model = _active_model(settings.config.routing.model, runtime.store)
     finally:
         runtime.close()
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        print(json.dumps(report.to_dict() | {"model": model}, ensure_ascii=False))
     else:
-        print_report(output_console(), report, args.since)
+        console = output_console()
+        print_report(console, report, args.since)
+        overruled = ", ".join(model["overruled_rules"]) or "none"
+        console.print(f"routing model: {model['version']}; shipped rules overruled: {overruled}")
     return 0
+
+
+def _active_model(setting: str, store: Store) -> dict[str, Any]:
+    """Which model routes (``off``, ``shipped``, or the learned version) and the shipped rules
+    it overrules."""
+    if setting != "learned":
+        return {"version": setting, "overruled_rules": []}
+    from triagebot.routing.model.active import read_stored  # noqa: PLC0415 (numpy)
+
+    stored = read_stored(store)
+    if stored is None:
+        return {"version": "shipped", "overruled_rules": []}
+    return {"version": stored.version, "overruled_rules": list(stored.overruled)}
 
 
 def print_report(console: Console, report: RoutingReport, label: str) -> None:
