@@ -117,17 +117,21 @@ class DemoReplay:
                 task.cancel()
         if self.working:
             await asyncio.wait(self.working, timeout=timeout)
-        for work in self.working:
-            if work.done() and not work.cancelled():
-                work.exception()  # seen: a stop cut it short, nobody waits for its result
 
     async def _in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         """``fn`` in a thread that a stop waits for, even once the task awaiting it is
         cancelled."""
         work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
         self.working.add(work)
-        work.add_done_callback(self.working.discard)
+        work.add_done_callback(self._settled)
         return await asyncio.shield(work)
+
+    def _settled(self, work: asyncio.Task[Any]) -> None:
+        """Forget finished store work. Its error is its awaiter's, or nobody's once a stop has
+        cancelled the awaiter: seen here, so that it is not logged as never retrieved."""
+        self.working.discard(work)
+        if not work.cancelled():
+            work.exception()
 
     async def add_history(self) -> int:
         """A month of handled cases when the store has none (the number stored)."""
