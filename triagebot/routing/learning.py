@@ -247,11 +247,10 @@ class Learner:
         ]
 
 
-def _baseline(store: Store, first_held_out: datetime) -> tuple[str, Trained]:
-    """The model to beat, as it routes: the active learned one unless it has seen the held-out
-    posts (one stored without a first pass routes behind the shipped one)."""
+def _baseline(stored: StoredModel | None, first_held_out: datetime) -> tuple[str, Trained]:
+    """The model to beat, as it routes: the active learned one (``stored``) unless it has seen
+    the held-out posts (one stored without a first pass routes behind the shipped one)."""
     shipped = shipped_first_pass()
-    stored = read_stored(store)
     if stored is not None:
         seen_until = _time_or_none(stored.report.get("labels_until"))
         if seen_until is not None and seen_until < first_held_out:
@@ -296,7 +295,8 @@ def learn(
     held = max(1, round(len(labels) * HOLDOUT_SHARE))
     split = len(labels) - held
     candidate = learner.fit(labels[:split], vectors[:split])
-    baseline_name, baseline = _baseline(store, labels[split].at)
+    stored = read_stored(store)
+    baseline_name, baseline = _baseline(stored, labels[split].at)
     allowed = known | {NONE}
     truths = [label.department for label in labels[split:]]
     texts = [label.text for label in labels[split:]]
@@ -316,7 +316,6 @@ def learn(
     votes = shipped_rules or {}
     first = min(label.ingested_at for label in labels)
     records = tuple(rule_records(store, labels, votes, first, now))
-    stored = read_stored(store)
     overruled = overruled_rules(records, stored.overruled if stored else (), votes)
     if (after.accuracy or 0.0) < (before.accuracy or 0.0):
         reason = "the new model is worse on the latest labels: the active model stays"
