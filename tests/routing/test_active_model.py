@@ -153,7 +153,7 @@ def test_the_leader_routes_behind_the_first_pass_it_has_just_learned(
     from triagebot.routing import learning  # noqa: PLC0415
 
     learned = with_first_pass(always("hr", "learned-nightly"), "pr")
-    learned = replace(learned, overruled=("customer_service.login_code",))
+    learned = replace(learned, overruled=("shipping.carrier_names",))
     monkeypatch.setattr(learning, "learn", lambda *_args, **_kwargs: (_Activated(), learned))
     runtime = Runtime.build(settings)
     try:
@@ -162,7 +162,7 @@ def test_the_leader_routes_behind_the_first_pass_it_has_just_learned(
         model = runtime.router.model
         assert model is not None and model.version == "learned-nightly"
         assert model.first_pass is learned.first_pass
-        assert model.overruled == {"customer_service.login_code"}
+        assert model.overruled == {"shipping.carrier_names"}
         assert refresher.seen == "learned-nightly"
         assert model.predict(["where is my parcel"])[0].top.department == "pr"
     finally:
@@ -173,7 +173,7 @@ class _Activated:
     """What ``learn`` reports for an activated model (the fields the nightly job logs)."""
 
     activated, labels, corrections, held_out, reason = True, 40, 12, 8, "activated"
-    overruled = ("customer_service.login_code",)
+    overruled = ("shipping.carrier_names",)
 
     class before:
         accuracy = 0.5

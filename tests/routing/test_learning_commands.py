@@ -219,63 +219,57 @@ def test_corrections_reach_posts_the_shipped_first_pass_is_sure_of(
     assert after[len(LATER_REFUNDS) :] == [label for _, label in LATER_OTHERS], after
 
 
-#: A landlord's residents: codes for parcel lockers and the courier gate, which the shipped
-#: rule ``customer_service.login_code`` takes for login codes; the team handles them as
-#: deliveries (``shipping``).
-LOCKER_CODES = [
-    "never got the pickup code for the parcel locker in my building, the package has been "
-    "there 3 days @northwind",
-    "@northwind the locker code for my delivery expired before I got home. how do I get my "
-    "box out now?",
-    "courier can't get through the gate, the delivery code northwind gave us didn't work. "
-    "third missed parcel this week",
-    "the package room code never arrived by sms and my order is stuck in there @northwind",
-    "northwind parcel locker says code expired, my medication is inside. who can open it?",
-    "got a text that my parcel is in locker 12 but the code never came with it. @northwind",
+#: A parcel carrier's own customers: trouble with its app and account, which the shipped rule
+#: ``shipping.carrier_names`` sends to shipping for naming the carrier; the team handles them as
+#: help (``customer_service``).
+CARRIER_APP = [
+    "@northwind the evri app logs me out every time I open it",
+    "evri app won't accept my password since the update @northwind",
+    "@northwind can't sign in to my evri account, it says my email is unknown",
+    "the evri website shows a blank page after login on safari @northwind",
+    "@northwind evri app crashes on my pixel when I open settings",
+    "my evri account got locked after one wrong password @northwind",
 ]
-LATER_LOCKER = (
-    "@northwind my parcel has been in the building's locker since monday and the code never "
-    "came. can someone send it?"
-)
+LATER_APP = "@northwind the evri app keeps crashing when I try to log in. reinstalled twice"
 
 
 @pytest.mark.slow
 def test_a_shipped_rule_the_team_keeps_correcting_is_overruled(
     tmp_path: Path, store_env: dict[str, str]
 ) -> None:
-    team = Deployment(tmp_path / "landlord", store_env).setup([*LOCKER_CODES, LATER_LOCKER])
-    ruled = team.triage_decisions([*LOCKER_CODES, LATER_LOCKER])
-    assert all(d["rules"] == ["customer_service.login_code"] for d in ruled), ruled
+    team = Deployment(tmp_path / "carrier", store_env).setup([*CARRIER_APP, LATER_APP])
+    ruled = team.triage_decisions([*CARRIER_APP, LATER_APP])
+    assert all(d["rules"] == ["shipping.carrier_names"] for d in ruled), ruled
 
-    team.ingest([{"text": t} for t in LOCKER_CODES])
-    assert team.correct([{"text": t, "label": "shipping"} for t in LOCKER_CODES]) == 6
+    team.ingest([{"text": t} for t in CARRIER_APP])
+    assert team.correct([{"text": t, "label": "customer_service"} for t in CARRIER_APP]) == 6
     learned = team.learn()
     assert learned["activated"], learned
-    assert learned["overruled_rules"] == ["customer_service.login_code"]
-    assert {"rule": "customer_service.login_code", "decides": "customer_service",
+    assert learned["overruled_rules"] == ["shipping.carrier_names"]
+    assert {"rule": "shipping.carrier_names", "decides": "shipping",
             "fired": 6, "wrong": 6} in learned["rules"]  # fmt: skip
 
-    [later] = team.triage_decisions([LATER_LOCKER])  # another process, the stored model
-    assert "customer_service.login_code" not in later["rules"]
+    [later] = team.triage_decisions([LATER_APP])  # another process, the stored model
+    assert "shipping.carrier_names" not in later["rules"]
     assert any(r.startswith(("model:", "suggest:")) for r in later["rules"]), later
-    explained = team.cli("triage", "--explain", LATER_LOCKER).stdout
-    assert "customer_service.login_code" in explained and "overruled" in explained
+    explained = team.cli("triage", "--explain", LATER_APP).stdout
+    assert "shipping.carrier_names" in explained and "overruled" in explained
 
     again = team.learn()  # its posts no longer show it: it stays overruled
-    assert again["overruled_rules"] == ["customer_service.login_code"]
+    assert again["overruled_rules"] == ["shipping.carrier_names"]
     report = json.loads(team.cli("routing", "report", "--json").stdout)
     assert report["model"] == {
         "version": again["version"],
-        "overruled_rules": ["customer_service.login_code"],
+        "overruled_rules": ["shipping.carrier_names"],
     }
 
 
 @pytest.mark.slow
 def test_a_rule_in_the_deployments_own_folder_is_never_overruled(tmp_path: Path) -> None:
-    team = Deployment(tmp_path / "landlord").setup(LOCKER_CODES)
+    team = Deployment(tmp_path / "carrier").setup(CARRIER_APP)
     shutil.copytree(packaged_path("rules"), team.folder / "rules")  # the team's rules now
-    team.ingest([{"text": t} for t in LOCKER_CODES])
-    assert team.correct([{"text": t, "label": "shipping"} for t in LOCKER_CODES]) == 6
+    team.ingest([{"text": t} for t in CARRIER_APP])
+    assert team.correct([{"text": t, "label": "customer_service"} for t in CARRIER_APP]) == 6
     out = team.cli("routing", "learn", "--dry-run", "--json").stdout
     checked = json.loads(out)
     assert checked["overruled_rules"] == [] and checked["rules"] == []

@@ -21,11 +21,10 @@ from triagebot.routing.overruled import RuleRecord, overruled_rules, shipped_vot
 from triagebot.routing.router import Router
 from triagebot.routing.rules.parse import parse_rules
 
-LOCKER = "my parcel is in the building locker and the code never came"
-DEAL = (  # a partnership proposal, for PR
-    "I run a cooking podcast with 40k listeners and would love to partner with you on a "
-    "giveaway series"
-)
+#: A carrier's own customer, whose app trouble the shipped carrier-name rule sends to shipping.
+CARRIER_APP = "@northwind the evri app logs me out every time I open it"
+#: A customer waiting for a prize, whom the shipped deal-sites rule takes for a giveaway blast.
+DEAL = "still waiting on my giveaway voucher code, tag a friend they said"
 
 
 @pytest.mark.parametrize(
@@ -43,11 +42,11 @@ def test_the_bar(fired: int, wrong: int, overruled: bool) -> None:
 
 
 def test_a_rule_stays_overruled_while_it_is_shipped() -> None:
-    votes = {"customer_service.login_code": "customer_service", "spam.deal_sites": "none"}
+    votes = {"shipping.carrier_names": "shipping", "spam.deal_sites": "none"}
     records = [RuleRecord("spam.deal_sites", "none", 8, 5)]
-    before = ["customer_service.login_code", "billing.gone"]  # the second: no longer shipped
+    before = ["shipping.carrier_names", "billing.gone"]  # the second: no longer shipped
     assert overruled_rules(records, before, votes) == (
-        "customer_service.login_code",
+        "shipping.carrier_names",
         "spam.deal_sites",
     )
 
@@ -55,7 +54,7 @@ def test_a_rule_stays_overruled_while_it_is_shipped() -> None:
 def test_only_the_shipped_department_and_spam_rules_may_be_overruled(tmp_path: Path) -> None:
     shipped, _ = parse_rules(RULES, DEPARTMENTS)
     votes = shipped_votes(shipped.rules, RULES)
-    assert votes["customer_service.login_code"] == "customer_service"
+    assert votes["shipping.carrier_names"] == "shipping"
     assert votes["spam.deal_sites"] == "none"
     assert not any(rule.startswith("priority.") for rule in votes)  # they route nothing
 
@@ -73,19 +72,19 @@ def router_overruling(*rules: str) -> Router:
 
 def test_an_overruled_rule_leaves_its_posts_to_the_model() -> None:
     shipped = Router.load(RULES, DEPARTMENTS, Priority.P2, model=DepartmentModel.shipped())
-    assert shipped.route(mention_of(LOCKER, 1)).rules == ("customer_service.login_code",)
+    assert shipped.route(mention_of(CARRIER_APP, 1)).rules == ("shipping.carrier_names",)
     assert shipped.route(mention_of(DEAL, 2)).spam
 
-    router = router_overruling("customer_service.login_code", "spam.deal_sites")
-    locker = router.route(mention_of(LOCKER, 1))
-    assert "customer_service.login_code" not in locker.rules
-    assert any(r.startswith(("model:", "suggest:")) for r in locker.rules)
+    router = router_overruling("shipping.carrier_names", "spam.deal_sites")
+    app = router.route(mention_of(CARRIER_APP, 1))
+    assert "shipping.carrier_names" not in app.rules
+    assert any(r.startswith(("model:", "suggest:")) for r in app.rules)
     deal = router.route(mention_of(DEAL, 2))
     assert not deal.spam and "spam.deal_sites" not in deal.rules
 
-    explained = router.explain(mention_of(LOCKER, 1)).to_dict()
-    assert "overruled" in str(explained["not_fired"]["customer_service.login_code"])  # type: ignore[index]
-    assert all(m["rule"] != "customer_service.login_code" for m in explained["matches"])  # type: ignore[attr-defined]
+    explained = router.explain(mention_of(CARRIER_APP, 1)).to_dict()
+    assert "overruled" in str(explained["not_fired"]["shipping.carrier_names"])  # type: ignore[index]
+    assert all(m["rule"] != "shipping.carrier_names" for m in explained["matches"])  # type: ignore[attr-defined]
 
 
 def test_a_stored_model_with_a_bad_list_of_overruled_rules_is_unreadable() -> None:

@@ -4,7 +4,9 @@ Each department's score is the sum of the weights of its rules that fired. The h
 score is the primary department (ties: the bigger single rule, then the earlier hit in the
 text); others that reach ``cc_share`` of it and at least ``cc_min`` are copied (at most
 ``max_cc``). Spam rules score the same way: a post is spam when its spam score reaches
-``spam_threshold`` and beats every department. Priority rules apply when they name no
+``spam_threshold`` and beats every department, and the model does not give it to a department
+surely enough to route it there (a customer's post that happens to hold a promo phrase, "I work
+from home", "DM for details", is still a customer's post). Priority rules apply when they name no
 department or the primary one; the most urgent wins, else the configured default. A post
 no department rule claims is routed by the department model (``model``) when it is sure
 enough (``gate``), else it goes to the fallback with the model's suggestions; a post the model
@@ -240,6 +242,11 @@ class Router:
             rule.id: "overruled: the team's corrections proved it wrong here (routing learn)"
             for rule in overruled
         }
+        if spam_score >= active.ruleset.options.spam_threshold and not routing.spam:
+            claimed = _claimed_by(prediction, active.gate) if not scores else "a department rule"
+            blocked |= {
+                rule.id: f"outweighed: {claimed} claims the post" for rule in kept if rule.spam
+            }
         guess = active.classifier.guess(mention.text) if active.classifier else None
         return Explanation(routing, scores, spam_score, fired, blocked, guess, prediction)
 
@@ -267,19 +274,22 @@ class Router:
                     first[dept] = first_at.get(rule.id, 1.0)
         ranked = sorted(scores, key=lambda d: (-scores[d], -biggest[d], first[d], d))
         top = scores[ranked[0]] if ranked else 0.0
-        if spam_score >= opts.spam_threshold and spam_score > top:
-            spam_rules = tuple(r.id for r in fired if r.spam)
-            return (
-                Routing(opts.fallback, Priority.P3, spam=True, rules=spam_rules),
-                scores,
-                spam_score,
-                None,
-            )
-        primary = ranked[0] if ranked else opts.fallback
-        guessed: tuple[str, ...] = ()
         prediction: Prediction | None = None
         if active.model is not None and not ranked:
             prediction = active.model.predict([mention.text])[0]
+        if spam_score >= opts.spam_threshold and spam_score > top:
+            claimed = prediction is not None and _claimed(prediction, active.gate)
+            if not claimed:
+                spam_rules = tuple(r.id for r in fired if r.spam)
+                return (
+                    Routing(opts.fallback, Priority.P3, spam=True, rules=spam_rules),
+                    scores,
+                    spam_score,
+                    prediction,
+                )
+        primary = ranked[0] if ranked else opts.fallback
+        guessed: tuple[str, ...] = ()
+        if prediction is not None:
             primary, guessed, spam = _gate(prediction, active.gate, opts.fallback, mention.text)
             if spam:
                 routing = Routing(opts.fallback, Priority.P3, spam=True, rules=guessed)
@@ -323,6 +333,20 @@ def _split_overruled(
     gone = [r for r in fired if r.id in overruled and (r.spam or r.department is not None)]
     gone_ids = {r.id for r in gone}
     return [r for r in fired if r.id not in gone_ids], gone
+
+
+def _claimed(prediction: Prediction, gate: Gate) -> bool:
+    """True when the model gives the post to a department surely enough to route it there:
+    then it is not spam, whatever the spam rules say (as when a department rule claims it)."""
+    top = prediction.top
+    return top.department != "none" and top.probability >= gate.threshold(top.department)
+
+
+def _claimed_by(prediction: Prediction | None, gate: Gate) -> str:
+    if prediction is None or not _claimed(prediction, gate):
+        return "a department"
+    top = prediction.top
+    return f"the model ({top.department} {top.probability:.0%})"
 
 
 def _gate(
