@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -25,6 +26,9 @@ from triagebot.durations import format_seconds, parse_duration
 from triagebot.reports.summary import summary_for
 from triagebot.routing.feedback_report import RoutingReport, routing_report
 from triagebot.sla.figures import GroupStats, TargetStats
+
+if TYPE_CHECKING:  # the model loads numpy
+    from triagebot.routing.model.classifier import DepartmentModel
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +124,20 @@ class RoutingView:
         ]
 
 
+@dataclass(frozen=True)
+class ModelView:
+    """Which department model routes now, and the shipped rules it overrules here."""
+
+    version: str
+    overruled: tuple[str, ...]
+
+    @classmethod
+    def of(cls, model: DepartmentModel | None) -> ModelView | None:
+        if model is None:
+            return None
+        return cls(model.version, tuple(sorted(model.overruled)))
+
+
 def _period(request: web.Request) -> tuple[str, timedelta]:
     label = request.query.get("since", "7d")
     try:
@@ -169,6 +187,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         "departments": runtime.settings.departments,
         "chart_query": query,
         "routing": RoutingView(routing),
+        "model": ModelView.of(runtime.router.model),
     }
     return render(request, "report.html", context, session, fresh=fresh)
 

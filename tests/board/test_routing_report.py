@@ -26,3 +26,33 @@ async def test_report_shows_routing_accuracy_per_week(demo: BoardWorld) -> None:
     today = demo.clock.now.date()
     monday = (today - timedelta(days=today.weekday())).isoformat()
     assert f'<th scope="row">{monday}</th><td>1</td><td>0%</td>' in html
+
+
+async def test_report_names_the_routing_model_and_the_rules_it_overrules(
+    demo: BoardWorld,
+) -> None:
+    from triagebot.routing.model.classifier import DepartmentModel  # noqa: PLC0415 (numpy)
+
+    shipped = DepartmentModel.shipped()
+    learned = DepartmentModel(
+        shipped.head,
+        None,
+        None,
+        "learned-20261205T000000Z-40",
+        shipped.first_pass,
+        overruled=("spam.deal_sites", "shipping.carrier_names"),
+    )
+    router = demo.runtime.router
+    before = router.model
+    try:
+        router.use_model(None)
+        html = await demo.page("/report?since=30d")
+        assert "Routing model: off (rules only)." in html
+        router.use_model(learned)
+        html = await demo.page("/report?since=30d")
+        assert (
+            "Routing model: learned-20261205T000000Z-40. Shipped rules it overrules here, proved "
+            "wrong by the team's corrections: shipping.carrier_names, spam.deal_sites."
+        ) in html
+    finally:
+        router.use_model(before)
