@@ -5,7 +5,7 @@ training corpus) on its own: its posts, shuffled with a fixed seed (the file is 
 label, a real stream is not), are split in time order into an *early* half that a deployment
 ingests and whose misrouted cases staff correct, and a *later* half that is only routed. The
 early half goes in with ``triagebot ingest``; every misrouted case is corrected through the
-real commands (``reassign``, ``spam``, ``reopen`` by a manager for rules-spam); then
+real commands (``reassign``, which also reopens a post marked as spam, and ``spam``); then
 ``triagebot routing learn``; the later half is routed with ``triagebot triage --json``
 before and after learning. Top-1 is where the router sends the post, or the model's first
 choice when it leaves the post to triage.

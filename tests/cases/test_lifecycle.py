@@ -308,11 +308,29 @@ def test_spam_is_reopened_by_who_marked_it_or_a_manager() -> None:
         run(spam, Reopen("7", ANA))
 
 
-def test_spam_found_by_the_rules_is_reopened_by_a_manager_only() -> None:
+def test_spam_found_at_ingest_is_reopened_by_anyone_on_the_team() -> None:
     spam = make_case(CaseState.SPAM, resolved_by=SYSTEM, resolved_at=T0)
+    for who in (ANA, MARIA, TEAMS_U0ANA):
+        assert run(spam, Reopen("7", who)).state is CaseState.OPEN
     with pytest.raises(NotAllowed, match="marked as spam by the rules"):
-        run(spam, Reopen("7", ANA))
-    assert run(spam, Reopen("7", MARIA)).state is CaseState.OPEN
+        run(spam, Reopen("7", SYSTEM))
+
+
+def test_reassigning_spam_reopens_it_in_the_same_step_with_the_same_check() -> None:
+    found = make_case(CaseState.SPAM, resolved_by=SYSTEM, resolved_at=T0)
+    moved, event = apply(found, Reassign("7", ANA, department="shipping"), POLICY, T0 + timedelta(minutes=1))
+    assert (moved.state, moved.department, moved.resolved_by) == (CaseState.OPEN, "shipping", None)
+    assert (event.before["state"], event.after["state"]) == ("spam", "open")
+    assert moved.assignments[-1].department == "shipping" and moved.assignments[-1].until is None
+
+    marked = run(make_case(), MarkSpam("7", BEN))
+    assert run(marked, Reassign("7", BEN, department="shipping")).department == "shipping"
+    with pytest.raises(NotAllowed, match="marked as spam by ben: only they or a manager"):
+        run(marked, Reassign("7", ANA, department="shipping"))
+
+    resolved = run(make_case(), Resolve("7", ANA))
+    with pytest.raises(IllegalTransition, match="reopen it before reassigning"):
+        run(resolved, Reassign("7", ANA, department="shipping"))
 
 
 @pytest.mark.parametrize("state", [CaseState.NEW, CaseState.OPEN])

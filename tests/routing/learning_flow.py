@@ -1,8 +1,8 @@
 """A deployment driven through the real ``triagebot`` commands, as a team would use it.
 
 Posts are ingested with ``triagebot ingest``; the misrouted ones are corrected the way staff
-would (``triagebot reassign``, ``triagebot spam``, and ``reopen`` by a manager first for a post
-the rules marked as spam), and, if asked, the rightly routed ones resolved where they are
+would (``triagebot reassign``, which also reopens a post triagebot marked as spam, and
+``triagebot spam``), and, if asked, the rightly routed ones resolved where they are
 (``triagebot resolve``: a team's normal day, and a weaker confirmation for learning);
 ``triagebot routing learn`` retrains; ``triagebot triage --json`` routes new posts. Used by
 the learning tests and by ``bench/bench_learning.py``.
@@ -23,7 +23,7 @@ from tests.cli_helpers import run_cli
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "triagebot.example.toml"
 NONE = "none"
-STAFF, MANAGER = "ana", "maria"
+STAFF = "ana"
 _HANDLE = re.compile(r"@([A-Za-z0-9_]{2,30})")
 
 
@@ -115,9 +115,7 @@ class Deployment:
             if truth == NONE:
                 self.cli("spam", case["id"], "--by", STAFF)
                 continue
-            if spam:
-                self.cli("reopen", case["id"], "--by", MANAGER)
-            self.cli("reassign", case["id"], truth, "--by", STAFF)
+            self.cli("reassign", case["id"], truth, "--by", STAFF)  # a spam case: reopened too
         return corrected
 
     def learn(self) -> dict[str, Any]:

@@ -17,8 +17,9 @@ person and who is a manager):
 - resolve or mark as spam an unclaimed case: anyone (a resolve claims it in the same step, so
   it counts for the resolver: refusing it would only make them press Claim first);
 - reopen a resolved case (within ``reopen_within``): who resolved it, who held it, or a
-  manager; reopen a spam case: who marked it, or a manager (spam marked by the rules at
-  ingest: a manager).
+  manager; reopen a spam case: who marked it, or a manager (spam found by the rules or the
+  model at ingest: anyone); reassigning a spam case reopens it in the same step, with the same
+  check.
 """
 
 from __future__ import annotations
@@ -148,9 +149,13 @@ def _require_holder_or_manager(
 
 def _require_may_reopen(case: Case, cmd: Command, policy: LifecyclePolicy) -> None:
     """A resolved case: its resolver, its holder or a manager; spam: who marked it or a
-    manager (the rules' own spam verdicts: a manager). triagebot itself reopens a resolved
-    case when its customer writes again in the thread."""
+    manager, and triagebot's own spam verdicts at ingest (rules or model): anyone on the team,
+    whose correction the model then learns from. triagebot itself reopens a resolved case when
+    its customer writes again in the thread."""
     if policy.is_manager(cmd.actor) or (cmd.actor.is_system and case.state is CaseState.RESOLVED):
+        return
+    found_at_ingest = case.resolved_by is None or case.resolved_by.is_system
+    if case.state is CaseState.SPAM and found_at_ingest and not cmd.actor.is_system:
         return
     allowed: tuple[Identity | None, ...] = (case.resolved_by,)
     if case.state is CaseState.RESOLVED:
@@ -272,6 +277,8 @@ def _reopen(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime) ->
 
 
 def _reassign(case: Case, cmd: Reassign, policy: LifecyclePolicy, now: datetime) -> Case:
+    if case.state is CaseState.SPAM:  # "not spam: it is billing's", in one step
+        case = _reopen(case, cmd, policy, now)
     if case.state.is_closed:
         raise IllegalTransition(f"case #{case.id} is {case.state}: reopen it before reassigning")
     if not policy.department_exists(cmd.department):
