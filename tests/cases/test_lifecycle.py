@@ -318,7 +318,8 @@ def test_spam_found_at_ingest_is_reopened_by_anyone_on_the_team() -> None:
 
 def test_reassigning_spam_reopens_it_in_the_same_step_with_the_same_check() -> None:
     found = make_case(CaseState.SPAM, resolved_by=SYSTEM, resolved_at=T0)
-    moved, event = apply(found, Reassign("7", ANA, department="shipping"), POLICY, T0 + timedelta(minutes=1))
+    command = Reassign("7", ANA, department="shipping")
+    moved, event = apply(found, command, POLICY, T0 + timedelta(minutes=1))
     assert (moved.state, moved.department, moved.resolved_by) == (CaseState.OPEN, "shipping", None)
     assert (event.before["state"], event.after["state"]) == ("spam", "open")
     assert moved.assignments[-1].department == "shipping" and moved.assignments[-1].until is None
