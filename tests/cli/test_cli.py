@@ -67,6 +67,11 @@ def test_ingest_then_ingest_again(tmp_path: Path) -> None:
             json.dumps({k: v for k, v in row(9, "northwind").items() if k != "id"}),
             "in.jsonl:3: id: is required",
         ),
+        (
+            json.dumps({k: v for k, v in row(9, "northwind").items() if k != "text"}),
+            "in.jsonl:3: text: is required",
+        ),
+        (json.dumps({**row(9, "northwind"), "text": 7}), "in.jsonl:3: text: must be a string"),
     ],
 )
 def test_a_malformed_line_stores_nothing(tmp_path: Path, bad: str, message: str) -> None:
@@ -76,6 +81,20 @@ def test_a_malformed_line_stores_nothing(tmp_path: Path, bad: str, message: str)
     result = run_cli(["ingest", str(file)], tmp_path)
     assert_one_clear_line(result, message)
     assert all_cases(tmp_path) == []
+
+
+def test_an_empty_post_is_ignored_and_triaged_without_stopping_the_rest(tmp_path: Path) -> None:
+    file = write_jsonl(tmp_path / "in.jsonl", [row(1, ""), row(2, "northwind charged me twice")])
+    result = run_cli(["ingest", str(file)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 new cases" in result.stdout and "1 ignored (own accounts, excluded or empty)" in (
+        result.stdout
+    )
+    lines = "".join(json.dumps({"text": t}) + "\n" for t in ("", "you charged me twice"))
+    triaged = run_cli(["triage", "--json"], tmp_path, stdin=lines)
+    assert triaged.returncode == 0, triaged.stderr
+    decisions = [json.loads(line) for line in triaged.stdout.splitlines()]
+    assert len(decisions) == 2 and decisions[0]["department"] == "triage"
 
 
 def test_missing_ingest_file(tmp_path: Path) -> None:
@@ -164,7 +183,8 @@ def test_triage_from_arguments_and_stdin(tmp_path: Path) -> None:
     args = run_cli(["triage", "northwind charged me twice"], tmp_path)
     assert args.returncode == 0, args.stderr
     assert json.loads(args.stdout)["department"] == "billing"
-    lines = '{"text": "my parcel never arrived"}\n{"text": "FREE90 promo code", "source": "x"}\n'
+    promo = "USE CODE FREE90 for 90% off, shop now"
+    lines = f'{{"text": "my parcel never arrived"}}\n{{"text": "{promo}", "source": "x"}}\n'
     piped = run_cli(["triage"], tmp_path, stdin=lines)
     out = [json.loads(line) for line in piped.stdout.splitlines()]
     assert out[0]["department"] == "shipping"

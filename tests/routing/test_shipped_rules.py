@@ -99,3 +99,14 @@ def test_explain_says_the_model_outweighed_the_spam_rule() -> None:
     blocked = explained["not_fired"]
     assert isinstance(blocked, dict)
     assert "outweighed: the model (customer_service" in blocked["spam.promo_blast"]
+
+
+def test_two_spam_rules_at_once_are_spam_whatever_the_model_says() -> None:
+    router = shipped_router()
+    text = "USE CODE FREE90 for 90% off, shop now"
+    mention = mention_of(text, 1)
+    assert router.model is not None
+    top = router.model.predict([text])[0].top
+    assert top.department != NONE and top.probability >= router.gate.threshold(top.department)
+    routing = router.route(mention)
+    assert routing.spam and len(routing.rules) == 2

@@ -91,7 +91,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         runtime.close()
     print(
         f"{len(mentions)} mentions: {len(total.new)} new cases ({total.spam} spam), "
-        f"{total.duplicates} already known, {total.ignored} ignored (own accounts or excluded)"
+        f"{total.duplicates} already known, {total.ignored} ignored (own accounts, excluded or empty)"
     )
     return 0
 

@@ -1,7 +1,7 @@
 """Mentions from JSON lines (``triagebot ingest``, the demo): validated, with file:line errors.
 
 One JSON object per line, in the shape of ``Mention.to_dict``: ``id``, ``source``, ``url``,
-``text`` and ``created_at`` are required; ``kind`` defaults to the source, ``author`` may be
+``text`` and ``created_at`` are required (``text`` may be empty: a photo, a bare rating); ``kind`` defaults to the source, ``author`` may be
 a handle or ``{"handle", "name", "followers"}``. The whole file is checked before anything is
 stored, so a bad line leaves the store untouched.
 """
@@ -34,6 +34,16 @@ def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | 
         return None
     if not isinstance(value, str):
         raise ValueError(f"{key}: must be a string")
+    return value
+
+
+def _post_text(data: Mapping[str, Any]) -> str:
+    """The post's text: required, but it may be empty (a photo, a rating without words)."""
+    value = data.get("text")
+    if value is None:
+        raise ValueError("text: is required")
+    if not isinstance(value, str):
+        raise ValueError("text: must be a string")
     return value
 
 
@@ -92,7 +102,7 @@ def mention_from_json(data: Any, *, created_at: datetime | None = None) -> Menti
     if when is None:
         when = _created_at(_text(data, "created_at"))
     source = str(_text(data, "source"))
-    text = str(_text(data, "text"))
+    text = _post_text(data)
     raw = data.get("raw")
     mention = Mention(
         id=str(_text(data, "id")),

@@ -4,9 +4,9 @@ Each department's score is the sum of the weights of its rules that fired. The h
 score is the primary department (ties: the bigger single rule, then the earlier hit in the
 text); others that reach ``cc_share`` of it and at least ``cc_min`` are copied (at most
 ``max_cc``). Spam rules score the same way: a post is spam when its spam score reaches
-``spam_threshold`` and beats every department, and the model does not give it to a department
-surely enough to route it there (a customer's post that happens to hold a promo phrase, "I work
-from home", "DM for details", is still a customer's post). Priority rules apply when they name no
+``spam_threshold`` and beats every department, unless a single spam rule fired and the model
+would route the post to a department on its own (a customer's post that happens to hold a promo
+phrase, "I work from home", "DM for details", is still a customer's post). Priority rules apply when they name no
 department or the primary one; the most urgent wins, else the configured default. A post
 no department rule claims is routed by the department model (``model``) when it is sure
 enough (``gate``), else it goes to the fallback with the model's suggestions; a post the model
@@ -278,9 +278,8 @@ class Router:
         if active.model is not None and not ranked:
             prediction = active.model.predict([mention.text])[0]
         if spam_score >= opts.spam_threshold and spam_score > top:
-            claimed = prediction is not None and _claimed(prediction, active.gate)
-            if not claimed:
-                spam_rules = tuple(r.id for r in fired if r.spam)
+            spam_rules = tuple(r.id for r in fired if r.spam)
+            if not _outweighed(spam_rules, prediction, active.gate):
                 return (
                     Routing(opts.fallback, Priority.P3, spam=True, rules=spam_rules),
                     scores,
@@ -333,6 +332,13 @@ def _split_overruled(
     gone = [r for r in fired if r.id in overruled and (r.spam or r.department is not None)]
     gone_ids = {r.id for r in gone}
     return [r for r in fired if r.id not in gone_ids], gone
+
+
+def _outweighed(spam_rules: tuple[str, ...], prediction: Prediction | None, gate: Gate) -> bool:
+    """True when one spam rule alone fired and the model would route the post to a department
+    on its own: one promo phrase in a customer's post ("I work from home") is not spam; two
+    spam rules at once ("use code X for 90% off, shop now") are."""
+    return len(spam_rules) == 1 and prediction is not None and _claimed(prediction, gate)
 
 
 def _claimed(prediction: Prediction, gate: Gate) -> bool:
