@@ -91,7 +91,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         runtime.close()
     print(
         f"{len(mentions)} mentions: {len(total.new)} new cases ({total.spam} spam), "
-        f"{total.duplicates} already known, {total.ignored} ignored (own accounts, excluded or empty)"
+        f"{total.duplicates} already known, "
+        f"{total.ignored} ignored (own accounts, excluded or empty)"
     )
     return 0
 

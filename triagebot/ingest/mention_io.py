@@ -1,9 +1,10 @@
 """Mentions from JSON lines (``triagebot ingest``, the demo): validated, with file:line errors.
 
 One JSON object per line, in the shape of ``Mention.to_dict``: ``id``, ``source``, ``url``,
-``text`` and ``created_at`` are required (``text`` may be empty: a photo, a bare rating); ``kind`` defaults to the source, ``author`` may be
-a handle or ``{"handle", "name", "followers"}``. The whole file is checked before anything is
-stored, so a bad line leaves the store untouched.
+``text`` and ``created_at`` are required (``text`` may be empty: a photo, a bare rating);
+``kind`` defaults to the source, ``author`` may be a handle or ``{"handle", "name",
+"followers"}``. The whole file is checked before anything is stored, so a bad line leaves the
+store untouched.
 """
 
 from __future__ import annotations

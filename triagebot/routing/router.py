@@ -6,12 +6,13 @@ text); others that reach ``cc_share`` of it and at least ``cc_min`` are copied (
 ``max_cc``). Spam rules score the same way: a post is spam when its spam score reaches
 ``spam_threshold`` and beats every department, unless a single spam rule fired and the model
 would route the post to a department on its own (a customer's post that happens to hold a promo
-phrase, "I work from home", "DM for details", is still a customer's post). Priority rules apply when they name no
-department or the primary one; the most urgent wins, else the configured default. A post
-no department rule claims is routed by the department model (``model``) when it is sure
-enough (``gate``), else it goes to the fallback with the model's suggestions; a post the model
-is sure no department owns is spam. Department rules are overrides: when one fires, it wins.
-Without a model, the older naive Bayes classifier (``suggest``) plays that part.
+phrase, "I work from home", "DM for details", is still a customer's post). Priority rules
+apply when they name no department or the primary one; the most urgent wins, else the
+configured default. A post no department rule claims is routed by the department model
+(``model``) when it is sure enough (``gate``), else it goes to the fallback with the model's
+suggestions; a post the model is sure no department owns is spam. Department rules are
+overrides: when one fires, it wins. Without a model, the older naive Bayes classifier
+(``suggest``) plays that part.
 """
 
 from __future__ import annotations
