@@ -78,11 +78,15 @@ async def test_every_button_runs_its_command(demo: BoardWorld) -> None:
         ("resolve", {}, CaseState.RESOLVED),
         ("reopen", {}, CaseState.OPEN),
         ("spam", {}, CaseState.SPAM),
+        ("reassign", {"department": "sales"}, CaseState.OPEN),  # not spam after all
     ):
+        if action == "reassign" and state is CaseState.OPEN and form["department"] == "sales":
+            html = await demo.page("/?state=spam")
+            assert f'id="reassign-{case.id}"' in html  # a spam card can be sent on
         status, answer = await demo.act(case.id, action, **form)
         assert status == 200, answer
         assert demo.runtime.store.get_case(case.id).state is state
-    assert demo.runtime.store.get_case(case.id).department == "billing"
+    assert demo.runtime.store.get_case(case.id).department == "sales"
 
 
 async def test_a_button_drawn_from_an_older_version_is_refused(demo: BoardWorld) -> None:
