@@ -44,7 +44,7 @@ async def test_a_triage_card_offers_its_suggestions(demo: BoardWorld) -> None:
     assert html.count('name="department" value="billing"') == 1
     assert 'name="department" value="sales"' in html
     assert "&lt;b&gt;look&lt;/b&gt;" in html and "<b>look</b>" not in html
-    other = await demo.ingest("@northwind the verification code never arrives, locked out")
+    other = await demo.ingest("@northwind the fedex driver left my box in the rain")
     assert other.department != "triage"  # the rules claim it: no suggestions there
     page = await demo.page()
     assert f'id="suggest-1-{other.id}"' not in page
