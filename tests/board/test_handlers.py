@@ -86,6 +86,7 @@ async def test_every_button_runs_its_command(demo: BoardWorld) -> None:
         status, answer = await demo.act(case.id, action, **form)
         assert status == 200, answer
         assert demo.runtime.store.get_case(case.id).state is state
+    assert "not spam: sent to sales by" in answer["message"]
     assert demo.runtime.store.get_case(case.id).department == "sales"
 
 

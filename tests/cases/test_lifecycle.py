@@ -326,6 +326,8 @@ def test_reassigning_spam_reopens_it_in_the_same_step_with_the_same_check() -> N
 
     marked = run(make_case(), MarkSpam("7", BEN))
     assert run(marked, Reassign("7", BEN, department="shipping")).department == "shipping"
+    back = run(marked, Reassign("7", BEN, department="support"))  # where it was: reopened there
+    assert (back.state, back.department) == (CaseState.OPEN, "support")
     with pytest.raises(NotAllowed, match="marked as spam by ben: only they or a manager"):
         run(marked, Reassign("7", ANA, department="shipping"))
 

@@ -96,6 +96,8 @@ def note_for(event: CaseEvent) -> str:
     who = mention_user(event.actor)
     if event.action == "reassign":
         before, after = event.before["department"], event.after["department"]
+        if event.before.get("state") == "spam":
+            return f"not spam: sent to {after} by {who}"
         return f"reassigned from {before} to {after} by {who}"
     return f"{_PAST.get(event.action, event.action)} by {who}"
 

@@ -279,6 +279,8 @@ def _reopen(case: Case, cmd: Command, policy: LifecyclePolicy, now: datetime) ->
 def _reassign(case: Case, cmd: Reassign, policy: LifecyclePolicy, now: datetime) -> Case:
     if case.state is CaseState.SPAM:  # "not spam: it is billing's", in one step
         case = _reopen(case, cmd, policy, now)
+        if cmd.department == case.department and policy.department_exists(cmd.department):
+            return case  # marked as spam where it belonged: reopened there
     if case.state.is_closed:
         raise IllegalTransition(f"case #{case.id} is {case.state}: reopen it before reassigning")
     if not policy.department_exists(cmd.department):
