@@ -27,24 +27,16 @@ MAX_TEXT = 40_000
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+def _text(
+    data: Mapping[str, Any], key: str, *, required: bool = True, may_be_empty: bool = False
+) -> str | None:
     value = data.get(key)
-    if value is None or value == "":
+    if value is None or (value == "" and not may_be_empty):
         if required:
             raise ValueError(f"{key}: is required")
         return None
     if not isinstance(value, str):
         raise ValueError(f"{key}: must be a string")
-    return value
-
-
-def _post_text(data: Mapping[str, Any]) -> str:
-    """The post's text: required, but it may be empty (a photo, a rating without words)."""
-    value = data.get("text")
-    if value is None:
-        raise ValueError("text: is required")
-    if not isinstance(value, str):
-        raise ValueError("text: must be a string")
     return value
 
 
@@ -103,7 +95,7 @@ def mention_from_json(data: Any, *, created_at: datetime | None = None) -> Menti
     if when is None:
         when = _created_at(_text(data, "created_at"))
     source = str(_text(data, "source"))
-    text = _post_text(data)
+    text = str(_text(data, "text", may_be_empty=True))  # empty: a photo, a bare rating
     raw = data.get("raw")
     mention = Mention(
         id=str(_text(data, "id")),

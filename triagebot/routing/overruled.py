@@ -1,12 +1,12 @@
 """Shipped rules that the team's corrections prove wrong for this deployment.
 
 A shipped department or spam rule was kept because it was right on at least
-``RULE_PRECISION`` of the evaluation posts it fired on; a deployment's posts can differ ("gate
-code" is not a login code for a landlord). When the team's labels contradict a rule on more
-than ``1 - RULE_PRECISION`` of the cases it decided here (and on at least
-``MIN_RULE_ERRORS`` of them), the learned model overrules it: its posts go to the model like
-any other. Cases nobody labelled count as right, so the share wrong is a floor: a rule
-overruled is below the bar for certain. Rules a deployment keeps in its own rules folder are
+``RULE_PRECISION`` of the evaluation posts it fired on; a deployment's posts can differ (for a
+parcel carrier's own team, "the evri app logs me out" is not about a parcel). When the team's
+labels contradict a rule on more than ``1 - RULE_PRECISION`` of the cases it decided here (and
+on at least ``MIN_RULE_ERRORS`` of them), the learned model overrules it: its posts go to the
+model like any other. Cases nobody labelled count as right, so the share wrong is a floor: a
+rule overruled is below the bar for certain. Rules a deployment keeps in its own rules folder are
 its own "this always goes to X" and are never overruled.
 
 Once overruled, a rule decides nothing more, so its later posts cannot show it right again:

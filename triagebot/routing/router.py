@@ -244,9 +244,12 @@ class Router:
             for rule in overruled
         }
         if spam_score >= active.ruleset.options.spam_threshold and not routing.spam:
-            claimed = _claimed_by(prediction, active.gate) if not scores else "a department rule"
+            claimer = "a department rule"  # else the model, sure of a department (_outweighed)
+            if not scores and prediction is not None:
+                top = prediction.top
+                claimer = f"the model ({top.department} {top.probability:.0%})"
             blocked |= {
-                rule.id: f"outweighed: {claimed} claims the post" for rule in kept if rule.spam
+                rule.id: f"outweighed: {claimer} claims the post" for rule in kept if rule.spam
             }
         guess = active.classifier.guess(mention.text) if active.classifier else None
         return Explanation(routing, scores, spam_score, fired, blocked, guess, prediction)
@@ -347,13 +350,6 @@ def _claimed(prediction: Prediction, gate: Gate) -> bool:
     then it is not spam, whatever the spam rules say (as when a department rule claims it)."""
     top = prediction.top
     return top.department != "none" and top.probability >= gate.threshold(top.department)
-
-
-def _claimed_by(prediction: Prediction | None, gate: Gate) -> str:
-    if prediction is None or not _claimed(prediction, gate):
-        return "a department"
-    top = prediction.top
-    return f"the model ({top.department} {top.probability:.0%})"
 
 
 def _gate(
